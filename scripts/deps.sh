@@ -1,0 +1,21 @@
+#!/bin/sh
+# deps.sh -- installs the Debian packages brasa needs, if any are missing.
+# Usage: deps.sh [bench]   ("bench" adds what `make bench` uses)
+set -eu
+pkgs="build-essential pkg-config libmicrohttpd-dev libjson-c-dev libsqlite3-dev libssl-dev sqlite3 nodejs"
+[ "${1:-}" = bench ] && pkgs="$pkgs libjansson-dev libcjson-dev wrk"
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+# node may come from elsewhere than Debian's package (it is on the image).
+case "$missing" in *nodejs*) command -v node >/dev/null 2>&1 && missing=$(echo "$missing" | sed 's/ nodejs//') ;; esac
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+    echo "brasa needs these Debian packages:$missing"
+    echo "install them as root:  sudo apt-get install -y$missing"
+    exit 1
+fi
+echo "deps: installing$missing"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing

@@ -1,0 +1,8 @@
+/* api.c -- the list of route tables served by `brasa serve`. */
+#include "api.h"
+
+const http_route *const api_tables[] = {
+    api_health_routes,
+    api_keys_routes,
+    NULL,
+};

@@ -1,0 +1,172 @@
+/* serve.c -- `brasa serve`: open the store, start the writer and the HTTP
+ * server, and run until SIGINT/SIGTERM.
+ *
+ * Shutdown order matters for durability and for libmicrohttpd: stop
+ * accepting, let in-flight requests finish (their commits resume them),
+ * write pending last-use times, stop the HTTP threads, then the writer. */
+#define _GNU_SOURCE
+#include "cli.h"
+#include "opts.h"
+#include "../api/api.h"
+#include "../core/apikey.h"
+#include "../lib/clock.h"
+#include "../lib/err.h"
+#include "../lib/log.h"
+#include "../version.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#define FLUSH_INTERVAL_S 10
+
+static const char usage[] =
+    "usage: brasa serve [options]\n"
+    "\n"
+    "Serves the Braze-compatible REST API from the store in --data-dir.\n"
+    "On the first start of an empty store it prints a bootstrap API key with\n"
+    "every permission, once.";
+
+/* One server per data directory: a second would be a second writer. */
+static int lock_data_dir(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/brasa.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        log_error("serve: %s is in use by another brasa serve (%s)", dir, strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Creates the bootstrap key on a store that never had one; prints it once. */
+static int bootstrap(store_t *store) {
+    apikey_new k;
+    char *why;
+    if (apikey_prepare(&k, "bootstrap", "all", "", &why) < 0) {
+        log_error("serve: %s", why);
+        free(why);
+        return -1;
+    }
+    int rc = store_exec(store, apikey_bootstrap_op, &k);
+    if (rc == 0 && k.id) {
+        printf("brasa: new store: created a REST API key with every permission (id %lld).\n"
+               "It is shown only now; keep it, or create scoped keys with `brasa keys create`.\n"
+               "bootstrap key: %s\n",
+               (long long)k.id, k.key);
+    }
+    apikey_new_free(&k);
+    return rc;
+}
+
+int cli_serve(int argc, char **argv) {
+    cli_opt opts[] = {
+        {"listen", "BRASA_LISTEN", "::", "address to listen on (:: = all, IPv4 and IPv6)", false, false, NULL},
+        {"port", "BRASA_PORT", "8080", "TCP port (0 picks a free one)", false, false, NULL},
+        CLI_DATA_DIR_OPT,
+        {"threads", "BRASA_THREADS", "2", "HTTP worker threads", false, false, NULL},
+        {"max-body", "BRASA_MAX_BODY", "4194304", "largest request body in bytes (413 above)", false, false, NULL},
+        {"max-headers", "BRASA_MAX_HEADERS", "32768", "largest request header block in bytes (431 above)", false, false, NULL},
+        {"timeout", "BRASA_TIMEOUT", "60", "idle connection timeout in seconds", false, false, NULL},
+        {"rate-limit", "BRASA_RATE_LIMITS", NULL,
+         "GROUP=LIMIT[/WINDOW] per key, e.g. users.track=6000/3s; 0 disables; repeatable", false, true, NULL},
+        {"key-cache-ms", "BRASA_KEY_CACHE_MS", "1000", "how long a checked key is trusted before re-reading it", false, false, NULL},
+        {"log-level", "BRASA_LOG_LEVEL", "info", "debug, info, warn, error or off", false, false, NULL},
+        {NULL, NULL, NULL, NULL, false, false, NULL},
+    };
+    char full_usage[4096];
+    rl_config rlc;
+    rl_defaults(&rlc);
+    char groups[2048];
+    rl_describe(&rlc, groups, sizeof groups);
+    snprintf(full_usage, sizeof full_usage, "%s\n\nRate-limit groups (per key):\n%s", usage, groups);
+
+    char *pos[1];
+    int npos, rc = opts_parse(argc, argv, opts, full_usage, pos, &npos, 0);
+    if (rc) {
+        opts_free(opts);
+        return rc == 1 ? 0 : 2;
+    }
+    int exit_code = 1, lockfd = -1;
+    store_t *store = NULL;
+    auth_t *auth = NULL;
+    rl_t *rl = NULL;
+    http_server *srv = NULL;
+
+    int lvl = log_parse_level(opts_get(opts, "log-level"));
+    long long port = opts_uint(opts, "port", 65535), threads = opts_uint(opts, "threads", 256),
+              max_body = opts_uint(opts, "max-body", 1LL << 30),
+              max_headers = opts_uint(opts, "max-headers", 1 << 20),
+              timeout = opts_uint(opts, "timeout", 86400),
+              ttl = opts_uint(opts, "key-cache-ms", 3600 * 1000);
+    if (port < 0 || threads < 0 || max_body < 0 || max_headers < 0 || timeout < 0 || ttl < 0) goto out;
+    if (lvl < 0) {
+        fprintf(stderr, "brasa: unknown --log-level '%s'\n", opts_get(opts, "log-level"));
+        goto out;
+    }
+    log_set_level((log_level)lvl);
+    char *why;
+    if (opts_get(opts, "rate-limit") && rl_parse(&rlc, opts_get(opts, "rate-limit"), &why) < 0) {
+        fprintf(stderr, "brasa: %s\n", why);
+        free(why);
+        goto out;
+    }
+
+    /* Threads inherit this mask; only the main thread takes the signals. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    const char *dir = opts_get(opts, "data-dir");
+    if (store_open(dir, &store) < 0) goto out;
+    if ((lockfd = lock_data_dir(dir)) < 0) goto out;
+    if (bootstrap(store) < 0 || store_start(store) < 0) goto out;
+    if (auth_new(store, ttl, &auth) < 0) goto out;
+    rl = rl_new(&rlc);
+    http_ctx ctx = {.store = store, .auth = auth, .rl = rl, .started_ms = clock_wall_ms()};
+    http_config hc = {.listen = opts_get(opts, "listen"),
+                      .port = (int)port,
+                      .threads = threads ? (unsigned)threads : 1,
+                      .max_body = (size_t)max_body,
+                      .max_headers = (size_t)max_headers,
+                      .timeout_s = (unsigned)timeout};
+    if (http_start(&hc, &ctx, api_tables, &srv) < 0) goto out;
+
+    const char *host = hc.listen;
+    if (!strcmp(host, "::") || !strcmp(host, "0.0.0.0")) host = "127.0.0.1";
+    printf("brasa %s listening on http://%s%s%s:%d (data dir %s)\n", BRASA_VERSION,
+           strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", http_port(srv), dir);
+    fflush(stdout);
+    log_info("serve: ready pid=%d port=%d threads=%u", (int)getpid(), http_port(srv), hc.threads);
+
+    for (;;) {
+        struct timespec ts = {FLUSH_INTERVAL_S, 0};
+        int sig = sigtimedwait(&sigs, NULL, &ts);
+        if (sig == SIGINT || sig == SIGTERM) {
+            log_info("serve: signal %d, shutting down", sig);
+            break;
+        }
+        auth_flush(auth);
+    }
+    http_quiesce(srv);
+    http_drain(srv, 5000);
+    auth_flush(auth);
+    exit_code = 0;
+out:
+    http_stop(srv);
+    store_stop(store);
+    auth_free(auth);
+    rl_free(rl);
+    store_close(store);
+    if (lockfd >= 0) close(lockfd);
+    opts_free(opts);
+    return exit_code;
+}

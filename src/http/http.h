@@ -1,0 +1,111 @@
+/* http.h -- what request handlers see of the HTTP layer.
+ *
+ * A resource (api/<name>.c) exports a route table; each route names its
+ * method, path, the permission a key needs, the rate-limit group it counts
+ * against and its handler. By the time a handler runs, the route matched, the
+ * body was read within its limit and parsed as JSON, the key was checked and
+ * the request counted: a handler only validates its own fields and answers.
+ *
+ * A handler returns 0 once it set a reply (http_reply/http_error), a BR_E*
+ * code to answer with that error, or what http_commit() returned: then the
+ * connection is suspended until the store committed the handler's writes,
+ * and its finish function builds the reply. No MHD thread ever waits on a
+ * disk. */
+#ifndef BR_HTTP_H
+#define BR_HTTP_H
+#include "../core/perm.h"
+#include "../store/store.h"
+#include "auth.h"
+#include "ratelimit.h"
+#include <json-c/json.h>
+#include <stddef.h>
+
+typedef struct http_req http_req;
+typedef int (*http_handler)(http_req *r);
+typedef int (*http_finish)(http_req *r, int rc);
+
+typedef struct {
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* "/users/track"; "{name}" matches one segment */
+    perm_id perm;       /* PERM_NONE: no key needed */
+    rl_group group;
+    http_handler fn;
+} http_route;
+
+/* What every handler may use; owned by the serve command. */
+typedef struct {
+    store_t *store;
+    auth_t *auth;
+    rl_t *rl;
+    int64_t started_ms;
+} http_ctx;
+
+#define HTTP_DEFERRED 1
+
+http_ctx *http_context(http_req *r);
+/* The parsed JSON body, or NULL when the request had none. */
+json_object *http_body(http_req *r);
+/* A query-string parameter (decoded), or NULL. */
+const char *http_query(http_req *r, const char *name);
+/* The value of a "{name}" path segment, or NULL. */
+const char *http_param(http_req *r, const char *name);
+/* The key that authenticated the request (NULL on PERM_NONE routes). */
+const auth_ident *http_ident(http_req *r);
+
+/* Sets the reply; takes ownership of body. Returns 0. */
+int http_reply(http_req *r, int status, json_object *body);
+/* Sets a Braze-shaped error reply for code, with an optional detail that is
+ * appended to the table's message. Returns 0. */
+int http_error(http_req *r, int code, const char *detail);
+/* Zeroed memory that lives as long as the request; cleanup (may be NULL)
+ * runs on it when the request ends. One per request. */
+void *http_state(http_req *r, size_t size, void (*cleanup)(void *));
+/* The memory http_state() gave, or NULL. */
+void *http_state_get(http_req *r);
+/* Submits fn(arg) to the group commit and suspends the request; finish runs
+ * on an HTTP thread with fn's committed result. Returns HTTP_DEFERRED, which
+ * the handler returns. */
+int http_commit(http_req *r, store_op_fn fn, void *arg, http_finish finish);
+
+/* Router (router.c). */
+#define HTTP_MAX_PARAMS 4
+#define HTTP_MAX_PARAM_LEN 256
+typedef struct {
+    const char *name; /* points into the route's path, not NUL-terminated */
+    size_t name_len;
+    char value[HTTP_MAX_PARAM_LEN];
+} http_param_t;
+typedef struct {
+    int n;
+    http_param_t p[HTTP_MAX_PARAMS];
+} http_params;
+
+/* Finds the route for method and path in a NULL-terminated list of tables.
+ * Returns it, or NULL with *err = BR_ENOTFOUND (no such path) or BR_EMETHOD
+ * (path exists, method does not; *allow lists the methods, e.g. "GET, POST"). */
+const http_route *http_route_match(const http_route *const *tables, const char *method,
+                                   const char *path, http_params *params, int *err, char *allow,
+                                   size_t allowlen);
+
+/* Server (server.c). */
+typedef struct {
+    const char *listen; /* IPv4 or IPv6 address; "::" is dual-stack */
+    int port;           /* 0 picks a free port */
+    unsigned threads;
+    size_t max_body;
+    size_t max_headers;
+    unsigned timeout_s;
+} http_config;
+
+typedef struct http_server http_server;
+
+int http_start(const http_config *cfg, http_ctx *ctx, const http_route *const *tables,
+               http_server **out);
+int http_port(http_server *s);
+/* Stops accepting connections; answered requests finish. */
+void http_quiesce(http_server *s);
+/* Waits (up to timeout_ms) until no request is in flight. */
+void http_drain(http_server *s, int timeout_ms);
+void http_stop(http_server *s);
+
+#endif

@@ -1,0 +1,502 @@
+/* server.c -- libmicrohttpd glue: request lifecycle, auth, limits, replies.
+ *
+ * MHD calls on_request() several times per request: once when the headers
+ * are in (we route, check sizes and refuse early), once per body chunk (we
+ * buffer up to max_body), and once at the end (we check the key, count the
+ * request and run the handler). A handler that writes suspends the
+ * connection until its commit is durable; the store's writer resumes it and
+ * MHD calls on_request() once more to send the answer. on_completed() logs
+ * the one line per request and frees it. */
+#define _GNU_SOURCE
+#include "http.h"
+#include "../lib/buf.h"
+#include "../lib/cidr.h"
+#include "../lib/clock.h"
+#include "../lib/err.h"
+#include "../lib/log.h"
+#include "../lib/mem.h"
+#include "../lib/str.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#define JSON_MAX_DEPTH 64
+#define KEY_ECHO_MAX 128 /* an unknown key is echoed like Braze does, but bounded */
+
+struct http_server {
+    struct MHD_Daemon *d;
+    http_config cfg;
+    http_ctx *ctx;
+    const http_route *const *tables;
+    atomic_int inflight;
+};
+
+typedef enum { REQ_HEADERS, REQ_BODY, REQ_DEFERRED, REQ_REPLIED } req_state;
+
+struct http_req {
+    http_server *srv;
+    struct MHD_Connection *conn;
+    req_state state;
+    char method[16];
+    char *path;
+    const http_route *route;
+    http_params params;
+    int64_t t0_us;
+    uint8_t client[16];
+
+    buf_t body;
+    bool too_big;
+    int early; /* error decided from the headers, answered once the body is drained */
+    json_object *json;
+
+    auth_ident ident;
+    bool has_ident;
+    rl_state rl;
+    bool has_rl;
+
+    int status;
+    char *reply;
+    size_t reply_len;
+    const char *allow; /* Allow header for 405 */
+    char allow_buf[64];
+
+    store_op op;
+    http_finish finish;
+
+    void *mem;
+    void (*mem_cleanup)(void *);
+};
+
+/* ---- handler API --------------------------------------------------------- */
+
+http_ctx *http_context(http_req *r) { return r->srv->ctx; }
+json_object *http_body(http_req *r) { return r->json; }
+const auth_ident *http_ident(http_req *r) { return r->has_ident ? &r->ident : NULL; }
+
+const char *http_query(http_req *r, const char *name) {
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_param(http_req *r, const char *name) {
+    for (int i = 0; i < r->params.n; i++)
+        if (str_ieq(r->params.p[i].name, r->params.p[i].name_len, name)) return r->params.p[i].value;
+    return NULL;
+}
+
+int http_reply(http_req *r, int status, json_object *body) {
+    size_t len;
+    const char *s = json_object_to_json_string_length(
+        body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    free(r->reply);
+    r->reply = xstrndup(s, len);
+    r->reply_len = len;
+    r->status = status;
+    json_object_put(body);
+    return 0;
+}
+
+int http_error(http_req *r, int code, const char *detail) {
+    const char *msg = br_err_message(code);
+    buf_t b = BUF_INIT;
+    buf_puts(&b, "{\"message\":");
+    buf_t m = BUF_INIT;
+    buf_puts(&m, msg);
+    if (detail) {
+        /* "Invalid API key: " takes the detail as is; others get ": detail". */
+        if (m.len && m.data[m.len - 1] != ' ') buf_puts(&m, ": ");
+        buf_puts(&m, detail);
+    }
+    buf_json_str(&b, m.data, m.len);
+    buf_puts(&b, "}");
+    buf_free(&m);
+    free(r->reply);
+    r->reply_len = b.len;
+    r->reply = buf_take(&b);
+    r->status = br_err_status(code);
+    return 0;
+}
+
+void *http_state(http_req *r, size_t size, void (*cleanup)(void *)) {
+    r->mem = xcalloc(1, size);
+    r->mem_cleanup = cleanup;
+    return r->mem;
+}
+
+void *http_state_get(http_req *r) { return r->mem; }
+
+static void commit_done(void *arg, int rc) {
+    http_req *r = arg;
+    r->op.rc = rc;
+    MHD_resume_connection(r->conn); /* publishes op.rc to the MHD thread */
+}
+
+int http_commit(http_req *r, store_op_fn fn, void *arg, http_finish finish) {
+    r->finish = finish;
+    r->op = (store_op){.fn = fn, .arg = arg, .done = commit_done, .done_arg = r};
+    r->state = REQ_DEFERRED;
+    /* Suspend before submitting: the writer may finish before we return. */
+    MHD_suspend_connection(r->conn);
+    store_submit(r->srv->ctx->store, &r->op);
+    return HTTP_DEFERRED;
+}
+
+/* ---- replies ------------------------------------------------------------- */
+
+static void add_rl_headers(http_req *r, struct MHD_Response *resp) {
+    /* Braze sends the three headers on every answer of the API, empty when
+     * no bucket applies (a refused key). libmicrohttpd cannot send an empty
+     * header, so brasa leaves them out there, and for unlimited groups. */
+    if (!r->has_rl || !r->rl.limit) return;
+    char lim[16], rem[16], reset[24];
+    snprintf(lim, sizeof lim, "%u", r->rl.limit);
+    snprintf(rem, sizeof rem, "%u", r->rl.remaining);
+    snprintf(reset, sizeof reset, "%lld", (long long)r->rl.reset);
+    MHD_add_response_header(resp, "X-RateLimit-Limit", lim);
+    MHD_add_response_header(resp, "X-RateLimit-Remaining", rem);
+    MHD_add_response_header(resp, "X-RateLimit-Reset", reset);
+}
+
+static enum MHD_Result send_reply(http_req *r) {
+    if (!r->reply) http_error(r, BR_EINTERNAL, "handler set no reply");
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(r->reply_len, r->reply, MHD_RESPMEM_MUST_FREE);
+    r->reply = NULL; /* MHD frees it */
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    add_rl_headers(r, resp);
+    if (r->status == 405 && r->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (r->status == 429 && r->rl.reset) {
+        char ra[24];
+        time_t now = time(NULL);
+        snprintf(ra, sizeof ra, "%lld", (long long)(r->rl.reset > now ? r->rl.reset - now : 0));
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
+    enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    r->state = REQ_REPLIED;
+    return ok;
+}
+
+static enum MHD_Result send_error(http_req *r, int code, const char *detail) {
+    http_error(r, code, detail);
+    return send_reply(r);
+}
+
+/* ---- request checks ------------------------------------------------------ */
+
+static enum MHD_Result sum_header(void *cls, enum MHD_ValueKind kind, const char *k, const char *v) {
+    (void)kind;
+    *(size_t *)cls += strlen(k) + (v ? strlen(v) : 0) + 4;
+    return MHD_YES;
+}
+
+static bool json_content_type(const char *ct) {
+    if (!ct) return true; /* many clients omit it; the body must still parse */
+    size_t n = strcspn(ct, "; \t");
+    if (str_ieq(ct, n, "application/json")) return true;
+    return n > 17 && strncasecmp(ct, "application/", 12) == 0 && str_ieq(ct + n - 5, 5, "+json");
+}
+
+/* Finds the key: "Authorization: Bearer K", else the legacy api_key in the
+ * query string or the JSON body (Braze keeps accepting both). */
+static const char *find_key(http_req *r, size_t *len) {
+    const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (h) {
+        while (*h == ' ') h++;
+        if (strncasecmp(h, "Bearer ", 7) == 0) h += 7;
+        while (*h == ' ') h++;
+        size_t n = strlen(h);
+        while (n && h[n - 1] == ' ') n--;
+        *len = n;
+        return h;
+    }
+    const char *q = http_query(r, "api_key");
+    json_object *v;
+    if (!q && r->json && json_object_object_get_ex(r->json, "api_key", &v) &&
+        json_object_is_type(v, json_type_string))
+        q = json_object_get_string(v);
+    *len = q ? strlen(q) : 0;
+    return q ? q : "";
+}
+
+static int authenticate(http_req *r) {
+    size_t len;
+    const char *key = find_key(r, &len);
+    int rc = len ? auth_check(r->srv->ctx->auth, key, len, r->client, r->route->perm, &r->ident)
+                 : BR_ENOKEY;
+    if (rc == 0 || rc == BR_EPERM || rc == BR_EIPDENIED) r->has_ident = true;
+    if (rc == BR_ENOKEY || rc == BR_EBADKEY) {
+        char echo[KEY_ECHO_MAX + 4];
+        snprintf(echo, sizeof echo, "%.*s%s", (int)(len > KEY_ECHO_MAX ? KEY_ECHO_MAX : len), key,
+                 len > KEY_ECHO_MAX ? "..." : "");
+        http_error(r, rc, echo);
+    } else if (rc == BR_EPERM) {
+        char d[160];
+        snprintf(d, sizeof d, "this API key does not have the '%s' permission", perm_name(r->route->perm));
+        http_error(r, rc, d);
+    } else if (rc == BR_EIPDENIED) {
+        char ip[INET6_ADDRSTRLEN];
+        cidr_addr_str(r->client, ip, sizeof ip);
+        char d[96];
+        snprintf(d, sizeof d, "%s is not in this key's allowlist", ip);
+        http_error(r, rc, d);
+    } else if (rc < 0) {
+        http_error(r, rc, NULL);
+    }
+    if (rc < 0) return rc;
+
+    rc = rl_take(r->srv->ctx->rl, r->ident.id, r->route->group, time(NULL), &r->rl);
+    r->has_rl = true;
+    if (rc < 0) {
+        char d[128];
+        snprintf(d, sizeof d, "limit of %u requests per window for group '%s' reached", r->rl.limit,
+                 rl_group_name(r->route->group));
+        http_error(r, rc, d);
+    }
+    return rc;
+}
+
+/* Parses the body; on failure sets the 400 reply and returns BR_EJSON. */
+static int parse_body(http_req *r, char *err, size_t errlen) {
+    json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    /* The length includes buf's terminating NUL: without it json-c cannot
+     * tell that a bare top-level number such as "123" has ended. */
+    r->json = json_tokener_parse_ex(tok, r->body.data, (int)r->body.len + 1);
+    enum json_tokener_error e = json_tokener_get_error(tok);
+    size_t off = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    if (e == json_tokener_success && off < r->body.len) {
+        /* Only whitespace may follow the value. */
+        while (off < r->body.len && (r->body.data[off] == ' ' || r->body.data[off] == '\t' ||
+                                     r->body.data[off] == '\r' || r->body.data[off] == '\n'))
+            off++;
+        if (off < r->body.len) {
+            snprintf(err, errlen, "unexpected data after the JSON value at byte %zu", off);
+            goto bad;
+        }
+    } else if (e != json_tokener_success) {
+        snprintf(err, errlen, "%s at byte %zu",
+                 e == json_tokener_continue ? "unexpected end of input" : json_tokener_error_desc(e), off);
+        goto bad;
+    }
+    return 0;
+bad:
+    json_object_put(r->json);
+    r->json = NULL;
+    return BR_EJSON;
+}
+
+/* The final call: everything is in; decide and answer (or defer). */
+static enum MHD_Result dispatch(http_req *r) {
+    if (r->early == BR_EHEADERS) {
+        char d[64];
+        snprintf(d, sizeof d, "headers exceed %zu bytes", r->srv->cfg.max_headers);
+        return send_error(r, BR_EHEADERS, d);
+    }
+    if (r->early) return send_error(r, r->early, NULL);
+    if (r->too_big) {
+        char d[64];
+        snprintf(d, sizeof d, "the body exceeds %zu bytes", r->srv->cfg.max_body);
+        return send_error(r, BR_ETOOBIG, d);
+    }
+    char jerr[128] = "";
+    int jrc = 0;
+    bool has_body = r->body.len > 0 && strcmp(r->method, "GET") && strcmp(r->method, "HEAD");
+    if (has_body) {
+        if (!json_content_type(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                           MHD_HTTP_HEADER_CONTENT_TYPE)))
+            return send_error(r, BR_ECTYPE, NULL);
+        jrc = parse_body(r, jerr, sizeof jerr);
+    }
+    if (r->route->perm != PERM_NONE && authenticate(r) < 0) return send_reply(r);
+    if (jrc < 0) return send_error(r, BR_EJSON, jerr);
+
+    int rc = r->route->fn(r);
+    if (rc == HTTP_DEFERRED) return MHD_YES;
+    if (rc < 0) http_error(r, rc, NULL);
+    return send_reply(r);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls) {
+    (void)version;
+    http_server *s = cls;
+    http_req *r = *con_cls;
+
+    if (!r) { /* headers are in */
+        r = xcalloc(1, sizeof *r);
+        *con_cls = r;
+        atomic_fetch_add(&s->inflight, 1);
+        r->srv = s;
+        r->conn = c;
+        r->t0_us = clock_mono_us();
+        snprintf(r->method, sizeof r->method, "%s", method);
+        r->path = xstrdup(url);
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (ci) cidr_from_sockaddr(ci->client_addr, r->client);
+
+        size_t hsize = 0;
+        MHD_get_connection_values(c, MHD_HEADER_KIND, sum_header, &hsize);
+        int err;
+        if (hsize > s->cfg.max_headers) {
+            r->early = BR_EHEADERS;
+        } else if (!(r->route = http_route_match(s->tables, method, url, &r->params, &err,
+                                                   r->allow_buf, sizeof r->allow_buf))) {
+            r->allow = r->allow_buf;
+            r->early = err;
+        }
+        /* Refuse a declared oversize body before reading any of it (the
+         * connection then closes: its body is never read). */
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body) {
+            r->too_big = true;
+            return dispatch(r);
+        }
+        r->state = REQ_BODY;
+        return MHD_YES;
+    }
+
+    switch (r->state) {
+    case REQ_BODY:
+        if (*upload_size) {
+            /* A chunked body has no declared length: stop keeping it at the
+             * limit, read and drop the rest, answer 413 at the end. */
+            if (r->early) {
+                /* answered from the headers: drain, keep nothing */
+            } else if (r->too_big || r->body.len + *upload_size > s->cfg.max_body) r->too_big = true;
+            else buf_append(&r->body, upload, *upload_size);
+            *upload_size = 0;
+            return MHD_YES;
+        }
+        return dispatch(r);
+    case REQ_DEFERRED: {
+        int rc = r->finish(r, r->op.rc);
+        if (rc < 0) http_error(r, rc, NULL);
+        return send_reply(r);
+    }
+    default:
+        *upload_size = 0; /* replied early; discard what still arrives */
+        return MHD_YES;
+    }
+}
+
+static void log_path(buf_t *b, const char *p) {
+    /* The path is client text: keep log lines one line and greppable. */
+    for (; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch < 0x21 || ch == 0x7f || ch == '"') buf_printf(b, "%%%02X", ch);
+        else buf_append(b, p, 1);
+    }
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    (void)c;
+    http_server *s = cls;
+    http_req *r = *con_cls;
+    if (!r) return;
+    *con_cls = NULL;
+    if (log_get_level() <= LOG_INFO) {
+        char ip[INET6_ADDRSTRLEN];
+        cidr_addr_str(r->client, ip, sizeof ip);
+        buf_t b = BUF_INIT;
+        log_path(&b, r->path);
+        log_info("http method=%s path=%s status=%d us=%lld key=\"%s\" ip=%s%s", r->method, b.data,
+                 r->status, (long long)(clock_mono_us() - r->t0_us), r->has_ident ? r->ident.name : "",
+                 ip, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+        buf_free(&b);
+    }
+    if (r->mem_cleanup) r->mem_cleanup(r->mem);
+    free(r->mem);
+    json_object_put(r->json);
+    buf_free(&r->body);
+    free(r->reply);
+    free(r->path);
+    free(r);
+    atomic_fetch_sub(&s->inflight, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    log_warn("mhd: %s", msg);
+}
+
+int http_start(const http_config *cfg, http_ctx *ctx, const http_route *const *tables,
+               http_server **out) {
+    http_server *s = xcalloc(1, sizeof *s);
+    s->cfg = *cfg;
+    s->ctx = ctx;
+    s->tables = tables;
+
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, cfg->listen, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)cfg->port);
+    } else if (inet_pton(AF_INET6, cfg->listen, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)cfg->port);
+        flags |= MHD_USE_DUAL_STACK;
+    } else {
+        log_error("http: invalid listen address '%s'", cfg->listen);
+        free(s);
+        return BR_EINVAL;
+    }
+    /* The connection memory pool holds the request headers: make it large
+     * enough that an oversize header reaches us and gets a JSON 431 rather
+     * than libmicrohttpd's own HTML page. */
+    size_t pool = cfg->max_headers * 2 + 64 * 1024;
+    s->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
+                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                            MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+                            MHD_OPTION_END);
+    if (!s->d) {
+        log_error("http: cannot listen on %s port %d", cfg->listen, cfg->port);
+        free(s);
+        return BR_EIO;
+    }
+    *out = s;
+    return 0;
+}
+
+int http_port(http_server *s) {
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    return i ? i->port : s->cfg.port;
+}
+
+void http_quiesce(http_server *s) {
+    MHD_socket fd = MHD_quiesce_daemon(s->d);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
+}
+
+void http_drain(http_server *s, int timeout_ms) {
+    for (int waited = 0; atomic_load(&s->inflight) > 0 && waited < timeout_ms; waited += 5)
+        usleep(5000);
+}
+
+void http_stop(http_server *s) {
+    if (!s) return;
+    MHD_stop_daemon(s->d);
+    free(s);
+}

@@ -1,0 +1,50 @@
+/* err.h -- the one error table of brasa.
+ *
+ * Every function that can fail returns 0 or a negative BR_E* code from this
+ * table. Each code carries the HTTP status and the Braze-style message that
+ * api/ and http/ put in a `{"message": ...}` body, so the whole set of error
+ * answers the server can give is readable in one place. */
+#ifndef BR_ERR_H
+#define BR_ERR_H
+
+/* XX(name, http status, message) */
+#define BR_ERR_MAP(XX)                                                        \
+    XX(OK,          200, "success")                                           \
+    XX(INVAL,       400, "Bad Request")                                       \
+    XX(JSON,        400, "Invalid JSON in request body")                      \
+    XX(NOKEY,       401, "Invalid API key: ")                                 \
+    XX(BADKEY,      401, "Invalid API key: ")                                 \
+    XX(IPDENIED,    401, "Unauthorized: API key not allowed from this IP address") \
+    XX(PERM,        403, "Access Denied")                                     \
+    XX(NOTFOUND,    404, "Not Found")                                         \
+    XX(METHOD,      405, "Method Not Allowed")                                \
+    XX(TOOBIG,      413, "Request Entity Too Large")                          \
+    XX(CTYPE,       415, "Unsupported Media Type: send Content-Type: application/json") \
+    XX(RATE,        429, "Rate Limited")                                      \
+    XX(HEADERS,     431, "Request Header Fields Too Large")                   \
+    XX(STORE,       500, "Internal Server Error: storage failure")            \
+    XX(INTERNAL,    500, "Internal Server Error")                             \
+    XX(UNAVAIL,     503, "Service Unavailable: shutting down")                \
+    XX(IO,          500, "I/O error")                                         \
+    XX(EXISTS,      409, "Already exists")
+
+typedef enum {
+#define XX(name, status, msg) BR_E_##name##_IDX,
+    BR_ERR_MAP(XX)
+#undef XX
+    BR_E__COUNT
+} br_err_idx;
+
+/* Codes are the negated table index: BR_EINVAL == -1, and so on. */
+#define XX(name, status, msg) BR_E##name = -(int)BR_E_##name##_IDX,
+enum { BR_ERR_MAP(XX) };
+#undef XX
+
+/* HTTP status of a code (0 or negative); 500 for anything unknown. */
+int br_err_status(int code);
+/* Message of a code; never NULL. */
+const char *br_err_message(int code);
+/* Symbolic name ("EINVAL"), for logs and tests. */
+const char *br_err_name(int code);
+
+#endif

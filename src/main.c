@@ -1,0 +1,45 @@
+/* main.c -- argv -> subcommand.
+ *
+ * brasa is one binary: the server and the operator's tools share the store
+ * code, so what the CLI writes the server reads with the same rules. */
+#include "cli/cli.h"
+#include "version.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} commands[] = {
+    {"serve", cli_serve, "run the server (Braze REST API)"},
+    {"keys", cli_keys, "create, list and revoke REST API keys"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "brasa %s -- a self-hosted, Braze-compatible customer engagement server\n\n"
+               "usage: brasa COMMAND [options]    (brasa COMMAND --help for its options)\n\n"
+               "Commands:\n", BRASA_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "  %-10s %s\n", "version", "print the version");
+    fprintf(f, "\nEvery option can also be set with its BRASA_* environment variable.\n");
+}
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+        printf("brasa %s\n", BRASA_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 2, argv + 2);
+    fprintf(stderr, "brasa: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
