@@ -3,8 +3,8 @@
  * Build and run (also what `make bench` runs):
  *
  *   cc -O2 -std=c11 -Wall -Wextra -Wshadow -Werror bench/json_libs.c \
- *      $(pkg-config --cflags --libs json-c jansson libcjson) -o build/bench_json_libs
- *   build/bench_json_libs [seconds-scale, default 1.0]
+ *      $(pkg-config --cflags --libs json-c jansson libcjson) -o build/bench/json_libs
+ *   build/bench/json_libs [seconds-scale, default 1.0]
  *
  * Every /users/track request is parsed, walked into C structs and, for
  * exports and Currents, JSON is written back out. So the cost that matters

@@ -245,8 +245,8 @@ static int authenticate(http_req *r) {
     } else if (rc == BR_EIPDENIED) {
         char ip[INET6_ADDRSTRLEN];
         cidr_addr_str(r->client, ip, sizeof ip);
-        char d[96];
-        snprintf(d, sizeof d, "%s is not in this key's allowlist", ip);
+        char d[128];
+        snprintf(d, sizeof d, "this API key is not allowed from %s (not in its IP allowlist)", ip);
         http_error(r, rc, d);
     } else if (rc < 0) {
         http_error(r, rc, NULL);

@@ -14,7 +14,7 @@
     XX(JSON,        400, "Invalid JSON in request body")                      \
     XX(NOKEY,       401, "Invalid API key: ")                                 \
     XX(BADKEY,      401, "Invalid API key: ")                                 \
-    XX(IPDENIED,    401, "Unauthorized: API key not allowed from this IP address") \
+    XX(IPDENIED,    401, "Unauthorized")                                      \
     XX(PERM,        403, "Access Denied")                                     \
     XX(NOTFOUND,    404, "Not Found")                                         \
     XX(METHOD,      405, "Method Not Allowed")                                \

@@ -334,3 +334,5 @@ void store_set_max_batch(store_t *s, unsigned n) { s->max_batch = n ? n : 1; }
 int store_open_reader(store_t *s, sqlite3 **db) { return open_conn(s->path, db); }
 
 const char *store_dir(store_t *s) { return s->dir; }
+
+sqlite3 *store_db_for_tests(store_t *s) { return s->db; }

@@ -68,6 +68,9 @@ int store_open_reader(store_t *s, sqlite3 **db);
 /* The data directory given to store_open. */
 const char *store_dir(store_t *s);
 
+/* The writer's connection, for tests and set-up before store_start(). */
+sqlite3 *store_db_for_tests(store_t *s);
+
 /* Runs sql (no result rows) on db; logs and returns BR_ESTORE on failure. */
 int store_sql(sqlite3 *db, const char *sql);
 

@@ -1,0 +1,126 @@
+/* lib_test.c -- unit tests for src/lib: buffers, CIDR, errors, secrets, lists. */
+#include "test.h"
+#include "lib/buf.h"
+#include "lib/cidr.h"
+#include "lib/err.h"
+#include "lib/secret.h"
+#include "lib/str.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+
+TEST(buf_printf_grows_past_small_buffer) {
+    buf_t b = BUF_INIT;
+    char big[1000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    buf_printf(&b, "%s-%d", big, 42);
+    T_EQ_INT(b.len, 1002);
+    T_EQ_STR(b.data + 999, "-42");
+    buf_free(&b);
+}
+
+TEST(buf_json_str_escapes_controls_and_quotes) {
+    buf_t b = BUF_INIT;
+    const char in[] = "a\"b\\c\n\r\t\x01\x7f" "é";
+    buf_json_str(&b, in, sizeof in - 1);
+    T_EQ_STR(b.data, "\"a\\\"b\\\\c\\n\\r\\t\\u0001\\u007fé\"");
+    buf_free(&b);
+}
+
+TEST(err_table_maps_codes) {
+    T_EQ_INT(br_err_status(0), 200);
+    T_EQ_INT(br_err_status(BR_EBADKEY), 401);
+    T_EQ_INT(br_err_status(BR_EPERM), 403);
+    T_EQ_INT(br_err_status(BR_ETOOBIG), 413);
+    T_EQ_INT(br_err_status(BR_ERATE), 429);
+    T_EQ_INT(br_err_status(-9999), 500); /* unknown -> internal */
+    T_EQ_STR(br_err_message(BR_ENOTFOUND), "Not Found");
+    T_EQ_STR(br_err_name(BR_EINVAL), "EINVAL");
+}
+
+static int in(const char *cidr, const char *ip) {
+    cidr_t c;
+    if (cidr_parse(cidr, &c) < 0) return -1;
+    uint8_t a[16];
+    struct sockaddr_in v4 = {.sin_family = AF_INET};
+    struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
+    if (inet_pton(AF_INET, ip, &v4.sin_addr) == 1) cidr_from_sockaddr((struct sockaddr *)&v4, a);
+    else if (inet_pton(AF_INET6, ip, &v6.sin6_addr) == 1) cidr_from_sockaddr((struct sockaddr *)&v6, a);
+    else return -2;
+    return cidr_contains(&c, a);
+}
+
+TEST(cidr_ipv4_ranges_and_single_addresses) {
+    T_EQ_INT(in("10.0.0.0/8", "10.200.3.4"), 1);
+    T_EQ_INT(in("10.0.0.0/8", "11.0.0.1"), 0);
+    T_EQ_INT(in("192.168.1.7", "192.168.1.7"), 1);
+    T_EQ_INT(in("192.168.1.7", "192.168.1.8"), 0);
+    T_EQ_INT(in("0.0.0.0/0", "8.8.8.8"), 1);
+    T_EQ_INT(in("172.16.0.0/12", "172.31.255.255"), 1);
+    T_EQ_INT(in("172.16.0.0/12", "172.32.0.0"), 0);
+    T_EQ_INT(in("10.1.2.3/8", "10.9.9.9"), 1); /* host bits ignored */
+}
+
+TEST(cidr_ipv6_and_mapped_ipv4) {
+    T_EQ_INT(in("::1", "::1"), 1);
+    T_EQ_INT(in("::1", "::2"), 0);
+    T_EQ_INT(in("2001:db8::/32", "2001:db8:ffff::1"), 1);
+    T_EQ_INT(in("2001:db8::/32", "2001:db9::1"), 0);
+    /* An IPv4 client seen on a dual-stack socket. */
+    T_EQ_INT(in("127.0.0.0/8", "::ffff:127.0.0.1"), 1);
+    T_EQ_INT(in("::1", "127.0.0.1"), 0);
+}
+
+TEST(cidr_rejects_garbage) {
+    cidr_t c;
+    const char *bad[] = {"", "10.0.0.0/33", "::/129", "1.2.3", "10.0.0.0/", "10.0.0.0/-1",
+                         "10.0.0.0/8x", "host.example", "1.2.3.4/ 8"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (cidr_parse(bad[i], &c) != BR_EINVAL) T_FAIL_("accepted '%s'", bad[i]);
+}
+
+TEST(cidr_list_parses_commas_and_spaces) {
+    cidr_t *l;
+    T_EQ_INT(cidr_parse_list("10.0.0.0/8, ::1 192.168.0.1", &l), 3);
+    free(l);
+    T_EQ_INT(cidr_parse_list("", &l), 0);
+    T_TRUE(l == NULL);
+    T_EQ_INT(cidr_parse_list("10.0.0.0/8,bogus", &l), BR_EINVAL);
+    T_TRUE(l == NULL);
+}
+
+TEST(secret_key_is_uuid_v4_shaped_and_unique) {
+    char a[SECRET_KEY_LEN + 1], b[SECRET_KEY_LEN + 1];
+    secret_new_key(a);
+    secret_new_key(b);
+    T_EQ_INT(strlen(a), 36);
+    T_TRUE(a[8] == '-' && a[13] == '-' && a[18] == '-' && a[23] == '-');
+    T_TRUE(a[14] == '4');
+    T_TRUE(strchr("89ab", a[19]) != NULL);
+    T_TRUE(strcmp(a, b) != 0);
+}
+
+TEST(secret_hash_is_sha256) {
+    uint8_t h[SECRET_HASH_LEN];
+    secret_hash("abc", 3, h);
+    /* FIPS 180-2 test vector. */
+    T_EQ_INT(h[0], 0xba);
+    T_EQ_INT(h[1], 0x78);
+    T_EQ_INT(h[31], 0xad);
+}
+
+TEST(str_item_walks_lists) {
+    const char *p = " a,bb  c,,", *it;
+    size_t n;
+    it = str_item(&p, &n);
+    T_TRUE(it && n == 1 && *it == 'a');
+    it = str_item(&p, &n);
+    T_TRUE(it && n == 2 && !strncmp(it, "bb", 2));
+    it = str_item(&p, &n);
+    T_TRUE(it && n == 1 && *it == 'c');
+    T_TRUE(str_item(&p, &n) == NULL);
+    T_TRUE(str_ieq("Bearer", 6, "bearer"));
+    T_TRUE(!str_ieq("Bear", 4, "bearer"));
+}
