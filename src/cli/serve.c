@@ -75,6 +75,7 @@ int cli_serve(int argc, char **argv) {
         {"timeout", "BRASA_TIMEOUT", "60", "idle connection timeout in seconds", false, false, NULL},
         {"rate-limit", "BRASA_RATE_LIMITS", NULL,
          "GROUP=LIMIT[/WINDOW] per key, e.g. users.track=6000/3s; 0 disables; repeatable", false, true, NULL},
+        {"commit-batch", "BRASA_COMMIT_BATCH", "8192", "most writes per transaction (1 = a commit per write)", false, false, NULL},
         {"key-cache-ms", "BRASA_KEY_CACHE_MS", "1000", "how long a checked key is trusted before re-reading it", false, false, NULL},
         {"log-level", "BRASA_LOG_LEVEL", "info", "debug, info, warn, error or off", false, false, NULL},
         {NULL, NULL, NULL, NULL, false, false, NULL},
@@ -103,8 +104,10 @@ int cli_serve(int argc, char **argv) {
               max_body = opts_uint(opts, "max-body", 1LL << 30),
               max_headers = opts_uint(opts, "max-headers", 1 << 20),
               timeout = opts_uint(opts, "timeout", 86400),
-              ttl = opts_uint(opts, "key-cache-ms", 3600 * 1000);
-    if (port < 0 || threads < 0 || max_body < 0 || max_headers < 0 || timeout < 0 || ttl < 0) goto out;
+              ttl = opts_uint(opts, "key-cache-ms", 3600 * 1000),
+              batch = opts_uint(opts, "commit-batch", 1 << 20);
+    if (port < 0 || threads < 0 || max_body < 0 || max_headers < 0 || timeout < 0 || ttl < 0 || batch < 0)
+        goto out;
     if (lvl < 0) {
         fprintf(stderr, "brasa: unknown --log-level '%s'\n", opts_get(opts, "log-level"));
         goto out;
@@ -128,6 +131,7 @@ int cli_serve(int argc, char **argv) {
     const char *dir = opts_get(opts, "data-dir");
     if (store_open(dir, &store) < 0) goto out;
     if ((lockfd = lock_data_dir(dir)) < 0) goto out;
+    store_set_max_batch(store, (unsigned)batch);
     if (bootstrap(store) < 0 || store_start(store) < 0) goto out;
     if (auth_new(store, ttl, &auth) < 0) goto out;
     rl = rl_new(&rlc);

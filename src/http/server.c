@@ -461,7 +461,7 @@ int http_start(const http_config *cfg, http_ctx *ctx, const http_route *const *t
     /* The connection memory pool holds the request headers: make it large
      * enough that an oversize header reaches us and gets a JSON 431 rather
      * than libmicrohttpd's own HTML page. */
-    size_t pool = cfg->max_headers * 2 + 64 * 1024;
+    size_t pool = cfg->max_headers + 32 * 1024;
     s->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
                             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
