@@ -15,7 +15,7 @@ HDRS     := $(wildcard src/*.h src/*/*.h)
 UNIT     := $(wildcard tests/unit/*.c)
 DATA_DIR ?= ./brasa-data
 
-.PHONY: all deps run test unit e2e bench clean help
+.PHONY: all deps run test unit e2e bench fuzz clean help
 all: build/brasa
 
 help:
@@ -24,6 +24,7 @@ help:
 	@echo "make run      deps + build + serve on :8080 with data in $(DATA_DIR)"
 	@echo "make test     deps + unit and end-to-end tests under ASan/UBSan"
 	@echo "make bench    deps + benchmarks (bench/), printing figures and ratios"
+	@echo "make fuzz     libFuzzer targets (fuzz/), FUZZ_SECONDS each"
 
 deps:
 	@scripts/deps.sh
@@ -55,13 +56,16 @@ e2e: build/test/brasa
 	BRASA_BIN=$(CURDIR)/build/test/brasa node --test --test-concurrency=1 tests/e2e/
 
 test: deps
-	@$(MAKE) --no-print-directory unit e2e
+	@$(MAKE) --no-print-directory unit e2e $(if $(FUZZ_C),fuzz)
 
-BENCH_BINS := build/bench/commit build/bench/json_libs
+# Each bench/NAME.c is linked with the project's sources (json_libs, which
+# compares other JSON libraries, stands alone); each bench/*.sh runs one.
+BENCH_C    := $(filter-out bench/json_libs.c,$(wildcard bench/*.c))
+BENCH_BINS := $(patsubst bench/%.c,build/bench/%,$(BENCH_C)) build/bench/json_libs
 
-build/bench/commit: bench/commit.c $(SRC) $(GEN) $(HDRS)
+build/bench/%: bench/%.c $(SRC) $(GEN) $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) -O2 -g $(WARN) $(PKG_CFLAGS) -Isrc -o $@ bench/commit.c $(SRC) $(GEN) $(PKG_LIBS)
+	$(CC) -O2 -g $(WARN) $(PKG_CFLAGS) -Isrc -o $@ $< $(SRC) $(GEN) $(PKG_LIBS)
 
 build/bench/json_libs: bench/json_libs.c
 	@mkdir -p $(@D)
@@ -71,6 +75,26 @@ bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory $(BENCH_BINS) build/brasa
 	@for b in bench/*.sh; do sh $$b || exit 1; done
+
+# libFuzzer targets: fuzz/NAME.c defines LLVMFuzzerTestOneInput and is run
+# for FUZZ_SECONDS on fuzz/corpus/NAME (seeds committed; new finds go to
+# build/fuzz/NAME-corpus so the tree stays clean). make test runs them.
+FUZZ_C       := $(wildcard fuzz/*.c)
+FUZZ_BINS    := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_C))
+FUZZ_SECONDS ?= 20
+FUZZ_CC      ?= clang
+
+build/fuzz/%: fuzz/%.c $(SRC) $(GEN) $(HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -g -O1 -std=c11 -D_DEFAULT_SOURCE -fsanitize=fuzzer,address,undefined \
+		$(PKG_CFLAGS) -Isrc -o $@ $< $(SRC) $(GEN) $(PKG_LIBS)
+
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do n=$$(basename $$f); mkdir -p build/fuzz/$$n-corpus; \
+		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/$$n-corpus fuzz/corpus/$$n \
+			> build/fuzz/$$n.log 2>&1 || { tail -50 build/fuzz/$$n.log; exit 1; }; \
+		grep -E "stat::number_of_executed_units|Done" build/fuzz/$$n.log | tail -2; done
 
 clean:
 	rm -rf build

@@ -33,7 +33,15 @@ static int csv_field(json_object *body, const char *field, char **out, char *why
         size_t n = json_object_array_length(v);
         for (size_t i = 0; i < n; i++) {
             json_object *e = json_object_array_get_idx(v, i);
+            /* Items are joined with commas: an empty item or one holding a
+             * separator would vanish or split, so refuse it here. */
             if (!json_object_is_type(e, json_type_string)) goto bad;
+            const char *t = json_object_get_string(e);
+            if (!*t || strpbrk(t, ", ")) {
+                buf_free(&b);
+                snprintf(why, whylen, "'%s' item %zu must be a non-empty string without commas or spaces", field, i);
+                return BR_EINVAL;
+            }
             if (i) buf_puts(&b, ",");
             buf_puts(&b, json_object_get_string(e));
         }

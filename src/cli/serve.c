@@ -107,17 +107,17 @@ int cli_serve(int argc, char **argv) {
               ttl = opts_uint(opts, "key-cache-ms", 3600 * 1000),
               batch = opts_uint(opts, "commit-batch", 1 << 20);
     if (port < 0 || threads < 0 || max_body < 0 || max_headers < 0 || timeout < 0 || ttl < 0 || batch < 0)
-        goto out;
+        goto usage;
     if (lvl < 0) {
         fprintf(stderr, "brasa: unknown --log-level '%s'\n", opts_get(opts, "log-level"));
-        goto out;
+        goto usage;
     }
     log_set_level((log_level)lvl);
     char *why;
     if (opts_get(opts, "rate-limit") && rl_parse(&rlc, opts_get(opts, "rate-limit"), &why) < 0) {
         fprintf(stderr, "brasa: %s\n", why);
         free(why);
-        goto out;
+        goto usage;
     }
 
     /* Threads inherit this mask; only the main thread takes the signals. */
@@ -164,9 +164,11 @@ int cli_serve(int argc, char **argv) {
     http_drain(srv, 5000);
     auth_flush(auth);
     exit_code = 0;
+    goto out;
+usage:
+    exit_code = 2;
 out:
     http_stop(srv);
-    store_stop(store);
     auth_free(auth);
     rl_free(rl);
     store_close(store);

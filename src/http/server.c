@@ -211,7 +211,8 @@ static const char *find_key(http_req *r, size_t *len) {
     const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (h) {
         while (*h == ' ') h++;
-        if (strncasecmp(h, "Bearer ", 7) == 0) h += 7;
+        /* MHD trims header values: "Bearer " arrives as "Bearer". */
+        if (strncasecmp(h, "Bearer", 6) == 0 && (h[6] == ' ' || h[6] == '\0')) h += 6;
         while (*h == ' ') h++;
         size_t n = strlen(h);
         while (n && h[n - 1] == ' ') n--;
@@ -426,6 +427,32 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     atomic_fetch_sub(&s->inflight, 1);
 }
 
+static int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes in place like libmicrohttpd, except %00: a NUL would cut
+ * the C string and "/healthz%00junk" would route as "/healthz". Left
+ * encoded, it matches no route. Returns the new length. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
+    (void)cls, (void)c;
+    char *w = s;
+    for (const char *p = s; *p; p++) {
+        int hi, lo;
+        if (p[0] == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0 && (hi | lo)) {
+            *w++ = (char)(hi << 4 | lo);
+            p += 2;
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
     (void)cls;
     char msg[512];
@@ -470,6 +497,7 @@ int http_start(const http_config *cfg, http_ctx *ctx, const http_route *const *t
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                             MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+                            MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
                             MHD_OPTION_END);
     if (!s->d) {
         log_error("http: cannot listen on %s port %d", cfg->listen, cfg->port);

@@ -226,13 +226,15 @@ static void *writer_main(void *arg) {
 
         store_stats st = s->stats;
         run_batch(s, list, n, &st);
+        pthread_mutex_lock(&s->lock); /* counters first: an answered write is counted */
+        s->stats = st;
+        pthread_mutex_unlock(&s->lock);
         for (store_op *op = list, *next; op; op = next) {
             next = op->next; /* done() may free op */
             if (op->done) op->done(op->done_arg, op->rc);
         }
 
         pthread_mutex_lock(&s->lock);
-        s->stats = st;
         s->busy = false;
         if (!s->head) pthread_cond_broadcast(&s->idle);
     }
@@ -298,7 +300,7 @@ int store_exec(store_t *s, store_op_fn fn, void *arg) {
 }
 
 void store_stop(store_t *s) {
-    if (!s->running) return;
+    if (!s || !s->running) return;
     pthread_mutex_lock(&s->lock);
     while (s->head || s->busy) pthread_cond_wait(&s->idle, &s->lock);
     s->stopping = true;

@@ -163,6 +163,25 @@ describe('help', () => {
   });
 });
 
+describe('serve with bad options', () => {
+  for (const args of [['--port', 'abc'], ['--port', '70000'], ['--log-level', 'nope'], ['--threads', '-1'], ['--nosuch-option', '1']]) {
+    test(`serve ${args.join(' ')} exits 2 with a message, cleanly`, () => {
+      const dir = h.makeDataDir();
+      try {
+        // cli() also fails the test on a sanitizer report.
+        const r = h.cli(['serve', '--listen', '127.0.0.1', ...args], { dir, timeout: 15000 });
+        assert.notEqual(r.signal, 'SIGTERM', 'serve started despite the bad option');
+        assert.equal(r.signal, null, `serve died of ${r.signal}; stderr:\n${r.stderr}`);
+        assert.ok(!/listening on/.test(r.stdout), r.stdout);
+        assert.match(r.stderr, /brasa: /);
+        assert.equal(r.status, 2, `exit status for a usage error; stderr:\n${r.stderr}`);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
+
 describe('bootstrap key, restart and data dir lock', () => {
   test('the bootstrap key is printed on the first start only and survives a restart', async () => {
     const dir = h.makeDataDir();
@@ -184,6 +203,12 @@ describe('bootstrap key, restart and data dir lock', () => {
       let res = await h.request(srv, 'GET', '/admin/keys', { key: boot });
       assert.equal(res.status, 200, res.text);
       assert.equal(res.json.keys.filter((k) => k.name === 'bootstrap').length, 1, 'one bootstrap key, not two');
+      // Last-use times are written at shutdown: the bootstrap key was used
+      // in the first run, the other key was not (until the request below).
+      const rows = JSON.parse(h.cli(['keys', 'list', '--json'], { dir }).stdout);
+      const bootRow = rows.find((k) => k.name === 'bootstrap');
+      assert.ok(bootRow.last_used_at && !Number.isNaN(Date.parse(bootRow.last_used_at)), `last_used_at of a used key after a clean stop: ${JSON.stringify(bootRow)}`);
+      assert.equal(rows.find((k) => k.id === created.id).last_used_at, null);
       res = await h.request(srv, 'GET', '/admin/keys', { key: created.key });
       assert.equal(res.status, 200, res.text);
 
