@@ -9,6 +9,7 @@
 #include "opts.h"
 #include "../api/api.h"
 #include "../core/apikey.h"
+#include "../engine/engine.h"
 #include "../lib/clock.h"
 #include "../lib/err.h"
 #include "../lib/log.h"
@@ -95,6 +96,7 @@ int cli_serve(int argc, char **argv) {
     }
     int exit_code = 1, lockfd = -1;
     store_t *store = NULL;
+    engine_t *engine = NULL;
     auth_t *auth = NULL;
     rl_t *rl = NULL;
     http_server *srv = NULL;
@@ -132,10 +134,10 @@ int cli_serve(int argc, char **argv) {
     if (store_open(dir, &store) < 0) goto out;
     if ((lockfd = lock_data_dir(dir)) < 0) goto out;
     store_set_max_batch(store, (unsigned)batch);
-    if (bootstrap(store) < 0 || store_start(store) < 0) goto out;
+    if (bootstrap(store) < 0 || engine_open(store, &engine) < 0 || store_start(store) < 0) goto out;
     if (auth_new(store, ttl, &auth) < 0) goto out;
     rl = rl_new(&rlc);
-    http_ctx ctx = {.store = store, .auth = auth, .rl = rl, .started_ms = clock_wall_ms()};
+    http_ctx ctx = {.store = store, .engine = engine, .auth = auth, .rl = rl, .started_ms = clock_wall_ms()};
     http_config hc = {.listen = opts_get(opts, "listen"),
                       .port = (int)port,
                       .threads = threads ? (unsigned)threads : 1,
@@ -151,26 +153,35 @@ int cli_serve(int argc, char **argv) {
     fflush(stdout);
     log_info("serve: ready pid=%d port=%d threads=%u", (int)getpid(), http_port(srv), hc.threads);
 
-    for (;;) {
-        struct timespec ts = {FLUSH_INTERVAL_S, 0};
+    /* The main thread's chores: a checkpoint when enough changed (the op
+     * decides), last-use times of keys every FLUSH_INTERVAL_S. */
+    for (unsigned tick = 1;; tick++) {
+        struct timespec ts = {1, 0};
         int sig = sigtimedwait(&sigs, NULL, &ts);
         if (sig == SIGINT || sig == SIGTERM) {
             log_info("serve: signal %d, shutting down", sig);
             break;
         }
-        auth_flush(auth);
+        eng_checkpoint ck = {engine, false, 0};
+        if (store_exec(store, engine_checkpoint_op, &ck) == 0 && ck.written)
+            log_info("engine: checkpoint wrote %u profiles", ck.written);
+        if (tick % FLUSH_INTERVAL_S == 0) auth_flush(auth);
     }
     http_quiesce(srv);
     http_drain(srv, 5000);
     auth_flush(auth);
+    eng_checkpoint ck = {engine, true, 0};
+    store_exec(store, engine_checkpoint_op, &ck); /* a clean stop leaves no journal to replay */
     exit_code = 0;
     goto out;
 usage:
     exit_code = 2;
 out:
     http_stop(srv);
+    store_stop(store); /* no op runs past here: the engine can go */
     auth_free(auth);
     rl_free(rl);
+    engine_free(engine);
     store_close(store);
     if (lockfd >= 0) close(lockfd);
     opts_free(opts);

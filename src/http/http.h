@@ -32,9 +32,12 @@ typedef struct {
     http_handler fn;
 } http_route;
 
+struct engine;
+
 /* What every handler may use; owned by the serve command. */
 typedef struct {
     store_t *store;
+    struct engine *engine;
     auth_t *auth;
     rl_t *rl;
     int64_t started_ms;
@@ -45,6 +48,8 @@ typedef struct {
 http_ctx *http_context(http_req *r);
 /* The parsed JSON body, or NULL when the request had none. */
 json_object *http_body(http_req *r);
+/* The body's bytes as received (for the journal). */
+const char *http_raw_body(http_req *r, size_t *len);
 /* A query-string parameter (decoded), or NULL. */
 const char *http_query(http_req *r, const char *name);
 /* The value of a "{name}" path segment, or NULL. */

@@ -81,6 +81,11 @@ http_ctx *http_context(http_req *r) { return r->srv->ctx; }
 json_object *http_body(http_req *r) { return r->json; }
 const auth_ident *http_ident(http_req *r) { return r->has_ident ? &r->ident : NULL; }
 
+const char *http_raw_body(http_req *r, size_t *len) {
+    *len = r->body.len;
+    return r->body.data ? r->body.data : "";
+}
+
 const char *http_query(http_req *r, const char *name) {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }

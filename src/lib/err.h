@@ -12,6 +12,9 @@
     XX(OK,          200, "success")                                           \
     XX(INVAL,       400, "Bad Request")                                       \
     XX(JSON,        400, "Invalid JSON in request body")                      \
+    XX(TOOMANY,     400, "Max Input Length Exceeded")                         \
+    XX(MAXIDS,      400, "The max number of external_ids and aliases per request was exceeded") \
+    XX(NODATA,      400, "Valid data must be provided in the 'attributes', 'events', or 'purchases' fields.") \
     XX(NOKEY,       401, "Invalid API key: ")                                 \
     XX(BADKEY,      401, "Invalid API key: ")                                 \
     XX(IPDENIED,    401, "Unauthorized")                                      \

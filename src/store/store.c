@@ -191,9 +191,11 @@ static void run_batch(store_t *s, store_op *list, unsigned n, store_stats *st) {
         if (n == 1 && list->rc < 0) {
             step_reset(s->rollback);
         } else if (step_reset(s->commit) < 0) {
-            log_error("store: COMMIT failed: %s", sqlite3_errmsg(s->db));
-            step_reset(s->rollback);
-            for (store_op *op = list; op; op = op->next) op->rc = BR_ESTORE;
+            /* The ops' changes to memory (engine.h) are already made and
+             * cannot be undone: continuing would answer from a state the
+             * disk does not have. Stop; a restart reloads the truth. */
+            log_error("store: COMMIT failed: %s; exiting", sqlite3_errmsg(s->db));
+            abort();
         } else {
             st->commits++;
         }

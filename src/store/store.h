@@ -10,6 +10,9 @@
  * wait for the next one, so under load a batch spans one commit's duration
  * and an idle server commits at once with no added delay.
  *
+ * A failed COMMIT ends the process: ops may have changed in-memory state
+ * (engine.h) that the disk then lacks, and a restart reloads the truth.
+ *
  * Reads that must see other processes' writes (a key created by the CLI
  * while the server runs) use their own connections: store_open_reader(). */
 #ifndef BR_STORE_H

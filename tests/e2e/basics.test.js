@@ -50,7 +50,7 @@ test('the store counters move when a key is written', async () => {
 });
 
 test('unknown paths answer 404 JSON', async () => {
-  for (const p of ['/', '/nope', '/admin', '/admin/keys/nope', '/healthz/x', '/users/track']) {
+  for (const p of ['/', '/nope', '/admin', '/admin/keys/nope', '/healthz/x', '/users/nope']) {
     for (const m of ['GET', 'POST']) {
       const res = await h.request(srv, m, p, m === 'POST' ? { key: srv.key, body: {} } : { key: srv.key });
       h.assertError(res, 404, 'Not Found');
