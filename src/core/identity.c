@@ -1,7 +1,7 @@
 /* identity.c -- aliases, identify (merge), delete, external id rename and
  * remove (see identity.h). */
 #include "identity.h"
-#include "../engine/engine.h"
+#include "command.h"
 #include "../lib/err.h"
 #include "../lib/mem.h"
 #include "../lib/varint.h"
@@ -97,10 +97,10 @@ static const field_rule rules_remove[] = {{"external_ids", ok_string, "non-empty
 
 static const field_rule *rules_of(int kind) {
     switch (kind) {
-    case ENG_J_ALIAS_NEW: return rules_alias_new;
-    case ENG_J_IDENTIFY: return rules_identify;
-    case ENG_J_DELETE: return rules_delete;
-    case ENG_J_RENAME: return rules_rename;
+    case CMD_ALIAS_NEW: return rules_alias_new;
+    case CMD_IDENTIFY: return rules_identify;
+    case CMD_DELETE: return rules_delete;
+    case CMD_RENAME: return rules_rename;
     default: return rules_remove;
     }
 }
@@ -512,10 +512,10 @@ static json_object *remove_ids(identity_ctx *c, json_object *body) {
 
 json_object *identity_apply(identity_ctx *c, int kind, json_object *body) {
     switch (kind) {
-    case ENG_J_ALIAS_NEW: return alias_new(c, body);
-    case ENG_J_IDENTIFY: return identify(c, body);
-    case ENG_J_DELETE: return delete_users(c, body);
-    case ENG_J_RENAME: return rename_ids(c, body);
+    case CMD_ALIAS_NEW: return alias_new(c, body);
+    case CMD_IDENTIFY: return identify(c, body);
+    case CMD_DELETE: return delete_users(c, body);
+    case CMD_RENAME: return rename_ids(c, body);
     default: return remove_ids(c, body);
     }
 }

@@ -8,6 +8,7 @@
  * the fields Braze answers with. */
 #ifndef BR_IDENTITY_H
 #define BR_IDENTITY_H
+#include "command.h"
 #include "names.h"
 #include "users.h"
 #include <json-c/json.h>
@@ -22,7 +23,7 @@ typedef struct {
     void *touch_arg;
 } identity_ctx;
 
-/* kind: ENG_J_ALIAS_NEW .. ENG_J_REMOVE (engine.h). Returns 0, or a BR_E*
+/* kind: CMD_ALIAS_NEW .. CMD_REMOVE (command.h). Returns 0, or a BR_E*
  * code with Braze's message detail in why. */
 int identity_check(int kind, json_object *body, char *why, size_t whylen);
 /* Applies a checked body; returns the answer's fields (without "message"). */

@@ -196,7 +196,7 @@ static uint64_t key_hash(int which, const ukey *k) {
     return hash_bytes(k->a, k->an) ^ (uint64_t)which;
 }
 
-static bool same(const char *a, size_t an, const char *b, size_t bn) { return an == bn && memcmp(a, b, an) == 0; }
+static bool same(const char *a, size_t an, const char *b, size_t bn) { return an == bn && (!an || memcmp(a, b, an) == 0); }
 
 static bool match_key(users_t *u, int which, uint32_t row, const ukey *k) {
     ukey rk;

@@ -51,7 +51,7 @@ names_t *engine_names(engine_t *e) { return e->names; }
 static int apply(engine_t *e, sqlite3 *db, int64_t seq, int kind, json_object *body, int64_t now, eng_command *c) {
     buf_t outbox = BUF_INIT;
     int rc = 0;
-    if (kind == ENG_J_TRACK) {
+    if (kind == CMD_TRACK) {
         track_result tmp, *r = c ? &c->track : &tmp;
         if (db) buf_append(&outbox, "[", 1);
         track_ctx tc = {e->users, e->names, db, now, seq, db ? &outbox : NULL, touch, e};

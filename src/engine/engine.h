@@ -14,14 +14,13 @@
  * store aborts the process and the restart reloads the truth. */
 #ifndef BR_ENGINE_H
 #define BR_ENGINE_H
+#include "../core/command.h"
 #include "../core/names.h"
 #include "../core/track.h"
 #include "../core/users.h"
 #include "../store/store.h"
 #include <json-c/json.h>
 
-/* Journal kinds. */
-enum { ENG_J_TRACK = 1, ENG_J_ALIAS_NEW, ENG_J_IDENTIFY, ENG_J_DELETE, ENG_J_RENAME, ENG_J_REMOVE };
 
 typedef struct engine engine_t;
 
@@ -41,7 +40,7 @@ typedef struct {
     const char *raw;
     size_t rawlen;
     int64_t now_ms;      /* set by the op */
-    track_result track;  /* ENG_J_TRACK */
+    track_result track;  /* CMD_TRACK */
     json_object *result; /* other kinds: the command's answer fields */
 } eng_command;
 

@@ -18,7 +18,7 @@ CREATE TABLE profiles (
 CREATE TABLE journal (
     seq  INTEGER PRIMARY KEY,
     at   INTEGER NOT NULL,          -- ms: "now" for the replay
-    kind INTEGER NOT NULL,          -- engine.h ENG_J_*
+    kind INTEGER NOT NULL,          -- core/command.h CMD_*
     body BLOB NOT NULL              -- the request body as received
 );
 

@@ -1,0 +1,10 @@
+/* command.h -- the kinds of profile-changing commands.
+ *
+ * The number is what the journal stores (engine.h), so a value never
+ * changes meaning once written. */
+#ifndef BR_COMMAND_H
+#define BR_COMMAND_H
+
+enum { CMD_TRACK = 1, CMD_ALIAS_NEW, CMD_IDENTIFY, CMD_DELETE, CMD_RENAME, CMD_REMOVE };
+
+#endif
