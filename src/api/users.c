@@ -59,7 +59,7 @@ static int post_track(http_req *r) {
     json_object *body = http_body(r);
     int rc = track_check(body, why, sizeof why);
     if (rc < 0) return http_error(r, rc, why);
-    return submit(r, ENG_J_TRACK, track_done);
+    return submit(r, CMD_TRACK, track_done);
 }
 
 /* ---- identity ------------------------------------------------------------ */
@@ -80,11 +80,11 @@ static int identity_request(http_req *r, int kind) {
     return submit(r, kind, identity_done);
 }
 
-static int post_alias_new(http_req *r) { return identity_request(r, ENG_J_ALIAS_NEW); }
-static int post_identify(http_req *r) { return identity_request(r, ENG_J_IDENTIFY); }
-static int post_delete(http_req *r) { return identity_request(r, ENG_J_DELETE); }
-static int post_rename(http_req *r) { return identity_request(r, ENG_J_RENAME); }
-static int post_remove(http_req *r) { return identity_request(r, ENG_J_REMOVE); }
+static int post_alias_new(http_req *r) { return identity_request(r, CMD_ALIAS_NEW); }
+static int post_identify(http_req *r) { return identity_request(r, CMD_IDENTIFY); }
+static int post_delete(http_req *r) { return identity_request(r, CMD_DELETE); }
+static int post_rename(http_req *r) { return identity_request(r, CMD_RENAME); }
+static int post_remove(http_req *r) { return identity_request(r, CMD_REMOVE); }
 
 /* ---- /users/export/ids --------------------------------------------------- */
 
