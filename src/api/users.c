@@ -16,19 +16,38 @@
 #include "../core/identity.h"
 #include "../engine/engine.h"
 #include "../lib/err.h"
+#include "../lib/mem.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-static void command_free(void *p) { eng_command_free(p); }
+typedef struct {
+    eng_command cmd;
+    char *scrubbed; /* the body without a legacy api_key, when it had one */
+} command_state;
 
-/* Queues a journaled command of this kind with the request body. */
+static void command_free(void *p) {
+    command_state *s = p;
+    eng_command_free(&s->cmd);
+    free(s->scrubbed);
+}
+
+/* Queues a journaled command of this kind with the request body. A legacy
+ * `api_key` in the body is a secret: it is not written to the journal. */
 static int submit(http_req *r, int kind, http_finish finish) {
-    eng_command *c = http_state(r, sizeof *c, command_free);
+    command_state *s = http_state(r, sizeof *s, command_free);
+    eng_command *c = &s->cmd;
     c->eng = http_context(r)->engine;
     c->kind = kind;
     c->body = http_body(r);
     c->raw = http_raw_body(r, &c->rawlen);
+    if (json_object_object_get_ex(c->body, "api_key", NULL)) {
+        json_object_object_del(c->body, "api_key");
+        s->scrubbed = xstrdup(json_object_to_json_string_ext(c->body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        c->raw = s->scrubbed;
+        c->rawlen = strlen(s->scrubbed);
+    }
     return http_commit(r, engine_command_op, c, finish);
 }
 
@@ -37,7 +56,7 @@ static int submit(http_req *r, int kind, http_finish finish) {
 static const char *const processed_keys[3] = {"attributes_processed", "events_processed", "purchases_processed"};
 
 static int track_done(http_req *r, int rc) {
-    eng_command *c = http_state_get(r);
+    eng_command *c = &((command_state *)http_state_get(r))->cmd;
     if (rc < 0) return rc;
     track_result *t = &c->track;
     int total = 0;
@@ -65,7 +84,7 @@ static int post_track(http_req *r) {
 /* ---- identity ------------------------------------------------------------ */
 
 static int identity_done(http_req *r, int rc) {
-    eng_command *c = http_state_get(r);
+    eng_command *c = &((command_state *)http_state_get(r))->cmd;
     if (rc < 0) return rc;
     json_object *o = json_object_new_object();
     json_object_object_foreach(c->result, k, v) json_object_object_add(o, k, json_object_get(v));
