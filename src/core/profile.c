@@ -116,6 +116,7 @@ void pedit_set(pedit *e, uint32_t key, uint8_t type, const void *payload, size_t
     size_t off = e->arena.len;
     buf_append(&e->arena, payload, len);
     pfield nf = {key, type, (uint32_t)len, NULL, (uint32_t)off};
+    if (key / 4 < 32) e->std_touched |= 1u << (key / 4);
     if (i < e->n && e->f[i].key == key) {
         e->f[i] = nf;
     } else {
@@ -136,6 +137,7 @@ bool pedit_del(pedit *e, uint32_t key) {
     memmove(&e->f[i], &e->f[i + 1], (size_t)(e->n - i - 1) * sizeof *e->f);
     e->n--;
     e->changed = true;
+    if (key / 4 < 32) e->std_touched |= 1u << (key / 4);
     return true;
 }
 

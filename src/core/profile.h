@@ -99,6 +99,7 @@ typedef struct {
     int n, cap;
     buf_t arena; /* payloads of changed fields */
     bool changed;
+    uint32_t std_touched; /* bit i: standard field i (< 32) was set or deleted */
 } pedit;
 
 static inline uint32_t pkey(uint32_t name, int kind) { return name * 4 + (uint32_t)kind; }

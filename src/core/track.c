@@ -277,34 +277,36 @@ static void bump_summary(track_ctx *c, pedit *e, uint32_t key, bool purchase, in
     buf_free(&b);
 }
 
-/* The common head of a Currents event for the user in row. */
-static void outbox_head(track_ctx *c, uint32_t row, const char *type, int64_t t_ms, const char *app, int idx,
-                        int sub, json_object **out) {
+/* Appends the common head of a Currents event for the user in row to the
+ * outbox (an open JSON object: the caller adds its fields and closes it).
+ * Written with buf_* rather than json-c objects: this runs for every event. */
+static void outbox_head(track_ctx *c, uint32_t row, const char *type, int64_t t_ms, const char *app, int idx, int sub) {
     profile_t *p = users_get(c->users, row);
-    json_object *ev = json_object_new_object();
-    char id[48], bz[25];
-    snprintf(id, sizeof id, "%016llx-%04x-%04x", (unsigned long long)c->seq, idx, sub);
+    buf_t *b = c->outbox;
+    char bz[25];
     users_braze_hex(p, bz);
-    json_object_object_add(ev, "id", json_object_new_string(id));
-    json_object_object_add(ev, "event_type", json_object_new_string(type));
-    json_object_object_add(ev, "user_id", json_object_new_string(bz));
+    if (b->len > 1) buf_append(b, ",", 1);
+    buf_printf(b, "{\"id\":\"%016llx-%04x-%04x\",\"event_type\":\"%s\",\"user_id\":\"%s\"",
+               (unsigned long long)c->seq, idx, sub, type, bz);
     pfield f;
-    if (p->blob && profile_get(p->blob, pkey(PF_EXTERNAL_ID, PK_ATTR), &f))
-        json_object_object_add(ev, "external_user_id", json_object_new_string_len((const char *)f.p, (int)f.len));
-    if (app) json_object_object_add(ev, "app_id", json_object_new_string(app));
-    json_object_object_add(ev, "time", json_object_new_int64(t_ms / 1000));
-    *out = ev;
+    if (p->blob && profile_get(p->blob, pkey(PF_EXTERNAL_ID, PK_ATTR), &f)) {
+        buf_puts(b, ",\"external_user_id\":");
+        buf_json_str(b, (const char *)f.p, f.len);
+    }
+    if (app) {
+        buf_puts(b, ",\"app_id\":");
+        buf_json_str(b, app, strlen(app));
+    }
+    buf_printf(b, ",\"time\":%lld", (long long)(t_ms / 1000));
 }
 
-static void outbox_emit(track_ctx *c, json_object *ev, json_object *props) {
-    /* Currents carries properties as a JSON-encoded string. */
-    json_object_object_add(ev, "properties",
-                           json_object_new_string(props ? json_object_to_json_string_ext(props, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : "{}"));
-    if (c->outbox->len > 1) buf_append(c->outbox, ",", 1);
-    size_t n;
-    const char *s = json_object_to_json_string_length(ev, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-    buf_append(c->outbox, s, n);
-    json_object_put(ev);
+/* Closes an event: Currents carries properties as a JSON-encoded string. */
+static void outbox_end(track_ctx *c, json_object *props) {
+    size_t n = 2;
+    const char *s = props ? json_object_to_json_string_length(props, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n) : "{}";
+    buf_puts(c->outbox, ",\"properties\":");
+    buf_json_str(c->outbox, s, n);
+    buf_append(c->outbox, "}", 1);
 }
 
 static int do_event(track_ctx *c, json_object *o, int idx, char *why, size_t whylen) {
@@ -335,10 +337,10 @@ static int do_event(track_ctx *c, json_object *o, int idx, char *why, size_t why
     pedit_close(&e);
     c->touch(c->touch_arg, row);
     if (c->outbox) {
-        json_object *ev;
-        outbox_head(c, row, "users.behaviors.CustomEvent", t, app, idx, 0, &ev);
-        json_object_object_add(ev, "name", json_object_new_string_len(nm, (int)nl));
-        outbox_emit(c, ev, props);
+        outbox_head(c, row, "users.behaviors.CustomEvent", t, app, idx, 0);
+        buf_puts(c->outbox, ",\"name\":");
+        buf_json_str(c->outbox, nm, nl);
+        outbox_end(c, props);
     }
     return 0;
 }
@@ -395,12 +397,12 @@ static int do_purchase(track_ctx *c, json_object *o, int idx, char *why, size_t 
     c->touch(c->touch_arg, row);
     /* A quantity of N is N purchases of one (Braze; Currents has no quantity). */
     for (int64_t k = 0; c->outbox && k < q; k++) {
-        json_object *ev;
-        outbox_head(c, row, "users.behaviors.Purchase", t, app, idx, (int)k, &ev);
-        json_object_object_add(ev, "product_id", json_object_new_string_len(ps, (int)pl));
-        json_object_object_add(ev, "price", json_object_get(price));
-        json_object_object_add(ev, "currency", json_object_get(cur));
-        outbox_emit(c, ev, props);
+        outbox_head(c, row, "users.behaviors.Purchase", t, app, idx, (int)k);
+        buf_puts(c->outbox, ",\"product_id\":");
+        buf_json_str(c->outbox, ps, pl);
+        buf_printf(c->outbox, ",\"price\":%s,\"currency\":", json_object_to_json_string_ext(price, JSON_C_TO_STRING_PLAIN));
+        buf_json_str(c->outbox, json_object_get_string(cur), (size_t)json_object_get_string_len(cur));
+        outbox_end(c, props);
     }
     return 0;
 }

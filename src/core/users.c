@@ -397,9 +397,14 @@ static bool identity_changed(const uint8_t *blob, const pedit *e) {
     return false;
 }
 
+#define IDENTITY_FIELDS                                                                     \
+    (1u << PF_EXTERNAL_ID | 1u << PF_EMAIL | 1u << PF_PHONE | 1u << PF_ALIASES | 1u << PF_DEVICES | \
+     1u << PF_OLD_EXTERNAL_IDS)
+
 void users_commit(users_t *u, uint32_t row, const pedit *e, uint32_t now_s) {
     profile_t *p = &u->rows[row];
-    bool reindex = identity_changed(p->blob, e);
+    /* Most edits touch no identifier: skip the comparison then. */
+    bool reindex = (e->std_touched & IDENTITY_FIELDS) && identity_changed(p->blob, e);
     if (reindex) index_row(u, row, false);
     uint8_t *blob = pedit_encode(e);
     free(p->blob);
