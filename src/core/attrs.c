@@ -55,9 +55,10 @@ static bool is_scalar(json_object *v) {
     return t == json_type_string || t == json_type_int || t == json_type_double || t == json_type_boolean;
 }
 
-/* A string custom attribute: a time when it parses as one Braze accepts and
- * its year is within 0..3000 (Braze keeps other years as strings). */
-bool attrs_scalar(json_object *v, uint8_t *type, buf_t *payload) {
+/* A string custom attribute is a time when it parses as one Braze accepts
+ * and its year is within 0..3000 (Braze keeps other years as strings);
+ * array elements never are (detect_time false). */
+bool attrs_scalar(json_object *v, bool detect_time, uint8_t *type, buf_t *payload) {
     uint8_t tmp[VARINT_MAX];
     switch (json_object_get_type(v)) {
     case json_type_string: {
@@ -65,7 +66,7 @@ bool attrs_scalar(json_object *v, uint8_t *type, buf_t *payload) {
         size_t n = (size_t)json_object_get_string_len(v);
         int64_t ms;
         int year;
-        if (timefmt_parse(s, n, &ms, &year) == 0 && year >= 0 && year <= 3000) {
+        if (detect_time && timefmt_parse(s, n, &ms, &year) == 0 && year >= 0 && year <= 3000) {
             *type = PT_TIME;
             buf_append(payload, tmp, pval_int(tmp, ms));
         } else {
@@ -243,7 +244,7 @@ static int plan_custom(attrs_plan *p, uint32_t id, const char *name, json_object
     case json_type_boolean: {
         buf_t b = BUF_INIT;
         uint8_t type;
-        attrs_scalar(v, &type, &b);
+        attrs_scalar(v, true, &type, &b);
         add_set(p, key, type, b.data, b.len);
         buf_free(&b);
         return 0;
@@ -389,7 +390,7 @@ static int plan_standard(attrs_plan *p, uint32_t id, const char *name, json_obje
     case PF_DOB: {
         int64_t ms;
         int y;
-        if (!str_or_null(v) || (s && (n != 10 || timefmt_parse(s, n, &ms, &y) < 0)))
+        if (!str_or_null(v) || (s && (n != 10 || s[4] != '-' || s[7] != '-' || timefmt_parse(s, n, &ms, &y) < 0)))
             FAIL("'dob' must be a date in the format YYYY-MM-DD");
         break;
     }
@@ -508,11 +509,12 @@ static bool control_field(const char *k) {
     return false;
 }
 
-int attrs_validate(json_object *obj, names_t *names, sqlite3 *db, attrs_plan **out, char *why, size_t whylen) {
+int attrs_validate(json_object *obj, const char *skip, names_t *names, sqlite3 *db, attrs_plan **out, char *why,
+                   size_t whylen) {
     attrs_plan *p = xcalloc(1, sizeof *p);
     *out = NULL;
     json_object_object_foreach(obj, k, v) {
-        if (control_field(k)) continue;
+        if (control_field(k) || (skip && !strcmp(k, skip))) continue;
         size_t kl = strlen(k);
         int rc;
         uint32_t std = profile_std_lookup(k, kl);
@@ -586,7 +588,7 @@ static void elems_push_json(elems *l, json_object *arr) {
     for (size_t i = 0; i < cnt; i++) {
         uint8_t t;
         buf_reset(&tmp);
-        attrs_scalar(json_object_array_get_idx(arr, i), &t, &tmp);
+        attrs_scalar(json_object_array_get_idx(arr, i), false, &t, &tmp);
         elems_push(l, t, tmp.data ? tmp.data : "", tmp.len);
     }
     buf_free(&tmp);
@@ -721,7 +723,44 @@ static void objarr_apply(pedit *e, const change *c, bool merge) {
     json_object_put(cur);
 }
 
+#define DEVICE_ID_MAX 255 /* bytes */
+
+/* Adds a device id to the profile's devices unless it is there: a push
+ * token that names its device_id ties that device to the user, the way the
+ * SDK would (users.h indexes devices; cohort import matches anonymous users
+ * by them). */
+static void device_add(pedit *e, const char *id, size_t n) {
+    elems cur = {0};
+    uint32_t key = pkey(PF_DEVICES, PK_ATTR);
+    const pfield *f = pedit_get(e, key);
+    if (f && f->type == PT_ARR) elems_decode(&cur, pedit_payload(e, f), f->len);
+    bool seen = false;
+    for (int i = 0; i < cur.n && !seen; i++)
+        seen = cur.v[i].len == n && memcmp(cur.bytes.data + cur.v[i].off, id, n) == 0;
+    if (!seen) {
+        elems_push(&cur, PT_STR, id, n);
+        buf_t enc = BUF_INIT;
+        uint8_t tmp[VARINT_MAX];
+        for (int i = 0; i < cur.n; i++) {
+            buf_append(&enc, &cur.v[i].type, 1);
+            buf_append(&enc, tmp, varint_put(tmp, cur.v[i].len));
+            buf_append(&enc, cur.bytes.data + cur.v[i].off, cur.v[i].len);
+        }
+        pedit_set(e, key, PT_ARR, enc.data, enc.len);
+        buf_free(&enc);
+    }
+    elems_free(&cur);
+}
+
 static void tokens_apply(pedit *e, const change *c) {
+    size_t nd = json_object_array_length(c->a);
+    for (size_t i = 0; i < nd; i++) {
+        json_object *d;
+        if (json_object_object_get_ex(json_object_array_get_idx(c->a, i), "device_id", &d) &&
+            json_object_is_type(d, json_type_string) && json_object_get_string_len(d) > 0 &&
+            json_object_get_string_len(d) <= DEVICE_ID_MAX)
+            device_add(e, json_object_get_string(d), (size_t)json_object_get_string_len(d));
+    }
     json_object *cur = current_json(e, c->key, json_type_array);
     if (!cur) cur = json_object_new_array();
     size_t n = json_object_array_length(c->a);
@@ -786,4 +825,21 @@ void attrs_apply(const attrs_plan *p, pedit *e, bool merge) {
             break;
         }
     }
+}
+
+/* ISO 4217 alphabetic codes in use (and the common funds/metals codes). */
+static const char currencies[] =
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN BWP BYN BZD "
+    "CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP "
+    "GEL GHS GIP GMD GNF GTQ GYD HKD HNL HRK HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW "
+    "KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD "
+    "NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE "
+    "SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED "
+    "VES VND VUV WST XAF XAG XAU XBA XBB XBC XBD XCD XDR XOF XPD XPF XPT XSU XTS XUA XXX YER ZAR ZMW ZWL";
+
+bool attrs_currency(const char *s, size_t n) {
+    if (n != 3) return false;
+    for (const char *p = currencies; *p; p += 4)
+        if (!memcmp(p, s, 3)) return true;
+    return false;
 }

@@ -22,10 +22,11 @@
 typedef struct attrs_plan attrs_plan;
 
 /* Validates obj (an attributes object; identifier and control fields are
- * skipped). On success returns 0 and a plan (free with attrs_plan_free);
+ * skipped, and the field named skip: the email or phone that identifies the
+ * object). On success returns 0 and a plan (free with attrs_plan_free);
  * otherwise BR_EINVAL and Braze's error `type` text in why[]. Interns new
  * attribute names through db (NULL on replay). */
-int attrs_validate(json_object *obj, names_t *names, sqlite3 *db, attrs_plan **plan, char *why,
+int attrs_validate(json_object *obj, const char *skip, names_t *names, sqlite3 *db, attrs_plan **plan, char *why,
                    size_t whylen);
 /* Applies a plan to an open profile edit. merge: `_merge_objects`. */
 void attrs_apply(const attrs_plan *plan, pedit *e, bool merge);
@@ -35,7 +36,10 @@ void attrs_plan_free(attrs_plan *plan);
 bool attrs_utf8_len_ok(const char *s, size_t n, size_t max);
 /* Braze's email check (simplified: one @, no whitespace, a dot in the domain). */
 bool attrs_valid_email(const char *s, size_t n);
-/* Encodes a JSON scalar as a profile value (type + payload); false if not a scalar. */
-bool attrs_scalar(json_object *v, uint8_t *type, buf_t *payload);
+/* Encodes a JSON scalar as a profile value (type + payload); strings that
+ * are times become times when detect_time. False if not a scalar. */
+bool attrs_scalar(json_object *v, bool detect_time, uint8_t *type, buf_t *payload);
+/* An ISO 4217 currency code (upper-case). */
+bool attrs_currency(const char *s, size_t n);
 
 #endif

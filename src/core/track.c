@@ -200,9 +200,15 @@ static int do_attributes(track_ctx *c, json_object *o, char *why, size_t whylen)
     if (get_ident(o, &id, why, whylen) < 0 || get_update_only(o, &upd, why, whylen) < 0) return BR_EINVAL;
     if (json_object_object_get_ex(o, "push_token_import", &pti) && json_object_get_boolean(pti))
         FAIL("'push_token_import' is not supported by this server");
-    bool merge = json_object_object_get_ex(o, "_merge_objects", &m) && json_object_get_boolean(m);
+    bool merge = false;
+    if (json_object_object_get_ex(o, "_merge_objects", &m) && !json_object_is_type(m, json_type_null)) {
+        if (!json_object_is_type(m, json_type_boolean)) FAIL("'_merge_objects' must be a boolean");
+        merge = json_object_get_boolean(m);
+    }
+    /* The email or phone that identifies the object is not also an update. */
+    const char *skip = id.kind == ID_EMAIL ? "email" : id.kind == ID_PHONE ? "phone" : NULL;
     attrs_plan *plan;
-    int rc = attrs_validate(o, c->names, c->db, &plan, why, whylen);
+    int rc = attrs_validate(o, skip, c->names, c->db, &plan, why, whylen);
     if (rc < 0) return rc;
     /* An alias creates a profile only when the object says
      * "_update_existing_only": false; other identifiers unless it says true. */
@@ -345,13 +351,6 @@ static int do_event(track_ctx *c, json_object *o, int idx, char *why, size_t why
     return 0;
 }
 
-static bool iso4217(const char *s, size_t n) {
-    if (n != 3) return false;
-    for (int i = 0; i < 3; i++)
-        if (!isupper((unsigned char)s[i])) return false;
-    return true;
-}
-
 static int do_purchase(track_ctx *c, json_object *o, int idx, char *why, size_t whylen) {
     ident id;
     int upd;
@@ -365,7 +364,7 @@ static int do_purchase(track_ctx *c, json_object *o, int idx, char *why, size_t 
         FAIL("'product_id' must be a string of 1-255 characters");
     if (!get_str(o, "currency", &cur)) FAIL("'currency' is required");
     if (!json_object_is_type(cur, json_type_string) ||
-        !iso4217(json_object_get_string(cur), (size_t)json_object_get_string_len(cur)))
+        !attrs_currency(json_object_get_string(cur), (size_t)json_object_get_string_len(cur)))
         FAIL("'currency' must be an ISO 4217 currency");
     if (!get_str(o, "price", &price)) FAIL("'price' is required");
     if (!json_object_is_type(price, json_type_double) && !json_object_is_type(price, json_type_int))

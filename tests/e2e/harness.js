@@ -404,3 +404,57 @@ module.exports = {
   canBindIPv6Loopback,
   tail,
 };
+
+// ---- /users/* helpers (users_*.test.js) --------------------------------------
+
+const ISO_MS_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const BRAZE_ID_RE = /^[0-9a-f]{24}$/;
+
+// The /users endpoints of srv with one key. ok() posts and requires a 201
+// with exactly the expected JSON body; user() exports one identifier and
+// returns its user object (requiring exactly one match).
+function usersApi(srv, key = srv.key) {
+  const post = (p, body) => request(srv, 'POST', p, { key, body });
+  const api = {
+    post,
+    track: (body) => post('/users/track', body),
+    exportIds: (body) => post('/users/export/ids', body),
+    async ok(p, body, expected) {
+      const res = await post(p, body);
+      assert.equal(res.status, 201, `${p}: ${res.status} ${res.text}`);
+      if (expected !== undefined) assert.deepEqual(res.json, expected, `${p}: ${res.text}`);
+      return res.json;
+    },
+    trackOk: (body, expected) => api.ok('/users/track', body, expected),
+    // Export by {external_ids:[id]} (a string) or any export body (an object).
+    async user(id, fields) {
+      const body = typeof id === 'string' ? { external_ids: [id] } : { ...id };
+      if (fields) body.fields_to_export = fields;
+      const res = await api.ok('/users/export/ids', body);
+      assert.equal(res.message, 'success', JSON.stringify(res));
+      assert.equal(res.users.length, 1, `exactly one user for ${JSON.stringify(id)}: ${JSON.stringify(res)}`);
+      assert.equal(res.invalid_user_ids, undefined, JSON.stringify(res));
+      return res.users[0];
+    },
+    // Requires that the identifier matches nobody.
+    async none(id) {
+      const body = typeof id === 'string' ? { external_ids: [id] } : { ...id };
+      const res = await api.ok('/users/export/ids', body);
+      const inv = typeof id === 'string' ? id : Object.values(id)[0];
+      assert.deepEqual(res, { users: [], invalid_user_ids: Array.isArray(inv) ? inv : [inv], message: 'success' });
+    },
+  };
+  return api;
+}
+
+// A user object without its volatile fields (created_at, braze_id,
+// random_bucket), after checking their form.
+function stableUser(u) {
+  const { created_at: c, braze_id: b, random_bucket: r, ...rest } = u;
+  if (c !== undefined) assert.match(c, ISO_MS_RE);
+  if (b !== undefined) assert.match(b, BRAZE_ID_RE);
+  if (r !== undefined) assert.ok(Number.isInteger(r) && r >= 0 && r <= 9999, `random_bucket ${r}`);
+  return rest;
+}
+
+Object.assign(module.exports, { ISO_MS_RE, BRAZE_ID_RE, usersApi, stableUser });

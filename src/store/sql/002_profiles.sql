@@ -15,8 +15,10 @@ CREATE TABLE profiles (
     data     BLOB                   -- the encoded fields (core/profile.h)
 );
 
+-- AUTOINCREMENT: checkpoints empty the table, and a reused seq would be at
+-- or below meta.checkpoint_seq, so replay would skip it.
 CREATE TABLE journal (
-    seq  INTEGER PRIMARY KEY,
+    seq  INTEGER PRIMARY KEY AUTOINCREMENT,
     at   INTEGER NOT NULL,          -- ms: "now" for the replay
     kind INTEGER NOT NULL,          -- core/command.h CMD_*
     body BLOB NOT NULL              -- the request body as received
