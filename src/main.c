@@ -15,6 +15,8 @@ static const struct {
 } commands[] = {
     {"serve", cli_serve, "run the server (Braze REST API)"},
     {"keys", cli_keys, "create, list and revoke REST API keys"},
+    {"partners", cli_partners, "technology partners' data import keys (cohort import)"},
+    {"cohorts", cli_cohorts, "list the cohorts partners imported"},
 };
 
 static void usage(FILE *f) {

@@ -5,5 +5,6 @@ const http_route *const api_tables[] = {
     api_health_routes,
     api_keys_routes,
     api_users_routes,
+    api_partners_routes,
     NULL,
 };

@@ -136,7 +136,9 @@ typedef struct {
 } each_arg;
 
 static void export_row(export_req *x, users_t *u, uint32_t row) {
-    json_object_array_add(x->users, export_user(u, engine_names(x->eng), row, &x->fields));
+    json_object *o = export_user(u, engine_names(x->eng), row, &x->fields);
+    export_cohorts(o, engine_cohorts(x->eng), row, &x->fields);
+    json_object_array_add(x->users, o);
 }
 
 static void each_export(uint32_t row, void *arg) {

@@ -8,5 +8,7 @@
 /* Each takes the arguments after its name; returns the process exit code. */
 int cli_serve(int argc, char **argv);
 int cli_keys(int argc, char **argv);
+int cli_partners(int argc, char **argv);
+int cli_cohorts(int argc, char **argv);
 
 #endif

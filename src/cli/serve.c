@@ -98,6 +98,7 @@ int cli_serve(int argc, char **argv) {
     store_t *store = NULL;
     engine_t *engine = NULL;
     auth_t *auth = NULL;
+    pauth_t *pauth = NULL;
     rl_t *rl = NULL;
     http_server *srv = NULL;
 
@@ -135,9 +136,10 @@ int cli_serve(int argc, char **argv) {
     if ((lockfd = lock_data_dir(dir)) < 0) goto out;
     store_set_max_batch(store, (unsigned)batch);
     if (bootstrap(store) < 0 || engine_open(store, &engine) < 0 || store_start(store) < 0) goto out;
-    if (auth_new(store, ttl, &auth) < 0) goto out;
+    if (auth_new(store, ttl, &auth) < 0 || pauth_new(store, ttl, &pauth) < 0) goto out;
     rl = rl_new(&rlc);
-    http_ctx ctx = {.store = store, .engine = engine, .auth = auth, .rl = rl, .started_ms = clock_wall_ms()};
+    http_ctx ctx = {.store = store, .engine = engine, .auth = auth, .pauth = pauth, .rl = rl,
+                    .started_ms = clock_wall_ms()};
     http_config hc = {.listen = opts_get(opts, "listen"),
                       .port = (int)port,
                       .threads = threads ? (unsigned)threads : 1,
@@ -180,6 +182,7 @@ out:
     http_stop(srv);
     store_stop(store); /* no op runs past here: the engine can go */
     auth_free(auth);
+    pauth_free(pauth);
     rl_free(rl);
     engine_free(engine);
     store_close(store);

@@ -1,5 +1,6 @@
 /* export.c -- building the /users/export/ids user object (see export.h). */
 #include "export.h"
+#include "cohort.h"
 #include "../lib/err.h"
 #include "../lib/timefmt.h"
 #include "../lib/varint.h"
@@ -24,7 +25,8 @@
     XX(CANVASES_RECEIVED, "canvases_received") XX(CARDS_CLICKED, "cards_clicked")        \
     XX(ATTRIBUTED_CAMPAIGN, "attributed_campaign") XX(ATTRIBUTED_SOURCE, "attributed_source") \
     XX(ATTRIBUTED_ADGROUP, "attributed_adgroup") XX(ATTRIBUTED_AD, "attributed_ad")      \
-    XX(UNINSTALLED_AT, "uninstalled_at")
+    XX(UNINSTALLED_AT, "uninstalled_at")                                                 \
+    XX(COHORTS, "cohorts") /* brasa: partner cohorts (export_cohorts) */
 
 enum {
 #define XX(id, name) EX_##id,
@@ -224,4 +226,23 @@ json_object *export_user(users_t *u, names_t *names, uint32_t row, const export_
     for (size_t i = 0; i < sizeof empty_lists / sizeof *empty_lists; i++)
         if (want(f, empty_lists[i])) json_object_object_add(o, ex_names[empty_lists[i]], json_object_new_array());
     return o;
+}
+
+void export_cohorts(json_object *user, cohorts_t *c, uint32_t row, const export_fields *f) {
+    json_object *a = NULL;
+    for (uint32_t i = 0, n = cohorts_count(c); i < n; i++) {
+        const cohort_t *k = cohorts_at(c, i);
+        if (!bitmap_contains(k->members, row)) continue;
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "partner", json_object_new_string(k->partner));
+        json_object_object_add(o, "cohort_id", json_object_new_string(k->id));
+        json_object_object_add(o, "name", json_object_new_string(k->name));
+        if (!a) a = json_object_new_array();
+        json_object_array_add(a, o);
+    }
+    /* Asked for by name: always there; in a full export: only when the user
+     * is in a cohort, so exports of everyone else keep Braze's exact keys. */
+    if (!a && f->bits && want(f, EX_COHORTS)) a = json_object_new_array();
+    if (a && want(f, EX_COHORTS)) json_object_object_add(user, "cohorts", a);
+    else json_object_put(a);
 }

@@ -21,4 +21,11 @@ int export_fields_parse(json_object *list, export_fields *f, char *why, size_t w
 /* The user object of row. */
 json_object *export_user(users_t *u, names_t *names, uint32_t row, const export_fields *f);
 
+/* brasa's addition: adds "cohorts": [{"partner", "cohort_id", "name"}] (the
+ * partner cohorts row is in, creation order) to a user object. Without
+ * fields_to_export the key is there only when the list is not empty; with
+ * it, when "cohorts" is asked for. */
+struct cohorts;
+void export_cohorts(json_object *user, struct cohorts *c, uint32_t row, const export_fields *f);
+
 #endif

@@ -1,6 +1,7 @@
 /* engine.c -- the working set: load, journaled commands, checkpoints
  * (see engine.h). */
 #include "engine.h"
+#include "../core/cohort.h"
 #include "../core/identity.h"
 #include "../lib/clock.h"
 #include "../lib/err.h"
@@ -23,6 +24,7 @@
 struct engine {
     users_t *users;
     names_t *names;
+    cohorts_t *cohorts; /* partner cohorts (core/cohort.h) */
     uint32_t *dirty; /* rows changed since the last checkpoint */
     uint32_t ndirty, capdirty;
     int64_t last_seq;       /* newest journal row applied */
@@ -34,6 +36,7 @@ struct engine {
 static void touch(void *arg, uint32_t row) {
     engine_t *e = arg;
     profile_t *p = users_get(e->users, row);
+    if (p->flags & PROFILE_DELETED) cohorts_forget_row(e->cohorts, row); /* a deleted user leaves every cohort */
     if (p->flags & PROFILE_DIRTY) return;
     p->flags |= PROFILE_DIRTY;
     if (e->ndirty == e->capdirty) {
@@ -45,6 +48,7 @@ static void touch(void *arg, uint32_t row) {
 
 users_t *engine_users(engine_t *e) { return e->users; }
 names_t *engine_names(engine_t *e) { return e->names; }
+cohorts_t *engine_cohorts(engine_t *e) { return e->cohorts; }
 
 /* Applies one command; db is NULL on replay (names and outbox are already
  * stored). Live results go to c when not NULL. */
@@ -57,6 +61,10 @@ static int apply(engine_t *e, sqlite3 *db, int64_t seq, int kind, json_object *b
         track_ctx tc = {e->users, e->names, db, now, seq, db ? &outbox : NULL, touch, e};
         rc = track_apply(&tc, body, r);
         if (!c) json_object_put(tmp.errors);
+    } else if (kind == CMD_COHORT_NAME || kind == CMD_COHORT_USERS) {
+        json_object *res = cohort_apply(e->cohorts, e->users, kind, body, now);
+        if (c) c->result = res;
+        else json_object_put(res);
     } else {
         identity_ctx ic = {e->users, e->names, now, touch, e};
         json_object *res = identity_apply(&ic, kind, body);
@@ -76,6 +84,9 @@ static int apply(engine_t *e, sqlite3 *db, int64_t seq, int kind, json_object *b
         }
     }
     buf_free(&outbox);
+    /* Cohort metadata rows changed by this command (a users call, or a
+     * deletion that left cohorts) are written in its transaction. */
+    if (rc == 0) rc = cohorts_sync(e->cohorts, db);
     return rc;
 }
 
@@ -83,6 +94,9 @@ int engine_command_op(sqlite3 *db, void *arg) {
     eng_command *c = arg;
     engine_t *e = c->eng;
     c->now_ms = clock_wall_ms();
+    /* A users call for a cohort nobody created is refused before anything
+     * is journaled. */
+    if (c->kind == CMD_COHORT_USERS && !cohort_exists(e->cohorts, c->body)) return BR_ENOCOHORT;
     /* Journal first: if that fails nothing in memory has changed yet. */
     if (!e->ins && sqlite3_prepare_v3(db, "INSERT INTO journal (at, kind, body) VALUES (?, ?, ?)", -1,
                                       SQLITE_PREPARE_PERSISTENT, &e->ins, NULL) != SQLITE_OK)
@@ -143,6 +157,8 @@ int engine_checkpoint_op(sqlite3 *db, void *arg) {
         }
     }
     sqlite3_finalize(st);
+    uint32_t ncohorts;
+    if (cohorts_write_dirty(e->cohorts, db, &ncohorts) < 0) return BR_ESTORE;
     char seq[32];
     snprintf(seq, sizeof seq, "%lld", (long long)e->last_seq);
     if (store_meta_set(db, "checkpoint_seq", seq) < 0) return BR_ESTORE;
@@ -154,6 +170,7 @@ int engine_checkpoint_op(sqlite3 *db, void *arg) {
     /* Only now, with everything written in this transaction, forget the
      * dirty set (if the commit fails the store aborts the process). */
     for (uint32_t i = 0; i < e->ndirty; i++) users_get(e->users, e->dirty[i])->flags &= ~PROFILE_DIRTY;
+    cohorts_clean(e->cohorts);
     ck->written = e->ndirty;
     e->ndirty = 0;
     e->checkpoint_seq = e->last_seq;
@@ -237,6 +254,7 @@ static int load_op(sqlite3 *db, void *arg) {
     if (rc < 0) return rc;
     e->users = users_new(inst);
     if ((rc = names_load(e->names, db)) < 0 || (rc = load_profiles(e, db)) < 0) return rc;
+    if ((rc = cohorts_load(e->cohorts, db)) < 0) return rc; /* before the replay, which builds on them */
     if (store_meta_get(db, "checkpoint_seq", &v) == 0) e->checkpoint_seq = strtoll(v, NULL, 10);
     free(v);
     e->last_seq = e->checkpoint_seq;
@@ -246,6 +264,7 @@ static int load_op(sqlite3 *db, void *arg) {
 int engine_open(store_t *store, engine_t **out) {
     engine_t *e = xcalloc(1, sizeof *e);
     e->names = names_new();
+    e->cohorts = cohorts_new();
     int64_t t0 = clock_mono_us();
     load_arg la = {e};
     int rc = store_exec(store, load_op, &la);
@@ -269,12 +288,13 @@ void engine_free(engine_t *e) {
     sqlite3_finalize(e->ins); /* before the store closes its connection */
     users_free(e->users);
     names_free(e->names);
+    cohorts_free(e->cohorts);
     free(e->dirty);
     free(e);
 }
 
 eng_stats engine_stats(engine_t *e) {
     eng_stats s = {users_rows(e->users), users_live(e->users), e->ndirty, e->last_seq - e->checkpoint_seq,
-                   users_memory(e->users) + names_memory(e->names)};
+                   users_memory(e->users) + names_memory(e->names) + cohorts_memory(e->cohorts)};
     return s;
 }

@@ -16,6 +16,7 @@
 #include "../core/perm.h"
 #include "../store/store.h"
 #include "auth.h"
+#include "pauth.h"
 #include "ratelimit.h"
 #include <json-c/json.h>
 #include <stddef.h>
@@ -39,6 +40,7 @@ typedef struct {
     store_t *store;
     struct engine *engine;
     auth_t *auth;
+    pauth_t *pauth; /* partner data import keys (cohort import) */
     rl_t *rl;
     int64_t started_ms;
 } http_ctx;

@@ -29,7 +29,17 @@
     XX(INTERNAL,    500, "Internal Server Error")                             \
     XX(UNAVAIL,     503, "Service Unavailable: shutting down")                \
     XX(IO,          500, "I/O error")                                         \
-    XX(EXISTS,      409, "Already exists")
+    XX(EXISTS,      409, "Already exists")                                    \
+    /* Partner cohort import (Braze's documented texts, without the docs' code marks) */ \
+    XX(COHORTID,    400, "cohort_id must be a valid string")                  \
+    XX(NOCOHORT,    400, "cohort_id must be a valid string")                  \
+    XX(COHORTCHANGES, 400, "cohort_changes must be an array of objects each with key user_ids and/or device_ids mapping to an array of strings, or an aliases object") \
+    XX(COHORTMAX,   400, "Only 1,000 user_ids, device_ids, and aliases are allowed per request") \
+    XX(COHORTNAME,  400, "name must be a non-empty string")                   \
+    XX(COHORTTIME,  400, "created_at must be a valid time as an ISO-8601 string") \
+    XX(PARTNERKEY,  401, "Invalid Partner API key")                           \
+    XX(CLIENTSECRET, 401, "Invalid client secret")                            \
+    XX(PARTNEROFF,  401, "Partner not enabled for client with client secret: ")
 
 typedef enum {
 #define XX(name, status, msg) BR_E_##name##_IDX,

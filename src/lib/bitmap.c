@@ -1,0 +1,74 @@
+/* bitmap.c -- the bitmap API over CRoaring 0.2.x (see bitmap.h).
+ *
+ * The only file that includes roaring.h. Where CRoaring reports a failed
+ * allocation (a NULL bitmap) brasa aborts with a message, as xmalloc does,
+ * so callers never check; inside add and remove CRoaring 0.2 has no way to
+ * report one. */
+#include "bitmap.h"
+#include "mem.h"
+
+#include <roaring/roaring.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct bitmap {
+    roaring_bitmap_t *r;
+};
+
+static void oom(void) {
+    fprintf(stderr, "brasa: out of memory (bitmap)\n");
+    abort();
+}
+
+static bitmap_t *wrap(roaring_bitmap_t *r) {
+    if (!r) oom();
+    bitmap_t *b = xmalloc(sizeof *b);
+    b->r = r;
+    return b;
+}
+
+bitmap_t *bitmap_new(void) { return wrap(roaring_bitmap_create()); }
+
+void bitmap_free(bitmap_t *b) {
+    if (!b) return;
+    roaring_bitmap_free(b->r);
+    free(b);
+}
+
+bool bitmap_add(bitmap_t *b, uint32_t v) { return roaring_bitmap_add_checked(b->r, v); }
+bool bitmap_remove(bitmap_t *b, uint32_t v) { return roaring_bitmap_remove_checked(b->r, v); }
+bool bitmap_contains(const bitmap_t *b, uint32_t v) { return roaring_bitmap_contains(b->r, v); }
+uint64_t bitmap_cardinality(const bitmap_t *b) { return roaring_bitmap_get_cardinality(b->r); }
+
+void bitmap_optimize(bitmap_t *b) {
+    roaring_bitmap_run_optimize(b->r);
+    roaring_bitmap_shrink_to_fit(b->r);
+}
+
+size_t bitmap_serialized_size(const bitmap_t *b) { return roaring_bitmap_portable_size_in_bytes(b->r); }
+
+size_t bitmap_serialize(const bitmap_t *b, void *out) { return roaring_bitmap_portable_serialize(b->r, out); }
+
+bitmap_t *bitmap_deserialize(const void *p, size_t n) {
+    if (n == 0) return bitmap_new();
+    /* The safe reader stops at n bytes; it must also use all of them, or
+     * the input was something else that happened to start like a bitmap. */
+    if (roaring_bitmap_portable_deserialize_size(p, n) != n) return NULL;
+    roaring_bitmap_t *r = roaring_bitmap_portable_deserialize_safe(p, n);
+    return r ? wrap(r) : NULL;
+}
+
+bool bitmap_iterate(const bitmap_t *b, bool (*fn)(uint32_t v, void *arg), void *arg) {
+    return roaring_iterate(b->r, fn, arg);
+}
+
+size_t bitmap_memory(const bitmap_t *b) {
+    roaring_statistics_t st;
+    roaring_bitmap_statistics(b->r, &st);
+    const roaring_array_t *ra = &b->r->high_low_container;
+    /* The index: one key, pointer and type code per allocated slot; each
+     * container has a 16-byte header besides its payload. */
+    size_t index = (size_t)ra->allocation_size * (sizeof(void *) + sizeof(uint16_t) + sizeof(uint8_t));
+    return sizeof *b + sizeof *b->r + index + (size_t)st.n_containers * 16 + st.n_bytes_array_containers +
+           st.n_bytes_run_containers + st.n_bytes_bitset_containers;
+}
