@@ -17,6 +17,7 @@ static const struct {
     {"keys", cli_keys, "create, list and revoke REST API keys"},
     {"partners", cli_partners, "technology partners' data import keys (cohort import)"},
     {"cohorts", cli_cohorts, "list the cohorts partners imported"},
+    {"segments", cli_segments, "create, list and size segments"},
 };
 
 static void usage(FILE *f) {

@@ -6,5 +6,6 @@ const http_route *const api_tables[] = {
     api_keys_routes,
     api_users_routes,
     api_partners_routes,
+    api_segments_routes,
     NULL,
 };

@@ -10,6 +10,7 @@
 #include "../api/api.h"
 #include "../core/apikey.h"
 #include "../engine/engine.h"
+#include "../engine/segments.h"
 #include "../lib/clock.h"
 #include "../lib/err.h"
 #include "../lib/log.h"
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #define FLUSH_INTERVAL_S 10
+#define SEGMENT_SNAPSHOT_S 60 /* how often segments without today's size are sized */
 
 static const char usage[] =
     "usage: brasa serve [options]\n"
@@ -168,6 +170,13 @@ int cli_serve(int argc, char **argv) {
         if (store_exec(store, engine_checkpoint_op, &ck) == 0 && ck.written)
             log_info("engine: checkpoint wrote %u profiles", ck.written);
         if (tick % FLUSH_INTERVAL_S == 0) auth_flush(auth);
+        /* Daily segment sizes (/segments/data_series): the op sizes only
+         * the segments that have none for today yet. */
+        if (tick % SEGMENT_SNAPSHOT_S == 1) {
+            segs_snapshot sn = {engine, 0};
+            if (store_exec(store, segs_snapshot_op, &sn) == 0 && sn.done)
+                log_info("segments: sized %d segment%s for today", sn.done, sn.done == 1 ? "" : "s");
+        }
     }
     http_quiesce(srv);
     http_drain(srv, 5000);

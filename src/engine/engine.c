@@ -2,6 +2,7 @@
  * (see engine.h). */
 #include "engine.h"
 #include "../core/cohort.h"
+#include "../core/columns.h"
 #include "../core/identity.h"
 #include "../lib/clock.h"
 #include "../lib/err.h"
@@ -25,6 +26,7 @@ struct engine {
     users_t *users;
     names_t *names;
     cohorts_t *cohorts; /* partner cohorts (core/cohort.h) */
+    cols_t *cols;       /* segment columns (core/columns.h); built after load + replay */
     uint32_t *dirty; /* rows changed since the last checkpoint */
     uint32_t ndirty, capdirty;
     int64_t last_seq;       /* newest journal row applied */
@@ -36,6 +38,9 @@ struct engine {
 static void touch(void *arg, uint32_t row) {
     engine_t *e = arg;
     profile_t *p = users_get(e->users, row);
+    /* Segment columns follow every change (before the dirty shortcut:
+     * a row changes many times between checkpoints). */
+    if (e->cols) cols_update(e->cols, e->users, row);
     if (p->flags & PROFILE_DELETED) cohorts_forget_row(e->cohorts, row); /* a deleted user leaves every cohort */
     if (p->flags & PROFILE_DIRTY) return;
     p->flags |= PROFILE_DIRTY;
@@ -49,6 +54,7 @@ static void touch(void *arg, uint32_t row) {
 users_t *engine_users(engine_t *e) { return e->users; }
 names_t *engine_names(engine_t *e) { return e->names; }
 cohorts_t *engine_cohorts(engine_t *e) { return e->cohorts; }
+cols_t *engine_columns(engine_t *e) { return e->cols; }
 
 /* Applies one command; db is NULL on replay (names and outbox are already
  * stored). Live results go to c when not NULL. */
@@ -258,7 +264,11 @@ static int load_op(sqlite3 *db, void *arg) {
     if (store_meta_get(db, "checkpoint_seq", &v) == 0) e->checkpoint_seq = strtoll(v, NULL, 10);
     free(v);
     e->last_seq = e->checkpoint_seq;
-    return replay(e, db);
+    if ((rc = replay(e, db)) < 0) return rc;
+    /* Columns from the final state in one pass, not per replayed change. */
+    e->cols = cols_new();
+    cols_build(e->cols, e->users);
+    return 0;
 }
 
 int engine_open(store_t *store, engine_t **out) {
@@ -289,12 +299,14 @@ void engine_free(engine_t *e) {
     users_free(e->users);
     names_free(e->names);
     cohorts_free(e->cohorts);
+    cols_free(e->cols);
     free(e->dirty);
     free(e);
 }
 
 eng_stats engine_stats(engine_t *e) {
     eng_stats s = {users_rows(e->users), users_live(e->users), e->ndirty, e->last_seq - e->checkpoint_seq,
-                   users_memory(e->users) + names_memory(e->names) + cohorts_memory(e->cohorts)};
+                   users_memory(e->users) + names_memory(e->names) + cohorts_memory(e->cohorts) +
+                       (e->cols ? cols_memory(e->cols) : 0)};
     return s;
 }

@@ -31,6 +31,9 @@ users_t *engine_users(engine_t *e);
 names_t *engine_names(engine_t *e);
 /* Partner cohorts (core/cohort.h); engine thread only, like the users. */
 struct cohorts *engine_cohorts(engine_t *e);
+/* Segment columns (core/columns.h), kept current by the engine's change
+ * hook; engine thread only. */
+struct cols *engine_columns(engine_t *e);
 
 /* A journaled command: the parsed body, the raw bytes to journal, and what
  * the command reports back. Run with store_submit/store_exec and

@@ -72,3 +72,21 @@ size_t bitmap_memory(const bitmap_t *b) {
     return sizeof *b + sizeof *b->r + index + (size_t)st.n_containers * 16 + st.n_bytes_array_containers +
            st.n_bytes_run_containers + st.n_bytes_bitset_containers;
 }
+
+bitmap_t *bitmap_copy(const bitmap_t *b) { return wrap(roaring_bitmap_copy(b->r)); }
+
+bitmap_t *bitmap_of(const uint32_t *v, size_t n) {
+    roaring_bitmap_t *r = roaring_bitmap_create();
+    if (!r) oom();
+    roaring_bitmap_add_many(r, n, v);
+    return wrap(r);
+}
+
+void bitmap_add_range(bitmap_t *b, uint64_t lo, uint64_t hi) {
+    if (hi > lo) roaring_bitmap_add_range_closed(b->r, (uint32_t)lo, (uint32_t)(hi - 1));
+}
+
+void bitmap_and_inplace(bitmap_t *a, const bitmap_t *b) { roaring_bitmap_and_inplace(a->r, b->r); }
+void bitmap_or_inplace(bitmap_t *a, const bitmap_t *b) { roaring_bitmap_or_inplace(a->r, b->r); }
+void bitmap_andnot_inplace(bitmap_t *a, const bitmap_t *b) { roaring_bitmap_andnot_inplace(a->r, b->r); }
+void bitmap_to_array(const bitmap_t *b, uint32_t *out) { roaring_bitmap_to_uint32_array(b->r, out); }

@@ -41,4 +41,18 @@ bool bitmap_iterate(const bitmap_t *b, bool (*fn)(uint32_t v, void *arg), void *
 /* Resident bytes of the set (containers, their index and headers). */
 size_t bitmap_memory(const bitmap_t *b);
 
+/* Set algebra (segment evaluation). The in-place forms change a; the
+ * others return a new set the caller frees. */
+bitmap_t *bitmap_copy(const bitmap_t *b);
+/* A set of the n values in v (any order; duplicates allowed). */
+bitmap_t *bitmap_of(const uint32_t *v, size_t n);
+/* Adds [lo, hi). */
+void bitmap_add_range(bitmap_t *b, uint64_t lo, uint64_t hi);
+void bitmap_and_inplace(bitmap_t *a, const bitmap_t *b);
+void bitmap_or_inplace(bitmap_t *a, const bitmap_t *b);
+void bitmap_andnot_inplace(bitmap_t *a, const bitmap_t *b);
+/* Writes the members in ascending order into out (bitmap_cardinality
+ * values). */
+void bitmap_to_array(const bitmap_t *b, uint32_t *out);
+
 #endif

@@ -1,0 +1,296 @@
+/* segments.c -- Braze's segment exports and brasa's segment admin routes.
+ *
+ *   GET  /segments/list            segments.list          100 per page, by creation time, archived left out
+ *   GET  /segments/details         segments.details       one segment; "description" = its filters in words
+ *   GET  /segments/data_series     segments.data_series   daily sizes taken by the server
+ *   GET  /admin/segments           brasa.keys  every segment (?archived=true: archived ones too)
+ *   POST /admin/segments           brasa.keys  create {"name", "definition", "tags", "text_description"}
+ *   GET  /admin/segments/{id}      brasa.keys  one segment, sized now
+ *   POST /admin/segments/{id}      brasa.keys  update any of those fields, or {"archived": true}
+ *
+ * Segments are rows in SQLite and every handler runs as a store op on the
+ * writer thread (engine/segments.h), where sizing reads the profiles. The
+ * admin routes use brasa.keys, the admin permission, like /admin/cohorts. */
+#include "api.h"
+#include "../engine/segments.h"
+#include "../lib/clock.h"
+#include "../lib/err.h"
+#include "../lib/mem.h"
+#include "../lib/timefmt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LIST_PAGE 100
+#define DAY_MS 86400000LL
+
+typedef struct {
+    engine_t *eng;
+    char id[SEG_ID_LEN + 1];
+    bool has_id;
+    int page;
+    bool desc, archived;
+    int64_t from_day, to_day;
+    segs_write w;
+    segs_eval ev;
+    json_object *out;
+    char why[400];
+} seg_req;
+
+static void seg_req_free(void *p) {
+    seg_req *s = p;
+    json_object_put(s->out);
+    json_object_put(s->w.result);
+    bitmap_free(s->ev.rows);
+}
+
+static seg_req *state(http_req *r) {
+    seg_req *s = http_state(r, sizeof *s, seg_req_free);
+    s->eng = http_context(r)->engine;
+    return s;
+}
+
+/* An id from the query or the path: a UUID-shaped string. */
+static int take_id(http_req *r, seg_req *s, const char *v, const char *what) {
+    char d[160];
+    if (!v || !*v) {
+        snprintf(d, sizeof d, "'%s' is required", what);
+        http_error(r, BR_EINVAL, d);
+        return -1;
+    }
+    if (strlen(v) > SEG_ID_LEN) {
+        snprintf(d, sizeof d, "'%s' is not a segment id", what);
+        http_error(r, BR_EINVAL, d);
+        return -1;
+    }
+    memcpy(s->id, v, strlen(v) + 1);
+    s->has_id = true;
+    return 0;
+}
+
+/* Unknown ids are 400s with the id named, as for other bad input. */
+static int seg_error(http_req *r, seg_req *s, int rc, const char *why) {
+    char d[500];
+    if (rc == BR_ENOTFOUND) {
+        snprintf(d, sizeof d, "no segment with id '%s'", s->id);
+        return http_error(r, BR_EINVAL, d);
+    }
+    if (rc == BR_EINVAL) return http_error(r, rc, why);
+    return rc;
+}
+
+static json_object *success(void) {
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "message", json_object_new_string("success"));
+    return o;
+}
+
+/* ---- GET /segments/list -------------------------------------------------- */
+
+static int list_op(sqlite3 *db, void *arg) {
+    seg_req *s = arg;
+    store_segment_row *rows;
+    int n;
+    int rc = store_segment_list(db, s->archived, s->desc, s->page * LIST_PAGE, s->page >= 0 ? LIST_PAGE : -1, &rows, &n);
+    if (rc < 0) return rc;
+    s->out = json_object_new_array();
+    for (int i = 0; i < n; i++) {
+        json_object *o;
+        if (s->page >= 0) { /* Braze's shape */
+            o = json_object_new_object();
+            json_object_object_add(o, "id", json_object_new_string(rows[i].id));
+            json_object_object_add(o, "name", json_object_new_string(rows[i].name));
+            json_object_object_add(o, "analytics_tracking_enabled", json_object_new_boolean(1));
+            json_object *tags = json_tokener_parse(rows[i].tags);
+            json_object_object_add(o, "tags", tags ? tags : json_object_new_array());
+        } else o = segs_json(db, &rows[i]);
+        json_object_array_add(s->out, o);
+    }
+    store_segment_rows_free(rows, n);
+    return 0;
+}
+
+static int list_done(http_req *r, int rc) {
+    seg_req *s = http_state_get(r);
+    if (rc < 0) return rc;
+    json_object *o = success();
+    json_object_object_add(o, "segments", json_object_get(s->out));
+    return http_reply(r, 200, o);
+}
+
+static int get_list(http_req *r) {
+    seg_req *s = state(r);
+    const char *p = http_query(r, "page"), *d = http_query(r, "sort_direction");
+    if (p) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (!*p || *end || v < 0 || v > 1000000) return http_error(r, BR_EINVAL, "'page' must be a non-negative integer");
+        s->page = (int)v;
+    }
+    if (d && strcmp(d, "asc") && strcmp(d, "desc")) return http_error(r, BR_EINVAL, "'sort_direction' must be 'asc' or 'desc'");
+    s->desc = d && !strcmp(d, "desc");
+    return http_commit(r, list_op, s, list_done);
+}
+
+/* ---- GET /segments/details ----------------------------------------------- */
+
+static int details_op(sqlite3 *db, void *arg) {
+    seg_req *s = arg;
+    store_segment_row row;
+    int rc = store_segment_get(db, s->id, &row);
+    if (rc < 0) return rc;
+    json_object *full = segs_json(db, &row), *v;
+    store_segment_row_free(&row);
+    /* Braze's keys, in Braze's order. */
+    s->out = success();
+    static const char *const keys[] = {"created_at", "updated_at", "name", "description", "text_description", "tags"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        json_object_object_get_ex(full, keys[i], &v);
+        json_object_object_add(s->out, keys[i], json_object_get(v));
+    }
+    json_object_object_add(s->out, "teams", json_object_new_array());
+    json_object_put(full);
+    return 0;
+}
+
+static int details_done(http_req *r, int rc) {
+    seg_req *s = http_state_get(r);
+    if (rc < 0) return seg_error(r, s, rc, NULL);
+    return http_reply(r, 200, json_object_get(s->out));
+}
+
+static int get_details(http_req *r) {
+    seg_req *s = state(r);
+    if (take_id(r, s, http_query(r, "segment_id"), "segment_id") < 0) return 0;
+    return http_commit(r, details_op, s, details_done);
+}
+
+/* ---- GET /segments/data_series ------------------------------------------- */
+
+static int series_op(sqlite3 *db, void *arg) {
+    seg_req *s = arg;
+    store_segment_row row;
+    int rc = store_segment_get(db, s->id, &row);
+    if (rc < 0) return rc;
+    store_segment_row_free(&row);
+    int64_t *days, *sizes;
+    int n;
+    if ((rc = store_segment_sizes(db, s->id, s->from_day, s->to_day, &days, &sizes, &n)) < 0) return rc;
+    s->out = json_object_new_array();
+    for (int i = 0; i < n; i++) {
+        char t[16];
+        timefmt_date(days[i], t, sizeof t);
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "time", json_object_new_string(t));
+        json_object_object_add(o, "size", json_object_new_int64(sizes[i]));
+        json_object_array_add(s->out, o);
+    }
+    free(days);
+    free(sizes);
+    return 0;
+}
+
+static int series_done(http_req *r, int rc) {
+    seg_req *s = http_state_get(r);
+    if (rc < 0) return seg_error(r, s, rc, NULL);
+    json_object *o = success();
+    json_object_object_add(o, "data", json_object_get(s->out));
+    return http_reply(r, 200, o);
+}
+
+static int get_series(http_req *r) {
+    seg_req *s = state(r);
+    if (take_id(r, s, http_query(r, "segment_id"), "segment_id") < 0) return 0;
+    const char *l = http_query(r, "length"), *e = http_query(r, "ending_at");
+    char *end;
+    long len = l ? strtol(l, &end, 10) : 0;
+    if (!l || !*l || *end || len < 1 || len > 100) return http_error(r, BR_EINVAL, "'length' must be an integer from 1 to 100");
+    int64_t at = clock_wall_ms();
+    if (e) {
+        int year;
+        if (timefmt_parse(e, strlen(e), &at, &year) < 0)
+            return http_error(r, BR_EINVAL, "'ending_at' must be an ISO-8601 time");
+    }
+    s->to_day = at / DAY_MS;
+    s->from_day = s->to_day - len + 1;
+    return http_commit(r, series_op, s, series_done);
+}
+
+/* ---- admin --------------------------------------------------------------- */
+
+static int admin_list(http_req *r) {
+    seg_req *s = state(r);
+    const char *a = http_query(r, "archived");
+    if (a && strcmp(a, "true") && strcmp(a, "false")) return http_error(r, BR_EINVAL, "'archived' must be true or false");
+    s->archived = a && !strcmp(a, "true");
+    s->page = -1;
+    return http_commit(r, list_op, s, list_done);
+}
+
+/* Write (create/update), then size the segment in the same op. */
+static int write_op(sqlite3 *db, void *arg) {
+    seg_req *s = arg;
+    int rc = segs_write_op(db, &s->w);
+    if (rc < 0) return rc;
+    s->ev.eng = s->eng;
+    s->ev.id = s->w.id ? s->w.id : s->w.new_id;
+    return segs_eval_op(db, &s->ev);
+}
+
+static int one_done(http_req *r, int rc, int status) {
+    seg_req *s = http_state_get(r);
+    if (rc < 0) return seg_error(r, s, rc, s->w.why[0] ? s->w.why : s->ev.why);
+    json_object *o = success(), *seg = s->w.result ? json_object_get(s->w.result) : json_object_get(s->out);
+    json_object_object_add(seg, "size", json_object_new_int64(s->ev.size));
+    json_object_object_add(seg, "evaluation_ms", json_object_new_double(s->ev.ms));
+    json_object_object_add(o, "segment", seg);
+    return http_reply(r, status, o);
+}
+
+static int created_done(http_req *r, int rc) { return one_done(r, rc, 201); }
+static int updated_done(http_req *r, int rc) { return one_done(r, rc, 200); }
+
+static int admin_create(http_req *r) {
+    seg_req *s = state(r);
+    s->w.body = http_body(r);
+    return http_commit(r, write_op, s, created_done);
+}
+
+static int admin_update(http_req *r) {
+    seg_req *s = state(r);
+    if (take_id(r, s, http_param(r, "id"), "id") < 0) return 0;
+    s->w.id = s->id;
+    s->w.body = http_body(r);
+    return http_commit(r, write_op, s, updated_done);
+}
+
+static int get_one_op(sqlite3 *db, void *arg) {
+    seg_req *s = arg;
+    s->ev.eng = s->eng;
+    s->ev.id = s->id;
+    int rc = segs_eval_op(db, &s->ev);
+    if (rc < 0) return rc;
+    store_segment_row row;
+    if ((rc = store_segment_get(db, s->id, &row)) < 0) return rc;
+    s->out = segs_json(db, &row);
+    store_segment_row_free(&row);
+    return 0;
+}
+
+static int admin_get(http_req *r) {
+    seg_req *s = state(r);
+    if (take_id(r, s, http_param(r, "id"), "id") < 0) return 0;
+    return http_commit(r, get_one_op, s, updated_done);
+}
+
+const http_route api_segments_routes[] = {
+    {"GET", "/segments/list", PERM_SEGMENTS_LIST, RL_DEFAULT, get_list},
+    {"GET", "/segments/details", PERM_SEGMENTS_DETAILS, RL_DEFAULT, get_details},
+    {"GET", "/segments/data_series", PERM_SEGMENTS_DATA_SERIES, RL_DEFAULT, get_series},
+    {"GET", "/admin/segments", PERM_BRASA_KEYS, RL_DEFAULT, admin_list},
+    {"POST", "/admin/segments", PERM_BRASA_KEYS, RL_DEFAULT, admin_create},
+    {"GET", "/admin/segments/{id}", PERM_BRASA_KEYS, RL_DEFAULT, admin_get},
+    {"POST", "/admin/segments/{id}", PERM_BRASA_KEYS, RL_DEFAULT, admin_update},
+    {NULL, NULL, 0, 0, NULL},
+};

@@ -1,0 +1,375 @@
+/* columns.c -- per-field columns over profile rows (see columns.h). */
+#include "columns.h"
+#include "names.h"
+#include "../lib/hash.h"
+#include "../lib/mem.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cols {
+    uint32_t rows, cap;     /* rows indexed; capacity of every per-row array */
+    bitmap_t *live;
+    cols_attr **attr;       /* by name id */
+    uint32_t nattr;         /* slots in attr[] */
+    uint32_t *attr_seen;    /* stamp of the last update that saw the column */
+    cols_event **ev;        /* by key */
+    uint32_t nev;
+    uint32_t *ev_seen;
+    uint32_t stamp;
+};
+
+bool cols_std_indexed(uint32_t id, bool *presence_only) {
+    switch (id) {
+    case PF_EXTERNAL_ID:
+    case PF_EMAIL:
+    case PF_PHONE: *presence_only = true; return true;
+    case PF_COUNTRY:
+    case PF_LANGUAGE:
+    case PF_TIME_ZONE:
+    case PF_EMAIL_SUBSCRIBE:
+    case PF_PUSH_SUBSCRIBE:
+    case PF_GENDER:
+    case PF_HOME_CITY:
+    case PF_DOB:
+    case PF_TOTAL_REVENUE: *presence_only = false; return true;
+    }
+    return false;
+}
+
+cols_t *cols_new(void) {
+    cols_t *c = xcalloc(1, sizeof *c);
+    c->live = bitmap_new();
+    return c;
+}
+
+static void attr_free(cols_attr *a) {
+    if (!a) return;
+    free(a->type);
+    free(a->num);
+    free(a->code);
+    for (uint32_t i = 0; i < a->nstr; i++) free(a->strs[i]);
+    free(a->strs);
+    free(a->lens);
+    free(a->slots);
+    if (a->by_code)
+        for (uint32_t i = 0; i <= a->nstr; i++) bitmap_free(a->by_code[i]);
+    free(a->by_code);
+    free(a);
+}
+
+static void ev_free(cols_event *e) {
+    if (!e) return;
+    free(e->count);
+    free(e->first_s);
+    free(e->last_s);
+    free(e->doff);
+    free(e->dlen);
+    free(e->pool);
+    free(e);
+}
+
+void cols_free(cols_t *c) {
+    if (!c) return;
+    for (uint32_t i = 0; i < c->nattr; i++) attr_free(c->attr[i]);
+    for (uint32_t i = 0; i < c->nev; i++) ev_free(c->ev[i]);
+    free(c->attr);
+    free(c->attr_seen);
+    free(c->ev);
+    free(c->ev_seen);
+    bitmap_free(c->live);
+    free(c);
+}
+
+uint32_t cols_rows(const cols_t *c) { return c->rows; }
+const bitmap_t *cols_live(const cols_t *c) { return c->live; }
+const cols_attr *cols_attr_get(const cols_t *c, uint32_t id) { return id < c->nattr ? c->attr[id] : NULL; }
+const cols_event *cols_event_get(const cols_t *c, uint32_t key) { return key < c->nev ? c->ev[key] : NULL; }
+
+/* ---- growth -------------------------------------------------------------- */
+
+static void *grow(void *p, size_t elem, uint32_t old, uint32_t cap) {
+    if (!p) return NULL;
+    p = xrealloc(p, elem * cap);
+    memset((char *)p + elem * old, 0, elem * (cap - old));
+    return p;
+}
+
+static void attr_grow(cols_attr *a, uint32_t old, uint32_t cap) {
+    a->type = grow(a->type, 1, old, cap);
+    a->num = grow(a->num, sizeof *a->num, old, cap);
+    a->code = grow(a->code, sizeof *a->code, old, cap);
+}
+
+static void ev_grow(cols_event *e, uint32_t old, uint32_t cap) {
+    e->count = grow(e->count, 4, old, cap);
+    e->first_s = grow(e->first_s, 4, old, cap);
+    e->last_s = grow(e->last_s, 4, old, cap);
+    e->doff = grow(e->doff, 4, old, cap);
+    e->dlen = grow(e->dlen, 1, old, cap);
+}
+
+static void ensure_rows(cols_t *c, uint32_t n) {
+    if (n > c->rows) c->rows = n;
+    if (n <= c->cap) return;
+    uint32_t old = c->cap, cap = old ? old : 1024;
+    while (cap < n) cap = cap > UINT32_MAX / 2 ? UINT32_MAX : cap * 2;
+    for (uint32_t i = 0; i < c->nattr; i++)
+        if (c->attr[i]) attr_grow(c->attr[i], old, cap);
+    for (uint32_t i = 0; i < c->nev; i++)
+        if (c->ev[i]) ev_grow(c->ev[i], old, cap);
+    c->cap = cap;
+}
+
+static cols_attr *attr_col(cols_t *c, uint32_t id, bool presence_only) {
+    if (id >= c->nattr) {
+        uint32_t n = c->nattr ? c->nattr : 64;
+        while (n <= id) n *= 2;
+        c->attr = grow(c->attr ? c->attr : xcalloc(1, sizeof *c->attr), sizeof *c->attr, c->nattr ? c->nattr : 1, n);
+        c->attr_seen = grow(c->attr_seen ? c->attr_seen : xcalloc(1, 4), 4, c->nattr ? c->nattr : 1, n);
+        c->nattr = n;
+    }
+    if (!c->attr[id]) {
+        cols_attr *a = xcalloc(1, sizeof *a);
+        a->id = id;
+        a->presence_only = presence_only;
+        a->type = xcalloc(c->cap ? c->cap : 1, 1);
+        if (!presence_only) a->by_code = xcalloc(1, sizeof *a->by_code);
+        c->attr[id] = a;
+    }
+    return c->attr[id];
+}
+
+static cols_event *ev_col(cols_t *c, uint32_t key) {
+    if (key >= c->nev) {
+        uint32_t n = c->nev ? c->nev : 256;
+        while (n <= key) n *= 2;
+        c->ev = grow(c->ev ? c->ev : xcalloc(1, sizeof *c->ev), sizeof *c->ev, c->nev ? c->nev : 1, n);
+        c->ev_seen = grow(c->ev_seen ? c->ev_seen : xcalloc(1, 4), 4, c->nev ? c->nev : 1, n);
+        c->nev = n;
+    }
+    if (!c->ev[key]) {
+        cols_event *e = xcalloc(1, sizeof *e);
+        e->key = key;
+        size_t cap = c->cap ? c->cap : 1;
+        e->count = xcalloc(cap, 4);
+        e->first_s = xcalloc(cap, 4);
+        e->last_s = xcalloc(cap, 4);
+        e->doff = xcalloc(cap, 4);
+        e->dlen = xcalloc(cap, 1);
+        c->ev[key] = e;
+    }
+    return c->ev[key];
+}
+
+/* ---- dictionary ---------------------------------------------------------- */
+
+static uint64_t str_hash(const char *s, size_t n) { return hash_bytes(s, n); }
+
+uint32_t cols_str_code(const cols_attr *a, const char *s, size_t n) {
+    if (!a || !a->nslots) return 0;
+    uint32_t mask = a->nslots - 1;
+    for (uint32_t i = (uint32_t)str_hash(s, n) & mask;; i = (i + 1) & mask) {
+        uint32_t code = a->slots[i];
+        if (!code) return 0;
+        if (a->lens[code - 1] == n && memcmp(a->strs[code - 1], s, n) == 0) return code;
+    }
+}
+
+static void slot_put(cols_attr *a, uint32_t code) {
+    uint32_t mask = a->nslots - 1;
+    uint32_t i = (uint32_t)str_hash(a->strs[code - 1], a->lens[code - 1]) & mask;
+    while (a->slots[i]) i = (i + 1) & mask;
+    a->slots[i] = code;
+}
+
+static uint32_t intern(cols_attr *a, const char *s, size_t n) {
+    uint32_t code = cols_str_code(a, s, n);
+    if (code) return code;
+    if (a->nstr == a->capstr) {
+        a->capstr = a->capstr ? a->capstr * 2 : 16;
+        a->strs = xrealloc(a->strs, a->capstr * sizeof *a->strs);
+        a->lens = xrealloc(a->lens, a->capstr * sizeof *a->lens);
+    }
+    a->strs[a->nstr] = xstrndup(s, n);
+    a->lens[a->nstr] = (uint32_t)n;
+    code = ++a->nstr;
+    if ((uint64_t)a->nstr * 2 > a->nslots) {
+        free(a->slots);
+        a->nslots = a->nslots ? a->nslots * 2 : 32;
+        a->slots = xcalloc(a->nslots, sizeof *a->slots);
+        for (uint32_t k = 1; k <= a->nstr; k++) slot_put(a, k);
+    } else slot_put(a, code);
+    if (a->by_code) {
+        if (a->nstr > COLS_VALUE_BITMAPS) {
+            /* Too many distinct values for a bitmap each: scans of code[] instead. */
+            for (uint32_t k = 0; k < a->nstr; k++) bitmap_free(a->by_code[k]);
+            free(a->by_code);
+            a->by_code = NULL;
+        } else {
+            a->by_code = xrealloc(a->by_code, (a->nstr + 1) * sizeof *a->by_code);
+            a->by_code[code] = bitmap_new();
+        }
+    }
+    return code;
+}
+
+/* ---- per-row values ------------------------------------------------------ */
+
+static void attr_clear(cols_attr *a, uint32_t row) {
+    if (a->type[row] == PT_STR && a->by_code && a->code) bitmap_remove(a->by_code[a->code[row]], row);
+    a->type[row] = 0;
+}
+
+static void attr_set(cols_t *c, cols_attr *a, uint32_t row, const pfield *f) {
+    attr_clear(a, row);
+    a->type[row] = f->type;
+    if (a->presence_only) return;
+    if (f->type == PT_STR) {
+        if (!a->code) a->code = xcalloc(c->cap, sizeof *a->code);
+        uint32_t code = intern(a, (const char *)f->p, f->len);
+        a->code[row] = code;
+        if (a->by_code) bitmap_add(a->by_code[code], row);
+    } else if (f->type == PT_INT || f->type == PT_TIME || f->type == PT_DBL) {
+        if (!a->num) a->num = xcalloc(c->cap, sizeof *a->num);
+        a->num[row] = f->type == PT_DBL ? pval_get_dbl(f->p) : (double)pval_get_int(f->p, f->len);
+    }
+}
+
+static void ev_compact(cols_event *e, uint32_t rows) {
+    uint32_t *pool = xmalloc((e->npool - e->garbage + 1) * sizeof *pool);
+    size_t n = 0;
+    for (uint32_t r = 0; r < rows; r++) {
+        if (!e->dlen[r]) continue;
+        memcpy(pool + n, e->pool + e->doff[r], e->dlen[r] * sizeof *pool);
+        e->doff[r] = (uint32_t)n;
+        n += e->dlen[r];
+    }
+    free(e->pool);
+    e->pool = pool;
+    e->npool = e->cappool = n;
+    e->garbage = 0;
+}
+
+static void ev_clear(cols_event *e, uint32_t row) {
+    e->count[row] = e->first_s[row] = e->last_s[row] = 0;
+    e->garbage += e->dlen[row];
+    e->dlen[row] = 0;
+}
+
+static uint32_t secs(int64_t ms) { return ms <= 0 ? 0 : ms / 1000 > UINT32_MAX ? UINT32_MAX : (uint32_t)(ms / 1000); }
+
+static void ev_set(cols_t *c, cols_event *e, uint32_t row, const psummary *s) {
+    e->count[row] = s->count > UINT32_MAX ? UINT32_MAX : (uint32_t)s->count;
+    e->first_s[row] = secs(s->first_ms);
+    e->last_s[row] = secs(s->last_ms);
+    uint32_t nd = s->ndays > 255 ? 255 : s->ndays;
+    if (nd > e->dlen[row]) {
+        e->garbage += e->dlen[row];
+        if (e->npool + nd > e->cappool) {
+            e->cappool = (e->npool + nd) * 2;
+            e->pool = xrealloc(e->pool, e->cappool * sizeof *e->pool);
+        }
+        e->doff[row] = (uint32_t)e->npool;
+        e->npool += nd;
+    } else e->garbage += e->dlen[row] - nd;
+    e->dlen[row] = (uint8_t)nd;
+    uint32_t *d = e->pool + e->doff[row];
+    for (uint32_t i = 0; i < nd; i++)
+        d[i] = (s->days[i].day > 0xffff ? 0xffffu : s->days[i].day) << 16 |
+               (s->days[i].count > 0xffff ? 0xffffu : s->days[i].count);
+    if (e->garbage > (1u << 20) && e->garbage * 2 > e->npool) ev_compact(e, c->rows);
+}
+
+/* Adds one product's summary into the all-products one. */
+static void merge_any(psummary *agg, const psummary *s) {
+    if (!agg->count || (s->first_ms && s->first_ms < agg->first_ms)) agg->first_ms = s->first_ms;
+    if (s->last_ms > agg->last_ms) agg->last_ms = s->last_ms;
+    agg->count += s->count;
+    for (uint32_t i = 0; i < s->ndays; i++) {
+        uint32_t k = 0;
+        while (k < agg->ndays && agg->days[k].day != s->days[i].day) k++;
+        if (k == agg->ndays) {
+            if (agg->ndays == sizeof agg->days / sizeof *agg->days) continue;
+            agg->days[agg->ndays].day = s->days[i].day;
+            agg->days[agg->ndays++].count = 0;
+        }
+        agg->days[k].count += s->days[i].count;
+    }
+}
+
+static int day_cmp(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void cols_update(cols_t *c, users_t *u, uint32_t row) {
+    ensure_rows(c, row + 1);
+    profile_t *p = users_get(u, row);
+    uint32_t stamp = ++c->stamp;
+    bool live = p && !(p->flags & PROFILE_DELETED);
+    if (live) bitmap_add(c->live, row);
+    else bitmap_remove(c->live, row);
+    psummary s, any = {0};
+    bool purchases = false;
+    if (live && p->blob) {
+        piter it;
+        pfield f;
+        piter_init(&it, p->blob);
+        while (piter_next(&it, &f)) {
+            uint32_t id = f.key >> 2, kind = f.key & 3;
+            if (kind == PK_ATTR) {
+                bool pres = false;
+                if (id < NAMES_FIRST && !cols_std_indexed(id, &pres)) continue;
+                cols_attr *a = attr_col(c, id, pres);
+                attr_set(c, a, row, &f);
+                c->attr_seen[id] = stamp;
+            } else if ((kind == PK_EVENT || kind == PK_PURCHASE) && f.type == PT_SUMMARY) {
+                psummary_decode(f.p, f.len, kind == PK_PURCHASE, &s);
+                cols_event *e = ev_col(c, f.key);
+                ev_set(c, e, row, &s);
+                c->ev_seen[f.key] = stamp;
+                if (kind == PK_PURCHASE) {
+                    merge_any(&any, &s);
+                    purchases = true;
+                }
+            }
+        }
+    }
+    if (purchases) {
+        qsort(any.days, any.ndays, sizeof *any.days, day_cmp);
+        cols_event *e = ev_col(c, COLS_ANY_PURCHASE);
+        ev_set(c, e, row, &any);
+        c->ev_seen[COLS_ANY_PURCHASE] = stamp;
+    }
+    /* Columns this row no longer has a value in. */
+    for (uint32_t i = 0; i < c->nattr; i++)
+        if (c->attr[i] && c->attr_seen[i] != stamp && c->attr[i]->type[row]) attr_clear(c->attr[i], row);
+    for (uint32_t i = 0; i < c->nev; i++)
+        if (c->ev[i] && c->ev_seen[i] != stamp && c->ev[i]->count[row]) ev_clear(c->ev[i], row);
+}
+
+void cols_build(cols_t *c, users_t *u) {
+    uint32_t n = users_rows(u);
+    ensure_rows(c, n);
+    for (uint32_t r = 0; r < n; r++) cols_update(c, u, r);
+}
+
+size_t cols_memory(const cols_t *c) {
+    size_t m = sizeof *c + bitmap_memory(c->live) + (size_t)c->nattr * 12 + (size_t)c->nev * 12;
+    for (uint32_t i = 0; i < c->nattr; i++) {
+        const cols_attr *a = c->attr[i];
+        if (!a) continue;
+        m += sizeof *a + c->cap + (a->num ? (size_t)c->cap * 8 : 0) + (a->code ? (size_t)c->cap * 4 : 0);
+        m += (size_t)a->capstr * 12 + (size_t)a->nslots * 4;
+        for (uint32_t k = 0; k < a->nstr; k++) m += a->lens[k] + 1;
+        if (a->by_code)
+            for (uint32_t k = 1; k <= a->nstr; k++) m += bitmap_memory(a->by_code[k]);
+    }
+    for (uint32_t i = 0; i < c->nev; i++) {
+        const cols_event *e = c->ev[i];
+        if (e) m += sizeof *e + (size_t)c->cap * 17 + e->cappool * 4;
+    }
+    return m;
+}

@@ -1,0 +1,956 @@
+/* segment.c -- segment definitions (see segment.h and docs/segments.md).
+ *
+ * compile: JSON -> tree of groups and leaves, every operand checked.
+ * seg_eval: the fast path over columns and bitmaps.
+ * seg_match_row: the reference, from one profile blob.
+ * seg_describe: the tree in words. */
+#include "segment.h"
+#include "../lib/buf.h"
+#include "../lib/err.h"
+#include "../lib/mem.h"
+#include "../lib/relin.h"
+#include "../lib/timefmt.h"
+#include "../lib/varint.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DAY_MS 86400000LL
+
+/* Filter types. */
+enum {
+    F_ATTR,      /* custom attribute or an indexed standard string/number field */
+    F_PRESENCE,  /* email, phone, external_id: exists / blank */
+    F_CREATED,   /* created_at */
+    F_RANDOM,    /* random_bucket */
+    F_EVENT,     /* custom_event */
+    F_PURCHASE,  /* purchase (any product, or one) */
+    F_COHORT,
+    F_SEGMENT,
+};
+
+/* Operators. The negated forms are NOT of a positive one (neg below). */
+enum {
+    OP_EXISTS, OP_BLANK,
+    OP_EQ, OP_IN, OP_CONTAINS, OP_REGEX,          /* strings; not_* via neg */
+    OP_NEQ, OP_LT, OP_GT, OP_BETWEEN,             /* numbers; number_not_equals via neg */
+    OP_TRUE, OP_FALSE,                            /* booleans */
+    OP_BEFORE, OP_AFTER, OP_WITHIN, OP_OLDER,     /* times */
+    OP_ANY, OP_ALL, OP_SIZE_EQ, OP_SIZE_GT, OP_SIZE_LT, /* arrays; includes_none via neg of any */
+    OP_EVER,                                      /* events; never via neg */
+    OP_CGT, OP_CGE, OP_CLT, OP_CLE, OP_CEQ,       /* event counts */
+    OP_FIRST_BEFORE, OP_FIRST_AFTER, OP_LAST_BEFORE, OP_LAST_AFTER,
+    OP_INCLUDES,                                  /* cohort; excludes via neg */
+    OP_IN_SEGMENT,                                /* segment; not_in via neg */
+};
+
+/* Operand kinds. */
+enum { V_NONE, V_STR, V_STRS, V_NUM, V_NUM2, V_TIME, V_DAYS, V_COUNT, V_REGEX };
+
+typedef struct {
+    const char *name;
+    int op;
+    bool neg;
+    int operand;
+    const char *words;
+} opdef;
+
+/* Value classes a filter type accepts. */
+enum { C_STR = 1, C_NUM = 2, C_BOOL = 4, C_TIME = 8, C_ARR = 16, C_EVENT = 32, C_COHORT = 64, C_SEG = 128, C_GEN = 256 };
+
+static const struct {
+    opdef d;
+    int cls;
+} ops[] = {
+    {{"exists", OP_EXISTS, false, V_NONE, "exists"}, C_GEN},
+    {{"blank", OP_BLANK, false, V_NONE, "is blank"}, C_GEN},
+    {{"equals", OP_EQ, false, V_STR, "equals"}, C_STR},
+    {{"not_equals", OP_EQ, true, V_STR, "does not equal"}, C_STR},
+    {{"in", OP_IN, false, V_STRS, "is any of"}, C_STR},
+    {{"not_in", OP_IN, true, V_STRS, "is none of"}, C_STR},
+    {{"contains", OP_CONTAINS, false, V_STR, "contains"}, C_STR},
+    {{"does_not_contain", OP_CONTAINS, true, V_STR, "does not contain"}, C_STR},
+    {{"matches_regex", OP_REGEX, false, V_REGEX, "matches regex"}, C_STR},
+    {{"does_not_match_regex", OP_REGEX, true, V_REGEX, "does not match regex"}, C_STR},
+    {{"number_equals", OP_NEQ, false, V_NUM, "="}, C_NUM},
+    {{"number_not_equals", OP_NEQ, true, V_NUM, "!="}, C_NUM},
+    {{"less_than", OP_LT, false, V_NUM, "<"}, C_NUM},
+    {{"greater_than", OP_GT, false, V_NUM, ">"}, C_NUM},
+    {{"between", OP_BETWEEN, false, V_NUM2, "is between"}, C_NUM},
+    {{"is_true", OP_TRUE, false, V_NONE, "is true"}, C_BOOL},
+    {{"is_false", OP_FALSE, false, V_NONE, "is false"}, C_BOOL},
+    {{"before", OP_BEFORE, false, V_TIME, "is before"}, C_TIME},
+    {{"after", OP_AFTER, false, V_TIME, "is after"}, C_TIME},
+    {{"within_last_days", OP_WITHIN, false, V_DAYS, "is within the last"}, C_TIME},
+    {{"more_than_days_ago", OP_OLDER, false, V_DAYS, "is more than"}, C_TIME},
+    {{"includes_any", OP_ANY, false, V_STRS, "includes any of"}, C_ARR},
+    {{"includes_all", OP_ALL, false, V_STRS, "includes all of"}, C_ARR},
+    {{"includes_none", OP_ANY, true, V_STRS, "includes none of"}, C_ARR},
+    {{"size_equals", OP_SIZE_EQ, false, V_COUNT, "has exactly this many elements:"}, C_ARR},
+    {{"size_greater_than", OP_SIZE_GT, false, V_COUNT, "has more elements than"}, C_ARR},
+    {{"size_less_than", OP_SIZE_LT, false, V_COUNT, "has fewer elements than"}, C_ARR},
+    {{"performed", OP_EVER, false, V_NONE, "performed"}, C_EVENT},
+    {{"never_performed", OP_EVER, true, V_NONE, "never performed"}, C_EVENT},
+    {{"count_gt", OP_CGT, false, V_COUNT, "more than"}, C_EVENT},
+    {{"count_ge", OP_CGE, false, V_COUNT, "at least"}, C_EVENT},
+    {{"count_lt", OP_CLT, false, V_COUNT, "fewer than"}, C_EVENT},
+    {{"count_le", OP_CLE, false, V_COUNT, "at most"}, C_EVENT},
+    {{"count_eq", OP_CEQ, false, V_COUNT, "exactly"}, C_EVENT},
+    {{"first_before", OP_FIRST_BEFORE, false, V_TIME, "first before"}, C_EVENT},
+    {{"first_after", OP_FIRST_AFTER, false, V_TIME, "first after"}, C_EVENT},
+    {{"last_before", OP_LAST_BEFORE, false, V_TIME, "last before"}, C_EVENT},
+    {{"last_after", OP_LAST_AFTER, false, V_TIME, "last after"}, C_EVENT},
+    {{"includes", OP_INCLUDES, false, V_NONE, "includes"}, C_COHORT},
+    {{"excludes", OP_INCLUDES, true, V_NONE, "excludes"}, C_COHORT},
+    {{"in", OP_IN_SEGMENT, false, V_NONE, "in"}, C_SEG},
+    {{"not_in", OP_IN_SEGMENT, true, V_NONE, "not in"}, C_SEG},
+};
+
+/* Filter types: name, F_*, standard field id (0: custom), value classes. */
+static const struct {
+    const char *name;
+    int f;
+    uint32_t std;
+    int cls;
+} ftypes[] = {
+    {"custom_attribute", F_ATTR, 0, C_GEN | C_STR | C_NUM | C_BOOL | C_TIME | C_ARR},
+    {"country", F_ATTR, PF_COUNTRY, C_GEN | C_STR},
+    {"language", F_ATTR, PF_LANGUAGE, C_GEN | C_STR},
+    {"time_zone", F_ATTR, PF_TIME_ZONE, C_GEN | C_STR},
+    {"email_subscribe", F_ATTR, PF_EMAIL_SUBSCRIBE, C_GEN | C_STR},
+    {"push_subscribe", F_ATTR, PF_PUSH_SUBSCRIBE, C_GEN | C_STR},
+    {"gender", F_ATTR, PF_GENDER, C_GEN | C_STR},
+    {"home_city", F_ATTR, PF_HOME_CITY, C_GEN | C_STR},
+    {"dob", F_ATTR, PF_DOB, C_GEN | C_STR},
+    {"total_revenue", F_ATTR, PF_TOTAL_REVENUE, C_GEN | C_NUM},
+    {"email", F_PRESENCE, PF_EMAIL, C_GEN},
+    {"phone", F_PRESENCE, PF_PHONE, C_GEN},
+    {"external_id", F_PRESENCE, PF_EXTERNAL_ID, C_GEN},
+    {"created_at", F_CREATED, 0, C_TIME},
+    {"random_bucket", F_RANDOM, 0, C_NUM},
+    {"custom_event", F_EVENT, 0, C_EVENT},
+    {"purchase", F_PURCHASE, 0, C_EVENT},
+    {"cohort", F_COHORT, 0, C_COHORT},
+    {"segment", F_SEGMENT, 0, C_SEG},
+};
+
+typedef struct snode snode;
+struct snode {
+    bool group;
+    bool is_or;
+    snode **kids;
+    int nkids;
+    /* leaf */
+    int f;
+    const opdef *op;
+    const char *ftype;
+    uint32_t std;
+    char *name;      /* attribute, event or product; partner for cohorts; segment id */
+    char *cohort_id; /* cohorts; segment name for segments */
+    char **strs;
+    size_t *lens;
+    int nstrs;
+    double a, b;     /* numbers; times in ms */
+    int64_t n;       /* counts, days */
+    int64_t days;    /* event window, 0 = all time */
+    relin_t *re;
+    snode *sub;      /* segment */
+};
+
+struct seg_def {
+    snode *root;
+};
+
+/* ---- compile ------------------------------------------------------------- */
+
+typedef struct {
+    seg_resolve_fn resolve;
+    void *arg;
+    const char *stack[SEG_MAX_DEPTH + 1];
+    int nstack;
+    int filters;
+    char *why;
+    size_t whylen;
+    int rc;
+} cctx;
+
+static void node_free(snode *n) {
+    if (!n) return;
+    for (int i = 0; i < n->nkids; i++) node_free(n->kids[i]);
+    free(n->kids);
+    free(n->name);
+    free(n->cohort_id);
+    for (int i = 0; i < n->nstrs; i++) free(n->strs[i]);
+    free(n->strs);
+    free(n->lens);
+    relin_free(n->re);
+    node_free(n->sub);
+    free(n);
+}
+
+static snode *bad(cctx *c, const char *path, const char *fmt, const char *arg) {
+    if (!c->rc) {
+        char msg[400];
+        snprintf(msg, sizeof msg, fmt, arg ? arg : "");
+        snprintf(c->why, c->whylen, "invalid segment definition: %s%s%s", path, *path ? ": " : "", msg);
+        c->rc = BR_EINVAL;
+    }
+    return NULL;
+}
+
+static const char *jstr(json_object *o, const char *k) {
+    json_object *v;
+    if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string)) return NULL;
+    return json_object_get_string(v);
+}
+
+static bool is_num(json_object *v) { return json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double); }
+
+static snode *compile_node(cctx *c, json_object *j, const char *path, int depth);
+
+static bool parse_time(json_object *v, double *ms) {
+    int64_t t;
+    int year;
+    if (!json_object_is_type(v, json_type_string)) return false;
+    if (timefmt_parse(json_object_get_string(v), (size_t)json_object_get_string_len(v), &t, &year) < 0) return false;
+    *ms = (double)t;
+    return true;
+}
+
+static snode *compile_leaf(cctx *c, json_object *j, const char *path, int depth) {
+    const char *type = jstr(j, "type");
+    if (!type) return bad(c, path, "a filter needs a string 'type' (or the object must be an 'and'/'or' group)", NULL);
+    int t = -1;
+    for (size_t i = 0; i < sizeof ftypes / sizeof *ftypes; i++)
+        if (!strcmp(ftypes[i].name, type)) t = (int)i;
+    if (t < 0) return bad(c, path, "unknown filter type '%s'", type);
+    const char *opn = jstr(j, "op");
+    if (!opn) return bad(c, path, "a filter needs a string 'op'", NULL);
+    const opdef *op = NULL;
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+        if (!strcmp(ops[i].d.name, opn) && (ops[i].cls & ftypes[t].cls)) op = &ops[i].d;
+    if (!op) {
+        char m[160];
+        snprintf(m, sizeof m, "'%s' is not an operator of %s filters", opn, type);
+        return bad(c, path, "%s", m);
+    }
+    snode *n = xcalloc(1, sizeof *n);
+    n->f = ftypes[t].f;
+    n->std = ftypes[t].std;
+    n->ftype = ftypes[t].name;
+    n->op = op;
+    json_object *v = NULL;
+    json_object_object_get_ex(j, "value", &v);
+    const char *s;
+    switch (n->f) {
+    case F_ATTR:
+        if (!n->std) {
+            if (!(s = jstr(j, "name")) || !*s) goto name;
+            n->name = xstrdup(s);
+        }
+        break;
+    case F_EVENT:
+        if (!(s = jstr(j, "name")) || !*s) goto name;
+        n->name = xstrdup(s);
+        break;
+    case F_PURCHASE:
+        if (json_object_object_get_ex(j, "product", NULL)) {
+            if (!(s = jstr(j, "product")) || !*s) {
+                node_free(n);
+                return bad(c, path, "'product' must be a non-empty string (leave it out for any product)", NULL);
+            }
+            n->name = xstrdup(s);
+        }
+        break;
+    case F_COHORT: {
+        const char *p = jstr(j, "partner"), *id = jstr(j, "cohort_id");
+        if (!p || !*p || !id || !*id) {
+            node_free(n);
+            return bad(c, path, "a cohort filter needs string 'partner' and 'cohort_id'", NULL);
+        }
+        n->name = xstrdup(p);
+        n->cohort_id = xstrdup(id);
+        break;
+    }
+    case F_SEGMENT: {
+        const char *id = jstr(j, "id");
+        if (!id || !*id) {
+            node_free(n);
+            return bad(c, path, "a segment filter needs a string 'id'", NULL);
+        }
+        n->name = xstrdup(id);
+        for (int i = 0; i < c->nstack; i++)
+            if (c->stack[i] && !strcmp(c->stack[i], id)) {
+                node_free(n);
+                return bad(c, path, "segment '%s' refers to itself through its filters (a cycle)", id);
+            }
+        if (depth >= SEG_MAX_DEPTH || c->nstack >= SEG_MAX_DEPTH) {
+            node_free(n);
+            return bad(c, path, "segments are nested too deeply", NULL);
+        }
+        json_object *def = NULL;
+        char *sname = NULL;
+        int rc = c->resolve ? c->resolve(c->arg, id, &def, &sname) : BR_ENOTFOUND;
+        if (rc < 0) {
+            node_free(n);
+            if (rc != BR_ENOTFOUND) {
+                c->rc = rc;
+                snprintf(c->why, c->whylen, "storage failure while reading segment '%s'", id);
+                return NULL;
+            }
+            return bad(c, path, "unknown segment id '%s'", id);
+        }
+        n->cohort_id = sname;
+        c->stack[c->nstack++] = n->name;
+        char sub[300];
+        snprintf(sub, sizeof sub, "%s(segment %s)", path, id);
+        n->sub = compile_node(c, def, sub, depth + 1);
+        c->nstack--;
+        json_object_put(def);
+        if (!n->sub) {
+            node_free(n);
+            return NULL;
+        }
+        break;
+    }
+    }
+    switch (op->operand) {
+    case V_NONE: break;
+    case V_STR:
+        if (!v || !json_object_is_type(v, json_type_string)) goto operand;
+        n->strs = xmalloc(sizeof *n->strs);
+        n->lens = xmalloc(sizeof *n->lens);
+        n->strs[0] = xstrdup(json_object_get_string(v));
+        n->lens[0] = (size_t)json_object_get_string_len(v);
+        n->nstrs = 1;
+        break;
+    case V_STRS: {
+        if (!v || !json_object_is_type(v, json_type_array) || !json_object_array_length(v)) goto operand;
+        size_t k = json_object_array_length(v);
+        if (k > SEG_MAX_VALUES) {
+            node_free(n);
+            return bad(c, path, "more than 1000 values in a list", NULL);
+        }
+        n->strs = xcalloc(k, sizeof *n->strs);
+        n->lens = xcalloc(k, sizeof *n->lens);
+        for (size_t i = 0; i < k; i++) {
+            json_object *e = json_object_array_get_idx(v, i);
+            if (!json_object_is_type(e, json_type_string)) goto operand;
+            n->strs[i] = xstrdup(json_object_get_string(e));
+            n->lens[i] = (size_t)json_object_get_string_len(e);
+            n->nstrs++;
+        }
+        break;
+    }
+    case V_NUM:
+        if (!v || !is_num(v)) goto operand;
+        n->a = json_object_get_double(v);
+        break;
+    case V_NUM2:
+        if (!v || !json_object_is_type(v, json_type_array) || json_object_array_length(v) != 2 ||
+            !is_num(json_object_array_get_idx(v, 0)) || !is_num(json_object_array_get_idx(v, 1)))
+            goto operand;
+        n->a = json_object_get_double(json_object_array_get_idx(v, 0));
+        n->b = json_object_get_double(json_object_array_get_idx(v, 1));
+        if (n->b < n->a) {
+            node_free(n);
+            return bad(c, path, "'between' needs [low, high] with low <= high", NULL);
+        }
+        break;
+    case V_TIME:
+        if (!v || !parse_time(v, &n->a)) goto operand;
+        break;
+    case V_DAYS:
+    case V_COUNT:
+        if (!v || !json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 ||
+            json_object_get_int64(v) > 1000000000)
+            goto operand;
+        n->n = json_object_get_int64(v);
+        break;
+    case V_REGEX: {
+        if (!v || !json_object_is_type(v, json_type_string)) goto operand;
+        char why[200];
+        n->re = relin_compile(json_object_get_string(v), why, sizeof why);
+        if (!n->re) {
+            node_free(n);
+            return bad(c, path, "invalid regex: %s", why);
+        }
+        n->strs = xmalloc(sizeof *n->strs);
+        n->lens = xmalloc(sizeof *n->lens);
+        n->strs[0] = xstrdup(json_object_get_string(v));
+        n->lens[0] = strlen(n->strs[0]);
+        n->nstrs = 1;
+        break;
+    }
+    }
+    if (n->f == F_EVENT || n->f == F_PURCHASE) {
+        json_object *d;
+        if (json_object_object_get_ex(j, "days", &d) && !json_object_is_type(d, json_type_null)) {
+            if (op->op < OP_CGT || op->op > OP_CEQ) {
+                node_free(n);
+                return bad(c, path, "'days' applies to the count_* operators only", NULL);
+            }
+            if (!json_object_is_type(d, json_type_int) || json_object_get_int64(d) < 1 ||
+                json_object_get_int64(d) > SUMMARY_DAYS) {
+                node_free(n);
+                return bad(c, path, "'days' must be an integer from 1 to 90 (per-day counts are kept 90 days)", NULL);
+            }
+            n->days = json_object_get_int64(d);
+        }
+    }
+    if (n->f == F_RANDOM && (n->a < 0 || n->a > 9999 || n->b > 9999)) {
+        node_free(n);
+        return bad(c, path, "random_bucket values are 0 to 9999", NULL);
+    }
+    return n;
+name:
+    node_free(n);
+    return bad(c, path, "a %s filter needs a non-empty string 'name'", type);
+operand : {
+    static const char *const want[] = {"", "a string", "a non-empty array of strings", "a number",
+                                       "an array [low, high] of two numbers",
+                                       "an ISO-8601 time string", "a non-negative integer number of days",
+                                       "a non-negative integer", "a regex string"};
+    char m[200];
+    snprintf(m, sizeof m, "'value' of '%s' must be %s", opn, want[op->operand]);
+    node_free(n);
+    return bad(c, path, "%s", m);
+}
+}
+
+static snode *compile_node(cctx *c, json_object *j, const char *path, int depth) {
+    if (!json_object_is_type(j, json_type_object)) return bad(c, path, "a filter or group must be a JSON object", NULL);
+    if (depth > SEG_MAX_DEPTH) return bad(c, path, "groups are nested too deeply", NULL);
+    json_object *kids = NULL;
+    bool is_or = false;
+    if (json_object_object_get_ex(j, "and", &kids) || (is_or = json_object_object_get_ex(j, "or", &kids))) {
+        if (!json_object_is_type(kids, json_type_array) || !json_object_array_length(kids))
+            return bad(c, path, "'%s' must be a non-empty array of filters", is_or ? "or" : "and");
+        if (json_object_object_length(j) != 1)
+            return bad(c, path, "a group has one key, 'and' or 'or'", NULL);
+        snode *n = xcalloc(1, sizeof *n);
+        n->group = true;
+        n->is_or = is_or;
+        size_t k = json_object_array_length(kids);
+        n->kids = xcalloc(k, sizeof *n->kids);
+        for (size_t i = 0; i < k; i++) {
+            char sub[300];
+            snprintf(sub, sizeof sub, "%s%s%s[%zu]", path, *path ? "." : "", is_or ? "or" : "and", i);
+            snode *kid = compile_node(c, json_object_array_get_idx(kids, i), sub, depth + 1);
+            if (!kid) {
+                node_free(n);
+                return NULL;
+            }
+            n->kids[n->nkids++] = kid;
+        }
+        return n;
+    }
+    if (++c->filters > SEG_MAX_FILTERS) return bad(c, path, "more than 200 filters (nested segments included)", NULL);
+    return compile_leaf(c, j, path, depth);
+}
+
+int seg_compile(json_object *def, const char *self, seg_resolve_fn resolve, void *arg, seg_def **out, char *why,
+                size_t whylen) {
+    cctx c = {.resolve = resolve, .arg = arg, .why = why, .whylen = whylen};
+    c.stack[c.nstack++] = self;
+    snode *root = compile_node(&c, def, "", 0);
+    if (!root) return c.rc ? c.rc : BR_EINVAL;
+    *out = xcalloc(1, sizeof **out);
+    (*out)->root = root;
+    return 0;
+}
+
+void seg_free(seg_def *d) {
+    if (!d) return;
+    node_free(d->root);
+    free(d);
+}
+
+/* ---- shared value tests -------------------------------------------------- */
+
+static bool memmem_ok(const char *h, size_t hn, const char *nd, size_t nn) {
+    if (!nn) return true;
+    for (size_t i = 0; i + nn <= hn; i++)
+        if (h[i] == nd[0] && !memcmp(h + i, nd, nn)) return true;
+    return false;
+}
+
+/* The positive string test (neg applied by the caller). */
+static bool str_test(const snode *n, const char *s, size_t len) {
+    switch (n->op->op) {
+    case OP_EQ: return len == n->lens[0] && !memcmp(s, n->strs[0], len);
+    case OP_IN:
+        for (int i = 0; i < n->nstrs; i++)
+            if (len == n->lens[i] && !memcmp(s, n->strs[i], len)) return true;
+        return false;
+    case OP_CONTAINS: return memmem_ok(s, len, n->strs[0], n->lens[0]);
+    case OP_REGEX: return relin_match(n->re, s, len);
+    }
+    return false;
+}
+
+static bool num_test(const snode *n, double v) {
+    switch (n->op->op) {
+    case OP_NEQ: return v == n->a;
+    case OP_LT: return v < n->a;
+    case OP_GT: return v > n->a;
+    case OP_BETWEEN: return v >= n->a && v <= n->b;
+    }
+    return false;
+}
+
+static bool time_test(const snode *n, double ms, int64_t now) {
+    switch (n->op->op) {
+    case OP_BEFORE: return ms < n->a;
+    case OP_AFTER: return ms > n->a;
+    case OP_WITHIN: return ms >= (double)(now - n->n * DAY_MS) && ms <= (double)now;
+    case OP_OLDER: return ms < (double)(now - n->n * DAY_MS);
+    }
+    return false;
+}
+
+/* Array operators on a PT_ARR payload (both evaluators: arrays are not
+ * columns). */
+static bool arr_test(const snode *n, const uint8_t *p, uint32_t len) {
+    const uint8_t *q = p, *end = p + len;
+    uint32_t size = 0;
+    uint64_t found = 0; /* includes_all: bit per wanted value (first 64) */
+    bool any = false;
+    while (q < end) {
+        uint8_t et = *q++;
+        uint64_t l;
+        if (varint_get(&q, end, &l) < 0 || l > (uint64_t)(end - q)) break;
+        if (et == PT_STR)
+            for (int i = 0; i < n->nstrs; i++)
+                if (l == n->lens[i] && !memcmp(q, n->strs[i], l)) {
+                    any = true;
+                    if (i < 64) found |= 1ull << i;
+                }
+        q += l;
+        size++;
+    }
+    switch (n->op->op) {
+    case OP_ANY: return any;
+    case OP_ALL: {
+        int k = n->nstrs < 64 ? n->nstrs : 64;
+        return found == (k == 64 ? ~0ull : (1ull << k) - 1);
+    }
+    case OP_SIZE_EQ: return size == n->n;
+    case OP_SIZE_GT: return size > n->n;
+    case OP_SIZE_LT: return size < n->n;
+    }
+    return false;
+}
+
+/* A value of the attribute (type + payload) against a positive operator. */
+static bool value_test(const snode *n, uint8_t type, const uint8_t *p, uint32_t len, int64_t now) {
+    int op = n->op->op;
+    if (op == OP_EXISTS) return true;
+    if (op >= OP_EQ && op <= OP_REGEX) return type == PT_STR && str_test(n, (const char *)p, len);
+    if (op >= OP_NEQ && op <= OP_BETWEEN) {
+        if (type == PT_INT) return num_test(n, (double)pval_get_int(p, len));
+        if (type == PT_DBL) return num_test(n, pval_get_dbl(p));
+        return false;
+    }
+    if (op == OP_TRUE) return type == PT_TRUE;
+    if (op == OP_FALSE) return type == PT_FALSE;
+    if (op >= OP_BEFORE && op <= OP_OLDER) return type == PT_TIME && time_test(n, (double)pval_get_int(p, len), now);
+    if (op >= OP_ANY && op <= OP_SIZE_LT) return type == PT_ARR && arr_test(n, p, len);
+    return false;
+}
+
+static uint32_t today_of(int64_t now) { return now < 0 ? 0 : (uint32_t)(now / DAY_MS); }
+
+/* Event operators on a summary's figures (count, first/last in seconds,
+ * the count in the window). */
+static bool event_test(const snode *n, uint64_t count, uint64_t in_window, int64_t first_ms, int64_t last_ms) {
+    uint64_t c = n->days ? in_window : count;
+    switch (n->op->op) {
+    case OP_EVER: return count > 0;
+    case OP_CGT: return c > (uint64_t)n->n;
+    case OP_CGE: return c >= (uint64_t)n->n;
+    case OP_CLT: return c < (uint64_t)n->n;
+    case OP_CLE: return c <= (uint64_t)n->n;
+    case OP_CEQ: return c == (uint64_t)n->n;
+    case OP_FIRST_BEFORE: return count && (double)first_ms < n->a;
+    case OP_FIRST_AFTER: return count && (double)first_ms > n->a;
+    case OP_LAST_BEFORE: return count && (double)last_ms < n->a;
+    case OP_LAST_AFTER: return count && (double)last_ms > n->a;
+    }
+    return false;
+}
+
+static uint32_t leaf_name_id(const snode *n, const seg_env *env) {
+    if (n->std) return n->std;
+    return n->name ? names_find(env->names, n->name, strlen(n->name)) : 0;
+}
+
+/* ---- reference evaluator ------------------------------------------------- */
+
+static bool ref_node(const snode *n, const seg_env *env, uint32_t row, const profile_t *p);
+
+static bool ref_leaf(const snode *n, const seg_env *env, uint32_t row, const profile_t *p) {
+    pfield f;
+    switch (n->f) {
+    case F_ATTR:
+    case F_PRESENCE: {
+        uint32_t id = leaf_name_id(n, env);
+        bool has = id && p->blob && profile_get(p->blob, pkey(id, PK_ATTR), &f);
+        if (n->op->op == OP_BLANK) return !has;
+        if (!has) return false;
+        /* Identifier fields hold strings; presence is all a filter asks. */
+        return value_test(n, f.type, f.p, f.len, env->now_ms);
+    }
+    case F_CREATED: return time_test(n, (double)p->created * 1000, env->now_ms);
+    case F_RANDOM: return num_test(n, (double)users_random_bucket(p));
+    case F_EVENT:
+    case F_PURCHASE: {
+        bool purchase = n->f == F_PURCHASE;
+        uint64_t count = 0, win = 0;
+        int64_t first = 0, last = 0;
+        uint32_t today = today_of(env->now_ms), from = n->days && today + 1 >= n->days ? today + 1 - (uint32_t)n->days : 0;
+        if (p->blob) {
+            uint32_t id = n->name ? names_find(env->names, n->name, strlen(n->name)) : 0;
+            piter it;
+            piter_init(&it, p->blob);
+            while (piter_next(&it, &f)) {
+                if ((f.key & 3) != (purchase ? PK_PURCHASE : PK_EVENT) || f.type != PT_SUMMARY) continue;
+                if (n->name && f.key >> 2 != id) continue;
+                psummary s;
+                psummary_decode(f.p, f.len, purchase, &s);
+                if (!s.count) continue;
+                if (!count || s.first_ms < first) first = s.first_ms;
+                if (s.last_ms > last) last = s.last_ms;
+                count += s.count;
+                for (uint32_t i = 0; i < s.ndays; i++)
+                    if (s.days[i].day >= from && s.days[i].day <= today) win += s.days[i].count;
+            }
+        }
+        /* Times compare at the second, as the columns keep them. */
+        return event_test(n, count, win, first / 1000 * 1000, last / 1000 * 1000);
+    }
+    case F_COHORT: {
+        cohort_t *k = env->cohorts ? cohorts_find(env->cohorts, n->name, n->cohort_id, strlen(n->cohort_id)) : NULL;
+        return k && bitmap_contains(k->members, row);
+    }
+    case F_SEGMENT: return ref_node(n->sub, env, row, p);
+    }
+    return false;
+}
+
+static bool ref_node(const snode *n, const seg_env *env, uint32_t row, const profile_t *p) {
+    if (n->group) {
+        for (int i = 0; i < n->nkids; i++) {
+            bool m = ref_node(n->kids[i], env, row, p);
+            if (n->is_or && m) return true;
+            if (!n->is_or && !m) return false;
+        }
+        return !n->is_or;
+    }
+    return ref_leaf(n, env, row, p) != n->op->neg;
+}
+
+bool seg_match_row(const seg_def *d, const seg_env *env, uint32_t row) {
+    profile_t *p = users_get(env->users, row);
+    if (!p || (p->flags & PROFILE_DELETED)) return false;
+    return ref_node(d->root, env, row, p);
+}
+
+/* ---- fast evaluator ------------------------------------------------------ */
+
+/* A leaf made ready for one evaluation: its columns and precomputed sets. */
+typedef struct {
+    const snode *n;
+    const seg_env *env;
+    const cols_attr *a;
+    const cols_event *e;
+    uint32_t id;
+    uint8_t *codeok;   /* strings: [code] = the positive test holds */
+    uint32_t from, today;
+    double tfrom;      /* event first/last: threshold in seconds */
+} prep;
+
+static void prep_leaf(prep *x, const snode *n, const seg_env *env) {
+    memset(x, 0, sizeof *x);
+    x->n = n;
+    x->env = env;
+    if (n->f == F_ATTR || n->f == F_PRESENCE) {
+        x->id = leaf_name_id(n, env);
+        x->a = x->id ? cols_attr_get(env->cols, x->id) : NULL;
+        int op = n->op->op;
+        if (x->a && op >= OP_EQ && op <= OP_REGEX && x->a->nstr) {
+            /* Each distinct value is tested once. */
+            x->codeok = xcalloc(x->a->nstr + 1, 1);
+            for (uint32_t k = 1; k <= x->a->nstr; k++)
+                x->codeok[k] = str_test(n, x->a->strs[k - 1], x->a->lens[k - 1]);
+        }
+    } else if (n->f == F_EVENT || n->f == F_PURCHASE) {
+        uint32_t key = COLS_ANY_PURCHASE;
+        if (n->name) {
+            uint32_t id = names_find(env->names, n->name, strlen(n->name));
+            key = id ? pkey(id, n->f == F_PURCHASE ? PK_PURCHASE : PK_EVENT) : 0;
+        }
+        x->e = key ? cols_event_get(env->cols, key) : NULL;
+        x->today = today_of(env->now_ms);
+        x->from = n->days && x->today + 1 >= n->days ? x->today + 1 - (uint32_t)n->days : 0;
+    }
+}
+
+static bool attr_row(const prep *x, uint32_t row) {
+    const snode *n = x->n;
+    const cols_attr *a = x->a;
+    int op = n->op->op;
+    uint8_t t = a ? a->type[row] : 0;
+    if (op == OP_BLANK) return !t;
+    if (!t) return false;
+    if (op == OP_EXISTS) return true;
+    if (op >= OP_EQ && op <= OP_REGEX) return t == PT_STR && x->codeok && x->codeok[a->code[row]];
+    if (op >= OP_NEQ && op <= OP_BETWEEN) return (t == PT_INT || t == PT_DBL) && num_test(n, a->num[row]);
+    if (op == OP_TRUE) return t == PT_TRUE;
+    if (op == OP_FALSE) return t == PT_FALSE;
+    if (op >= OP_BEFORE && op <= OP_OLDER) return t == PT_TIME && time_test(n, a->num[row], x->env->now_ms);
+    if (op >= OP_ANY && op <= OP_SIZE_LT) {
+        /* Arrays are not columns: read this row's value. */
+        pfield f;
+        profile_t *p = users_get(x->env->users, row);
+        return t == PT_ARR && p->blob && profile_get(p->blob, pkey(x->id, PK_ATTR), &f) && arr_test(n, f.p, f.len);
+    }
+    return false;
+}
+
+static bool event_row(const prep *x, uint32_t row) {
+    const cols_event *e = x->e;
+    if (!e || !e->count[row]) return event_test(x->n, 0, 0, 0, 0);
+    uint64_t win = 0;
+    if (x->n->days) {
+        const uint32_t *d = e->pool + e->doff[row];
+        for (int i = e->dlen[row] - 1; i >= 0; i--) {
+            uint32_t day = COLS_DAY(d[i]);
+            if (day < x->from) break; /* ascending days */
+            if (day <= x->today) win += COLS_DAY_COUNT(d[i]);
+        }
+    }
+    return event_test(x->n, e->count[row], win, (int64_t)e->first_s[row] * 1000, (int64_t)e->last_s[row] * 1000);
+}
+
+/* The positive test of a leaf for one row (columns, not blobs). */
+static bool leaf_row(const prep *x, uint32_t row) {
+    const snode *n = x->n;
+    switch (n->f) {
+    case F_ATTR:
+    case F_PRESENCE: return attr_row(x, row);
+    case F_CREATED: return time_test(n, (double)users_get(x->env->users, row)->created * 1000, x->env->now_ms);
+    case F_RANDOM: return num_test(n, (double)users_random_bucket(users_get(x->env->users, row)));
+    case F_EVENT:
+    case F_PURCHASE: return event_row(x, row);
+    }
+    return false;
+}
+
+/* A leaf's positive rows as a ready bitmap, when one exists (cohorts,
+ * low-cardinality string equality). NULL otherwise; *owned says whether
+ * the caller frees it. */
+static bitmap_t *leaf_set(const prep *x, bool *owned) {
+    const snode *n = x->n;
+    *owned = false;
+    if (n->f == F_COHORT) {
+        cohort_t *k = x->env->cohorts ? cohorts_find(x->env->cohorts, n->name, n->cohort_id, strlen(n->cohort_id)) : NULL;
+        if (k) return k->members;
+        *owned = true;
+        return bitmap_new();
+    }
+    if (n->f == F_ATTR && (n->op->op == OP_EQ || n->op->op == OP_IN)) {
+        if (!x->a || !x->a->nstr) {
+            *owned = true;
+            return bitmap_new();
+        }
+        if (!x->a->by_code) return NULL;
+        bitmap_t *b = NULL;
+        for (uint32_t k = 1; k <= x->a->nstr; k++) {
+            if (!x->codeok[k]) continue;
+            if (!b) b = bitmap_copy(x->a->by_code[k]);
+            else bitmap_or_inplace(b, x->a->by_code[k]);
+        }
+        *owned = true;
+        return b ? b : bitmap_new();
+    }
+    return NULL;
+}
+
+static bitmap_t *eval_node(const snode *n, const seg_env *env, const bitmap_t *cand);
+
+/* Rows of cand (all live rows when NULL) for which the leaf holds. */
+static bitmap_t *eval_leaf(const snode *n, const seg_env *env, const bitmap_t *cand) {
+    const bitmap_t *base = cand ? cand : cols_live(env->cols);
+    if (n->f == F_SEGMENT) {
+        bitmap_t *in = eval_node(n->sub, env, cand);
+        if (!n->op->neg) return in;
+        bitmap_t *r = bitmap_copy(base);
+        bitmap_andnot_inplace(r, in);
+        bitmap_free(in);
+        return r;
+    }
+    prep x;
+    prep_leaf(&x, n, env);
+    bool owned;
+    bitmap_t *set = leaf_set(&x, &owned), *r;
+    if (set) {
+        r = bitmap_copy(base);
+        if (n->op->neg) bitmap_andnot_inplace(r, set);
+        else bitmap_and_inplace(r, set);
+        if (owned) bitmap_free(set);
+        free(x.codeok);
+        return r;
+    }
+    uint64_t nc = bitmap_cardinality(base);
+    uint32_t *rows = xmalloc((nc ? nc : 1) * sizeof *rows), k = 0;
+    bitmap_to_array(base, rows);
+    bool neg = n->op->neg;
+    for (uint64_t i = 0; i < nc; i++)
+        if (leaf_row(&x, rows[i]) != neg) rows[k++] = rows[i];
+    r = bitmap_of(rows, k);
+    free(rows);
+    free(x.codeok);
+    return r;
+}
+
+/* Rough cost rank: bitmaps first, then column tests, then the rest. */
+static int rank(const snode *n) {
+    if (n->group) return 4;
+    if (n->f == F_COHORT) return 0;
+    if (n->f == F_ATTR && (n->op->op == OP_EQ || n->op->op == OP_IN)) return 1;
+    if (n->f == F_SEGMENT) return 3;
+    if (n->f == F_ATTR && n->op->op >= OP_ANY && n->op->op <= OP_SIZE_LT) return 3; /* reads blobs */
+    return 2;
+}
+
+static bitmap_t *eval_node(const snode *n, const seg_env *env, const bitmap_t *cand) {
+    if (!n->group) return eval_leaf(n, env, cand);
+    if (n->is_or) {
+        bitmap_t *r = bitmap_new();
+        for (int i = 0; i < n->nkids; i++) {
+            bitmap_t *k = eval_node(n->kids[i], env, cand);
+            bitmap_or_inplace(r, k);
+            bitmap_free(k);
+        }
+        return r;
+    }
+    /* AND: each filter only tests the rows the cheaper ones left. */
+    bitmap_t *cur = NULL;
+    for (int pass = 0; pass <= 4; pass++)
+        for (int i = 0; i < n->nkids; i++) {
+            if (rank(n->kids[i]) != pass) continue;
+            bitmap_t *k = eval_node(n->kids[i], env, cur ? cur : cand);
+            bitmap_free(cur);
+            cur = k;
+            if (!bitmap_cardinality(cur)) return cur;
+        }
+    return cur ? cur : bitmap_copy(cand ? cand : cols_live(env->cols));
+}
+
+bitmap_t *seg_eval(const seg_def *d, const seg_env *env) { return eval_node(d->root, env, NULL); }
+
+/* ---- description --------------------------------------------------------- */
+
+static void describe_node(const snode *n, buf_t *b, bool top);
+
+static void q(buf_t *b, const char *s, size_t n) { buf_json_str(b, s, n); }
+
+static void describe_time(buf_t *b, double ms) {
+    char t[40];
+    timefmt_iso((int64_t)ms, t, sizeof t);
+    buf_puts(b, t);
+}
+
+static void describe_leaf(const snode *n, buf_t *b) {
+    const opdef *op = n->op;
+    switch (n->f) {
+    case F_ATTR:
+        if (n->std) buf_printf(b, "%s ", n->ftype);
+        else {
+            buf_puts(b, "custom attribute ");
+            q(b, n->name, strlen(n->name));
+            buf_puts(b, " ");
+        }
+        break;
+    case F_PRESENCE: buf_printf(b, "%s ", n->ftype); break;
+    case F_CREATED: buf_puts(b, "profile created "); break;
+    case F_RANDOM: buf_puts(b, "random bucket "); break;
+    case F_EVENT:
+    case F_PURCHASE:
+        if (n->f == F_EVENT) {
+            buf_puts(b, "custom event ");
+            q(b, n->name, strlen(n->name));
+        } else if (n->name) {
+            buf_puts(b, "purchase of product ");
+            q(b, n->name, strlen(n->name));
+        } else buf_puts(b, "any purchase");
+        if (op->op == OP_EVER) buf_printf(b, " %s", op->neg ? "never performed" : "performed");
+        else if (op->op >= OP_CGT && op->op <= OP_CEQ) {
+            buf_printf(b, " performed %s %lld time%s", op->words, (long long)n->n, n->n == 1 ? "" : "s");
+            if (n->days) buf_printf(b, " in the last %lld day%s", (long long)n->days, n->days == 1 ? "" : "s");
+        } else {
+            buf_printf(b, " %s performed ", op->op <= OP_FIRST_AFTER ? "first" : "last");
+            buf_puts(b, op->op == OP_FIRST_BEFORE || op->op == OP_LAST_BEFORE ? "before " : "after ");
+            describe_time(b, n->a);
+        }
+        return;
+    case F_COHORT:
+        buf_printf(b, "%s %s cohort ", op->neg ? "is not in" : "is in", n->name);
+        q(b, n->cohort_id, strlen(n->cohort_id));
+        return;
+    case F_SEGMENT:
+        buf_printf(b, "%s segment ", op->neg ? "not in" : "in");
+        if (n->cohort_id) q(b, n->cohort_id, strlen(n->cohort_id));
+        else q(b, n->name, strlen(n->name));
+        buf_puts(b, " (");
+        describe_node(n->sub, b, true);
+        buf_puts(b, ")");
+        return;
+    }
+    buf_puts(b, op->words);
+    switch (op->operand) {
+    case V_STR:
+    case V_REGEX:
+        buf_puts(b, " ");
+        q(b, n->strs[0], n->lens[0]);
+        break;
+    case V_STRS:
+        buf_puts(b, " [");
+        for (int i = 0; i < n->nstrs; i++) {
+            if (i) buf_puts(b, ", ");
+            q(b, n->strs[i], n->lens[i]);
+        }
+        buf_puts(b, "]");
+        break;
+    case V_NUM: buf_printf(b, " %.15g", n->a); break;
+    case V_NUM2: buf_printf(b, " %.15g and %.15g", n->a, n->b); break;
+    case V_TIME:
+        buf_puts(b, " ");
+        describe_time(b, n->a);
+        break;
+    case V_DAYS: buf_printf(b, " %lld day%s%s", (long long)n->n, n->n == 1 ? "" : "s", op->op == OP_OLDER ? " ago" : ""); break;
+    case V_COUNT: buf_printf(b, " %lld", (long long)n->n); break;
+    }
+}
+
+static void describe_node(const snode *n, buf_t *b, bool top) {
+    if (!n->group) {
+        describe_leaf(n, b);
+        return;
+    }
+    if (!top && n->nkids > 1) buf_puts(b, "(");
+    for (int i = 0; i < n->nkids; i++) {
+        if (i) buf_puts(b, n->is_or ? " OR " : " AND ");
+        describe_node(n->kids[i], b, false);
+    }
+    if (!top && n->nkids > 1) buf_puts(b, ")");
+}
+
+char *seg_describe(const seg_def *d) {
+    buf_t b = BUF_INIT;
+    describe_node(d->root, &b, true);
+    return buf_take(&b);
+}
