@@ -26,11 +26,6 @@ static const char usage[] =
     "it the key works from any address. Keys are stored hashed: `create`\n"
     "shows a key once.";
 
-static void print_json(json_object *o) {
-    printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(o);
-}
-
 static int create(store_t *store, const cli_opt *opts) {
     apikey_new k;
     char *why;
@@ -47,7 +42,7 @@ static int create(store_t *store, const cli_opt *opts) {
     int rc = store_exec(store, apikey_insert_op, &k);
     if (rc == 0) {
         if (opts_get(opts, "json"))
-            print_json(apikey_row_json(k.id, k.name, k.permissions, k.allow_ips, k.created_at, 0, 0, k.key));
+            opts_print_json(apikey_row_json(k.id, k.name, k.permissions, k.allow_ips, k.created_at, 0, 0, k.key));
         else
             printf("%s\n", k.key);
     }
@@ -74,7 +69,7 @@ static int list(store_t *store, const cli_opt *opts) {
             json_object_array_add(a, apikey_row_json(rows[i].id, rows[i].name, rows[i].permissions,
                                                      rows[i].allow_ips, rows[i].created_at,
                                                      rows[i].last_used_at, rows[i].revoked_at, NULL));
-        print_json(a);
+        opts_print_json(a);
     } else {
         printf("%-5s %-20s %-8s %-24s %-24s %-18s %s\n", "ID", "NAME", "STATUS", "CREATED", "LAST USED",
                "ALLOW IPS", "PERMISSIONS");
@@ -115,12 +110,9 @@ int cli_keys(int argc, char **argv) {
         {NULL, NULL, NULL, NULL, false, false, NULL},
     };
     char *pos[2];
-    int npos, rc = opts_parse(argc, argv, opts, usage, pos, &npos, 2);
-    if (rc || npos == 0) {
-        if (!rc) opts_usage(stderr, usage, opts);
-        opts_free(opts);
-        return rc == 1 ? 0 : 2;
-    }
+    int npos, rc = opts_parse_verb(argc, argv, opts, usage, pos, &npos, 2);
+    if (rc >= 0) return rc;
+    rc = 0;
     store_t *store;
     if (store_open(opts_get(opts, "data-dir"), &store) < 0) {
         opts_free(opts);

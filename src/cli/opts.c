@@ -2,6 +2,8 @@
 #include "opts.h"
 #include "../lib/mem.h"
 
+#include <json-c/json.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,4 +103,17 @@ void opts_free(cli_opt *opts) {
         free(o->value);
         o->value = NULL;
     }
+}
+
+int opts_parse_verb(int argc, char **argv, cli_opt *opts, const char *usage, char **pos, int *npos, int maxpos) {
+    int rc = opts_parse(argc, argv, opts, usage, pos, npos, maxpos);
+    if (!rc && *npos > 0) return -1;
+    if (!rc) opts_usage(stderr, usage, opts);
+    opts_free(opts);
+    return rc == 1 ? 0 : 2;
+}
+
+void opts_print_json(json_object *o) {
+    printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
 }

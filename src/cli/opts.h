@@ -28,5 +28,14 @@ const char *opts_get(const cli_opt *opts, const char *name);
 /* Parses an unsigned integer option; prints an error and returns -1 if bad. */
 long long opts_uint(const cli_opt *opts, const char *name, long long max);
 void opts_free(cli_opt *opts);
+/* For commands that take a verb (`keys create`, ...): parses like
+ * opts_parse and returns -1 to go on; otherwise opts are freed and the
+ * return value is the exit code (0 after --help, 2 for a bad option or a
+ * missing verb, with the usage on stderr). */
+int opts_parse_verb(int argc, char **argv, cli_opt *opts, const char *usage, char **pos, int *npos, int maxpos);
+
+struct json_object;
+/* Prints o compactly on one line of stdout (for --json) and releases it. */
+void opts_print_json(struct json_object *o);
 
 #endif

@@ -30,11 +30,6 @@ static const char usage[] =
     "the partner now. `set` makes the server require the partner_api_key the\n"
     "partner sends (by default any value is accepted).";
 
-static void print_json(json_object *o) {
-    printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(o);
-}
-
 static int key(store_t *store, const char *name, const cli_opt *opts) {
     bool rotate = opts_get(opts, "rotate"), inval = opts_get(opts, "invalidate"), json = opts_get(opts, "json");
     const char *overlap = opts_get(opts, "overlap");
@@ -56,7 +51,7 @@ static int key(store_t *store, const char *name, const cli_opt *opts) {
             json_object *o = json_object_new_object();
             json_object_object_add(o, "partner", json_object_new_string(name));
             json_object_object_add(o, "invalidated", json_object_new_int(p.n));
-            print_json(o);
+            opts_print_json(o);
         } else {
             printf("invalidated %d data import key%s of %s\n", p.n, p.n == 1 ? "" : "s", name);
         }
@@ -73,7 +68,7 @@ static int key(store_t *store, const char *name, const cli_opt *opts) {
         fprintf(stderr, "brasa: %s already has a valid data import key; --rotate makes a new one, --invalidate ends it\n",
                 name);
     if (rc == 0) {
-        if (json) print_json(partner_keygen_json(&k));
+        if (json) opts_print_json(partner_keygen_json(&k));
         else printf("%s\n", k.key);
     }
     memset(&k, 0, sizeof k);
@@ -93,7 +88,7 @@ static int list(store_t *store, const cli_opt *opts) {
     sqlite3_close(db);
     if (rc < 0) return 1;
     if (opts_get(opts, "json")) {
-        print_json(a);
+        opts_print_json(a);
         return 0;
     }
     printf("%-16s %-10s %-5s %-15s %-8s %s\n", "PARTNER", "VALID KEYS", "KEYS", "PARTNER API KEY", "COHORTS",
@@ -144,12 +139,9 @@ int cli_partners(int argc, char **argv) {
         {NULL, NULL, NULL, NULL, false, false, NULL},
     };
     char *pos[2];
-    int npos, rc = opts_parse(argc, argv, opts, usage, pos, &npos, 2);
-    if (rc || npos == 0) {
-        if (!rc) opts_usage(stderr, usage, opts);
-        opts_free(opts);
-        return rc == 1 ? 0 : 2;
-    }
+    int npos, rc = opts_parse_verb(argc, argv, opts, usage, pos, &npos, 2);
+    if (rc >= 0) return rc;
+    rc = 0;
     const char *cmd = pos[0];
     char name[PARTNER_NAME_MAX + 1] = "";
     bool named = !strcmp(cmd, "key") || !strcmp(cmd, "set");

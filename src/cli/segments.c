@@ -34,10 +34,6 @@ static const char usage[] =
     "A definition is JSON: a filter, or {\"and\": [...]} / {\"or\": [...]} groups\n"
     "of filters (docs/segments.md). It is checked before it is stored.";
 
-static void print_json(json_object *o) {
-    printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
 /* The write body from the options. */
 static json_object *body_of(const cli_opt *opts, bool archive) {
     json_object *b = json_object_new_object();
@@ -74,7 +70,7 @@ static int write_segment(store_t *store, const cli_opt *opts, const char *id, bo
     segs_write w = {.id = id, .body = b};
     int rc = store_exec(store, segs_write_op, &w);
     if (rc == 0) {
-        if (id) print_json(w.result);
+        if (id) opts_print_json(json_object_get(w.result));
         else printf("%s\n", w.new_id);
     } else if (rc == BR_EINVAL || rc == BR_ENOTFOUND) fprintf(stderr, "brasa: %s\n", w.why);
     json_object_put(w.result);
@@ -91,8 +87,7 @@ static int list(store_t *store, const cli_opt *opts) {
     if (rc == 0 && opts_get(opts, "json")) {
         json_object *a = json_object_new_array();
         for (int i = 0; i < n; i++) json_object_array_add(a, segs_json(db, &rows[i]));
-        print_json(a);
-        json_object_put(a);
+        opts_print_json(a);
     } else if (rc == 0) {
         printf("%-36s %10s %-24s %-8s %s\n", "ID", "SIZE", "SIZED AT", "STATUS", "NAME");
         for (int i = 0; i < n; i++) {
@@ -115,8 +110,7 @@ static int show(store_t *store, const char *id) {
     int rc = store_segment_get(db, id, &r);
     if (rc == 0) {
         json_object *o = segs_json(db, &r);
-        print_json(o);
-        json_object_put(o);
+        opts_print_json(o);
         store_segment_row_free(&r);
     } else if (rc == BR_ENOTFOUND) fprintf(stderr, "brasa: no segment with id '%s'\n", id);
     sqlite3_close(db);
@@ -155,12 +149,9 @@ int cli_segments(int argc, char **argv) {
         {NULL, NULL, NULL, NULL, false, false, NULL},
     };
     char *pos[2];
-    int npos, rc = opts_parse(argc, argv, opts, usage, pos, &npos, 2);
-    if (rc || npos == 0) {
-        if (!rc) opts_usage(stderr, usage, opts);
-        opts_free(opts);
-        return rc == 1 ? 0 : 2;
-    }
+    int npos, rc = opts_parse_verb(argc, argv, opts, usage, pos, &npos, 2);
+    if (rc >= 0) return rc;
+    rc = 0;
     log_set_level(LOG_WARN);
     store_t *store;
     const char *dir = opts_get(opts, "data-dir");

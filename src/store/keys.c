@@ -1,5 +1,6 @@
 /* keys.c -- SQL for REST API keys and the meta table (see keys.h). */
 #include "keys.h"
+#include "store.h"
 #include "../lib/err.h"
 #include "../lib/log.h"
 #include "../lib/mem.h"
@@ -7,38 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static sqlite3_stmt *prep(sqlite3 *db, const char *sql) {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        log_error("store: %s: %s", sqlite3_errmsg(db), sql);
-        return NULL;
-    }
-    return st;
-}
-
-/* Steps a statement that returns no rows and finalizes it. */
-static int done(sqlite3 *db, sqlite3_stmt *st) {
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        log_error("store: %s", sqlite3_errmsg(db));
-        return BR_ESTORE;
-    }
-    return 0;
-}
-
-static char *col_text(sqlite3_stmt *st, int i) {
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return xstrdup(t ? (const char *)t : "");
-}
-
 #define KEY_COLUMNS "id, name, permissions, allow_ips, created_at, last_used_at, revoked_at"
 
 static void read_row(sqlite3_stmt *st, store_key_row *r) {
     r->id = sqlite3_column_int64(st, 0);
-    r->name = col_text(st, 1);
-    r->permissions = col_text(st, 2);
-    r->allow_ips = col_text(st, 3);
+    r->name = store_col_text(st, 1);
+    r->permissions = store_col_text(st, 2);
+    r->allow_ips = store_col_text(st, 3);
     r->created_at = sqlite3_column_int64(st, 4);
     r->last_used_at = sqlite3_column_int64(st, 5);
     r->revoked_at = sqlite3_column_int64(st, 6);
@@ -46,7 +22,7 @@ static void read_row(sqlite3_stmt *st, store_key_row *r) {
 
 int store_key_insert(sqlite3 *db, const char *name, const uint8_t hash[32], const char *perms,
                      const char *allow_ips, int64_t now_ms, int64_t *id) {
-    sqlite3_stmt *st = prep(db, "INSERT INTO api_keys (name, hash, permissions, allow_ips, created_at) "
+    sqlite3_stmt *st = store_prep(db, "INSERT INTO api_keys (name, hash, permissions, allow_ips, created_at) "
                                 "VALUES (?, ?, ?, ?, ?)");
     if (!st) return BR_ESTORE;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -54,13 +30,13 @@ int store_key_insert(sqlite3 *db, const char *name, const uint8_t hash[32], cons
     sqlite3_bind_text(st, 3, perms, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, allow_ips, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, now_ms);
-    int rc = done(db, st);
+    int rc = store_done(db, st);
     if (rc == 0) *id = sqlite3_last_insert_rowid(db);
     return rc;
 }
 
 int store_key_by_hash(sqlite3 *db, const uint8_t hash[32], store_key_row *out) {
-    sqlite3_stmt *st = prep(db, "SELECT " KEY_COLUMNS " FROM api_keys WHERE hash = ?");
+    sqlite3_stmt *st = store_prep(db, "SELECT " KEY_COLUMNS " FROM api_keys WHERE hash = ?");
     if (!st) return BR_ESTORE;
     sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -72,7 +48,7 @@ int store_key_by_hash(sqlite3 *db, const uint8_t hash[32], store_key_row *out) {
 int store_key_list(sqlite3 *db, store_key_row **rows, int *n) {
     *rows = NULL;
     *n = 0;
-    sqlite3_stmt *st = prep(db, "SELECT " KEY_COLUMNS " FROM api_keys ORDER BY id");
+    sqlite3_stmt *st = store_prep(db, "SELECT " KEY_COLUMNS " FROM api_keys ORDER BY id");
     if (!st) return BR_ESTORE;
     int cap = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -87,26 +63,26 @@ int store_key_list(sqlite3 *db, store_key_row **rows, int *n) {
 }
 
 int store_key_revoke(sqlite3 *db, int64_t id, int64_t now_ms) {
-    sqlite3_stmt *st = prep(db, "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL");
+    sqlite3_stmt *st = store_prep(db, "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL");
     if (!st) return BR_ESTORE;
     sqlite3_bind_int64(st, 1, now_ms);
     sqlite3_bind_int64(st, 2, id);
-    int rc = done(db, st);
+    int rc = store_done(db, st);
     if (rc == 0 && sqlite3_changes(db) == 0) rc = BR_ENOTFOUND;
     return rc;
 }
 
 int store_key_touch(sqlite3 *db, int64_t id, int64_t ts_ms) {
-    sqlite3_stmt *st = prep(db, "UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2 "
+    sqlite3_stmt *st = store_prep(db, "UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2 "
                                 "AND (last_used_at IS NULL OR last_used_at < ?1)");
     if (!st) return BR_ESTORE;
     sqlite3_bind_int64(st, 1, ts_ms);
     sqlite3_bind_int64(st, 2, id);
-    return done(db, st);
+    return store_done(db, st);
 }
 
 int store_key_count(sqlite3 *db, int64_t *n) {
-    sqlite3_stmt *st = prep(db, "SELECT COUNT(*) FROM api_keys");
+    sqlite3_stmt *st = store_prep(db, "SELECT COUNT(*) FROM api_keys");
     if (!st) return BR_ESTORE;
     int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : BR_ESTORE;
     *n = sqlite3_column_int64(st, 0);
@@ -127,20 +103,20 @@ void store_key_rows_free(store_key_row *rows, int n) {
 }
 
 int store_meta_get(sqlite3 *db, const char *key, char **value) {
-    sqlite3_stmt *st = prep(db, "SELECT value FROM meta WHERE key = ?");
+    sqlite3_stmt *st = store_prep(db, "SELECT value FROM meta WHERE key = ?");
     if (!st) return BR_ESTORE;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) *value = col_text(st, 0);
+    if (rc == SQLITE_ROW) *value = store_col_text(st, 0);
     sqlite3_finalize(st);
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? BR_ENOTFOUND : BR_ESTORE;
 }
 
 int store_meta_set(sqlite3 *db, const char *key, const char *value) {
-    sqlite3_stmt *st = prep(db, "INSERT INTO meta (key, value) VALUES (?, ?) "
+    sqlite3_stmt *st = store_prep(db, "INSERT INTO meta (key, value) VALUES (?, ?) "
                                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     if (!st) return BR_ESTORE;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-    return done(db, st);
+    return store_done(db, st);
 }

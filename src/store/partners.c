@@ -1,6 +1,7 @@
 /* partners.c -- SQL for data import keys, partner settings and cohort rows
  * (see partners.h). */
 #include "partners.h"
+#include "store.h"
 #include "../lib/err.h"
 #include "../lib/log.h"
 #include "../lib/mem.h"
@@ -9,34 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static sqlite3_stmt *prep(sqlite3 *db, const char *sql) {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        log_error("store: %s: %s", sqlite3_errmsg(db), sql);
-        return NULL;
-    }
-    return st;
-}
-
-/* Steps a statement that returns no rows and finalizes it. */
-static int done(sqlite3 *db, sqlite3_stmt *st) {
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        log_error("store: %s", sqlite3_errmsg(db));
-        return BR_ESTORE;
-    }
-    return 0;
-}
-
 static void text_to(sqlite3_stmt *st, int i, char *out, size_t n) {
     const unsigned char *t = sqlite3_column_text(st, i);
     snprintf(out, n, "%s", t ? (const char *)t : "");
-}
-
-static char *text_dup(sqlite3_stmt *st, int i) {
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return xstrdup(t ? (const char *)t : "");
 }
 
 /* ---- data import keys ---------------------------------------------------- */
@@ -51,18 +27,18 @@ static void read_pkey(sqlite3_stmt *st, store_pkey_row *r) {
 }
 
 int store_pkey_insert(sqlite3 *db, const char *partner, const uint8_t hash[32], int64_t now_ms, int64_t *id) {
-    sqlite3_stmt *st = prep(db, "INSERT INTO partner_keys (partner, hash, created_at) VALUES (?, ?, ?)");
+    sqlite3_stmt *st = store_prep(db, "INSERT INTO partner_keys (partner, hash, created_at) VALUES (?, ?, ?)");
     if (!st) return BR_ESTORE;
     sqlite3_bind_text(st, 1, partner, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, hash, 32, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, now_ms);
-    int rc = done(db, st);
+    int rc = store_done(db, st);
     if (rc == 0) *id = sqlite3_last_insert_rowid(db);
     return rc;
 }
 
 int store_pkey_by_hash(sqlite3 *db, const uint8_t hash[32], store_pkey_row *out) {
-    sqlite3_stmt *st = prep(db, "SELECT " PKEY_COLUMNS " FROM partner_keys WHERE hash = ?");
+    sqlite3_stmt *st = store_prep(db, "SELECT " PKEY_COLUMNS " FROM partner_keys WHERE hash = ?");
     if (!st) return BR_ESTORE;
     sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -72,18 +48,18 @@ int store_pkey_by_hash(sqlite3 *db, const uint8_t hash[32], store_pkey_row *out)
 }
 
 int store_pkey_expire(sqlite3 *db, const char *partner, int64_t at_ms, int *n) {
-    sqlite3_stmt *st = prep(db, "UPDATE partner_keys SET expires_at = ?1 WHERE partner = ?2 "
+    sqlite3_stmt *st = store_prep(db, "UPDATE partner_keys SET expires_at = ?1 WHERE partner = ?2 "
                                 "AND (expires_at IS NULL OR expires_at > ?1)");
     if (!st) return BR_ESTORE;
     sqlite3_bind_int64(st, 1, at_ms);
     sqlite3_bind_text(st, 2, partner, -1, SQLITE_STATIC);
-    int rc = done(db, st);
+    int rc = store_done(db, st);
     *n = rc == 0 ? sqlite3_changes(db) : 0;
     return rc;
 }
 
 int store_pkey_count_valid(sqlite3 *db, const char *partner, int64_t now_ms, int *n) {
-    sqlite3_stmt *st = prep(db, "SELECT COUNT(*) FROM partner_keys WHERE partner = ? "
+    sqlite3_stmt *st = store_prep(db, "SELECT COUNT(*) FROM partner_keys WHERE partner = ? "
                                 "AND (expires_at IS NULL OR expires_at > ?)");
     if (!st) return BR_ESTORE;
     sqlite3_bind_text(st, 1, partner, -1, SQLITE_STATIC);
@@ -97,7 +73,7 @@ int store_pkey_count_valid(sqlite3 *db, const char *partner, int64_t now_ms, int
 int store_pkey_list(sqlite3 *db, store_pkey_row **rows, int *n) {
     *rows = NULL;
     *n = 0;
-    sqlite3_stmt *st = prep(db, "SELECT " PKEY_COLUMNS " FROM partner_keys ORDER BY partner, id");
+    sqlite3_stmt *st = store_prep(db, "SELECT " PKEY_COLUMNS " FROM partner_keys ORDER BY partner, id");
     if (!st) return BR_ESTORE;
     int cap = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -114,19 +90,19 @@ int store_pkey_list(sqlite3 *db, store_pkey_row **rows, int *n) {
 /* ---- partner settings ---------------------------------------------------- */
 
 int store_partner_set_api_key(sqlite3 *db, const char *partner, const uint8_t *hash, int64_t now_ms) {
-    sqlite3_stmt *st = prep(db, "INSERT INTO partners (name, partner_api_key_hash, updated_at) VALUES (?1, ?2, ?3) "
+    sqlite3_stmt *st = store_prep(db, "INSERT INTO partners (name, partner_api_key_hash, updated_at) VALUES (?1, ?2, ?3) "
                                 "ON CONFLICT(name) DO UPDATE SET partner_api_key_hash = ?2, updated_at = ?3");
     if (!st) return BR_ESTORE;
     sqlite3_bind_text(st, 1, partner, -1, SQLITE_STATIC);
     if (hash) sqlite3_bind_blob(st, 2, hash, 32, SQLITE_STATIC);
     else sqlite3_bind_null(st, 2);
     sqlite3_bind_int64(st, 3, now_ms);
-    return done(db, st);
+    return store_done(db, st);
 }
 
 int store_partner_api_key(sqlite3 *db, const char *partner, bool *has, uint8_t out[32]) {
     *has = false;
-    sqlite3_stmt *st = prep(db, "SELECT partner_api_key_hash FROM partners WHERE name = ?");
+    sqlite3_stmt *st = store_prep(db, "SELECT partner_api_key_hash FROM partners WHERE name = ?");
     if (!st) return BR_ESTORE;
     sqlite3_bind_text(st, 1, partner, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -141,7 +117,7 @@ int store_partner_api_key(sqlite3 *db, const char *partner, bool *has, uint8_t o
 int store_partner_list_api_keys(sqlite3 *db, char (**names)[72], int *n) {
     *names = NULL;
     *n = 0;
-    sqlite3_stmt *st = prep(db, "SELECT name FROM partners WHERE partner_api_key_hash IS NOT NULL ORDER BY name");
+    sqlite3_stmt *st = store_prep(db, "SELECT name FROM partners WHERE partner_api_key_hash IS NOT NULL ORDER BY name");
     if (!st) return BR_ESTORE;
     int cap = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -164,7 +140,7 @@ int store_partner_list_api_keys(sqlite3 *db, char (**names)[72], int *n) {
 int store_cohort_put(sqlite3 *db, const store_cohort_row *r) {
     /* Metadata only (members NULL) leaves the stored members alone: they
      * change at checkpoints, and the journal holds what came after. */
-    sqlite3_stmt *st = prep(db, r->members
+    sqlite3_stmt *st = store_prep(db, r->members
         ? "INSERT INTO cohorts (" COHORT_COLUMNS ", members) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12) "
           "ON CONFLICT(partner, cohort_id) DO UPDATE SET name=?3, created_at=?4, updated_at=?5, size=?6, "
           "import_at=?7, import_added=?8, import_removed=?9, import_unchanged=?10, import_unmatched=?11, members=?12"
@@ -185,7 +161,7 @@ int store_cohort_put(sqlite3 *db, const store_cohort_row *r) {
     sqlite3_bind_int64(st, 10, r->import_unchanged);
     sqlite3_bind_int64(st, 11, r->import_unmatched);
     if (r->members) sqlite3_bind_blob(st, 12, r->members, (int)r->members_len, SQLITE_STATIC);
-    return done(db, st);
+    return store_done(db, st);
 }
 
 static void read_cohort(sqlite3_stmt *st, store_cohort_row *r) {
@@ -205,7 +181,7 @@ static void read_cohort(sqlite3_stmt *st, store_cohort_row *r) {
 }
 
 int store_cohort_each(sqlite3 *db, int (*fn)(const store_cohort_row *r, void *arg), void *arg) {
-    sqlite3_stmt *st = prep(db, "SELECT " COHORT_COLUMNS ", members FROM cohorts ORDER BY rowid");
+    sqlite3_stmt *st = store_prep(db, "SELECT " COHORT_COLUMNS ", members FROM cohorts ORDER BY rowid");
     if (!st) return BR_ESTORE;
     int rc, frc = 0;
     while (frc == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -223,7 +199,7 @@ int store_cohort_each(sqlite3 *db, int (*fn)(const store_cohort_row *r, void *ar
 int store_cohort_list(sqlite3 *db, const char *partner, store_cohort_row **rows, int *n) {
     *rows = NULL;
     *n = 0;
-    sqlite3_stmt *st = prep(db, "SELECT " COHORT_COLUMNS " FROM cohorts WHERE ?1 IS NULL OR partner = ?1 ORDER BY rowid");
+    sqlite3_stmt *st = store_prep(db, "SELECT " COHORT_COLUMNS " FROM cohorts WHERE ?1 IS NULL OR partner = ?1 ORDER BY rowid");
     if (!st) return BR_ESTORE;
     if (partner) sqlite3_bind_text(st, 1, partner, -1, SQLITE_STATIC);
     int cap = 0, rc;
@@ -234,9 +210,9 @@ int store_cohort_list(sqlite3 *db, const char *partner, store_cohort_row **rows,
         }
         store_cohort_row *r = &(*rows)[(*n)++];
         read_cohort(st, r);
-        r->partner = text_dup(st, 0);
-        r->cohort_id = text_dup(st, 1);
-        r->name = text_dup(st, 2);
+        r->partner = store_col_text(st, 0);
+        r->cohort_id = store_col_text(st, 1);
+        r->name = store_col_text(st, 2);
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : BR_ESTORE;

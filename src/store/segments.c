@@ -1,5 +1,6 @@
 /* segments.c -- segment rows and daily sizes (see segments.h). */
 #include "segments.h"
+#include "store.h"
 #include "../lib/err.h"
 #include "../lib/mem.h"
 #include "../lib/secret.h"
@@ -23,20 +24,7 @@ void store_segment_rows_free(store_segment_row *rows, int n) {
     free(rows);
 }
 
-void store_segment_new_id(char out[SEG_ID_LEN + 1]) {
-    uint8_t b[16];
-    secret_random(b, sizeof b);
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    snprintf(out, SEG_ID_LEN + 1, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-}
-
-static int done(sqlite3_stmt *st) {
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : BR_ESTORE;
-}
+void store_segment_new_id(char out[SEG_ID_LEN + 1]) { secret_new_key(out); /* a UUID v4, as Braze's ids */ }
 
 int store_segment_insert(sqlite3 *db, const store_segment_row *r) {
     sqlite3_stmt *st;
@@ -50,7 +38,7 @@ int store_segment_insert(sqlite3 *db, const store_segment_row *r) {
     sqlite3_bind_text(st, 5, r->description ? r->description : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, r->created_at);
     sqlite3_bind_int64(st, 7, r->updated_at);
-    return done(st);
+    return store_done(db, st);
 }
 
 int store_segment_update(sqlite3 *db, const store_segment_row *r) {
@@ -65,22 +53,17 @@ int store_segment_update(sqlite3 *db, const store_segment_row *r) {
     sqlite3_bind_int64(st, 5, r->updated_at);
     sqlite3_bind_int64(st, 6, r->archived_at);
     sqlite3_bind_text(st, 7, r->id, -1, SQLITE_STATIC);
-    return done(st);
+    return store_done(db, st);
 }
 
 #define COLS "id, name, tags, definition, description, created_at, updated_at, archived_at, size, size_at"
 
-static char *col_text(sqlite3_stmt *st, int i) {
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return xstrdup(t ? (const char *)t : "");
-}
-
 static void read_row(sqlite3_stmt *st, store_segment_row *r) {
     snprintf(r->id, sizeof r->id, "%s", (const char *)sqlite3_column_text(st, 0));
-    r->name = col_text(st, 1);
-    r->tags = col_text(st, 2);
-    r->definition = col_text(st, 3);
-    r->description = col_text(st, 4);
+    r->name = store_col_text(st, 1);
+    r->tags = store_col_text(st, 2);
+    r->definition = store_col_text(st, 3);
+    r->description = store_col_text(st, 4);
     r->created_at = sqlite3_column_int64(st, 5);
     r->updated_at = sqlite3_column_int64(st, 6);
     r->archived_at = sqlite3_column_int64(st, 7);
@@ -135,14 +118,14 @@ int store_segment_size_put(sqlite3 *db, const char *id, int64_t size, int64_t no
     sqlite3_bind_int64(st, 1, size);
     sqlite3_bind_int64(st, 2, now_ms);
     sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
-    if (done(st) < 0) return BR_ESTORE;
+    if (store_done(db, st) < 0) return BR_ESTORE;
     if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO segment_sizes (segment_id, day, size) VALUES (?, ?, ?)", -1, &st,
                            NULL) != SQLITE_OK)
         return BR_ESTORE;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now_ms / DAY_MS);
     sqlite3_bind_int64(st, 3, size);
-    return done(st);
+    return store_done(db, st);
 }
 
 int store_segment_has_day(sqlite3 *db, const char *id, int64_t day, bool *has) {

@@ -46,6 +46,30 @@ int store_sql(sqlite3 *db, const char *sql) {
     return 0;
 }
 
+sqlite3_stmt *store_prep(sqlite3 *db, const char *sql) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        log_error("store: %s: %s", sqlite3_errmsg(db), sql);
+        return NULL;
+    }
+    return st;
+}
+
+int store_done(sqlite3 *db, sqlite3_stmt *st) {
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        log_error("store: %s", sqlite3_errmsg(db));
+        return BR_ESTORE;
+    }
+    return 0;
+}
+
+char *store_col_text(sqlite3_stmt *st, int i) {
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return xstrdup(t ? (const char *)t : "");
+}
+
 static int open_conn(const char *path, sqlite3 **db) {
     if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {

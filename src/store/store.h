@@ -76,5 +76,11 @@ sqlite3 *store_db_for_tests(store_t *s);
 
 /* Runs sql (no result rows) on db; logs and returns BR_ESTORE on failure. */
 int store_sql(sqlite3 *db, const char *sql);
+/* Prepares sql on db; logs and returns NULL on failure. */
+sqlite3_stmt *store_prep(sqlite3 *db, const char *sql);
+/* Steps a statement that returns no rows and finalizes it: 0 or BR_ESTORE. */
+int store_done(sqlite3 *db, sqlite3_stmt *st);
+/* Column i of the current row as a malloc'd string ("" for NULL). */
+char *store_col_text(sqlite3_stmt *st, int i);
 
 #endif
