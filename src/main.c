@@ -18,6 +18,7 @@ static const struct {
     {"partners", cli_partners, "technology partners' data import keys (cohort import)"},
     {"cohorts", cli_cohorts, "list the cohorts partners imported"},
     {"segments", cli_segments, "create, list and size segments"},
+    {"liquid", cli_liquid, "render a Liquid template against a user (preview)"},
 };
 
 static void usage(FILE *f) {
