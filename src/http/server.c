@@ -48,7 +48,7 @@ struct http_req {
     char method[16];
     char *path;
     const http_route *route;
-    http_params params;
+    http_params *params; /* NULL unless the route has "{name}" segments */
     int64_t t0_us;
     uint8_t client[16];
 
@@ -91,8 +91,8 @@ const char *http_query(http_req *r, const char *name) {
 }
 
 const char *http_param(http_req *r, const char *name) {
-    for (int i = 0; i < r->params.n; i++)
-        if (str_ieq(r->params.p[i].name, r->params.p[i].name_len, name)) return r->params.p[i].value;
+    for (int i = 0; r->params && i < r->params->n; i++)
+        if (str_ieq(r->params->p[i].name, r->params->p[i].name_len, name)) return r->params->p[i].value;
     return NULL;
 }
 
@@ -354,12 +354,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         size_t hsize = 0;
         MHD_get_connection_values(c, MHD_HEADER_KIND, sum_header, &hsize);
         int err;
+        http_params params; /* > 1 KB: kept off the request unless used, so the
+                             * request stays a small allocation */
         if (hsize > s->cfg.max_headers) {
             r->early = BR_EHEADERS;
-        } else if (!(r->route = http_route_match(s->tables, method, url, &r->params, &err,
-                                                   r->allow_buf, sizeof r->allow_buf))) {
+        } else if (!(r->route = http_route_match(s->tables, method, url, &params, &err, r->allow_buf,
+                                                   sizeof r->allow_buf))) {
             r->allow = r->allow_buf;
             r->early = err;
+        } else if (params.n) {
+            r->params = xmalloc(sizeof params);
+            *r->params = params;
         }
         /* Refuse a declared oversize body before reading any of it (the
          * connection then closes: its body is never read). */
@@ -428,6 +433,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     buf_free(&r->body);
     free(r->reply);
     free(r->path);
+    free(r->params);
     free(r);
     atomic_fetch_sub(&s->inflight, 1);
 }
