@@ -16,6 +16,7 @@
 #include <string.h>
 
 #define PROFILE_DIRTY 2u
+#define PROFILE_COLS_STALE 4u /* its segment columns wait for engine_columns() */
 /* Checkpoint when this many profiles are dirty, this many journal rows are
  * pending, or this long has passed with anything pending. */
 #define CKPT_DIRTY 100000
@@ -29,6 +30,8 @@ struct engine {
     cols_t *cols;       /* segment columns (core/columns.h); built after load + replay */
     uint32_t *dirty; /* rows changed since the last checkpoint */
     uint32_t ndirty, capdirty;
+    uint32_t *stale; /* rows whose segment columns are behind their profile */
+    uint32_t nstale, capstale;
     int64_t last_seq;       /* newest journal row applied */
     int64_t checkpoint_seq; /* journal rows up to here are in `profiles` */
     int64_t checkpoint_ms;  /* when the last checkpoint ran */
@@ -38,9 +41,17 @@ struct engine {
 static void touch(void *arg, uint32_t row) {
     engine_t *e = arg;
     profile_t *p = users_get(e->users, row);
-    /* Segment columns follow every change (before the dirty shortcut:
-     * a row changes many times between checkpoints). */
-    if (e->cols) cols_update(e->cols, e->users, row);
+    /* Segment columns are brought up to date when a segment is evaluated
+     * (engine_columns) or at a checkpoint, once per row however often it
+     * changed: on the ingest path a change only marks the row. */
+    if (e->cols && !(p->flags & PROFILE_COLS_STALE)) {
+        p->flags |= PROFILE_COLS_STALE;
+        if (e->nstale == e->capstale) {
+            e->capstale = e->capstale ? e->capstale * 2 : 4096;
+            e->stale = xrealloc(e->stale, e->capstale * sizeof *e->stale);
+        }
+        e->stale[e->nstale++] = row;
+    }
     if (p->flags & PROFILE_DELETED) cohorts_forget_row(e->cohorts, row); /* a deleted user leaves every cohort */
     if (p->flags & PROFILE_DIRTY) return;
     p->flags |= PROFILE_DIRTY;
@@ -54,7 +65,19 @@ static void touch(void *arg, uint32_t row) {
 users_t *engine_users(engine_t *e) { return e->users; }
 names_t *engine_names(engine_t *e) { return e->names; }
 cohorts_t *engine_cohorts(engine_t *e) { return e->cohorts; }
-cols_t *engine_columns(engine_t *e) { return e->cols; }
+/* Applies the column updates that touch() deferred. */
+static void refresh_columns(engine_t *e) {
+    for (uint32_t i = 0; i < e->nstale; i++) {
+        users_get(e->users, e->stale[i])->flags &= ~PROFILE_COLS_STALE;
+        cols_update(e->cols, e->users, e->stale[i]);
+    }
+    e->nstale = 0;
+}
+
+cols_t *engine_columns(engine_t *e) {
+    if (e->cols) refresh_columns(e);
+    return e->cols;
+}
 
 /* Applies one command; db is NULL on replay (names and outbox are already
  * stored). Live results go to c when not NULL. */
@@ -301,6 +324,7 @@ void engine_free(engine_t *e) {
     cohorts_free(e->cohorts);
     cols_free(e->cols);
     free(e->dirty);
+    free(e->stale);
     free(e);
 }
 
