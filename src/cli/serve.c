@@ -167,8 +167,15 @@ int cli_serve(int argc, char **argv) {
             break;
         }
         eng_checkpoint ck = {engine, false, 0};
+        int64_t t0 = clock_mono_us();
         if (store_exec(store, engine_checkpoint_op, &ck) == 0 && ck.written)
-            log_info("engine: checkpoint wrote %u profiles", ck.written);
+            log_info("engine: checkpoint wrote %u profiles in %lld ms", ck.written,
+                     (long long)(clock_mono_us() - t0) / 1000);
+        /* Drop checkpointed journal rows in small transactions, between
+         * requests' commits (a bounded amount per second). */
+        eng_trim tr = {engine, ENG_TRIM_CHUNK};
+        for (int i = 0; i < 64 && tr.deleted == ENG_TRIM_CHUNK; i++)
+            if (store_exec(store, engine_trim_op, &tr) < 0) break;
         if (tick % FLUSH_INTERVAL_S == 0) auth_flush(auth);
         /* Daily segment sizes (/segments/data_series): the op sizes only
          * the segments that have none for today yet. */

@@ -190,12 +190,10 @@ int engine_checkpoint_op(sqlite3 *db, void *arg) {
     if (cohorts_write_dirty(e->cohorts, db, &ncohorts) < 0) return BR_ESTORE;
     char seq[32];
     snprintf(seq, sizeof seq, "%lld", (long long)e->last_seq);
+    /* The journal rows up to here are now dead weight; engine_trim_op
+     * deletes them a few at a time, so freeing hundreds of megabytes of
+     * bodies does not stall every request behind this checkpoint. */
     if (store_meta_set(db, "checkpoint_seq", seq) < 0) return BR_ESTORE;
-    if (sqlite3_prepare_v2(db, "DELETE FROM journal WHERE seq <= ?", -1, &st, NULL) != SQLITE_OK) return BR_ESTORE;
-    sqlite3_bind_int64(st, 1, e->last_seq);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return BR_ESTORE;
     /* Only now, with everything written in this transaction, forget the
      * dirty set (if the commit fails the store aborts the process). */
     for (uint32_t i = 0; i < e->ndirty; i++) users_get(e->users, e->dirty[i])->flags &= ~PROFILE_DIRTY;
@@ -205,6 +203,20 @@ int engine_checkpoint_op(sqlite3 *db, void *arg) {
     e->checkpoint_seq = e->last_seq;
     e->checkpoint_ms = now;
     return 0;
+}
+
+int engine_trim_op(sqlite3 *db, void *arg) {
+    eng_trim *t = arg;
+    engine_t *e = t->eng;
+    t->deleted = 0;
+    sqlite3_stmt *st = store_prep(db, "DELETE FROM journal WHERE seq IN "
+                                      "(SELECT seq FROM journal WHERE seq <= ? ORDER BY seq LIMIT ?)");
+    if (!st) return BR_ESTORE;
+    sqlite3_bind_int64(st, 1, e->checkpoint_seq);
+    sqlite3_bind_int(st, 2, ENG_TRIM_CHUNK);
+    int rc = store_done(db, st);
+    if (rc == 0) t->deleted = (uint32_t)sqlite3_changes(db);
+    return rc;
 }
 
 /* ---- start-up ------------------------------------------------------------ */

@@ -61,6 +61,15 @@ typedef struct {
 } eng_checkpoint;
 int engine_checkpoint_op(sqlite3 *db, void *arg);
 
+/* Deletes up to ENG_TRIM_CHUNK journal rows already covered by a
+ * checkpoint; run it until it deletes fewer (serve does, each second). */
+#define ENG_TRIM_CHUNK 256
+typedef struct {
+    engine_t *eng;
+    uint32_t deleted; /* out */
+} eng_trim;
+int engine_trim_op(sqlite3 *db, void *arg);
+
 typedef struct {
     uint32_t rows, live, dirty;
     int64_t journal_pending;
