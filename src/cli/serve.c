@@ -13,6 +13,8 @@
 #include "../engine/segments.h"
 #include "../lib/clock.h"
 #include "../lib/err.h"
+#include "../lib/hash.h"
+#include "../lib/secret.h"
 #include "../lib/log.h"
 #include "../version.h"
 
@@ -137,6 +139,9 @@ int cli_serve(int argc, char **argv) {
     if (store_open(dir, &store) < 0) goto out;
     if ((lockfd = lock_data_dir(dir)) < 0) goto out;
     store_set_max_batch(store, (unsigned)batch);
+    /* Index hashing is seeded per start, so ids chosen to collide cannot
+     * be prepared in advance (nothing stored depends on the seed). */
+    secret_random(&hash_seed, sizeof hash_seed);
     if (bootstrap(store) < 0 || engine_open(store, &engine) < 0 || store_start(store) < 0) goto out;
     if (auth_new(store, ttl, &auth) < 0 || pauth_new(store, ttl, &pauth) < 0) goto out;
     rl = rl_new(&rlc);

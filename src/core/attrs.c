@@ -41,7 +41,18 @@ bool attrs_utf8_len_ok(const char *s, size_t n, size_t max) {
     return true;
 }
 
+json_object *attrs_parse_stored(const uint8_t *p, uint32_t len) {
+    /* check_nested admits 32 levels under the attribute, plus the array
+     * around items: the tokener's default of 32 would refuse such a value,
+     * and a value that reads back as missing is silently replaced. */
+    json_tokener *tok = json_tokener_new_ex(64);
+    json_object *j = json_tokener_parse_ex(tok, (const char *)p, (int)len);
+    json_tokener_free(tok);
+    return j;
+}
+
 bool attrs_valid_email(const char *s, size_t n) {
+    if (n > 254) return false; /* RFC 5321's limit; also keeps index hashing case-insensitive */
     const char *at = memchr(s, '@', n);
     if (!at || at == s || at == s + n - 1 || memchr(at + 1, '@', (size_t)(s + n - at - 1))) return false;
     for (size_t i = 0; i < n; i++)
@@ -669,9 +680,7 @@ static void deep_merge(json_object *dst, json_object *src) {
 static json_object *current_json(const pedit *e, uint32_t key, json_type want) {
     const pfield *f = pedit_get(e, key);
     if (!f || f->type != PT_JSON) return NULL;
-    json_tokener *tok = json_tokener_new();
-    json_object *j = json_tokener_parse_ex(tok, (const char *)pedit_payload(e, f), (int)f->len);
-    json_tokener_free(tok);
+    json_object *j = attrs_parse_stored(pedit_payload(e, f), f->len);
     if (j && !json_object_is_type(j, want)) {
         json_object_put(j);
         j = NULL;
@@ -798,8 +807,10 @@ void attrs_apply(const attrs_plan *p, pedit *e, bool merge) {
                 double d = pval_get_dbl(pedit_payload(e, f)) + (double)c->inc;
                 pedit_set(e, c->key, PT_DBL, &d, sizeof d);
             } else {
-                int64_t v = f && f->type == PT_INT ? pval_get_int(pedit_payload(e, f), f->len) : 0;
-                pedit_set(e, c->key, PT_INT, tmp, pval_int(tmp, v + c->inc));
+                int64_t v = f && f->type == PT_INT ? pval_get_int(pedit_payload(e, f), f->len) : 0, sum;
+                /* A client-chosen increment must not overflow: saturate. */
+                if (__builtin_add_overflow(v, c->inc, &sum)) sum = c->inc > 0 ? INT64_MAX : INT64_MIN;
+                pedit_set(e, c->key, PT_INT, tmp, pval_int(tmp, sum));
             }
             break;
         }

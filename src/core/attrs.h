@@ -39,6 +39,8 @@ bool attrs_valid_email(const char *s, size_t n);
 /* Encodes a JSON scalar as a profile value (type + payload); strings that
  * are times become times when detect_time. False if not a scalar. */
 bool attrs_scalar(json_object *v, bool detect_time, uint8_t *type, buf_t *payload);
+/* Parses a stored PT_JSON payload (NULL if it does not parse). */
+json_object *attrs_parse_stored(const uint8_t *p, uint32_t len);
 /* An ISO 4217 currency code (upper-case). */
 bool attrs_currency(const char *s, size_t n);
 

@@ -1,5 +1,6 @@
 /* export.c -- building the /users/export/ids user object (see export.h). */
 #include "export.h"
+#include "attrs.h"
 #include "cohort.h"
 #include "../lib/err.h"
 #include "../lib/timefmt.h"
@@ -71,12 +72,7 @@ static json_object *iso(int64_t ms) {
     return json_object_new_string(b);
 }
 
-static json_object *parse_json(const uint8_t *p, uint32_t len) {
-    json_tokener *tok = json_tokener_new();
-    json_object *j = json_tokener_parse_ex(tok, (const char *)p, (int)len);
-    json_tokener_free(tok);
-    return j;
-}
+static json_object *parse_json(const uint8_t *p, uint32_t len) { return attrs_parse_stored(p, len); }
 
 /* A scalar element or field payload as JSON. */
 static json_object *value(uint8_t type, const uint8_t *p, uint32_t len) {

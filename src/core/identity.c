@@ -35,6 +35,17 @@ static const char *sget(json_object *o, const char *k, size_t *n) {
     return s;
 }
 
+/* An external id as /users/track accepts it: a string (or integer) of 1 to
+ * 987 bytes without NUL; absent is fine unless required. */
+static bool valid_ext(json_object *o, const char *k, bool required) {
+    json_object *v;
+    if (!json_object_object_get_ex(o, k, &v) || json_object_is_type(v, json_type_null)) return !required;
+    if (json_object_is_type(v, json_type_int)) return true;
+    if (!json_object_is_type(v, json_type_string)) return false;
+    size_t n = (size_t)json_object_get_string_len(v);
+    return n > 0 && n < 988 && strlen(json_object_get_string(v)) == n;
+}
+
 /* An array field of at most IDENTITY_MAX items, each passing ok(). */
 static int check_array(json_object *body, const char *field, bool (*ok)(json_object *), const char *shape,
                        size_t *count, char *why, size_t whylen) {
@@ -50,27 +61,31 @@ static int check_array(json_object *body, const char *field, bool (*ok)(json_obj
 }
 
 static bool ok_alias_new(json_object *o) {
-    json_object *x;
-    return is_alias(o) && (!json_object_object_get_ex(o, "external_id", &x) || json_object_is_type(x, json_type_null) ||
-                           json_object_is_type(x, json_type_string));
+    json_object *x; /* a string here: only /users/identify was seen taking an integer */
+    return is_alias(o) && valid_ext(o, "external_id", false) &&
+           (!json_object_object_get_ex(o, "external_id", &x) || !json_object_is_type(x, json_type_int));
 }
 static bool ok_alias_identify(json_object *o) {
     json_object *a;
-    return json_object_is_type(o, json_type_object) && sget(o, "external_id", NULL) &&
+    return json_object_is_type(o, json_type_object) && valid_ext(o, "external_id", true) &&
            json_object_object_get_ex(o, "user_alias", &a) && is_alias(a);
 }
 static bool ok_email_identify(json_object *o) {
-    return json_object_is_type(o, json_type_object) && sget(o, "external_id", NULL) && nonempty_str(o, "email");
+    return json_object_is_type(o, json_type_object) && valid_ext(o, "external_id", true) && nonempty_str(o, "email");
 }
 static bool ok_phone_identify(json_object *o) {
-    return json_object_is_type(o, json_type_object) && sget(o, "external_id", NULL) && nonempty_str(o, "phone");
+    return json_object_is_type(o, json_type_object) && valid_ext(o, "external_id", true) && nonempty_str(o, "phone");
 }
-static bool ok_string(json_object *o) { return json_object_is_type(o, json_type_string) && json_object_get_string_len(o) > 0; }
+static bool ok_string(json_object *o) {
+    /* No NUL inside: ids are looked up as C strings. */
+    return json_object_is_type(o, json_type_string) && json_object_get_string_len(o) > 0 &&
+           strlen(json_object_get_string(o)) == (size_t)json_object_get_string_len(o);
+}
 static bool ok_email_obj(json_object *o) { return json_object_is_type(o, json_type_object) && nonempty_str(o, "email"); }
 static bool ok_phone_obj(json_object *o) { return json_object_is_type(o, json_type_object) && nonempty_str(o, "phone"); }
 static bool ok_rename(json_object *o) {
     return json_object_is_type(o, json_type_object) && nonempty_str(o, "current_external_id") &&
-           nonempty_str(o, "new_external_id");
+           nonempty_str(o, "new_external_id") && valid_ext(o, "new_external_id", true);
 }
 
 typedef struct {
@@ -312,7 +327,7 @@ static void identify_row(identity_ctx *c, uint32_t row, const char *x, size_t xn
 typedef struct {
     identity_ctx *c;
     uint32_t best, best_upd;
-    bool unidentified, least;
+    bool unidentified, identified, least;
     int matches;
 } prio_pick;
 
@@ -320,6 +335,7 @@ static void prio_cb(uint32_t row, void *arg) {
     prio_pick *pp = arg;
     profile_t *p = users_get(pp->c->users, row);
     if (pp->unidentified && has_external_id(p)) return;
+    if (pp->identified && !has_external_id(p)) return;
     pp->matches++;
     bool better = pp->least ? p->updated < pp->best_upd : p->updated > pp->best_upd;
     if (pp->best == USERS_NONE || better || (p->updated == pp->best_upd && row > pp->best)) {
@@ -334,7 +350,7 @@ static void prio_cb(uint32_t row, void *arg) {
  * picked (Braze: nothing is merged). */
 static uint32_t by_prioritization(identity_ctx *c, json_object *o, bool phone) {
     json_object *pr;
-    bool unid = true, recent = true, least = false;
+    bool unid = true, ided = false, recent = true, least = false;
     if (json_object_object_get_ex(o, "prioritization", &pr) && json_object_is_type(pr, json_type_array)) {
         unid = recent = false;
         size_t n = json_object_array_length(pr);
@@ -342,13 +358,17 @@ static uint32_t by_prioritization(identity_ctx *c, json_object *o, bool phone) {
             const char *s = json_object_get_string(json_object_array_get_idx(pr, i));
             if (!s) continue;
             if (!strcmp(s, "unidentified")) unid = true;
+            if (!strcmp(s, "identified")) ided = true;
             if (!strcmp(s, "most_recently_updated")) recent = true;
             if (!strcmp(s, "least_recently_updated")) least = true;
         }
     }
     size_t n;
     const char *v = sget(o, phone ? "phone" : "email", &n);
-    prio_pick pp = {c, USERS_NONE, 0, unid, least && !recent, 0};
+    /* "identified" and "unidentified" exclude each other (Braze); a request
+     * naming both is read as "unidentified". */
+    if (unid && ided) ided = false;
+    prio_pick pp = {c, USERS_NONE, 0, unid, ided, least && !recent, 0};
     if (phone) users_each_phone(c->users, v, n, prio_cb, &pp);
     else users_each_email(c->users, v, n, prio_cb, &pp);
     if (pp.matches > 1 && !recent && !least) return USERS_NONE;

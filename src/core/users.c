@@ -314,16 +314,31 @@ uint32_t users_by_alias(users_t *u, const char *label, size_t ll, const char *na
     return find1(u, IX_ALIAS, &(ukey){label, name, ll, nl});
 }
 
-static bool anonymous(users_t *u, uint32_t row, void *arg) {
-    (void)arg;
+typedef struct {
+    uint32_t best, best_upd;
+} latest;
+
+/* Keeps the most recently updated anonymous match (then the highest row):
+ * several anonymous users may share a device, and the winner must not
+ * depend on index probe order, which differs after a restart, or a
+ * replayed command would pick another user. */
+static bool latest_anonymous(users_t *u, uint32_t row, void *arg) {
+    latest *l = arg;
     ukey k;
-    return !str_field(&u->rows[row], PF_EXTERNAL_ID, &k);
+    if (str_field(&u->rows[row], PF_EXTERNAL_ID, &k)) return false; /* identified users are not found by device */
+    uint32_t upd = u->rows[row].updated;
+    if (l->best == USERS_NONE || upd > l->best_upd || (upd == l->best_upd && row > l->best)) {
+        l->best = row;
+        l->best_upd = upd;
+    }
+    return false; /* keep scanning */
 }
 
 uint32_t users_by_device(users_t *u, const char *s, size_t n) {
-    /* An identified user who started anonymous is not found by device. */
     ukey k = {s, NULL, n, 0};
-    return ix_scan(u, IX_DEVICE, key_hash(IX_DEVICE, &k), &k, m_device, anonymous, NULL);
+    latest l = {USERS_NONE, 0};
+    ix_scan(u, IX_DEVICE, key_hash(IX_DEVICE, &k), &k, m_device, latest_anonymous, &l);
+    return l.best;
 }
 
 typedef struct {

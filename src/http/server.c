@@ -37,6 +37,7 @@ struct http_server {
     http_ctx *ctx;
     const http_route *const *tables;
     atomic_int inflight;
+    atomic_bool stopping; /* quiesced: answer 503 and close, so drain ends */
 };
 
 typedef enum { REQ_HEADERS, REQ_BODY, REQ_DEFERRED, REQ_REPLIED } req_state;
@@ -176,6 +177,7 @@ static enum MHD_Result send_reply(http_req *r) {
     r->reply = NULL; /* MHD frees it */
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    if (atomic_load(&r->srv->stopping)) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     add_rl_headers(r, resp);
     if (r->status == 405 && r->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     if (r->status == 429 && r->rl.reset) {
@@ -356,7 +358,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         int err;
         http_params params; /* > 1 KB: kept off the request unless used, so the
                              * request stays a small allocation */
-        if (hsize > s->cfg.max_headers) {
+        if (atomic_load(&s->stopping)) {
+            r->early = BR_EUNAVAIL; /* a keep-alive client's next request */
+        } else if (hsize > s->cfg.max_headers) {
             r->early = BR_EHEADERS;
         } else if (!(r->route = http_route_match(s->tables, method, url, &params, &err, r->allow_buf,
                                                    sizeof r->allow_buf))) {
@@ -525,6 +529,10 @@ int http_port(http_server *s) {
 }
 
 void http_quiesce(http_server *s) {
+    /* Keep-alive connections stay open after quiescing; their next
+     * requests get 503 and a close, so that no request is suspended
+     * (libmicrohttpd cannot stop with suspended connections). */
+    atomic_store(&s->stopping, true);
     MHD_socket fd = MHD_quiesce_daemon(s->d);
     if (fd != MHD_INVALID_SOCKET) close(fd);
 }

@@ -201,7 +201,12 @@ static int run_op(store_t *s, store_op *op, bool alone) {
     int rc = op->fn(s->db, op->arg);
     if (alone) return rc;
     if (rc < 0) step_reset(s->rollback_to);
-    if (step_reset(s->release) < 0 && rc == 0) rc = BR_ESTORE;
+    if (step_reset(s->release) < 0) {
+        /* The op's writes can be neither kept apart nor undone: its answer
+         * would not match what commits. Same policy as a failed COMMIT. */
+        log_error("store: RELEASE failed: %s; exiting", sqlite3_errmsg(s->db));
+        abort();
+    }
     return rc;
 }
 
