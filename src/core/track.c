@@ -193,6 +193,37 @@ static void add_error(track_result *r, int array, size_t index, const char *type
 
 /* ---- attributes ---------------------------------------------------------- */
 
+typedef struct {
+    track_ctx *c;
+    uint32_t self;
+    const char *state;
+} share_arg;
+
+static void share_one(uint32_t row, void *arg) {
+    share_arg *a = arg;
+    if (row == a->self) return;
+    pedit e;
+    pedit_open(&e, users_get(a->c->users, row)->blob);
+    pedit_set(&e, pkey(PF_EMAIL_SUBSCRIBE, PK_ATTR), PT_STR, a->state, strlen(a->state));
+    /* Not an identifier: the commit does not touch the index being walked. */
+    if (e.changed) users_commit(a->c->users, row, &e, (uint32_t)(a->c->now_ms / 1000));
+    pedit_close(&e);
+    a->c->touch(a->c->touch_arg, row);
+}
+
+/* Braze: setting email_subscribe through /users/track also sets it on the
+ * other users with that email (an unsubscribe must reach duplicates). */
+static void share_email_state(track_ctx *c, uint32_t row, const char *state) {
+    pfield f;
+    profile_t *p = users_get(c->users, row);
+    if (!state || !p->blob || !profile_get(p->blob, pkey(PF_EMAIL, PK_ATTR), &f)) return;
+    char email[256];
+    if (f.len >= sizeof email) return;
+    memcpy(email, f.p, f.len); /* the blob may be replaced while walking */
+    share_arg a = {c, row, state};
+    users_each_email(c->users, email, f.len, share_one, &a);
+}
+
 static int do_attributes(track_ctx *c, json_object *o, char *why, size_t whylen) {
     ident id;
     int upd;
@@ -221,6 +252,8 @@ static int do_attributes(track_ctx *c, json_object *o, char *why, size_t whylen)
         if (e.changed) users_commit(c->users, row, &e, (uint32_t)(c->now_ms / 1000));
         pedit_close(&e);
         c->touch(c->touch_arg, row);
+        json_object *sub;
+        if (json_object_object_get_ex(o, "email_subscribe", &sub)) share_email_state(c, row, json_object_get_string(sub));
     }
     attrs_plan_free(plan);
     return 0;

@@ -104,3 +104,16 @@ test('SIGTERM while keep-alive clients keep sending: a clean exit, later request
   await Promise.all(workers);
   for (const s of statuses) assert.ok(s === 201 || s === 503, `status ${s}`);
 });
+
+test('email_subscribe set through /users/track reaches the other users with that email', async () => {
+  const srv = await h.startServer({ args: ARGS });
+  const api = h.usersApi(srv);
+  await api.trackOk({ attributes: [{ external_id: 'sub-1', email: 'Same@x.com' }] });
+  await api.trackOk({ attributes: [{ user_alias: { alias_name: 'dup', alias_label: 'l' }, _update_existing_only: false, email: 'same@x.com' }] });
+  await api.trackOk({ attributes: [{ external_id: 'other', email: 'other@x.com' }] });
+  await api.trackOk({ attributes: [{ external_id: 'sub-1', email_subscribe: 'unsubscribed' }] });
+  const dup = await api.user({ user_aliases: [{ alias_name: 'dup', alias_label: 'l' }] }, ['email_subscribe']);
+  assert.equal(dup.email_subscribe, 'unsubscribed');
+  assert.equal((await api.user('other', ['email_subscribe'])).email_subscribe, 'subscribed');
+  await srv.stop();
+});
