@@ -2,6 +2,7 @@
 #include "users.h"
 #include "../lib/hash.h"
 #include "../lib/mem.h"
+#include "../lib/str.h"
 #include "../lib/varint.h"
 
 #include <stdlib.h>
@@ -292,18 +293,11 @@ uint32_t users_by_external_id(users_t *u, const char *s, size_t n) {
     return find1(u, IX_EXT, &(ukey){s, NULL, n, 0});
 }
 
-static int hexval(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 uint32_t users_by_braze_id(users_t *u, const char *hex, size_t n) {
     uint8_t b[12];
     if (n != 24) return USERS_NONE;
     for (int i = 0; i < 12; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        int hi = str_hexval(hex[2 * i]), lo = str_hexval(hex[2 * i + 1]);
         if (hi < 0 || lo < 0) return USERS_NONE;
         b[i] = (uint8_t)(hi << 4 | lo);
     }

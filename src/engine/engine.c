@@ -38,28 +38,26 @@ struct engine {
     sqlite3_stmt *ins;      /* journal insert, on the writer's connection */
 };
 
+/* Appends row to a row list once; the profile flag bit records membership. */
+static void mark(profile_t *p, uint32_t flag, uint32_t row, uint32_t **v, uint32_t *n, uint32_t *cap) {
+    if (p->flags & flag) return;
+    p->flags |= flag;
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 4096;
+        *v = xrealloc(*v, *cap * sizeof **v);
+    }
+    (*v)[(*n)++] = row;
+}
+
 static void touch(void *arg, uint32_t row) {
     engine_t *e = arg;
     profile_t *p = users_get(e->users, row);
     /* Segment columns are brought up to date when a segment is evaluated
-     * (engine_columns) or at a checkpoint, once per row however often it
-     * changed: on the ingest path a change only marks the row. */
-    if (e->cols && !(p->flags & PROFILE_COLS_STALE)) {
-        p->flags |= PROFILE_COLS_STALE;
-        if (e->nstale == e->capstale) {
-            e->capstale = e->capstale ? e->capstale * 2 : 4096;
-            e->stale = xrealloc(e->stale, e->capstale * sizeof *e->stale);
-        }
-        e->stale[e->nstale++] = row;
-    }
+     * (engine_columns), once per row however often it changed: on the
+     * ingest path a change only marks the row. */
+    if (e->cols) mark(p, PROFILE_COLS_STALE, row, &e->stale, &e->nstale, &e->capstale);
     if (p->flags & PROFILE_DELETED) cohorts_forget_row(e->cohorts, row); /* a deleted user leaves every cohort */
-    if (p->flags & PROFILE_DIRTY) return;
-    p->flags |= PROFILE_DIRTY;
-    if (e->ndirty == e->capdirty) {
-        e->capdirty = e->capdirty ? e->capdirty * 2 : 4096;
-        e->dirty = xrealloc(e->dirty, e->capdirty * sizeof *e->dirty);
-    }
-    e->dirty[e->ndirty++] = row;
+    mark(p, PROFILE_DIRTY, row, &e->dirty, &e->ndirty, &e->capdirty);
 }
 
 users_t *engine_users(engine_t *e) { return e->users; }

@@ -442,13 +442,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     atomic_fetch_sub(&s->inflight, 1);
 }
 
-static int hexval(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes in place like libmicrohttpd, except %00: a NUL would cut
  * the C string and "/healthz%00junk" would route as "/healthz". Left
  * encoded, it matches no route. Returns the new length. */
@@ -457,7 +450,7 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
     char *w = s;
     for (const char *p = s; *p; p++) {
         int hi, lo;
-        if (p[0] == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0 && (hi | lo)) {
+        if (p[0] == '%' && (hi = str_hexval(p[1])) >= 0 && (lo = str_hexval(p[2])) >= 0 && (hi | lo)) {
             *w++ = (char)(hi << 4 | lo);
             p += 2;
         } else {

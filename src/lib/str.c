@@ -21,3 +21,10 @@ const char *str_item(const char **p, size_t *len) {
 bool str_ieq(const char *s, size_t n, const char *lit) {
     return strlen(lit) == n && strncasecmp(s, lit, n) == 0;
 }
+
+int str_hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
