@@ -18,6 +18,7 @@
 #include "../lib/str.h"
 
 #include <arpa/inet.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -272,6 +273,27 @@ static int authenticate(http_req *r) {
     return rc;
 }
 
+/* json-c accepts NaN, Infinity and numbers too large for a double (1e999)
+ * even in strict mode; none is JSON a Braze client could send or read back,
+ * so a body holding one is refused like any other invalid JSON. */
+static bool all_finite(json_object *o) {
+    switch (json_object_get_type(o)) {
+    case json_type_double: return isfinite(json_object_get_double(o));
+    case json_type_array:
+        for (size_t i = 0, n = json_object_array_length(o); i < n; i++)
+            if (!all_finite(json_object_array_get_idx(o, i))) return false;
+        return true;
+    case json_type_object: {
+        json_object_object_foreach(o, k, v) {
+            (void)k;
+            if (!all_finite(v)) return false;
+        }
+        return true;
+    }
+    default: return true;
+    }
+}
+
 /* Parses the body; on failure sets the 400 reply and returns BR_EJSON. */
 static int parse_body(http_req *r, char *err, size_t errlen) {
     json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
@@ -294,6 +316,10 @@ static int parse_body(http_req *r, char *err, size_t errlen) {
     } else if (e != json_tokener_success) {
         snprintf(err, errlen, "%s at byte %zu",
                  e == json_tokener_continue ? "unexpected end of input" : json_tokener_error_desc(e), off);
+        goto bad;
+    }
+    if (!all_finite(r->json)) {
+        snprintf(err, errlen, "numbers must be finite (NaN, Infinity and out-of-range values are not JSON)");
         goto bad;
     }
     return 0;

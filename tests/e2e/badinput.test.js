@@ -44,6 +44,16 @@ test('trailing garbage after the JSON value: 400', async () => {
   assert.equal(ok.status, 201, ok.text);
 });
 
+test('NaN, Infinity and numbers beyond a double: 400 (json-c would accept them)', async () => {
+  for (const v of ['NaN', 'Infinity', '-Infinity', '1e999', '-1e400']) {
+    const res = await postRaw(`{"name":"n","permissions":"users.track","x":[{"y":${v}}]}`);
+    h.assertError(res, 400, /^Invalid JSON in request body.*finite/);
+  }
+  // A large but finite double is a number like any other.
+  const ok = await postRaw('{"name":"big","permissions":"users.track","x":1e308}');
+  assert.equal(ok.status, 201, ok.text);
+});
+
 test('JSON nested too deep: 400, not a crash', async () => {
   const deep = '['.repeat(100000) + ']'.repeat(100000);
   h.assertError(await postRaw(deep), 400, /^Invalid JSON in request body/);
