@@ -18,6 +18,16 @@ struct cols {
     uint32_t nev;
     uint32_t *ev_seen;
     uint32_t stamp;
+    cols_window *win[COLS_MAX_WINDOWS]; /* window counts asked for lately */
+    uint32_t nwin;
+    uint64_t win_clock;
+};
+
+/* "count in the last D days" of one event for every row, as of one day. */
+struct cols_window {
+    uint32_t key, days, today;
+    uint64_t used;  /* win_clock when last asked for */
+    uint16_t *cnt;  /* per row, saturating */
 };
 
 bool cols_std_indexed(uint32_t id, bool *presence_only) {
@@ -44,6 +54,14 @@ cols_t *cols_new(void) {
     return c;
 }
 
+static void nums_free(cols_attr *a) {
+    if (!a->nums) return;
+    for (uint32_t i = 0; i < a->nums->n; i++) bitmap_free(a->nums->by[i]);
+    free(a->nums->code);
+    free(a->nums);
+    a->nums = NULL;
+}
+
 static void attr_free(cols_attr *a) {
     if (!a) return;
     free(a->type);
@@ -56,16 +74,13 @@ static void attr_free(cols_attr *a) {
     if (a->by_code)
         for (uint32_t i = 0; i <= a->nstr; i++) bitmap_free(a->by_code[i]);
     free(a->by_code);
+    nums_free(a);
     free(a);
 }
 
 static void ev_free(cols_event *e) {
     if (!e) return;
-    free(e->count);
-    free(e->first_s);
-    free(e->last_s);
-    free(e->doff);
-    free(e->dlen);
+    free(e->row);
     free(e->pool);
     free(e);
 }
@@ -78,6 +93,10 @@ void cols_free(cols_t *c) {
     free(c->attr_seen);
     free(c->ev);
     free(c->ev_seen);
+    for (uint32_t i = 0; i < c->nwin; i++) {
+        free(c->win[i]->cnt);
+        free(c->win[i]);
+    }
     bitmap_free(c->live);
     free(c);
 }
@@ -100,15 +119,10 @@ static void attr_grow(cols_attr *a, uint32_t old, uint32_t cap) {
     a->type = grow(a->type, 1, old, cap);
     a->num = grow(a->num, sizeof *a->num, old, cap);
     a->code = grow(a->code, sizeof *a->code, old, cap);
+    if (a->nums) a->nums->code = grow(a->nums->code, 1, old, cap);
 }
 
-static void ev_grow(cols_event *e, uint32_t old, uint32_t cap) {
-    e->count = grow(e->count, 4, old, cap);
-    e->first_s = grow(e->first_s, 4, old, cap);
-    e->last_s = grow(e->last_s, 4, old, cap);
-    e->doff = grow(e->doff, 4, old, cap);
-    e->dlen = grow(e->dlen, 1, old, cap);
-}
+static void ev_grow(cols_event *e, uint32_t old, uint32_t cap) { e->row = grow(e->row, sizeof *e->row, old, cap); }
 
 static void ensure_rows(cols_t *c, uint32_t n) {
     if (n > c->rows) c->rows = n;
@@ -119,6 +133,7 @@ static void ensure_rows(cols_t *c, uint32_t n) {
         if (c->attr[i]) attr_grow(c->attr[i], old, cap);
     for (uint32_t i = 0; i < c->nev; i++)
         if (c->ev[i]) ev_grow(c->ev[i], old, cap);
+    for (uint32_t i = 0; i < c->nwin; i++) c->win[i]->cnt = grow(c->win[i]->cnt, 2, old, cap);
     c->cap = cap;
 }
 
@@ -135,7 +150,9 @@ static cols_attr *attr_col(cols_t *c, uint32_t id, bool presence_only) {
         a->id = id;
         a->presence_only = presence_only;
         a->type = xcalloc(c->cap ? c->cap : 1, 1);
-        if (!presence_only) a->by_code = xcalloc(1, sizeof *a->by_code);
+        if (!presence_only) {
+            a->by_code = xcalloc(1, sizeof *a->by_code);
+        }
         c->attr[id] = a;
     }
     return c->attr[id];
@@ -152,12 +169,10 @@ static cols_event *ev_col(cols_t *c, uint32_t key) {
     if (!c->ev[key]) {
         cols_event *e = xcalloc(1, sizeof *e);
         e->key = key;
-        size_t cap = c->cap ? c->cap : 1;
-        e->count = xcalloc(cap, 4);
-        e->first_s = xcalloc(cap, 4);
-        e->last_s = xcalloc(cap, 4);
-        e->doff = xcalloc(cap, 4);
-        e->dlen = xcalloc(cap, 1);
+        e->row = xcalloc(c->cap ? c->cap : 1, sizeof *e->row);
+        e->cappool = 64;
+        e->pool = xcalloc(e->cappool, sizeof *e->pool);
+        e->npool = 1; /* offset 0 means none */
         c->ev[key] = e;
     }
     return c->ev[key];
@@ -215,10 +230,59 @@ static uint32_t intern(cols_attr *a, const char *s, size_t n) {
     return code;
 }
 
+/* ---- numbers' bitmaps ---------------------------------------------------- */
+
+/* Position in sorted[] of the first value >= v. */
+static uint32_t num_find(const cols_nums *m, double v) {
+    uint32_t lo = 0, hi = m->n;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (m->val[m->sorted[mid]] < v) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+static void num_add(cols_t *c, cols_attr *a, uint32_t row, double v) {
+    if (a->many_nums) return;
+    if (!a->nums) {
+        a->nums = xcalloc(1, sizeof *a->nums);
+        a->nums->code = xcalloc(c->cap, 1);
+    }
+    cols_nums *m = a->nums;
+    uint32_t i = num_find(m, v);
+    if (i == m->n || m->val[m->sorted[i]] != v) {
+        if (m->n == COLS_NUM_VALUES || isnan(v)) {
+            /* Too many distinct numbers (or an unordered one): scans of num[]. */
+            nums_free(a);
+            a->many_nums = true;
+            return;
+        }
+        memmove(m->sorted + i + 1, m->sorted + i, m->n - i);
+        m->sorted[i] = (uint8_t)m->n;
+        m->val[m->n] = v;
+        m->by[m->n++] = bitmap_new();
+        i = m->sorted[i];
+    } else i = m->sorted[i];
+    m->code[row] = (uint8_t)(i + 1);
+    bitmap_add(m->by[i], row);
+}
+
+/* A value whose last row left keeps its code and (empty) bitmap: values
+ * come and go, and an empty set costs a few bytes. */
+static void num_remove(cols_attr *a, uint32_t row) {
+    cols_nums *m = a->nums;
+    if (!m || !m->code[row]) return;
+    bitmap_remove(m->by[m->code[row] - 1], row);
+    m->code[row] = 0;
+}
+
 /* ---- per-row values ------------------------------------------------------ */
 
 static void attr_clear(cols_attr *a, uint32_t row) {
-    if (a->type[row] == PT_STR && a->by_code && a->code) bitmap_remove(a->by_code[a->code[row]], row);
+    uint8_t t = a->type[row];
+    if (t == PT_STR && a->by_code && a->code) bitmap_remove(a->by_code[a->code[row]], row);
+    else if (t == PT_INT || t == PT_DBL) num_remove(a, row);
     a->type[row] = 0;
 }
 
@@ -234,52 +298,121 @@ static void attr_set(cols_t *c, cols_attr *a, uint32_t row, const pfield *f) {
     } else if (f->type == PT_INT || f->type == PT_TIME || f->type == PT_DBL) {
         if (!a->num) a->num = xcalloc(c->cap, sizeof *a->num);
         a->num[row] = f->type == PT_DBL ? pval_get_dbl(f->p) : (double)pval_get_int(f->p, f->len);
+        if (f->type != PT_TIME) num_add(c, a, row, a->num[row]);
     }
 }
 
 static void ev_compact(cols_event *e, uint32_t rows) {
-    uint32_t *pool = xmalloc((e->npool - e->garbage + 1) * sizeof *pool);
-    size_t n = 0;
+    size_t cap = e->npool - e->garbage;
+    uint32_t *pool = xmalloc(cap * sizeof *pool);
+    size_t n = 1;
+    pool[0] = 0;
     for (uint32_t r = 0; r < rows; r++) {
-        if (!e->dlen[r]) continue;
-        memcpy(pool + n, e->pool + e->doff[r], e->dlen[r] * sizeof *pool);
-        e->doff[r] = (uint32_t)n;
-        n += e->dlen[r];
+        cols_evrow *w = &e->row[r];
+        if (!w->days) continue;
+        uint32_t len = e->pool[w->days] + 1;
+        memcpy(pool + n, e->pool + w->days, len * sizeof *pool);
+        w->days = (uint32_t)n;
+        n += len;
     }
     free(e->pool);
     e->pool = pool;
-    e->npool = e->cappool = n;
+    e->npool = n;
+    e->cappool = cap;
     e->garbage = 0;
 }
 
+/* Releases a row's days. */
+static void ev_days_free(cols_event *e, cols_evrow *w) {
+    if (w->days) e->garbage += e->pool[w->days] + 1;
+    w->days = 0;
+}
+
 static void ev_clear(cols_event *e, uint32_t row) {
-    e->count[row] = e->first_s[row] = e->last_s[row] = 0;
-    e->garbage += e->dlen[row];
-    e->dlen[row] = 0;
+    cols_evrow *w = &e->row[row];
+    ev_days_free(e, w);
+    w->count = w->first_s = w->last_s = 0;
 }
 
 static uint32_t secs(int64_t ms) { return ms <= 0 ? 0 : ms / 1000 > UINT32_MAX ? UINT32_MAX : (uint32_t)(ms / 1000); }
 
 static void ev_set(cols_t *c, cols_event *e, uint32_t row, const psummary *s) {
-    e->count[row] = s->count > UINT32_MAX ? UINT32_MAX : (uint32_t)s->count;
-    e->first_s[row] = secs(s->first_ms);
-    e->last_s[row] = secs(s->last_ms);
-    uint32_t nd = s->ndays > 255 ? 255 : s->ndays;
-    if (nd > e->dlen[row]) {
-        e->garbage += e->dlen[row];
-        if (e->npool + nd > e->cappool) {
-            e->cappool = (e->npool + nd) * 2;
+    cols_evrow *w = &e->row[row];
+    w->count = s->count > UINT32_MAX ? UINT32_MAX : (uint32_t)s->count;
+    w->first_s = secs(s->first_ms);
+    w->last_s = secs(s->last_ms);
+    uint32_t nd = s->ndays;
+    if (!nd) {
+        ev_days_free(e, w);
+    } else if (w->days && e->pool[w->days] >= nd) {
+        e->garbage += e->pool[w->days] - nd; /* shrinks in place */
+    } else {
+        ev_days_free(e, w);
+        if (e->npool + nd + 1 > e->cappool) {
+            e->cappool = (e->npool + nd + 1) * 2;
             e->pool = xrealloc(e->pool, e->cappool * sizeof *e->pool);
         }
-        e->doff[row] = (uint32_t)e->npool;
-        e->npool += nd;
-    } else e->garbage += e->dlen[row] - nd;
-    e->dlen[row] = (uint8_t)nd;
-    uint32_t *d = e->pool + e->doff[row];
-    for (uint32_t i = 0; i < nd; i++)
-        d[i] = (s->days[i].day > 0xffff ? 0xffffu : s->days[i].day) << 16 |
-               (s->days[i].count > 0xffff ? 0xffffu : s->days[i].count);
+        w->days = (uint32_t)e->npool;
+        e->npool += nd + 1;
+    }
+    if (nd) {
+        uint32_t *d = e->pool + w->days;
+        d[0] = nd;
+        for (uint32_t i = 0; i < nd; i++)
+            d[i + 1] = (s->days[i].day > 0xffff ? 0xffffu : s->days[i].day) << 16 |
+                       (s->days[i].count > 0xffff ? 0xffffu : s->days[i].count);
+    }
     if (e->garbage > (1u << 20) && e->garbage * 2 > e->npool) ev_compact(e, c->rows);
+}
+
+/* ---- windows ------------------------------------------------------------- */
+
+uint32_t cols_window_from(uint32_t today, uint32_t days) {
+    return days && today + 1 >= days ? today + 1 - days : 0;
+}
+
+uint64_t cols_event_in_window(const cols_event *e, uint32_t row, uint32_t from, uint32_t today) {
+    const cols_evrow *w = &e->row[row];
+    if (!w->days) return 0;
+    const uint32_t *d = e->pool + w->days; /* d[0] = how many, then ascending days */
+    uint64_t n = 0;
+    for (uint32_t i = d[0]; i >= 1; i--) {
+        uint32_t day = COLS_DAY(d[i]);
+        if (day < from) break;
+        if (day <= today) n += COLS_DAY_COUNT(d[i]);
+    }
+    return n;
+}
+
+static void win_fill(const cols_t *c, cols_window *w, uint32_t row) {
+    const cols_event *e = w->key < c->nev ? c->ev[w->key] : NULL;
+    uint64_t n = e ? cols_event_in_window(e, row, cols_window_from(w->today, w->days), w->today) : 0;
+    w->cnt[row] = n > 0xffff ? 0xffff : (uint16_t)n;
+}
+
+const uint16_t *cols_window_counts(cols_t *c, uint32_t key, uint32_t days, uint32_t today) {
+    cols_window *w = NULL;
+    for (uint32_t i = 0; i < c->nwin; i++)
+        if (c->win[i]->key == key && c->win[i]->days == days) w = c->win[i];
+    if (!w) {
+        if (c->nwin < COLS_MAX_WINDOWS) {
+            w = c->win[c->nwin++] = xcalloc(1, sizeof *w);
+            w->cnt = xcalloc(c->cap ? c->cap : 1, 2);
+        } else { /* the least recently asked for makes room */
+            w = c->win[0];
+            for (uint32_t i = 1; i < c->nwin; i++)
+                if (c->win[i]->used < w->used) w = c->win[i];
+        }
+        w->key = key;
+        w->days = days;
+        w->today = UINT32_MAX; /* filled below */
+    }
+    w->used = ++c->win_clock;
+    if (w->today != today) { /* new, or a day has passed: recount every row */
+        w->today = today;
+        for (uint32_t r = 0; r < c->rows; r++) win_fill(c, w, r);
+    }
+    return w->cnt;
 }
 
 /* Adds one product's summary into the all-products one. */
@@ -347,7 +480,8 @@ void cols_update(cols_t *c, users_t *u, uint32_t row) {
     for (uint32_t i = 0; i < c->nattr; i++)
         if (c->attr[i] && c->attr_seen[i] != stamp && c->attr[i]->type[row]) attr_clear(c->attr[i], row);
     for (uint32_t i = 0; i < c->nev; i++)
-        if (c->ev[i] && c->ev_seen[i] != stamp && c->ev[i]->count[row]) ev_clear(c->ev[i], row);
+        if (c->ev[i] && c->ev_seen[i] != stamp && c->ev[i]->row[row].count) ev_clear(c->ev[i], row);
+    for (uint32_t i = 0; i < c->nwin; i++) win_fill(c, c->win[i], row);
 }
 
 void cols_build(cols_t *c, users_t *u) {
@@ -366,10 +500,15 @@ size_t cols_memory(const cols_t *c) {
         for (uint32_t k = 0; k < a->nstr; k++) m += a->lens[k] + 1;
         if (a->by_code)
             for (uint32_t k = 1; k <= a->nstr; k++) m += bitmap_memory(a->by_code[k]);
+        if (a->nums) {
+            m += sizeof *a->nums + c->cap;
+            for (uint32_t k = 0; k < a->nums->n; k++) m += bitmap_memory(a->nums->by[k]);
+        }
     }
     for (uint32_t i = 0; i < c->nev; i++) {
         const cols_event *e = c->ev[i];
-        if (e) m += sizeof *e + (size_t)c->cap * 17 + e->cappool * 4;
+        if (e) m += sizeof *e + (size_t)c->cap * sizeof *e->row + e->cappool * sizeof *e->pool;
     }
+    for (uint32_t i = 0; i < c->nwin; i++) m += sizeof *c->win[i] + (size_t)c->cap * 2;
     return m;
 }

@@ -9,15 +9,25 @@
  *   fields segments filter on): per row the value's type (PT_*, 0 absent),
  *   numbers and times as doubles (ms for times), strings as codes into a
  *   dictionary of the column's distinct values (so contains/regex run once
- *   per distinct value), and while a column has at most
- *   COLS_VALUE_BITMAPS distinct strings, a bitmap of rows per value (an
- *   equality filter is then a bitmap, not a scan). Identifier fields
- *   (external_id, email, phone) keep the type only: presence.
+ *   per distinct value). While a column has at most COLS_VALUE_BITMAPS
+ *   distinct strings, a bitmap of rows per string, and likewise per number
+ *   (cols_nums): equality, ranges and "in" are then unions of bitmaps, not
+ *   scans. Identifier fields (external_id, email, phone)
+ *   keep the type only: presence.
  *
  *   event column (one per custom event name and purchased product, plus
- *   COLS_ANY_PURCHASE for all products together): per row the total
- *   count, first and last time (seconds) and the per-day counts of the
- *   summary's window (profile.h), packed as day << 16 | count in a pool.
+ *   COLS_ANY_PURCHASE for all products together): per row one 16-byte
+ *   record (total count, first and last time in seconds, and where its
+ *   per-day counts are), so a row costs one cache line and its days; the
+ *   days of the summary's window (profile.h) are packed day << 16 | count
+ *   in a pool, after a word holding how many there are.
+ *
+ *   window counts: "performed E at least N times in the last D days" is
+ *   the most common event filter and the costliest to scan (a row's days
+ *   are a second cache miss). The first time (E, D) is asked for, each
+ *   row's count over the window is computed into a 2-byte array, kept
+ *   current by cols_update and recomputed when the day changes; the
+ *   COLS_MAX_WINDOWS most recently asked for are kept.
  *
  * The hook: the engine calls cols_update(row) each time a command changed a
  * row (its touch callback, after users_commit/users_delete), and
@@ -31,7 +41,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define COLS_VALUE_BITMAPS 256 /* distinct strings kept as per-value bitmaps */
+#define COLS_VALUE_BITMAPS 256 /* distinct strings (numbers) kept as per-value bitmaps */
+#define COLS_MAX_WINDOWS 16    /* (event, days) window counts kept */
 #define COLS_ANY_PURCHASE 2u   /* pkey(0, PK_PURCHASE): every product */
 #define COLS_DAY(e) ((e) >> 16)
 #define COLS_DAY_COUNT(e) ((e) & 0xffffu)
@@ -49,19 +60,38 @@ typedef struct {
     uint32_t *slots; /* open addressing: code, 0 = empty */
     uint32_t nslots;
     bitmap_t **by_code; /* [code]: rows with that value; NULL once nstr > COLS_VALUE_BITMAPS */
+    struct cols_nums *nums; /* NULL until a number is seen, or once there were too many */
+    bool many_nums;
 } cols_attr;
+
+/* A column's distinct numbers (PT_INT, PT_DBL) while there are at most
+ * COLS_NUM_VALUES: code k (1-based, in order of first sight) stands for
+ * val[k - 1], with rows by[k - 1]. A range is then a union of bitmaps, or
+ * within candidate rows a one-byte lookup per row. */
+#define COLS_NUM_VALUES 255
+typedef struct cols_nums {
+    double val[COLS_NUM_VALUES];
+    bitmap_t *by[COLS_NUM_VALUES];
+    uint8_t sorted[COLS_NUM_VALUES]; /* codes - 1 by value, to find one */
+    uint32_t n;
+    uint8_t *code; /* per row: its number's code, 0 = none */
+} cols_nums;
+
+typedef struct {
+    uint32_t count;         /* total (saturating); 0 = never */
+    uint32_t first_s, last_s;
+    uint32_t days;          /* pool offset of [n, n day entries], 0 = none */
+} cols_evrow;
 
 typedef struct {
     uint32_t key;        /* pkey(name, PK_EVENT or PK_PURCHASE), or COLS_ANY_PURCHASE */
-    uint32_t *count;     /* per row, total (saturating) */
-    uint32_t *first_s, *last_s;
-    uint32_t *doff;      /* per row: offset of its day entries in pool */
-    uint8_t *dlen;       /* per row: how many */
-    uint32_t *pool;
+    cols_evrow *row;
+    uint32_t *pool;      /* pool[0] is unused, so offset 0 means none */
     size_t npool, cappool, garbage;
 } cols_event;
 
 typedef struct cols cols_t;
+typedef struct cols_window cols_window;
 
 cols_t *cols_new(void);
 void cols_free(cols_t *c);
@@ -80,6 +110,15 @@ const cols_attr *cols_attr_get(const cols_t *c, uint32_t id);
 uint32_t cols_str_code(const cols_attr *a, const char *s, size_t n);
 /* The column of an event / product key, or NULL. */
 const cols_event *cols_event_get(const cols_t *c, uint32_t key);
+/* The first day of a window of `days` days ending with `today` (days since
+ * the epoch); days == 0 is all time. */
+uint32_t cols_window_from(uint32_t today, uint32_t days);
+/* A row's count of an event over days [from, today]. */
+uint64_t cols_event_in_window(const cols_event *e, uint32_t row, uint32_t from, uint32_t today);
+/* Every row's count of event `key` in the `days` days ending with today,
+ * saturating at 65,535 (read exact counts with cols_event_in_window above
+ * that); valid until the next cols_* call. Builds it the first time. */
+const uint16_t *cols_window_counts(cols_t *c, uint32_t key, uint32_t days, uint32_t today);
 /* Resident bytes (arrays, dictionaries, bitmaps). */
 size_t cols_memory(const cols_t *c);
 

@@ -13,9 +13,11 @@
 #include "../lib/varint.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DAY_MS 86400000LL
 
@@ -668,8 +670,10 @@ typedef struct {
     const cols_event *e;
     uint32_t id;
     uint8_t *codeok;   /* strings: [code] = the positive test holds */
+    bool numbers;      /* numok[] is filled: a number test on a column with few numbers */
+    uint8_t numok[COLS_NUM_VALUES + 1]; /* [code] = the test holds (cols_nums) */
     uint32_t from, today;
-    double tfrom;      /* event first/last: threshold in seconds */
+    const uint16_t *wcnt; /* event counts over the window (columns.h), when they serve */
 } prep;
 
 static void prep_leaf(prep *x, const snode *n, const seg_env *env) {
@@ -686,6 +690,10 @@ static void prep_leaf(prep *x, const snode *n, const seg_env *env) {
             for (uint32_t k = 1; k <= x->a->nstr; k++)
                 x->codeok[k] = str_test(n, x->a->strs[k - 1], x->a->lens[k - 1]);
         }
+        if (x->a && x->a->nums && op >= OP_NEQ && op <= OP_BETWEEN) {
+            x->numbers = true;
+            for (uint32_t k = 1; k <= x->a->nums->n; k++) x->numok[k] = num_test(n, x->a->nums->val[k - 1]);
+        }
     } else if (n->f == F_EVENT || n->f == F_PURCHASE) {
         uint32_t key = COLS_ANY_PURCHASE;
         if (n->name) {
@@ -694,7 +702,9 @@ static void prep_leaf(prep *x, const snode *n, const seg_env *env) {
         }
         x->e = key ? cols_event_get(env->cols, key) : NULL;
         x->today = today_of(env->now_ms);
-        x->from = n->days && x->today + 1 >= n->days ? x->today + 1 - (uint32_t)n->days : 0;
+        x->from = cols_window_from(x->today, (uint32_t)n->days);
+        if (x->e && n->days && n->op->op >= OP_CGT && n->op->op <= OP_CEQ && n->n < 0xffff)
+            x->wcnt = cols_window_counts(env->cols, key, (uint32_t)n->days, x->today);
     }
 }
 
@@ -707,7 +717,10 @@ static bool attr_row(const prep *x, uint32_t row) {
     if (!t) return false;
     if (op == OP_EXISTS) return true;
     if (op >= OP_EQ && op <= OP_REGEX) return t == PT_STR && x->codeok && x->codeok[a->code[row]];
-    if (op >= OP_NEQ && op <= OP_BETWEEN) return (t == PT_INT || t == PT_DBL) && num_test(n, a->num[row]);
+    if (op >= OP_NEQ && op <= OP_BETWEEN) {
+        if (x->numbers) return x->numok[a->nums->code[row]];
+        return (t == PT_INT || t == PT_DBL) && num_test(n, a->num[row]);
+    }
     if (op == OP_TRUE) return t == PT_TRUE;
     if (op == OP_FALSE) return t == PT_FALSE;
     if (op >= OP_BEFORE && op <= OP_OLDER) return t == PT_TIME && time_test(n, a->num[row], x->env->now_ms);
@@ -721,18 +734,11 @@ static bool attr_row(const prep *x, uint32_t row) {
 }
 
 static bool event_row(const prep *x, uint32_t row) {
-    const cols_event *e = x->e;
-    if (!e || !e->count[row]) return event_test(x->n, 0, 0, 0, 0);
-    uint64_t win = 0;
-    if (x->n->days) {
-        const uint32_t *d = e->pool + e->doff[row];
-        for (int i = e->dlen[row] - 1; i >= 0; i--) {
-            uint32_t day = COLS_DAY(d[i]);
-            if (day < x->from) break; /* ascending days */
-            if (day <= x->today) win += COLS_DAY_COUNT(d[i]);
-        }
-    }
-    return event_test(x->n, e->count[row], win, (int64_t)e->first_s[row] * 1000, (int64_t)e->last_s[row] * 1000);
+    if (x->wcnt) return event_test(x->n, 0, x->wcnt[row], 0, 0);
+    const cols_evrow *w = x->e ? &x->e->row[row] : NULL;
+    if (!w || !w->count) return event_test(x->n, 0, 0, 0, 0);
+    uint64_t win = x->n->days ? cols_event_in_window(x->e, row, x->from, x->today) : 0;
+    return event_test(x->n, w->count, win, (int64_t)w->first_s * 1000, (int64_t)w->last_s * 1000);
 }
 
 /* The positive test of a leaf for one row (columns, not blobs). */
@@ -749,10 +755,92 @@ static bool leaf_row(const prep *x, uint32_t row) {
     return false;
 }
 
+/* ---- threads ------------------------------------------------------------- */
+
+/* Big scans and unions are split over threads: the columns and bitmaps
+ * are only read, and the engine thread, their one writer, waits. */
+#define PAR_MAX 16
+#define PAR_MIN_ROWS 65536 /* per thread: below this a thread costs more than it saves */
+static unsigned par_threads;
+static size_t par_min_rows = PAR_MIN_ROWS;
+
+void seg_set_parallel(unsigned threads, size_t min_rows) {
+    par_threads = threads;
+    par_min_rows = min_rows ? min_rows : PAR_MIN_ROWS;
+}
+
+/* How many parts `rows` rows of work make. */
+static size_t par_parts(uint64_t rows) {
+    if (!par_threads) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        par_threads = cpus < 1 ? 1 : cpus > PAR_MAX ? PAR_MAX : (unsigned)cpus;
+    }
+    uint64_t n = rows / par_min_rows;
+    return n < 1 ? 1 : n > par_threads ? par_threads : n > PAR_MAX ? PAR_MAX : (size_t)n;
+}
+
+/* fn on each of the n parts (size bytes apart), all but the first on new
+ * threads (or here, if a thread cannot start). */
+static void par_run(void *(*fn)(void *), void *parts, size_t size, size_t n) {
+    pthread_t tid[PAR_MAX];
+    bool started[PAR_MAX] = {false};
+    for (size_t i = 1; i < n; i++) started[i] = pthread_create(&tid[i], NULL, fn, (char *)parts + i * size) == 0;
+    fn(parts);
+    for (size_t i = 1; i < n; i++) {
+        if (started[i]) pthread_join(tid[i], NULL);
+        else fn((char *)parts + i * size);
+    }
+}
+
+typedef struct {
+    const bitmap_t *const *sets;
+    size_t n;
+    bitmap_t *out;
+} union_part;
+
+static void *union_run(void *arg) {
+    union_part *p = arg;
+    p->out = bitmap_or_many(p->sets, p->n);
+    return NULL;
+}
+
+/* The union of the value bitmaps whose value passes (ok[i]), as a new set
+ * (*owned), or NULL when it holds more rows than ncand: testing the
+ * candidates is then cheaper. A big union (a range over many values) is
+ * split by value over threads, then the parts are merged. */
+static bitmap_t *union_of(bitmap_t *const *sets, const uint8_t *ok, uint32_t n, uint64_t ncand, bool *owned) {
+    const bitmap_t *pick[COLS_VALUE_BITMAPS];
+    size_t k = 0;
+    uint64_t rows = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (ok[i]) {
+            pick[k++] = sets[i];
+            rows += bitmap_cardinality(sets[i]);
+        }
+    if (rows > ncand) return NULL;
+    *owned = true;
+    size_t np = par_parts(rows);
+    if (np > k / 2) np = k / 2;
+    if (np < 2) return bitmap_or_many(pick, k);
+    union_part part[PAR_MAX];
+    for (size_t i = 0; i < np; i++) {
+        size_t lo = k * i / np, hi = k * (i + 1) / np;
+        part[i] = (union_part){pick + lo, hi - lo, NULL};
+    }
+    par_run(union_run, part, sizeof *part, np);
+    const bitmap_t *outs[PAR_MAX];
+    for (size_t i = 0; i < np; i++) outs[i] = part[i].out;
+    bitmap_t *u = bitmap_or_many(outs, np);
+    for (size_t i = 0; i < np; i++) bitmap_free(part[i].out);
+    return u;
+}
+
 /* A leaf's positive rows as a ready bitmap, when one exists (cohorts,
- * low-cardinality string equality). NULL otherwise; *owned says whether
- * the caller frees it. */
-static bitmap_t *leaf_set(const prep *x, bool *owned) {
+ * equality and "in" over few distinct strings, number tests over few
+ * distinct numbers) and is cheaper than testing the ncand candidates (a
+ * union costs about as much per row it holds as a test per candidate).
+ * NULL otherwise; *owned says whether the caller frees it. */
+static bitmap_t *leaf_set(const prep *x, uint64_t ncand, bool *owned) {
     const snode *n = x->n;
     *owned = false;
     if (n->f == F_COHORT) {
@@ -767,16 +855,118 @@ static bitmap_t *leaf_set(const prep *x, bool *owned) {
             return bitmap_new();
         }
         if (!x->a->by_code) return NULL;
-        bitmap_t *b = NULL;
-        for (uint32_t k = 1; k <= x->a->nstr; k++) {
-            if (!x->codeok[k]) continue;
-            if (!b) b = bitmap_copy(x->a->by_code[k]);
-            else bitmap_or_inplace(b, x->a->by_code[k]);
+        return union_of(x->a->by_code + 1, x->codeok + 1, x->a->nstr, ncand, owned);
+    }
+    if (n->f == F_ATTR && n->op->op >= OP_NEQ && n->op->op <= OP_BETWEEN) {
+        if (!x->a || (!x->a->nums && !x->a->num)) {
+            *owned = true;
+            return bitmap_new();
         }
-        *owned = true;
-        return b ? b : bitmap_new();
+        if (!x->numbers) return NULL;
+        return union_of(x->a->nums->by, x->numok + 1, x->a->nums->n, ncand, owned);
     }
     return NULL;
+}
+
+/* ---- scans --------------------------------------------------------------- */
+
+/* A leaf with no bitmap tests each candidate row; big scans are split by
+ * row range over threads. */
+typedef struct {
+    const prep *x;
+    uint32_t *rows;
+    size_t n, kept;
+} scan_part;
+
+/* Candidate rows are sparse and ascending, so each test would wait on a
+ * cache miss (two for events: the row's record, then its days); fetching
+ * a few rows ahead overlaps those waits. */
+#define PREFETCH_AHEAD 16
+
+static void prefetch_row(const prep *x, uint32_t row, bool second) {
+    if (x->e) {
+        const cols_evrow *w = &x->e->row[row];
+        if (!second) __builtin_prefetch(w);
+        else if (w->days) __builtin_prefetch(x->e->pool + w->days);
+    } else if (x->a && !second) {
+        __builtin_prefetch(x->a->type + row);
+        if (x->numbers) __builtin_prefetch(x->a->nums->code + row);
+        if (x->a->num) __builtin_prefetch(x->a->num + row);
+        else if (x->a->code) __builtin_prefetch(x->a->code + row);
+    }
+}
+
+/* Window counts: the operator as a range of counts, one load per row. */
+static size_t scan_window(const prep *x, uint32_t *rows, size_t n) {
+    uint32_t lo = 0, hi = 0xffff, v = (uint32_t)x->n->n; /* v < 0xffff (prep_leaf) */
+    switch (x->n->op->op) {
+    case OP_CGT: lo = v + 1; break;
+    case OP_CGE: lo = v; break;
+    case OP_CLT: hi = v ? v - 1 : 0, lo = v ? 0 : 1; break;
+    case OP_CLE: hi = v; break;
+    case OP_CEQ: lo = hi = v; break;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i + PREFETCH_AHEAD < n) __builtin_prefetch(x->wcnt + rows[i + PREFETCH_AHEAD]);
+        uint32_t c = x->wcnt[rows[i]];
+        rows[k] = rows[i];
+        k += c >= lo && c <= hi;
+    }
+    return k;
+}
+
+/* One byte per row looked up in a table (numbers' codes). */
+static size_t scan_lookup(const uint8_t *ok, const uint8_t *code, uint32_t *rows, size_t n) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i + PREFETCH_AHEAD < n) __builtin_prefetch(code + rows[i + PREFETCH_AHEAD]);
+        rows[k] = rows[i];
+        k += ok[code[rows[i]]];
+    }
+    return k;
+}
+
+static void *scan_run(void *arg) {
+    scan_part *p = arg;
+    bool neg = p->x->n->op->neg;
+    size_t k = 0;
+    if (p->x->wcnt && !neg) {
+        p->kept = scan_window(p->x, p->rows, p->n);
+        return NULL;
+    }
+    if (p->x->numbers && !neg) {
+        p->kept = scan_lookup(p->x->numok, p->x->a->nums->code, p->rows, p->n);
+        return NULL;
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        if (i + PREFETCH_AHEAD < p->n) prefetch_row(p->x, p->rows[i + PREFETCH_AHEAD], false);
+        if (i + PREFETCH_AHEAD / 2 < p->n) prefetch_row(p->x, p->rows[i + PREFETCH_AHEAD / 2], true);
+        if (leaf_row(p->x, p->rows[i]) != neg) p->rows[k++] = p->rows[i];
+    }
+    p->kept = k;
+    return NULL;
+}
+
+static bitmap_t *scan(const prep *x, const bitmap_t *base) {
+    size_t nc = (size_t)bitmap_cardinality(base);
+    uint32_t *rows = xmalloc((nc ? nc : 1) * sizeof *rows);
+    bitmap_to_array(base, rows);
+    scan_part part[PAR_MAX];
+    size_t np = par_parts(nc);
+    for (size_t i = 0; i < np; i++) {
+        size_t lo = nc * i / np, hi = nc * (i + 1) / np;
+        part[i] = (scan_part){x, rows + lo, hi - lo, 0};
+    }
+    par_run(scan_run, part, sizeof *part, np);
+    size_t k = part[0].kept;
+    for (size_t i = 1; i < np; i++) {
+        memmove(rows + k, part[i].rows, part[i].kept * sizeof *rows);
+        k += part[i].kept;
+    }
+    bitmap_t *r = bitmap_of(rows, k);
+    free(rows);
+    return r;
 }
 
 static bitmap_t *eval_node(const snode *n, const seg_env *env, const bitmap_t *cand);
@@ -795,32 +985,31 @@ static bitmap_t *eval_leaf(const snode *n, const seg_env *env, const bitmap_t *c
     prep x;
     prep_leaf(&x, n, env);
     bool owned;
-    bitmap_t *set = leaf_set(&x, &owned), *r;
+    bitmap_t *set = leaf_set(&x, cand ? bitmap_cardinality(cand) : UINT64_MAX, &owned), *r;
     if (set) {
-        r = bitmap_copy(base);
-        if (n->op->neg) bitmap_andnot_inplace(r, set);
-        else bitmap_and_inplace(r, set);
+        if (n->op->neg) {
+            r = bitmap_copy(base);
+            bitmap_andnot_inplace(r, set);
+        } else r = bitmap_and(base, set);
         if (owned) bitmap_free(set);
         free(x.codeok);
         return r;
     }
-    uint64_t nc = bitmap_cardinality(base);
-    uint32_t *rows = xmalloc((nc ? nc : 1) * sizeof *rows), k = 0;
-    bitmap_to_array(base, rows);
-    bool neg = n->op->neg;
-    for (uint64_t i = 0; i < nc; i++)
-        if (leaf_row(&x, rows[i]) != neg) rows[k++] = rows[i];
-    r = bitmap_of(rows, k);
-    free(rows);
+    r = scan(&x, base);
     free(x.codeok);
     return r;
 }
 
 /* Rough cost rank: bitmaps first, then column tests, then the rest. */
-static int rank(const snode *n) {
+static int rank(const snode *n, const seg_env *env) {
     if (n->group) return 4;
     if (n->f == F_COHORT) return 0;
     if (n->f == F_ATTR && (n->op->op == OP_EQ || n->op->op == OP_IN)) return 1;
+    if (n->f == F_ATTR && n->op->op >= OP_NEQ && n->op->op <= OP_BETWEEN) {
+        uint32_t id = leaf_name_id(n, env);
+        const cols_attr *a = id ? cols_attr_get(env->cols, id) : NULL;
+        return !a || a->nums ? 1 : 2;
+    }
     if (n->f == F_SEGMENT) return 3;
     if (n->f == F_ATTR && n->op->op >= OP_ANY && n->op->op <= OP_SIZE_LT) return 3; /* reads blobs */
     return 2;
@@ -841,7 +1030,7 @@ static bitmap_t *eval_node(const snode *n, const seg_env *env, const bitmap_t *c
     bitmap_t *cur = NULL;
     for (int pass = 0; pass <= 4; pass++)
         for (int i = 0; i < n->nkids; i++) {
-            if (rank(n->kids[i]) != pass) continue;
+            if (rank(n->kids[i], env) != pass) continue;
             bitmap_t *k = eval_node(n->kids[i], env, cur ? cur : cand);
             bitmap_free(cur);
             cur = k;

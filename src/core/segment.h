@@ -13,7 +13,7 @@
  * seg_eval() answers with a bitmap of live rows, reading the columns
  * (core/columns.h), cohort bitmaps and the profiles' summaries; filters
  * that narrow cheaply (bitmaps) run first and the rest only test the rows
- * still in. seg_match_row() is the reference: it decides one row from its
+ * still in; a scan of many rows is split over the CPUs. seg_match_row() is the reference: it decides one row from its
  * profile blob alone, with no columns; tests check both agree.
  *
  * Engine thread only (it reads the working set). */
@@ -58,6 +58,10 @@ typedef struct {
 
 /* The live rows in the segment (caller frees). */
 bitmap_t *seg_eval(const seg_def *d, const seg_env *env);
+/* Scans of many rows run on up to `threads` threads (0: one per CPU, the
+ * default), each taking at least min_rows rows (0: the default, 65,536). Set once, before any
+ * evaluation (tests and benchmarks). */
+void seg_set_parallel(unsigned threads, size_t min_rows);
 /* Reference evaluator: whether row is in the segment, from its profile. */
 bool seg_match_row(const seg_def *d, const seg_env *env, uint32_t row);
 

@@ -86,6 +86,17 @@ void bitmap_add_range(bitmap_t *b, uint64_t lo, uint64_t hi) {
     if (hi > lo) roaring_bitmap_add_range_closed(b->r, (uint32_t)lo, (uint32_t)(hi - 1));
 }
 
+bitmap_t *bitmap_and(const bitmap_t *a, const bitmap_t *b) { return wrap(roaring_bitmap_and(a->r, b->r)); }
+
+bitmap_t *bitmap_or_many(const bitmap_t *const *sets, size_t n) {
+    if (!n) return bitmap_new();
+    const roaring_bitmap_t *stack[64], **rs = n <= 64 ? stack : xmalloc(n * sizeof *rs);
+    for (size_t i = 0; i < n; i++) rs[i] = sets[i]->r;
+    bitmap_t *u = wrap(roaring_bitmap_or_many(n, rs));
+    if (rs != stack) free(rs);
+    return u;
+}
+
 void bitmap_and_inplace(bitmap_t *a, const bitmap_t *b) { roaring_bitmap_and_inplace(a->r, b->r); }
 void bitmap_or_inplace(bitmap_t *a, const bitmap_t *b) { roaring_bitmap_or_inplace(a->r, b->r); }
 void bitmap_andnot_inplace(bitmap_t *a, const bitmap_t *b) { roaring_bitmap_andnot_inplace(a->r, b->r); }

@@ -48,6 +48,9 @@ bitmap_t *bitmap_copy(const bitmap_t *b);
 bitmap_t *bitmap_of(const uint32_t *v, size_t n);
 /* Adds [lo, hi). */
 void bitmap_add_range(bitmap_t *b, uint64_t lo, uint64_t hi);
+bitmap_t *bitmap_and(const bitmap_t *a, const bitmap_t *b);
+/* The union of n sets at once (faster than n in-place unions). */
+bitmap_t *bitmap_or_many(const bitmap_t *const *sets, size_t n);
 void bitmap_and_inplace(bitmap_t *a, const bitmap_t *b);
 void bitmap_or_inplace(bitmap_t *a, const bitmap_t *b);
 void bitmap_andnot_inplace(bitmap_t *a, const bitmap_t *b);

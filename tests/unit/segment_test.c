@@ -154,6 +154,14 @@ static void randomise(world *w, uint32_t row, bool may_delete) {
         pedit_set(&e, pkey(nid(w, "age"), PK_ATTR), PT_DBL, &d, 8);
     } else if (r == 4) pedit_set(&e, pkey(nid(w, "age"), PK_ATTR), PT_STR, "old", 3); /* a type clash */
     else pedit_del(&e, pkey(nid(w, "age"), PK_ATTR));
+    /* Few distinct numbers (value bitmaps), now and then a string. */
+    r = rnd(8);
+    if (r < 5) put_int(&e, pkey(nid(w, "level"), PK_ATTR), PT_INT, (int64_t)rnd(12));
+    else if (r == 5) {
+        double d = rnd(4) + 0.5;
+        pedit_set(&e, pkey(nid(w, "level"), PK_ATTR), PT_DBL, &d, 8);
+    } else if (r == 6) pedit_set(&e, pkey(nid(w, "level"), PK_ATTR), PT_STR, "max", 3);
+    else pedit_del(&e, pkey(nid(w, "level"), PK_ATTR));
     r = rnd(3);
     if (r < 2) pedit_set(&e, pkey(nid(w, "vip"), PK_ATTR), r ? PT_TRUE : PT_FALSE, "", 0);
     else pedit_del(&e, pkey(nid(w, "vip"), PK_ATTR));
@@ -323,6 +331,10 @@ static void random_leaf(buf_t *b) {
         "{\"type\":\"custom_attribute\",\"name\":\"age\",\"op\":\"greater_than\",\"value\":%d.5}",
         "{\"type\":\"custom_attribute\",\"name\":\"age\",\"op\":\"number_not_equals\",\"value\":%d}",
         "{\"type\":\"custom_attribute\",\"name\":\"age\",\"op\":\"%s\"}",
+        "{\"type\":\"custom_attribute\",\"name\":\"level\",\"op\":\"between\",\"value\":[%d,12.5]}",
+        "{\"type\":\"custom_attribute\",\"name\":\"level\",\"op\":\"less_than\",\"value\":%d}",
+        "{\"type\":\"custom_attribute\",\"name\":\"level\",\"op\":\"number_equals\",\"value\":%d}",
+        "{\"type\":\"custom_attribute\",\"name\":\"level\",\"op\":\"number_not_equals\",\"value\":%d}",
         "{\"type\":\"custom_attribute\",\"name\":\"vip\",\"op\":\"%s\"}",
         "{\"type\":\"custom_attribute\",\"name\":\"signup\",\"op\":\"within_last_days\",\"value\":%d}",
         "{\"type\":\"custom_attribute\",\"name\":\"signup\",\"op\":\"more_than_days_ago\",\"value\":%d}",
@@ -365,7 +377,7 @@ static void random_leaf(buf_t *b) {
         else arg = rnd(2) ? "exists" : "blank";
         snprintf(tmp, sizeof tmp, f, arg);
     } else {
-        int v = (int)rnd(strstr(f, "random") ? 5000 : strstr(f, "days") || strstr(f, "created") ? 100 : 30);
+        int v = (int)rnd(strstr(f, "random") ? 5000 : strstr(f, "days") || strstr(f, "created") ? 100 : strstr(f, "level") ? 13 : 30);
         if (strstr(f, "%02d")) v = 1 + (int)rnd(28);
         if (strstr(f, "count")) v = (int)rnd(8);
         snprintf(tmp, sizeof tmp, f, v);
@@ -431,6 +443,7 @@ static int check_agree(world *w, int defs) {
 TEST(segment_evaluator_matches_reference_on_random_data) {
     world w;
     rnd_state = 42;
+    seg_set_parallel(3, 100); /* scans of 3,000 rows take the threaded path */
     world_init(&w, 3000);
     T_EQ_INT(check_agree(&w, 300), 0);
     /* Change and delete rows: the columns follow through the hook. */
@@ -443,6 +456,7 @@ TEST(segment_evaluator_matches_reference_on_random_data) {
     w.cols = cols_new();
     cols_build(w.cols, w.u);
     T_EQ_INT(check_agree(&w, 100), 0);
+    seg_set_parallel(0, 0);
     world_free(&w);
 }
 
