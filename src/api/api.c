@@ -7,5 +7,6 @@ const http_route *const api_tables[] = {
     api_users_routes,
     api_partners_routes,
     api_segments_routes,
+    api_exports_routes,
     NULL,
 };

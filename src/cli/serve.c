@@ -10,12 +10,15 @@
 #include "../api/api.h"
 #include "../core/apikey.h"
 #include "../engine/engine.h"
+#include "../engine/exporter.h"
 #include "../engine/segments.h"
 #include "../lib/clock.h"
 #include "../lib/err.h"
 #include "../lib/hash.h"
+#include "../lib/httpc.h"
 #include "../lib/secret.h"
 #include "../lib/log.h"
+#include "../lib/mem.h"
 #include "../version.h"
 
 #include <errno.h>
@@ -82,6 +85,10 @@ int cli_serve(int argc, char **argv) {
          "GROUP=LIMIT[/WINDOW] per key, e.g. users.track=6000/3s; 0 disables; repeatable", false, true, NULL},
         {"commit-batch", "BRASA_COMMIT_BATCH", "8192", "most writes per transaction (1 = a commit per write)", false, false, NULL},
         {"key-cache-ms", "BRASA_KEY_CACHE_MS", "1000", "how long a checked key is trusted before re-reading it", false, false, NULL},
+        {"public-url", "BRASA_PUBLIC_URL", NULL,
+         "base of segment export download URLs, e.g. https://brasa.example.com (default: http:// + the request's Host)",
+         false, false, NULL},
+        {"export-ttl", "BRASA_EXPORT_TTL", "24", "hours a segment export file is kept (0 = until deleted by hand)", false, false, NULL},
         {"log-level", "BRASA_LOG_LEVEL", "info", "debug, info, warn, error or off", false, false, NULL},
         {NULL, NULL, NULL, NULL, false, false, NULL},
     };
@@ -104,7 +111,9 @@ int cli_serve(int argc, char **argv) {
     auth_t *auth = NULL;
     pauth_t *pauth = NULL;
     rl_t *rl = NULL;
+    exporter_t *exporter = NULL;
     http_server *srv = NULL;
+    char *public_url = NULL;
 
     int lvl = log_parse_level(opts_get(opts, "log-level"));
     long long port = opts_uint(opts, "port", 65535), threads = opts_uint(opts, "threads", 256),
@@ -112,9 +121,18 @@ int cli_serve(int argc, char **argv) {
               max_headers = opts_uint(opts, "max-headers", 1 << 20),
               timeout = opts_uint(opts, "timeout", 86400),
               ttl = opts_uint(opts, "key-cache-ms", 3600 * 1000),
-              batch = opts_uint(opts, "commit-batch", 1 << 20);
-    if (port < 0 || threads < 0 || max_body < 0 || max_headers < 0 || timeout < 0 || ttl < 0 || batch < 0)
+              batch = opts_uint(opts, "commit-batch", 1 << 20),
+              export_ttl = opts_uint(opts, "export-ttl", 24 * 365 * 100);
+    if (port < 0 || threads < 0 || max_body < 0 || max_headers < 0 || timeout < 0 || ttl < 0 || batch < 0 ||
+        export_ttl < 0)
         goto usage;
+    /* Download URLs are "<public-url>/exports/<name>": no trailing slash. */
+    public_url = opts_get(opts, "public-url") ? xstrdup(opts_get(opts, "public-url")) : NULL;
+    for (size_t n = public_url ? strlen(public_url) : 0; n > 0 && public_url[n - 1] == '/'; n--) public_url[n - 1] = '\0';
+    if (public_url && !httpc_url_valid(public_url)) {
+        fprintf(stderr, "brasa: --public-url must be an http:// or https:// URL (got '%s')\n", public_url);
+        goto usage;
+    }
     if (lvl < 0) {
         fprintf(stderr, "brasa: unknown --log-level '%s'\n", opts_get(opts, "log-level"));
         goto usage;
@@ -134,6 +152,7 @@ int cli_serve(int argc, char **argv) {
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    httpc_global_init(); /* before any thread: libcurl's set-up is process-wide */
 
     const char *dir = opts_get(opts, "data-dir");
     if (store_open(dir, &store) < 0) goto out;
@@ -145,8 +164,10 @@ int cli_serve(int argc, char **argv) {
     if (bootstrap(store) < 0 || engine_open(store, &engine) < 0 || store_start(store) < 0) goto out;
     if (auth_new(store, ttl, &auth) < 0 || pauth_new(store, ttl, &pauth) < 0) goto out;
     rl = rl_new(&rlc);
+    exporter_config ec = {.store = store, .engine = engine, .ttl_hours = (unsigned)export_ttl};
+    if (exporter_start(&ec, &exporter) < 0) goto out;
     http_ctx ctx = {.store = store, .engine = engine, .auth = auth, .pauth = pauth, .rl = rl,
-                    .started_ms = clock_wall_ms()};
+                    .exporter = exporter, .public_url = public_url, .started_ms = clock_wall_ms()};
     http_config hc = {.listen = opts_get(opts, "listen"),
                       .port = (int)port,
                       .threads = threads ? (unsigned)threads : 1,
@@ -201,13 +222,16 @@ usage:
     exit_code = 2;
 out:
     http_stop(srv);
-    store_stop(store); /* no op runs past here: the engine can go */
+    exporter_free(exporter); /* after the handlers that kick it, before the store its ops need */
+    store_stop(store);       /* no op runs past here: the engine can go */
     auth_free(auth);
     pauth_free(pauth);
     rl_free(rl);
     engine_free(engine);
     store_close(store);
     if (lockfd >= 0) close(lockfd);
+    httpc_global_cleanup();
+    free(public_url);
     opts_free(opts);
     return exit_code;
 }

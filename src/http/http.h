@@ -20,6 +20,7 @@
 #include "ratelimit.h"
 #include <json-c/json.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct http_req http_req;
 typedef int (*http_handler)(http_req *r);
@@ -42,6 +43,8 @@ typedef struct {
     auth_t *auth;
     pauth_t *pauth; /* partner data import keys (cohort import) */
     rl_t *rl;
+    struct exporter *exporter; /* segment exports (engine/exporter.h); NULL: none run */
+    const char *public_url;    /* base of download URLs; NULL: "http://" + the Host header */
     int64_t started_ms;
 } http_ctx;
 
@@ -54,6 +57,8 @@ json_object *http_body(http_req *r);
 const char *http_raw_body(http_req *r, size_t *len);
 /* A query-string parameter (decoded), or NULL. */
 const char *http_query(http_req *r, const char *name);
+/* A request header (case-insensitive name), or NULL. */
+const char *http_header(http_req *r, const char *name);
 /* The value of a "{name}" path segment, or NULL. */
 const char *http_param(http_req *r, const char *name);
 /* The key that authenticated the request (NULL on PERM_NONE routes). */
@@ -61,6 +66,9 @@ const auth_ident *http_ident(http_req *r);
 
 /* Sets the reply; takes ownership of body. Returns 0. */
 int http_reply(http_req *r, int status, json_object *body);
+/* Sets a 200 reply that streams size bytes of the open file fd from disk
+ * with this Content-Type; takes ownership of fd. Returns 0. */
+int http_reply_file(http_req *r, int fd, uint64_t size, const char *content_type);
 /* Sets a Braze-shaped error reply for code, with an optional detail that is
  * appended to the table's message. Returns 0. */
 int http_error(http_req *r, int code, const char *detail);

@@ -67,6 +67,11 @@ struct http_req {
     int status;
     char *reply;
     size_t reply_len;
+    int file_fd; /* http_reply_file: streamed instead of reply, when has_file */
+    bool has_file;
+    uint64_t file_size;
+    const char *file_type;
+    bool limited; /* refused by the rate limiter: the 429 carries Retry-After */
     const char *allow; /* Allow header for 405 */
     char allow_buf[64];
 
@@ -92,13 +97,24 @@ const char *http_query(http_req *r, const char *name) {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+const char *http_header(http_req *r, const char *name) {
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
 const char *http_param(http_req *r, const char *name) {
     for (int i = 0; r->params && i < r->params->n; i++)
         if (str_ieq(r->params->p[i].name, r->params->p[i].name_len, name)) return r->params->p[i].value;
     return NULL;
 }
 
+static void drop_file(http_req *r) {
+    if (r->has_file) close(r->file_fd);
+    r->has_file = false;
+    r->file_type = NULL;
+}
+
 int http_reply(http_req *r, int status, json_object *body) {
+    drop_file(r);
     size_t len;
     const char *s = json_object_to_json_string_length(
         body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
@@ -110,7 +126,20 @@ int http_reply(http_req *r, int status, json_object *body) {
     return 0;
 }
 
+int http_reply_file(http_req *r, int fd, uint64_t size, const char *content_type) {
+    drop_file(r);
+    free(r->reply);
+    r->reply = NULL;
+    r->file_fd = fd;
+    r->file_size = size;
+    r->file_type = content_type;
+    r->has_file = true;
+    r->status = 200;
+    return 0;
+}
+
 int http_error(http_req *r, int code, const char *detail) {
+    drop_file(r);
     const char *msg = br_err_message(code);
     buf_t b = BUF_INIT;
     buf_puts(&b, "{\"message\":");
@@ -172,16 +201,23 @@ static void add_rl_headers(http_req *r, struct MHD_Response *resp) {
 }
 
 static enum MHD_Result send_reply(http_req *r) {
-    if (!r->reply) http_error(r, BR_EINTERNAL, "handler set no reply");
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(r->reply_len, r->reply, MHD_RESPMEM_MUST_FREE);
-    r->reply = NULL; /* MHD frees it */
+    if (!r->reply && !r->has_file) http_error(r, BR_EINTERNAL, "handler set no reply");
+    struct MHD_Response *resp;
+    if (r->has_file) {
+        /* Sent from the file (sendfile where it can), never read into memory. */
+        resp = MHD_create_response_from_fd64(r->file_size, r->file_fd);
+        if (!resp) close(r->file_fd);
+        r->has_file = false; /* MHD closes it with the response */
+    } else {
+        resp = MHD_create_response_from_buffer(r->reply_len, r->reply, MHD_RESPMEM_MUST_FREE);
+        r->reply = NULL; /* MHD frees it */
+    }
     if (!resp) return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->file_type ? r->file_type : "application/json");
     if (atomic_load(&r->srv->stopping)) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     add_rl_headers(r, resp);
     if (r->status == 405 && r->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
-    if (r->status == 429 && r->rl.reset) {
+    if (r->status == 429 && r->limited && r->rl.reset) {
         char ra[24];
         time_t now = time(NULL);
         snprintf(ra, sizeof ra, "%lld", (long long)(r->rl.reset > now ? r->rl.reset - now : 0));
@@ -264,6 +300,7 @@ static int authenticate(http_req *r) {
 
     rc = rl_take(r->srv->ctx->rl, r->ident.id, r->route->group, time(NULL), &r->rl);
     r->has_rl = true;
+    r->limited = rc < 0;
     if (rc < 0) {
         char d[128];
         snprintf(d, sizeof d, "limit of %u requests per window for group '%s' reached", r->rl.limit,
@@ -459,6 +496,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
     if (r->mem_cleanup) r->mem_cleanup(r->mem);
     free(r->mem);
+    drop_file(r);
     json_object_put(r->json);
     buf_free(&r->body);
     free(r->reply);

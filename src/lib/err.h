@@ -30,6 +30,7 @@
     XX(UNAVAIL,     503, "Service Unavailable: shutting down")                \
     XX(IO,          500, "I/O error")                                         \
     XX(EXISTS,      409, "Already exists")                                    \
+    XX(EXPORTBUSY,  429, "An export of this segment is already in progress")  \
     /* Partner cohort import (Braze's documented texts, without the docs' code marks) */ \
     XX(COHORTID,    400, "cohort_id must be a valid string")                  \
     XX(NOCOHORT,    400, "cohort_id must be a valid string")                  \
