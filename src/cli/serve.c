@@ -203,12 +203,13 @@ int cli_serve(int argc, char **argv) {
         for (int i = 0; i < 64 && tr.deleted == ENG_TRIM_CHUNK; i++)
             if (store_exec(store, engine_trim_op, &tr) < 0) break;
         if (tick % FLUSH_INTERVAL_S == 0) auth_flush(auth);
-        /* Daily segment sizes (/segments/data_series): the op sizes only
-         * the segments that have none for today yet. */
+        /* Daily segment sizes (/segments/data_series): each op sizes a
+         * few of the segments that have none for today yet. */
         if (tick % SEGMENT_SNAPSHOT_S == 1) {
-            segs_snapshot sn = {engine, 0};
-            if (store_exec(store, segs_snapshot_op, &sn) == 0 && sn.done)
-                log_info("segments: sized %d segment%s for today", sn.done, sn.done == 1 ? "" : "s");
+            segs_snapshot sn = {engine, 0, true};
+            int sized = 0;
+            while (sn.more && store_exec(store, segs_snapshot_op, &sn) == 0) sized += sn.done;
+            if (sized) log_info("segments: sized %d segment%s for today", sized, sized == 1 ? "" : "s");
         }
     }
     http_quiesce(srv);

@@ -179,7 +179,8 @@ int segs_snapshot_op(sqlite3 *db, void *arg) {
     store_segment_row *rows;
     int n, rc;
     s->done = 0;
-    int64_t day = clock_wall_ms() / 86400000;
+    s->more = false;
+    int64_t day = clock_wall_ms() / 86400000, t0 = clock_mono_us();
     for (int off = 0;; off += 500) {
         if ((rc = store_segment_list(db, false, false, off, 500, &rows, &n)) < 0) return rc;
         for (int i = 0; i < n && rc == 0; i++) {
@@ -194,8 +195,12 @@ int segs_snapshot_op(sqlite3 *db, void *arg) {
                 log_warn("segments: %s: %s", rows[i].id, why);
                 rc = 0;
             } else if (rc == 0) s->done++;
+            if (rc == 0 && clock_mono_us() - t0 > SEGS_SNAPSHOT_BUDGET_MS * 1000) {
+                s->more = true; /* the rest in the next op: requests run in between */
+                break;
+            }
         }
         store_segment_rows_free(rows, n);
-        if (rc < 0 || n < 500) return rc;
+        if (rc < 0 || n < 500 || s->more) return rc;
     }
 }

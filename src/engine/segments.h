@@ -49,11 +49,15 @@ typedef struct {
 } segs_eval;
 int segs_eval_op(sqlite3 *db, void *arg);
 
-/* The daily snapshot: sizes every live segment that has none for today.
- * *done gets how many were sized. */
+/* The daily snapshot: sizes the live segments that have none for today,
+ * for at most about SEGS_SNAPSHOT_BUDGET_MS of evaluation per op (at
+ * least one segment), so the writer thread is never held long; `more`
+ * says segments are left for another op. done: how many were sized. */
+#define SEGS_SNAPSHOT_BUDGET_MS 20
 typedef struct {
     engine_t *eng;
     int done;
+    bool more;
 } segs_snapshot;
 int segs_snapshot_op(sqlite3 *db, void *arg);
 

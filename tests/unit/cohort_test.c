@@ -4,6 +4,7 @@
  * data import keys (src/core/partner.c, src/http/pauth.c). */
 #define _GNU_SOURCE
 #include "test.h"
+#include "fixture.h"
 #include "core/cohort.h"
 #include "core/command.h"
 #include "core/identity.h"
@@ -21,18 +22,6 @@
 #include <unistd.h>
 
 #define NOW 1700000000000LL
-
-static char *tmpdir(void) {
-    char *d = strdup("/tmp/brasa-unit-XXXXXX");
-    return mkdtemp(d);
-}
-
-static void rmdir_r(char *d) {
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    if (system(cmd) != 0) printf("    could not remove %s\n", d);
-    free(d);
-}
 
 /* ---- bitmap -------------------------------------------------------------- */
 

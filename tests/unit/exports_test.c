@@ -4,6 +4,7 @@
  * src/engine/exporter.c). */
 #define _GNU_SOURCE
 #include "test.h"
+#include "fixture.h"
 #include "engine/exporter.h"
 #include "engine/segments.h"
 #include "lib/archive.h"
@@ -18,18 +19,6 @@
 #include <unistd.h>
 #include <zip.h>
 #include <zlib.h>
-
-static char *tmpdir(void) {
-    char *d = strdup("/tmp/brasa-exports-XXXXXX");
-    return mkdtemp(d);
-}
-
-static void rmdir_r(char *d) {
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    if (system(cmd) != 0) printf("    could not remove %s\n", d);
-    free(d);
-}
 
 TEST(exports_names_are_exactly_prefix_and_extension) {
     char prefix[STORE_EXPORT_PREFIX_MAX], name[STORE_EXPORT_NAME_MAX];
@@ -213,14 +202,6 @@ TEST(exports_callback_urls_are_http_or_https_with_a_host) {
 
 /* ---- the exporter, in-process -------------------------------------------- */
 
-static int track(store_t *s, engine_t *e, const char *json) {
-    eng_command c = {.eng = e, .kind = CMD_TRACK, .body = json_tokener_parse(json), .raw = json, .rawlen = strlen(json)};
-    int rc = store_exec(s, engine_command_op, &c);
-    json_object_put(c.body);
-    eng_command_free(&c);
-    return rc;
-}
-
 typedef struct {
     store_export_job *j;
 } insert_arg;
@@ -249,7 +230,7 @@ TEST(exporter_writes_chunks_gzip_and_expires_old_files) {
     T_EQ_INT(store_open(d, &s), 0);
     T_EQ_INT(engine_open(s, &e), 0);
     T_EQ_INT(store_start(s), 0);
-    T_EQ_INT(track(s, e, "{\"attributes\":[{\"external_id\":\"u1\",\"t\":\"g\"},{\"external_id\":\"u2\",\"t\":\"g\"},"
+    T_EQ_INT(fixture_track(s, e, "{\"attributes\":[{\"external_id\":\"u1\",\"t\":\"g\"},{\"external_id\":\"u2\",\"t\":\"g\"},"
                          "{\"external_id\":\"u3\",\"t\":\"g\"},{\"external_id\":\"u4\",\"t\":\"s\"},"
                          "{\"external_id\":\"u5\",\"t\":\"g\"},{\"external_id\":\"u6\",\"t\":\"g\"}]}"), 0);
     segs_write w = {.body = json_tokener_parse("{\"name\":\"g\",\"definition\":{\"type\":\"custom_attribute\","
