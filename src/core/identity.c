@@ -155,30 +155,36 @@ static void arr_append(pedit *e, uint32_t key, const char *const *s, const size_
     buf_free(&b);
 }
 
-/* Calls fn on each string element of an array field (pairs for aliases). */
-static int arr_strings(const uint8_t *p, uint32_t len, const uint8_t **s, size_t *n, int max) {
-    const uint8_t *end = p + len;
-    int k = 0;
-    while (p < end && k < max) {
-        p++;
-        uint64_t l;
-        if (varint_get(&p, end, &l) < 0 || l > (uint64_t)(end - p)) break;
-        s[k] = p;
-        n[k++] = (size_t)l;
-        p += l;
-    }
-    return k;
+/* Walks the elements of an array payload (type, varint length, bytes):
+ * s and n: the element's bytes; raw and rawlen: the whole element. No limit on
+ * how many: a user may have any number of aliases, devices or ids. */
+typedef struct {
+    const uint8_t *p, *end;
+} arr_iter;
+
+static bool arr_next(arr_iter *it, const uint8_t **s, size_t *n, const uint8_t **raw, size_t *rawlen) {
+    if (it->p >= it->end) return false;
+    const uint8_t *start = it->p++;
+    uint64_t l;
+    if (varint_get(&it->p, it->end, &l) < 0 || l > (uint64_t)(it->end - it->p)) return false;
+    *s = it->p;
+    *n = (size_t)l;
+    it->p += l;
+    *raw = start;
+    *rawlen = (size_t)(it->p - start);
+    return true;
 }
 
-/* Whether the profile has an alias with this label (any name). */
+/* Whether the profile has an alias with this label (any name); aliases
+ * are stored as label, name pairs. */
 static bool has_label(const uint8_t *blob, const char *label, size_t ll) {
     pfield f;
     if (!blob || !profile_get(blob, pkey(PF_ALIASES, PK_ATTR), &f)) return false;
-    const uint8_t *s[512];
-    size_t n[512];
-    int k = arr_strings(f.p, f.len, s, n, 512);
-    for (int i = 0; i + 1 < k; i += 2)
-        if (n[i] == ll && !memcmp(s[i], label, ll)) return true;
+    arr_iter it = {f.p, f.p + f.len};
+    const uint8_t *s, *name, *raw;
+    size_t n, nn, rn;
+    while (arr_next(&it, &s, &n, &raw, &rn) && arr_next(&it, &name, &nn, &raw, &rn))
+        if (n == ll && !memcmp(s, label, ll)) return true;
     return false;
 }
 
@@ -243,10 +249,13 @@ void identity_merge(identity_ctx *c, uint32_t from, uint32_t into) {
         if (kind == PK_EVENT || kind == PK_PURCHASE) {
             merge_summary(&e, &f, f.p, kind == PK_PURCHASE);
         } else if (id == PF_ALIASES || id == PF_DEVICES) {
-            const uint8_t *s[512];
-            size_t n[512];
-            int k = arr_strings(f.p, f.len, s, n, 512);
-            arr_append(&e, f.key, (const char *const *)s, n, k);
+            /* Both arrays hold elements of the same form: append theirs. */
+            const pfield *mine = pedit_get(&e, f.key);
+            buf_t b = BUF_INIT;
+            if (mine && mine->type == PT_ARR) buf_append(&b, pedit_payload(&e, mine), mine->len);
+            buf_append(&b, f.p, f.len);
+            pedit_set(&e, f.key, PT_ARR, b.data, b.len);
+            buf_free(&b);
         } else if (id == PF_TOTAL_REVENUE) {
             const pfield *mine = pedit_get(&e, f.key);
             double t = pval_get_dbl(f.p) + (mine && mine->type == PT_DBL ? pval_get_dbl(pedit_payload(&e, mine)) : 0);
@@ -501,25 +510,19 @@ static json_object *remove_ids(identity_ctx *c, json_object *body) {
         }
         pedit e;
         pedit_open(&e, users_get(c->users, row)->blob);
+        /* The deprecated ids but this one, elements copied as they are. */
         const pfield *f = pedit_get(&e, pkey(PF_OLD_EXTERNAL_IDS, PK_ATTR));
-        const uint8_t *s[512];
-        size_t n[512];
-        int k = f ? arr_strings(pedit_payload(&e, f), f->len, s, n, 512) : 0, m = 0;
-        const char *keep[512];
-        size_t kl[512];
-        for (int j = 0; j < k; j++)
-            if (!(n[j] == xn && !memcmp(s[j], x, xn))) keep[m] = (const char *)s[j], kl[m++] = n[j];
-        /* keep[] points into the blob, which pedit_set below does not free. */
-        buf_t copy = BUF_INIT;
-        for (int j = 0; j < m; j++) buf_append(&copy, keep[j], kl[j]);
-        pedit_del(&e, pkey(PF_OLD_EXTERNAL_IDS, PK_ATTR));
-        size_t off = 0;
-        for (int j = 0; j < m; j++) {
-            const char *one[1] = {copy.data + off};
-            arr_append(&e, pkey(PF_OLD_EXTERNAL_IDS, PK_ATTR), one, &kl[j], 1);
-            off += kl[j];
+        buf_t keep = BUF_INIT;
+        if (f) {
+            const uint8_t *p = pedit_payload(&e, f), *s, *raw;
+            size_t n, rn;
+            arr_iter it = {p, p + f->len};
+            while (arr_next(&it, &s, &n, &raw, &rn))
+                if (!(n == xn && !memcmp(s, x, xn))) buf_append(&keep, raw, rn);
         }
-        buf_free(&copy);
+        if (keep.len) pedit_set(&e, pkey(PF_OLD_EXTERNAL_IDS, PK_ATTR), PT_ARR, keep.data, keep.len);
+        else pedit_del(&e, pkey(PF_OLD_EXTERNAL_IDS, PK_ATTR));
+        buf_free(&keep);
         commit(c, row, &e);
         pedit_close(&e);
         json_object_array_add(ok, json_object_new_string_len(x, (int)xn));

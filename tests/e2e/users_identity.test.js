@@ -401,3 +401,17 @@ test('permissions: each identity endpoint needs its own permission', async () =>
   assert.deepEqual(res.json, { deleted: 1, message: 'success' });
   await api.none('perm');
 });
+
+test('a user with 600 deprecated ids: removing one keeps every other (no fixed-size list)', async () => {
+  await create('dep-0');
+  for (let start = 0; start < 600; start += 50) {
+    const renames = Array.from({ length: 50 }, (_, i) => ({ current_external_id: `dep-${start + i}`, new_external_id: `dep-${start + i + 1}` }));
+    const res = await api.ok('/users/external_ids/rename', { external_id_renames: renames });
+    assert.equal(res.external_ids.length, 50, JSON.stringify(res.rename_errors));
+  }
+  const b = (await api.user('dep-600', ['braze_id'])).braze_id;
+  assert.deepEqual(await api.ok('/users/external_ids/remove', { external_ids: ['dep-550'] }), { removed_ids: ['dep-550'], removal_errors: [], message: 'success' });
+  await api.none('dep-550');
+  for (const id of ['dep-0', 'dep-511', 'dep-512', 'dep-549', 'dep-551', 'dep-599', 'dep-600'])
+    assert.deepEqual(await api.user(id, ['external_id', 'braze_id']), { external_id: 'dep-600', braze_id: b }, id);
+});
