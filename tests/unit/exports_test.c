@@ -227,9 +227,7 @@ TEST(exporter_writes_chunks_gzip_and_expires_old_files) {
     char *d = tmpdir();
     store_t *s;
     engine_t *e;
-    T_EQ_INT(store_open(d, &s), 0);
-    T_EQ_INT(engine_open(s, &e), 0);
-    T_EQ_INT(store_start(s), 0);
+    T_EQ_INT(fixture_open(d, &s, &e), 0);
     T_EQ_INT(fixture_track(s, e, "{\"attributes\":[{\"external_id\":\"u1\",\"t\":\"g\"},{\"external_id\":\"u2\",\"t\":\"g\"},"
                          "{\"external_id\":\"u3\",\"t\":\"g\"},{\"external_id\":\"u4\",\"t\":\"s\"},"
                          "{\"external_id\":\"u5\",\"t\":\"g\"},{\"external_id\":\"u6\",\"t\":\"g\"}]}"), 0);
@@ -283,9 +281,7 @@ TEST(exporter_writes_chunks_gzip_and_expires_old_files) {
     bool gz_kept = access(gpath, F_OK) == 0;
 
     exporter_free(x);
-    store_stop(s);
-    engine_free(e);
-    store_close(s);
+    fixture_close(s, e);
 
     T_EQ_INT(rc1, 0);
     T_EQ_INT(rc2, 0);

@@ -18,6 +18,23 @@ void rmdir_r(char *d) {
     free(d);
 }
 
+int fixture_open(const char *dir, store_t **s, engine_t **e) {
+    int rc = store_open(dir, s);
+    if (rc < 0) return rc;
+    if ((rc = engine_open(*s, e)) < 0) {
+        store_close(*s);
+        return rc;
+    }
+    if ((rc = store_start(*s)) < 0) fixture_close(*s, *e);
+    return rc;
+}
+
+void fixture_close(store_t *s, engine_t *e) {
+    store_stop(s);
+    engine_free(e);
+    store_close(s);
+}
+
 int fixture_track(store_t *s, engine_t *e, const char *json) {
     eng_command c = {.eng = e, .kind = CMD_TRACK, .body = json_tokener_parse(json), .raw = json, .rawlen = strlen(json)};
     int rc = store_exec(s, engine_command_op, &c);

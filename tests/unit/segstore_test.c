@@ -28,9 +28,7 @@ TEST(segments_snapshot_sizes_each_segment_once_a_day_in_bounded_ops) {
     char *d = tmpdir();
     store_t *s;
     engine_t *e;
-    T_EQ_INT(store_open(d, &s), 0);
-    T_EQ_INT(engine_open(s, &e), 0);
-    T_EQ_INT(store_start(s), 0);
+    T_EQ_INT(fixture_open(d, &s, &e), 0);
     T_EQ_INT(fixture_track(s, e, "{\"attributes\":[{\"external_id\":\"a\",\"n\":1},{\"external_id\":\"b\",\"n\":2},"
                                  "{\"external_id\":\"c\",\"n\":3}]}"), 0);
     char ids[3][SEG_ID_LEN + 1];
@@ -57,8 +55,6 @@ TEST(segments_snapshot_sizes_each_segment_once_a_day_in_bounded_ops) {
     T_EQ_INT(store_exec(s, segs_snapshot_op, &sn), 0);
     T_EQ_INT(sn.done, 0);
     T_TRUE(!sn.more);
-    store_stop(s);
-    engine_free(e);
-    store_close(s);
+    fixture_close(s, e);
     rmdir_r(d);
 }
