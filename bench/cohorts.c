@@ -92,7 +92,7 @@ static int seed(const char *dir, long n) {
     int64_t t0 = clock_mono_us();
     seed_arg a = {e, n};
     if (store_exec(s, seed_op, &a) < 0) die("seeding failed");
-    eng_checkpoint ck = {e, true, 0};
+    eng_checkpoint ck = {.eng = e, .force = true};
     if (store_exec(s, engine_checkpoint_op, &ck) < 0) die("checkpoint failed");
     partner_keygen k = {.partner = "heap"};
     if (store_exec(s, partner_keygen_op, &k) < 0) die("cannot create the data import key");

@@ -193,8 +193,9 @@ int main(int argc, char **argv) {
     }
 
     t0 = clock_mono_us();
-    eng_checkpoint ck = {e, true, 0};
+    eng_checkpoint ck = {.eng = e, .force = true};
     if (store_exec(s, engine_checkpoint_op, &ck) < 0) return 1;
+    engine_checkpoint_wait(e); /* the snapshot and its write to profiles.db */
     double ckpt_s = (double)(clock_mono_us() - t0) / 1e6;
     engine_free(e);
     malloc_trim(0);

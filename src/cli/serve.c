@@ -192,11 +192,14 @@ int cli_serve(int argc, char **argv) {
             log_info("serve: signal %d, shutting down", sig);
             break;
         }
-        eng_checkpoint ck = {engine, false, 0};
+        /* The op only snapshots (the writer is held for that alone); the
+         * checkpoint thread writes profiles.db and logs when done. */
+        eng_checkpoint ck = {.eng = engine};
         int64_t t0 = clock_mono_us();
-        if (store_exec(store, engine_checkpoint_op, &ck) == 0 && ck.written)
-            log_info("engine: checkpoint wrote %u profiles in %lld ms", ck.written,
-                     (long long)(clock_mono_us() - t0) / 1000);
+        if (store_exec(store, engine_checkpoint_op, &ck) == 0 && ck.seq)
+            log_info("engine: checkpoint snapshot of %u profiles up to seq %lld: %.2f ms on the writer "
+                     "(%.2f ms with the commit)", ck.written, (long long)ck.seq, (double)ck.snapshot_us / 1000,
+                     (double)(clock_mono_us() - t0) / 1000);
         /* Drop checkpointed journal rows in small transactions, between
          * requests' commits (a bounded amount per second). */
         eng_trim tr = {engine, ENG_TRIM_CHUNK};
@@ -215,8 +218,13 @@ int cli_serve(int argc, char **argv) {
     http_quiesce(srv);
     http_drain(srv, 5000);
     auth_flush(auth);
-    eng_checkpoint ck = {engine, true, 0};
-    store_exec(store, engine_checkpoint_op, &ck); /* a clean stop leaves no journal to replay */
+    /* A clean stop leaves no journal to replay: let a snapshot in flight
+     * finish off the writer, take the last one, wait for it to be written
+     * (engine_free would finish it too). */
+    engine_checkpoint_wait(engine);
+    eng_checkpoint ck = {.eng = engine, .force = true};
+    store_exec(store, engine_checkpoint_op, &ck);
+    engine_checkpoint_wait(engine);
     exit_code = 0;
     goto out;
 usage:

@@ -1,6 +1,7 @@
-/* engine.c -- the working set: load, journaled commands, checkpoints
- * (see engine.h). */
+/* engine.c -- the working set: load, journaled commands, checkpoint
+ * snapshots (see engine.h; ckpt.c writes them to profiles.db). */
 #include "engine.h"
+#include "ckpt.h"
 #include "../core/cohort.h"
 #include "../core/columns.h"
 #include "../core/identity.h"
@@ -32,10 +33,15 @@ struct engine {
     uint32_t ndirty, capdirty;
     uint32_t *stale; /* rows whose segment columns are behind their profile */
     uint32_t nstale, capstale;
-    int64_t last_seq;       /* newest journal row applied */
-    int64_t checkpoint_seq; /* journal rows up to here are in `profiles` */
-    int64_t checkpoint_ms;  /* when the last checkpoint ran */
-    sqlite3_stmt *ins;      /* journal insert, on the writer's connection */
+    int64_t last_seq;      /* newest journal row applied */
+    int64_t loaded_seq;    /* start-up: the checkpoint loaded, replay after it */
+    int64_t snap_seq;      /* S of the last snapshot taken (maybe not yet written) */
+    int64_t checkpoint_ms; /* when the last checkpoint ran */
+    sqlite3_stmt *ins;     /* journal insert, on the writer's connection */
+    store_t *store;
+    ckpt_t *ck;       /* profiles.db and its thread (ckpt.h) */
+    ckpt_snap *snap;  /* taken by this transaction's checkpoint op, not yet handed over */
+    bool upgrade;     /* loaded from brasa.db's old tables: write everything once */
 };
 
 /* Appends row to a row list once; the profile flag bit records membership. */
@@ -152,56 +158,123 @@ void eng_command_free(eng_command *c) {
     c->track.errors = c->result = NULL;
 }
 
-/* ---- checkpoint ---------------------------------------------------------- */
+/* ---- checkpoint ----------------------------------------------------------
+ *
+ * The op runs on the writer thread and only copies: every dirty profile
+ * into one snapshot (ckpt.h), the dirty cohorts serialized, S = last_seq.
+ * The snapshot goes to the checkpoint thread once this transaction has
+ * committed (store_on_commit): S's journal rows must be durable before a
+ * profiles.db that includes them can be, or a crash in between would leave
+ * profiles.db ahead of brasa.db's journal, whose next rows would reuse
+ * seqs at or below S and be skipped by the replay. */
+
+/* Marks the rows and cohorts of a snapshot that was not written dirty
+ * again: they go out with the next one, as they are by then. */
+static void reclaim_failed(engine_t *e) {
+    ckpt_snap *s = ckpt_take_failed(e->ck);
+    if (!s) return;
+    for (uint32_t i = 0; i < s->nprofiles; i++) {
+        uint32_t row = s->profiles[i].row;
+        mark(users_get(e->users, row), PROFILE_DIRTY, row, &e->dirty, &e->ndirty, &e->capdirty);
+    }
+    for (uint32_t i = 0; i < s->ncohorts; i++) cohorts_at(e->cohorts, s->cohorts[i].idx)->dirty = true;
+    e->snap_seq = ckpt_durable(e->ck); /* the journal since then is pending again */
+    ckpt_snap_free(s);
+}
+
+static ckpt_snap *take_snapshot(engine_t *e) {
+    ckpt_snap *s = xcalloc(1, sizeof *s);
+    s->seq = e->last_seq;
+    s->nprofiles = e->ndirty;
+    s->profiles = xmalloc((e->ndirty ? e->ndirty : 1) * sizeof *s->profiles);
+    size_t total = 0;
+    for (uint32_t i = 0; i < e->ndirty; i++) {
+        profile_t *p = users_get(e->users, e->dirty[i]);
+        ckpt_profile *c = &s->profiles[i];
+        c->row = e->dirty[i];
+        memcpy(c->braze_id, p->braze_id, 12);
+        c->created = p->created;
+        c->updated = p->updated;
+        c->flags = p->flags & PROFILE_DELETED;
+        c->len = p->blob ? (uint32_t)profile_blob_size(p->blob) : 0;
+        c->off = total;
+        total += c->len;
+    }
+    s->data = xmalloc(total ? total : 1);
+    for (uint32_t i = 0; i < e->ndirty; i++) {
+        profile_t *p = users_get(e->users, e->dirty[i]);
+        if (s->profiles[i].len) memcpy(s->data + s->profiles[i].off, p->blob, s->profiles[i].len);
+        p->flags &= ~PROFILE_DIRTY;
+    }
+    e->ndirty = 0;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < cohorts_count(e->cohorts); i++) n += cohorts_at(e->cohorts, i)->dirty;
+    s->cohorts = xcalloc(n ? n : 1, sizeof *s->cohorts);
+    for (uint32_t i = 0; i < cohorts_count(e->cohorts); i++) {
+        cohort_t *k = cohorts_at(e->cohorts, i);
+        if (!k->dirty) continue;
+        ckpt_cohort *c = &s->cohorts[s->ncohorts++];
+        bitmap_optimize(k->members);
+        size_t len = bitmap_serialized_size(k->members);
+        void *buf = xmalloc(len ? len : 1);
+        bitmap_serialize(k->members, buf);
+        c->r = cohort_row(k);
+        c->r.partner = xstrdup(k->partner);
+        c->r.cohort_id = xstrdup(k->id);
+        c->r.name = xstrdup(k->name);
+        c->r.members = buf;
+        c->r.members_len = len;
+        c->idx = i;
+    }
+    cohorts_clean(e->cohorts);
+    return s;
+}
+
+/* After the op's transaction: hand the snapshot over (or give it back). */
+static void hand_over(void *arg, bool committed) {
+    engine_t *e = arg;
+    ckpt_snap *s = e->snap;
+    e->snap = NULL;
+    ckpt_submit(e->ck, s, committed);
+}
 
 int engine_checkpoint_op(sqlite3 *db, void *arg) {
+    (void)db;
     eng_checkpoint *ck = arg;
     engine_t *e = ck->eng;
     int64_t now = clock_wall_ms();
-    int64_t pending = e->last_seq - e->checkpoint_seq;
     ck->written = 0;
-    if (!pending && !e->ndirty) return 0;
+    ck->snapshot_us = 0;
+    reclaim_failed(e);
+    /* A snapshot taken in this same transaction is not handed over yet:
+     * waiting for it here would wait forever. */
+    if (e->snap) return 0;
+    int64_t pending = e->last_seq - e->snap_seq;
+    if (!pending && !e->ndirty && !e->upgrade) return 0;
     if (!ck->force && e->ndirty < CKPT_DIRTY && pending < CKPT_JOURNAL && now - e->checkpoint_ms < CKPT_AGE_MS)
         return 0;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO profiles (row, braze_id, created, updated, flags, data) "
-                               "VALUES (?, ?, ?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
-        return BR_ESTORE;
-    for (uint32_t i = 0; i < e->ndirty; i++) {
-        profile_t *p = users_get(e->users, e->dirty[i]);
-        sqlite3_bind_int64(st, 1, e->dirty[i]);
-        sqlite3_bind_blob(st, 2, p->braze_id, 12, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, p->created);
-        sqlite3_bind_int64(st, 4, p->updated);
-        sqlite3_bind_int64(st, 5, p->flags & PROFILE_DELETED);
-        if (p->blob) sqlite3_bind_blob(st, 6, p->blob, (int)profile_blob_size(p->blob), SQLITE_STATIC);
-        else sqlite3_bind_null(st, 6);
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE) {
-            sqlite3_finalize(st);
-            return BR_ESTORE;
-        }
+    if (!ckpt_reserve(e->ck)) {
+        if (!ck->force) return 0; /* one in flight: the next tick tries again */
+        /* Forced (start-up, shutdown): wait for it, holding the writer. */
+        ckpt_wait(e->ck);
+        reclaim_failed(e);
+        ckpt_reserve(e->ck);
     }
-    sqlite3_finalize(st);
-    uint32_t ncohorts;
-    if (cohorts_write_dirty(e->cohorts, db, &ncohorts) < 0) return BR_ESTORE;
-    char seq[32];
-    snprintf(seq, sizeof seq, "%lld", (long long)e->last_seq);
-    /* The journal rows up to here are now dead weight; engine_trim_op
-     * deletes them a few at a time, so freeing hundreds of megabytes of
-     * bodies does not stall every request behind this checkpoint. */
-    if (store_meta_set(db, "checkpoint_seq", seq) < 0) return BR_ESTORE;
-    /* Only now, with everything written in this transaction, forget the
-     * dirty set (if the commit fails the store aborts the process). */
-    for (uint32_t i = 0; i < e->ndirty; i++) users_get(e->users, e->dirty[i])->flags &= ~PROFILE_DIRTY;
-    cohorts_clean(e->cohorts);
-    ck->written = e->ndirty;
-    e->ndirty = 0;
-    e->checkpoint_seq = e->last_seq;
+    int64_t t0 = clock_mono_us();
+    e->snap = take_snapshot(e);
+    ck->snapshot_us = clock_mono_us() - t0;
+    ck->written = e->snap->nprofiles;
+    ck->seq = e->snap->seq;
+    store_on_commit(e->store, hand_over, e);
+    e->snap_seq = e->last_seq;
     e->checkpoint_ms = now;
+    e->upgrade = false;
     return 0;
 }
+
+void engine_checkpoint_wait(engine_t *e) { ckpt_wait(e->ck); }
+
+int64_t engine_checkpoint_durable(engine_t *e) { return ckpt_durable(e->ck); }
 
 int engine_trim_op(sqlite3 *db, void *arg) {
     eng_trim *t = arg;
@@ -210,7 +283,9 @@ int engine_trim_op(sqlite3 *db, void *arg) {
     sqlite3_stmt *st = store_prep(db, "DELETE FROM journal WHERE seq IN "
                                       "(SELECT seq FROM journal WHERE seq <= ? ORDER BY seq LIMIT ?)");
     if (!st) return BR_ESTORE;
-    sqlite3_bind_int64(st, 1, e->checkpoint_seq);
+    /* Only what profiles.db has committed, never what a snapshot in
+     * flight will cover. */
+    sqlite3_bind_int64(st, 1, ckpt_durable(e->ck));
     sqlite3_bind_int(st, 2, ENG_TRIM_CHUNK);
     int rc = store_done(db, st);
     if (rc == 0) t->deleted = (uint32_t)sqlite3_changes(db);
@@ -262,7 +337,7 @@ static int replay(engine_t *e, sqlite3 *db) {
     if (sqlite3_prepare_v2(db, "SELECT seq, at, kind, body FROM journal WHERE seq > ? ORDER BY seq", -1, &st, NULL) !=
         SQLITE_OK)
         return BR_ESTORE;
-    sqlite3_bind_int64(st, 1, e->checkpoint_seq);
+    sqlite3_bind_int64(st, 1, e->loaded_seq);
     int rc, n = 0;
     json_tokener *tok = json_tokener_new_ex(64);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -281,40 +356,105 @@ static int replay(engine_t *e, sqlite3 *db) {
     return rc == SQLITE_DONE ? 0 : BR_ESTORE;
 }
 
+/* The highest journal seq brasa.db ever gave out (AUTOINCREMENT keeps it
+ * in sqlite_sequence even when the table is empty). */
+static int64_t journal_top(sqlite3 *db) {
+    sqlite3_stmt *st;
+    int64_t top = 0;
+    if (sqlite3_prepare_v2(db, "SELECT seq FROM sqlite_sequence WHERE name = 'journal'", -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    if (sqlite3_step(st) == SQLITE_ROW) top = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return top;
+}
+
 typedef struct {
     engine_t *e;
 } load_arg;
 
 static int load_op(sqlite3 *db, void *arg) {
     engine_t *e = ((load_arg *)arg)->e;
+    sqlite3 *pdb = ckpt_db(e->ck);
     uint32_t inst;
-    char *v = NULL;
     int rc = instance_id(db, &inst);
     if (rc < 0) return rc;
     e->users = users_new(inst);
-    if ((rc = names_load(e->names, db)) < 0 || (rc = load_profiles(e, db)) < 0) return rc;
-    if ((rc = cohorts_load(e->cohorts, db)) < 0) return rc; /* before the replay, which builds on them */
-    if (store_meta_get(db, "checkpoint_seq", &v) == 0) e->checkpoint_seq = strtoll(v, NULL, 10);
-    free(v);
-    e->last_seq = e->checkpoint_seq;
+    if ((rc = names_load(e->names, db)) < 0) return rc;
+    rc = ckpt_load_seq(e->ck, &e->loaded_seq);
+    if (rc == 0) {
+        /* profiles.db is the checkpoint. If it is ahead of this brasa.db
+         * (the two files restored from different moments), new journal rows
+         * would get seqs it already covers and the replay would skip them. */
+        if (e->loaded_seq > journal_top(db)) {
+            log_error("engine: profiles.db is at journal seq %lld but brasa.db has only reached %lld: "
+                      "the two files are not from the same moment (restore both from one backup)",
+                      (long long)e->loaded_seq, (long long)journal_top(db));
+            return BR_ESTORE;
+        }
+        if ((rc = load_profiles(e, pdb)) < 0 || (rc = cohorts_load(e->cohorts, pdb)) < 0) return rc;
+    } else if (rc == BR_ENOTFOUND) {
+        /* No checkpoint in profiles.db: a new store, or one written by a
+         * version that kept profiles in brasa.db. Load from brasa.db's
+         * tables; the start-up checkpoint then writes everything to
+         * profiles.db, and only after that commits are the old rows cleared
+         * (engine_open), so a crash in between just does this again. */
+        char *v = NULL;
+        if ((rc = load_profiles(e, db)) < 0 || (rc = cohorts_load(e->cohorts, db)) < 0) return rc;
+        if (store_meta_get(db, "checkpoint_seq", &v) == 0) e->loaded_seq = strtoll(v, NULL, 10);
+        free(v);
+        e->upgrade = true;
+    } else {
+        return rc;
+    }
+    e->last_seq = e->snap_seq = e->loaded_seq;
     if ((rc = replay(e, db)) < 0) return rc;
+    if (e->upgrade) {
+        for (uint32_t r = 0; r < users_rows(e->users); r++)
+            mark(users_get(e->users, r), PROFILE_DIRTY, r, &e->dirty, &e->ndirty, &e->capdirty);
+        for (uint32_t i = 0; i < cohorts_count(e->cohorts); i++) cohorts_at(e->cohorts, i)->dirty = true;
+    }
     /* Columns from the final state in one pass, not per replayed change. */
     e->cols = cols_new();
     cols_build(e->cols, e->users);
     return 0;
 }
 
+/* Empties brasa.db's old checkpoint (profiles, cohort members, its seq)
+ * once profiles.db holds everything; cheap when already empty. Cohort
+ * metadata stays: `brasa cohorts list` reads it there. */
+static int drop_old_op(sqlite3 *db, void *arg) {
+    (void)arg;
+    return store_sql(db, "DELETE FROM profiles; UPDATE cohorts SET members = NULL WHERE members IS NOT NULL; "
+                         "DELETE FROM meta WHERE key = 'checkpoint_seq';");
+}
+
 int engine_open(store_t *store, engine_t **out) {
     engine_t *e = xcalloc(1, sizeof *e);
+    e->store = store;
     e->names = names_new();
     e->cohorts = cohorts_new();
     int64_t t0 = clock_mono_us();
-    load_arg la = {e};
-    int rc = store_exec(store, load_op, &la);
-    if (rc == 0) {
-        eng_checkpoint ck = {e, true, 0};
-        rc = store_exec(store, engine_checkpoint_op, &ck); /* fold a replayed tail in now */
+    int rc = ckpt_open(store_dir(store), &e->ck);
+    if (rc < 0) {
+        names_free(e->names);
+        cohorts_free(e->cohorts);
+        free(e);
+        return rc;
     }
+    load_arg la = {e};
+    rc = store_exec(store, load_op, &la);
+    if (rc == 0) rc = ckpt_start(e->ck);
+    if (rc == 0) {
+        /* Fold a replayed tail (or, after an upgrade, everything) into
+         * profiles.db now, and wait for it. */
+        eng_checkpoint ck = {.eng = e, .force = true};
+        rc = store_exec(store, engine_checkpoint_op, &ck);
+        ckpt_wait(e->ck);
+        ckpt_snap *failed = ckpt_take_failed(e->ck);
+        if (failed) rc = BR_ESTORE; /* the write failed (logged); brasa.db's old tables stay */
+        ckpt_snap_free(failed);
+    }
+    if (rc == 0) rc = store_exec(store, drop_old_op, NULL);
     if (rc < 0) {
         engine_free(e);
         return rc;
@@ -328,6 +468,8 @@ int engine_open(store_t *store, engine_t **out) {
 
 void engine_free(engine_t *e) {
     if (!e) return;
+    ckpt_close(e->ck); /* finishes a snapshot it was handed */
+    ckpt_snap_free(e->snap);
     sqlite3_finalize(e->ins); /* before the store closes its connection */
     users_free(e->users);
     names_free(e->names);
@@ -339,7 +481,7 @@ void engine_free(engine_t *e) {
 }
 
 eng_stats engine_stats(engine_t *e) {
-    eng_stats s = {users_rows(e->users), users_live(e->users), e->ndirty, e->last_seq - e->checkpoint_seq,
+    eng_stats s = {users_rows(e->users), users_live(e->users), e->ndirty, e->last_seq - ckpt_durable(e->ck),
                    users_memory(e->users) + names_memory(e->names) + cohorts_memory(e->cohorts) +
                        (e->cols ? cols_memory(e->cols) : 0)};
     return s;

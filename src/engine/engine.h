@@ -5,13 +5,21 @@
  * (the Redis model) and a change is applied in memory and journaled in the
  * same group-committed transaction. A request is answered after that commit.
  *
- * Durability: each changing command appends its request body to `journal`;
- * engine_checkpoint_op() writes the profiles changed since the last
- * checkpoint and drops the journal up to there. engine_open() loads the
- * profiles and replays the journal tail, which recreates the exact state
- * (commands are deterministic given the body and the time they ran at).
+ * Durability: each changing command appends its request body to brasa.db's
+ * `journal`. A checkpoint keeps the journal short without stalling the
+ * writer: engine_checkpoint_op() only copies the profiles and cohorts
+ * changed since the last one into a snapshot as of journal seq S (a few ms
+ * for 100k profiles), and the checkpoint thread (ckpt.h) writes it to
+ * <data dir>/profiles.db with checkpoint_seq = S in one transaction. Only
+ * journal rows up to a committed S are trimmed (engine_trim_op).
+ * engine_open() loads profiles.db and replays the journal after its S, which
+ * recreates the exact state (commands are deterministic given the body and
+ * the time they ran at); the state and S commit together, so no row is ever
+ * replayed onto a state that already has it. A data directory from before
+ * profiles.db is loaded from brasa.db's old tables once and moved over.
  * If a commit fails after memory changed, memory is ahead of the disk: the
- * store aborts the process and the restart reloads the truth. */
+ * store aborts the process and the restart reloads the truth. A failed
+ * profiles.db write only marks its rows dirty again. */
 #ifndef BR_ENGINE_H
 #define BR_ENGINE_H
 #include "../core/command.h"
@@ -52,17 +60,29 @@ typedef struct {
 int engine_command_op(sqlite3 *db, void *arg);
 void eng_command_free(eng_command *c);
 
-/* Writes dirty profiles and truncates the journal when enough changed, or
- * always when *(bool *)... see eng_checkpoint. */
+/* Takes a checkpoint snapshot when enough changed (or always with force)
+ * and hands it to the checkpoint thread once the op's transaction commits.
+ * One snapshot is in flight at a time: while one is being written, the op
+ * does nothing, or with force waits for it first (holding the writer: for
+ * start-up and shutdown). The write itself is asynchronous: see
+ * engine_checkpoint_wait(). */
 typedef struct {
     engine_t *eng;
     bool force;
-    uint32_t written; /* out: profiles written */
+    uint32_t written;    /* out: profiles in the snapshot (0: none taken) */
+    int64_t snapshot_us; /* out: time the writer thread spent on it */
+    int64_t seq;         /* out: its S */
 } eng_checkpoint;
 int engine_checkpoint_op(sqlite3 *db, void *arg);
+/* Waits until the snapshot in flight, if any, is written (or failed). Not
+ * from an op: the writer thread hands snapshots over. */
+void engine_checkpoint_wait(engine_t *e);
+/* The S of the last checkpoint committed to profiles.db. */
+int64_t engine_checkpoint_durable(engine_t *e);
 
-/* Deletes up to ENG_TRIM_CHUNK journal rows already covered by a
- * checkpoint; run it until it deletes fewer (serve does, each second). */
+/* Deletes up to ENG_TRIM_CHUNK journal rows covered by the last checkpoint
+ * committed to profiles.db; run it until it deletes fewer (serve does,
+ * each second). */
 #define ENG_TRIM_CHUNK 256
 typedef struct {
     engine_t *eng;
@@ -72,7 +92,7 @@ int engine_trim_op(sqlite3 *db, void *arg);
 
 typedef struct {
     uint32_t rows, live, dirty;
-    int64_t journal_pending;
+    int64_t journal_pending; /* journal rows after the last committed checkpoint */
     size_t memory;
 } eng_stats;
 eng_stats engine_stats(engine_t *e);

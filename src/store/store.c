@@ -34,7 +34,29 @@ struct store {
     unsigned max_batch;
     pthread_t thread;
     store_stats stats;
+    /* store_on_commit() callbacks of the transaction being built; only the
+     * thread running ops touches them. */
+    struct {
+        void (*fn)(void *arg, bool committed);
+        void *arg;
+    } *hooks;
+    unsigned nhooks, caphooks;
 };
+
+void store_on_commit(store_t *s, void (*fn)(void *arg, bool committed), void *arg) {
+    if (s->nhooks == s->caphooks) {
+        s->caphooks = s->caphooks ? s->caphooks * 2 : 4;
+        s->hooks = xrealloc(s->hooks, s->caphooks * sizeof *s->hooks);
+    }
+    s->hooks[s->nhooks].fn = fn;
+    s->hooks[s->nhooks++].arg = arg;
+}
+
+/* Runs the hooks from index `from` on and forgets them. */
+static void fire_hooks(store_t *s, unsigned from, bool committed) {
+    for (unsigned i = from; i < s->nhooks; i++) s->hooks[i].fn(s->hooks[i].arg, committed);
+    s->nhooks = from;
+}
 
 int store_sql(sqlite3 *db, const char *sql) {
     char *err = NULL;
@@ -198,7 +220,9 @@ static int step_reset(sqlite3_stmt *st) {
  * other ops share the transaction, so its failure undoes only its writes. */
 static int run_op(store_t *s, store_op *op, bool alone) {
     if (!alone && step_reset(s->savepoint) < 0) return BR_ESTORE;
+    unsigned hooks = s->nhooks;
     int rc = op->fn(s->db, op->arg);
+    if (rc < 0) fire_hooks(s, hooks, false); /* its writes are undone */
     if (alone) return rc;
     if (rc < 0) step_reset(s->rollback_to);
     if (step_reset(s->release) < 0) {
@@ -229,6 +253,7 @@ static void run_batch(store_t *s, store_op *list, unsigned n, store_stats *st) {
             st->commits++;
         }
     }
+    fire_hooks(s, 0, txrc == 0); /* any left belong to ops that succeeded */
     for (store_op *op = list; op; op = op->next) {
         if (op->rc < 0) st->failed++;
         else st->ops++;
@@ -350,6 +375,7 @@ void store_close(store_t *s) {
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->wake);
     pthread_cond_destroy(&s->idle);
+    free(s->hooks);
     free(s->dir);
     free(s->path);
     free(s);
@@ -365,6 +391,8 @@ store_stats store_get_stats(store_t *s) {
 void store_set_max_batch(store_t *s, unsigned n) { s->max_batch = n ? n : 1; }
 
 int store_open_reader(store_t *s, sqlite3 **db) { return open_conn(s->path, db); }
+
+int store_open_file(const char *path, sqlite3 **db) { return open_conn(path, db); }
 
 const char *store_dir(store_t *s) { return s->dir; }
 

@@ -66,8 +66,18 @@ store_stats store_get_stats(store_t *s);
  * the baseline the benchmark compares against. */
 void store_set_max_batch(store_t *s, unsigned n);
 
+/* Calls fn(arg, true) on the writer thread once the transaction of the op
+ * now running has committed, or fn(arg, false) if that op's writes are
+ * rolled back instead (the op failed, or its batch did). Only from inside
+ * an op. For work that must not start before the op's writes are durable:
+ * the engine hands a checkpoint snapshot to its thread this way (engine.h). */
+void store_on_commit(store_t *s, void (*fn)(void *arg, bool committed), void *arg);
+
 /* Opens another connection to the same database for reading. */
 int store_open_reader(store_t *s, sqlite3 **db);
+/* Opens (creating it if needed) another database file with the store's
+ * settings: WAL, synchronous=FULL, the busy timeout. */
+int store_open_file(const char *path, sqlite3 **db);
 /* The data directory given to store_open. */
 const char *store_dir(store_t *s);
 
