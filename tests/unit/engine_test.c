@@ -10,7 +10,6 @@
 #include "lib/err.h"
 
 #include <stdio.h>
-
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -24,14 +23,6 @@ static int journal_rows(store_t *s) {
     sqlite3_finalize(st);
     sqlite3_close(db);
     return n;
-}
-
-static int track(store_t *s, engine_t *e, const char *json) {
-    eng_command c = {.eng = e, .kind = CMD_TRACK, .body = json_tokener_parse(json), .raw = json, .rawlen = strlen(json)};
-    int rc = store_exec(s, engine_command_op, &c);
-    json_object_put(c.body);
-    eng_command_free(&c);
-    return rc;
 }
 
 static int64_t counter(engine_t *e, const char *ext) {
@@ -114,13 +105,13 @@ static int sql_int(const char *path, const char *sql) {
 }
 
 TEST(engine_checkpoint_trim_and_replay_keep_every_change) {
-    char *d = strdup("/tmp/brasa-engine-XXXXXX");
-    T_TRUE(mkdtemp(d) != NULL);
+    char *d = tmpdir();
+    T_TRUE(d != NULL);
     store_t *s;
     engine_t *e;
     T_EQ_INT(store_open(d, &s), 0);
     T_EQ_INT(engine_open(s, &e), 0);
-    for (int i = 0; i < 3; i++) T_EQ_INT(track(s, e, "{\"attributes\":[{\"external_id\":\"a\",\"n\":{\"inc\":1}}]}"), 0);
+    for (int i = 0; i < 3; i++) T_EQ_INT(fixture_track(s, e, "{\"attributes\":[{\"external_id\":\"a\",\"n\":{\"inc\":1}}]}"), 0);
     T_EQ_INT(journal_rows(s), 3);
     eng_checkpoint ck = {.eng = e, .force = true};
     T_EQ_INT(store_exec(s, engine_checkpoint_op, &ck), 0);
@@ -133,7 +124,7 @@ TEST(engine_checkpoint_trim_and_replay_keep_every_change) {
     T_EQ_INT(journal_rows(s), 0);
     /* New rows after an emptied table must still be replayed (their seq
      * must not restart at or below the checkpoint's). */
-    for (int i = 0; i < 2; i++) T_EQ_INT(track(s, e, "{\"attributes\":[{\"external_id\":\"a\",\"n\":{\"inc\":1}},{\"external_id\":\"b\",\"n\":5}]}"), 0);
+    for (int i = 0; i < 2; i++) T_EQ_INT(fixture_track(s, e, "{\"attributes\":[{\"external_id\":\"a\",\"n\":{\"inc\":1}},{\"external_id\":\"b\",\"n\":5}]}"), 0);
     T_EQ_INT(counter(e, "a"), 5);
     T_EQ_INT(store_exec(s, engine_trim_op, &tr), 0);
     T_EQ_INT(tr.deleted, 0); /* nothing after the checkpoint is trimmed */
@@ -153,10 +144,7 @@ TEST(engine_checkpoint_trim_and_replay_keep_every_change) {
     free(before);
     engine_free(e);
     store_close(s);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    T_EQ_INT(system(cmd), 0);
-    free(d);
+    rmdir_r(d);
 }
 
 /* The snapshot is written by the checkpoint thread while the writer goes
