@@ -8,10 +8,12 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 # CRoaring ships no pkg-config file in bookworm: linked by name. -mpopcnt
 # because its bitmap counts are built on it (DESIGN.md §2).
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lroaring -lpthread
-SAN      := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SAN      := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
+            -DBR_FAULT_INJECTION
 
 SRC      := $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c))
 SQL      := $(sort $(wildcard src/store/sql/*.sql))
+SQL_PROF := $(sort $(wildcard src/store/sql/profiles/*.sql))
 GEN      := build/gen/migrations.c
 HDRS     := $(wildcard src/*.h src/*/*.h)
 UNIT     := $(wildcard tests/unit/*.c)
@@ -31,9 +33,9 @@ help:
 deps:
 	@scripts/deps.sh
 
-$(GEN): $(SQL) scripts/embed-sql.sh
+$(GEN): $(SQL) $(SQL_PROF) scripts/embed-sql.sh
 	@mkdir -p $(@D)
-	scripts/embed-sql.sh $(SQL) > $@
+	scripts/embed-sql.sh store_migrations $(SQL) -- store_profiles_migrations $(SQL_PROF) > $@
 
 build/brasa: $(SRC) src/main.c $(GEN) $(HDRS)
 	@mkdir -p $(@D)

@@ -1,9 +1,14 @@
-/* api.h -- the route tables of every resource, in one list.
+/* api.h -- the route tables of every resource, in one list, and how a
+ * handler hands its command to the engine.
  *
  * Reading this file and the tables it names gives the whole HTTP surface:
- * each entry is method, path, permission, rate-limit group, handler. */
+ * each entry is method, path, permission, rate-limit group, handler. A
+ * handler checks its request (parse.h turns bodies into typed commands),
+ * submits one command to the engine (engine/engine.h) and builds the
+ * Braze-shaped answer from the command's result when it comes back. */
 #ifndef BR_API_H
 #define BR_API_H
+#include "../engine/engine.h"
 #include "../http/http.h"
 
 extern const http_route api_health_routes[];
@@ -15,5 +20,28 @@ extern const http_route api_exports_routes[];
 
 /* NULL-terminated list handed to http_start(). */
 extern const http_route *const api_tables[];
+
+/* Suspends r and submits c (which must live as long as r: keep it in the
+ * request's http_state); finish(r, c->rc) runs once the engine answered.
+ * Returns HTTP_DEFERRED for the handler to return. */
+int api_submit(http_req *r, eng_cmd *c, http_finish finish);
+/* api_submit of an ENG_READ / ENG_STORE command built in c. */
+int api_read(http_req *r, eng_cmd *c, int (*fn)(engine_t *e, void *arg), void *arg, http_finish finish);
+int api_store(http_req *r, eng_cmd *c, store_op_fn op, void *arg, http_finish finish);
+
+/* The credential cache's loader over a store connection (creds.c): the
+ * caller keeps db open as long as the cache lives. */
+auth_loader api_creds_loader(sqlite3 *db);
+/* A store op writing REST keys' last-use times (auth_take_touches). */
+typedef struct {
+    auth_touch *list;
+    int n;
+} api_touches;
+int api_touches_op(sqlite3 *db, void *arg);
+
+/* Registers the decoder of format-1 journal rows (the request bodies
+ * earlier versions journaled) with the engine (legacy.c). Before
+ * engine_open(). */
+void api_legacy_register(void);
 
 #endif

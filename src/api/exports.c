@@ -14,6 +14,7 @@
 #include "../lib/clock.h"
 #include "../lib/err.h"
 #include "../lib/httpc.h"
+#include "../lib/json.h"
 #include "../lib/mem.h"
 #include "../store/exports.h"
 
@@ -27,6 +28,7 @@
 #define HOST_MAX 255
 
 typedef struct {
+    eng_cmd cmd;
     store_export_job job;
     char busy[STORE_EXPORT_PREFIX_MAX];
     char why[200];
@@ -34,8 +36,9 @@ typedef struct {
 
 static void export_req_free(void *p) { store_export_job_free(&((export_req *)p)->job); }
 
-/* Runs on the writer thread: the segment must exist and be live, and have
- * no export queued or running (Braze allows one per segment at a time). */
+/* A store op (in a batch transaction): the segment must exist and be live,
+ * and have no export queued or running (Braze allows one per segment at a
+ * time). */
 static int queue_op(sqlite3 *db, void *arg) {
     export_req *x = arg;
     store_segment_row row;
@@ -105,7 +108,7 @@ static int post_export_segment(http_req *r) {
         return bad(r, "'fields_to_export' is required: an array of field names such as [\"external_id\", \"email\"]");
     if (export_fields_parse(v, &fields, why, sizeof why) < 0) return bad(r, why);
     if (!json_object_array_length(v)) return bad(r, "'fields_to_export' must name at least one field");
-    const char *fields_json = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    const char *fields_json = json_text(v, NULL);
     const char *callback = NULL;
     if (json_object_object_get_ex(body, "callback_endpoint", &v) && !json_object_is_type(v, json_type_null)) {
         if (!json_object_is_type(v, json_type_string) || !httpc_url_valid(json_object_get_string(v)))
@@ -133,7 +136,7 @@ static int post_export_segment(http_req *r) {
     base_url(r, &url);
     buf_printf(&url, "/exports/%s", name);
     j->url = buf_take(&url);
-    return http_commit(r, queue_op, x, queued);
+    return api_store(r, &x->cmd, queue_op, x, queued);
 }
 
 static int get_export(http_req *r) {
@@ -141,7 +144,7 @@ static int get_export(http_req *r) {
     int format = name ? store_export_name_parse(name) : -1;
     if (format < 0) return http_error(r, BR_ENOTFOUND, "no export has this name");
     buf_t path = BUF_INIT;
-    buf_printf(&path, "%s/%s/%s", store_dir(http_context(r)->store), STORE_EXPORTS_DIR, name);
+    buf_printf(&path, "%s/%s/%s", http_context(r)->data_dir, STORE_EXPORTS_DIR, name);
     int fd = open(path.data, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     buf_free(&path);
     struct stat st;

@@ -9,7 +9,7 @@
 
 static int get_healthz(http_req *r) {
     http_ctx *ctx = http_context(r);
-    store_stats st = store_get_stats(ctx->store);
+    store_stats st = store_get_stats(engine_store(ctx->engine));
     json_object *o = json_object_new_object();
     json_object_object_add(o, "message", json_object_new_string("success"));
     json_object_object_add(o, "status", json_object_new_string("ok"));

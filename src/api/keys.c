@@ -5,8 +5,9 @@
  *   POST /admin/keys          {"name", "permissions", "allow_ips"} -> the key, once
  *   POST /admin/keys/revoke   {"id"}
  *
- * All need the brasa.keys permission. Writes and reads go through the store
- * writer, so a list reflects every acknowledged create and revoke. */
+ * All need the brasa.keys permission. Writes are store ops in the engine's
+ * batches, reads run on the engine's connection: a list reflects every
+ * acknowledged create and revoke. */
 #include "api.h"
 #include "../core/apikey.h"
 #include "../lib/buf.h"
@@ -57,6 +58,7 @@ bad:
 }
 
 typedef struct {
+    eng_cmd cmd;
     apikey_new k;
     int64_t id;
     store_key_row *rows;
@@ -106,12 +108,12 @@ static int post_keys(http_req *r) {
         free(err);
         return 0;
     }
-    return http_commit(r, apikey_insert_op, &s->k, create_done);
+    return api_store(r, &s->cmd, store_key_insert_op, &s->k, create_done);
 }
 
-static int list_op(sqlite3 *db, void *arg) {
+static int list_read(engine_t *e, void *arg) {
     keys_state *s = arg;
-    return store_key_list(db, &s->rows, &s->n);
+    return store_key_list(engine_reader(e), &s->rows, &s->n);
 }
 
 static int list_done(http_req *r, int rc) {
@@ -126,7 +128,7 @@ static int list_done(http_req *r, int rc) {
 
 static int get_keys(http_req *r) {
     keys_state *s = http_state(r, sizeof *s, keys_state_free);
-    return http_commit(r, list_op, s, list_done);
+    return api_read(r, &s->cmd, list_read, s, list_done);
 }
 
 static int revoke_done(http_req *r, int rc) {
@@ -150,7 +152,7 @@ static int post_revoke(http_req *r) {
         return http_error(r, BR_EINVAL, "'id' is required and must be a positive integer");
     keys_state *s = http_state(r, sizeof *s, keys_state_free);
     s->id = json_object_get_int64(id);
-    return http_commit(r, apikey_revoke_op, &s->id, revoke_done);
+    return api_store(r, &s->cmd, store_key_revoke_op, &s->id, revoke_done);
 }
 
 const http_route api_keys_routes[] = {

@@ -10,15 +10,18 @@
  *
  * The partner routes need no REST key (PERM_NONE): the body's
  * client_secret, a data import key of that partner, authorises them
- * (http/pauth.h), and they have no rate limit beyond the 1,000-id cap, as in
- * Braze. Cohort commands are journaled without the secrets: the body is
- * reduced to the partner, the cohort id and the change (cohort_body). */
+ * (http/auth.h), and they have no rate limit beyond the 1,000-id cap, as in
+ * Braze. What the journal keeps of a call is what changed (the cohort's
+ * metadata, the rows that entered or left it), never the secrets. */
 #include "api.h"
-#include "../core/cohort.h"
+#include "parse.h"
 #include "../core/partner.h"
-#include "../engine/engine.h"
+#include "../lib/clock.h"
 #include "../lib/err.h"
+#include "../lib/json.h"
 #include "../lib/mem.h"
+#include "../lib/timefmt.h"
+#include "../store/partners.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,87 +29,192 @@
 
 #define SECRET_ECHO_MAX 128 /* a client secret is echoed like Braze does, but bounded */
 
-/* ---- partner cohort import ----------------------------------------------- */
+/* ---- the partner's requests ---------------------------------------------- */
+
+#define FAIL(code, ...)                         \
+    do {                                        \
+        snprintf(why, whylen, __VA_ARGS__);     \
+        return code;                            \
+    } while (0)
+
+static int parse_cohort_id(json_object *body, const char *partner, cohort_cmd *cmd, char *why, size_t whylen) {
+    memset(cmd, 0, sizeof *cmd);
+    cmd->partner = partner;
+    json_object *v = json_get(body, "cohort_id");
+    if (!v) FAIL(BR_ECOHORTID, "'cohort_id' is required");
+    if (!json_object_is_type(v, json_type_string)) FAIL(BR_ECOHORTID, "'cohort_id' is not a string");
+    cmd->cohort_id = json_strlen(v, &cmd->idlen);
+    if (cmd->idlen == 0) FAIL(BR_ECOHORTID, "'cohort_id' is empty");
+    if (cmd->idlen > COHORT_ID_MAX) FAIL(BR_ECOHORTID, "'cohort_id' is longer than %d bytes", COHORT_ID_MAX);
+    return 0;
+}
+
+/* ISO-8601 as Braze's partners send it: a calendar date first
+ * (YYYY-MM-DD, then optionally a time and zone); timefmt's US forms are not
+ * ISO-8601. */
+static bool iso8601(const char *s, size_t n, int64_t *ms) {
+    int year;
+    if (n < 10 || s[4] != '-' || s[7] != '-') return false;
+    for (int i = 0; i < 4; i++)
+        if (s[i] < '0' || s[i] > '9') return false;
+    return timefmt_parse(s, n, ms, &year) == 0;
+}
+
+int api_cohort_parse_name(json_object *body, const char *partner, cohort_cmd *cmd, char *why, size_t whylen) {
+    int rc = parse_cohort_id(body, partner, cmd, why, whylen);
+    if (rc < 0) return rc;
+    json_object *v = json_get(body, "name");
+    if (!v) FAIL(BR_ECOHORTNAME, "'name' is required");
+    if (!json_object_is_type(v, json_type_string)) FAIL(BR_ECOHORTNAME, "'name' is not a string");
+    size_t n;
+    cmd->name = json_strlen(v, &n);
+    if (n == 0) FAIL(BR_ECOHORTNAME, "'name' is empty");
+    if (n > COHORT_NAME_MAX) FAIL(BR_ECOHORTNAME, "'name' is longer than %d bytes", COHORT_NAME_MAX);
+    if (!(v = json_get(body, "created_at"))) FAIL(BR_ECOHORTTIME, "'created_at' is required");
+    const char *t = json_object_is_type(v, json_type_string) ? json_strlen(v, &n) : NULL;
+    if (!t || !iso8601(t, n, &cmd->created_at)) FAIL(BR_ECOHORTTIME, "got %.64s", json_text(v, NULL));
+    return 0;
+}
+
+/* Keeps a ref while fewer than COHORT_MAX_IDS are kept; counts them all. */
+static void keep(cohort_cmd *cmd, cohort_ref *refs, const cohort_ref *r, size_t *total) {
+    if (++*total <= COHORT_MAX_IDS) refs[cmd->nrefs++] = *r;
+}
+
+/* Appends the ids of cohort_changes[i].key (user_ids or device_ids). */
+static int add_strings(json_object *ch, size_t i, const char *key, uint8_t kind, bool remove, cohort_cmd *cmd,
+                       cohort_ref *refs, size_t *total, bool *present, char *why, size_t whylen) {
+    json_object *a = json_get(ch, key);
+    if (!a) return 0;
+    *present = true;
+    if (!json_object_is_type(a, json_type_array)) FAIL(BR_ECOHORTCHANGES, "cohort_changes[%zu].%s is not an array", i, key);
+    size_t n = json_object_array_length(a);
+    for (size_t j = 0; j < n; j++) {
+        json_object *v = json_object_array_get_idx(a, j);
+        if (!json_object_is_type(v, json_type_string))
+            FAIL(BR_ECOHORTCHANGES, "cohort_changes[%zu].%s[%zu] is not a string", i, key, j);
+        cohort_ref r = {.kind = kind, .remove = remove};
+        r.a = json_strlen(v, &r.an);
+        keep(cmd, refs, &r, total);
+    }
+    return 0;
+}
+
+static int add_aliases(json_object *ch, size_t i, bool remove, cohort_cmd *cmd, cohort_ref *refs, size_t *total,
+                       bool *present, char *why, size_t whylen) {
+    json_object *a = json_get(ch, "aliases");
+    if (!a) return 0;
+    *present = true;
+    if (!json_object_is_type(a, json_type_array)) FAIL(BR_ECOHORTCHANGES, "cohort_changes[%zu].aliases is not an array", i);
+    size_t n = json_object_array_length(a);
+    for (size_t j = 0; j < n; j++) {
+        json_object *al = json_object_array_get_idx(a, j);
+        cohort_ref r = {.kind = COHORT_REF_ALIAS, .remove = remove};
+        r.a = json_str(al, "alias_label", &r.an);
+        r.b = json_str(al, "alias_name", &r.bn);
+        if (!r.a || !r.b)
+            FAIL(BR_ECOHORTCHANGES,
+                 "cohort_changes[%zu].aliases[%zu] is not an object with string alias_name and alias_label", i, j);
+        keep(cmd, refs, &r, total);
+    }
+    return 0;
+}
+
+int api_cohort_parse_users(json_object *body, const char *partner, cohort_cmd *cmd, cohort_ref *refs, char *why,
+                           size_t whylen) {
+    int rc = parse_cohort_id(body, partner, cmd, why, whylen);
+    if (rc < 0) return rc;
+    json_object *changes = json_get(body, "cohort_changes"), *v;
+    if (!changes) FAIL(BR_ECOHORTCHANGES, "'cohort_changes' is required");
+    if (!json_object_is_type(changes, json_type_array)) FAIL(BR_ECOHORTCHANGES, "'cohort_changes' is not an array");
+    cmd->refs = refs;
+    /* An empty list is a valid call that changes nothing: Segment's Braze
+     * Cohorts destination checks its credentials that way. */
+    size_t n = json_object_array_length(changes), total = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *ch = json_object_array_get_idx(changes, i);
+        bool present = false, remove = false;
+        if (!json_object_is_type(ch, json_type_object)) FAIL(BR_ECOHORTCHANGES, "cohort_changes[%zu] is not an object", i);
+        if ((v = json_get(ch, "should_remove"))) {
+            if (!json_object_is_type(v, json_type_boolean))
+                FAIL(BR_ECOHORTCHANGES, "cohort_changes[%zu].should_remove is not a boolean", i);
+            remove = json_object_get_boolean(v);
+        }
+        if ((rc = add_strings(ch, i, "user_ids", COHORT_REF_USER, remove, cmd, refs, &total, &present, why, whylen)) < 0 ||
+            (rc = add_strings(ch, i, "device_ids", COHORT_REF_DEVICE, remove, cmd, refs, &total, &present, why, whylen)) < 0 ||
+            (rc = add_aliases(ch, i, remove, cmd, refs, &total, &present, why, whylen)) < 0)
+            return rc;
+        if (!present) FAIL(BR_ECOHORTCHANGES, "cohort_changes[%zu] has none of user_ids, device_ids, aliases", i);
+    }
+    if (total > COHORT_MAX_IDS) FAIL(BR_ECOHORTMAX, "this request has %zu", total);
+    if (n && !total) FAIL(BR_ECOHORTCHANGES, "no user_ids, device_ids or aliases were given");
+    return 0;
+}
 
 typedef struct {
-    eng_command cmd;
+    eng_cmd cmd;
     char partner[PARTNER_NAME_MAX + 1];
-    char *raw; /* the journaled body */
+    cohort_cmd cohort;
+    cohort_ref refs[COHORT_MAX_IDS];
 } cohort_req;
 
-static void cohort_req_free(void *p) {
-    cohort_req *s = p;
-    eng_command_free(&s->cmd);
-    json_object_put(s->cmd.body);
-    free(s->raw);
-}
-
-static const char *str_field(json_object *o, const char *k, size_t *n) {
-    json_object *v;
-    *n = 0;
-    if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string)) return NULL;
-    *n = (size_t)json_object_get_string_len(v);
-    return json_object_get_string(v);
-}
-
-static int cohort_done(http_req *r, int rc) {
-    cohort_req *s = http_state_get(r);
-    if (rc == BR_ENOCOHORT) {
-        size_t n;
-        char d[PARTNER_NAME_MAX * 2 + COHORT_ID_MAX + 128];
-        snprintf(d, sizeof d, "no cohort '%s' for partner '%s'; create it with POST /partners/%s/cohorts first",
-                 str_field(s->cmd.body, "cohort_id", &n), s->partner, s->partner);
-        return http_error(r, rc, d);
-    }
-    if (rc < 0) return rc;
+static int cohort_answer(http_req *r, const cohort_req *s) {
     json_object *o = json_object_new_object();
-    if (s->cmd.kind == CMD_COHORT_USERS && s->cmd.result) {
-        json_object_object_foreach(s->cmd.result, k, v) json_object_object_add(o, k, json_object_get(v));
+    if (s->cmd.kind == ENG_COHORT_USERS) {
+        json_object_object_add(o, "added", json_object_new_int64(s->cmd.cohort.added));
+        json_object_object_add(o, "removed", json_object_new_int64(s->cmd.cohort.removed));
+        json_object_object_add(o, "unchanged", json_object_new_int64(s->cmd.cohort.unchanged));
+        json_object_object_add(o, "unmatched", json_object_new_int64(s->cmd.cohort.unmatched));
     }
     json_object_object_add(o, "message", json_object_new_string("success"));
     return http_reply(r, 201, o);
 }
 
-static int partner_request(http_req *r, int kind) {
+static int cohort_done(http_req *r, int rc) {
+    cohort_req *s = http_state_get(r);
+    if (rc == BR_ENOCOHORT) {
+        char d[PARTNER_NAME_MAX * 2 + COHORT_ID_MAX + 128];
+        snprintf(d, sizeof d, "no cohort '%s' for partner '%s'; create it with POST /partners/%s/cohorts first",
+                 s->cohort.cohort_id, s->partner, s->partner);
+        return http_error(r, rc, d);
+    }
+    if (rc < 0) return rc;
+    return cohort_answer(r, s);
+}
+
+static int partner_request(http_req *r, eng_kind kind) {
     json_object *body = http_body(r);
     if (!json_object_is_type(body, json_type_object)) return http_error(r, BR_EINVAL, "the body must be a JSON object");
-    char partner[PARTNER_NAME_MAX + 1];
+    cohort_req *s = http_state(r, sizeof *s, NULL);
     /* A name no key can have still gets the uniform answers below. */
-    if (partner_name(http_param(r, "partner"), partner) < 0) partner[0] = '\0';
+    if (partner_name(http_param(r, "partner"), s->partner) < 0) s->partner[0] = '\0';
     size_t kl, sl;
-    const char *key = str_field(body, "partner_api_key", &kl), *secret = str_field(body, "client_secret", &sl);
-    int rc = pauth_check(http_context(r)->pauth, partner, key, kl, secret, sl);
+    const char *key = json_str(body, "partner_api_key", &kl), *secret = json_str(body, "client_secret", &sl);
+    int rc = auth_partner_check(http_context(r)->auth, s->partner, key, kl, secret, sl);
     if (rc == BR_EPARTNEROFF) {
         char echo[SECRET_ECHO_MAX + 4];
         snprintf(echo, sizeof echo, "%.*s%s", (int)(sl > SECRET_ECHO_MAX ? SECRET_ECHO_MAX : sl), secret,
                  sl > SECRET_ECHO_MAX ? "..." : "");
+        api_utf8_trim(echo);
         return http_error(r, rc, echo);
     }
     if (rc < 0) return http_error(r, rc, NULL);
     char why[256];
-    rc = kind == CMD_COHORT_NAME ? cohort_check_name(body, why, sizeof why) : cohort_check_users(body, why, sizeof why);
+    rc = kind == ENG_COHORT_NAME ? api_cohort_parse_name(body, s->partner, &s->cohort, why, sizeof why)
+                                 : api_cohort_parse_users(body, s->partner, &s->cohort, s->refs, why, sizeof why);
     if (rc < 0) return http_error(r, rc, why);
-
-    cohort_req *s = http_state(r, sizeof *s, cohort_req_free);
-    memcpy(s->partner, partner, sizeof partner);
-    eng_command *c = &s->cmd;
-    c->eng = http_context(r)->engine;
-    c->kind = kind;
-    c->body = cohort_body(kind, partner, body);
-    size_t len;
-    const char *j = json_object_to_json_string_length(c->body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-    s->raw = xstrndup(j, len);
-    c->raw = s->raw;
-    c->rawlen = len;
-    return http_commit(r, engine_command_op, c, cohort_done);
+    s->cmd = (eng_cmd){.kind = kind, .arg = &s->cohort};
+    if (kind == ENG_COHORT_USERS && !s->cohort.nrefs) return cohort_answer(r, s); /* changes nothing */
+    return api_submit(r, &s->cmd, cohort_done);
 }
 
-static int post_cohorts(http_req *r) { return partner_request(r, CMD_COHORT_NAME); }
-static int post_cohort_users(http_req *r) { return partner_request(r, CMD_COHORT_USERS); }
+static int post_cohorts(http_req *r) { return partner_request(r, ENG_COHORT_NAME); }
+static int post_cohort_users(http_req *r) { return partner_request(r, ENG_COHORT_USERS); }
 
 /* ---- admin: data import keys --------------------------------------------- */
 
 typedef struct {
+    eng_cmd cmd;
     partner_keygen gen;
     partner_invalidate inv;
     json_object *list; /* GET /admin/partners */
@@ -125,9 +233,14 @@ static int path_partner(http_req *r, char out[PARTNER_NAME_MAX + 1]) {
     return BR_EINVAL;
 }
 
-static int partners_list_op(sqlite3 *db, void *arg) {
+static int partners_list_read(engine_t *e, void *arg) {
     admin_req *s = arg;
-    return partner_list_json(db, &s->list);
+    partner_listing l;
+    int rc = store_partner_listing(engine_reader(e), &l);
+    if (rc < 0) return rc;
+    s->list = partner_list_json(&l, clock_wall_ms());
+    partner_listing_free(&l);
+    return 0;
 }
 
 static int partners_list_done(http_req *r, int rc) {
@@ -141,7 +254,7 @@ static int partners_list_done(http_req *r, int rc) {
 
 static int get_partners(http_req *r) {
     admin_req *s = http_state(r, sizeof *s, admin_req_free);
-    return http_commit(r, partners_list_op, s, partners_list_done);
+    return api_read(r, &s->cmd, partners_list_read, s, partners_list_done);
 }
 
 static int keygen_done(http_req *r, int rc) {
@@ -152,7 +265,7 @@ static int keygen_done(http_req *r, int rc) {
         return http_error(r, rc, d);
     }
     if (rc < 0) return rc;
-    pauth_forget(http_context(r)->pauth, s->gen.partner); /* a rotation shortened the old keys */
+    auth_forget_partner(http_context(r)->auth, s->gen.partner); /* a rotation shortened the old keys */
     json_object *o = json_object_new_object();
     json_object_object_add(o, "message", json_object_new_string("success"));
     json_object_object_add(o, "key", partner_keygen_json(&s->gen));
@@ -175,7 +288,7 @@ static int post_partner_key(http_req *r) {
             return http_error(r, BR_EINVAL, "'overlap_seconds' must be an integer from 0 to 31536000");
         s->gen.overlap_ms = json_object_get_int64(v) * 1000;
     }
-    return http_commit(r, partner_keygen_op, &s->gen, keygen_done);
+    return api_store(r, &s->cmd, store_partner_keygen_op, &s->gen, keygen_done);
 }
 
 static int invalidate_done(http_req *r, int rc) {
@@ -186,7 +299,7 @@ static int invalidate_done(http_req *r, int rc) {
         return http_error(r, rc, d);
     }
     if (rc < 0) return rc;
-    pauth_forget(http_context(r)->pauth, s->inv.partner); /* effective now, not after the cache time */
+    auth_forget_partner(http_context(r)->auth, s->inv.partner); /* effective now, not after the cache time */
     json_object *o = json_object_new_object();
     json_object_object_add(o, "message", json_object_new_string("success"));
     json_object_object_add(o, "invalidated", json_object_new_int(s->inv.n));
@@ -196,30 +309,29 @@ static int invalidate_done(http_req *r, int rc) {
 static int post_partner_invalidate(http_req *r) {
     admin_req *s = http_state(r, sizeof *s, admin_req_free);
     if (path_partner(r, s->inv.partner) < 0) return 0;
-    return http_commit(r, partner_invalidate_op, &s->inv, invalidate_done);
+    return api_store(r, &s->cmd, store_partner_invalidate_op, &s->inv, invalidate_done);
 }
 
 /* ---- admin: cohorts ------------------------------------------------------ */
 
 typedef struct {
-    engine_t *eng;
+    eng_cmd cmd;
     char partner[PARTNER_NAME_MAX + 1]; /* "" = all */
     json_object *list;
 } cohorts_req;
 
 static void cohorts_req_free(void *p) { json_object_put(((cohorts_req *)p)->list); }
 
-/* Runs on the writer thread, which owns the cohorts. */
-static int cohorts_list_op(sqlite3 *db, void *arg) {
-    (void)db;
+/* ENG_READ: the engine thread owns the cohorts. */
+static int cohorts_list_read(engine_t *e, void *arg) {
     cohorts_req *s = arg;
-    cohorts_t *c = engine_cohorts(s->eng);
+    cohorts_t *c = engine_cohorts(e);
     s->list = json_object_new_array();
     for (uint32_t i = 0, n = cohorts_count(c); i < n; i++) {
         cohort_t *k = cohorts_at(c, i);
         if (s->partner[0] && strcmp(k->partner, s->partner)) continue;
-        store_cohort_row row = cohort_row(k);
-        json_object *o = cohort_row_json(&row);
+        cohort_meta m = cohort_meta_of(k);
+        json_object *o = cohort_meta_json(&m);
         json_object_object_add(o, "memory_bytes", json_object_new_int64((int64_t)bitmap_memory(k->members)));
         json_object_array_add(s->list, o);
     }
@@ -240,8 +352,7 @@ static int get_cohorts(http_req *r) {
     const char *p = http_query(r, "partner");
     if (p && partner_name(p, s->partner) < 0)
         return http_error(r, BR_EINVAL, "'partner' must be 1-64 characters of a-z, 0-9, '.', '_' or '-'");
-    s->eng = http_context(r)->engine;
-    return http_commit(r, cohorts_list_op, s, cohorts_list_done);
+    return api_read(r, &s->cmd, cohorts_list_read, s, cohorts_list_done);
 }
 
 const http_route api_partners_routes[] = {

@@ -8,11 +8,14 @@
  *   GET  /admin/segments/{id}      brasa.keys  one segment, sized now
  *   POST /admin/segments/{id}      brasa.keys  update any of those fields, or {"archived": true}
  *
- * Segments are rows in SQLite and every handler runs as a store op on the
- * writer thread (engine/segments.h), where sizing reads the profiles. The
- * admin routes use brasa.keys, the admin permission, like /admin/cohorts. */
+ * Segments are rows in SQLite (engine/segments.h): reads run on the engine
+ * thread with its connection, where sizing reads the profiles; writes are
+ * store ops in the engine's batches. The admin routes use brasa.keys, the
+ * admin permission, like /admin/cohorts. */
 #include "api.h"
+#include "parse.h"
 #include "../engine/segments.h"
+#include "../lib/json.h"
 #include "../lib/clock.h"
 #include "../lib/err.h"
 #include "../lib/mem.h"
@@ -26,7 +29,7 @@
 #define DAY_MS 86400000LL
 
 typedef struct {
-    engine_t *eng;
+    eng_cmd cmd;
     char id[SEG_ID_LEN + 1];
     bool has_id;
     int page;
@@ -45,12 +48,7 @@ static void seg_req_free(void *p) {
     bitmap_free(s->ev.rows);
 }
 
-static seg_req *state(http_req *r) {
-    seg_req *s = http_state(r, sizeof *s, seg_req_free);
-    s->eng = http_context(r)->engine;
-    return s;
-}
-
+static seg_req *state(http_req *r) { return http_state(r, sizeof(seg_req), seg_req_free); }
 /* An id from the query or the path: a UUID-shaped string. */
 static int take_id(http_req *r, seg_req *s, const char *v, const char *what) {
     char d[160];
@@ -88,8 +86,9 @@ static json_object *success(void) {
 
 /* ---- GET /segments/list -------------------------------------------------- */
 
-static int list_op(sqlite3 *db, void *arg) {
+static int list_read(engine_t *e, void *arg) {
     seg_req *s = arg;
+    sqlite3 *db = engine_reader(e);
     store_segment_row *rows;
     int n;
     int rc = store_segment_list(db, s->archived, s->desc, s->page * LIST_PAGE, s->page >= 0 ? LIST_PAGE : -1, &rows, &n);
@@ -102,7 +101,7 @@ static int list_op(sqlite3 *db, void *arg) {
             json_object_object_add(o, "id", json_object_new_string(rows[i].id));
             json_object_object_add(o, "name", json_object_new_string(rows[i].name));
             json_object_object_add(o, "analytics_tracking_enabled", json_object_new_boolean(1));
-            json_object *tags = json_tokener_parse(rows[i].tags);
+            json_object *tags = json_parse(rows[i].tags, strlen(rows[i].tags));
             json_object_object_add(o, "tags", tags ? tags : json_object_new_array());
         } else o = segs_json(db, &rows[i]);
         json_object_array_add(s->out, o);
@@ -130,13 +129,14 @@ static int get_list(http_req *r) {
     }
     if (d && strcmp(d, "asc") && strcmp(d, "desc")) return http_error(r, BR_EINVAL, "'sort_direction' must be 'asc' or 'desc'");
     s->desc = d && !strcmp(d, "desc");
-    return http_commit(r, list_op, s, list_done);
+    return api_read(r, &s->cmd, list_read, s, list_done);
 }
 
 /* ---- GET /segments/details ----------------------------------------------- */
 
-static int details_op(sqlite3 *db, void *arg) {
+static int details_read(engine_t *e, void *arg) {
     seg_req *s = arg;
+    sqlite3 *db = engine_reader(e);
     store_segment_row row;
     int rc = store_segment_get(db, s->id, &row);
     if (rc < 0) return rc;
@@ -163,13 +163,14 @@ static int details_done(http_req *r, int rc) {
 static int get_details(http_req *r) {
     seg_req *s = state(r);
     if (take_id(r, s, http_query(r, "segment_id"), "segment_id") < 0) return 0;
-    return http_commit(r, details_op, s, details_done);
+    return api_read(r, &s->cmd, details_read, s, details_done);
 }
 
 /* ---- GET /segments/data_series ------------------------------------------- */
 
-static int series_op(sqlite3 *db, void *arg) {
+static int series_read(engine_t *e, void *arg) {
     seg_req *s = arg;
+    sqlite3 *db = engine_reader(e);
     store_segment_row row;
     int rc = store_segment_get(db, s->id, &row);
     if (rc < 0) return rc;
@@ -214,7 +215,7 @@ static int get_series(http_req *r) {
     }
     s->to_day = at / DAY_MS;
     s->from_day = s->to_day - len + 1;
-    return http_commit(r, series_op, s, series_done);
+    return api_read(r, &s->cmd, series_read, s, series_done);
 }
 
 /* ---- admin --------------------------------------------------------------- */
@@ -225,19 +226,11 @@ static int admin_list(http_req *r) {
     if (a && strcmp(a, "true") && strcmp(a, "false")) return http_error(r, BR_EINVAL, "'archived' must be true or false");
     s->archived = a && !strcmp(a, "true");
     s->page = -1;
-    return http_commit(r, list_op, s, list_done);
+    return api_read(r, &s->cmd, list_read, s, list_done);
 }
 
-/* Write (create/update), then size the segment in the same op. */
-static int write_op(sqlite3 *db, void *arg) {
-    seg_req *s = arg;
-    int rc = segs_write_op(db, &s->w);
-    if (rc < 0) return rc;
-    s->ev.eng = s->eng;
-    s->ev.id = s->w.id ? s->w.id : s->w.new_id;
-    return segs_eval_op(db, &s->ev);
-}
-
+/* Create or update (a store op), then size the segment (an engine read):
+ * two steps of one request. */
 static int one_done(http_req *r, int rc, int status) {
     seg_req *s = http_state_get(r);
     if (rc < 0) return seg_error(r, s, rc, s->w.why[0] ? s->w.why : s->ev.why);
@@ -251,29 +244,37 @@ static int one_done(http_req *r, int rc, int status) {
 static int created_done(http_req *r, int rc) { return one_done(r, rc, 201); }
 static int updated_done(http_req *r, int rc) { return one_done(r, rc, 200); }
 
-static int admin_create(http_req *r) {
-    seg_req *s = state(r);
-    s->w.body = http_body(r);
-    return http_commit(r, write_op, s, created_done);
+static int written(http_req *r, int rc) {
+    seg_req *s = http_state_get(r);
+    if (rc < 0) return seg_error(r, s, rc, s->w.why);
+    s->ev.id = s->w.id ? s->w.id : s->w.new_id;
+    return api_read(r, &s->cmd, segs_eval_read, &s->ev, s->w.id ? updated_done : created_done);
 }
+
+static int write_request(http_req *r, seg_req *s) {
+    char why[200];
+    int rc = api_segment_parse(http_body(r), s->w.id != NULL, &s->w, why, sizeof why);
+    if (rc < 0) return http_error(r, rc, why);
+    return api_store(r, &s->cmd, segs_write_op, &s->w, written);
+}
+
+static int admin_create(http_req *r) { return write_request(r, state(r)); }
 
 static int admin_update(http_req *r) {
     seg_req *s = state(r);
     if (take_id(r, s, http_param(r, "id"), "id") < 0) return 0;
     s->w.id = s->id;
-    s->w.body = http_body(r);
-    return http_commit(r, write_op, s, updated_done);
+    return write_request(r, s);
 }
 
-static int get_one_op(sqlite3 *db, void *arg) {
+static int get_one_read(engine_t *e, void *arg) {
     seg_req *s = arg;
-    s->ev.eng = s->eng;
     s->ev.id = s->id;
-    int rc = segs_eval_op(db, &s->ev);
+    int rc = segs_eval_read(e, &s->ev);
     if (rc < 0) return rc;
     store_segment_row row;
-    if ((rc = store_segment_get(db, s->id, &row)) < 0) return rc;
-    s->out = segs_json(db, &row);
+    if ((rc = store_segment_get(engine_reader(e), s->id, &row)) < 0) return rc;
+    s->out = segs_json(engine_reader(e), &row);
     store_segment_row_free(&row);
     return 0;
 }
@@ -281,7 +282,53 @@ static int get_one_op(sqlite3 *db, void *arg) {
 static int admin_get(http_req *r) {
     seg_req *s = state(r);
     if (take_id(r, s, http_param(r, "id"), "id") < 0) return 0;
-    return http_commit(r, get_one_op, s, updated_done);
+    return api_read(r, &s->cmd, get_one_read, s, updated_done);
+}
+
+/* ---- the segment body ---------------------------------------------------- */
+
+#define FAIL(...)                           \
+    do {                                    \
+        snprintf(why, whylen, __VA_ARGS__); \
+        return BR_EINVAL;                   \
+    } while (0)
+
+int api_segment_parse(json_object *b, bool update, segs_write *w, char *why, size_t whylen) {
+    json_object *v;
+    w->archived = -1;
+    if (!json_object_is_type(b, json_type_object)) FAIL("the body must be a JSON object");
+    if (json_object_object_get_ex(b, "name", &v) || !update) {
+        size_t n = 0;
+        if (!json_object_is_type(v, json_type_string) || (json_strlen(v, &n), !n) || n > SEGS_NAME_MAX)
+            FAIL("'name' must be a string of 1 to 255 bytes");
+        w->name = json_object_get_string(v);
+    }
+    if ((v = json_get(b, "tags"))) {
+        bool ok = json_object_is_type(v, json_type_array) && json_object_array_length(v) <= SEGS_TAGS_MAX;
+        for (size_t i = 0; ok && i < json_object_array_length(v); i++) {
+            json_object *t = json_object_array_get_idx(v, i);
+            ok = json_object_is_type(t, json_type_string) && json_object_get_string_len(t) &&
+                 json_object_get_string_len(t) <= SEGS_NAME_MAX;
+        }
+        if (!ok) FAIL("'tags' must be an array of at most 50 strings of 1 to 255 bytes");
+        w->tags = v;
+    }
+    if ((v = json_get(b, "text_description"))) {
+        if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) > SEGS_DESCRIPTION_MAX)
+            FAIL("'text_description' must be a string of at most 10000 bytes");
+        w->description = json_object_get_string(v);
+    }
+    if ((v = json_get(b, "archived"))) {
+        if (!update) FAIL("'archived' applies to an existing segment");
+        if (!json_object_is_type(v, json_type_boolean)) FAIL("'archived' must be a boolean");
+        w->archived = json_object_get_boolean(v);
+    }
+    json_object *def;
+    if (json_object_object_get_ex(b, "definition", &def) || !update) {
+        if (!def) FAIL("'definition' is required (a filter, or an {\"and\": [...]} / {\"or\": [...]} group)");
+        w->definition = def;
+    }
+    return 0;
 }
 
 const http_route api_segments_routes[] = {

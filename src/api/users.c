@@ -8,57 +8,40 @@
  *   POST /users/external_ids/rename   users.external_ids.rename  rename, keeping the old id deprecated
  *   POST /users/external_ids/remove   users.external_ids.remove  drop deprecated ids
  *
- * Handlers check the request's shape here, on the HTTP thread; the engine
- * applies it on the writer thread (engine.h) and the answer is built after
- * the commit. */
+ * Handlers parse the request into a typed command here, on the HTTP thread
+ * (parse.h); the engine applies it and the answer is built once it is
+ * durable. A request with nothing valid in it is answered without the
+ * engine. */
 #include "api.h"
+#include "parse.h"
 #include "../core/export.h"
-#include "../core/identity.h"
-#include "../engine/engine.h"
 #include "../lib/err.h"
+#include "../lib/json.h"
 #include "../lib/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    eng_command cmd;
-    char *scrubbed; /* the body without a legacy api_key, when it had one */
-} command_state;
-
-static void command_free(void *p) {
-    command_state *s = p;
-    eng_command_free(&s->cmd);
-    free(s->scrubbed);
-}
-
-/* Queues a journaled command of this kind with the request body. A legacy
- * `api_key` in the body is a secret: it is not written to the journal. */
-static int submit(http_req *r, int kind, http_finish finish) {
-    command_state *s = http_state(r, sizeof *s, command_free);
-    eng_command *c = &s->cmd;
-    c->eng = http_context(r)->engine;
-    c->kind = kind;
-    c->body = http_body(r);
-    c->raw = http_raw_body(r, &c->rawlen);
-    if (json_object_object_get_ex(c->body, "api_key", NULL)) {
-        json_object_object_del(c->body, "api_key");
-        s->scrubbed = xstrdup(json_object_to_json_string_ext(c->body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-        c->raw = s->scrubbed;
-        c->rawlen = strlen(s->scrubbed);
-    }
-    return http_commit(r, engine_command_op, c, finish);
-}
-
 /* ---- /users/track -------------------------------------------------------- */
 
 static const char *const processed_keys[3] = {"attributes_processed", "events_processed", "purchases_processed"};
 
-static int track_done(http_req *r, int rc) {
-    eng_command *c = &((command_state *)http_state_get(r))->cmd;
-    if (rc < 0) return rc;
-    track_result *t = &c->track;
+typedef struct {
+    eng_cmd cmd;
+    track_cmd track;
+    api_track_result res;
+} track_req;
+
+static void track_req_free(void *p) {
+    track_req *s = p;
+    track_cmd_free(&s->track);
+    json_object_put(s->res.errors);
+}
+
+/* Braze's answer: the counts of the arrays sent, and the errors. Nothing
+ * valid at all is its fatal case. */
+static int track_answer(http_req *r, const api_track_result *t) {
     int total = 0;
     json_object *o = json_object_new_object();
     for (int a = 0; a < 3; a++)
@@ -66,51 +49,125 @@ static int track_done(http_req *r, int rc) {
             json_object_object_add(o, processed_keys[a], json_object_new_int(t->processed[a]));
             total += t->processed[a];
         }
-    /* Nothing valid at all is Braze's fatal case. */
-    json_object_object_add(o, "message",
-                           json_object_new_string(total ? "success" : br_err_message(BR_ENODATA)));
+    json_object_object_add(o, "message", json_object_new_string(total ? "success" : br_err_message(BR_ENODATA)));
     if (t->errors) json_object_object_add(o, "errors", json_object_get(t->errors));
     return http_reply(r, total ? 201 : 400, o);
 }
 
+static int track_done(http_req *r, int rc) {
+    if (rc < 0) return rc;
+    return track_answer(r, &((track_req *)http_state_get(r))->res);
+}
+
 static int post_track(http_req *r) {
     char why[160];
-    json_object *body = http_body(r);
-    int rc = track_check(body, why, sizeof why);
+    track_req *s = http_state(r, sizeof *s, track_req_free);
+    int rc = api_track_parse(http_body(r), &s->track, &s->res, why, sizeof why);
     if (rc < 0) return http_error(r, rc, why);
-    return submit(r, CMD_TRACK, track_done);
+    if (!s->track.nattrs && !s->track.nevents && !s->track.npurchases) return track_answer(r, &s->res);
+    s->cmd = (eng_cmd){.kind = ENG_TRACK, .arg = &s->track};
+    return api_submit(r, &s->cmd, track_done);
 }
 
 /* ---- identity ------------------------------------------------------------ */
 
+typedef struct {
+    eng_cmd cmd;
+    identity_cmd id;
+    uint8_t outcome[IDENTITY_MAX];
+} identity_req;
+
+static void identity_req_free(void *p) { identity_cmd_free(&((identity_req *)p)->id); }
+
+static json_object *pair_error(size_t i, const char *msg) {
+    json_object *e = json_object_new_array();
+    json_object_array_add(e, json_object_new_int64((int64_t)i));
+    json_object_array_add(e, json_object_new_string(msg));
+    return e;
+}
+
+static const char *const outcome_text[] = {
+    [IDO_SAME] = "'current_external_id' and 'new_external_id' are the same",
+    [IDO_NOT_PRIMARY] = "'current_external_id' is not the primary external_id of any user",
+    [IDO_IN_USE] = "'new_external_id' is already in use",
+    [IDO_UNKNOWN] = "no user has this deprecated external_id",
+    [IDO_PRIMARY] = "a primary external_id cannot be removed; only deprecated ones",
+};
+
+/* Braze's answer fields of each endpoint. */
+static void identity_fields(json_object *o, const identity_cmd *c, const uint8_t *outcome) {
+    uint32_t n[5] = {0};
+    for (uint32_t i = 0; i < c->n; i++) n[c->items[i].list]++;
+    switch (c->kind) {
+    case IDENTITY_ALIAS_NEW: json_object_object_add(o, "aliases_processed", json_object_new_int((int)c->n)); break;
+    case IDENTITY_IDENTIFY: {
+        static const char *const counts[3] = {"aliases_processed", "emails_processed", "phone_numbers_processed"};
+        static const char *const fields[3] = {"aliases_to_identify", "emails_to_identify", "phone_numbers_to_identify"};
+        static const uint8_t lists[3] = {IDL_ALIAS, IDL_EMAIL, IDL_PHONE};
+        for (int i = 0; i < 3; i++)
+            if (json_get(c->body, fields[i])) json_object_object_add(o, counts[i], json_object_new_int((int)n[lists[i]]));
+        break;
+    }
+    case IDENTITY_DELETE: json_object_object_add(o, "deleted", json_object_new_int((int)c->n)); break;
+    case IDENTITY_RENAME: {
+        json_object *ok = json_object_new_array(), *errs = json_object_new_array();
+        for (uint32_t i = 0; i < c->n; i++) {
+            const identity_item *it = &c->items[i];
+            if (outcome[i] != IDO_OK) {
+                json_object_array_add(errs, pair_error(i, outcome_text[outcome[i]]));
+                continue;
+            }
+            json_object *d = json_object_new_object();
+            json_object_object_add(d, "current_external_id", json_object_new_string_len(it->ext, (int)it->extn));
+            json_object_object_add(d, "new_external_id", json_object_new_string_len(it->a, (int)it->an));
+            json_object_array_add(ok, d);
+        }
+        json_object_object_add(o, "external_ids", ok);
+        json_object_object_add(o, "rename_errors", errs);
+        break;
+    }
+    default: {
+        json_object *ok = json_object_new_array(), *errs = json_object_new_array();
+        for (uint32_t i = 0; i < c->n; i++) {
+            if (outcome[i] == IDO_OK) json_object_array_add(ok, json_object_new_string_len(c->items[i].ext, (int)c->items[i].extn));
+            else json_object_array_add(errs, pair_error(i, outcome_text[outcome[i]]));
+        }
+        json_object_object_add(o, "removed_ids", ok);
+        json_object_object_add(o, "removal_errors", errs);
+    }
+    }
+}
+
 static int identity_done(http_req *r, int rc) {
-    eng_command *c = &((command_state *)http_state_get(r))->cmd;
+    identity_req *s = http_state_get(r);
     if (rc < 0) return rc;
     json_object *o = json_object_new_object();
-    json_object_object_foreach(c->result, k, v) json_object_object_add(o, k, json_object_get(v));
+    identity_fields(o, &s->id, s->outcome);
     json_object_object_add(o, "message", json_object_new_string("success"));
     return http_reply(r, 201, o);
 }
 
 static int identity_request(http_req *r, int kind) {
     char why[200];
-    int rc = identity_check(kind, http_body(r), why, sizeof why);
+    identity_req *s = http_state(r, sizeof *s, identity_req_free);
+    int rc = api_identity_parse(kind, http_body(r), &s->id, why, sizeof why);
     if (rc < 0) return http_error(r, rc, why);
-    return submit(r, kind, identity_done);
+    s->cmd = (eng_cmd){.kind = ENG_IDENTITY, .arg = &s->id, .outcome = s->outcome};
+    return api_submit(r, &s->cmd, identity_done);
 }
 
-static int post_alias_new(http_req *r) { return identity_request(r, CMD_ALIAS_NEW); }
-static int post_identify(http_req *r) { return identity_request(r, CMD_IDENTIFY); }
-static int post_delete(http_req *r) { return identity_request(r, CMD_DELETE); }
-static int post_rename(http_req *r) { return identity_request(r, CMD_RENAME); }
-static int post_remove(http_req *r) { return identity_request(r, CMD_REMOVE); }
+static int post_alias_new(http_req *r) { return identity_request(r, IDENTITY_ALIAS_NEW); }
+static int post_identify(http_req *r) { return identity_request(r, IDENTITY_IDENTIFY); }
+static int post_delete(http_req *r) { return identity_request(r, IDENTITY_DELETE); }
+static int post_rename(http_req *r) { return identity_request(r, IDENTITY_RENAME); }
+static int post_remove(http_req *r) { return identity_request(r, IDENTITY_REMOVE); }
 
 /* ---- /users/export/ids --------------------------------------------------- */
 
 #define EXPORT_MAX_IDS 50
 
 typedef struct {
-    engine_t *eng;
+    eng_cmd cmd;
     json_object *body;
     export_fields fields;
     json_object *users, *invalid; /* out */
@@ -122,82 +179,63 @@ static void export_free(void *p) {
     json_object_put(x->invalid);
 }
 
-static const char *str_of(json_object *body, const char *k, size_t *n) {
-    json_object *v;
-    if (!json_object_object_get_ex(body, k, &v) || !json_object_is_type(v, json_type_string)) return NULL;
-    *n = (size_t)json_object_get_string_len(v);
-    return json_object_get_string(v);
-}
-
 typedef struct {
     export_req *x;
-    users_t *u;
+    engine_t *e;
+    bitmap_t *seen; /* a user named by several ids is listed once */
     int n;
 } each_arg;
 
-static void export_row(export_req *x, users_t *u, uint32_t row) {
-    json_object *o = export_user(u, engine_names(x->eng), row, &x->fields);
-    export_cohorts(o, engine_cohorts(x->eng), row, &x->fields);
-    json_object_array_add(x->users, o);
-}
-
-static void each_export(uint32_t row, void *arg) {
-    each_arg *a = arg;
-    export_row(a->x, a->u, row);
+static void export_row(each_arg *a, uint32_t row) {
     a->n++;
+    if (!bitmap_add(a->seen, row)) return;
+    json_object *o = export_user(engine_users(a->e), engine_names(a->e), row, &a->x->fields);
+    export_cohorts(o, engine_cohorts(a->e), row, &a->x->fields);
+    json_object_array_add(a->x->users, o);
 }
 
-static void not_found(export_req *x, json_object *id) { json_object_array_add(x->invalid, json_object_get(id)); }
+static void each_export(uint32_t row, void *arg) { export_row(arg, row); }
 
-/* Runs on the writer thread: the profiles are read where they are owned. */
-static int export_op(sqlite3 *db, void *arg) {
-    (void)db;
+/* Exports the user row, or names id as not found. */
+static void one(each_arg *a, uint32_t row, json_object *id) {
+    if (row == USERS_NONE) json_object_array_add(a->x->invalid, json_object_get(id));
+    else export_row(a, row);
+}
+
+/* ENG_READ: the profiles are read where they are owned. */
+static int export_read(engine_t *e, void *arg) {
     export_req *x = arg;
-    users_t *u = engine_users(x->eng);
+    users_t *u = engine_users(e);
     json_object *a, *v;
     size_t n;
     const char *s;
+    each_arg ea = {x, e, bitmap_new(), 0};
     x->users = json_object_new_array();
     x->invalid = json_object_new_array();
-    if (json_object_object_get_ex(x->body, "external_ids", &a) && json_object_is_type(a, json_type_array))
+    if ((a = json_get(x->body, "external_ids")))
         for (size_t i = 0; i < json_object_array_length(a); i++) {
-            v = json_object_array_get_idx(a, i);
-            s = json_object_get_string(v);
-            uint32_t row = users_by_external_id(u, s, strlen(s));
-            if (row == USERS_NONE) not_found(x, v);
-            else export_row(x, u, row);
+            s = json_strlen(v = json_object_array_get_idx(a, i), &n);
+            one(&ea, users_by_external_id(u, s, n), v);
         }
-    if (json_object_object_get_ex(x->body, "user_aliases", &a) && json_object_is_type(a, json_type_array))
+    if ((a = json_get(x->body, "user_aliases")))
         for (size_t i = 0; i < json_object_array_length(a); i++) {
             json_object *al = json_object_array_get_idx(a, i);
             size_t ln, nn;
-            const char *l = str_of(al, "alias_label", &ln), *nm = str_of(al, "alias_name", &nn);
-            uint32_t row = users_by_alias(u, l, ln, nm, nn);
-            if (row == USERS_NONE) not_found(x, al);
-            else export_row(x, u, row);
+            const char *l = json_str(al, "alias_label", &ln), *nm = json_str(al, "alias_name", &nn);
+            one(&ea, users_by_alias(u, l, ln, nm, nn), al);
         }
-    if ((s = str_of(x->body, "braze_id", &n))) {
-        uint32_t row = users_by_braze_id(u, s, n);
-        json_object_object_get_ex(x->body, "braze_id", &v);
-        if (row == USERS_NONE) not_found(x, v);
-        else export_row(x, u, row);
-    }
-    if ((s = str_of(x->body, "device_id", &n))) {
-        uint32_t row = users_by_device(u, s, n);
-        json_object_object_get_ex(x->body, "device_id", &v);
-        if (row == USERS_NONE) not_found(x, v);
-        else export_row(x, u, row);
-    }
+    if ((s = json_str(x->body, "braze_id", &n))) one(&ea, users_by_braze_id(u, s, n), json_get(x->body, "braze_id"));
+    if ((s = json_str(x->body, "device_id", &n))) one(&ea, users_by_device(u, s, n), json_get(x->body, "device_id"));
     /* Several users may share an email or phone: all are exported. */
     static const char *const shared[2] = {"email_address", "phone"};
     for (int k = 0; k < 2; k++)
-        if ((s = str_of(x->body, shared[k], &n))) {
-            each_arg ea = {x, u, 0};
+        if ((s = json_str(x->body, shared[k], &n))) {
+            ea.n = 0;
             if (k == 0) users_each_email(u, s, n, each_export, &ea);
             else users_each_phone(u, s, n, each_export, &ea);
-            json_object_object_get_ex(x->body, shared[k], &v);
-            if (!ea.n) not_found(x, v);
+            if (!ea.n) json_object_array_add(x->invalid, json_object_get(json_get(x->body, shared[k])));
         }
+    bitmap_free(ea.seen);
     return 0;
 }
 
@@ -216,20 +254,19 @@ static int post_export_ids(http_req *r) {
     char why[160];
     if (!json_object_is_type(body, json_type_object)) return http_error(r, BR_EINVAL, "the body must be a JSON object");
     size_t ids = 0;
-    if (json_object_object_get_ex(body, "external_ids", &v) && !json_object_is_type(v, json_type_null)) {
+    if ((v = json_get(body, "external_ids"))) {
         if (!json_object_is_type(v, json_type_array)) return http_error(r, BR_EINVAL, "'external_ids' must be an array of strings");
         for (size_t i = 0; i < json_object_array_length(v); i++)
             if (!json_object_is_type(json_object_array_get_idx(v, i), json_type_string))
                 return http_error(r, BR_EINVAL, "'external_ids' must be an array of strings");
         ids += json_object_array_length(v);
     }
-    if (json_object_object_get_ex(body, "user_aliases", &v) && !json_object_is_type(v, json_type_null)) {
+    if ((v = json_get(body, "user_aliases"))) {
         if (!json_object_is_type(v, json_type_array))
             return http_error(r, BR_EINVAL, "'user_aliases' must be an array of objects with string 'alias_name' and 'alias_label'");
         for (size_t i = 0; i < json_object_array_length(v); i++) {
             json_object *al = json_object_array_get_idx(v, i);
-            size_t a, b;
-            if (!json_object_is_type(al, json_type_object) || !str_of(al, "alias_name", &a) || !str_of(al, "alias_label", &b))
+            if (!json_str(al, "alias_name", NULL) || !json_str(al, "alias_label", NULL))
                 return http_error(r, BR_EINVAL, "'user_aliases' must be an array of objects with string 'alias_name' and 'alias_label'");
         }
         ids += json_object_array_length(v);
@@ -238,7 +275,7 @@ static int post_export_ids(http_req *r) {
     static const char *const singles[4] = {"braze_id", "device_id", "email_address", "phone"};
     int single = 0, exclusive = 0;
     for (int i = 0; i < 4; i++)
-        if (json_object_object_get_ex(body, singles[i], &v) && !json_object_is_type(v, json_type_null)) {
+        if ((v = json_get(body, singles[i]))) {
             if (!json_object_is_type(v, json_type_string) || !json_object_get_string_len(v)) {
                 snprintf(why, sizeof why, "'%s' must be a non-empty string", singles[i]);
                 return http_error(r, BR_EINVAL, why);
@@ -250,11 +287,10 @@ static int post_export_ids(http_req *r) {
     if (!ids && !single)
         return http_error(r, BR_EINVAL, "one of 'external_ids', 'user_aliases', 'braze_id', 'device_id', 'email_address' or 'phone' is required");
     export_req *x = http_state(r, sizeof *x, export_free);
-    if (export_fields_parse(json_object_object_get_ex(body, "fields_to_export", &v) ? v : NULL, &x->fields, why, sizeof why) < 0)
+    if (export_fields_parse(json_get(body, "fields_to_export"), &x->fields, why, sizeof why) < 0)
         return http_error(r, BR_EINVAL, why);
-    x->eng = http_context(r)->engine;
     x->body = body;
-    return http_commit(r, export_op, x, export_done);
+    return api_read(r, &x->cmd, export_read, x, export_done);
 }
 
 const http_route api_users_routes[] = {

@@ -34,14 +34,14 @@ static int list(store_t *store, const char *partner, bool json) {
     if (rc < 0) return 1;
     if (json) {
         json_object *a = json_object_new_array();
-        for (int i = 0; i < n; i++) json_object_array_add(a, cohort_row_json(&rows[i]));
+        for (int i = 0; i < n; i++) json_object_array_add(a, cohort_meta_json(&rows[i].m));
         printf("%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(a);
     } else {
         printf("%-12s %-24s %10s %-24s %-28s %s\n", "PARTNER", "COHORT ID", "SIZE", "UPDATED",
                "LAST IMPORT +/-/=/?", "NAME");
         for (int i = 0; i < n; i++) {
-            const store_cohort_row *r = &rows[i];
+            const cohort_meta *r = &rows[i].m;
             char upd[32], imp[64] = "-";
             timefmt_iso(r->updated_at, upd, sizeof upd);
             if (r->import_at)

@@ -39,7 +39,7 @@ static int create(store_t *store, const cli_opt *opts) {
         free(why);
         return 2;
     }
-    int rc = store_exec(store, apikey_insert_op, &k);
+    int rc = store_exec(store, store_key_insert_op, &k);
     if (rc == 0) {
         if (opts_get(opts, "json"))
             opts_print_json(apikey_row_json(k.id, k.name, k.permissions, k.allow_ips, k.created_at, 0, 0, k.key));
@@ -94,7 +94,7 @@ static int revoke(store_t *store, const char *arg) {
         return 2;
     }
     int64_t kid = id;
-    int rc = store_exec(store, apikey_revoke_op, &kid);
+    int rc = store_exec(store, store_key_revoke_op, &kid);
     if (rc == BR_ENOTFOUND) fprintf(stderr, "brasa: no active key with id %lld\n", id);
     else if (rc == 0) printf("revoked key %lld\n", id);
     return rc == 0 ? 0 : 1;

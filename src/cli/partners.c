@@ -11,6 +11,7 @@
 #include "../core/partner.h"
 #include "../lib/clock.h"
 #include "../lib/err.h"
+#include "../store/partners.h"
 #include "../store/store.h"
 
 #include <stdlib.h>
@@ -44,7 +45,7 @@ static int key(store_t *store, const char *name, const cli_opt *opts) {
     if (inval) {
         partner_invalidate p = {.n = 0};
         memcpy(p.partner, name, sizeof p.partner);
-        int rc = store_exec(store, partner_invalidate_op, &p);
+        int rc = store_exec(store, store_partner_invalidate_op, &p);
         if (rc == BR_ENOTFOUND) fprintf(stderr, "brasa: %s has no valid data import key\n", name);
         if (rc < 0) return 1;
         if (json) {
@@ -63,7 +64,7 @@ static int key(store_t *store, const char *name, const cli_opt *opts) {
         fprintf(stderr, "brasa: --overlap takes N[s|m|h|d], at most 365d (got '%s')\n", overlap);
         return 2;
     }
-    int rc = store_exec(store, partner_keygen_op, &k);
+    int rc = store_exec(store, store_partner_keygen_op, &k);
     if (rc == BR_EEXISTS)
         fprintf(stderr, "brasa: %s already has a valid data import key; --rotate makes a new one, --invalidate ends it\n",
                 name);
@@ -82,11 +83,13 @@ static void time_col(json_object *o, const char *field, char *out, size_t n) {
 
 static int list(store_t *store, const cli_opt *opts) {
     sqlite3 *db;
-    json_object *a;
+    partner_listing l;
     if (store_open_reader(store, &db) < 0) return 1;
-    int rc = partner_list_json(db, &a);
+    int rc = store_partner_listing(db, &l);
     sqlite3_close(db);
     if (rc < 0) return 1;
+    json_object *a = partner_list_json(&l, clock_wall_ms());
+    partner_listing_free(&l);
     if (opts_get(opts, "json")) {
         opts_print_json(a);
         return 0;
@@ -122,7 +125,7 @@ static int set(store_t *store, const char *name, const cli_opt *opts) {
     }
     partner_setting s = {.api_key = k};
     memcpy(s.partner, name, sizeof s.partner);
-    if (store_exec(store, partner_set_api_key_op, &s) < 0) return 1;
+    if (store_exec(store, store_partner_set_api_key_op, &s) < 0) return 1;
     printf(k ? "%s: the partner_api_key is now required\n" : "%s: any partner_api_key is accepted\n", name);
     return 0;
 }

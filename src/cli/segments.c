@@ -9,6 +9,8 @@
  * (GET /admin/segments/ID). */
 #include "cli.h"
 #include "opts.h"
+#include "../api/api.h"
+#include "../api/parse.h"
 #include "../engine/segments.h"
 #include "../lib/clock.h"
 #include "../lib/err.h"
@@ -67,8 +69,9 @@ static int write_segment(store_t *store, const cli_opt *opts, const char *id, bo
     }
     json_object *b = body_of(opts, archive);
     if (!b) return 2;
-    segs_write w = {.id = id, .body = b};
-    int rc = store_exec(store, segs_write_op, &w);
+    segs_write w = {.id = id};
+    int rc = api_segment_parse(b, id != NULL, &w, w.why, sizeof w.why);
+    if (rc == 0) rc = store_exec(store, segs_write_op, &w);
     if (rc == 0) {
         if (id) opts_print_json(json_object_get(w.result));
         else printf("%s\n", w.new_id);
@@ -127,9 +130,10 @@ static int size(store_t *store, const char *dir, const char *id) {
         return 1;
     }
     engine_t *eng = NULL;
+    api_legacy_register();
     int rc = engine_open(store, &eng);
-    segs_eval x = {.eng = eng, .id = id};
-    if (rc == 0) rc = store_exec(store, segs_eval_op, &x);
+    segs_eval x = {.id = id};
+    if (rc == 0) rc = eng_exec_read(eng, segs_eval_read, &x);
     if (rc == 0) printf("%lld\n", (long long)x.size);
     else if (rc == BR_EINVAL || rc == BR_ENOTFOUND) fprintf(stderr, "brasa: %s\n", x.why);
     engine_free(eng);

@@ -1,9 +1,13 @@
-/* serve.c -- `brasa serve`: open the store, start the writer and the HTTP
- * server, and run until SIGINT/SIGTERM.
+/* serve.c -- `brasa serve`: open the store, load the engine, start the
+ * store's writer, the engine thread and the HTTP server, and run until
+ * SIGINT/SIGTERM (or until the store fails: see store.h).
  *
- * Shutdown order matters for durability and for libmicrohttpd: stop
- * accepting, let in-flight requests finish (their commits resume them),
- * write pending last-use times, stop the HTTP threads, then the writer. */
+ * This is where the layers meet: the credential cache (http/) gets its
+ * loader over a store reader, the handlers get the engine. Shutdown order
+ * matters for durability and for libmicrohttpd: stop accepting, let
+ * in-flight requests finish (the engine answers them), write pending
+ * last-use times, stop the HTTP threads, then the engine (a last
+ * checkpoint), then the writer. */
 #define _GNU_SOURCE
 #include "cli.h"
 #include "opts.h"
@@ -12,6 +16,7 @@
 #include "../engine/engine.h"
 #include "../engine/exporter.h"
 #include "../engine/segments.h"
+#include "../store/keys.h"
 #include "../lib/clock.h"
 #include "../lib/err.h"
 #include "../lib/hash.h"
@@ -52,6 +57,14 @@ static int lock_data_dir(const char *dir) {
     return fd;
 }
 
+/* Writes the last-use times of keys the cache collected. */
+static void flush_touches(engine_t *e, auth_t *a) {
+    api_touches t;
+    t.list = auth_take_touches(a, &t.n);
+    if (t.n) eng_exec_store(e, api_touches_op, &t);
+    free(t.list);
+}
+
 /* Creates the bootstrap key on a store that never had one; prints it once. */
 static int bootstrap(store_t *store) {
     apikey_new k;
@@ -61,7 +74,7 @@ static int bootstrap(store_t *store) {
         free(why);
         return -1;
     }
-    int rc = store_exec(store, apikey_bootstrap_op, &k);
+    int rc = store_exec(store, store_key_bootstrap_op, &k);
     if (rc == 0 && k.id) {
         printf("brasa: new store: created a REST API key with every permission (id %lld).\n"
                "It is shown only now; keep it, or create scoped keys with `brasa keys create`.\n"
@@ -109,7 +122,7 @@ int cli_serve(int argc, char **argv) {
     store_t *store = NULL;
     engine_t *engine = NULL;
     auth_t *auth = NULL;
-    pauth_t *pauth = NULL;
+    sqlite3 *creds_db = NULL;
     rl_t *rl = NULL;
     exporter_t *exporter = NULL;
     http_server *srv = NULL;
@@ -161,13 +174,18 @@ int cli_serve(int argc, char **argv) {
     /* Index hashing is seeded per start, so ids chosen to collide cannot
      * be prepared in advance (nothing stored depends on the seed). */
     secret_random(&hash_seed, sizeof hash_seed);
-    if (bootstrap(store) < 0 || engine_open(store, &engine) < 0 || store_start(store) < 0) goto out;
-    if (auth_new(store, ttl, &auth) < 0 || pauth_new(store, ttl, &pauth) < 0) goto out;
+    api_legacy_register();
+    if (bootstrap(store) < 0 || engine_open(store, &engine) < 0 || store_start(store) < 0 ||
+        engine_start(engine) < 0)
+        goto out;
+    if (store_open_reader(store, &creds_db) < 0) goto out;
+    auth_loader loader = api_creds_loader(creds_db);
+    auth = auth_new(&loader, ttl);
     rl = rl_new(&rlc);
-    exporter_config ec = {.store = store, .engine = engine, .ttl_hours = (unsigned)export_ttl};
+    exporter_config ec = {.engine = engine, .ttl_hours = (unsigned)export_ttl};
     if (exporter_start(&ec, &exporter) < 0) goto out;
-    http_ctx ctx = {.store = store, .engine = engine, .auth = auth, .pauth = pauth, .rl = rl,
-                    .exporter = exporter, .public_url = public_url, .started_ms = clock_wall_ms()};
+    http_ctx ctx = {.engine = engine, .auth = auth, .rl = rl, .exporter = exporter, .public_url = public_url,
+                    .data_dir = dir, .started_ms = clock_wall_ms()};
     http_config hc = {.listen = opts_get(opts, "listen"),
                       .port = (int)port,
                       .threads = threads ? (unsigned)threads : 1,
@@ -183,8 +201,9 @@ int cli_serve(int argc, char **argv) {
     fflush(stdout);
     log_info("serve: ready pid=%d port=%d threads=%u", (int)getpid(), http_port(srv), hc.threads);
 
-    /* The main thread's chores: a checkpoint when enough changed (the op
-     * decides), last-use times of keys every FLUSH_INTERVAL_S. */
+    /* The main thread's chores (checkpoints are the engine's own):
+     * last-use times of keys every FLUSH_INTERVAL_S, daily segment sizes,
+     * and watching for a failed store. */
     for (unsigned tick = 1;; tick++) {
         struct timespec ts = {1, 0};
         int sig = sigtimedwait(&sigs, NULL, &ts);
@@ -192,49 +211,34 @@ int cli_serve(int argc, char **argv) {
             log_info("serve: signal %d, shutting down", sig);
             break;
         }
-        /* The op only snapshots (the writer is held for that alone); the
-         * checkpoint thread writes profiles.db and logs when done. */
-        eng_checkpoint ck = {.eng = engine};
-        int64_t t0 = clock_mono_us();
-        if (store_exec(store, engine_checkpoint_op, &ck) == 0 && ck.seq)
-            log_info("engine: checkpoint snapshot of %u profiles up to seq %lld: %.2f ms on the writer "
-                     "(%.2f ms with the commit)", ck.written, (long long)ck.seq, (double)ck.snapshot_us / 1000,
-                     (double)(clock_mono_us() - t0) / 1000);
-        /* Drop checkpointed journal rows in small transactions, between
-         * requests' commits (a bounded amount per second). */
-        eng_trim tr = {engine, ENG_TRIM_CHUNK};
-        for (int i = 0; i < 64 && tr.deleted == ENG_TRIM_CHUNK; i++)
-            if (store_exec(store, engine_trim_op, &tr) < 0) break;
-        if (tick % FLUSH_INTERVAL_S == 0) auth_flush(auth);
-        /* Daily segment sizes (/segments/data_series): each op sizes a
-         * few of the segments that have none for today yet. */
+        if (engine_failed(engine)) {
+            log_error("serve: the store failed (see above); exiting so a restart recovers from the journal");
+            break;
+        }
+        if (tick % FLUSH_INTERVAL_S == 0) flush_touches(engine, auth);
+        /* Daily segment sizes (/segments/data_series): each command sizes
+         * a few of the segments that have none for today yet. */
         if (tick % SEGMENT_SNAPSHOT_S == 1) {
-            segs_snapshot sn = {engine, 0, true};
+            segs_snapshot sn = {0, 0, true};
             int sized = 0;
-            while (sn.more && store_exec(store, segs_snapshot_op, &sn) == 0) sized += sn.done;
+            while (sn.more && eng_exec_read(engine, segs_snapshot_read, &sn) == 0) sized += sn.done;
             if (sized) log_info("segments: sized %d segment%s for today", sized, sized == 1 ? "" : "s");
         }
     }
     http_quiesce(srv);
     http_drain(srv, 5000);
-    auth_flush(auth);
-    /* A clean stop leaves no journal to replay: let a snapshot in flight
-     * finish off the writer, take the last one, wait for it to be written
-     * (engine_free would finish it too). */
-    engine_checkpoint_wait(engine);
-    eng_checkpoint ck = {.eng = engine, .force = true};
-    store_exec(store, engine_checkpoint_op, &ck);
-    engine_checkpoint_wait(engine);
-    exit_code = 0;
+    if (!engine_failed(engine)) flush_touches(engine, auth);
+    exit_code = engine_failed(engine) ? 1 : 0;
     goto out;
 usage:
     exit_code = 2;
 out:
     http_stop(srv);
-    exporter_free(exporter); /* after the handlers that kick it, before the store its ops need */
-    store_stop(store);       /* no op runs past here: the engine can go */
+    exporter_free(exporter); /* after the handlers that kick it, before the engine its commands need */
+    if (engine) engine_stop(engine, !store_failed(store)); /* a clean stop leaves no journal to replay */
+    store_stop(store);
     auth_free(auth);
-    pauth_free(pauth);
+    if (creds_db) sqlite3_close(creds_db);
     rl_free(rl);
     engine_free(engine);
     store_close(store);

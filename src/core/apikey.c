@@ -6,7 +6,6 @@
 #include "../lib/err.h"
 #include "../lib/mem.h"
 #include "../lib/str.h"
-#include "../store/keys.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,26 +70,6 @@ void apikey_new_free(apikey_new *k) {
     /* The key text must not outlive its one showing in freed memory. */
     memset(k, 0, sizeof *k);
 }
-
-int apikey_insert_op(sqlite3 *db, void *arg) {
-    apikey_new *k = arg;
-    return store_key_insert(db, k->name, k->hash, k->permissions, k->allow_ips, k->created_at, &k->id);
-}
-
-int apikey_bootstrap_op(sqlite3 *db, void *arg) {
-    apikey_new *k = arg;
-    char *v = NULL;
-    int rc = store_meta_get(db, "bootstrapped", &v);
-    free(v);
-    if (rc == 0) return 0;
-    if (rc != BR_ENOTFOUND) return rc;
-    int64_t n;
-    if ((rc = store_key_count(db, &n)) < 0) return rc;
-    if (n == 0 && (rc = apikey_insert_op(db, k)) < 0) return rc;
-    return store_meta_set(db, "bootstrapped", "1");
-}
-
-int apikey_revoke_op(sqlite3 *db, void *arg) { return store_key_revoke(db, *(int64_t *)arg, clock_wall_ms()); }
 
 static json_object *time_or_null(int64_t ms) {
     if (!ms) return NULL;

@@ -8,10 +8,7 @@
 #define BR_APIKEY_H
 #include "../lib/secret.h"
 #include <json-c/json.h>
-#include <sqlite3.h>
 #include <stdint.h>
-
-struct store_key_row_s;
 
 typedef struct {
     char *name;
@@ -19,7 +16,7 @@ typedef struct {
     char *allow_ips;   /* validated comma list, "" for any address */
     char key[SECRET_KEY_LEN + 1];
     uint8_t hash[SECRET_HASH_LEN];
-    int64_t id;         /* set by apikey_insert_op */
+    int64_t id;         /* set by store_key_insert_op */
     int64_t created_at; /* ms */
 } apikey_new;
 
@@ -28,14 +25,6 @@ typedef struct {
 int apikey_prepare(apikey_new *k, const char *name, const char *perms, const char *allow_ips,
                    char **why);
 void apikey_new_free(apikey_new *k);
-
-/* store ops (store.h): arg is an apikey_new prepared above. */
-int apikey_insert_op(sqlite3 *db, void *arg);
-/* Inserts k only if this store never had a key and was never bootstrapped;
- * leaves k->id at 0 otherwise. k must be prepared with all permissions. */
-int apikey_bootstrap_op(sqlite3 *db, void *arg);
-/* arg: int64_t* key id. 0, BR_ENOTFOUND (no such active key), BR_ESTORE. */
-int apikey_revoke_op(sqlite3 *db, void *arg);
 
 /* A key row as the API and `keys list --json` show it (never the hash).
  * key_text is included only when not NULL (at creation). */

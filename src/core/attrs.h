@@ -1,39 +1,56 @@
-/* attrs.h -- one /users/track attributes object: validate, then apply.
+/* attrs.h -- one /users/track attributes object as a plan of changes, and
+ * applying the plan to a profile.
  *
- * Validation turns every field of the object into a planned change without
- * touching the profile, so a bad field rejects the whole object and nothing
- * of it is half-applied. Applying the plan edits the profile in one pass.
- * Rules follow Braze's user attributes object: standard fields with their
- * formats, custom attributes of every type (string <= 255 characters,
- * numbers, booleans, times, arrays of scalars with add/remove, nested
- * objects, arrays of objects with $add/$remove/$update, {"inc": n}, null to
- * unset). */
+ * api/attrs.c turns every field of an attributes object into a planned
+ * change on the HTTP thread, checking Braze's rules (standard fields with
+ * their formats, custom attributes of every type: string <= 255
+ * characters, numbers, booleans, times, arrays of scalars with add/remove,
+ * nested objects, arrays of objects with $add/$remove/$update, {"inc": n},
+ * null to unset), so a bad field rejects the whole object and nothing of it
+ * is half-applied. Applying the plan edits the profile in one pass on the
+ * engine thread. Values that are JSON by nature (arrays, objects) stay
+ * json-c values in the plan; custom attribute names stay text until the
+ * engine interns them. */
 #ifndef BR_ATTRS_H
 #define BR_ATTRS_H
 #include "names.h"
 #include "profile.h"
 #include <json-c/json.h>
-#include <sqlite3.h>
 
 #define ATTR_STR_MAX 255       /* characters */
 #define ATTR_ARRAY_MAX 25      /* elements kept (oldest dropped first) */
 #define ATTR_OBJECT_MAX 102400 /* bytes of a nested object / array of objects */
 
-typedef struct attrs_plan attrs_plan;
+typedef enum { CH_SET, CH_UNSET, CH_INC, CH_ARR, CH_OBJ, CH_OBJARR, CH_TOKENS } attrs_kind;
 
-/* Validates obj (an attributes object; identifier and control fields are
- * skipped, and the field named skip: the email or phone that identifies the
- * object). On success returns 0 and a plan (free with attrs_plan_free);
- * otherwise BR_EINVAL and Braze's error `type` text in why[]. Interns new
- * attribute names through db (NULL on replay). */
-int attrs_validate(json_object *obj, const char *skip, names_t *names, sqlite3 *db, attrs_plan **plan, char *why,
-                   size_t whylen);
-/* Applies a plan to an open profile edit. merge: `_merge_objects`. */
-void attrs_apply(const attrs_plan *plan, pedit *e, bool merge);
-void attrs_plan_free(attrs_plan *plan);
+typedef struct {
+    uint32_t key;           /* pkey() of a standard field; 0: the custom attribute `name` */
+    const char *name;       /* custom attributes: the name, interned when applied */
+    uint32_t namelen;
+    attrs_kind kind;
+    uint8_t type;           /* CH_SET */
+    size_t off, len;        /* CH_SET payload in plan->bytes */
+    int64_t inc;            /* CH_INC; CH_ARR: 1 = replace the array (a set), 0 = add/remove */
+    bool force_merge;       /* CH_OBJ: subscription groups always merge */
+    json_object *a, *b, *c; /* owned refs: CH_ARR add/remove; CH_OBJ object; CH_OBJARR $add/$remove/$update */
+} attrs_change;
 
-/* Shared with events and purchases: a string field of at most max characters. */
-bool attrs_utf8_len_ok(const char *s, size_t n, size_t max);
+typedef struct attrs_plan {
+    attrs_change *c;
+    int n, cap;
+    buf_t bytes;
+} attrs_plan;
+
+/* Building a plan (api/attrs.c). */
+attrs_plan *attrs_plan_new(void);
+attrs_change *attrs_add(attrs_plan *p, uint32_t key, attrs_kind kind);
+void attrs_add_set(attrs_plan *p, uint32_t key, uint8_t type, const void *bytes, size_t len);
+void attrs_plan_free(attrs_plan *p);
+
+/* Applies a plan to an open profile edit, interning custom attribute names
+ * in names. merge: `_merge_objects`. */
+void attrs_apply(const attrs_plan *plan, pedit *e, bool merge, names_t *names);
+
 /* Braze's email check (simplified: one @, no whitespace, a dot in the domain). */
 bool attrs_valid_email(const char *s, size_t n);
 /* Encodes a JSON scalar as a profile value (type + payload); strings that

@@ -6,24 +6,25 @@
  * alias or device_id. A cohort is identified by (partner, cohort_id) and its
  * members are a bitmap over profile row numbers (users.h, bitmap.h).
  *
- * The commands are deterministic given the profiles, the body and now, like
- * track.h: the engine journals the body and replays it after a crash.
- * Applying the same users call twice changes nothing the second time.
- * Cohort import never creates users: ids that match nobody are counted.
+ * The commands arrive checked and typed (api/partners.c parses the
+ * partner's request into a cohort_cmd). Applying the same users call twice
+ * changes nothing the second time. Cohort import never creates users: ids
+ * that match nobody are counted.
  *
  * Matching (Braze): user_ids are external ids (deprecated ids after a
  * rename still match, as everywhere); aliases match any user holding the
  * alias; device_ids match anonymous users only (users_by_device), so an
  * identified user who began anonymous is not found by device id.
  *
+ * Every change is also logged for the engine, which turns it into change
+ * records (engine/records.h) and drains the log after each command.
+ *
  * Owned by the engine thread; no locking. */
 #ifndef BR_COHORT_H
 #define BR_COHORT_H
 #include "../lib/bitmap.h"
-#include "../store/partners.h"
 #include "users.h"
 #include <json-c/json.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -31,16 +32,24 @@
 #define COHORT_ID_MAX 255    /* bytes of a cohort_id */
 #define COHORT_NAME_MAX 1000 /* bytes of a cohort name */
 
+/* A cohort's metadata, as stored (store/partners.h) and shown. */
 typedef struct {
-    char *partner, *id, *name;
+    const char *partner, *cohort_id, *name;
     int64_t created_at; /* ms, as the partner sent it at creation */
     int64_t updated_at; /* ms, last change made by a partner call (name or members) */
     int64_t import_at;  /* ms of the last users call, 0 = none */
+    int64_t import_added, import_removed, import_unchanged, import_unmatched;
+    int64_t size;       /* members (ignored by cohorts_put) */
+} cohort_meta;
+
+typedef struct {
+    char *partner, *id, *name;
+    int64_t created_at, updated_at, import_at;
     uint32_t import_added, import_removed, import_unchanged, import_unmatched;
     bitmap_t *members;
     uint32_t idx;    /* position in the registry */
     bool dirty;      /* changed since the last checkpoint */
-    bool meta_dirty; /* metadata row to write with the current command */
+    bool meta_dirty; /* metadata changed since the engine last drained the log */
 } cohort_t;
 
 typedef struct cohorts cohorts_t;
@@ -57,43 +66,68 @@ void cohorts_forget_row(cohorts_t *c, uint32_t row);
 /* Resident bytes of every cohort (names and member bitmaps). */
 size_t cohorts_memory(const cohorts_t *c);
 
-/* Request checks, on the HTTP thread, of the partner's body. Return 0, or
- * BR_ECOHORTID, BR_ECOHORTNAME, BR_ECOHORTTIME (name call), BR_ECOHORTID,
- * BR_ECOHORTCHANGES, BR_ECOHORTMAX (users call) with a detail in why. */
-int cohort_check_name(json_object *body, char *why, size_t whylen);
-int cohort_check_users(json_object *body, char *why, size_t whylen);
+/* ---- commands ------------------------------------------------------------ */
 
-/* Command bodies are the checked request reduced to what the command needs
- * plus the partner (from the path): {"partner", "cohort_id", "name",
- * "created_at"} or {"partner", "cohort_id", "cohort_changes"}; never the
- * secrets. cohort_body() builds one from a checked request. */
-json_object *cohort_body(int kind, const char *partner, json_object *request);
-/* Whether the cohort a users-call body names exists (a users call for an
- * unknown cohort is refused before it is journaled). */
-bool cohort_exists(cohorts_t *c, json_object *body);
-/* Applies CMD_COHORT_NAME or CMD_COHORT_USERS. Returns the answer's fields:
- * {"created": bool} for a name call; {"added", "removed", "unchanged",
- * "unmatched"} for a users call (NULL if its cohort is unknown). Marks the
- * cohorts it changed dirty and meta-dirty. */
-json_object *cohort_apply(cohorts_t *c, users_t *u, int kind, json_object *body, int64_t now_ms);
+enum { COHORT_REF_USER, COHORT_REF_DEVICE, COHORT_REF_ALIAS };
 
-/* A cohort as its table row (metadata; members not set), and a row as the
- * admin API and `brasa cohorts list --json` show it: {"partner",
- * "cohort_id", "name", "size", "created_at", "updated_at", "last_import":
- * null | {"at", "added", "removed", "unchanged", "unmatched"}}. */
-store_cohort_row cohort_row(const cohort_t *k);
-json_object *cohort_row_json(const store_cohort_row *r);
+/* One id of a users call: an external id, a device id, or an alias
+ * (a = label, b = name). */
+typedef struct {
+    uint8_t kind;
+    bool remove;
+    const char *a, *b;
+    size_t an, bn;
+} cohort_ref;
 
-/* Persistence (table cohorts, store/partners.h). Loads every cohort with
- * its members as of the last checkpoint (start-up, before the replay). */
-int cohorts_load(cohorts_t *c, sqlite3 *db);
-/* Writes the metadata of the cohorts the current command changed, in its
- * transaction; with db NULL (replay) only forgets which they were. */
-int cohorts_sync(cohorts_t *c, sqlite3 *db);
-/* Checkpoint: writes every dirty cohort whole (metadata and members);
- * *written gets how many. cohorts_clean() then forgets the dirty marks,
- * once everything else of the checkpoint is written too. */
-int cohorts_write_dirty(cohorts_t *c, sqlite3 *db, uint32_t *written);
+typedef struct {
+    const char *partner;  /* normalised (core/partner.h) */
+    const char *cohort_id;
+    size_t idlen;
+    const char *name;     /* name call */
+    int64_t created_at;   /* name call, ms */
+    const cohort_ref *refs; /* users call */
+    uint32_t nrefs;
+} cohort_cmd;
+
+typedef struct {
+    bool created;                                /* name call */
+    uint32_t added, removed, unchanged, unmatched; /* users call */
+} cohort_result;
+
+/* Creates or renames the cohort. */
+void cohort_apply_name(cohorts_t *c, const cohort_cmd *cmd, int64_t now_ms, cohort_result *r);
+/* Adds and removes members. BR_ENOCOHORT (nothing changed) when the name
+ * call never created the cohort. */
+int cohort_apply_users(cohorts_t *c, users_t *u, const cohort_cmd *cmd, int64_t now_ms, cohort_result *r);
+
+/* ---- the change log ------------------------------------------------------ */
+
+typedef struct {
+    uint32_t idx, row;
+    bool added;
+} cohort_delta;
+
+/* Member changes since cohorts_log_clear(), in order. The cohorts whose
+ * metadata changed have meta_dirty set. */
+const cohort_delta *cohorts_log(const cohorts_t *c, uint32_t *n);
+void cohorts_log_clear(cohorts_t *c);
+
+/* ---- loading and replay -------------------------------------------------- */
+
+/* Creates cohort idx (idx == cohorts_count()) or updates its metadata
+ * (same partner and id). members: a serialized bitmap, or NULL to keep the
+ * current one. Returns 0, or BR_ESTORE for a row that contradicts the
+ * registry or members that do not parse. */
+int cohorts_put(cohorts_t *c, uint32_t idx, const cohort_meta *m);
+int cohorts_put_members(cohorts_t *c, uint32_t idx, const void *members, size_t len);
+
+/* The metadata of k (strings point into k). */
+cohort_meta cohort_meta_of(const cohort_t *k);
+/* A cohort as the admin API and `brasa cohorts list --json` show it:
+ * {"partner", "cohort_id", "name", "size", "created_at", "updated_at",
+ * "last_import": null | {"at", "added", "removed", "unchanged", "unmatched"}}. */
+json_object *cohort_meta_json(const cohort_meta *m);
+/* Forgets the dirty marks (after a checkpoint snapshot took them). */
 void cohorts_clean(cohorts_t *c);
 
 #endif

@@ -86,14 +86,12 @@ static json_object *value(uint8_t type, const uint8_t *p, uint32_t len) {
     case PT_JSON: return parse_json(p, len);
     case PT_ARR: {
         json_object *a = json_object_new_array();
-        const uint8_t *end = p + len;
-        while (p < end) {
-            uint8_t t = *p++;
-            uint64_t l;
-            if (varint_get(&p, end, &l) < 0 || l > (uint64_t)(end - p)) break;
-            json_object_array_add(a, value(t, p, (uint32_t)l));
-            p += l;
-        }
+        parr_iter it;
+        uint8_t t;
+        const uint8_t *s;
+        size_t n;
+        parr_init(&it, p, len);
+        while (parr_next(&it, &t, &s, &n, NULL, NULL)) json_object_array_add(a, value(t, s, (uint32_t)n));
         return a;
     }
     }

@@ -1,19 +1,51 @@
-/* identity.h -- the identity endpoints applied to the profiles:
- * /users/alias/new, /users/identify, /users/delete,
+/* identity.h -- the identity endpoints as typed commands applied to the
+ * profiles: /users/alias/new, /users/identify, /users/delete,
  * /users/external_ids/rename and /users/external_ids/remove.
  *
- * Like track.h: deterministic given the profiles, the body and now, so the
- * engine can journal and replay them. Request shapes are checked before
- * queueing (identity_check); identity_apply reports per-item outcomes in
- * the fields Braze answers with. */
+ * api/identity.c checks a request's shape and turns it into a list of
+ * items; this applies them on the engine thread and reports per-item
+ * outcomes where Braze's answer depends on the profiles (rename, remove). */
 #ifndef BR_IDENTITY_H
 #define BR_IDENTITY_H
-#include "command.h"
 #include "names.h"
 #include "users.h"
 #include <json-c/json.h>
 
 #define IDENTITY_MAX 50 /* items per request, every endpoint */
+
+enum { IDENTITY_ALIAS_NEW, IDENTITY_IDENTIFY, IDENTITY_DELETE, IDENTITY_RENAME, IDENTITY_REMOVE };
+
+/* Which request array an item came from. */
+enum {
+    IDL_ALIAS,    /* a/b: alias label/name; ext: external_id (optional for alias/new) */
+    IDL_EMAIL,    /* a: email; ext: external_id (identify); prio */
+    IDL_PHONE,    /* a: phone; ext: external_id (identify); prio */
+    IDL_EXTERNAL, /* ext: an external id (delete, remove); rename: ext current, a new */
+    IDL_BRAZE,    /* a: a braze_id (delete) */
+};
+
+/* Braze's `prioritization` for an email or phone that several users share. */
+enum { PRIO_UNIDENTIFIED = 1, PRIO_IDENTIFIED = 2, PRIO_RECENT = 4, PRIO_LEAST = 8 };
+#define PRIO_DEFAULT (PRIO_UNIDENTIFIED | PRIO_RECENT)
+
+typedef struct {
+    uint8_t list;
+    uint8_t prio;
+    const char *ext, *a, *b;
+    size_t extn, an, bn;
+} identity_item;
+
+typedef struct {
+    int kind;
+    identity_item *items;
+    uint32_t n;
+    json_object *body; /* owns the strings above (one reference) */
+} identity_cmd;
+
+void identity_cmd_free(identity_cmd *c);
+
+/* Per-item outcomes of rename and remove (other kinds: all OK). */
+enum { IDO_OK, IDO_SAME, IDO_NOT_PRIMARY, IDO_IN_USE, IDO_UNKNOWN, IDO_PRIMARY };
 
 typedef struct {
     users_t *users;
@@ -23,11 +55,8 @@ typedef struct {
     void *touch_arg;
 } identity_ctx;
 
-/* kind: CMD_ALIAS_NEW .. CMD_REMOVE (command.h). Returns 0, or a BR_E*
- * code with Braze's message detail in why. */
-int identity_check(int kind, json_object *body, char *why, size_t whylen);
-/* Applies a checked body; returns the answer's fields (without "message"). */
-json_object *identity_apply(identity_ctx *c, int kind, json_object *body);
+/* Applies cmd; outcome[i] (cmd->n entries) gets each item's outcome. */
+void identity_apply(identity_ctx *c, const identity_cmd *cmd, uint8_t *outcome);
 /* Merges profile `from` into `into` by Braze's rules (fields absent on
  * `into` are copied, event and purchase summaries added up, aliases moved),
  * then deletes `from`. */

@@ -69,43 +69,26 @@ static void add(names_t *n, uint32_t id, const char *s, size_t len) {
     *slot_for(n, s, len) = id;
 }
 
-int names_load(names_t *n, sqlite3 *db) {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT id, name FROM names ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+int names_load_one(names_t *n, uint32_t id, const char *s, size_t len) {
+    if (id != NAMES_FIRST + n->n || names_find(n, s, len)) {
+        log_error("names: id %u out of sequence or repeated", id);
         return BR_ESTORE;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        uint32_t id = (uint32_t)sqlite3_column_int64(st, 0);
-        if (id != NAMES_FIRST + n->n) {
-            log_error("names: id %u out of sequence", id);
-            sqlite3_finalize(st);
-            return BR_ESTORE;
-        }
-        add(n, id, (const char *)sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
     }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : BR_ESTORE;
+    add(n, id, s, len);
+    return 0;
 }
 
 uint32_t names_find(const names_t *n, const char *s, size_t len) { return *slot_for(n, s, len); }
 
-uint32_t names_intern(names_t *n, sqlite3 *db, const char *s, size_t len) {
+uint32_t names_intern(names_t *n, const char *s, size_t len) {
     uint32_t id = names_find(n, s, len);
     if (id) return id;
-    id = NAMES_FIRST + n->n;
-    if (db) {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(db, "INSERT INTO names (id, name) VALUES (?, ?)", -1, &st, NULL) != SQLITE_OK)
-            return 0;
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_blob(st, 2, s, (int)len, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE) return 0;
-    }
+    id = names_next(n);
     add(n, id, s, len);
     return id;
 }
+
+uint32_t names_next(const names_t *n) { return NAMES_FIRST + n->n; }
 
 const char *names_str(const names_t *n, uint32_t id, size_t *len) {
     if (id < NAMES_FIRST || id - NAMES_FIRST >= n->n) return NULL;

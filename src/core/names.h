@@ -3,11 +3,12 @@
  *
  * A profile stores "loyalty_tier" once per workspace, not once per user: its
  * fields carry the id. Ids are durable (table `names`) and never reused, so
- * a checkpointed profile means the same after a restart. Owned by the
- * engine thread; no locking. */
+ * a checkpointed profile means the same after a restart: the engine writes
+ * each new name to the names table in the transaction of the batch that
+ * made it (names_next() tells which are new). Owned by the engine thread;
+ * no locking. */
 #ifndef BR_NAMES_H
 #define BR_NAMES_H
-#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,14 +19,16 @@ typedef struct names names_t;
 
 names_t *names_new(void);
 void names_free(names_t *n);
-/* Loads every stored name. Returns 0 or BR_ESTORE. */
-int names_load(names_t *n, sqlite3 *db);
+/* Adds a stored name at start-up; ids must come in order from
+ * NAMES_FIRST. Returns 0, or BR_ESTORE for one out of sequence. */
+int names_load_one(names_t *n, uint32_t id, const char *s, size_t len);
 /* Id of s[0..len), or 0 when unknown. */
 uint32_t names_find(const names_t *n, const char *s, size_t len);
-/* Id of s, creating it (and inserting it through db, unless db is NULL,
- * as on journal replay where it was stored with the entry). Returns 0 on a
- * storage failure. */
-uint32_t names_intern(names_t *n, sqlite3 *db, const char *s, size_t len);
+/* Id of s, creating it when new. */
+uint32_t names_intern(names_t *n, const char *s, size_t len);
+/* The id the next new name will get: names from a remembered value up to
+ * this one are the new ones. */
+uint32_t names_next(const names_t *n);
 /* The string of an id (NUL-terminated), or NULL. */
 const char *names_str(const names_t *n, uint32_t id, size_t *len);
 size_t names_memory(const names_t *n);

@@ -3,7 +3,6 @@
 #include "../lib/clock.h"
 #include "../lib/err.h"
 #include "../lib/mem.h"
-#include "../store/partners.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -39,23 +38,10 @@ int partner_duration(const char *s, int64_t *ms) {
     return 0;
 }
 
-int partner_keygen_op(sqlite3 *db, void *arg) {
-    partner_keygen *k = arg;
-    int64_t now = clock_wall_ms();
-    int valid, rc;
-    if ((rc = store_pkey_count_valid(db, k->partner, now, &valid)) < 0) return rc;
-    if (valid && !k->rotate) return BR_EEXISTS;
-    k->old_keys = 0;
-    k->old_expire_at = 0;
-    if (valid) {
-        k->old_expire_at = now + k->overlap_ms;
-        if ((rc = store_pkey_expire(db, k->partner, k->old_expire_at, &k->old_keys)) < 0) return rc;
-    }
-    uint8_t hash[SECRET_HASH_LEN];
+void partner_keygen_draw(partner_keygen *k, int64_t now_ms, uint8_t hash[SECRET_HASH_LEN]) {
     secret_new_key(k->key);
     secret_hash(k->key, SECRET_KEY_LEN, hash);
-    k->created_at = now;
-    return store_pkey_insert(db, k->partner, hash, now, &k->id);
+    k->created_at = now_ms;
 }
 
 static json_object *time_or_null(int64_t ms) {
@@ -74,20 +60,6 @@ json_object *partner_keygen_json(const partner_keygen *k) {
     json_object_object_add(o, "previous_keys", json_object_new_int(k->old_keys));
     json_object_object_add(o, "previous_keys_expire_at", k->old_keys ? time_or_null(k->old_expire_at) : NULL);
     return o;
-}
-
-int partner_invalidate_op(sqlite3 *db, void *arg) {
-    partner_invalidate *p = arg;
-    int rc = store_pkey_expire(db, p->partner, clock_wall_ms(), &p->n);
-    if (rc == 0 && p->n == 0) rc = BR_ENOTFOUND;
-    return rc;
-}
-
-int partner_set_api_key_op(sqlite3 *db, void *arg) {
-    partner_setting *s = arg;
-    uint8_t hash[SECRET_HASH_LEN];
-    if (s->api_key) secret_hash(s->api_key, strlen(s->api_key), hash);
-    return store_partner_set_api_key(db, s->partner, s->api_key ? hash : NULL, clock_wall_ms());
 }
 
 /* The entry of name in the object being built (created on first use). */
@@ -117,41 +89,36 @@ static int by_partner(const void *a, const void *b) {
     return strcmp(json_object_get_string(xn), json_object_get_string(yn));
 }
 
-int partner_list_json(sqlite3 *db, json_object **out) {
-    store_pkey_row *keys = NULL;
-    store_cohort_row *cohorts = NULL;
-    char (*configured)[72] = NULL;
-    int nk = 0, nc = 0, np = 0, rc;
-    *out = NULL;
-    if ((rc = store_pkey_list(db, &keys, &nk)) < 0 || (rc = store_cohort_list(db, NULL, &cohorts, &nc)) < 0 ||
-        (rc = store_partner_list_api_keys(db, &configured, &np)) < 0)
-        goto done;
-    int64_t now = clock_wall_ms();
+void partner_listing_free(partner_listing *l) {
+    free(l->keys);
+    free(l->configured);
+    free(l->cohorts);
+    memset(l, 0, sizeof *l);
+}
+
+json_object *partner_list_json(const partner_listing *l, int64_t now) {
     json_object *by_name = json_object_new_object();
-    for (int i = 0; i < nk; i++) {
-        json_object *e = entry(by_name, keys[i].partner), *a, *k = json_object_new_object();
-        bool valid = !keys[i].expires_at || keys[i].expires_at > now;
-        json_object_object_add(k, "id", json_object_new_int64(keys[i].id));
-        json_object_object_add(k, "created_at", time_or_null(keys[i].created_at));
-        json_object_object_add(k, "expires_at", time_or_null(keys[i].expires_at));
+    for (int i = 0; i < l->nkeys; i++) {
+        const partner_key_row *k0 = &l->keys[i];
+        json_object *e = entry(by_name, k0->partner), *a, *k = json_object_new_object();
+        bool valid = !k0->expires_at || k0->expires_at > now;
+        json_object_object_add(k, "id", json_object_new_int64(k0->id));
+        json_object_object_add(k, "created_at", time_or_null(k0->created_at));
+        json_object_object_add(k, "expires_at", time_or_null(k0->expires_at));
         json_object_object_add(k, "valid", json_object_new_boolean(valid));
         json_object_object_get_ex(e, "keys", &a);
         json_object_array_add(a, k);
         if (valid) bump(e, "valid_keys");
     }
-    for (int i = 0; i < np; i++)
-        json_object_object_add(entry(by_name, configured[i]), "partner_api_key", json_object_new_string("configured"));
-    for (int i = 0; i < nc; i++) bump(entry(by_name, cohorts[i].partner), "cohorts");
-    *out = json_object_new_array();
+    for (int i = 0; i < l->nconfigured; i++)
+        json_object_object_add(entry(by_name, l->configured[i]), "partner_api_key", json_object_new_string("configured"));
+    for (int i = 0; i < l->ncohorts; i++) bump(entry(by_name, l->cohorts[i]), "cohorts");
+    json_object *out = json_object_new_array();
     json_object_object_foreach(by_name, name, e) {
         (void)name;
-        json_object_array_add(*out, json_object_get(e));
+        json_object_array_add(out, json_object_get(e));
     }
-    json_object_array_sort(*out, by_partner);
+    json_object_array_sort(out, by_partner);
     json_object_put(by_name);
-done:
-    free(keys);
-    free(configured);
-    store_cohort_rows_free(cohorts, nc);
-    return rc;
+    return out;
 }

@@ -17,7 +17,6 @@
 #define BR_PARTNER_H
 #include "../lib/secret.h"
 #include <json-c/json.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -43,9 +42,8 @@ typedef struct {
     int64_t old_expire_at; /* when they stop working */
 } partner_keygen;
 
-/* store op: a new data import key for k->partner. Without rotate it is
- * refused with BR_EEXISTS while the partner has a valid key. */
-int partner_keygen_op(sqlite3 *db, void *arg);
+/* Draws the key text for a keygen (its hash into hash) at now_ms. */
+void partner_keygen_draw(partner_keygen *k, int64_t now_ms, uint8_t hash[SECRET_HASH_LEN]);
 /* The created key as JSON (the only time its text is shown). */
 json_object *partner_keygen_json(const partner_keygen *k);
 
@@ -54,20 +52,37 @@ typedef struct {
     int n; /* out: keys invalidated */
 } partner_invalidate;
 
-/* store op: ends every valid key of the partner now; BR_ENOTFOUND if it has none. */
-int partner_invalidate_op(sqlite3 *db, void *arg);
 
 typedef struct {
     char partner[PARTNER_NAME_MAX + 1];
     const char *api_key; /* NULL: accept any partner_api_key */
 } partner_setting;
 
-/* store op: sets or clears the partner_api_key expected from a partner. */
-int partner_set_api_key_op(sqlite3 *db, void *arg);
+/* A data import key as stored (never its text or hash). */
+typedef struct {
+    int64_t id;
+    char partner[PARTNER_NAME_MAX + 8];
+    int64_t created_at;
+    int64_t expires_at; /* 0 = no expiry set */
+} partner_key_row;
+
+/* What the partner listing is made of (store_partner_listing fills it):
+ * every key by partner then id, the partners with a partner_api_key set,
+ * and the partner of every cohort. */
+typedef char partner_name_t[PARTNER_NAME_MAX + 8];
+typedef struct {
+    partner_key_row *keys;
+    int nkeys;
+    partner_name_t *configured;
+    int nconfigured;
+    partner_name_t *cohorts;
+    int ncohorts;
+} partner_listing;
+void partner_listing_free(partner_listing *l);
 
 /* Every partner that has a key, an expected partner_api_key or a cohort:
  * [{"partner", "valid_keys", "keys": [{id, created_at, expires_at, valid}],
  *   "partner_api_key": "any" | "configured", "cohorts"}], sorted by name. */
-int partner_list_json(sqlite3 *db, json_object **out);
+json_object *partner_list_json(const partner_listing *l, int64_t now_ms);
 
 #endif

@@ -65,6 +65,31 @@ size_t profile_blob_size(const uint8_t *blob) {
     return (size_t)(p - blob) + n;
 }
 
+bool parr_next(parr_iter *it, uint8_t *type, const uint8_t **s, size_t *n, const uint8_t **raw, size_t *rawlen) {
+    if (it->p >= it->end) return false;
+    const uint8_t *start = it->p;
+    uint8_t t = *it->p++;
+    uint64_t l;
+    if (varint_get(&it->p, it->end, &l) < 0 || l > (uint64_t)(it->end - it->p)) {
+        it->p = it->end;
+        return false;
+    }
+    if (type) *type = t;
+    *s = it->p;
+    *n = (size_t)l;
+    it->p += l;
+    if (raw) *raw = start;
+    if (rawlen) *rawlen = (size_t)(it->p - start);
+    return true;
+}
+
+void parr_put(buf_t *b, uint8_t type, const void *s, size_t n) {
+    uint8_t tmp[VARINT_MAX];
+    buf_append(b, &type, 1);
+    buf_append(b, tmp, varint_put(tmp, n));
+    buf_append(b, s, n);
+}
+
 /* ---- editing ------------------------------------------------------------- */
 
 int pedit_open(pedit *e, const uint8_t *blob) {

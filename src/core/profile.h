@@ -131,6 +131,22 @@ bool profile_get(const uint8_t *blob, uint32_t key, pfield *f);
 /* Bytes the blob occupies. */
 size_t profile_blob_size(const uint8_t *blob);
 
+/* PT_ARR payloads: elements u8(type) varint(len) bytes, one after the
+ * other. Every reader and writer of arrays (identifiers, custom arrays,
+ * devices) goes through these two. */
+typedef struct {
+    const uint8_t *p, *end;
+} parr_iter;
+static inline void parr_init(parr_iter *it, const uint8_t *p, uint32_t len) {
+    it->p = p;
+    it->end = p + len;
+}
+/* The next element: its type, bytes and length, and the whole encoded
+ * element (raw, rawlen; may be NULL). False at the end or on bad bytes. */
+bool parr_next(parr_iter *it, uint8_t *type, const uint8_t **s, size_t *n, const uint8_t **raw, size_t *rawlen);
+/* Appends one element to an array payload being built. */
+void parr_put(buf_t *b, uint8_t type, const void *s, size_t n);
+
 /* Payload helpers. */
 size_t pval_int(uint8_t *out, int64_t v);
 int64_t pval_get_int(const uint8_t *p, uint32_t len);

@@ -1,43 +1,74 @@
-/* track.h -- POST /users/track applied to the profiles.
+/* track.h -- POST /users/track as a typed command, applied to the profiles.
  *
- * Deterministic: given the same profiles, body and now, it makes the same
- * changes, creates the same users (braze ids included) and reports the same
- * errors. That is what lets the engine journal the request body and replay
- * it after a crash instead of writing every profile at once. */
+ * api/track.c checks the request on the HTTP thread and keeps only the
+ * objects that passed (Braze's per-object errors are decided there); this
+ * applies them on the engine thread: finds or creates each object's user,
+ * applies attribute plans (attrs.h), bumps event and purchase summaries,
+ * and appends a Currents event per event and purchase to the outbox. */
 #ifndef BR_TRACK_H
 #define BR_TRACK_H
+#include "attrs.h"
 #include "names.h"
 #include "users.h"
 #include <json-c/json.h>
-#include <sqlite3.h>
 
 #define TRACK_MAX_OBJECTS 75
 
 enum { TRACK_ATTRIBUTES, TRACK_EVENTS, TRACK_PURCHASES };
 
+/* How an object names its user. a/an: the value (alias: label); b/bn: the
+ * alias name. */
+typedef enum { ID_EXTERNAL, ID_BRAZE, ID_ALIAS, ID_EMAIL, ID_PHONE } track_id_kind;
+typedef struct {
+    track_id_kind kind;
+    const char *a, *b;
+    size_t an, bn;
+} track_ident;
+
+typedef struct {
+    track_ident id;
+    bool may_create;       /* from _update_existing_only and the identifier's rules */
+    bool merge;            /* _merge_objects */
+    attrs_plan *plan;      /* owned */
+    const char *email_subscribe; /* set: shared with the other users of the email */
+} track_attrs;
+
+/* An event (name) or a purchase (name = product_id, with the purchase fields). */
+typedef struct {
+    track_ident id;
+    bool may_create;
+    const char *name;
+    size_t nl;
+    int64_t t_ms;          /* as sent; a future time becomes now when applied */
+    const char *app;       /* app_id or NULL */
+    json_object *props;    /* properties or NULL (borrowed from the body) */
+    json_object *price;    /* purchases: the price as sent (its text goes to Currents) */
+    const char *currency;
+    double price_value;
+    int64_t quantity;
+    int idx;               /* object index across the three arrays: event ids */
+} track_event;
+
+typedef struct {
+    track_attrs *attrs;
+    track_event *events, *purchases;
+    uint32_t nattrs, nevents, npurchases;
+    json_object *body;     /* the request: owns the strings above (one reference) */
+} track_cmd;
+
+void track_cmd_free(track_cmd *c);
+
 typedef struct {
     users_t *users;
     names_t *names;
-    sqlite3 *db;     /* for new names; NULL on replay */
     int64_t now_ms;
-    int64_t seq;     /* journal sequence: event ids derive from it */
-    buf_t *outbox;   /* Currents events appended as JSON array items; NULL on replay */
-    void (*touch)(void *arg, uint32_t row); /* a row changed (dirty tracking) */
+    buf_t *outbox;         /* Currents events appended as JSON array items; NULL: none */
+    uint64_t event_base;   /* event ids are "<event_base hex>-<idx>-<sub>" */
+    void (*touch)(void *arg, uint32_t row); /* a row changed */
     void *touch_arg;
 } track_ctx;
 
-typedef struct {
-    bool present[3];
-    int processed[3];
-    json_object *errors; /* Braze's errors array, or NULL */
-} track_result;
-
-/* Checks the request's shape before it is queued: a JSON object whose
- * attributes/events/purchases, when present, are arrays of at most
- * TRACK_MAX_OBJECTS. Returns 0, or BR_EINVAL / BR_ETOOMANY with a message. */
-int track_check(json_object *body, char *why, size_t whylen);
-/* Applies every valid object; fills r (caller frees r->errors). Returns 0,
- * or BR_ESTORE when a new name could not be stored (fatal for the engine). */
-int track_apply(track_ctx *c, json_object *body, track_result *r);
+/* Applies every object of the command. */
+void track_apply(track_ctx *c, const track_cmd *cmd);
 
 #endif

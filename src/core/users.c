@@ -36,7 +36,31 @@ struct users {
     uint32_t n, cap, live;
     uint32_t instance;
     uidx ix[IX__N];
+    bool retain;    /* a snapshot holds blob pointers: retire, do not free */
+    uint8_t **retired;
+    size_t nretired, capretired;
 };
+
+static void retire(users_t *u, uint8_t *blob) {
+    if (!blob) return;
+    if (!u->retain) {
+        free(blob);
+        return;
+    }
+    if (u->nretired == u->capretired) {
+        u->capretired = u->capretired ? u->capretired * 2 : 1024;
+        u->retired = xrealloc(u->retired, u->capretired * sizeof *u->retired);
+    }
+    u->retired[u->nretired++] = blob;
+}
+
+void users_retain(users_t *u) { u->retain = true; }
+
+void users_release(users_t *u) {
+    for (size_t i = 0; i < u->nretired; i++) free(u->retired[i]);
+    u->nretired = 0;
+    u->retain = false;
+}
 
 /* ---- index --------------------------------------------------------------- */
 
@@ -130,22 +154,14 @@ static bool str_field(const profile_t *p, uint32_t id, ukey *k) {
     return true;
 }
 
-/* The idx-th string element of an array field (aliases: pairs). */
+/* The idx-th element of an array field (aliases: label, name pairs). */
 static bool arr_elem(const profile_t *p, uint32_t id, uint32_t idx, const uint8_t **s, size_t *n) {
     pfield f;
     if (!p->blob || !profile_get(p->blob, pkey(id, PK_ATTR), &f) || f.type != PT_ARR) return false;
-    const uint8_t *q = f.p, *end = f.p + f.len;
-    for (uint32_t i = 0; q < end; i++) {
-        q++; /* element type */
-        uint64_t len;
-        if (varint_get(&q, end, &len) < 0 || len > (uint64_t)(end - q)) return false;
-        if (i == idx) {
-            *s = q;
-            *n = (size_t)len;
-            return true;
-        }
-        q += len;
-    }
+    parr_iter it;
+    parr_init(&it, f.p, f.len);
+    for (uint32_t i = 0; parr_next(&it, NULL, s, n, NULL, NULL); i++)
+        if (i == idx) return true;
     return false;
 }
 
@@ -240,6 +256,8 @@ users_t *users_new(uint32_t instance) {
 
 void users_free(users_t *u) {
     if (!u) return;
+    users_release(u);
+    free(u->retired);
     for (uint32_t i = 0; i < u->n; i++) free(u->rows[i].blob);
     for (int w = 0; w < IX__N; w++) free(u->ix[w].s);
     free(u->rows);
@@ -416,7 +434,7 @@ void users_commit(users_t *u, uint32_t row, const pedit *e, uint32_t now_s) {
     bool reindex = (e->std_touched & IDENTITY_FIELDS) && identity_changed(p->blob, e);
     if (reindex) index_row(u, row, false);
     uint8_t *blob = pedit_encode(e);
-    free(p->blob);
+    retire(u, p->blob);
     p->blob = blob;
     p->updated = now_s;
     if (reindex) index_row(u, row, true);
@@ -426,10 +444,34 @@ void users_delete(users_t *u, uint32_t row) {
     profile_t *p = &u->rows[row];
     if (p->flags & PROFILE_DELETED) return;
     index_row(u, row, false);
-    free(p->blob);
+    retire(u, p->blob);
     p->blob = NULL;
     p->flags |= PROFILE_DELETED;
     u->live--;
+}
+
+void users_put(users_t *u, uint32_t row, const profile_t *p, const uint8_t *blob, size_t len) {
+    profile_t q = *p;
+    q.blob = len ? xmalloc(len) : NULL;
+    if (len) memcpy(q.blob, blob, len);
+    q.flags &= PROFILE_DELETED;
+    while (u->n < row) users_load_row(u, &(profile_t){.flags = PROFILE_DELETED}); /* holes: tombstones */
+    if (row == u->n) {
+        users_load_row(u, &q);
+        return;
+    }
+    profile_t *cur = &u->rows[row];
+    if (!(cur->flags & PROFILE_DELETED)) {
+        index_row(u, row, false);
+        u->live--;
+    }
+    retire(u, cur->blob);
+    q.flags |= cur->flags & ~PROFILE_DELETED; /* the engine's own marks (dirty, ...) stay */
+    *cur = q;
+    if (!(q.flags & PROFILE_DELETED)) {
+        u->live++;
+        index_row(u, row, true);
+    }
 }
 
 void users_braze_hex(const profile_t *p, char out[25]) {

@@ -30,6 +30,10 @@ profile_t *users_get(users_t *u, uint32_t row);
 uint32_t users_create(users_t *u, uint32_t now_s);
 /* Appends a loaded profile at the next row (start-up); takes the blob. */
 uint32_t users_load_row(users_t *u, const profile_t *p);
+/* Sets row to p with a copy of blob[0..len) (len 0: no fields), as a change
+ * record says it is: a new row when row >= users_rows() (rows in between
+ * become tombstones), else a replacement; indexes follow. */
+void users_put(users_t *u, uint32_t row, const profile_t *p, const uint8_t *blob, size_t len);
 
 uint32_t users_by_external_id(users_t *u, const char *s, size_t n);
 uint32_t users_by_braze_id(users_t *u, const char *hex, size_t n);
@@ -49,6 +53,13 @@ void users_each_phone(users_t *u, const char *s, size_t n, void (*fn)(uint32_t r
 void users_commit(users_t *u, uint32_t row, const pedit *e, uint32_t now_s);
 /* Drops the profile's fields and index entries; leaves a tombstone. */
 void users_delete(users_t *u, uint32_t row);
+
+/* Blobs are immutable once committed: an edit makes a new one. A checkpoint
+ * snapshot takes the blob pointers of dirty rows instead of copying them,
+ * and holds them while another thread writes them: between users_retain()
+ * and users_release() a replaced or deleted blob is kept, not freed. */
+void users_retain(users_t *u);
+void users_release(users_t *u);
 
 /* braze_id as 24 lower-case hex characters + NUL. */
 void users_braze_hex(const profile_t *p, char out[25]);

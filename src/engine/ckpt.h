@@ -1,89 +1,59 @@
-/* ckpt.h -- the checkpoint file (<data dir>/profiles.db) and the thread that
- * writes it.
+/* ckpt.h -- the checkpoint thread, which writes snapshots to profiles.db.
  *
- * A checkpoint used to write every changed profile into brasa.db on the
- * store's writer thread, stalling every request for the whole write. Now
- * the writer only copies the changed rows into a snapshot (engine.c) and
- * this thread writes the snapshot to a second SQLite file, with its own
- * connection, while requests go on.
- *
- * profiles.db holds the state as of one journal seq S: tables profiles and
- * cohorts (the same columns as brasa.db's) and meta checkpoint_seq = S,
- * always written in one transaction, so the file never holds a change
- * without the seq that covers it (replaying a journal row onto a state that
- * already has it would count an increment twice). After the commit S is
- * published (ckpt_durable) and only then may brasa.db's journal up to S be
+ * The engine thread takes a snapshot (engine.c): the dirty profiles as
+ * pointers to their blobs (immutable; users_retain() keeps replaced ones
+ * alive until the write ends), the dirty cohorts serialized, and S, the
+ * journal seq it includes. This thread waits until the journal is durable
+ * up to S (a profiles.db ahead of brasa.db's journal would make the replay
+ * skip rows), then writes it with store_ckpt_write() in one transaction.
+ * Only then is S published (ckpt_durable) and may the journal up to S be
  * trimmed.
  *
- * It lives in engine/ rather than store/ because it owns a thread working
- * for the engine, like exporter.c; its SQL is this file's alone.
- *
- * One snapshot at a time: ckpt_reserve() claims the slot, ckpt_submit()
- * hands the snapshot over (after the transaction that took it committed),
- * and the slot is free again once the write ended. A failed write leaves
- * the snapshot for ckpt_take_failed(): the engine marks its rows dirty
- * again, so they go out with the next checkpoint. */
+ * One snapshot at a time. A failed write leaves the snapshot for
+ * ckpt_poll(): the engine marks its rows dirty again, so they go out with
+ * the next checkpoint. */
 #ifndef BR_ENGINE_CKPT_H
 #define BR_ENGINE_CKPT_H
-#include "../store/partners.h"
+#include "../store/checkpoint.h"
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-/* A profile row in a snapshot; its blob is data[off .. off+len). */
+/* A snapshot and what it owns (the cohort rows' strings and members). */
 typedef struct {
-    uint32_t row;
-    uint8_t braze_id[12];
-    uint32_t created, updated, flags; /* flags: 1 = deleted */
-    size_t off;
-    uint32_t len; /* 0 = no fields (NULL) */
-} ckpt_profile;
-
-/* A cohort in a snapshot: its whole row, members serialized; the strings
- * and members are owned by the snapshot. idx: its place in the registry. */
-typedef struct {
-    store_cohort_row r;
-    uint32_t idx;
-} ckpt_cohort;
-
-typedef struct {
-    int64_t seq; /* S: every journal row up to here, none after */
-    ckpt_profile *profiles;
-    uint32_t nprofiles;
-    uint8_t *data; /* every blob, back to back */
-    ckpt_cohort *cohorts;
-    uint32_t ncohorts;
+    store_snapshot s;
+    store_profile_row *profiles;
+    store_cohort_row *cohorts;
+    uint32_t *cohort_idx; /* each cohort's place in the registry */
 } ckpt_snap;
 
 void ckpt_snap_free(ckpt_snap *s);
 
 typedef struct ckpt ckpt_t;
 
-/* Opens or creates <dir>/profiles.db (WAL, synchronous=FULL) and its
- * tables. Returns 0 or BR_EIO/BR_ESTORE. The thread is not started. */
+/* Opens (creating it) <dir>/profiles.db. durable(arg) answers the journal
+ * seq that is durable in brasa.db; wait(arg, seq) blocks until it is at
+ * least seq (or returns false when that will never happen). */
 int ckpt_open(const char *dir, ckpt_t **out);
-/* Its connection, for loading at start-up before ckpt_start(). */
+void ckpt_set_journal(ckpt_t *c, bool (*wait)(void *arg, int64_t seq), void *arg);
+/* profiles.db's connection, for loading at start-up before ckpt_start(). */
 sqlite3 *ckpt_db(ckpt_t *c);
-/* S of the file, or BR_ENOTFOUND for a file no checkpoint was written to
- * yet (a new store, or one made by a version without profiles.db). Also
- * sets what ckpt_durable() returns. Before ckpt_start(). */
+/* S of the file (BR_ENOTFOUND: no checkpoint yet); sets ckpt_durable(). */
 int ckpt_load_seq(ckpt_t *c, int64_t *seq);
 int ckpt_start(ckpt_t *c);
 /* Finishes the write in flight, if any, stops the thread, closes. */
 void ckpt_close(ckpt_t *c);
 
-/* Claims the one snapshot slot; false if a snapshot is still in flight. */
-bool ckpt_reserve(ckpt_t *c);
-/* Hands a snapshot to the thread (slot reserved); ok = false gives it back
- * unwritten, as a failed write (its transaction did not commit). */
-void ckpt_submit(ckpt_t *c, ckpt_snap *s, bool ok);
+/* Whether a snapshot is in flight. */
+bool ckpt_busy(ckpt_t *c);
+/* Hands a snapshot to the thread (none may be in flight). */
+void ckpt_submit(ckpt_t *c, ckpt_snap *s);
 /* Waits until no snapshot is in flight. */
 void ckpt_wait(ckpt_t *c);
-/* The snapshot whose write failed, if any (the caller frees it). */
-ckpt_snap *ckpt_take_failed(ckpt_t *c);
+/* After a write ended: true once per ended write, with the snapshot in
+ * *failed when it failed (the caller frees it), NULL when it was written. */
+bool ckpt_poll(ckpt_t *c, ckpt_snap **failed);
 /* The S of the last committed write: journal rows up to it may go. */
 int64_t ckpt_durable(ckpt_t *c);
-/* Duration of the last write in microseconds and the profiles it wrote. */
-void ckpt_last_write(ckpt_t *c, int64_t *us, uint32_t *profiles);
 
 #endif

@@ -1,431 +1,575 @@
-/* engine.c -- the working set: load, journaled commands, checkpoint
- * snapshots (see engine.h; ckpt.c writes them to profiles.db). */
-#include "engine.h"
-#include "ckpt.h"
-#include "../core/cohort.h"
-#include "../core/columns.h"
-#include "../core/identity.h"
+/* engine.c -- the engine thread: its queue, batches of commands, change
+ * records handed to the store, checkpoints and journal trimming (see
+ * engine.h; load.c is start-up). */
+#define _GNU_SOURCE
+#include "internal.h"
+#include "records.h"
 #include "../lib/clock.h"
 #include "../lib/err.h"
 #include "../lib/log.h"
 #include "../lib/mem.h"
-#include "../lib/secret.h"
-#include "../store/keys.h"
+#include "../store/journal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#define PROFILE_DIRTY 2u
-#define PROFILE_COLS_STALE 4u /* its segment columns wait for engine_columns() */
-/* Checkpoint when this many profiles are dirty, this many journal rows are
- * pending, or this long has passed with anything pending. */
+/* Checkpoint when this many profiles are dirty, this many bytes of change
+ * records were journaled, or this long has passed with anything pending. */
 #define CKPT_DIRTY 100000
-#define CKPT_JOURNAL 20000
+#define CKPT_JOURNAL_BYTES (64u << 20)
 #define CKPT_AGE_MS 10000
+#define TRIM_CHUNK 64 /* journal rows per trim op: rows are batches, some large */
+#define IDLE_WAKE_MS 1000
 
-struct engine {
-    users_t *users;
-    names_t *names;
-    cohorts_t *cohorts; /* partner cohorts (core/cohort.h) */
-    cols_t *cols;       /* segment columns (core/columns.h); built after load + replay */
-    uint32_t *dirty; /* rows changed since the last checkpoint */
-    uint32_t ndirty, capdirty;
-    uint32_t *stale; /* rows whose segment columns are behind their profile */
-    uint32_t nstale, capstale;
-    int64_t last_seq;      /* newest journal row applied */
-    int64_t loaded_seq;    /* start-up: the checkpoint loaded, replay after it */
-    int64_t snap_seq;      /* S of the last snapshot taken (maybe not yet written) */
-    int64_t checkpoint_ms; /* when the last checkpoint ran */
-    sqlite3_stmt *ins;     /* journal insert, on the writer's connection */
-    store_t *store;
-    ckpt_t *ck;       /* profiles.db and its thread (ckpt.h) */
-    ckpt_snap *snap;  /* taken by this transaction's checkpoint op, not yet handed over */
-    bool upgrade;     /* loaded from brasa.db's old tables: write everything once */
+/* An op queued with engine_write_later(). */
+struct later {
+    store_op_fn op;
+    void *arg;
+    void (*free_arg)(void *);
+    struct later *next;
 };
 
-/* Appends row to a row list once; the profile flag bit records membership. */
-static void mark(profile_t *p, uint32_t flag, uint32_t row, uint32_t **v, uint32_t *n, uint32_t *cap) {
+/* Commands applied in one turn of the loop, and what they changed: one
+ * store op, one transaction, one journal row. */
+typedef struct {
+    engine_t *e;
+    int64_t seq; /* 0: nothing journaled */
+    int64_t at;
+    bool critical; /* memory changed: its failure fails the store */
+    buf_t rec;     /* change records */
+    buf_t outbox;  /* Currents events: "[" item, ... */
+    buf_t names;   /* new names: u32 id, u32 len, bytes */
+    store_cohort_row *cohorts; /* metadata rows for brasa.db (`cohorts list`) */
+    uint32_t ncohorts;
+    eng_cmd **stores; /* ENG_STORE commands, in order */
+    uint32_t nstores, capstores;
+    eng_cmd *waiters, **tail; /* every write command, answered after the commit */
+    struct later *later;
+    store_op op;
+} batch;
+
+/* ---- rows and hooks ------------------------------------------------------ */
+
+void rowlist_add(rowlist *l, profile_t *p, uint32_t flag, uint32_t row) {
     if (p->flags & flag) return;
     p->flags |= flag;
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 4096;
-        *v = xrealloc(*v, *cap * sizeof **v);
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 4096;
+        l->v = xrealloc(l->v, l->cap * sizeof *l->v);
     }
-    (*v)[(*n)++] = row;
+    l->v[l->n++] = row;
 }
 
-static void touch(void *arg, uint32_t row) {
+void engine_touch(void *arg, uint32_t row) {
     engine_t *e = arg;
     profile_t *p = users_get(e->users, row);
     /* Segment columns are brought up to date when a segment is evaluated
-     * (engine_columns), once per row however often it changed: on the
-     * ingest path a change only marks the row. */
-    if (e->cols) mark(p, PROFILE_COLS_STALE, row, &e->stale, &e->nstale, &e->capstale);
+     * (engine_columns), once per row however often it changed. */
+    if (e->cols) rowlist_add(&e->stale, p, PROFILE_COLS_STALE, row);
     if (p->flags & PROFILE_DELETED) cohorts_forget_row(e->cohorts, row); /* a deleted user leaves every cohort */
-    mark(p, PROFILE_DIRTY, row, &e->dirty, &e->ndirty, &e->capdirty);
+    rowlist_add(&e->dirty, p, PROFILE_DIRTY, row);
+    rowlist_add(&e->batch, p, PROFILE_BATCH, row);
 }
 
 users_t *engine_users(engine_t *e) { return e->users; }
 names_t *engine_names(engine_t *e) { return e->names; }
 cohorts_t *engine_cohorts(engine_t *e) { return e->cohorts; }
-/* Applies the column updates that touch() deferred. */
-static void refresh_columns(engine_t *e) {
-    for (uint32_t i = 0; i < e->nstale; i++) {
-        users_get(e->users, e->stale[i])->flags &= ~PROFILE_COLS_STALE;
-        cols_update(e->cols, e->users, e->stale[i]);
-    }
-    e->nstale = 0;
-}
+sqlite3 *engine_reader(engine_t *e) { return e->reader; }
+store_t *engine_store(engine_t *e) { return e->store; }
+bool engine_failed(engine_t *e) { return store_failed(e->store); }
 
 cols_t *engine_columns(engine_t *e) {
-    if (e->cols) refresh_columns(e);
+    if (!e->cols) return NULL;
+    for (uint32_t i = 0; i < e->stale.n; i++) {
+        users_get(e->users, e->stale.v[i])->flags &= ~PROFILE_COLS_STALE;
+        cols_update(e->cols, e->users, e->stale.v[i]);
+    }
+    e->stale.n = 0;
     return e->cols;
 }
 
-/* Applies one command; db is NULL on replay (names and outbox are already
- * stored). Live results go to c when not NULL. */
-static int apply(engine_t *e, sqlite3 *db, int64_t seq, int kind, json_object *body, int64_t now, eng_command *c) {
-    buf_t outbox = BUF_INIT;
+/* ---- batches ------------------------------------------------------------- */
+
+static batch *batch_new(engine_t *e) {
+    batch *b = xcalloc(1, sizeof *b);
+    b->e = e;
+    b->tail = &b->waiters;
+    b->at = clock_wall_ms();
+    b->seq = e->last_seq + 1; /* given up in batch_close when nothing is journaled */
+    buf_append(&b->outbox, "[", 1);
+    return b;
+}
+
+static void batch_free(batch *b) {
+    buf_free(&b->rec);
+    buf_free(&b->outbox);
+    buf_free(&b->names);
+    for (uint32_t i = 0; i < b->ncohorts; i++) {
+        free((void *)b->cohorts[i].m.partner);
+        free((void *)b->cohorts[i].m.cohort_id);
+        free((void *)b->cohorts[i].m.name);
+    }
+    free(b->cohorts);
+    free(b->stores);
+    for (struct later *l = b->later, *n; l; l = n) {
+        n = l->next;
+        if (l->free_arg) l->free_arg(l->arg);
+        free(l);
+    }
+    free(b);
+}
+
+static void wait_for(batch *b, eng_cmd *c) {
+    c->next = NULL;
+    *b->tail = c;
+    b->tail = &c->next;
+}
+
+/* The batch's store op, on the store's writer thread. */
+static int batch_write(sqlite3 *db, void *arg) {
+    batch *b = arg;
     int rc = 0;
-    if (kind == CMD_TRACK) {
-        track_result tmp, *r = c ? &c->track : &tmp;
-        if (db) buf_append(&outbox, "[", 1);
-        track_ctx tc = {e->users, e->names, db, now, seq, db ? &outbox : NULL, touch, e};
-        rc = track_apply(&tc, body, r);
-        if (!c) json_object_put(tmp.errors);
-    } else if (kind == CMD_COHORT_NAME || kind == CMD_COHORT_USERS) {
-        json_object *res = cohort_apply(e->cohorts, e->users, kind, body, now);
-        if (c) c->result = res;
-        else json_object_put(res);
-    } else {
-        identity_ctx ic = {e->users, e->names, now, touch, e};
-        json_object *res = identity_apply(&ic, kind, body);
-        if (c) c->result = res;
-        else json_object_put(res);
+    if (b->rec.len) rc = store_journal_append(db, b->seq, b->at, STORE_JOURNAL_V2, 0, b->rec.data, b->rec.len);
+    if (rc == 0 && b->outbox.len > 1) rc = store_outbox_put(db, b->seq, b->at, b->outbox.data, b->outbox.len);
+    for (size_t off = 0; rc == 0 && off < b->names.len;) {
+        uint32_t id, len;
+        memcpy(&id, b->names.data + off, 4);
+        memcpy(&len, b->names.data + off + 4, 4);
+        rc = store_names_put(db, id, b->names.data + off + 8, len);
+        off += 8 + len;
     }
-    if (rc == 0 && db && outbox.len > 1) {
-        buf_append(&outbox, "]", 1);
-        sqlite3_stmt *st;
-        rc = BR_ESTORE;
-        if (sqlite3_prepare_v2(db, "INSERT INTO outbox (seq, at, events) VALUES (?, ?, ?)", -1, &st, NULL) == SQLITE_OK) {
-            sqlite3_bind_int64(st, 1, seq);
-            sqlite3_bind_int64(st, 2, now);
-            sqlite3_bind_text(st, 3, outbox.data, (int)outbox.len, SQLITE_STATIC);
-            if (sqlite3_step(st) == SQLITE_DONE) rc = 0;
-            sqlite3_finalize(st);
-        }
+    for (uint32_t i = 0; rc == 0 && i < b->ncohorts; i++) rc = store_cohort_put(db, &b->cohorts[i]);
+    /* Each ENG_STORE command in a savepoint of its own: a logical refusal
+     * (BR_EINVAL, BR_ENOTFOUND, ...) undoes its writes only. */
+    for (uint32_t i = 0; rc == 0 && i < b->nstores; i++)
+        rc = store_nested(db, b->stores[i]->op, b->stores[i]->arg, &b->stores[i]->rc);
+    for (struct later *l = b->later; rc == 0 && l; l = l->next) {
+        int lrc = l->op(db, l->arg);
+        if (lrc == BR_ESTORE) rc = lrc; /* a refusal of a later op is its own business */
     }
-    buf_free(&outbox);
-    /* Cohort metadata rows changed by this command (a users call, or a
-     * deletion that left cohorts) are written in its transaction. */
-    if (rc == 0) rc = cohorts_sync(e->cohorts, db);
     return rc;
 }
 
-int engine_command_op(sqlite3 *db, void *arg) {
-    eng_command *c = arg;
-    engine_t *e = c->eng;
-    c->now_ms = clock_wall_ms();
-    /* A users call for a cohort nobody created is refused before anything
-     * is journaled. */
-    if (c->kind == CMD_COHORT_USERS && !cohort_exists(e->cohorts, c->body)) return BR_ENOCOHORT;
-    /* Journal first: if that fails nothing in memory has changed yet. */
-    if (!e->ins && sqlite3_prepare_v3(db, "INSERT INTO journal (at, kind, body) VALUES (?, ?, ?)", -1,
-                                      SQLITE_PREPARE_PERSISTENT, &e->ins, NULL) != SQLITE_OK)
-        return BR_ESTORE;
-    sqlite3_stmt *ins = e->ins;
-    sqlite3_bind_int64(ins, 1, c->now_ms);
-    sqlite3_bind_int(ins, 2, c->kind);
-    sqlite3_bind_blob(ins, 3, c->raw, (int)c->rawlen, SQLITE_STATIC);
-    int rc = sqlite3_step(ins);
-    sqlite3_reset(ins);
-    if (rc != SQLITE_DONE) return BR_ESTORE;
-    int64_t seq = sqlite3_last_insert_rowid(db);
-    if (apply(e, db, seq, c->kind, c->body, c->now_ms, c) < 0) {
-        /* Memory may be half-changed and cannot be rolled back with the
-         * savepoint: stop, and let the restart replay the durable journal. */
-        log_error("engine: storage failed in the middle of a command; exiting to recover from the journal");
-        abort();
+/* After the commit (the store's writer thread): answer the commands. */
+static void batch_done(void *arg, int rc) {
+    batch *b = arg;
+    engine_t *e = b->e;
+    if (rc == 0 && b->seq) atomic_store(&e->durable, b->seq);
+    for (eng_cmd *c = b->waiters, *next; c; c = next) {
+        next = c->next; /* done() may free c */
+        if (rc < 0) c->rc = rc; /* nothing of the transaction is durable */
+        c->done(c);
     }
-    e->last_seq = seq;
-    return 0;
+    pthread_mutex_lock(&e->lock);
+    e->inflight--;
+    pthread_cond_broadcast(&e->drained);
+    pthread_mutex_unlock(&e->lock);
+    batch_free(b);
 }
 
-void eng_command_free(eng_command *c) {
-    json_object_put(c->track.errors);
-    json_object_put(c->result);
-    c->track.errors = c->result = NULL;
+/* Turns what the commands changed into records and rows to write. */
+static void batch_collect(engine_t *e, batch *b) {
+    for (uint32_t i = 0; i < e->batch.n; i++) {
+        profile_t *p = users_get(e->users, e->batch.v[i]);
+        p->flags &= ~PROFILE_BATCH;
+        rec_profile(&b->rec, p, e->batch.v[i]);
+    }
+    e->batch.n = 0;
+    uint32_t nlog;
+    const cohort_delta *log = cohorts_log(e->cohorts, &nlog);
+    for (uint32_t i = 0; i < nlog;) { /* one record per run of the same cohort */
+        uint32_t j = i, na = 0, nr = 0;
+        uint32_t *add = xmalloc((nlog - i) * sizeof *add), *rem = xmalloc((nlog - i) * sizeof *rem);
+        for (; j < nlog && log[j].idx == log[i].idx; j++) {
+            if (log[j].added) add[na++] = log[j].row;
+            else rem[nr++] = log[j].row;
+        }
+        rec_members(&b->rec, log[i].idx, add, na, rem, nr);
+        free(add);
+        free(rem);
+        i = j;
+    }
+    for (uint32_t i = 0, n = cohorts_count(e->cohorts); i < n; i++) {
+        cohort_t *k = cohorts_at(e->cohorts, i);
+        if (!k->meta_dirty) continue;
+        rec_cohort(&b->rec, k);
+        b->cohorts = xrealloc(b->cohorts, (b->ncohorts + 1) * sizeof *b->cohorts);
+        cohort_meta m = cohort_meta_of(k);
+        m.partner = xstrdup(m.partner);
+        m.cohort_id = xstrdup(m.cohort_id);
+        m.name = xstrdup(m.name);
+        b->cohorts[b->ncohorts++] = (store_cohort_row){m, NULL, 0};
+    }
+    cohorts_log_clear(e->cohorts);
+    for (uint32_t id = e->names_saved; id < names_next(e->names); id++) {
+        size_t len;
+        const char *s = names_str(e->names, id, &len);
+        uint32_t l = (uint32_t)len;
+        buf_append(&b->names, &id, 4);
+        buf_append(&b->names, &l, 4);
+        buf_append(&b->names, s, len);
+    }
+    e->names_saved = names_next(e->names);
 }
 
-/* ---- checkpoint ----------------------------------------------------------
- *
- * The op runs on the writer thread and only copies: every dirty profile
- * into one snapshot (ckpt.h), the dirty cohorts serialized, S = last_seq.
- * The snapshot goes to the checkpoint thread once this transaction has
- * committed (store_on_commit): S's journal rows must be durable before a
- * profiles.db that includes them can be, or a crash in between would leave
- * profiles.db ahead of brasa.db's journal, whose next rows would reuse
- * seqs at or below S and be skipped by the replay. */
+/* Hands the batch to the store (or, with nothing in it, drops it). */
+static void batch_close(engine_t *e, batch *b) {
+    batch_collect(e, b);
+    b->later = e->later;
+    e->later = NULL;
+    b->critical = b->rec.len || b->outbox.len > 1 || b->names.len || b->ncohorts;
+    if (b->rec.len || b->outbox.len > 1) {
+        e->last_seq = b->seq;
+        e->journal_bytes += b->rec.len;
+        e->batches++;
+    } else {
+        b->seq = 0;
+    }
+    if (!b->critical && !b->waiters && !b->nstores && !b->later) {
+        batch_free(b);
+        return;
+    }
+    if (b->outbox.len > 1) buf_append(&b->outbox, "]", 1);
+    b->op = (store_op){.fn = batch_write, .arg = b, .done = batch_done, .done_arg = b, .critical = b->critical};
+    pthread_mutex_lock(&e->lock);
+    /* Back-pressure: a store that cannot keep up slows the engine down
+     * rather than letting batches pile up in memory. */
+    while (e->started && e->inflight >= ENG_MAX_INFLIGHT) pthread_cond_wait(&e->drained, &e->lock);
+    e->inflight++;
+    pthread_mutex_unlock(&e->lock);
+    if (e->started) {
+        store_submit(e->store, &b->op);
+    } else { /* inline (start-up, CLI, tests): commit now */
+        int rc = store_exec(e->store, batch_write, b);
+        if (rc < 0 && b->critical) log_error("engine: a batch failed to commit inline");
+        batch_done(b, rc);
+    }
+}
+
+void engine_apply(engine_t *e, eng_cmd *c, buf_t *outbox, uint64_t event_base) {
+    switch (c->kind) {
+    case ENG_TRACK: {
+        track_ctx tc = {e->users, e->names, c->now_ms, outbox, event_base, engine_touch, e};
+        track_apply(&tc, c->arg);
+        break;
+    }
+    case ENG_IDENTITY: {
+        identity_ctx ic = {e->users, e->names, c->now_ms, engine_touch, e};
+        identity_apply(&ic, c->arg, c->outcome);
+        break;
+    }
+    case ENG_COHORT_NAME: cohort_apply_name(e->cohorts, c->arg, c->now_ms, &c->cohort); break;
+    case ENG_COHORT_USERS: c->rc = cohort_apply_users(e->cohorts, e->users, c->arg, c->now_ms, &c->cohort); break;
+    default: break;
+    }
+}
+
+/* Runs a list of commands: reads answered as they come, writes applied
+ * and answered once their batch is durable. */
+static void run_list(engine_t *e, eng_cmd *list) {
+    batch *b = batch_new(e);
+    uint32_t index = 0;
+    for (eng_cmd *c = list, *next; c; c = next) {
+        next = c->next;
+        c->now_ms = b->at;
+        c->rc = 0;
+        e->commands++;
+        if (store_failed(e->store)) {
+            /* Memory may hold changes the disk lacks: answer nothing from it. */
+            c->rc = BR_ESTORE;
+            c->done(c);
+        } else if (c->kind == ENG_READ) {
+            c->rc = c->read(e, c->arg);
+            c->done(c);
+        } else if (c->kind == ENG_STORE) {
+            if (b->nstores == b->capstores) {
+                b->capstores = b->capstores ? b->capstores * 2 : 8;
+                b->stores = xrealloc(b->stores, b->capstores * sizeof *b->stores);
+            }
+            b->stores[b->nstores++] = c;
+            wait_for(b, c);
+        } else {
+            engine_apply(e, c, &b->outbox, (uint64_t)b->seq << 16 | (index++ & 0xffff));
+            wait_for(b, c);
+        }
+    }
+    batch_close(e, b);
+}
+
+void engine_write_later(engine_t *e, store_op_fn op, void *arg, void (*free_arg)(void *)) {
+    struct later *l = xmalloc(sizeof *l);
+    *l = (struct later){op, arg, free_arg, e->later};
+    e->later = l;
+}
+
+/* ---- checkpoints and trimming -------------------------------------------- */
 
 /* Marks the rows and cohorts of a snapshot that was not written dirty
  * again: they go out with the next one, as they are by then. */
-static void reclaim_failed(engine_t *e) {
-    ckpt_snap *s = ckpt_take_failed(e->ck);
-    if (!s) return;
-    for (uint32_t i = 0; i < s->nprofiles; i++) {
+static void reclaim(engine_t *e, ckpt_snap *s) {
+    for (uint32_t i = 0; i < s->s.nprofiles; i++) {
         uint32_t row = s->profiles[i].row;
-        mark(users_get(e->users, row), PROFILE_DIRTY, row, &e->dirty, &e->ndirty, &e->capdirty);
+        rowlist_add(&e->dirty, users_get(e->users, row), PROFILE_DIRTY, row);
     }
-    for (uint32_t i = 0; i < s->ncohorts; i++) cohorts_at(e->cohorts, s->cohorts[i].idx)->dirty = true;
+    for (uint32_t i = 0; i < s->s.ncohorts; i++) cohorts_at(e->cohorts, s->cohort_idx[i])->dirty = true;
     e->snap_seq = ckpt_durable(e->ck); /* the journal since then is pending again */
     ckpt_snap_free(s);
 }
 
+/* After a write ended: releases the blobs it held; true when it failed. */
+static bool poll_checkpoint(engine_t *e) {
+    ckpt_snap *failed;
+    if (!ckpt_poll(e->ck, &failed)) return false;
+    if (e->retained) users_release(e->users);
+    e->retained = false;
+    if (!failed) return false;
+    reclaim(e, failed);
+    return true;
+}
+
 static ckpt_snap *take_snapshot(engine_t *e) {
     ckpt_snap *s = xcalloc(1, sizeof *s);
-    s->seq = e->last_seq;
-    s->nprofiles = e->ndirty;
-    s->profiles = xmalloc((e->ndirty ? e->ndirty : 1) * sizeof *s->profiles);
-    size_t total = 0;
-    for (uint32_t i = 0; i < e->ndirty; i++) {
-        profile_t *p = users_get(e->users, e->dirty[i]);
-        ckpt_profile *c = &s->profiles[i];
-        c->row = e->dirty[i];
-        memcpy(c->braze_id, p->braze_id, 12);
-        c->created = p->created;
-        c->updated = p->updated;
-        c->flags = p->flags & PROFILE_DELETED;
-        c->len = p->blob ? (uint32_t)profile_blob_size(p->blob) : 0;
-        c->off = total;
-        total += c->len;
-    }
-    s->data = xmalloc(total ? total : 1);
-    for (uint32_t i = 0; i < e->ndirty; i++) {
-        profile_t *p = users_get(e->users, e->dirty[i]);
-        if (s->profiles[i].len) memcpy(s->data + s->profiles[i].off, p->blob, s->profiles[i].len);
+    s->s.seq = e->last_seq;
+    s->profiles = xmalloc((e->dirty.n ? e->dirty.n : 1) * sizeof *s->profiles);
+    /* Pointers, not copies: blobs are immutable, and the ones replaced
+     * while the snapshot is written are kept until it ends. */
+    users_retain(e->users);
+    e->retained = true;
+    for (uint32_t i = 0; i < e->dirty.n; i++) {
+        uint32_t row = e->dirty.v[i];
+        profile_t *p = users_get(e->users, row);
+        store_profile_row *r = &s->profiles[i];
+        r->row = row;
+        memcpy(r->braze_id, p->braze_id, 12);
+        r->created = p->created;
+        r->updated = p->updated;
+        r->flags = p->flags & PROFILE_DELETED;
+        r->blob = p->blob;
+        r->len = p->blob ? (uint32_t)profile_blob_size(p->blob) : 0;
         p->flags &= ~PROFILE_DIRTY;
     }
-    e->ndirty = 0;
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < cohorts_count(e->cohorts); i++) n += cohorts_at(e->cohorts, i)->dirty;
+    s->s.profiles = s->profiles;
+    s->s.nprofiles = e->dirty.n;
+    e->dirty.n = 0;
+    uint32_t n = 0, total = cohorts_count(e->cohorts);
+    for (uint32_t i = 0; i < total; i++) n += cohorts_at(e->cohorts, i)->dirty;
     s->cohorts = xcalloc(n ? n : 1, sizeof *s->cohorts);
-    for (uint32_t i = 0; i < cohorts_count(e->cohorts); i++) {
+    s->cohort_idx = xcalloc(n ? n : 1, sizeof *s->cohort_idx);
+    for (uint32_t i = 0; i < total; i++) {
         cohort_t *k = cohorts_at(e->cohorts, i);
         if (!k->dirty) continue;
-        ckpt_cohort *c = &s->cohorts[s->ncohorts++];
+        store_cohort_row *r = &s->cohorts[s->s.ncohorts];
         bitmap_optimize(k->members);
         size_t len = bitmap_serialized_size(k->members);
-        void *buf = xmalloc(len ? len : 1);
-        bitmap_serialize(k->members, buf);
-        c->r = cohort_row(k);
-        c->r.partner = xstrdup(k->partner);
-        c->r.cohort_id = xstrdup(k->id);
-        c->r.name = xstrdup(k->name);
-        c->r.members = buf;
-        c->r.members_len = len;
-        c->idx = i;
+        void *members = xmalloc(len ? len : 1);
+        bitmap_serialize(k->members, members);
+        r->m = cohort_meta_of(k);
+        r->m.partner = xstrdup(k->partner);
+        r->m.cohort_id = xstrdup(k->id);
+        r->m.name = xstrdup(k->name);
+        r->members = members;
+        r->members_len = len;
+        s->cohort_idx[s->s.ncohorts++] = i;
     }
+    s->s.cohorts = s->cohorts;
     cohorts_clean(e->cohorts);
     return s;
 }
 
-/* After the op's transaction: hand the snapshot over (or give it back). */
-static void hand_over(void *arg, bool committed) {
-    engine_t *e = arg;
-    ckpt_snap *s = e->snap;
-    e->snap = NULL;
-    ckpt_submit(e->ck, s, committed);
-}
-
-int engine_checkpoint_op(sqlite3 *db, void *arg) {
-    (void)db;
-    eng_checkpoint *ck = arg;
-    engine_t *e = ck->eng;
-    int64_t now = clock_wall_ms();
-    ck->written = 0;
-    ck->snapshot_us = 0;
-    reclaim_failed(e);
-    /* A snapshot taken in this same transaction is not handed over yet:
-     * waiting for it here would wait forever. */
-    if (e->snap) return 0;
-    int64_t pending = e->last_seq - e->snap_seq;
-    if (!pending && !e->ndirty && !e->upgrade) return 0;
-    if (!ck->force && e->ndirty < CKPT_DIRTY && pending < CKPT_JOURNAL && now - e->checkpoint_ms < CKPT_AGE_MS)
-        return 0;
-    if (!ckpt_reserve(e->ck)) {
-        if (!ck->force) return 0; /* one in flight: the next tick tries again */
-        /* Forced (start-up, shutdown): wait for it, holding the writer. */
-        ckpt_wait(e->ck);
-        reclaim_failed(e);
-        ckpt_reserve(e->ck);
+void engine_checkpoint(engine_t *e, bool force) {
+    poll_checkpoint(e);
+    int64_t now = clock_wall_ms(), pending = e->last_seq - e->snap_seq;
+    if (!pending && !e->dirty.n && !e->upgrade) return;
+    if (!force && e->dirty.n < CKPT_DIRTY && e->journal_bytes < CKPT_JOURNAL_BYTES &&
+        now - e->checkpoint_ms < CKPT_AGE_MS)
+        return;
+    if (ckpt_busy(e->ck)) {
+        if (!force) return; /* one in flight: the next turn tries again */
+        ckpt_wait(e->ck);   /* forced (start-up, shutdown): wait for it */
+        poll_checkpoint(e);
     }
     int64_t t0 = clock_mono_us();
-    e->snap = take_snapshot(e);
-    ck->snapshot_us = clock_mono_us() - t0;
-    ck->written = e->snap->nprofiles;
-    ck->seq = e->snap->seq;
-    store_on_commit(e->store, hand_over, e);
+    ckpt_snap *s = take_snapshot(e);
+    if (s->s.nprofiles || s->s.ncohorts || pending)
+        log_info("engine: checkpoint snapshot of %u profiles up to seq %lld: %.2f ms on the engine thread",
+                 s->s.nprofiles, (long long)s->s.seq, (double)(clock_mono_us() - t0) / 1000);
     e->snap_seq = e->last_seq;
     e->checkpoint_ms = now;
+    e->journal_bytes = 0;
     e->upgrade = false;
-    return 0;
+    ckpt_submit(e->ck, s);
 }
 
-void engine_checkpoint_wait(engine_t *e) { ckpt_wait(e->ck); }
-
-int64_t engine_checkpoint_durable(engine_t *e) { return ckpt_durable(e->ck); }
-
-int engine_trim_op(sqlite3 *db, void *arg) {
-    eng_trim *t = arg;
-    engine_t *e = t->eng;
-    t->deleted = 0;
-    sqlite3_stmt *st = store_prep(db, "DELETE FROM journal WHERE seq IN "
-                                      "(SELECT seq FROM journal WHERE seq <= ? ORDER BY seq LIMIT ?)");
-    if (!st) return BR_ESTORE;
-    /* Only what profiles.db has committed, never what a snapshot in
-     * flight will cover. */
-    sqlite3_bind_int64(st, 1, ckpt_durable(e->ck));
-    sqlite3_bind_int(st, 2, ENG_TRIM_CHUNK);
-    int rc = store_done(db, st);
-    if (rc == 0) t->deleted = (uint32_t)sqlite3_changes(db);
-    return rc;
+static int checkpoint_read(engine_t *e, void *arg) {
+    engine_checkpoint(e, true);
+    if (!*(bool *)arg) return 0;
+    ckpt_wait(e->ck);
+    return poll_checkpoint(e) ? BR_ESTORE : 0;
 }
 
-/* ---- start-up ------------------------------------------------------------ */
-
-static int instance_id(sqlite3 *db, uint32_t *id) {
-    char *v = NULL;
-    int rc = store_meta_get(db, "instance_id", &v);
-    if (rc == 0) {
-        *id = (uint32_t)strtoul(v, NULL, 16);
-        free(v);
-        return 0;
-    }
-    if (rc != BR_ENOTFOUND) return rc;
-    secret_random(id, sizeof *id);
-    char hex[16];
-    snprintf(hex, sizeof hex, "%08x", *id);
-    return store_meta_set(db, "instance_id", hex);
-}
-
-static int load_profiles(engine_t *e, sqlite3 *db) {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT row, braze_id, created, updated, flags, data FROM profiles ORDER BY row", -1,
-                           &st, NULL) != SQLITE_OK)
-        return BR_ESTORE;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        uint32_t row = (uint32_t)sqlite3_column_int64(st, 0);
-        profile_t p = {.flags = PROFILE_DELETED};
-        while (users_rows(e->users) < row) users_load_row(e->users, &p); /* holes: tombstones */
-        memcpy(p.braze_id, sqlite3_column_blob(st, 1), 12);
-        p.created = (uint32_t)sqlite3_column_int64(st, 2);
-        p.updated = (uint32_t)sqlite3_column_int64(st, 3);
-        p.flags = (uint32_t)sqlite3_column_int64(st, 4) & PROFILE_DELETED;
-        int n = sqlite3_column_bytes(st, 5);
-        p.blob = n ? xmalloc((size_t)n) : NULL;
-        if (n) memcpy(p.blob, sqlite3_column_blob(st, 5), (size_t)n);
-        users_load_row(e->users, &p);
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : BR_ESTORE;
-}
-
-static int replay(engine_t *e, sqlite3 *db) {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT seq, at, kind, body FROM journal WHERE seq > ? ORDER BY seq", -1, &st, NULL) !=
-        SQLITE_OK)
-        return BR_ESTORE;
-    sqlite3_bind_int64(st, 1, e->loaded_seq);
-    int rc, n = 0;
-    json_tokener *tok = json_tokener_new_ex(64);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t seq = sqlite3_column_int64(st, 0);
-        json_tokener_reset(tok);
-        json_object *body = json_tokener_parse_ex(tok, sqlite3_column_blob(st, 3), sqlite3_column_bytes(st, 3));
-        if (body) apply(e, NULL, seq, sqlite3_column_int(st, 2), body, sqlite3_column_int64(st, 1), NULL);
-        else log_warn("engine: journal row %lld does not parse; skipped", (long long)seq);
-        json_object_put(body);
-        e->last_seq = seq;
-        n++;
-    }
-    json_tokener_free(tok);
-    sqlite3_finalize(st);
-    if (n) log_info("engine: replayed %d journal rows", n);
-    return rc == SQLITE_DONE ? 0 : BR_ESTORE;
-}
-
-/* The highest journal seq brasa.db ever gave out (AUTOINCREMENT keeps it
- * in sqlite_sequence even when the table is empty). */
-static int64_t journal_top(sqlite3 *db) {
-    sqlite3_stmt *st;
-    int64_t top = 0;
-    if (sqlite3_prepare_v2(db, "SELECT seq FROM sqlite_sequence WHERE name = 'journal'", -1, &st, NULL) != SQLITE_OK)
-        return 0;
-    if (sqlite3_step(st) == SQLITE_ROW) top = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return top;
-}
+int engine_checkpoint_now(engine_t *e, bool wait) { return eng_exec_read(e, checkpoint_read, &wait); }
 
 typedef struct {
     engine_t *e;
-} load_arg;
+    int64_t upto;
+} trim_arg;
 
-static int load_op(sqlite3 *db, void *arg) {
-    engine_t *e = ((load_arg *)arg)->e;
-    sqlite3 *pdb = ckpt_db(e->ck);
-    uint32_t inst;
-    int rc = instance_id(db, &inst);
-    if (rc < 0) return rc;
-    e->users = users_new(inst);
-    if ((rc = names_load(e->names, db)) < 0) return rc;
-    rc = ckpt_load_seq(e->ck, &e->loaded_seq);
-    if (rc == 0) {
-        /* profiles.db is the checkpoint. If it is ahead of this brasa.db
-         * (the two files restored from different moments), new journal rows
-         * would get seqs it already covers and the replay would skip them. */
-        if (e->loaded_seq > journal_top(db)) {
-            log_error("engine: profiles.db is at journal seq %lld but brasa.db has only reached %lld: "
-                      "the two files are not from the same moment (restore both from one backup)",
-                      (long long)e->loaded_seq, (long long)journal_top(db));
-            return BR_ESTORE;
+/* Deletes journal rows covered by a committed checkpoint, a chunk at a
+ * time so no transaction holds the writer long. */
+static int trim_op(sqlite3 *db, void *arg) {
+    trim_arg *t = arg;
+    int deleted = 0;
+    int rc = store_journal_trim(db, t->upto, TRIM_CHUNK, &deleted);
+    if (rc == 0 && deleted == TRIM_CHUNK) atomic_store(&t->e->trim_more, true);
+    atomic_store(&t->e->trim_busy, false);
+    return rc;
+}
+
+/* The periodic work of the engine thread, between batches. */
+static void chores(engine_t *e) {
+    if (store_failed(e->store)) return;
+    engine_checkpoint(e, false);
+    int64_t durable = ckpt_durable(e->ck);
+    if (!atomic_load(&e->trim_busy) && (durable > e->trimmed || atomic_exchange(&e->trim_more, false))) {
+        trim_arg *t = xmalloc(sizeof *t);
+        *t = (trim_arg){e, durable};
+        e->trimmed = durable;
+        atomic_store(&e->trim_busy, true);
+        engine_write_later(e, trim_op, t, free);
+    }
+    if (e->later) run_list(e, NULL); /* nothing else will carry it */
+}
+
+/* ---- the thread ---------------------------------------------------------- */
+
+static void *engine_main(void *arg) {
+    engine_t *e = arg;
+    pthread_mutex_lock(&e->lock);
+    for (;;) {
+        if (!e->head && !e->stopping) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_sec += IDLE_WAKE_MS / 1000;
+            pthread_cond_timedwait(&e->wake, &e->lock, &ts);
         }
-        if ((rc = load_profiles(e, pdb)) < 0 || (rc = cohorts_load(e->cohorts, pdb)) < 0) return rc;
-    } else if (rc == BR_ENOTFOUND) {
-        /* No checkpoint in profiles.db: a new store, or one written by a
-         * version that kept profiles in brasa.db. Load from brasa.db's
-         * tables; the start-up checkpoint then writes everything to
-         * profiles.db, and only after that commits are the old rows cleared
-         * (engine_open), so a crash in between just does this again. */
-        char *v = NULL;
-        if ((rc = load_profiles(e, db)) < 0 || (rc = cohorts_load(e->cohorts, db)) < 0) return rc;
-        if (store_meta_get(db, "checkpoint_seq", &v) == 0) e->loaded_seq = strtoll(v, NULL, 10);
-        free(v);
-        e->upgrade = true;
-    } else {
-        return rc;
+        eng_cmd *list = e->head;
+        e->head = e->tail = NULL;
+        bool stop = e->stopping && !list;
+        pthread_mutex_unlock(&e->lock);
+        if (stop) break;
+        if (list) run_list(e, list);
+        chores(e);
+        pthread_mutex_lock(&e->lock);
     }
-    e->last_seq = e->snap_seq = e->loaded_seq;
-    if ((rc = replay(e, db)) < 0) return rc;
-    if (e->upgrade) {
-        for (uint32_t r = 0; r < users_rows(e->users); r++)
-            mark(users_get(e->users, r), PROFILE_DIRTY, r, &e->dirty, &e->ndirty, &e->capdirty);
-        for (uint32_t i = 0; i < cohorts_count(e->cohorts); i++) cohorts_at(e->cohorts, i)->dirty = true;
+    return NULL;
+}
+
+int engine_start(engine_t *e) {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_destroy(&e->wake);
+    pthread_cond_init(&e->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    e->started = true;
+    if (pthread_create(&e->thread, NULL, engine_main, e) != 0) {
+        e->started = false;
+        log_error("engine: cannot start the engine thread");
+        return BR_EINTERNAL;
     }
-    /* Columns from the final state in one pass, not per replayed change. */
-    e->cols = cols_new();
-    cols_build(e->cols, e->users);
     return 0;
 }
 
-/* Empties brasa.db's old checkpoint (profiles, cohort members, its seq)
- * once profiles.db holds everything; cheap when already empty. Cohort
- * metadata stays: `brasa cohorts list` reads it there. */
-static int drop_old_op(sqlite3 *db, void *arg) {
-    (void)arg;
-    return store_sql(db, "DELETE FROM profiles; UPDATE cohorts SET members = NULL WHERE members IS NOT NULL; "
-                         "DELETE FROM meta WHERE key = 'checkpoint_seq';");
+void eng_submit(engine_t *e, eng_cmd *c) {
+    c->next = NULL;
+    pthread_mutex_lock(&e->lock);
+    if (e->tail) e->tail->next = c;
+    else e->head = c;
+    e->tail = c;
+    pthread_cond_signal(&e->wake);
+    pthread_mutex_unlock(&e->lock);
+}
+
+typedef struct {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    bool done;
+} exec_wait;
+
+static void exec_done(eng_cmd *c) {
+    exec_wait *w = c->done_arg;
+    pthread_mutex_lock(&w->m);
+    w->done = true;
+    pthread_cond_signal(&w->c);
+    pthread_mutex_unlock(&w->m);
+}
+
+int eng_exec(engine_t *e, eng_cmd *c) {
+    exec_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+    void (*done)(eng_cmd *) = c->done;
+    void *done_arg = c->done_arg;
+    c->done = exec_done;
+    c->done_arg = &w;
+    c->next = NULL;
+    if (e->started) eng_submit(e, c);
+    else run_list(e, c);
+    pthread_mutex_lock(&w.m);
+    while (!w.done) pthread_cond_wait(&w.c, &w.m);
+    pthread_mutex_unlock(&w.m);
+    c->done = done;
+    c->done_arg = done_arg;
+    return c->rc;
+}
+
+int eng_exec_read(engine_t *e, int (*fn)(engine_t *e, void *arg), void *arg) {
+    eng_cmd c = {.kind = ENG_READ, .read = fn, .arg = arg};
+    return eng_exec(e, &c);
+}
+
+int eng_exec_store(engine_t *e, store_op_fn op, void *arg) {
+    eng_cmd c = {.kind = ENG_STORE, .op = op, .arg = arg};
+    return eng_exec(e, &c);
+}
+
+/* Waits until every batch handed to the store is answered. */
+static void drain(engine_t *e) {
+    pthread_mutex_lock(&e->lock);
+    while (e->inflight) pthread_cond_wait(&e->drained, &e->lock);
+    pthread_mutex_unlock(&e->lock);
+}
+
+void engine_stop(engine_t *e, bool checkpoint) {
+    if (!e || !e->started) return;
+    pthread_mutex_lock(&e->lock);
+    e->stopping = true;
+    pthread_cond_signal(&e->wake);
+    pthread_mutex_unlock(&e->lock);
+    pthread_join(e->thread, NULL);
+    e->started = false;
+    drain(e);
+    if (checkpoint && !store_failed(e->store)) {
+        /* A clean stop leaves no journal to replay. */
+        engine_checkpoint(e, true);
+        ckpt_wait(e->ck);
+        poll_checkpoint(e);
+    }
+}
+
+/* The checkpoint thread's wait for the journal to be durable up to seq. */
+static bool journal_durable(void *arg, int64_t seq) {
+    engine_t *e = arg;
+    pthread_mutex_lock(&e->lock);
+    while (atomic_load(&e->durable) < seq && !store_failed(e->store)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1; /* store failure is not signalled: look again */
+        pthread_cond_timedwait(&e->drained, &e->lock, &ts);
+    }
+    bool ok = atomic_load(&e->durable) >= seq;
+    pthread_mutex_unlock(&e->lock);
+    return ok;
 }
 
 int engine_open(store_t *store, engine_t **out) {
@@ -433,32 +577,31 @@ int engine_open(store_t *store, engine_t **out) {
     e->store = store;
     e->names = names_new();
     e->cohorts = cohorts_new();
+    pthread_mutex_init(&e->lock, NULL);
+    pthread_cond_init(&e->wake, NULL);
+    pthread_cond_init(&e->drained, NULL);
     int64_t t0 = clock_mono_us();
     int rc = ckpt_open(store_dir(store), &e->ck);
-    if (rc < 0) {
-        names_free(e->names);
-        cohorts_free(e->cohorts);
-        free(e);
-        return rc;
+    if (rc == 0) rc = store_open_reader(store, &e->reader);
+    if (rc == 0) {
+        ckpt_set_journal(e->ck, journal_durable, e);
+        rc = engine_load(e);
     }
-    load_arg la = {e};
-    rc = store_exec(store, load_op, &la);
     if (rc == 0) rc = ckpt_start(e->ck);
     if (rc == 0) {
         /* Fold a replayed tail (or, after an upgrade, everything) into
          * profiles.db now, and wait for it. */
-        eng_checkpoint ck = {.eng = e, .force = true};
-        rc = store_exec(store, engine_checkpoint_op, &ck);
+        engine_checkpoint(e, true);
         ckpt_wait(e->ck);
-        ckpt_snap *failed = ckpt_take_failed(e->ck);
-        if (failed) rc = BR_ESTORE; /* the write failed (logged); brasa.db's old tables stay */
-        ckpt_snap_free(failed);
+        if (poll_checkpoint(e)) rc = BR_ESTORE; /* the write failed (logged); brasa.db's old tables stay */
     }
-    if (rc == 0) rc = store_exec(store, drop_old_op, NULL);
+    if (rc == 0 && (rc = store_exec(store, engine_drop_old_op, NULL)) < 0)
+        log_error("engine: cannot empty brasa.db's old checkpoint tables");
     if (rc < 0) {
         engine_free(e);
         return rc;
     }
+    e->trimmed = 0;
     e->checkpoint_ms = clock_wall_ms();
     log_info("engine: loaded %u profiles (%u rows) in %.3f s", users_live(e->users), users_rows(e->users),
              (double)(clock_mono_us() - t0) / 1e6);
@@ -468,21 +611,31 @@ int engine_open(store_t *store, engine_t **out) {
 
 void engine_free(engine_t *e) {
     if (!e) return;
+    engine_stop(e, false);
     ckpt_close(e->ck); /* finishes a snapshot it was handed */
-    ckpt_snap_free(e->snap);
-    sqlite3_finalize(e->ins); /* before the store closes its connection */
+    for (struct later *l = e->later, *n; l; l = n) {
+        n = l->next;
+        if (l->free_arg) l->free_arg(l->arg);
+        free(l);
+    }
+    if (e->reader) sqlite3_close(e->reader);
     users_free(e->users);
     names_free(e->names);
     cohorts_free(e->cohorts);
     cols_free(e->cols);
-    free(e->dirty);
-    free(e->stale);
+    free(e->dirty.v);
+    free(e->stale.v);
+    free(e->batch.v);
+    pthread_mutex_destroy(&e->lock);
+    pthread_cond_destroy(&e->wake);
+    pthread_cond_destroy(&e->drained);
     free(e);
 }
 
 eng_stats engine_stats(engine_t *e) {
-    eng_stats s = {users_rows(e->users), users_live(e->users), e->ndirty, e->last_seq - ckpt_durable(e->ck),
+    eng_stats s = {users_rows(e->users), users_live(e->users), e->dirty.n, e->last_seq - ckpt_durable(e->ck),
                    users_memory(e->users) + names_memory(e->names) + cohorts_memory(e->cohorts) +
-                       (e->cols ? cols_memory(e->cols) : 0)};
+                       (e->cols ? cols_memory(e->cols) : 0),
+                   e->commands, e->batches};
     return s;
 }

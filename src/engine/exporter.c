@@ -9,6 +9,7 @@
 #include "../lib/clock.h"
 #include "../lib/err.h"
 #include "../lib/httpc.h"
+#include "../lib/json.h"
 #include "../lib/log.h"
 #include "../lib/mem.h"
 #include "../store/exports.h"
@@ -29,7 +30,6 @@
 
 #define CALLBACK_TIMEOUT_MS 5000
 #define CALLBACK_ATTEMPTS 3 /* 1 s, then 2 s between them: a callback never holds the queue for long */
-#define JFLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 struct exporter {
     exporter_config cfg;
@@ -41,7 +41,7 @@ struct exporter {
     atomic_bool stopping;
 };
 
-/* ---- ops on the engine thread -------------------------------------------- */
+/* ---- commands ------------------------------------------------------------ */
 
 typedef struct {
     store_export_job *job;
@@ -59,7 +59,6 @@ static int next_op(sqlite3 *db, void *arg) {
 /* One chunk: the user objects of rows[0..n), one line each. Rows deleted
  * since the evaluation are left out. */
 typedef struct {
-    engine_t *eng;
     const export_fields *fields;
     const uint32_t *rows;
     uint32_t n;
@@ -67,17 +66,16 @@ typedef struct {
     uint32_t users; /* out */
 } chunk_arg;
 
-static int chunk_op(sqlite3 *db, void *arg) {
-    (void)db;
+static int chunk_read(engine_t *e, void *arg) {
     chunk_arg *c = arg;
-    users_t *u = engine_users(c->eng);
+    users_t *u = engine_users(e);
     c->users = 0;
     for (uint32_t i = 0; i < c->n; i++) {
         if (users_get(u, c->rows[i])->flags & PROFILE_DELETED) continue;
-        json_object *o = export_user(u, engine_names(c->eng), c->rows[i], c->fields);
-        export_cohorts(o, engine_cohorts(c->eng), c->rows[i], c->fields);
+        json_object *o = export_user(u, engine_names(e), c->rows[i], c->fields);
+        export_cohorts(o, engine_cohorts(e), c->rows[i], c->fields);
         size_t len;
-        const char *s = json_object_to_json_string_length(o, JFLAGS, &len);
+        const char *s = json_object_to_json_string_length(o, JSON_PLAIN, &len);
         buf_append(c->out, s, len);
         buf_append(c->out, "\n", 1);
         json_object_put(o);
@@ -171,7 +169,6 @@ static int fsync_path(const char *path, int flags) {
 typedef struct {
     exporter_t *x;
     store_export_job *job;
-    engine_t *eng;
     export_fields fields;
     uint32_t *rows, n; /* the chunk being collected */
     buf_t lines;
@@ -240,8 +237,8 @@ static void sink_free(run_t *r) {
  * them here. */
 static int flush_chunk(run_t *r) {
     buf_reset(&r->lines);
-    chunk_arg c = {r->eng, &r->fields, r->rows, r->n, &r->lines, 0};
-    int rc = store_exec(r->x->cfg.store, chunk_op, &c);
+    chunk_arg c = {&r->fields, r->rows, r->n, &r->lines, 0};
+    int rc = eng_exec_read(r->x->cfg.engine, chunk_read, &c);
     r->n = 0;
     if (rc < 0) {
         snprintf(r->why, sizeof r->why, "reading profiles failed: %s", br_err_message(rc));
@@ -280,7 +277,7 @@ static void call_back(exporter_t *x, const store_export_job *j, bool ok) {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "success", json_object_new_boolean(ok));
     if (ok) json_object_object_add(o, "url", json_object_new_string(j->url));
-    char *body = xstrdup(json_object_to_json_string_ext(o, JFLAGS));
+    char *body = xstrdup(json_object_to_json_string_ext(o, JSON_PLAIN));
     json_object_put(o);
     int status = 0;
     for (int attempt = 1; attempt <= CALLBACK_ATTEMPTS; attempt++) {
@@ -294,19 +291,19 @@ static void call_back(exporter_t *x, const store_export_job *j, bool ok) {
     }
     free(body);
     finish_arg f = {.id = j->id, .status = status};
-    store_exec(x->cfg.store, callback_op, &f);
+    eng_exec_store(x->cfg.engine, callback_op, &f);
 }
 
 static void run_job(exporter_t *x, store_export_job *j) {
     int64_t t0 = clock_mono_us();
-    run_t r = {.x = x, .job = j, .eng = x->cfg.engine};
+    run_t r = {.x = x, .job = j};
     remove_staging(x, j); /* a rerun starts clean */
-    json_object *fl = json_tokener_parse(j->fields);
-    segs_eval ev = {.eng = x->cfg.engine, .id = j->segment_id, .keep_rows = true};
+    json_object *fl = json_parse(j->fields, strlen(j->fields));
+    segs_eval ev = {.id = j->segment_id, .keep_rows = true};
     if (!fl || export_fields_parse(fl, &r.fields, r.why, sizeof r.why) < 0) {
         if (!r.why[0]) snprintf(r.why, sizeof r.why, "stored fields_to_export do not parse");
         r.rc = BR_EINVAL;
-    } else if ((r.rc = store_exec(x->cfg.store, segs_eval_op, &ev)) < 0) {
+    } else if ((r.rc = eng_exec_read(x->cfg.engine, segs_eval_read, &ev)) < 0) {
         snprintf(r.why, sizeof r.why, "evaluating the segment failed: %.300s", ev.why[0] ? ev.why : br_err_message(r.rc));
     } else if ((mkdir(x->dir, 0700) < 0 && errno != EEXIST) || (r.rc = sink_open(&r)) < 0) {
         r.rc = BR_EIO;
@@ -330,7 +327,7 @@ static void run_job(exporter_t *x, store_export_job *j) {
         return; /* left 'running' on purpose */
     }
     finish_arg f = {.id = j->id, .ok = r.rc == 0, .users = r.users, .error = r.rc ? r.why : NULL, .tmp = r.tmp, .final = r.final};
-    if (store_exec(x->cfg.store, finish_op, &f) < 0) log_error("export: %s: cannot record its end", j->prefix);
+    if (eng_exec_store(x->cfg.engine, finish_op, &f) < 0) log_error("export: %s: cannot record its end", j->prefix);
     if (f.ok) fsync_path(x->dir, O_DIRECTORY); /* the rename itself */
     remove_staging(x, j);
     r.rc = f.ok ? 0 : r.rc ? r.rc : BR_EIO;
@@ -364,7 +361,7 @@ static void *exporter_main(void *arg) {
         expire(x);
         store_export_job j;
         next_arg na = {&j, false};
-        int rc = store_exec(x->cfg.store, next_op, &na);
+        int rc = eng_exec_store(x->cfg.engine, next_op, &na);
         if (rc == 0 && na.found) {
             run_job(x, &j);
             store_export_job_free(&j);
@@ -384,8 +381,9 @@ int exporter_start(const exporter_config *cfg, exporter_t **out) {
     if (!x->cfg.chunk) x->cfg.chunk = EXPORTER_CHUNK;
     /* The directory is made by the first job: a store that never exported
      * has none. */
-    x->dir = xmalloc(strlen(store_dir(cfg->store)) + sizeof "/" STORE_EXPORTS_DIR);
-    sprintf(x->dir, "%s/%s", store_dir(cfg->store), STORE_EXPORTS_DIR);
+    const char *dir = store_dir(engine_store(cfg->engine));
+    x->dir = xmalloc(strlen(dir) + sizeof "/" STORE_EXPORTS_DIR);
+    sprintf(x->dir, "%s/%s", dir, STORE_EXPORTS_DIR);
     pthread_mutex_init(&x->lock, NULL);
     pthread_cond_init(&x->wake, NULL);
     if (pthread_create(&x->thread, NULL, exporter_main, x) != 0) {

@@ -1,9 +1,9 @@
 /* exporter.h -- the worker behind POST /users/export/segment.
  *
  * One thread runs the jobs of table exports (store/exports.h) one at a
- * time, oldest first. A job evaluates its segment in one store op (on the
- * engine thread, which owns the profiles), keeps the bitmap, then builds
- * the users' JSON lines in ops of `chunk` rows each, and writes each
+ * time, oldest first. A job evaluates its segment in one engine read (on
+ * the engine thread, which owns the profiles), keeps the bitmap, then
+ * builds the users' JSON lines in reads of `chunk` rows each, and writes each
  * chunk to disk from its own thread: the engine thread is held for one
  * chunk at a time and memory holds one chunk, whatever the segment's size.
  *
@@ -23,8 +23,7 @@
 typedef struct exporter exporter_t;
 
 typedef struct {
-    store_t *store; /* started (store_start) */
-    engine_t *engine;
+    engine_t *engine; /* started */
     unsigned ttl_hours; /* 0: files are kept */
     unsigned chunk;     /* users per op and per zip member; 0: EXPORTER_CHUNK */
 } exporter_config;

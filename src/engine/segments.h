@@ -1,11 +1,13 @@
-/* segments.h -- segment management and evaluation as store ops.
+/* segments.h -- segments: their SQL writes as store ops, their evaluation
+ * as engine reads, and their JSON view.
  *
  * Segments live in SQLite (store/segments.h), not in memory: the CLI may
  * create one while the server runs, and the server sees it at its next use.
- * Each op reads what it needs inside its own transaction on the writer
- * thread; evaluation (core/segment.h) runs there too, because that thread
- * owns the profiles. Shared by the admin API, the Braze endpoints and the
- * CLI. */
+ * A create or update is a store op (run in a batch transaction, where the
+ * definition is compiled against the segments it references); sizing one
+ * is an engine read (ENG_READ: the engine thread owns the profiles), whose
+ * size of the day is written afterwards. Shared by the admin API, the
+ * Braze endpoints and the CLI. */
 #ifndef BR_ENGINE_SEGMENTS_H
 #define BR_ENGINE_SEGMENTS_H
 #include "../lib/bitmap.h"
@@ -15,51 +17,57 @@
 
 #define SEGS_NAME_MAX 255
 #define SEGS_TAGS_MAX 50
+#define SEGS_DESCRIPTION_MAX 10000
 
-/* Looks up a referenced segment in db (a seg_resolve_fn; arg is the
- * sqlite3 *). Archived segments still resolve: a definition that used one
- * keeps meaning the same. */
+/* Looks up a referenced segment through db, a sqlite3 * (a seg_resolve_fn).
+ * Archived segments still resolve: a definition that used one keeps
+ * meaning the same. */
 int segs_resolve(void *db, const char *id, json_object **def, char **name);
 
-/* Create (id NULL) or update a segment from a JSON object with "name",
- * "tags", "definition", "text_description" and, on update, "archived".
- * Checks everything, the definition with seg_compile() (cycles included).
- * Returns 0 and the segment as JSON (segs_json) in result; BR_EINVAL with
- * why; BR_ENOTFOUND for an unknown id; BR_ESTORE. */
-typedef struct {
+/* A create (id NULL) or an update of the fields that are set, checked by
+ * api/segments.c. The op compiles the definition (cycles included) and
+ * answers 0 with the segment as JSON (segs_json) in result; BR_EINVAL with
+ * why; BR_ENOTFOUND for an unknown id. */
+typedef struct segs_write {
     const char *id;
-    json_object *body;
+    const char *name;        /* NULL: unchanged */
+    json_object *tags;       /* a checked array; NULL: unchanged ([] on create) */
+    const char *description; /* NULL: unchanged */
+    int archived;            /* -1: unchanged */
+    json_object *definition; /* NULL: unchanged (required on create) */
+    /* out */
     char new_id[SEG_ID_LEN + 1];
     char why[400];
     json_object *result;
 } segs_write;
 int segs_write_op(sqlite3 *db, void *arg);
 
-/* Evaluates segment id against the engine's profiles: size (and the rows
+/* ENG_READ: evaluates segment id against the profiles: size (and the rows
  * when keep_rows), recorded as the segment's size of the day. BR_ENOTFOUND,
- * BR_EINVAL (why: a definition that no longer compiles), BR_ESTORE. */
+ * BR_EINVAL (why: a definition that no longer compiles). */
 typedef struct {
-    engine_t *eng;
     const char *id;
     bool keep_rows;
     bitmap_t *rows; /* out, caller frees */
     int64_t size;
-    double ms; /* evaluation time */
+    double ms;      /* evaluation time */
     char why[400];
 } segs_eval;
-int segs_eval_op(sqlite3 *db, void *arg);
+int segs_eval_read(engine_t *e, void *arg);
 
-/* The daily snapshot: sizes the live segments that have none for today,
- * for at most about SEGS_SNAPSHOT_BUDGET_MS of evaluation per op (at
- * least one segment), so the writer thread is never held long; `more`
- * says segments are left for another op. done: how many were sized. */
+/* ENG_READ, the daily snapshot: sizes the live segments that have none for
+ * today, for at most about SEGS_SNAPSHOT_BUDGET_MS of evaluation per
+ * command (at least one segment), so the engine is never held long; `more`
+ * says segments are left for another, from `offset` on (sizes are written
+ * after the command, so the next one cannot rely on seeing them). done:
+ * how many were sized. */
 #define SEGS_SNAPSHOT_BUDGET_MS 20
 typedef struct {
-    engine_t *eng;
+    int offset; /* in/out: where in the list of live segments to go on (0: the start) */
     int done;
     bool more;
 } segs_snapshot;
-int segs_snapshot_op(sqlite3 *db, void *arg);
+int segs_snapshot_read(engine_t *e, void *arg);
 
 /* A row as the admin API and the CLI show it: {"id", "name", "tags",
  * "definition", "description" (in words), "text_description",

@@ -7,16 +7,15 @@
  * the request counted: a handler only validates its own fields and answers.
  *
  * A handler returns 0 once it set a reply (http_reply/http_error), a BR_E*
- * code to answer with that error, or what http_commit() returned: then the
- * connection is suspended until the store committed the handler's writes,
- * and its finish function builds the reply. No MHD thread ever waits on a
- * disk. */
+ * code to answer with that error, or what http_defer() returned: then the
+ * connection is suspended until http_resume() (the engine answered the
+ * command the handler submitted, api/api.h), and its finish function builds
+ * the reply. No MHD thread ever waits on the engine or a disk; http/ knows
+ * neither. */
 #ifndef BR_HTTP_H
 #define BR_HTTP_H
 #include "../core/perm.h"
-#include "../store/store.h"
 #include "auth.h"
-#include "pauth.h"
 #include "ratelimit.h"
 #include <json-c/json.h>
 #include <stddef.h>
@@ -38,13 +37,12 @@ struct engine;
 
 /* What every handler may use; owned by the serve command. */
 typedef struct {
-    store_t *store;
     struct engine *engine;
-    auth_t *auth;
-    pauth_t *pauth; /* partner data import keys (cohort import) */
+    auth_t *auth; /* REST keys and data import keys */
     rl_t *rl;
     struct exporter *exporter; /* segment exports (engine/exporter.h); NULL: none run */
     const char *public_url;    /* base of download URLs; NULL: "http://" + the Host header */
+    const char *data_dir;      /* segment export files are served from <data_dir>/exports */
     int64_t started_ms;
 } http_ctx;
 
@@ -53,8 +51,6 @@ typedef struct {
 http_ctx *http_context(http_req *r);
 /* The parsed JSON body, or NULL when the request had none. */
 json_object *http_body(http_req *r);
-/* The body's bytes as received (for the journal). */
-const char *http_raw_body(http_req *r, size_t *len);
 /* A query-string parameter (decoded), or NULL. */
 const char *http_query(http_req *r, const char *name);
 /* A request header (case-insensitive name), or NULL. */
@@ -77,10 +73,12 @@ int http_error(http_req *r, int code, const char *detail);
 void *http_state(http_req *r, size_t size, void (*cleanup)(void *));
 /* The memory http_state() gave, or NULL. */
 void *http_state_get(http_req *r);
-/* Submits fn(arg) to the group commit and suspends the request; finish runs
- * on an HTTP thread with fn's committed result. Returns HTTP_DEFERRED, which
- * the handler returns. */
-int http_commit(http_req *r, store_op_fn fn, void *arg, http_finish finish);
+/* Suspends the request: once http_resume(r, rc) is called (from any
+ * thread; call it after this), finish(r, rc) runs on an HTTP thread and
+ * builds the reply, or returns HTTP_DEFERRED again after deferring anew.
+ * Returns HTTP_DEFERRED, which the handler returns. */
+int http_defer(http_req *r, http_finish finish);
+void http_resume(http_req *r, int rc);
 
 /* Router (router.c). */
 #define HTTP_MAX_PARAMS 4

@@ -3,22 +3,23 @@
  * MHD calls on_request() several times per request: once when the headers
  * are in (we route, check sizes and refuse early), once per body chunk (we
  * buffer up to max_body), and once at the end (we check the key, count the
- * request and run the handler). A handler that writes suspends the
- * connection until its commit is durable; the store's writer resumes it and
- * MHD calls on_request() once more to send the answer. on_completed() logs
- * the one line per request and frees it. */
+ * request and run the handler). A handler that submits a command to the
+ * engine suspends the connection until the engine answers it (reads at
+ * once, writes once durable); http_resume() wakes it and MHD calls
+ * on_request() once more to send the answer. on_completed() logs the one
+ * line per request and frees it. */
 #define _GNU_SOURCE
 #include "http.h"
 #include "../lib/buf.h"
 #include "../lib/cidr.h"
 #include "../lib/clock.h"
 #include "../lib/err.h"
+#include "../lib/json.h"
 #include "../lib/log.h"
 #include "../lib/mem.h"
 #include "../lib/str.h"
 
 #include <arpa/inet.h>
-#include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -29,7 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define JSON_MAX_DEPTH 64
 #define KEY_ECHO_MAX 128 /* an unknown key is echoed like Braze does, but bounded */
 
 struct http_server {
@@ -75,7 +75,7 @@ struct http_req {
     const char *allow; /* Allow header for 405 */
     char allow_buf[64];
 
-    store_op op;
+    int deferred_rc; /* http_resume's rc, published by MHD_resume_connection */
     http_finish finish;
 
     void *mem;
@@ -87,11 +87,6 @@ struct http_req {
 http_ctx *http_context(http_req *r) { return r->srv->ctx; }
 json_object *http_body(http_req *r) { return r->json; }
 const auth_ident *http_ident(http_req *r) { return r->has_ident ? &r->ident : NULL; }
-
-const char *http_raw_body(http_req *r, size_t *len) {
-    *len = r->body.len;
-    return r->body.data ? r->body.data : "";
-}
 
 const char *http_query(http_req *r, const char *name) {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
@@ -168,23 +163,23 @@ void *http_state(http_req *r, size_t size, void (*cleanup)(void *)) {
 
 void *http_state_get(http_req *r) { return r->mem; }
 
-static void commit_done(void *arg, int rc) {
-    http_req *r = arg;
-    r->op.rc = rc;
-    MHD_resume_connection(r->conn); /* publishes op.rc to the MHD thread */
-}
-
-int http_commit(http_req *r, store_op_fn fn, void *arg, http_finish finish) {
+int http_defer(http_req *r, http_finish finish) {
     r->finish = finish;
-    r->op = (store_op){.fn = fn, .arg = arg, .done = commit_done, .done_arg = r};
     r->state = REQ_DEFERRED;
-    /* Suspend before submitting: the writer may finish before we return. */
+    /* Suspended before the handler submits anything: the engine may answer
+     * before the handler returns. */
     MHD_suspend_connection(r->conn);
-    store_submit(r->srv->ctx->store, &r->op);
     return HTTP_DEFERRED;
 }
 
+void http_resume(http_req *r, int rc) {
+    r->deferred_rc = rc;
+    MHD_resume_connection(r->conn); /* publishes deferred_rc to the MHD thread */
+}
+
 /* ---- replies ------------------------------------------------------------- */
+
+static void log_path(buf_t *b, const char *p);
 
 static void add_rl_headers(http_req *r, struct MHD_Response *resp) {
     /* Braze sends the three headers on every answer of the API, empty when
@@ -202,6 +197,14 @@ static void add_rl_headers(http_req *r, struct MHD_Response *resp) {
 
 static enum MHD_Result send_reply(http_req *r) {
     if (!r->reply && !r->has_file) http_error(r, BR_EINTERNAL, "handler set no reply");
+    /* A 5xx is ours to explain: its cause goes to the log with the route
+     * (the client saw only the message). */
+    if (r->status >= 500 && r->reply) {
+        buf_t b = BUF_INIT;
+        log_path(&b, r->path);
+        log_error("http: %d on %s %s: %.*s", r->status, r->method, b.data ? b.data : "", (int)r->reply_len, r->reply);
+        buf_free(&b);
+    }
     struct MHD_Response *resp;
     if (r->has_file) {
         /* Sent from the file (sendfile where it can), never read into memory. */
@@ -310,29 +313,12 @@ static int authenticate(http_req *r) {
     return rc;
 }
 
-/* json-c accepts NaN, Infinity and numbers too large for a double (1e999)
- * even in strict mode; none is JSON a Braze client could send or read back,
- * so a body holding one is refused like any other invalid JSON. */
-static bool all_finite(json_object *o) {
-    switch (json_object_get_type(o)) {
-    case json_type_double: return isfinite(json_object_get_double(o));
-    case json_type_array:
-        for (size_t i = 0, n = json_object_array_length(o); i < n; i++)
-            if (!all_finite(json_object_array_get_idx(o, i))) return false;
-        return true;
-    case json_type_object: {
-        json_object_object_foreach(o, k, v) {
-            (void)k;
-            if (!all_finite(v)) return false;
-        }
-        return true;
-    }
-    default: return true;
-    }
-}
-
-/* Parses the body; on failure sets the 400 reply and returns BR_EJSON. */
+/* Parses the body; on failure sets the 400 reply and returns BR_EJSON.
+ * What json-c lets through but brasa could not give back as valid JSON is
+ * refused here, for every route (lib/json.h): invalid UTF-8, an escaped
+ * NUL, NaN, Infinity and numbers too large for a double. */
 static int parse_body(http_req *r, char *err, size_t errlen) {
+    if (!json_check_raw(r->body.data, r->body.len, err, errlen)) return BR_EJSON;
     json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     /* The length includes buf's terminating NUL: without it json-c cannot
@@ -355,7 +341,7 @@ static int parse_body(http_req *r, char *err, size_t errlen) {
                  e == json_tokener_continue ? "unexpected end of input" : json_tokener_error_desc(e), off);
         goto bad;
     }
-    if (!all_finite(r->json)) {
+    if (!json_check_numbers(r->json)) {
         snprintf(err, errlen, "numbers must be finite (NaN, Infinity and out-of-range values are not JSON)");
         goto bad;
     }
@@ -458,7 +444,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         return dispatch(r);
     case REQ_DEFERRED: {
-        int rc = r->finish(r, r->op.rc);
+        int rc = r->finish(r, r->deferred_rc);
+        if (rc == HTTP_DEFERRED) return MHD_YES; /* a second step was submitted */
         if (rc < 0) http_error(r, rc, NULL);
         return send_reply(r);
     }

@@ -1,6 +1,7 @@
 /* keys.c -- SQL for REST API keys and the meta table (see keys.h). */
 #include "keys.h"
 #include "store.h"
+#include "../lib/clock.h"
 #include "../lib/err.h"
 #include "../lib/log.h"
 #include "../lib/mem.h"
@@ -120,3 +121,22 @@ int store_meta_set(sqlite3 *db, const char *key, const char *value) {
     sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
     return store_done(db, st);
 }
+
+int store_key_insert_op(sqlite3 *db, void *arg) {
+    apikey_new *k = arg;
+    return store_key_insert(db, k->name, k->hash, k->permissions, k->allow_ips, k->created_at, &k->id);
+}
+
+int store_key_bootstrap_op(sqlite3 *db, void *arg) {
+    char *v = NULL;
+    int rc = store_meta_get(db, "bootstrapped", &v);
+    free(v);
+    if (rc == 0) return 0;
+    if (rc != BR_ENOTFOUND) return rc;
+    int64_t n;
+    if ((rc = store_key_count(db, &n)) < 0) return rc;
+    if (n == 0 && (rc = store_key_insert_op(db, arg)) < 0) return rc;
+    return store_meta_set(db, "bootstrapped", "1");
+}
+
+int store_key_revoke_op(sqlite3 *db, void *arg) { return store_key_revoke(db, *(int64_t *)arg, clock_wall_ms()); }

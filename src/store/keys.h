@@ -5,6 +5,7 @@
  * the writer's inside a store op, or a reader's. */
 #ifndef BR_STORE_KEYS_H
 #define BR_STORE_KEYS_H
+#include "../core/apikey.h"
 #include <sqlite3.h>
 #include <stdint.h>
 
@@ -31,6 +32,14 @@ int store_key_revoke(sqlite3 *db, int64_t id, int64_t now_ms);
 int store_key_touch(sqlite3 *db, int64_t id, int64_t ts_ms);
 /* Number of keys ever created (revoked included). */
 int store_key_count(sqlite3 *db, int64_t *n);
+
+/* store ops (store.h) on an apikey_new (core/apikey.h): insert it (sets
+ * its id); insert it only if this store never had a key and was never
+ * bootstrapped (leaves id 0 otherwise); and revoke (arg: int64_t *id;
+ * BR_ENOTFOUND when no such active key). */
+int store_key_insert_op(sqlite3 *db, void *arg);
+int store_key_bootstrap_op(sqlite3 *db, void *arg);
+int store_key_revoke_op(sqlite3 *db, void *arg);
 
 void store_key_row_free(store_key_row *r);
 void store_key_rows_free(store_key_row *rows, int n);

@@ -1,12 +1,14 @@
-/* migrations.h -- the schema, as numbered SQL files embedded at build time.
+/* migrations.h -- the schemas, as numbered SQL files embedded at build time.
  *
- * The Makefile turns src/store/sql/NNN_name.sql into build/gen/migrations.c
- * (scripts/embed-sql.sh); store.c applies those with a number above the
- * database's, each in its own transaction, in order. */
+ * The Makefile turns src/store/sql/NNN_name.sql (brasa.db) and
+ * src/store/sql/profiles/NNN_name.sql (profiles.db, the checkpoint file)
+ * into build/gen/migrations.c (scripts/embed-sql.sh); store_open_file()
+ * applies those with a number above the database's, each in its own
+ * transaction, in order. */
 #ifndef BR_MIGRATIONS_H
 #define BR_MIGRATIONS_H
 
-typedef struct {
+typedef struct store_migration {
     int version;
     const char *name;
     const char *sql;
@@ -14,5 +16,7 @@ typedef struct {
 
 extern const store_migration store_migrations[];
 extern const int store_migrations_count;
+extern const store_migration store_profiles_migrations[];
+extern const int store_profiles_migrations_count;
 
 #endif

@@ -7,6 +7,8 @@
  * a reader's. Returns 0, BR_ENOTFOUND where said, or BR_ESTORE. */
 #ifndef BR_STORE_PARTNERS_H
 #define BR_STORE_PARTNERS_H
+#include "../core/cohort.h"
+#include "../core/partner.h"
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -14,23 +16,24 @@
 
 /* ---- data import keys ---------------------------------------------------- */
 
-typedef struct {
-    int64_t id;
-    char partner[72];
-    int64_t created_at;
-    int64_t expires_at; /* 0 = no expiry set */
-} store_pkey_row;
-
 int store_pkey_insert(sqlite3 *db, const char *partner, const uint8_t hash[32], int64_t now_ms, int64_t *id);
 /* The key with this hash (expired or not); BR_ENOTFOUND if none. */
-int store_pkey_by_hash(sqlite3 *db, const uint8_t hash[32], store_pkey_row *out);
+int store_pkey_by_hash(sqlite3 *db, const uint8_t hash[32], partner_key_row *out);
 /* Makes partner's keys that are valid after at_ms expire at at_ms; sets
  * *n to how many changed. at_ms = now invalidates every valid key. */
 int store_pkey_expire(sqlite3 *db, const char *partner, int64_t at_ms, int *n);
 /* Keys of partner valid at now_ms. */
 int store_pkey_count_valid(sqlite3 *db, const char *partner, int64_t now_ms, int *n);
-/* Every key, by partner then id, in a malloc'd array (free()). */
-int store_pkey_list(sqlite3 *db, store_pkey_row **rows, int *n);
+/* Every key, partner setting and cohort, for partner_list_json(). */
+int store_partner_listing(sqlite3 *db, partner_listing *out);
+
+/* store ops (store.h) taking the core/partner.h requests: a new data
+ * import key (BR_EEXISTS while the partner has a valid one, unless
+ * rotating); the end of every valid key now (BR_ENOTFOUND: none); the
+ * expected partner_api_key set or cleared. */
+int store_partner_keygen_op(sqlite3 *db, void *arg);
+int store_partner_invalidate_op(sqlite3 *db, void *arg);
+int store_partner_set_api_key_op(sqlite3 *db, void *arg);
 
 /* ---- partner settings ---------------------------------------------------- */
 
@@ -38,16 +41,11 @@ int store_pkey_list(sqlite3 *db, store_pkey_row **rows, int *n);
 int store_partner_set_api_key(sqlite3 *db, const char *partner, const uint8_t *hash, int64_t now_ms);
 /* *has = whether one is set; its hash in out. */
 int store_partner_api_key(sqlite3 *db, const char *partner, bool *has, uint8_t out[32]);
-/* Partners with a partner_api_key set, sorted, as a malloc'd array of
- * fixed-size names (free()). */
-int store_partner_list_api_keys(sqlite3 *db, char (**names)[72], int *n);
 
 /* ---- cohorts ------------------------------------------------------------- */
 
 typedef struct {
-    const char *partner, *cohort_id, *name;
-    int64_t created_at, updated_at, size, import_at; /* import_at 0 = none */
-    int64_t import_added, import_removed, import_unchanged, import_unmatched;
+    cohort_meta m;
     const void *members; /* store_cohort_put: NULL writes the metadata only */
     size_t members_len;
 } store_cohort_row;

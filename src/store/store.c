@@ -1,10 +1,11 @@
-/* store.c -- opening the database, migrations, and the group-commit writer.
+/* store.c -- opening databases, migrations, and the group-commit writer.
  *
  * See store.h for the contract. The writer is the only thread that writes
  * through this process's connection; other processes (the CLI) may write at
  * the same time and SQLite's locking plus a busy timeout serialise them. */
 #define _GNU_SOURCE
 #include "store.h"
+#include "fault.h"
 #include "migrations.h"
 #include "../lib/err.h"
 #include "../lib/log.h"
@@ -12,6 +13,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,32 +33,11 @@ struct store {
     pthread_cond_t idle; /* store_stop: queue drained */
     store_op *head, *tail;
     bool running, stopping, busy;
+    atomic_bool failed; /* a critical transaction failed: see store.h */
     unsigned max_batch;
     pthread_t thread;
     store_stats stats;
-    /* store_on_commit() callbacks of the transaction being built; only the
-     * thread running ops touches them. */
-    struct {
-        void (*fn)(void *arg, bool committed);
-        void *arg;
-    } *hooks;
-    unsigned nhooks, caphooks;
 };
-
-void store_on_commit(store_t *s, void (*fn)(void *arg, bool committed), void *arg) {
-    if (s->nhooks == s->caphooks) {
-        s->caphooks = s->caphooks ? s->caphooks * 2 : 4;
-        s->hooks = xrealloc(s->hooks, s->caphooks * sizeof *s->hooks);
-    }
-    s->hooks[s->nhooks].fn = fn;
-    s->hooks[s->nhooks++].arg = arg;
-}
-
-/* Runs the hooks from index `from` on and forgets them. */
-static void fire_hooks(store_t *s, unsigned from, bool committed) {
-    for (unsigned i = from; i < s->nhooks; i++) s->hooks[i].fn(s->hooks[i].arg, committed);
-    s->nhooks = from;
-}
 
 int store_sql(sqlite3 *db, const char *sql) {
     char *err = NULL;
@@ -66,6 +47,14 @@ int store_sql(sqlite3 *db, const char *sql) {
         return BR_ESTORE;
     }
     return 0;
+}
+
+int store_nested(sqlite3 *db, store_op_fn fn, void *arg, int *rc) {
+    if (store_sql(db, "SAVEPOINT nested") < 0) return BR_ESTORE;
+    *rc = fn(db, arg);
+    if (*rc == BR_ESTORE || sqlite3_get_autocommit(db)) return BR_ESTORE;
+    if (*rc < 0 && store_sql(db, "ROLLBACK TO nested") < 0) return BR_ESTORE;
+    return store_sql(db, "RELEASE nested");
 }
 
 sqlite3_stmt *store_prep(sqlite3 *db, const char *sql) {
@@ -93,6 +82,7 @@ char *store_col_text(sqlite3_stmt *st, int i) {
 }
 
 static int open_conn(const char *path, sqlite3 **db) {
+    store_fault_init(); /* a no-op unless built for tests with BRASA_FAULT set */
     if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         log_error("store: cannot open %s: %s", path, *db ? sqlite3_errmsg(*db) : "out of memory");
@@ -126,12 +116,12 @@ static int schema_version(sqlite3 *db, int *v) {
 /* Applies each pending migration in its own IMMEDIATE transaction and
  * re-reads the version inside it, so two processes starting together on a
  * new data directory do not both apply the same file. */
-static int migrate(sqlite3 *db) {
+static int migrate(sqlite3 *db, const store_migration *set, int count) {
     if (store_sql(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
                       "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)") < 0)
         return BR_ESTORE;
-    for (int i = 0; i < store_migrations_count; i++) {
-        const store_migration *m = &store_migrations[i];
+    for (int i = 0; i < count; i++) {
+        const store_migration *m = &set[i];
         int v;
         if (store_sql(db, "BEGIN IMMEDIATE") < 0) return BR_ESTORE;
         if (schema_version(db, &v) < 0) goto fail;
@@ -145,7 +135,7 @@ static int migrate(sqlite3 *db) {
                  "INSERT INTO schema_migrations VALUES (%d, '%s', CAST(strftime('%%s','now') AS INTEGER)*1000)",
                  m->version, m->name);
         if (store_sql(db, ins) < 0 || store_sql(db, "COMMIT") < 0) goto fail;
-        log_info("store: applied migration %03d_%s", m->version, m->name);
+        log_info("store: applied migration %03d_%s to %s", m->version, m->name, sqlite3_db_filename(db, "main"));
         continue;
     fail:
         store_sql(db, "ROLLBACK");
@@ -153,6 +143,15 @@ static int migrate(sqlite3 *db) {
         return BR_ESTORE;
     }
     return 0;
+}
+
+int store_open_file(const char *path, const store_migration *set, int count, sqlite3 **db) {
+    int rc = open_conn(path, db);
+    if (rc == 0 && (rc = migrate(*db, set, count)) < 0) {
+        sqlite3_close(*db);
+        *db = NULL;
+    }
+    return rc;
 }
 
 static int mkdir_p(const char *dir) {
@@ -190,8 +189,7 @@ int store_open(const char *dir, store_t **out) {
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->wake, NULL);
     pthread_cond_init(&s->idle, NULL);
-    int rc = open_conn(s->path, &s->db);
-    if (rc == 0) rc = migrate(s->db);
+    int rc = store_open_file(s->path, store_migrations, store_migrations_count, &s->db);
     if (rc == 0) {
         s->begin = prep(s->db, "BEGIN IMMEDIATE");
         s->commit = prep(s->db, "COMMIT");
@@ -216,44 +214,51 @@ static int step_reset(sqlite3_stmt *st) {
     return rc == SQLITE_DONE ? 0 : BR_ESTORE;
 }
 
-/* Runs one op inside the open transaction; with a savepoint around it when
- * other ops share the transaction, so its failure undoes only its writes. */
+/* Runs one op inside the open transaction, in a savepoint when other ops
+ * share it (so a logical failure undoes only its writes). Returns the op's
+ * result, or BR_ESTORE when the transaction as a whole cannot go on. */
 static int run_op(store_t *s, store_op *op, bool alone) {
     if (!alone && step_reset(s->savepoint) < 0) return BR_ESTORE;
-    unsigned hooks = s->nhooks;
     int rc = op->fn(s->db, op->arg);
-    if (rc < 0) fire_hooks(s, hooks, false); /* its writes are undone */
-    if (alone) return rc;
-    if (rc < 0) step_reset(s->rollback_to);
-    if (step_reset(s->release) < 0) {
-        /* The op's writes can be neither kept apart nor undone: its answer
-         * would not match what commits. Same policy as a failed COMMIT. */
-        log_error("store: RELEASE failed: %s; exiting", sqlite3_errmsg(s->db));
-        abort();
-    }
+    /* SQLite rolls the whole transaction back by itself after some errors
+     * (SQLITE_FULL, SQLITE_IOERR, ...): nothing is left to keep apart. */
+    if (sqlite3_get_autocommit(s->db)) return BR_ESTORE;
+    if (rc == BR_ESTORE || alone) return rc;
+    if (rc < 0 && step_reset(s->rollback_to) < 0) return BR_ESTORE;
+    if (step_reset(s->release) < 0) return BR_ESTORE;
     return rc;
 }
 
 /* One transaction for the whole list; fills each op->rc and adds what
  * happened to *st (the caller publishes it under the lock). */
 static void run_batch(store_t *s, store_op *list, unsigned n, store_stats *st) {
-    int txrc = step_reset(s->begin);
-    if (txrc < 0) log_error("store: BEGIN failed: %s", sqlite3_errmsg(s->db));
-    for (store_op *op = list; op; op = op->next) op->rc = txrc < 0 ? BR_ESTORE : run_op(s, op, n == 1);
-    if (txrc == 0) {
-        if (n == 1 && list->rc < 0) {
-            step_reset(s->rollback);
-        } else if (step_reset(s->commit) < 0) {
-            /* The ops' changes to memory (engine.h) are already made and
-             * cannot be undone: continuing would answer from a state the
-             * disk does not have. Stop; a restart reloads the truth. */
-            log_error("store: COMMIT failed: %s; exiting", sqlite3_errmsg(s->db));
-            abort();
-        } else {
-            st->commits++;
-        }
+    bool critical = false, ok = !atomic_load(&s->failed);
+    for (store_op *op = list; op; op = op->next) critical |= op->critical;
+    if (ok && step_reset(s->begin) < 0) {
+        log_error("store: BEGIN failed: %s", sqlite3_errmsg(s->db));
+        ok = false;
     }
-    fire_hooks(s, 0, txrc == 0); /* any left belong to ops that succeeded */
+    for (store_op *op = list; ok && op; op = op->next)
+        if ((op->rc = run_op(s, op, n == 1)) == BR_ESTORE) {
+            log_error("store: an op failed with a storage error (SQLite says: %s); the transaction of %u op%s is "
+                      "rolled back", sqlite3_errmsg(s->db), n, n == 1 ? "" : "s");
+            ok = false;
+        }
+    if (ok && n == 1 && list->rc < 0) {
+        step_reset(s->rollback); /* alone and refused: nothing to keep */
+    } else if (ok && step_reset(s->commit) < 0) {
+        log_error("store: COMMIT failed: %s", sqlite3_errmsg(s->db));
+        ok = false;
+    } else if (ok) {
+        st->commits++;
+    }
+    if (!ok) {
+        if (!sqlite3_get_autocommit(s->db)) step_reset(s->rollback);
+        for (store_op *op = list; op; op = op->next) op->rc = BR_ESTORE; /* none of it is acknowledged */
+        if (critical && !atomic_exchange(&s->failed, true))
+            log_error("store: memory is ahead of the disk after a failed transaction: refusing every write "
+                      "from now on; restart to recover from the journal");
+    }
     for (store_op *op = list; op; op = op->next) {
         if (op->rc < 0) st->failed++;
         else st->ops++;
@@ -375,7 +380,6 @@ void store_close(store_t *s) {
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->wake);
     pthread_cond_destroy(&s->idle);
-    free(s->hooks);
     free(s->dir);
     free(s->path);
     free(s);
@@ -388,11 +392,11 @@ store_stats store_get_stats(store_t *s) {
     return st;
 }
 
+bool store_failed(store_t *s) { return atomic_load(&s->failed); }
+
 void store_set_max_batch(store_t *s, unsigned n) { s->max_batch = n ? n : 1; }
 
 int store_open_reader(store_t *s, sqlite3 **db) { return open_conn(s->path, db); }
-
-int store_open_file(const char *path, sqlite3 **db) { return open_conn(path, db); }
 
 const char *store_dir(store_t *s) { return s->dir; }
 

@@ -1,20 +1,27 @@
 /* store.h -- the durable store: SQLite in WAL mode behind one writer.
  *
- * All writes go through the group-commit pipeline: a caller submits a
+ * Every write goes through the group-commit pipeline: a caller submits a
  * store_op, the writer thread runs every op that is waiting inside one
- * transaction (each op in its own savepoint, so one failing op does not undo
- * the others), commits with a full fsync, and only then calls each op's done
- * callback. A request is therefore answered only after its writes are on
- * disk, and a burst of N concurrent writes costs one fsync instead of N.
- * Batches form by themselves: ops that arrive while a commit is in flight
- * wait for the next one, so under load a batch spans one commit's duration
- * and an idle server commits at once with no added delay.
+ * transaction (each op in its own savepoint), commits with a full fsync,
+ * and only then calls each op's done callback. A request is therefore
+ * answered only after its writes are on disk, and a burst of N concurrent
+ * writes costs one fsync instead of N. Batches form by themselves: ops that
+ * arrive while a commit is in flight wait for the next one.
  *
- * A failed COMMIT ends the process: ops may have changed in-memory state
- * (engine.h) that the disk then lacks, and a restart reloads the truth.
+ * Failure. An op that returns a logical error (BR_EINVAL, BR_ENOTFOUND, ...)
+ * has its savepoint rolled back and the others go on. A storage error
+ * (BR_ESTORE from an op, a failed RELEASE, COMMIT or fsync) fails the whole
+ * transaction: every op in it is answered BR_ESTORE, none is acknowledged.
+ * An op marked `critical` is one whose effects were already made in memory
+ * (the engine's journal batches): when its transaction fails, memory is
+ * ahead of the disk, so the store turns failed for good: every later op is
+ * answered BR_ESTORE at once, store_failed() says so, and the server exits
+ * for a restart to reload the truth (PostgreSQL's answer to a failed fsync).
  *
- * Reads that must see other processes' writes (a key created by the CLI
- * while the server runs) use their own connections: store_open_reader(). */
+ * Only the writer writes through this process's brasa.db connection;
+ * reads that need no ordering with writes use their own connections
+ * (store_open_reader). store/ alone speaks SQL: one module per resource
+ * (journal.h, checkpoint.h, keys.h, partners.h, segments.h, exports.h). */
 #ifndef BR_STORE_H
 #define BR_STORE_H
 #include <sqlite3.h>
@@ -24,11 +31,11 @@
 typedef struct store store_t;
 
 /* Runs on the writer thread inside the batch transaction. Returns 0 or a
- * BR_E* code; on error everything the op wrote is rolled back. */
+ * BR_E* code: see "Failure" above. */
 typedef int (*store_op_fn)(sqlite3 *db, void *arg);
-/* Called after the batch's commit (or failure) with the op's final result:
- * its own code, or BR_ESTORE if the commit itself failed. Runs on the writer
- * thread: keep it short (signal a waiter, resume a connection). */
+/* Called after the batch's commit (or failure) with the op's final result.
+ * Runs on the writer thread: keep it short (signal a waiter, resume a
+ * connection, hand work on). */
 typedef void (*store_done_fn)(void *arg, int rc);
 
 /* An op is owned by the submitter and must stay valid until done runs. */
@@ -37,6 +44,7 @@ typedef struct store_op {
     void *arg;
     store_done_fn done; /* may be NULL */
     void *done_arg;
+    bool critical; /* its transaction failing fails the store (see above) */
     int rc;
     struct store_op *next;
 } store_op;
@@ -62,28 +70,32 @@ int store_exec(store_t *s, store_op_fn fn, void *arg);
 void store_stop(store_t *s);
 void store_close(store_t *s);
 store_stats store_get_stats(store_t *s);
+/* Whether a critical op's transaction failed (see above). */
+bool store_failed(store_t *s);
 /* Limits ops per transaction (default 8192); 1 gives one commit per write,
  * the baseline the benchmark compares against. */
 void store_set_max_batch(store_t *s, unsigned n);
 
-/* Calls fn(arg, true) on the writer thread once the transaction of the op
- * now running has committed, or fn(arg, false) if that op's writes are
- * rolled back instead (the op failed, or its batch did). Only from inside
- * an op. For work that must not start before the op's writes are durable:
- * the engine hands a checkpoint snapshot to its thread this way (engine.h). */
-void store_on_commit(store_t *s, void (*fn)(void *arg, bool committed), void *arg);
-
-/* Opens another connection to the same database for reading. */
+/* Opens another connection to brasa.db for reading. */
 int store_open_reader(store_t *s, sqlite3 **db);
-/* Opens (creating it if needed) another database file with the store's
- * settings: WAL, synchronous=FULL, the busy timeout. */
-int store_open_file(const char *path, sqlite3 **db);
 /* The data directory given to store_open. */
 const char *store_dir(store_t *s);
-
 /* The writer's connection, for tests and set-up before store_start(). */
 sqlite3 *store_db_for_tests(store_t *s);
 
+/* ---- helpers for the resource modules (store/ only) ---------------------- */
+
+/* Opens (creating it if needed) a database file with the store's settings
+ * (WAL, synchronous=FULL, busy timeout) and applies the numbered
+ * migrations of `set` (migrations.h). */
+struct store_migration;
+int store_open_file(const char *path, const struct store_migration *set, int count, sqlite3 **db);
+/* Runs fn(db, arg) inside the current transaction in a nested savepoint:
+ * a logical refusal (a BR_E* code other than BR_ESTORE) undoes its writes
+ * only, and is returned in *rc. Returns 0, or BR_ESTORE when the
+ * transaction as a whole cannot go on. For ops that carry other ops (the
+ * engine's batches). */
+int store_nested(sqlite3 *db, store_op_fn fn, void *arg, int *rc);
 /* Runs sql (no result rows) on db; logs and returns BR_ESTORE on failure. */
 int store_sql(sqlite3 *db, const char *sql);
 /* Prepares sql on db; logs and returns NULL on failure. */

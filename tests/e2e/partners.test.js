@@ -338,8 +338,8 @@ test('users call: 400 for an unknown cohort, malformed changes, mixed identifier
     [[{ user_ids: ['a', { alias_name: 'n', alias_label: 'l' }] }], 'cohort_changes[0].user_ids[1] is not a string'],
     [[{ aliases: [{ alias_name: 'n', alias_label: 'l' }, 'ext-1'] }], 'cohort_changes[0].aliases[1] is not an object with string alias_name and alias_label'],
     [[{ user_ids: ['a'], device_ids: [{ alias_name: 'n', alias_label: 'l' }] }], 'cohort_changes[0].device_ids[0] is not a string'],
-    // Empty: nothing to change.
-    [[], 'no user_ids, device_ids or aliases were given'],
+    // Changes that name nobody at all. (An empty list is a valid no-op:
+    // see the Segment test below.)
     [[{ user_ids: [], device_ids: [], aliases: [] }], 'no user_ids, device_ids or aliases were given'],
     [[{ user_ids: [] }, { aliases: [], should_remove: true }], 'no user_ids, device_ids or aliases were given'],
   ];
@@ -360,6 +360,19 @@ test('users call: 400 for an unknown cohort, malformed changes, mixed identifier
 });
 
 // ---- matching rules ----------------------------------------------------------------
+
+// Segment's Braze Cohorts destination checks its settings by posting an
+// empty change list for a placeholder cohort: a good key gets a 2xx, a bad
+// one a 401, and nothing is created.
+test('Segment destination set-up: an empty cohort_changes is a no-op 201 for any cohort id; 401 for a bad key', async () => {
+  const key = cliKey(srv, 'segment-setup');
+  const check = { partner_api_key: 'segment-pk', client_secret: key, cohort_id: 'will_add_in_constant', cohort_changes: [] };
+  const res = await partnerPost(srv, 'segment-setup', '/users', check);
+  assert.equal(res.status, 201, res.text);
+  assert.deepEqual(res.json, { added: 0, removed: 0, unchanged: 0, unmatched: 0, message: 'success' });
+  h.assertError(await partnerPost(srv, 'segment-setup', '/users', { ...check, client_secret: 'nope' }), 401, 'Invalid client secret');
+  assert.deepEqual(await adminCohorts(srv, 'segment-setup'), []);
+});
 
 test('matching: external ids and aliases for identified users, device ids for anonymous users only; never creates users', async () => {
   const key = cliKey(srv, 'mixpanel-m');

@@ -1,20 +1,18 @@
 /* cohort_test.c -- unit tests for partner cohort import: the bitmap wrapper
- * (src/lib/bitmap.c), request checks, Braze's matching rules, replay
- * safety and persistence of cohorts (src/core/cohort.c), partner names and
- * data import keys (src/core/partner.c, src/http/pauth.c). */
+ * (src/lib/bitmap.c), request checks (src/api/partners.c), Braze's matching
+ * rules, replay safety and persistence of cohorts (src/core/cohort.c, the
+ * engine), partner names and data import keys (src/core/partner.c,
+ * src/store/partners.c, the credential cache src/http/auth.c). */
 #define _GNU_SOURCE
 #include "test.h"
 #include "fixture.h"
-#include "core/cohort.h"
-#include "core/command.h"
-#include "core/identity.h"
-#include "core/names.h"
+#include "api/api.h"
 #include "core/partner.h"
-#include "core/track.h"
-#include "core/users.h"
-#include "http/pauth.h"
+#include "http/auth.h"
 #include "lib/bitmap.h"
+#include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/mem.h"
 #include "store/partners.h"
 #include "store/store.h"
 
@@ -92,10 +90,16 @@ TEST(bitmap_million_members_memory) {
 
 /* ---- request checks ------------------------------------------------------ */
 
+enum { CMD_COHORT_NAME, CMD_COHORT_USERS };
+
 static int check(int kind, const char *json) {
     json_object *body = json_tokener_parse(json);
     char why[256];
-    int rc = kind == CMD_COHORT_NAME ? cohort_check_name(body, why, sizeof why) : cohort_check_users(body, why, sizeof why);
+    cohort_cmd cmd;
+    cohort_ref *refs = xmalloc(COHORT_MAX_IDS * sizeof *refs);
+    int rc = kind == CMD_COHORT_NAME ? api_cohort_parse_name(body, "heap", &cmd, why, sizeof why)
+                                     : api_cohort_parse_users(body, "heap", &cmd, refs, why, sizeof why);
+    free(refs);
     json_object_put(body);
     return rc;
 }
@@ -140,8 +144,9 @@ TEST(cohort_users_call_checks) {
     T_EQ_INT(check(CMD_COHORT_USERS, "{\"cohort_id\":\"c\",\"cohort_changes\":[{\"user_ids\":[\"a\"],\"should_remove\":\"yes\"}]}"),
              BR_ECOHORTCHANGES);
     T_EQ_INT(check(CMD_COHORT_USERS, "{\"cohort_id\":\"c\",\"cohort_changes\":[{\"external_ids\":[\"a\"]}]}"), BR_ECOHORTCHANGES);
-    /* Empty: nothing to change at all. */
-    T_EQ_INT(check(CMD_COHORT_USERS, "{\"cohort_id\":\"c\",\"cohort_changes\":[]}"), BR_ECOHORTCHANGES);
+    /* An empty list is a valid no-op (Segment's destination checks its
+     * credentials so); changes with no ids at all are not. */
+    T_EQ_INT(check(CMD_COHORT_USERS, "{\"cohort_id\":\"c\",\"cohort_changes\":[]}"), 0);
     T_EQ_INT(check(CMD_COHORT_USERS, "{\"cohort_id\":\"c\",\"cohort_changes\":[{\"user_ids\":[],\"aliases\":[]}]}"), BR_ECOHORTCHANGES);
     /* 1,000 ids in total across changes and kinds; 1,001 is too many. */
     for (int extra = 0; extra < 2; extra++) {
@@ -156,55 +161,28 @@ TEST(cohort_users_call_checks) {
     }
 }
 
-TEST(cohort_body_keeps_no_secret) {
-    json_object *req = json_tokener_parse("{\"partner_api_key\":\"pk\",\"client_secret\":\"cs\",\"cohort_id\":\"c\","
-                                          "\"cohort_changes\":[{\"user_ids\":[\"a\"]}],\"extra\":1}");
-    json_object *b = cohort_body(CMD_COHORT_USERS, "heap", req);
-    T_EQ_STR(json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN),
-             "{\"partner\":\"heap\",\"cohort_id\":\"c\",\"cohort_changes\":[{\"user_ids\":[\"a\"]}]}");
-    json_object_put(b);
-    json_object_put(req);
-}
-
 /* ---- matching and applying ----------------------------------------------- */
 
-typedef struct {
-    users_t *u;
-    names_t *n;
-    cohorts_t *c;
-} world;
+typedef fixture_world world;
 
-static void no_touch(void *a, uint32_t r) { (void)a, (void)r; }
+static void track(world *w, const char *json) { fixture_world_track(w, NOW, json); }
 
-static void track(world *w, const char *json) {
-    json_object *body = json_tokener_parse(json);
-    track_ctx tc = {w->u, w->n, NULL, NOW, 1, NULL, no_touch, NULL};
-    track_result r;
-    track_apply(&tc, body, &r);
-    json_object_put(r.errors);
-    json_object_put(body);
-}
-
-static void identify(world *w, const char *json) {
-    json_object *body = json_tokener_parse(json);
-    identity_ctx ic = {w->u, w->n, NOW, no_touch, NULL};
-    json_object_put(identity_apply(&ic, CMD_IDENTIFY, body));
-    json_object_put(body);
-}
+static void identify(world *w, const char *json) { fixture_world_identity(w, NOW, IDENTITY_IDENTIFY, json); }
 
 /* Applies a command body; returns its answer as compact JSON (static). */
 static const char *apply(world *w, int kind, const char *json) {
     static char out[256];
-    json_object *body = json_tokener_parse(json);
-    json_object *r = cohort_apply(w->c, w->u, kind, body, NOW);
-    snprintf(out, sizeof out, "%s", r ? json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN) : "null");
-    json_object_put(r);
-    json_object_put(body);
+    cohort_result r;
+    int rc = fixture_world_cohort(w, NOW, kind == CMD_COHORT_NAME ? ENG_COHORT_NAME : ENG_COHORT_USERS, json, &r);
+    if (rc < 0) snprintf(out, sizeof out, "null");
+    else if (kind == CMD_COHORT_NAME) snprintf(out, sizeof out, "{\"created\":%s}", r.created ? "true" : "false");
+    else snprintf(out, sizeof out, "{\"added\":%u,\"removed\":%u,\"unchanged\":%u,\"unmatched\":%u}", r.added, r.removed,
+                  r.unchanged, r.unmatched);
     return out;
 }
 
 static world new_world(void) {
-    world w = {users_new(3), names_new(), cohorts_new()};
+    world w = fixture_world_new();
     /* identified: ext1 (with a device of its own), ext2; alias-only anonymous
      * users with devices dev-a and dev-b; an anonymous user identified later
      * (dev-c) and one merged into ext2 (dev-d). */
@@ -226,11 +204,7 @@ static world new_world(void) {
     return w;
 }
 
-static void free_world(world *w) {
-    cohorts_free(w->c);
-    users_free(w->u);
-    names_free(w->n);
-}
+static void free_world(world *w) { fixture_world_free(w); }
 
 static bool member(world *w, uint32_t row) {
     cohort_t *k = cohorts_find(w->c, "heap", "c1", 2);
@@ -284,9 +258,7 @@ TEST(cohort_matching_follows_braze) {
     /* Unknown cohort: no answer, nothing created. */
     T_EQ_STR(apply(&w, CMD_COHORT_USERS, "{\"partner\":\"heap\",\"cohort_id\":\"c2\",\"cohort_changes\":[{\"user_ids\":[\"ext1\"]}]}"),
              "null");
-    json_object *b = json_tokener_parse("{\"partner\":\"amplitude\",\"cohort_id\":\"c1\"}");
-    T_TRUE(!cohort_exists(w.c, b)); /* (partner, cohort_id) is the identity */
-    json_object_put(b);
+    T_TRUE(!cohorts_find(w.c, "amplitude", "c1", 2)); /* (partner, cohort_id) is the identity */
     T_EQ_INT(cohorts_count(w.c), 1);
     free_world(&w);
 }
@@ -321,71 +293,56 @@ TEST(cohort_calls_are_replay_safe) {
 
 /* ---- persistence --------------------------------------------------------- */
 
-typedef struct {
-    cohorts_t *c;
-    bool members;
-} ckpt_arg;
-
-static int write_op(sqlite3 *db, void *arg) {
-    ckpt_arg *a = arg;
-    uint32_t n;
-    if (!a->members) return cohorts_sync(a->c, db);
-    int rc = cohorts_write_dirty(a->c, db, &n);
-    if (rc == 0) cohorts_clean(a->c);
+static int list_cohorts(store_t *s, const char *partner, store_cohort_row **rows, int *n) {
+    sqlite3 *db;
+    if (store_open_reader(s, &db) < 0) return -1;
+    int rc = store_cohort_list(db, partner, rows, n);
+    sqlite3_close(db);
     return rc;
 }
 
-static int load_op(sqlite3 *db, void *arg) { return cohorts_load(arg, db); }
-
-TEST(cohorts_persist_metadata_per_command_and_members_at_checkpoints) {
+/* Metadata rows in brasa.db follow every command (for `brasa cohorts
+ * list`); members reach profiles.db at checkpoints, and the journal holds
+ * what came after: a restart has everything. */
+TEST(cohorts_persist_metadata_per_command_and_members_through_restarts) {
     char *d = tmpdir();
     store_t *s;
-    T_EQ_INT(store_open(d, &s), 0);
-    world w = new_world();
-    apply(&w, CMD_COHORT_USERS, "{\"partner\":\"heap\",\"cohort_id\":\"c1\",\"cohort_changes\":[{\"user_ids\":[\"ext1\",\"ext2\"]}]}");
-    ckpt_arg meta = {w.c, false}, full = {w.c, true};
-    T_EQ_INT(store_exec(s, write_op, &meta), 0);
-    /* Metadata only: the size is there, the members are not yet. */
-    cohorts_t *c2 = cohorts_new();
-    T_EQ_INT(store_exec(s, load_op, c2), 0);
-    T_EQ_INT(cohorts_count(c2), 1);
-    T_EQ_INT(bitmap_cardinality(cohorts_at(c2, 0)->members), 0);
-    sqlite3 *db;
+    engine_t *e;
+    T_EQ_INT(fixture_open(d, &s, &e), 0);
+    T_EQ_INT(fixture_track(e, "{\"attributes\":[{\"external_id\":\"ext1\"},{\"external_id\":\"ext2\"}]}"), 0);
+    T_EQ_INT(fixture_cohort(e, ENG_COHORT_NAME, "{\"partner\":\"heap\",\"cohort_id\":\"c1\",\"name\":\"Test\",\"created_at\":\"2021-01-21\"}", NULL), 0);
+    cohort_result r;
+    T_EQ_INT(fixture_cohort(e, ENG_COHORT_USERS, "{\"partner\":\"heap\",\"cohort_id\":\"c1\",\"cohort_changes\":[{\"user_ids\":[\"ext1\",\"ext2\"]}]}", &r), 0);
+    T_EQ_INT(r.added, 2);
+    T_EQ_INT(fixture_cohort(e, ENG_COHORT_USERS, "{\"partner\":\"heap\",\"cohort_id\":\"c9\",\"cohort_changes\":[{\"user_ids\":[\"ext1\"]}]}", &r), BR_ENOCOHORT);
     store_cohort_row *rows;
     int n;
-    T_EQ_INT(store_open_reader(s, &db), 0);
-    T_EQ_INT(store_cohort_list(db, "heap", &rows, &n), 0);
+    T_EQ_INT(list_cohorts(s, "heap", &rows, &n), 0);
     T_EQ_INT(n, 1);
-    T_EQ_INT(rows[0].size, 2);
-    T_EQ_INT(rows[0].import_added, 2);
+    T_EQ_INT(rows[0].m.size, 2);
+    T_EQ_INT(rows[0].m.import_added, 2);
     store_cohort_rows_free(rows, n);
-    T_EQ_INT(store_cohort_list(db, "amplitude", &rows, &n), 0);
+    T_EQ_INT(list_cohorts(s, "amplitude", &rows, &n), 0);
     T_EQ_INT(n, 0);
     store_cohort_rows_free(rows, n);
-    sqlite3_close(db);
-    cohorts_free(c2);
-    /* Checkpoint: members too; a reload has them. */
-    T_EQ_INT(store_exec(s, write_op, &full), 0);
-    T_TRUE(!cohorts_at(w.c, 0)->dirty);
-    c2 = cohorts_new();
-    T_EQ_INT(store_exec(s, load_op, c2), 0);
-    cohort_t *k = cohorts_find(c2, "heap", "c1", 2);
+    fixture_close(s, e, true); /* a clean stop: checkpointed */
+
+    T_EQ_INT(fixture_open(d, &s, &e), 0);
+    T_EQ_INT(fixture_cohort(e, ENG_COHORT_USERS, "{\"partner\":\"heap\",\"cohort_id\":\"c1\",\"cohort_changes\":[{\"user_ids\":[\"ext1\"],\"should_remove\":true}]}", &r), 0);
+    T_EQ_INT(r.removed, 1);
+    fixture_close(s, e, false); /* as after a crash: the removal is in the journal only */
+
+    T_EQ_INT(fixture_open(d, &s, &e), 0);
+    cohort_t *k = cohorts_find(engine_cohorts(e), "heap", "c1", 2);
     T_TRUE(k != NULL);
     T_EQ_STR(k->name, "Test");
-    T_EQ_INT(bitmap_cardinality(k->members), 2);
-    T_TRUE(bitmap_contains(k->members, users_by_external_id(w.u, "ext2", 4)));
-    T_EQ_INT(k->import_at, NOW);
-    /* A later metadata write leaves the stored members alone. */
-    apply(&w, CMD_COHORT_USERS, "{\"partner\":\"heap\",\"cohort_id\":\"c1\",\"cohort_changes\":[{\"user_ids\":[\"ext1\"],\"should_remove\":true}]}");
-    T_EQ_INT(store_exec(s, write_op, &meta), 0);
-    cohorts_t *c3 = cohorts_new();
-    T_EQ_INT(store_exec(s, load_op, c3), 0);
-    T_EQ_INT(bitmap_cardinality(cohorts_at(c3, 0)->members), 2);
-    T_EQ_INT(cohorts_at(c3, 0)->import_removed, 1);
-    cohorts_free(c3);
-    cohorts_free(c2);
-    free_world(&w);
-    store_close(s);
+    T_EQ_INT(bitmap_cardinality(k->members), 1);
+    T_TRUE(bitmap_contains(k->members, users_by_external_id(engine_users(e), "ext2", 4)));
+    T_EQ_INT(k->import_removed, 1);
+    T_EQ_INT(list_cohorts(s, "heap", &rows, &n), 0);
+    T_EQ_INT(rows[0].m.size, 1);
+    store_cohort_rows_free(rows, n);
+    fixture_close(s, e, false);
     rmdir_r(d);
 }
 
@@ -417,21 +374,29 @@ TEST(partner_names_and_durations) {
     T_EQ_INT(partner_duration("h", &ms), BR_EINVAL);
 }
 
-static int pcheck(pauth_t *a, const char *partner, const char *api_key, const char *secret) {
-    return pauth_check(a, partner, api_key, api_key ? strlen(api_key) : 0, secret, secret ? strlen(secret) : 0);
+static int pcheck(auth_t *a, const char *partner, const char *api_key, const char *secret) {
+    return auth_partner_check(a, partner, api_key, api_key ? strlen(api_key) : 0, secret, secret ? strlen(secret) : 0);
+}
+
+/* The server's credential cache over a reader of s, with a TTL. */
+static auth_t *cache(store_t *s, sqlite3 **db, int64_t ttl_ms) {
+    if (store_open_reader(s, db) < 0) return NULL;
+    auth_loader l = api_creds_loader(*db);
+    return auth_new(&l, ttl_ms);
 }
 
 TEST(partner_keys_generate_rotate_invalidate) {
     char *d = tmpdir();
     store_t *s;
-    pauth_t *a;
+    sqlite3 *rdb;
     T_EQ_INT(store_open(d, &s), 0);
-    T_EQ_INT(pauth_new(s, 0, &a), 0); /* no caching: every check reads the store */
+    auth_t *a = cache(s, &rdb, 0); /* no caching: every check reads the store */
+    T_TRUE(a != NULL);
     partner_keygen k1 = {.partner = "heap"};
-    T_EQ_INT(store_exec(s, partner_keygen_op, &k1), 0);
+    T_EQ_INT(store_exec(s, store_partner_keygen_op, &k1), 0);
     T_EQ_INT(strlen(k1.key), SECRET_KEY_LEN);
     partner_keygen again = {.partner = "heap"};
-    T_EQ_INT(store_exec(s, partner_keygen_op, &again), BR_EEXISTS); /* one key unless rotating */
+    T_EQ_INT(store_exec(s, store_partner_keygen_op, &again), BR_EEXISTS); /* one key unless rotating */
     T_EQ_INT(pcheck(a, "heap", "anything", k1.key), 0);
     T_EQ_INT(pcheck(a, "heap", NULL, k1.key), 0); /* no partner_api_key set: any value, or none */
     T_EQ_INT(pcheck(a, "tinyclues", "x", k1.key), BR_EPARTNEROFF);
@@ -439,41 +404,40 @@ TEST(partner_keys_generate_rotate_invalidate) {
     T_EQ_INT(pcheck(a, "heap", "x", NULL), BR_ECLIENTSECRET);
     /* Rotation with an overlap: both work; with none, the old one ends. */
     partner_keygen k2 = {.partner = "heap", .rotate = true, .overlap_ms = 3600000};
-    T_EQ_INT(store_exec(s, partner_keygen_op, &k2), 0);
+    T_EQ_INT(store_exec(s, store_partner_keygen_op, &k2), 0);
     T_EQ_INT(k2.old_keys, 1);
     T_EQ_INT(pcheck(a, "heap", "x", k1.key), 0);
     T_EQ_INT(pcheck(a, "heap", "x", k2.key), 0);
     partner_keygen k3 = {.partner = "heap", .rotate = true, .overlap_ms = 0};
-    T_EQ_INT(store_exec(s, partner_keygen_op, &k3), 0);
+    T_EQ_INT(store_exec(s, store_partner_keygen_op, &k3), 0);
     T_EQ_INT(k3.old_keys, 2);
     T_EQ_INT(pcheck(a, "heap", "x", k1.key), BR_ECLIENTSECRET);
     T_EQ_INT(pcheck(a, "heap", "x", k2.key), BR_ECLIENTSECRET);
     T_EQ_INT(pcheck(a, "heap", "x", k3.key), 0);
     /* Invalidation ends the rest at once; a second one finds nothing. */
     partner_invalidate inv = {.partner = "heap"};
-    T_EQ_INT(store_exec(s, partner_invalidate_op, &inv), 0);
+    T_EQ_INT(store_exec(s, store_partner_invalidate_op, &inv), 0);
     T_EQ_INT(inv.n, 1);
     T_EQ_INT(pcheck(a, "heap", "x", k3.key), BR_ECLIENTSECRET);
-    T_EQ_INT(store_exec(s, partner_invalidate_op, &inv), BR_ENOTFOUND);
+    T_EQ_INT(store_exec(s, store_partner_invalidate_op, &inv), BR_ENOTFOUND);
     /* Then a new key can be generated without --rotate. */
     partner_keygen k4 = {.partner = "heap"};
-    T_EQ_INT(store_exec(s, partner_keygen_op, &k4), 0);
+    T_EQ_INT(store_exec(s, store_partner_keygen_op, &k4), 0);
     T_EQ_INT(pcheck(a, "heap", "x", k4.key), 0);
     /* An expected partner_api_key. */
     partner_setting set = {.partner = "heap", .api_key = "pk-heap"};
-    T_EQ_INT(store_exec(s, partner_set_api_key_op, &set), 0);
+    T_EQ_INT(store_exec(s, store_partner_set_api_key_op, &set), 0);
     T_EQ_INT(pcheck(a, "heap", "wrong", k4.key), BR_EPARTNERKEY);
     T_EQ_INT(pcheck(a, "heap", NULL, k4.key), BR_EPARTNERKEY);
     T_EQ_INT(pcheck(a, "heap", "pk-heap", k4.key), 0);
     set.api_key = NULL;
-    T_EQ_INT(store_exec(s, partner_set_api_key_op, &set), 0);
+    T_EQ_INT(store_exec(s, store_partner_set_api_key_op, &set), 0);
     T_EQ_INT(pcheck(a, "heap", "wrong", k4.key), 0);
     /* The listing never shows key text. */
-    sqlite3 *db;
-    json_object *list;
-    T_EQ_INT(store_open_reader(s, &db), 0);
-    T_EQ_INT(partner_list_json(db, &list), 0);
-    sqlite3_close(db);
+    partner_listing l;
+    T_EQ_INT(store_partner_listing(rdb, &l), 0);
+    json_object *list = partner_list_json(&l, clock_wall_ms());
+    partner_listing_free(&l);
     const char *txt = json_object_to_json_string(list);
     T_TRUE(strstr(txt, k4.key) == NULL);
     T_EQ_INT(json_object_array_length(list), 1);
@@ -481,7 +445,8 @@ TEST(partner_keys_generate_rotate_invalidate) {
     T_TRUE(json_object_object_get_ex(p, "valid_keys", &v) && json_object_get_int(v) == 1);
     T_TRUE(json_object_object_get_ex(p, "keys", &v) && json_object_array_length(v) == 4);
     json_object_put(list);
-    pauth_free(a);
+    auth_free(a);
+    sqlite3_close(rdb);
     store_close(s);
     rmdir_r(d);
 }
@@ -489,18 +454,20 @@ TEST(partner_keys_generate_rotate_invalidate) {
 TEST(partner_key_cache_forgets_on_invalidation_here) {
     char *d = tmpdir();
     store_t *s;
-    pauth_t *a;
+    sqlite3 *rdb;
     T_EQ_INT(store_open(d, &s), 0);
-    T_EQ_INT(pauth_new(s, 3600 * 1000, &a), 0); /* an hour: only pauth_forget can refresh it */
+    auth_t *a = cache(s, &rdb, 3600 * 1000); /* an hour: only auth_forget_partner can refresh it */
+    T_TRUE(a != NULL);
     partner_keygen k = {.partner = "tinyclues"};
-    T_EQ_INT(store_exec(s, partner_keygen_op, &k), 0);
+    T_EQ_INT(store_exec(s, store_partner_keygen_op, &k), 0);
     T_EQ_INT(pcheck(a, "tinyclues", "x", k.key), 0);
     partner_invalidate inv = {.partner = "tinyclues"};
-    T_EQ_INT(store_exec(s, partner_invalidate_op, &inv), 0);
+    T_EQ_INT(store_exec(s, store_partner_invalidate_op, &inv), 0);
     T_EQ_INT(pcheck(a, "tinyclues", "x", k.key), 0); /* still cached */
-    pauth_forget(a, "tinyclues");
+    auth_forget_partner(a, "tinyclues");
     T_EQ_INT(pcheck(a, "tinyclues", "x", k.key), BR_ECLIENTSECRET);
-    pauth_free(a);
+    auth_free(a);
+    sqlite3_close(rdb);
     store_close(s);
     rmdir_r(d);
 }

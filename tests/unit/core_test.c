@@ -1,6 +1,7 @@
 /* core_test.c -- unit tests for profiles, indexes, time strings and
  * /users/track semantics (src/core, src/lib/timefmt.c). */
 #include "test.h"
+#include "fixture.h"
 #include "core/attrs.h"
 #include "core/export.h"
 #include "core/identity.h"
@@ -177,18 +178,21 @@ TEST(users_email_prefers_identified_then_recent) {
 }
 
 /* A tiny engine for track tests: no store, no outbox. */
-typedef struct {
-    users_t *u;
-    names_t *n;
-} world;
+typedef fixture_world world;
 
 static void no_touch(void *a, uint32_t r) { (void)a, (void)r; }
 
-static track_result run_track(world *w, const char *json, int64_t now) {
+/* Parses and applies a track body; returns what the parser decided. */
+static api_track_result run_track(world *w, const char *json, int64_t now) {
     json_object *body = json_tokener_parse(json);
-    track_ctx c = {w->u, w->n, NULL, now, 1, NULL, no_touch, NULL};
-    track_result r;
-    track_apply(&c, body, &r);
+    track_cmd t;
+    api_track_result r;
+    char why[200];
+    if (api_track_parse(body, &t, &r, why, sizeof why) == 0) {
+        track_ctx c = {w->u, w->n, now, NULL, 1, no_touch, NULL};
+        track_apply(&c, &t);
+    }
+    track_cmd_free(&t);
     json_object_put(body);
     return r;
 }
@@ -206,8 +210,8 @@ static const char *ca(json_object *user, const char *name) {
 }
 
 TEST(track_array_operators_follow_braze) {
-    world w = {users_new(1), names_new()};
-    track_result r = run_track(&w, "{\"attributes\":[{\"external_id\":\"u\",\"a\":[\"x\",\"y\",\"x\"]}]}", 1000);
+    world w = fixture_world_new();
+    api_track_result r = run_track(&w, "{\"attributes\":[{\"external_id\":\"u\",\"a\":[\"x\",\"y\",\"x\"]}]}", 1000);
     T_EQ_INT(r.processed[0], 1);
     json_object *x = export_of(&w, "u");
     T_EQ_STR(ca(x, "a"), "[\"x\",\"y\"]");
@@ -228,13 +232,12 @@ TEST(track_array_operators_follow_braze) {
     T_EQ_INT(json_object_array_length(a), 25);
     T_EQ_INT(json_object_get_int(json_object_array_get_idx(a, 24)), 29);
     json_object_put(x);
-    users_free(w.u);
-    names_free(w.n);
+    fixture_world_free(&w);
 }
 
 TEST(track_rejects_bad_objects_whole) {
-    world w = {users_new(1), names_new()};
-    track_result r = run_track(&w,
+    world w = fixture_world_new();
+    api_track_result r = run_track(&w,
                                "{\"attributes\":[{\"external_id\":\"u\",\"ok\":1,\"email\":\"nope\"},"
                                "{\"external_id\":\"u\",\"$bad\":1},{\"external_id\":\"u\",\"fine\":true}]}",
                                1000);
@@ -245,8 +248,7 @@ TEST(track_rejects_bad_objects_whole) {
     T_EQ_STR(ca(x, "fine"), "true");
     json_object_put(x);
     json_object_put(r.errors);
-    users_free(w.u);
-    names_free(w.n);
+    fixture_world_free(&w);
 }
 
 TEST(track_is_deterministic_for_replay) {
@@ -254,7 +256,7 @@ TEST(track_is_deterministic_for_replay) {
                        "{\"user_alias\":{\"alias_name\":\"n\",\"alias_label\":\"l\"},\"_update_existing_only\":false}],"
                        "\"events\":[{\"external_id\":\"b\",\"name\":\"e\",\"time\":\"2020-01-01\"}],"
                        "\"purchases\":[{\"email\":\"p@q.io\",\"product_id\":\"p\",\"currency\":\"EUR\",\"price\":2.5,\"quantity\":3,\"time\":\"2020-01-02\"}]}";
-    world w1 = {users_new(9), names_new()}, w2 = {users_new(9), names_new()};
+    world w1 = fixture_world_new(), w2 = fixture_world_new();
     run_track(&w1, body, 1600000000000LL);
     run_track(&w2, body, 1600000000000LL);
     T_EQ_INT(users_rows(w1.u), 4);
@@ -265,15 +267,12 @@ TEST(track_is_deterministic_for_replay) {
         T_EQ_INT(profile_blob_size(a->blob), profile_blob_size(b->blob));
         T_TRUE(memcmp(a->blob, b->blob, profile_blob_size(a->blob)) == 0);
     }
-    for (int i = 0; i < 2; i++) {
-        world *w = i ? &w2 : &w1;
-        users_free(w->u);
-        names_free(w->n);
-    }
+    fixture_world_free(&w1);
+    fixture_world_free(&w2);
 }
 
 TEST(identify_merges_alias_user_into_identified) {
-    world w = {users_new(1), names_new()};
+    world w = fixture_world_new();
     run_track(&w, "{\"attributes\":[{\"external_id\":\"known\",\"tier\":\"gold\"},"
                   "{\"user_alias\":{\"alias_name\":\"anon\",\"alias_label\":\"amp\"},\"_update_existing_only\":false,"
                   "\"tier\":\"silver\",\"color\":\"red\"}],"
@@ -281,13 +280,8 @@ TEST(identify_merges_alias_user_into_identified) {
               1600000000000LL);
     uint32_t alias_row = users_by_alias(w.u, "amp", 3, "anon", 4);
     T_TRUE(alias_row != USERS_NONE);
-    identity_ctx c = {w.u, w.n, 1600000000000LL, no_touch, NULL};
-    json_object *body = json_tokener_parse(
+    fixture_world_identity(&w, 1600000000000LL, IDENTITY_IDENTIFY,
         "{\"aliases_to_identify\":[{\"external_id\":\"known\",\"user_alias\":{\"alias_name\":\"anon\",\"alias_label\":\"amp\"}}]}");
-    char why[200];
-    T_EQ_INT(identity_check(CMD_IDENTIFY, body, why, sizeof why), 0);
-    json_object_put(identity_apply(&c, CMD_IDENTIFY, body));
-    json_object_put(body);
     uint32_t known = users_by_external_id(w.u, "known", 5);
     T_EQ_INT(users_by_alias(w.u, "amp", 3, "anon", 4), known); /* the alias follows */
     T_TRUE(users_get(w.u, alias_row)->flags & PROFILE_DELETED);
@@ -295,6 +289,5 @@ TEST(identify_merges_alias_user_into_identified) {
     T_EQ_STR(ca(x, "tier"), "\"gold\""); /* the target's value wins */
     T_EQ_STR(ca(x, "color"), "\"red\""); /* absent ones are copied */
     json_object_put(x);
-    users_free(w.u);
-    names_free(w.n);
+    fixture_world_free(&w);
 }

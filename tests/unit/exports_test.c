@@ -228,27 +228,29 @@ TEST(exporter_writes_chunks_gzip_and_expires_old_files) {
     store_t *s;
     engine_t *e;
     T_EQ_INT(fixture_open(d, &s, &e), 0);
-    T_EQ_INT(fixture_track(s, e, "{\"attributes\":[{\"external_id\":\"u1\",\"t\":\"g\"},{\"external_id\":\"u2\",\"t\":\"g\"},"
+    T_EQ_INT(fixture_track(e, "{\"attributes\":[{\"external_id\":\"u1\",\"t\":\"g\"},{\"external_id\":\"u2\",\"t\":\"g\"},"
                          "{\"external_id\":\"u3\",\"t\":\"g\"},{\"external_id\":\"u4\",\"t\":\"s\"},"
                          "{\"external_id\":\"u5\",\"t\":\"g\"},{\"external_id\":\"u6\",\"t\":\"g\"}]}"), 0);
-    segs_write w = {.body = json_tokener_parse("{\"name\":\"g\",\"definition\":{\"type\":\"custom_attribute\","
-                                               "\"name\":\"t\",\"op\":\"equals\",\"value\":\"g\"}}")};
-    T_EQ_INT(store_exec(s, segs_write_op, &w), 0);
-    json_object_put(w.body);
+    json_object *body = json_tokener_parse("{\"name\":\"g\",\"definition\":{\"type\":\"custom_attribute\","
+                                           "\"name\":\"t\",\"op\":\"equals\",\"value\":\"g\"}}");
+    segs_write w = {0};
+    T_EQ_INT(api_segment_parse(body, false, &w, w.why, sizeof w.why), 0);
+    T_EQ_INT(eng_exec_store(e, segs_write_op, &w), 0);
+    json_object_put(body);
     json_object_put(w.result);
 
     exporter_t *x;
-    exporter_config cfg = {.store = s, .engine = e, .ttl_hours = 1, .chunk = 2};
+    exporter_config cfg = {.engine = e, .ttl_hours = 1, .chunk = 2};
     T_EQ_INT(exporter_start(&cfg, &x), 0);
     store_export_job zj, gj;
     job(&zj, w.new_id, STORE_EXPORT_ZIP);
     insert_arg ia = {&zj};
-    int rc1 = store_exec(s, insert_op, &ia);
+    int rc1 = eng_exec_store(e, insert_op, &ia);
     exporter_kick(x);
     char *st1 = wait_end(s, zj.prefix);
     job(&gj, w.new_id, STORE_EXPORT_GZIP);
     ia.j = &gj;
-    int rc2 = store_exec(s, insert_op, &ia);
+    int rc2 = eng_exec_store(e, insert_op, &ia);
     exporter_kick(x);
     char *st2 = wait_end(s, gj.prefix);
 
@@ -281,7 +283,7 @@ TEST(exporter_writes_chunks_gzip_and_expires_old_files) {
     bool gz_kept = access(gpath, F_OK) == 0;
 
     exporter_free(x);
-    fixture_close(s, e);
+    fixture_close(s, e, false);
 
     T_EQ_INT(rc1, 0);
     T_EQ_INT(rc2, 0);

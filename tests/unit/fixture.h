@@ -1,18 +1,41 @@
 /* fixture.h -- what unit tests that run a real store share: a temporary
- * data directory, and commands run through the engine as serve runs them. */
+ * data directory, and commands run through the engine as serve runs them
+ * (parsed by api/ from JSON, applied by the engine thread, durable when
+ * answered). */
 #ifndef BR_TEST_FIXTURE_H
 #define BR_TEST_FIXTURE_H
+#include "api/parse.h"
 #include "engine/engine.h"
 
 /* A new empty directory under /tmp (caller passes it to rmdir_r). */
 char *tmpdir(void);
 /* Removes d and everything under it, and frees d. */
 void rmdir_r(char *d);
-/* A store in dir with its engine loaded and the writer started, as serve
- * has them; returns 0 or the failing step's rc. fixture_close ends both. */
+/* A store in dir with its engine loaded, the writer and the engine thread
+ * started, as serve has them; returns 0 or the failing step's rc.
+ * fixture_close ends both (no final checkpoint: as after a crash, unless
+ * checkpoint). */
 int fixture_open(const char *dir, store_t **s, engine_t **e);
-void fixture_close(store_t *s, engine_t *e);
-/* Runs a /users/track body as a journaled command; returns its rc. */
-int fixture_track(store_t *s, engine_t *e, const char *json);
+void fixture_close(store_t *s, engine_t *e, bool checkpoint);
+/* Runs a /users/track body through the engine; returns its rc. */
+int fixture_track(engine_t *e, const char *json);
+/* Runs an identity body (kind: IDENTITY_*) or a cohort body (kind:
+ * ENG_COHORT_NAME / ENG_COHORT_USERS, with "partner" in the body). */
+int fixture_identity(engine_t *e, int kind, const char *json);
+int fixture_cohort(engine_t *e, eng_kind kind, const char *json, cohort_result *out);
+
+/* The same commands applied directly to bare users/names/cohorts (no store,
+ * no engine): for core tests. */
+typedef struct {
+    users_t *u;
+    names_t *n;
+    cohorts_t *c;
+} fixture_world;
+fixture_world fixture_world_new(void);
+void fixture_world_free(fixture_world *w);
+void fixture_world_track(fixture_world *w, int64_t now_ms, const char *json);
+void fixture_world_identity(fixture_world *w, int64_t now_ms, int kind, const char *json);
+/* Returns the cohort command's rc; *out its result. */
+int fixture_world_cohort(fixture_world *w, int64_t now_ms, eng_kind kind, const char *json, cohort_result *out);
 
 #endif

@@ -5,9 +5,9 @@
  * agree on random profiles, random definitions and random changes. */
 #define _GNU_SOURCE
 #include "test.h"
+#include "fixture.h"
 #include "core/cohort.h"
 #include "core/columns.h"
-#include "core/command.h"
 #include "core/names.h"
 #include "core/segment.h"
 #include "core/users.h"
@@ -102,7 +102,7 @@ static uint32_t rnd(uint32_t n) {
 static const char *const tiers[] = {"gold", "silver", "bronze", "Gold", "platinum"};
 static const char *const tagv[] = {"a", "b", "c", "d"};
 
-static uint32_t nid(world *w, const char *s) { return names_intern(w->n, NULL, s, strlen(s)); }
+static uint32_t nid(world *w, const char *s) { return names_intern(w->n, s, strlen(s)); }
 
 static void put_int(pedit *e, uint32_t key, uint8_t type, int64_t v) {
     uint8_t b[16];
@@ -198,10 +198,9 @@ static void randomise(world *w, uint32_t row, bool may_delete) {
     cols_update(w->cols, w->u, row); /* the engine's hook */
 }
 
-static void cohort_cmd(world *w, int kind, const char *json) {
-    json_object *b = json_tokener_parse(json);
-    json_object_put(cohort_apply(w->c, w->u, kind, b, NOW));
-    json_object_put(b);
+static void run_cohort(world *w, int kind, const char *json) {
+    fixture_world fw = {w->u, w->n, w->c};
+    fixture_world_cohort(&fw, NOW, kind, json, NULL);
 }
 
 static void world_init(world *w, uint32_t rows) {
@@ -214,12 +213,12 @@ static void world_init(world *w, uint32_t rows) {
         uint32_t row = users_create(w->u, (uint32_t)(NOW / 1000) - rnd(400) * 86400);
         randomise(w, row, false);
     }
-    cohort_cmd(w, CMD_COHORT_NAME, "{\"partner\":\"heap\",\"cohort_id\":\"c1\",\"name\":\"C1\",\"created_at\":\"2023-01-01T00:00:00Z\"}");
+    run_cohort(w, ENG_COHORT_NAME, "{\"partner\":\"heap\",\"cohort_id\":\"c1\",\"name\":\"C1\",\"created_at\":\"2023-01-01T00:00:00Z\"}");
     buf_t b = BUF_INIT;
     buf_puts(&b, "{\"partner\":\"heap\",\"cohort_id\":\"c1\",\"cohort_changes\":[{\"user_ids\":[");
     for (uint32_t i = 0; i < rows; i += 3) buf_printf(&b, "%s\"u%u\"", i ? "," : "", i);
     buf_puts(&b, "]}]}");
-    cohort_cmd(w, CMD_COHORT_USERS, b.data);
+    run_cohort(w, ENG_COHORT_USERS, b.data);
     buf_free(&b);
 }
 

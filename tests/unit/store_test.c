@@ -150,14 +150,14 @@ TEST(apikey_store_round_trip_and_bootstrap_once) {
     apikey_new k, b1, b2;
     char *why;
     T_EQ_INT(apikey_prepare(&b1, "bootstrap", "all", "", &why), 0);
-    T_EQ_INT(store_exec(s, apikey_bootstrap_op, &b1), 0);
+    T_EQ_INT(store_exec(s, store_key_bootstrap_op, &b1), 0);
     T_TRUE(b1.id > 0);
     T_EQ_INT(apikey_prepare(&b2, "bootstrap", "all", "", &why), 0);
-    T_EQ_INT(store_exec(s, apikey_bootstrap_op, &b2), 0);
+    T_EQ_INT(store_exec(s, store_key_bootstrap_op, &b2), 0);
     T_EQ_INT(b2.id, 0); /* already bootstrapped: no second key */
 
     T_EQ_INT(apikey_prepare(&k, "track", "users.track", "127.0.0.1", &why), 0);
-    T_EQ_INT(store_exec(s, apikey_insert_op, &k), 0);
+    T_EQ_INT(store_exec(s, store_key_insert_op, &k), 0);
     sqlite3 *db;
     T_EQ_INT(store_open_reader(s, &db), 0);
     store_key_row row;
@@ -167,9 +167,9 @@ TEST(apikey_store_round_trip_and_bootstrap_once) {
     T_EQ_INT(row.revoked_at, 0);
     store_key_row_free(&row);
     int64_t id = k.id, missing = 999;
-    T_EQ_INT(store_exec(s, apikey_revoke_op, &id), 0);
-    T_EQ_INT(store_exec(s, apikey_revoke_op, &id), BR_ENOTFOUND); /* already revoked */
-    T_EQ_INT(store_exec(s, apikey_revoke_op, &missing), BR_ENOTFOUND);
+    T_EQ_INT(store_exec(s, store_key_revoke_op, &id), 0);
+    T_EQ_INT(store_exec(s, store_key_revoke_op, &id), BR_ENOTFOUND); /* already revoked */
+    T_EQ_INT(store_exec(s, store_key_revoke_op, &missing), BR_ENOTFOUND);
     T_EQ_INT(store_key_by_hash(db, k.hash, &row), 0);
     T_TRUE(row.revoked_at > 0);
     store_key_row_free(&row);

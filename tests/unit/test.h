@@ -1,7 +1,8 @@
 /* test.h -- brasa's unit-test runner: one binary, every test named.
  *
  * TEST(name) { ... } registers a test at load time; the runner (main.c)
- * runs them all, or those whose name contains argv[1]. A failed check
+ * runs them all (each in a process of its own, with a time limit), or
+ * those whose name contains argv[1]. A failed check
  * prints file:line and both sides, and ends that test. The last line is
  * "N passed, N failed", which CI reads. */
 #ifndef BR_TEST_H

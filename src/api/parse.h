@@ -1,0 +1,45 @@
+/* parse.h -- the request parsers of api/: a request body checked field by
+ * field and turned into the typed command the engine applies (core/), so
+ * nothing below api/ reads a request body. Each returns 0, or a BR_E*
+ * code with the message detail in why (a C string, valid UTF-8). */
+#ifndef BR_API_PARSE_H
+#define BR_API_PARSE_H
+#include "../core/cohort.h"
+#include "../core/identity.h"
+#include "../core/track.h"
+#include <json-c/json.h>
+
+/* One attributes object into a plan (core/attrs.h). skip: the field that
+ * identifies the object (email or phone), not also an update. */
+int api_attrs_parse(json_object *obj, const char *skip, attrs_plan **out, char *why, size_t whylen);
+
+/* /users/track: the objects that pass go into cmd (which takes a reference
+ * to body); r gets Braze's counts and errors array. BR_EINVAL/BR_ETOOMANY
+ * for a request that is malformed as a whole. */
+typedef struct {
+    bool present[3];
+    int processed[3];
+    json_object *errors; /* Braze's errors array, or NULL */
+} api_track_result;
+int api_track_parse(json_object *body, track_cmd *cmd, api_track_result *r, char *why, size_t whylen);
+
+/* The identity endpoints (kind: IDENTITY_ALIAS_NEW .. IDENTITY_REMOVE). */
+int api_identity_parse(int kind, json_object *body, identity_cmd *cmd, char *why, size_t whylen);
+
+/* Partner cohort import: a name call and a users call for partner (the
+ * normalised path segment); cmd points into body. refs: storage for the
+ * users call's ids (COHORT_MAX_IDS), owned by the caller. */
+int api_cohort_parse_name(json_object *body, const char *partner, cohort_cmd *cmd, char *why, size_t whylen);
+int api_cohort_parse_users(json_object *body, const char *partner, cohort_cmd *cmd, cohort_ref *refs, char *why,
+                           size_t whylen);
+
+/* A segment create (update false) or update body (engine/segments.h);
+ * w points into b. */
+struct segs_write;
+int api_segment_parse(json_object *b, bool update, struct segs_write *w, char *why, size_t whylen);
+
+/* Cuts s (NUL-terminated) so it does not end inside a UTF-8 sequence, as
+ * snprintf may leave a message that quoted client text. */
+void api_utf8_trim(char *s);
+
+#endif
