@@ -136,6 +136,7 @@ static sqlite3_vfs f_vfs = {
 };
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+static bool set_rules(const char *spec);
 
 static void install(void) {
     real_vfs = sqlite3_vfs_find(NULL);
@@ -143,7 +144,7 @@ static void install(void) {
     f_vfs.mxPathname = real_vfs->mxPathname;
     sqlite3_vfs_register(&f_vfs, 1);
     const char *spec = getenv("BRASA_FAULT");
-    if (spec && *spec && !store_fault_set(spec)) log_error("fault: BRASA_FAULT '%s' does not parse", spec);
+    if (spec && *spec && !set_rules(spec)) log_error("fault: BRASA_FAULT '%s' does not parse", spec);
 }
 
 void store_fault_init(void) {
@@ -152,6 +153,10 @@ void store_fault_init(void) {
 
 bool store_fault_set(const char *spec) {
     pthread_once(&once, install);
+    return set_rules(spec);
+}
+
+static bool set_rules(const char *spec) {
     pthread_mutex_lock(&set_lock);
     atomic_store(&nrules, 0);
     int n = 0;
