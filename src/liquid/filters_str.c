@@ -248,7 +248,8 @@ FILTER(f_slice) {
     int64_t off, len = 1;
     int rc = liq_to_integer(c, liq_arg(f, args, nargs, 0), f->pos, &off);
     const liq_val *la = liq_arg(f, args, nargs, 1);
-    if (rc || (la && (rc = liq_to_integer(c, la, f->pos, &len)))) return rc;
+    /* Liquid's `length ? to_integer(length) : 1`: nil or false is 1. */
+    if (rc || (la && liq_truthy(la) && (rc = liq_to_integer(c, la, f->pos, &len)))) return rc;
     int64_t alen = in->t == LV_RANGE ? -1 : liq_arr_len(in);
     if (alen >= 0) {
         /* Array#slice(start, length): nil (so []) past the end; nested
