@@ -69,10 +69,10 @@ FILTER(f_round) {
     double dd = d.is_int ? 0 : liq_num_double(&d);
     int64_t digits = d.is_int ? d.i : dd > 1000 ? 1000 : dd < -1000 ? -1000 : dd == dd ? (int64_t)dd : 0;
     liq_num_round(&a, digits, &r);
-    /* round with no digits (or 0) gives an Integer, as Liquid's to_i, and
-     * so does BigDecimal#round with negative digits. */
-    bool zero = !da || (da->t == LV_INT && da->u.i == 0) || (da->t == LV_FLOAT && da->u.f == 0) || digits < 0;
-    if (zero && !r.is_int) {
+    /* BigDecimal#round(n) gives an Integer when n (to_number'd, then
+     * truncated by NUM2INT) is below 1: so for no digits, 0, -1, nil,
+     * false, "0" or 0.5 alike. */
+    if (digits < 1 && !r.is_int) {
         liq_num fl;
         liq_num_ceil_floor(&r, false, &fl);
         r = fl;
