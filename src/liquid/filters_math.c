@@ -40,7 +40,8 @@ FILTER(f_abs) {
     (void)f;
     liq_num a, z = {.is_int = true}, r;
     liq_to_number(in, &a);
-    if (liq_num_cmp(&a, &z) < 0) liq_num_arith('-', &z, &a, &r);
+    /* 0 - a: also turns -0.0 into 0.0, as BigDecimal#abs does. */
+    if (liq_num_cmp(&a, &z) <= 0) liq_num_arith('-', &z, &a, &r);
     else r = a;
     *out = liq_num_val(&r);
     return 0;

@@ -156,6 +156,8 @@ static double dec_to_double(i128 m, int32_t e) {
 double liq_num_double(const liq_num *n) {
     if (n->is_int) return (double)n->i;
     if (!n->exact) return n->f;
+    /* An exact zero keeps its sign in f (see set_zero). */
+    if (n->m == 0) return signbit(n->f) ? -0.0 : 0.0;
     return dec_to_double(n->m, n->e);
 }
 
@@ -184,6 +186,17 @@ static void set_dec(liq_num *o, i128 m, int32_t e) {
     o->exact = true;
     o->m = m;
     o->e = e;
+}
+
+/* BigDecimal has a signed zero, and Liquid prints a negative one as -0.0:
+ * an exact zero carries its sign in f. */
+static void set_zero(liq_num *o, bool neg) {
+    set_dec(o, 0, 0);
+    o->f = neg ? -0.0 : 0.0;
+}
+
+static bool is_zero(const liq_num *n) {
+    return n->is_int ? n->i == 0 : n->exact ? n->m == 0 : n->f == 0;
 }
 
 /* Brings a and b to the same exponent; false when that overflows. */
@@ -242,7 +255,11 @@ static void set_dec_mod(liq_num *out, const liq_num *x, const liq_num *y) {
         return;
     }
     /* |x| < |y|: x itself, or x + y when the signs differ. */
-    if (x->m == 0 || ((x->m < 0) == (y->m < 0))) {
+    if (x->m == 0) {
+        set_zero(out, false);
+        return;
+    }
+    if ((x->m < 0) == (y->m < 0)) {
         *out = *x;
         return;
     }
@@ -251,6 +268,7 @@ static void set_dec_mod(liq_num *out, const liq_num *x, const liq_num *y) {
 
 /* Negative, or negative zero (BigDecimal keeps the sign of zero). */
 static bool negative(const liq_num *n) {
+    if (n->is_int) return n->i < 0;
     return n->exact ? n->m < 0 || (n->m == 0 && signbit(n->f)) : signbit(n->f);
 }
 
@@ -259,10 +277,16 @@ static int dec_arith(char op, const liq_num *a, const liq_num *b, liq_num *out) 
     to_dec(a, &x);
     to_dec(b, &y);
     int rc = dec_arith_signed(op, &x, &y, out);
-    /* A zero product or quotient carries the sign of the operands: -2.5 *
-     * 0 is -0.0 in BigDecimal, and Liquid prints it so. */
-    if (!rc && (op == '*' || op == '/') && out->exact && out->m == 0 && negative(&x) != negative(&y))
-        set_double(out, -0.0);
+    if (rc || !out->exact || out->m != 0) return rc;
+    /* The sign of an exact zero result, as BigDecimal (and IEEE) give it:
+     * a product or quotient has the sign of the operands (-2.5 * 0 is
+     * -0.0); a sum is -0 only when both terms are (-0.0 - 0.0); a modulo
+     * is +0. */
+    bool neg = false;
+    if (op == '*' || op == '/') neg = negative(&x) != negative(&y);
+    else if (op == '+') neg = is_zero(&x) && is_zero(&y) && negative(&x) && negative(&y);
+    else if (op == '-') neg = is_zero(&x) && is_zero(&y) && negative(&x) && !negative(&y);
+    set_zero(out, neg);
     return rc;
 }
 
@@ -421,14 +445,17 @@ void liq_num_round(const liq_num *a, int64_t digits, liq_num *out) {
         return;
     }
     int64_t drop = -digits - a->e;
+    /* A negative number that rounds to zero gives -0 (-0.04 to 1 digit is
+     * -0.0). */
     if (drop > 38) {
-        set_dec(out, 0, 0);
+        set_zero(out, negative(a));
         return;
     }
     /* BigDecimal's default mode ROUND_HALF_UP: half away from zero. */
     i128 p = pow10i((int)drop), q = a->m / p, r = a->m % p;
     if ((r < 0 ? -r : r) * 2 >= p) q += a->m < 0 ? -1 : 1;
-    set_dec(out, q, (int32_t)-digits);
+    if (q == 0) set_zero(out, negative(a));
+    else set_dec(out, q, (int32_t)-digits);
 }
 
 void liq_num_ceil_floor(const liq_num *a, bool ceil_, liq_num *out) {
