@@ -52,12 +52,14 @@ static int loop_attr(const liq_frame *f, const char *k, size_t n, liq_val *out) 
             *out = LIQ_NIL;
         }
     } else if (f->tablerow && (IS("col") || IS("col0") || IS("col_first") || IS("col_last") || IS("row"))) {
-        int64_t cols = f->cols > 0 ? f->cols : len;
+        /* Without cols (or with cols < 1) Liquid's columns never wrap: col
+         * counts on, the row stays 1 and no column is the last. */
+        int64_t cols = f->cols;
         int64_t col0 = cols > 0 ? i0 % cols : i0;
         if (IS("col")) *out = liq_int(col0 + 1);
         else if (IS("col0")) *out = liq_int(col0);
         else if (IS("col_first")) *out = liq_bool(col0 == 0);
-        else if (IS("col_last")) *out = liq_bool(col0 == cols - 1);
+        else if (IS("col_last")) *out = liq_bool(cols > 0 && col0 == cols - 1);
         else *out = liq_int(cols > 0 ? i0 / cols + 1 : 1);
     } else {
         *out = LIQ_NIL;

@@ -454,6 +454,11 @@ typedef struct {
 } liq_num;
 
 void liq_to_number(const liq_val *v, liq_num *n);
+/* Ruby's to_i, which tablerow applies to its options and Liquid to
+ * literal range bounds: nil 0, a Float truncated, a String's leading
+ * integer ("2.5" and "2x" are 2, "x" is 0). -1 for values without a to_i
+ * (true, arrays, hashes) and non-finite floats. Clamped to 64 bits. */
+int liq_to_i(const liq_val *v, int64_t *out);
 /* Result of a number as a value: Integer stays Integer, BigDecimal becomes
  * Float (Liquid's `result.is_a?(BigDecimal) ? result.to_f : result`). */
 liq_val liq_num_val(const liq_num *n);

@@ -134,6 +134,26 @@ void liq_to_number(const liq_val *v, liq_num *n) {
     }
 }
 
+int liq_to_i(const liq_val *v, int64_t *out) {
+    switch (v->t) {
+    case LV_NIL: *out = 0; return 0;
+    case LV_INT: *out = v->u.i; return 0;
+    case LV_FLOAT: {
+        double d = v->u.f;
+        if (!isfinite(d)) return -1; /* FloatDomainError */
+        *out = d >= 9.2e18 ? INT64_MAX : d <= -9.2e18 ? INT64_MIN : (int64_t)d;
+        return 0;
+    }
+    case LV_STR: {
+        liq_num n;
+        ruby_to_i(v->u.s.p, v->u.s.n, &n);
+        *out = n.is_int ? n.i : n.m < 0 ? INT64_MIN : INT64_MAX;
+        return 0;
+    }
+    default: return -1;
+    }
+}
+
 static double dec_to_double(i128 m, int32_t e) {
     char buf[80];
     char *o = buf + sizeof buf;

@@ -272,7 +272,8 @@ static int tag_for(liq_parser *p, const liq_rawtok *t, liq_node **out, bool *bla
                             tablerow ? ", cols:" : "", tablerow ? "" : " or reversed");
         }
         liq_tok v = liq_lex_peek(&lx);
-        if (slot == &n->u.loop.offset && v.t == T_IDENT && v.n == 8 && !memcmp(v.p, "continue", 8)) {
+        /* tablerow has no offset:continue; there `continue` is a variable. */
+        if (!tablerow && slot == &n->u.loop.offset && v.t == T_IDENT && v.n == 8 && !memcmp(v.p, "continue", 8)) {
             liq_lex_next(&lx);
             n->u.loop.offset_continue = true;
             continue;

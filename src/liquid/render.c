@@ -297,6 +297,20 @@ static int int_attr(liq_ctx *c, const liq_expr *e, int64_t *out, bool *given) {
     return liq_to_integer(c, &v, e->pos, out);
 }
 
+/* tablerow's options go through to_i, unlike for's: nil, "x" and 2.5
+ * are accepted (as 0, 0 and 2), and a limit given as nil is a limit of 0. */
+static int tablerow_attr(liq_ctx *c, const liq_expr *e, int64_t *out, bool *given) {
+    *given = e != NULL;
+    *out = 0;
+    if (!e) return 0;
+    liq_val v;
+    int rc = liq_eval(c, e, &v);
+    if (rc) return rc;
+    if (liq_to_i(&v, out) < 0)
+        return liq_fail(c, LIQ_ERENDER, e->pos, "tablerow option: %s has no integer value", liq_type_name(&v));
+    return 0;
+}
+
 static int render_loop(liq_ctx *c, const liq_node *n) {
     bool tablerow = n->kind == N_TABLEROW;
     liq_val coll, seq;
@@ -304,17 +318,24 @@ static int render_loop(liq_ctx *c, const liq_node *n) {
     bool has_from, has_limit, has_cols;
     int rc = liq_eval(c, n->u.loop.coll, &coll);
     if (rc) return rc;
-    if (tablerow && coll.t == LV_NIL) return 0; /* Liquid prints no table for nil */
+    /* Liquid prints no table for nil or false. */
+    if (tablerow && (coll.t == LV_NIL || (coll.t == LV_BOOL && !coll.u.b))) return 0;
     if ((rc = loop_items(c, &coll, n->pos, &seq, &len))) return rc;
-    if (n->u.loop.offset_continue) {
-        liq_slot *s = liq_table_get(&c->r->regs, n->u.loop.reg, n->u.loop.reglen,
-                                    liq_hash(n->u.loop.reg, n->u.loop.reglen));
-        from = s ? s->v.u.i : 0;
-    } else if ((rc = int_attr(c, n->u.loop.offset, &from, &has_from))) {
-        return rc;
+    if (tablerow) {
+        if ((rc = tablerow_attr(c, n->u.loop.offset, &from, &has_from)) ||
+            (rc = tablerow_attr(c, n->u.loop.limit, &limit, &has_limit)) ||
+            (rc = tablerow_attr(c, n->u.loop.cols, &cols, &has_cols)))
+            return rc;
+    } else {
+        if (n->u.loop.offset_continue) {
+            liq_slot *s = liq_table_get(&c->r->regs, n->u.loop.reg, n->u.loop.reglen,
+                                        liq_hash(n->u.loop.reg, n->u.loop.reglen));
+            from = s ? s->v.u.i : 0;
+        } else if ((rc = int_attr(c, n->u.loop.offset, &from, &has_from))) {
+            return rc;
+        }
+        if ((rc = int_attr(c, n->u.loop.limit, &limit, &has_limit))) return rc;
     }
-    if ((rc = int_attr(c, n->u.loop.limit, &limit, &has_limit))) return rc;
-    if (tablerow && (rc = int_attr(c, n->u.loop.cols, &cols, &has_cols))) return rc;
     /* Liquid keeps the items whose index i satisfies from <= i < from+limit. */
     int64_t start = from > 0 ? from : 0, end = len;
     if (has_limit) {
