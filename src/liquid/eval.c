@@ -234,22 +234,10 @@ static int eval_var(liq_ctx *c, const liq_expr *e, liq_val *out) {
 }
 
 /* Liquid's RangeLookup#to_integer: nil and strings go through to_i. */
+/* RangeLookup#to_integer: nil and strings by to_i ("3.7" is 3, "x" is 0),
+ * anything else by Utils.to_integer (so a float is an invalid integer). */
 static int range_int(liq_ctx *c, const liq_val *v, uint32_t pos, int64_t *out) {
-    if (v->t == LV_NIL) {
-        *out = 0;
-        return 0;
-    }
-    if (v->t == LV_STR) {
-        /* String#to_i: the leading integer ("3.7" is 3, "x" is 0). */
-        liq_val s = *v;
-        size_t k = 0;
-        while (k < s.u.s.n && s.u.s.p[k] != '.') k++;
-        s.u.s.n = k;
-        liq_num n;
-        liq_to_number(&s, &n);
-        *out = n.is_int ? n.i : 0;
-        return 0;
-    }
+    if (v->t == LV_NIL || v->t == LV_STR) return liq_to_i(v, out);
     return liq_to_integer(c, v, pos, out);
 }
 
@@ -262,6 +250,14 @@ int liq_eval(liq_ctx *c, const liq_expr *e, liq_val *out) {
         liq_val lo, hi;
         if ((rc = liq_eval(c, e->u.range.lo, &lo)) || (rc = liq_eval(c, e->u.range.hi, &hi))) return rc;
         out->t = LV_RANGE;
+        if (e->flags & RANGE_LIT) {
+            /* Liquid builds a literal range at parse time with to_i, which
+             * truncates floats; with a variable in it, a float bound is an
+             * invalid integer (range_int). */
+            if (liq_to_i(&lo, &out->u.r.lo) < 0 || liq_to_i(&hi, &out->u.r.hi) < 0)
+                return liq_fail(c, LIQ_ERENDER, e->pos, "a range bound must be a number or a string");
+            return 0;
+        }
         if ((rc = range_int(c, &lo, e->pos, &out->u.r.lo)) || (rc = range_int(c, &hi, e->pos, &out->u.r.hi)))
             return rc;
         return 0;

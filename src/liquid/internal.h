@@ -148,6 +148,8 @@ enum { EX_LIT, EX_VAR, EX_RANGE, EX_FILTERED, EX_BLOCK };
 
 /* EX_VAR flags */
 #define VAR_CTX 1      /* ${...} form: straight to the user object, never a local */
+/* EX_RANGE flags */
+#define RANGE_LIT 2    /* both bounds are literals: Liquid applies to_i ((1.5..4.2) is 1..4) */
 
 struct liq_expr {
     uint8_t kind;
