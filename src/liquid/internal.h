@@ -202,9 +202,11 @@ typedef struct {
 
 typedef struct liq_cc liq_cc;  /* connected_content (tags_braze.c) */
 
+/* N_RAW prints like N_TEXT and N_NOP (a comment) prints nothing, but both
+ * are tags as far as a pending break is concerned (liq_render_body). */
 enum {
     N_TEXT, N_OUTPUT, N_IF, N_CASE, N_FOR, N_TABLEROW, N_ASSIGN, N_CAPTURE, N_INCR, N_DECR,
-    N_CYCLE, N_BREAK, N_CONTINUE, N_IFCHANGED, N_ABORT, N_CC, N_BLOCK,
+    N_CYCLE, N_BREAK, N_CONTINUE, N_IFCHANGED, N_ABORT, N_CC, N_BLOCK, N_RAW, N_NOP,
 };
 
 typedef struct {
@@ -297,7 +299,10 @@ typedef struct liq_ctx {
     const liq_template *tpl;   /* template whose nodes run now (positions) */
     const char *srcname;       /* "" or "content_blocks.NAME" */
     liq_frame *frames;
-    int interrupt;
+    /* Pending break/continue (INT_*), innermost last: Liquid keeps them on
+     * a stack, which for loops pop one at a time (see liq_render_body). */
+    uint8_t *istack;
+    uint32_t ilen, icap;
     int depth;                 /* content block nesting */
     int fetches;
     uint64_t steps, max_steps;
@@ -346,8 +351,10 @@ int liq_table_put(liq_table *t, const char *name, size_t len, uint32_t hash, con
 void liq_table_reset(liq_table *t);
 void liq_table_free(liq_table *t);
 
-/* Renders the nodes of b in order; stops early on an error or on a
- * break/continue (left in c->interrupt for the enclosing loop). */
+/* Renders the nodes of b in order, as Liquid's BlockBody does: stops on an
+ * error, or after a tag or output when a break/continue is pending (left
+ * on c->istack for the enclosing loop); text always prints, so a body
+ * entered with one pending prints its leading text and its first tag. */
 int liq_render_body(liq_ctx *c, const liq_body *b);
 /* Renders b and returns what it wrote as a string (arena), writing nothing. */
 int liq_capture(liq_ctx *c, const liq_body *b, uint32_t pos, liq_val *out);

@@ -429,8 +429,9 @@ static int tag_ifchanged(liq_parser *p, const liq_rawtok *t, liq_node **out, boo
 }
 
 static int tag_comment(liq_parser *p, const liq_rawtok *t, liq_node **out, bool *blank) {
-    (void)out;
     *blank = true;
+    /* A node that prints nothing: for a pending break it is a tag. */
+    *out = new_node(p, N_NOP, t->pos);
     if (!t->inline_liquid || tname(p, t, "#")) return 0;
     /* comment ... endcomment inside {% liquid %}: skip whole lines. */
     int depth = 1;
@@ -505,9 +506,9 @@ static int parse_body(liq_parser *p, liq_body *out, const char *const *stops, bo
         const liq_rawtok *t = &p->toks.t[p->i];
         if (t->kind == RT_TEXT) {
             p->i++;
-            if (t->end == t->start) continue;
+            if (t->end == t->start && !t->raw) continue;
             if (t->raw || !all_ws(p->src + t->start, t->end - t->start)) *blank = false;
-            liq_node *n = new_node(p, N_TEXT, t->pos);
+            liq_node *n = new_node(p, t->raw ? N_RAW : N_TEXT, t->pos);
             n->u.text.p = p->src + t->start;
             n->u.text.n = t->end - t->start;
             nv_push(&nv, n);

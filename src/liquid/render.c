@@ -218,26 +218,26 @@ static int render_if(liq_ctx *c, const liq_node *n) {
 }
 
 static int render_case(liq_ctx *c, const liq_node *n) {
-    liq_val subject;
-    int rc = liq_eval(c, n->u.cas.subject, &subject);
-    if (rc) return rc;
     bool matched = false;
-    /* Every matching when renders, as in Liquid, once per matching value
-     * (`when a, b` is two conditions sharing a body); an else renders where
-     * it stands if no when before it matched. */
-    for (int i = 0; i < n->u.cas.nw && !c->interrupt; i++) {
+    int rc;
+    /* Liquid turns each value of each when into a condition `subject ==
+     * value`: every matching one renders its body (`when a, b` twice if
+     * both match), the subject is evaluated again each time (so an assign
+     * in one branch changes what the next compares), and a break in one
+     * branch does not stop the others. An else renders where it stands if
+     * no when before it matched. */
+    for (int i = 0; i < n->u.cas.nw; i++) {
         const liq_when *w = &n->u.cas.w[i];
         if (w->is_else) {
             if (!matched && (rc = liq_render_body(c, &w->body))) return rc;
             continue;
         }
         for (int k = 0; k < w->nv; k++) {
-            liq_val v;
-            if ((rc = liq_eval(c, w->vals[k], &v))) return rc;
+            liq_val subject, v;
+            if ((rc = liq_eval(c, n->u.cas.subject, &subject)) || (rc = liq_eval(c, w->vals[k], &v))) return rc;
             if (liq_cond_equal(&subject, &v)) {
                 matched = true;
                 if ((rc = liq_render_body(c, &w->body))) return rc;
-                if (c->interrupt) break;
             }
         }
     }
@@ -382,11 +382,11 @@ static int render_loop(liq_ctx *c, const liq_node *n) {
                 if ((rc = liq_out(c, n->pos, buf, (size_t)m))) break;
             }
         }
-        if (c->interrupt == INT_BREAK) {
-            c->interrupt = INT_NONE;
-            break;
-        }
-        c->interrupt = INT_NONE;
+        /* A for loop takes one pending break/continue off the stack; a
+         * tablerow leaves them (Liquid's tablerow knows nothing of them, so
+         * the next cells stop after their first tag and the break reaches
+         * the enclosing loop, or ends the template). */
+        if (!tablerow && c->ilen && c->istack[--c->ilen] == INT_BREAK) break;
     }
     c->frames = f.parent;
     if (!rc && tablerow) rc = liq_out(c, n->pos, "</tr>\n", 6);
@@ -453,13 +453,28 @@ static int render_ifchanged(liq_ctx *c, const liq_node *n) {
     return 0;
 }
 
+static int push_interrupt(liq_ctx *c, uint8_t kind, uint32_t pos) {
+    if (c->ilen == c->icap) {
+        uint32_t cap = c->icap ? c->icap * 2 : 16;
+        uint8_t *s = liq_alloc(c, cap);
+        if (!s) return liq_oom(c, pos);
+        if (c->ilen) memcpy(s, c->istack, c->ilen);
+        c->istack = s;
+        c->icap = cap;
+    }
+    c->istack[c->ilen++] = kind;
+    return 0;
+}
+
 int liq_render_body(liq_ctx *c, const liq_body *b) {
     int rc = 0;
-    for (uint32_t i = 0; i < b->count && !rc && !c->interrupt; i++) {
+    for (uint32_t i = 0; i < b->count && !rc; i++) {
         const liq_node *n = b->n[i];
         if ((rc = liq_step(c, 1, n->pos))) break;
         switch (n->kind) {
-        case N_TEXT: rc = liq_out(c, n->pos, n->u.text.p, n->u.text.n); break;
+        case N_TEXT:
+        case N_RAW: rc = liq_out(c, n->pos, n->u.text.p, n->u.text.n); break;
+        case N_NOP: break;
         case N_OUTPUT: {
             liq_val v;
             rc = liq_eval(c, n->u.out, &v);
@@ -485,8 +500,8 @@ int liq_render_body(liq_ctx *c, const liq_body *b) {
         case N_INCR:
         case N_DECR: rc = render_counter(c, n); break;
         case N_CYCLE: rc = render_cycle(c, n); break;
-        case N_BREAK: c->interrupt = INT_BREAK; break;
-        case N_CONTINUE: c->interrupt = INT_CONTINUE; break;
+        case N_BREAK: rc = push_interrupt(c, INT_BREAK, n->pos); break;
+        case N_CONTINUE: rc = push_interrupt(c, INT_CONTINUE, n->pos); break;
         case N_IFCHANGED: rc = render_ifchanged(c, n); break;
         case N_ABORT:
             rc = liq_fail(c, LIQ_EABORT, n->pos, "%.*s", (int)n->u.abort.len, n->u.abort.reason);
@@ -494,6 +509,7 @@ int liq_render_body(liq_ctx *c, const liq_body *b) {
         case N_CC: rc = liq_render_cc(c, n); break;
         case N_BLOCK: rc = liq_render_block(c, n->u.block.name, n->u.block.len, n->pos, false, NULL); break;
         }
+        if (n->kind != N_TEXT && c->ilen) break;
     }
     return rc;
 }
