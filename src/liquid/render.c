@@ -413,25 +413,32 @@ static int render_cycle(liq_ctx *c, const liq_node *n) {
     size_t klen = n->u.cycle.klen;
     int rc;
     if (n->u.cycle.group) {
+        /* Liquid keys a named group by its value: 1 and '1' are two
+         * groups, and no group shares a key with an unnamed cycle. */
         liq_val g;
-        const char *p;
-        size_t gl;
-        if ((rc = liq_eval(c, n->u.cycle.group, &g)) || (rc = liq_to_str(c, &g, &p, &gl))) return rc;
-        char *k = liq_alloc(c, gl + 2);
-        if (!k) return liq_oom(c, n->pos);
-        k[0] = '\x01'; /* named groups never collide with value lists */
-        memcpy(k + 1, p, gl);
-        key = k;
-        klen = gl + 1;
+        liq_sb sb;
+        liq_sb_init(&sb, c, 32);
+        if ((rc = liq_eval(c, n->u.cycle.group, &g))) return rc;
+        liq_sb_addc(&sb, '\x01');
+        if (g.t == LV_STR) liq_sb_add(&sb, g.u.s.p, g.u.s.n);
+        else liq_sb_addc(&sb, '\x02'), liq_inspect(&sb, &g, 0);
+        liq_val k;
+        if ((rc = liq_sb_done(&sb, n->pos, &k))) return rc;
+        key = k.u.s.p;
+        klen = k.u.s.n;
     }
     uint32_t h = liq_hash(key, klen);
     liq_slot *s = liq_table_get(&c->r->cycles, key, klen, h);
     /* Group names are computed, so their number must be bounded here. */
     if (!s && c->r->cycles.count >= 4096) return liq_fail(c, LIQ_ERENDER, n->pos, "more than 4096 cycle groups");
-    int64_t i = s ? s->v.u.i : 0;
-    liq_val v, next = liq_int((i + 1) % n->u.cycle.nv);
+    /* The group's position is shared, but each tag has its own list: a
+     * position past this list prints nothing, and the position goes back
+     * to 0 when it reaches the end of the list of the tag that moved it. */
+    int64_t i = s ? s->v.u.i : 0, nv = n->u.cycle.nv;
+    liq_val v, next = liq_int(i + 1 >= nv ? 0 : i + 1);
     if ((rc = liq_table_put(&c->r->cycles, key, klen, h, &next))) return rc;
-    if ((rc = liq_eval(c, n->u.cycle.vals[i % n->u.cycle.nv], &v))) return rc;
+    if (i >= nv) return 0;
+    if ((rc = liq_eval(c, n->u.cycle.vals[i], &v))) return rc;
     return liq_out_val(c, n->pos, &v);
 }
 
