@@ -141,6 +141,24 @@ void liq_lookup_index(const liq_val *v, int64_t i, liq_val *out) {
     if (i >= 0 && i < n) *out = liq_arr_at(v, i);
 }
 
+/* A top-level name the user object lacks: the resolver's answer (cached
+ * for the render), or nil. */
+static int resolve_root(liq_ctx *c, const char *cn, uint32_t cl, uint32_t pos, liq_val *out) {
+    *out = LIQ_NIL;
+    if (!c->o->resolve) return 0;
+    uint32_t ch = liq_hash(cn, cl);
+    liq_slot *s = liq_table_get(&c->r->roots, cn, cl, ch);
+    if (s) {
+        *out = s->v;
+        return 0;
+    }
+    json_object *j = NULL;
+    if (c->o->resolve(c->o->resolve_ud, cn, cl, &j) < 0)
+        return liq_fail(c, LIQ_ERENDER, pos, "could not resolve '%.*s'", (int)cl, cn);
+    *out = liq_from_json(j);
+    return liq_table_put(&c->r->roots, cn, cl, ch, out);
+}
+
 static int lookup_root(liq_ctx *c, const liq_expr *e, liq_val *out) {
     const char *name = e->u.var.name;
     uint32_t len = e->u.var.len, hash = e->u.var.hash;
@@ -175,19 +193,16 @@ static int lookup_root(liq_ctx *c, const liq_expr *e, liq_val *out) {
         liq_set_json(out, j);
         return 0;
     }
-    *out = LIQ_NIL;
-    if (!c->o->resolve) return 0;
-    uint32_t ch = liq_hash(cn, cl);
-    liq_slot *s = liq_table_get(&c->r->roots, cn, cl, ch);
-    if (s) {
-        *out = s->v;
+    return resolve_root(c, cn, cl, e->pos, out);
+}
+
+int liq_context_root(liq_ctx *c, const char *name, size_t len, uint32_t pos, liq_val *out) {
+    json_object *j;
+    if (c->o->context && json_get(c->o->context, name, len, &j)) {
+        liq_set_json(out, j);
         return 0;
     }
-    j = NULL;
-    if (c->o->resolve(c->o->resolve_ud, cn, cl, &j) < 0)
-        return liq_fail(c, LIQ_ERENDER, e->pos, "could not resolve '%.*s'", (int)cl, cn);
-    *out = liq_from_json(j);
-    return liq_table_put(&c->r->roots, cn, cl, ch, out);
+    return resolve_root(c, name, (uint32_t)len, pos, out);
 }
 
 static int eval_var(liq_ctx *c, const liq_expr *e, liq_val *out) {

@@ -363,6 +363,9 @@ int liq_capture(liq_ctx *c, const liq_body *b, uint32_t pos, liq_val *out);
  * already recorded in c->err. */
 int liq_eval(liq_ctx *c, const liq_expr *e, liq_val *out);
 int liq_eval_cond(liq_ctx *c, const liq_cond *k, bool *out);
+/* The user object's value for a top-level name (or the resolver's, or
+ * nil): what a name is when no local shadows it. */
+int liq_context_root(liq_ctx *c, const char *name, size_t len, uint32_t pos, liq_val *out);
 /* assign/capture: sets a render-wide variable. */
 int liq_set_var(liq_ctx *c, const liq_name *n, const liq_val *v);
 /* v[key] / v[i] as Liquid looks them up; `dot` allows size/first/last. */

@@ -393,19 +393,27 @@ static int render_loop(liq_ctx *c, const liq_node *n) {
     return rc;
 }
 
+/* Liquid keeps counters in the outermost environment, the hash the
+ * template is rendered with: a counter starts from the user object's value
+ * of its name (so `increment` of a name the context holds as 7 prints 7),
+ * and then overlays it (counters come before the context in lookups). */
 static int render_counter(liq_ctx *c, const liq_node *n) {
     const liq_name *nm = &n->u.counter;
     liq_slot *s = liq_table_get(&c->r->counters, nm->p, nm->len, nm->hash);
-    int64_t v = s && s->v.t == LV_INT ? s->v.u.i : 0;
-    liq_val shown, next;
-    if (n->kind == N_INCR) {
-        shown = liq_int(v);
-        next = liq_int(v + 1);
-    } else {
-        shown = next = liq_int(v - 1);
-    }
-    int rc = liq_table_put(&c->r->counters, nm->p, nm->len, nm->hash, &next);
-    return rc ? rc : liq_out_val(c, n->pos, &shown);
+    liq_val v;
+    int rc;
+    if (s) v = s->v;
+    else if ((rc = liq_context_root(c, nm->p, nm->len, n->pos, &v))) return rc;
+    if (v.t == LV_NIL || (v.t == LV_BOOL && !v.u.b)) v = liq_int(0); /* `value || 0` */
+    int step = n->kind == N_INCR ? 1 : -1;
+    liq_val next;
+    if (v.t == LV_INT && !__builtin_add_overflow(v.u.i, step, &next.u.i)) next.t = LV_INT;
+    else if (v.t == LV_INT) next = liq_float((double)v.u.i + step); /* Ruby would go to a big integer */
+    else if (v.t == LV_FLOAT) next = liq_float(v.u.f + step);
+    else return liq_fail(c, LIQ_ERENDER, n->pos, "cannot %s a %s", step > 0 ? "increment" : "decrement", liq_type_name(&v));
+    if ((rc = liq_table_put(&c->r->counters, nm->p, nm->len, nm->hash, &next))) return rc;
+    /* increment prints the value before, decrement the value after. */
+    return liq_out_val(c, n->pos, step > 0 ? &v : &next);
 }
 
 static int render_cycle(liq_ctx *c, const liq_node *n) {
