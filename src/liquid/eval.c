@@ -116,6 +116,8 @@ int liq_lookup_key(liq_ctx *c, const liq_val *v, const char *key, size_t klen, b
         if (!dot) return 0;
         int64_t n = liq_arr_len(v);
         if (name_eq(key, klen, "size", 4)) *out = liq_int(n);
+        else if (v->t == LV_RANGE && name_eq(key, klen, "first", 5)) *out = liq_int(v->u.r.lo); /* even when empty */
+        else if (v->t == LV_RANGE && name_eq(key, klen, "last", 4)) *out = liq_int(v->u.r.hi);
         else if (name_eq(key, klen, "first", 5) && n > 0) *out = liq_arr_at(v, 0);
         else if (name_eq(key, klen, "last", 4) && n > 0) *out = liq_arr_at(v, n - 1);
         return 0;
