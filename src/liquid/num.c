@@ -315,9 +315,11 @@ static int dec_arith_signed(char op, const liq_num *xp, const liq_num *yp, liq_n
     bool yzero = (y.exact && y.m == 0) || (!y.exact && y.f == 0);
     if (op == '%' && yzero) return 1;
     if (op == '/' && yzero) {
-        /* BigDecimal divides by zero without raising: +-Infinity, or NaN. */
+        /* BigDecimal divides by zero without raising: Infinity signed by
+         * both operands (2 / -0.0 is -Infinity), or NaN. */
         double fx = liq_num_double(&x);
-        set_double(out, fx > 0 ? HUGE_VAL : fx < 0 ? -HUGE_VAL : (double)NAN);
+        bool neg = (fx < 0) != negative(&y);
+        set_double(out, fx == 0 || fx != fx ? (double)NAN : neg ? -HUGE_VAL : HUGE_VAL);
         return 0;
     }
     if (x.exact && y.exact) {
