@@ -65,10 +65,11 @@ FILTER(f_round) {
     liq_to_number(in, &a);
     const liq_val *da = liq_arg(f, args, nargs, 0);
     if (da) liq_to_number(da, &d);
-    int rc = finite_or_fail(c, f, &a);
-    if (rc) return rc;
     double dd = d.is_int ? 0 : liq_num_double(&d);
     int64_t digits = d.is_int ? d.i : dd > 1000 ? 1000 : dd < -1000 ? -1000 : dd == dd ? (int64_t)dd : 0;
+    /* NaN and Infinity round to themselves, but have no Integer value. */
+    int rc = digits < 1 ? finite_or_fail(c, f, &a) : 0;
+    if (rc) return rc;
     liq_num_round(&a, digits, &r);
     /* BigDecimal#round(n) gives an Integer when n (to_number'd, then
      * truncated by NUM2INT) is below 1: so for no digits, 0, -1, nil,
