@@ -254,14 +254,21 @@ static int tag_for(liq_parser *p, const liq_rawtok *t, liq_node **out, bool *bla
     memcpy(reg + var.n + 1, p->src + cstart, cend - cstart);
     n->u.loop.reg = reg;
     n->u.loop.reglen = rl;
+    bool options = false;
     for (;;) {
         liq_tok a = liq_lex_next(&lx);
         if (a.t == T_END) break;
         if (a.t == T_COMMA) continue;
         if (a.t == T_IDENT && a.n == 8 && !memcmp(a.p, "reversed", 8)) {
+            /* Liquid only sees reversed right after the collection, and
+             * tablerow not at all: elsewhere it would be silently ignored. */
+            if (tablerow) return liq_perr(p, a.pos, "'tablerow' has no 'reversed' option");
+            if (options)
+                return liq_perr(p, a.pos, "'reversed' must come before limit: and offset: (Liquid ignores it after them)");
             n->u.loop.reversed = true;
             continue;
         }
+        options = true;
         liq_expr **slot = NULL;
         if (a.t == T_IDENT && a.n == 5 && !memcmp(a.p, "limit", 5)) slot = &n->u.loop.limit;
         else if (a.t == T_IDENT && a.n == 6 && !memcmp(a.p, "offset", 6)) slot = &n->u.loop.offset;
