@@ -92,11 +92,17 @@ static void ruby_to_i(const char *p, size_t n, liq_num *out) {
     if (i < n && (p[i] == '-' || p[i] == '+')) neg = p[i++] == '-';
     i128 m = 0;
     bool big = false;
+    /* Beyond 128 bits the value is kept as a double: its first 40 digits
+     * and the count of the others. */
+    char sig[48];
+    size_t nsig = 0, more = 0;
     for (; i < n; i++) {
         if (p[i] == '_' && i > 0 && p[i - 1] >= '0' && p[i - 1] <= '9' && i + 1 < n && p[i + 1] >= '0' &&
             p[i + 1] <= '9')
             continue;
         if (p[i] < '0' || p[i] > '9') break;
+        if (nsig < 40) sig[nsig++] = p[i];
+        else more++;
         if (!big && m > (I128_MAX - 9) / 10) big = true;
         if (!big) m = m * 10 + (p[i] - '0');
     }
@@ -110,7 +116,12 @@ static void ruby_to_i(const char *p, size_t n, liq_num *out) {
     out->exact = !big;
     out->m = m;
     out->e = 0;
-    out->f = big ? (neg ? -HUGE_VAL : HUGE_VAL) : (double)m;
+    out->f = (double)m;
+    if (big) {
+        char buf[80];
+        snprintf(buf, sizeof buf, "%s%.*se%zu", neg ? "-" : "", (int)nsig, sig, more);
+        out->f = strtod(buf, NULL);
+    }
 }
 
 void liq_to_number(const liq_val *v, liq_num *n) {
