@@ -26,6 +26,8 @@ KNOWN = [
   'raw keeps its inside whitespace',     # {%- raw -%} works here
   'capitalize keeps a Georgian Mtavruli capital, as Unicode titlecases it (Ruby 3.1 lowers it)', # unicode
   'letters of Unicode 14 and 15 change case (Ruby 3.1 knows Unicode 13)',                        # unicode
+  'a string of digits beyond 128 bits is the nearest float',                                     # bigint
+  "decoded bytes do not stop later non-ASCII text (Ruby's binary string does)",                  # binary
 ].freeze
 ROOTS = { 'email_address' => 'email', 'user_id' => 'external_id', 'city' => 'home_city',
           'date_of_birth' => 'dob', 'phone_number' => 'phone', 'random_bucket_number' => 'random_bucket' }.freeze
