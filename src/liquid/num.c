@@ -324,6 +324,11 @@ static int dec_arith(char op, const liq_num *a, const liq_num *b, liq_num *out) 
 static int dec_arith_signed(char op, const liq_num *xp, const liq_num *yp, liq_num *out) {
     liq_num x = *xp, y = *yp;
     bool yzero = (y.exact && y.m == 0) || (!y.exact && y.f == 0);
+    /* BigDecimal's NaN % 0 is NaN; anything else % 0 raises. */
+    if (op == '%' && yzero && !x.exact && x.f != x.f) {
+        set_double(out, (double)NAN);
+        return 0;
+    }
     if (op == '%' && yzero) return 1;
     if (op == '/' && yzero) {
         /* BigDecimal divides by zero without raising: Infinity signed by
