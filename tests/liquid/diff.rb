@@ -228,7 +228,13 @@ class Gen
     when 13 then "map: #{str_lit(pick(PROPS))}"
     when 14 then "where: #{str_lit(pick(PROPS))}#{chance(0.5) ? ", #{value}" : ''}"
     when 15 then "concat: #{pick(%w[arr words none mixed])}"
-    when 16..20 then "#{pick(%w[plus minus times divided_by modulo])}: #{arg_num}"
+    when 16..20
+      op = pick(%w[plus minus times divided_by modulo])
+      arg = arg_num
+      # A product of two numbers past 1e15 is past 64 bits once floored:
+      # an Integer in Ruby, a float here.
+      arg = '1.0' if op == 'times' && (arg.match?(/\A-?\d{15,}/) || %w[big e15].include?(arg)) && !doc('bigint')
+      "#{op}: #{arg}"
     when 21, 22 then pick(%w[abs ceil floor round])
     when 23, 24 then "round: #{pick(%w[0 1 2 -1 n '0' '1' false true 1.5 '0.0' 0.0 -0.0 nz])}"
     when 25 then "#{pick(%w[at_least at_most])}: #{arg_num}"
