@@ -355,9 +355,10 @@ static int simple_cond(liq_ctx *c, const liq_cond *k, bool *out) {
         return 0;
     }
     int res;
+    char rn[32];
     if (liq_compare(&l, &r, &res))
         return liq_fail(c, LIQ_ERENDER, k->pos, "comparison of %s with %s failed", liq_type_name(&l),
-                        liq_type_name(&r));
+                        liq_cmp_name(&r, rn));
     switch (k->op) {
     case OP_LT: *out = res < 0; break;
     case OP_GT: *out = res > 0; break;

@@ -236,10 +236,11 @@ static int key_cmp(sorter *s, const liq_val *a, const liq_val *b) {
         return casecmp(p, pn, q, qn);
     }
     int r;
+    char bn[32];
     if (liq_compare(a, b, &r)) {
         if (!s->err)
             s->err = liq_fail(s->c, LIQ_ERENDER, s->pos, "comparison of %s with %s failed", liq_type_name(a),
-                              liq_type_name(b));
+                              liq_cmp_name(b, bn));
         return 0;
     }
     return r;

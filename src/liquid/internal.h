@@ -417,6 +417,9 @@ bool liq_cond_equal(const liq_val *a, const liq_val *b);
 int liq_compare(const liq_val *a, const liq_val *b, int *res);
 /* Ruby class name, for error messages. */
 const char *liq_type_name(const liq_val *v);
+/* How Ruby's "comparison of X with Y failed" names Y (rb_cmperr): the value
+ * itself for numbers, nil, true and false, else its class. buf >= 32. */
+const char *liq_cmp_name(const liq_val *v, char *buf);
 /* Ruby's empty? (strings, arrays, hashes) and ActiveSupport's blank?. */
 bool liq_is_empty(const liq_val *v);
 bool liq_is_blank(const liq_val *v);

@@ -364,6 +364,16 @@ size_t liq_fmt_float(double d, char *buf) {
     return (size_t)(o - buf);
 }
 
+const char *liq_cmp_name(const liq_val *v, char *buf) {
+    switch (v->t) {
+    case LV_NIL: return "nil";
+    case LV_BOOL: return v->u.b ? "true" : "false";
+    case LV_INT: liq_itoa(v->u.i, buf); return buf;
+    case LV_FLOAT: liq_fmt_float(v->u.f, buf); return buf;
+    default: return liq_type_name(v);
+    }
+}
+
 static void time_to_s(liq_sb *sb, const liq_time *t) {
     const char *fmt = t->utc ? "%Y-%m-%d %H:%M:%S UTC" : "%Y-%m-%d %H:%M:%S %z";
     liq_strftime(sb, fmt, strlen(fmt), t);
