@@ -19,7 +19,7 @@ HDRS     := $(wildcard src/*.h src/*/*.h)
 UNIT     := $(wildcard tests/unit/*.c)
 DATA_DIR ?= ./brasa-data
 
-.PHONY: all deps run test unit e2e bench fuzz clean help
+.PHONY: all deps run test unit e2e liquid-diff bench fuzz clean help
 all: build/brasa
 
 help:
@@ -60,7 +60,13 @@ e2e: build/test/brasa
 	BRASA_BIN=$(CURDIR)/build/test/brasa node --test --test-concurrency=1 tests/e2e/
 
 test: deps
-	@$(MAKE) --no-print-directory unit e2e $(if $(FUZZ_C),fuzz)
+	@$(MAKE) --no-print-directory unit liquid-diff e2e $(if $(FUZZ_C),fuzz)
+
+# Random templates rendered by brasa and by Shopify's Liquid (Ruby), compared
+# (tests/liquid/diff.rb); skipped where ruby or ruby-liquid is missing.
+liquid-diff: build/test/brasa
+	@if command -v ruby >/dev/null 2>&1; then ruby tests/liquid/diff.rb --bin build/test/brasa; \
+	else echo "liquid-diff: skipped (ruby is not installed)"; fi
 
 # Each bench/NAME.c is linked with the project's sources (json_libs, which
 # compares other JSON libraries, stands alone); each bench/*.sh runs one.

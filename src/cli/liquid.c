@@ -12,7 +12,14 @@
  *      call): the reason on stderr, nothing on stdout
  * Connected content is never fetched from the network here: --connected-content
  * names a JSON file mapping URLs to answers; content blocks are read from
- * --content-blocks DIR/NAME.liquid. */
+ * --content-blocks DIR/NAME.liquid.
+ *
+ * --batch serves test tools (tests/liquid/diff.rb renders thousands of
+ * templates, and one process per template would dominate the time): it
+ * reads JSON lines {"template": ..., "context": {...}} from stdin and
+ * writes one JSON line per input, {"out": ...}, {"syntax": ...},
+ * {"error": ...} or {"aborted": ...}; the exit status is 0 unless stdin
+ * cannot be read or a line is not such an object. */
 #define _GNU_SOURCE
 #include "cli.h"
 #include "opts.h"
@@ -33,7 +40,9 @@ static const char usage[] =
     "optionally with event_properties, api_trigger_properties,\n"
     "canvas_entry_properties and campaign keys. FILE may be '-' for stdin.\n"
     "Exit status: 0 rendered, 1 render error, 2 syntax error or bad usage,\n"
-    "3 message aborted (the reason is printed on stderr).";
+    "3 message aborted (the reason is printed on stderr).\n"
+    "With --batch, --template is not used: stdin holds JSON lines\n"
+    "{\"template\": ..., \"context\": {...}} and each gets a JSON line back.";
 
 #define MAX_CONTEXT (16u << 20)
 
@@ -162,9 +171,80 @@ static int parse_now(const char *s, int64_t *ms) {
     return -1;
 }
 
+/* One template of a --batch run: its result as a JSON line on stdout. */
+static void batch_one(liq_renderer *r, liq_render_opts *ro, const char *src, size_t len) {
+    liq_template *t = NULL;
+    liq_error err;
+    char msg[1024];
+    buf_t line = BUF_INIT;
+    if (liq_compile(src, len, &t, &err) < 0) {
+        liq_error_format(&err, msg, sizeof msg);
+        buf_puts(&line, "{\"syntax\":");
+        buf_json_str(&line, msg, strlen(msg));
+    } else {
+        liq_result res;
+        int e = liq_render(r, t, ro, &res);
+        if (e == 0) {
+            buf_puts(&line, "{\"out\":");
+            buf_json_str(&line, res.out, res.len);
+        } else if (e == LIQ_EABORT) {
+            buf_puts(&line, "{\"aborted\":");
+            buf_json_str(&line, res.err.message, strlen(res.err.message));
+        } else {
+            liq_error_format(&res.err, msg, sizeof msg);
+            buf_puts(&line, e == LIQ_ESYNTAX ? "{\"syntax\":" : "{\"error\":");
+            buf_json_str(&line, msg, strlen(msg));
+        }
+    }
+    buf_puts(&line, "}\n");
+    fwrite(line.data, 1, line.len, stdout);
+    buf_free(&line);
+    liq_template_free(t);
+}
+
+/* --batch: JSON lines in, JSON lines out (see the top of the file). A line
+ * without "context" uses --context. */
+static int batch(liq_render_opts *ro) {
+    json_object *dflt = ro->context;
+    liq_renderer *r = liq_renderer_new();
+    json_tokener *tok = json_tokener_new();
+    char *ln = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int rc = 0;
+    long lineno = 0;
+    while ((n = getline(&ln, &cap, stdin)) > 0) {
+        lineno++;
+        json_tokener_reset(tok);
+        json_object *j = json_tokener_parse_ex(tok, ln, (int)n), *tpl, *ctx;
+        if (!j || !json_object_object_get_ex(j, "template", &tpl) || !json_object_is_type(tpl, json_type_string)) {
+            fprintf(stderr, "brasa: stdin:%ld: not a {\"template\": ...} object\n", lineno);
+            json_object_put(j);
+            rc = 1;
+            break;
+        }
+        ro->context = json_object_object_get_ex(j, "context", &ctx) && json_object_is_type(ctx, json_type_object)
+                          ? ctx
+                          : dflt;
+        batch_one(r, ro, json_object_get_string(tpl), (size_t)json_object_get_string_len(tpl));
+        json_object_put(j);
+    }
+    if (ferror(stdin)) {
+        fprintf(stderr, "brasa: stdin: read error\n");
+        rc = 1;
+    }
+    fflush(stdout);
+    free(ln);
+    json_tokener_free(tok);
+    liq_renderer_free(r);
+    ro->context = dflt;
+    return rc;
+}
+
 static int render(cli_opt *opts) {
     const char *tpath = opts_get(opts, "template");
-    if (!tpath) {
+    bool is_batch = opts_get(opts, "batch") != NULL;
+    if (!tpath && !is_batch) {
         fprintf(stderr, "brasa: liquid render needs --template FILE\n");
         return 2;
     }
@@ -186,9 +266,9 @@ static int render(cli_opt *opts) {
         fprintf(stderr, "brasa: --now takes epoch seconds or YYYY-MM-DDTHH:MM:SSZ\n");
         return 2;
     }
-    char *src;
+    char *src = NULL;
     size_t len;
-    if (read_file(tpath, LIQ_MAX_SOURCE, &src, &len) < 0) return 1;
+    if (!is_batch && read_file(tpath, LIQ_MAX_SOURCE, &src, &len) < 0) return 1;
     json_object *ctx = NULL, *fixtures = NULL;
     int rc = 1;
     liq_template *t = NULL;
@@ -212,6 +292,10 @@ static int render(cli_opt *opts) {
     ro.fetch_ud = fixtures;
     ro.content_block = dir_block;
     ro.block_ud = &blk;
+    if (is_batch) {
+        rc = batch(&ro);
+        goto out;
+    }
     liq_error err;
     char msg[1024];
     if (liq_compile(src, len, &t, &err) < 0) {
@@ -259,6 +343,8 @@ int cli_liquid(int argc, char **argv) {
         {"max-steps", NULL, NULL, "step budget: nodes, loop iterations, filter work (default 1,000,000)", false,
          false, NULL},
         {"timeout-ms", NULL, NULL, "wall-time budget in milliseconds (default 2000)", false, false, NULL},
+        {"batch", NULL, NULL, "render JSON lines {template, context} from stdin, one JSON result a line (tests)",
+         true, false, NULL},
         {NULL, NULL, NULL, NULL, false, false, NULL},
     };
     char *pos[1];

@@ -416,7 +416,9 @@ int liq_parse_time(const char *s, size_t n, int64_t now_sec, liq_time *out) {
                 if (word_is(t, zones[z].name)) break;
             if (z == sizeof zones / sizeof *zones) return -1;
             off = zones[z].off;
-            utc = off == 0 && (word_is(t, "UTC") || word_is(t, "GMT") || word_is(t, "Z") || word_is(t, "UT"));
+            /* Ruby's zone_utc?: UTC, Z and UT make a UTC time; GMT is a
+             * zero offset like +0000 (see the end). */
+            utc = off == 0 && (word_is(t, "UTC") || word_is(t, "Z") || word_is(t, "UT"));
             abbr[0] = '\0';
             have_zone = true;
             i++;
@@ -433,6 +435,8 @@ int liq_parse_time(const char *s, size_t n, int64_t now_sec, liq_time *out) {
             }
             if (h > 23 || m > 59) return -1;
             off = (h * 3600 + m * 60) * (t->ch == '-' ? -1 : 1);
+            /* RFC 2822's -0000 and RFC 3339's -00:00 mean UTC (zone_utc?). */
+            utc = off == 0 && t->ch == '-' && tk[i - 1].len != 1;
             abbr[0] = '\0';
             have_zone = true;
         } else if (t->kind == TK_NUM && t->len == 4 && !have_year && have_date) {
@@ -460,7 +464,11 @@ int liq_parse_time(const char *s, size_t n, int64_t now_sec, liq_time *out) {
     out->nsec = nsec;
     out->off = off;
     out->utc = utc;
-    snprintf(out->abbr, sizeof out->abbr, "%s", utc ? "UTC" : abbr);
+    /* Ruby's Time.parse prefers the local zone when it has the parsed
+     * offset: Braze's servers run in UTC, so a zero offset (+0000, GMT)
+     * gives a local time named UTC (printed +0000 by to_s), and any other
+     * offset a nameless fixed offset (%Z is empty). */
+    snprintf(out->abbr, sizeof out->abbr, "%s", utc || off == 0 ? "UTC" : abbr);
     return 0;
 }
 

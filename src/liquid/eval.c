@@ -52,12 +52,14 @@ static int loop_attr(const liq_frame *f, const char *k, size_t n, liq_val *out) 
             *out = LIQ_NIL;
         }
     } else if (f->tablerow && (IS("col") || IS("col0") || IS("col_first") || IS("col_last") || IS("row"))) {
-        int64_t cols = f->cols > 0 ? f->cols : len;
+        /* Without cols (or with cols < 1) Liquid's columns never wrap: col
+         * counts on, the row stays 1 and no column is the last. */
+        int64_t cols = f->cols;
         int64_t col0 = cols > 0 ? i0 % cols : i0;
         if (IS("col")) *out = liq_int(col0 + 1);
         else if (IS("col0")) *out = liq_int(col0);
         else if (IS("col_first")) *out = liq_bool(col0 == 0);
-        else if (IS("col_last")) *out = liq_bool(col0 == cols - 1);
+        else if (IS("col_last")) *out = liq_bool(cols > 0 && col0 == cols - 1);
         else *out = liq_int(cols > 0 ? i0 / cols + 1 : 1);
     } else {
         *out = LIQ_NIL;
@@ -114,6 +116,8 @@ int liq_lookup_key(liq_ctx *c, const liq_val *v, const char *key, size_t klen, b
         if (!dot) return 0;
         int64_t n = liq_arr_len(v);
         if (name_eq(key, klen, "size", 4)) *out = liq_int(n);
+        else if (v->t == LV_RANGE && name_eq(key, klen, "first", 5)) *out = liq_int(v->u.r.lo); /* even when empty */
+        else if (v->t == LV_RANGE && name_eq(key, klen, "last", 4)) *out = liq_int(v->u.r.hi);
         else if (name_eq(key, klen, "first", 5) && n > 0) *out = liq_arr_at(v, 0);
         else if (name_eq(key, klen, "last", 4) && n > 0) *out = liq_arr_at(v, n - 1);
         return 0;
@@ -137,6 +141,24 @@ void liq_lookup_index(const liq_val *v, int64_t i, liq_val *out) {
     if (n < 0) return;
     if (i < 0) i += n;
     if (i >= 0 && i < n) *out = liq_arr_at(v, i);
+}
+
+/* A top-level name the user object lacks: the resolver's answer (cached
+ * for the render), or nil. */
+static int resolve_root(liq_ctx *c, const char *cn, uint32_t cl, uint32_t pos, liq_val *out) {
+    *out = LIQ_NIL;
+    if (!c->o->resolve) return 0;
+    uint32_t ch = liq_hash(cn, cl);
+    liq_slot *s = liq_table_get(&c->r->roots, cn, cl, ch);
+    if (s) {
+        *out = s->v;
+        return 0;
+    }
+    json_object *j = NULL;
+    if (c->o->resolve(c->o->resolve_ud, cn, cl, &j) < 0)
+        return liq_fail(c, LIQ_ERENDER, pos, "could not resolve '%.*s'", (int)cl, cn);
+    *out = liq_from_json(j);
+    return liq_table_put(&c->r->roots, cn, cl, ch, out);
 }
 
 static int lookup_root(liq_ctx *c, const liq_expr *e, liq_val *out) {
@@ -173,19 +195,16 @@ static int lookup_root(liq_ctx *c, const liq_expr *e, liq_val *out) {
         liq_set_json(out, j);
         return 0;
     }
-    *out = LIQ_NIL;
-    if (!c->o->resolve) return 0;
-    uint32_t ch = liq_hash(cn, cl);
-    liq_slot *s = liq_table_get(&c->r->roots, cn, cl, ch);
-    if (s) {
-        *out = s->v;
+    return resolve_root(c, cn, cl, e->pos, out);
+}
+
+int liq_context_root(liq_ctx *c, const char *name, size_t len, uint32_t pos, liq_val *out) {
+    json_object *j;
+    if (c->o->context && json_get(c->o->context, name, len, &j)) {
+        liq_set_json(out, j);
         return 0;
     }
-    j = NULL;
-    if (c->o->resolve(c->o->resolve_ud, cn, cl, &j) < 0)
-        return liq_fail(c, LIQ_ERENDER, e->pos, "could not resolve '%.*s'", (int)cl, cn);
-    *out = liq_from_json(j);
-    return liq_table_put(&c->r->roots, cn, cl, ch, out);
+    return resolve_root(c, name, (uint32_t)len, pos, out);
 }
 
 static int eval_var(liq_ctx *c, const liq_expr *e, liq_val *out) {
@@ -232,22 +251,10 @@ static int eval_var(liq_ctx *c, const liq_expr *e, liq_val *out) {
 }
 
 /* Liquid's RangeLookup#to_integer: nil and strings go through to_i. */
+/* RangeLookup#to_integer: nil and strings by to_i ("3.7" is 3, "x" is 0),
+ * anything else by Utils.to_integer (so a float is an invalid integer). */
 static int range_int(liq_ctx *c, const liq_val *v, uint32_t pos, int64_t *out) {
-    if (v->t == LV_NIL) {
-        *out = 0;
-        return 0;
-    }
-    if (v->t == LV_STR) {
-        /* String#to_i: the leading integer ("3.7" is 3, "x" is 0). */
-        liq_val s = *v;
-        size_t k = 0;
-        while (k < s.u.s.n && s.u.s.p[k] != '.') k++;
-        s.u.s.n = k;
-        liq_num n;
-        liq_to_number(&s, &n);
-        *out = n.is_int ? n.i : 0;
-        return 0;
-    }
+    if (v->t == LV_NIL || v->t == LV_STR) return liq_to_i(v, out);
     return liq_to_integer(c, v, pos, out);
 }
 
@@ -260,6 +267,14 @@ int liq_eval(liq_ctx *c, const liq_expr *e, liq_val *out) {
         liq_val lo, hi;
         if ((rc = liq_eval(c, e->u.range.lo, &lo)) || (rc = liq_eval(c, e->u.range.hi, &hi))) return rc;
         out->t = LV_RANGE;
+        if (e->flags & RANGE_LIT) {
+            /* Liquid builds a literal range at parse time with to_i, which
+             * truncates floats; with a variable in it, a float bound is an
+             * invalid integer (range_int). */
+            if (liq_to_i(&lo, &out->u.r.lo) < 0 || liq_to_i(&hi, &out->u.r.hi) < 0)
+                return liq_fail(c, LIQ_ERENDER, e->pos, "a range bound must be a number or a string");
+            return 0;
+        }
         if ((rc = range_int(c, &lo, e->pos, &out->u.r.lo)) || (rc = range_int(c, &hi, e->pos, &out->u.r.hi)))
             return rc;
         return 0;
@@ -340,9 +355,10 @@ static int simple_cond(liq_ctx *c, const liq_cond *k, bool *out) {
         return 0;
     }
     int res;
+    char rn[32];
     if (liq_compare(&l, &r, &res))
         return liq_fail(c, LIQ_ERENDER, k->pos, "comparison of %s with %s failed", liq_type_name(&l),
-                        liq_type_name(&r));
+                        liq_cmp_name(&r, rn));
     switch (k->op) {
     case OP_LT: *out = res < 0; break;
     case OP_GT: *out = res > 0; break;

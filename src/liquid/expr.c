@@ -202,6 +202,7 @@ liq_expr *liq_parse_primary(liq_parser *p, liq_lexer *lx) {
         liq_expr *e = new_expr(p, EX_RANGE, t.pos);
         e->u.range.lo = lo;
         e->u.range.hi = hi;
+        if (lo->kind == EX_LIT && hi->kind == EX_LIT) e->flags |= RANGE_LIT;
         return e;
     }
     case T_OPEN2: {

@@ -118,6 +118,11 @@ static int first_last(liq_ctx *c, const liq_fcall *f, liq_val *in, bool last, li
         *out = arr(kv, 2);
         return 0;
     }
+    if (in->t == LV_RANGE) {
+        /* Range#first and #last are its bounds, even when it is empty. */
+        *out = liq_int(last ? in->u.r.hi : in->u.r.lo);
+        return 0;
+    }
     int64_t n = liq_arr_len(in);
     if (n > 0) *out = liq_arr_at(in, last ? n - 1 : 0);
     return 0;
@@ -231,10 +236,11 @@ static int key_cmp(sorter *s, const liq_val *a, const liq_val *b) {
         return casecmp(p, pn, q, qn);
     }
     int r;
+    char bn[32];
     if (liq_compare(a, b, &r)) {
         if (!s->err)
             s->err = liq_fail(s->c, LIQ_ERENDER, s->pos, "comparison of %s with %s failed", liq_type_name(a),
-                              liq_type_name(b));
+                              liq_cmp_name(b, bn));
         return 0;
     }
     return r;

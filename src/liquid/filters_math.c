@@ -40,7 +40,8 @@ FILTER(f_abs) {
     (void)f;
     liq_num a, z = {.is_int = true}, r;
     liq_to_number(in, &a);
-    if (liq_num_cmp(&a, &z) < 0) liq_num_arith('-', &z, &a, &r);
+    /* 0 - a: also turns -0.0 into 0.0, as BigDecimal#abs does. */
+    if (liq_num_cmp(&a, &z) <= 0) liq_num_arith('-', &z, &a, &r);
     else r = a;
     *out = liq_num_val(&r);
     return 0;
@@ -64,15 +65,16 @@ FILTER(f_round) {
     liq_to_number(in, &a);
     const liq_val *da = liq_arg(f, args, nargs, 0);
     if (da) liq_to_number(da, &d);
-    int rc = finite_or_fail(c, f, &a);
-    if (rc) return rc;
     double dd = d.is_int ? 0 : liq_num_double(&d);
     int64_t digits = d.is_int ? d.i : dd > 1000 ? 1000 : dd < -1000 ? -1000 : dd == dd ? (int64_t)dd : 0;
+    /* NaN and Infinity round to themselves, but have no Integer value. */
+    int rc = digits < 1 ? finite_or_fail(c, f, &a) : 0;
+    if (rc) return rc;
     liq_num_round(&a, digits, &r);
-    /* round with no digits (or 0) gives an Integer, as Liquid's to_i, and
-     * so does BigDecimal#round with negative digits. */
-    bool zero = !da || (da->t == LV_INT && da->u.i == 0) || (da->t == LV_FLOAT && da->u.f == 0) || digits < 0;
-    if (zero && !r.is_int) {
+    /* BigDecimal#round(n) gives an Integer when n (to_number'd, then
+     * truncated by NUM2INT) is below 1: so for no digits, 0, -1, nil,
+     * false, "0" or 0.5 alike. */
+    if (digits < 1 && !r.is_int) {
         liq_num fl;
         liq_num_ceil_floor(&r, false, &fl);
         r = fl;

@@ -248,7 +248,8 @@ FILTER(f_slice) {
     int64_t off, len = 1;
     int rc = liq_to_integer(c, liq_arg(f, args, nargs, 0), f->pos, &off);
     const liq_val *la = liq_arg(f, args, nargs, 1);
-    if (rc || (la && (rc = liq_to_integer(c, la, f->pos, &len)))) return rc;
+    /* Liquid's `length ? to_integer(length) : 1`: nil or false is 1. */
+    if (rc || (la && liq_truthy(la) && (rc = liq_to_integer(c, la, f->pos, &len)))) return rc;
     int64_t alen = in->t == LV_RANGE ? -1 : liq_arr_len(in);
     if (alen >= 0) {
         /* Array#slice(start, length): nil (so []) past the end; nested
@@ -355,16 +356,11 @@ FILTER(f_split) {
     return split_impl(c, f->pos, p, n, sep, sn, 0, out);
 }
 
-/* Case-insensitive search for an ASCII tag name. */
-static const char *find_ci(const char *p, const char *end, const char *w) {
-    size_t wl = strlen(w);
-    for (; p + wl <= end; p++) {
-        size_t k = 0;
-        while (k < wl && (p[k] | 0x20) == w[k]) k++;
-        if (k == wl) return p;
-    }
-    return NULL;
-}
+/* Liquid's strip_html is two regexp passes, and so is this: first
+ * <script.*?</script>, <!--.*?--> and <style.*?</style> go whole, then
+ * every <.*?> goes. Ruby's regexps are case-sensitive, so <SCRIPT> loses
+ * its tags but keeps its text, as in Braze. */
+static const char *const html_blocks[][2] = {{"<script", "</script>"}, {"<!--", "-->"}, {"<style", "</style>"}};
 
 FILTER(f_strip_html) {
     (void)args;
@@ -373,39 +369,41 @@ FILTER(f_strip_html) {
     size_t n;
     int rc = str_of(c, in, &p, &n);
     if (rc) return rc;
-    const char *end = p + n;
-    liq_sb sb;
-    liq_sb_init(&sb, c, n + 1);
-    for (const char *s = p; s < end;) {
-        if (*s != '<') {
-            const char *lt = memchr(s, '<', (size_t)(end - s));
-            const char *stop = lt ? lt : end;
-            liq_sb_add(&sb, s, (size_t)(stop - s));
-            s = stop;
-            continue;
-        }
-        /* <script>...</script>, <style>...</style> and <!-- --> go whole. */
+    liq_sb blocks, sb;
+    liq_sb_init(&blocks, c, n + 1);
+    for (const char *s = p, *end = p + n; s < end;) {
+        const char *lt = memchr(s, '<', (size_t)(end - s));
+        const char *stop = lt ? lt : end;
+        liq_sb_add(&blocks, s, (size_t)(stop - s));
+        if (!lt) break;
+        s = lt;
         const char *close = NULL;
-        size_t clen = 0;
-        if (end - s >= 7 && find_ci(s + 1, s + 7, "script") == s + 1) close = find_ci(s, end, "</script>"), clen = 9;
-        else if (end - s >= 6 && find_ci(s + 1, s + 6, "style") == s + 1) close = find_ci(s, end, "</style>"), clen = 8;
+        for (size_t k = 0; k < sizeof html_blocks / sizeof *html_blocks && !close; k++) {
+            size_t ol = strlen(html_blocks[k][0]), cl = strlen(html_blocks[k][1]);
+            if ((size_t)(end - s) < ol || memcmp(s, html_blocks[k][0], ol)) continue;
+            const char *e = liq_memmem(s + ol, (size_t)(end - s) - ol, html_blocks[k][1], cl);
+            if (e) close = e + cl;
+        }
         if (close) {
-            s = close + clen;
-            continue;
+            s = close;
+        } else {
+            liq_sb_addc(&blocks, '<');
+            s++;
         }
-        if (end - s >= 4 && memcmp(s, "<!--", 4) == 0) {
-            const char *e = liq_memmem(s + 4, (size_t)(end - s - 4), "-->", 3);
-            if (e) {
-                s = e + 3;
-                continue;
-            }
-        }
-        const char *gt = memchr(s + 1, '>', (size_t)(end - s - 1));
+    }
+    liq_val mid;
+    if ((rc = liq_sb_done(&blocks, f->pos, &mid))) return rc;
+    const char *q = mid.u.s.p, *end = q + mid.u.s.n;
+    liq_sb_init(&sb, c, mid.u.s.n + 1);
+    while (q < end) {
+        const char *lt = memchr(q, '<', (size_t)(end - q));
+        const char *gt = lt ? memchr(lt + 1, '>', (size_t)(end - lt - 1)) : NULL;
         if (!gt) {
-            liq_sb_add(&sb, s, (size_t)(end - s));
+            liq_sb_add(&sb, q, (size_t)(end - q));
             break;
         }
-        s = gt + 1;
+        liq_sb_add(&sb, q, (size_t)(lt - q));
+        q = gt + 1;
     }
     return liq_sb_done(&sb, f->pos, out);
 }

@@ -92,11 +92,17 @@ static void ruby_to_i(const char *p, size_t n, liq_num *out) {
     if (i < n && (p[i] == '-' || p[i] == '+')) neg = p[i++] == '-';
     i128 m = 0;
     bool big = false;
+    /* Beyond 128 bits the value is kept as a double: its first 40 digits
+     * and the count of the others. */
+    char sig[48];
+    size_t nsig = 0, more = 0;
     for (; i < n; i++) {
         if (p[i] == '_' && i > 0 && p[i - 1] >= '0' && p[i - 1] <= '9' && i + 1 < n && p[i + 1] >= '0' &&
             p[i + 1] <= '9')
             continue;
         if (p[i] < '0' || p[i] > '9') break;
+        if (nsig < 40) sig[nsig++] = p[i];
+        else more++;
         if (!big && m > (I128_MAX - 9) / 10) big = true;
         if (!big) m = m * 10 + (p[i] - '0');
     }
@@ -110,7 +116,12 @@ static void ruby_to_i(const char *p, size_t n, liq_num *out) {
     out->exact = !big;
     out->m = m;
     out->e = 0;
-    out->f = big ? (neg ? -HUGE_VAL : HUGE_VAL) : (double)m;
+    out->f = (double)m;
+    if (big) {
+        char buf[80];
+        snprintf(buf, sizeof buf, "%s%.*se%zu", neg ? "-" : "", (int)nsig, sig, more);
+        out->f = strtod(buf, NULL);
+    }
 }
 
 void liq_to_number(const liq_val *v, liq_num *n) {
@@ -131,6 +142,26 @@ void liq_to_number(const liq_val *v, liq_num *n) {
         return;
     }
     default: n->is_int = true; n->i = 0; return;
+    }
+}
+
+int liq_to_i(const liq_val *v, int64_t *out) {
+    switch (v->t) {
+    case LV_NIL: *out = 0; return 0;
+    case LV_INT: *out = v->u.i; return 0;
+    case LV_FLOAT: {
+        double d = v->u.f;
+        if (!isfinite(d)) return -1; /* FloatDomainError */
+        *out = d >= 9.2e18 ? INT64_MAX : d <= -9.2e18 ? INT64_MIN : (int64_t)d;
+        return 0;
+    }
+    case LV_STR: {
+        liq_num n;
+        ruby_to_i(v->u.s.p, v->u.s.n, &n);
+        *out = n.is_int ? n.i : n.m < 0 ? INT64_MIN : INT64_MAX;
+        return 0;
+    }
+    default: return -1;
     }
 }
 
@@ -156,6 +187,8 @@ static double dec_to_double(i128 m, int32_t e) {
 double liq_num_double(const liq_num *n) {
     if (n->is_int) return (double)n->i;
     if (!n->exact) return n->f;
+    /* An exact zero keeps its sign in f (see set_zero). */
+    if (n->m == 0) return signbit(n->f) ? -0.0 : 0.0;
     return dec_to_double(n->m, n->e);
 }
 
@@ -184,6 +217,17 @@ static void set_dec(liq_num *o, i128 m, int32_t e) {
     o->exact = true;
     o->m = m;
     o->e = e;
+}
+
+/* BigDecimal has a signed zero, and Liquid prints a negative one as -0.0:
+ * an exact zero carries its sign in f. */
+static void set_zero(liq_num *o, bool neg) {
+    set_dec(o, 0, 0);
+    o->f = neg ? -0.0 : 0.0;
+}
+
+static bool is_zero(const liq_num *n) {
+    return n->is_int ? n->i == 0 : n->exact ? n->m == 0 : n->f == 0;
 }
 
 /* Brings a and b to the same exponent; false when that overflows. */
@@ -242,7 +286,11 @@ static void set_dec_mod(liq_num *out, const liq_num *x, const liq_num *y) {
         return;
     }
     /* |x| < |y|: x itself, or x + y when the signs differ. */
-    if (x->m == 0 || ((x->m < 0) == (y->m < 0))) {
+    if (x->m == 0) {
+        set_zero(out, false);
+        return;
+    }
+    if ((x->m < 0) == (y->m < 0)) {
         *out = *x;
         return;
     }
@@ -251,6 +299,7 @@ static void set_dec_mod(liq_num *out, const liq_num *x, const liq_num *y) {
 
 /* Negative, or negative zero (BigDecimal keeps the sign of zero). */
 static bool negative(const liq_num *n) {
+    if (n->is_int) return n->i < 0;
     return n->exact ? n->m < 0 || (n->m == 0 && signbit(n->f)) : signbit(n->f);
 }
 
@@ -259,21 +308,34 @@ static int dec_arith(char op, const liq_num *a, const liq_num *b, liq_num *out) 
     to_dec(a, &x);
     to_dec(b, &y);
     int rc = dec_arith_signed(op, &x, &y, out);
-    /* A zero product or quotient carries the sign of the operands: -2.5 *
-     * 0 is -0.0 in BigDecimal, and Liquid prints it so. */
-    if (!rc && (op == '*' || op == '/') && out->exact && out->m == 0 && negative(&x) != negative(&y))
-        set_double(out, -0.0);
+    if (rc || !out->exact || out->m != 0) return rc;
+    /* The sign of an exact zero result, as BigDecimal (and IEEE) give it:
+     * a product or quotient has the sign of the operands (-2.5 * 0 is
+     * -0.0); a sum is -0 only when both terms are (-0.0 - 0.0); a modulo
+     * is +0. */
+    bool neg = false;
+    if (op == '*' || op == '/') neg = negative(&x) != negative(&y);
+    else if (op == '+') neg = is_zero(&x) && is_zero(&y) && negative(&x) && negative(&y);
+    else if (op == '-') neg = is_zero(&x) && is_zero(&y) && negative(&x) && !negative(&y);
+    set_zero(out, neg);
     return rc;
 }
 
 static int dec_arith_signed(char op, const liq_num *xp, const liq_num *yp, liq_num *out) {
     liq_num x = *xp, y = *yp;
     bool yzero = (y.exact && y.m == 0) || (!y.exact && y.f == 0);
+    /* BigDecimal's NaN % 0 is NaN; anything else % 0 raises. */
+    if (op == '%' && yzero && !x.exact && x.f != x.f) {
+        set_double(out, (double)NAN);
+        return 0;
+    }
     if (op == '%' && yzero) return 1;
     if (op == '/' && yzero) {
-        /* BigDecimal divides by zero without raising: +-Infinity, or NaN. */
+        /* BigDecimal divides by zero without raising: Infinity signed by
+         * both operands (2 / -0.0 is -Infinity), or NaN. */
         double fx = liq_num_double(&x);
-        set_double(out, fx > 0 ? HUGE_VAL : fx < 0 ? -HUGE_VAL : (double)NAN);
+        bool neg = (fx < 0) != negative(&y);
+        set_double(out, fx == 0 || fx != fx ? (double)NAN : neg ? -HUGE_VAL : HUGE_VAL);
         return 0;
     }
     if (x.exact && y.exact) {
@@ -421,14 +483,17 @@ void liq_num_round(const liq_num *a, int64_t digits, liq_num *out) {
         return;
     }
     int64_t drop = -digits - a->e;
+    /* A negative number that rounds to zero gives -0 (-0.04 to 1 digit is
+     * -0.0). */
     if (drop > 38) {
-        set_dec(out, 0, 0);
+        set_zero(out, negative(a));
         return;
     }
     /* BigDecimal's default mode ROUND_HALF_UP: half away from zero. */
     i128 p = pow10i((int)drop), q = a->m / p, r = a->m % p;
     if ((r < 0 ? -r : r) * 2 >= p) q += a->m < 0 ? -1 : 1;
-    set_dec(out, q, (int32_t)-digits);
+    if (q == 0) set_zero(out, negative(a));
+    else set_dec(out, q, (int32_t)-digits);
 }
 
 void liq_num_ceil_floor(const liq_num *a, bool ceil_, liq_num *out) {

@@ -254,14 +254,21 @@ static int tag_for(liq_parser *p, const liq_rawtok *t, liq_node **out, bool *bla
     memcpy(reg + var.n + 1, p->src + cstart, cend - cstart);
     n->u.loop.reg = reg;
     n->u.loop.reglen = rl;
+    bool options = false;
     for (;;) {
         liq_tok a = liq_lex_next(&lx);
         if (a.t == T_END) break;
         if (a.t == T_COMMA) continue;
         if (a.t == T_IDENT && a.n == 8 && !memcmp(a.p, "reversed", 8)) {
+            /* Liquid only sees reversed right after the collection, and
+             * tablerow not at all: elsewhere it would be silently ignored. */
+            if (tablerow) return liq_perr(p, a.pos, "'tablerow' has no 'reversed' option");
+            if (options)
+                return liq_perr(p, a.pos, "'reversed' must come before limit: and offset: (Liquid ignores it after them)");
             n->u.loop.reversed = true;
             continue;
         }
+        options = true;
         liq_expr **slot = NULL;
         if (a.t == T_IDENT && a.n == 5 && !memcmp(a.p, "limit", 5)) slot = &n->u.loop.limit;
         else if (a.t == T_IDENT && a.n == 6 && !memcmp(a.p, "offset", 6)) slot = &n->u.loop.offset;
@@ -272,7 +279,8 @@ static int tag_for(liq_parser *p, const liq_rawtok *t, liq_node **out, bool *bla
                             tablerow ? ", cols:" : "", tablerow ? "" : " or reversed");
         }
         liq_tok v = liq_lex_peek(&lx);
-        if (slot == &n->u.loop.offset && v.t == T_IDENT && v.n == 8 && !memcmp(v.p, "continue", 8)) {
+        /* tablerow has no offset:continue; there `continue` is a variable. */
+        if (!tablerow && slot == &n->u.loop.offset && v.t == T_IDENT && v.n == 8 && !memcmp(v.p, "continue", 8)) {
             liq_lex_next(&lx);
             n->u.loop.offset_continue = true;
             continue;
@@ -359,36 +367,50 @@ static int tag_cycle(liq_parser *p, const liq_rawtok *t, liq_node **out, bool *b
         n->u.cycle.group = first;
         if (!(first = liq_parse_primary(p, &lx))) return LIQ_ESYNTAX;
     }
-    vals[nv++] = first;
-    while (liq_lex_peek(&lx).t == T_COMMA) {
+    /* Liquid drops nil literals from the list (compact). */
+    liq_expr *v = first;
+    for (;;) {
+        if (!(v->kind == EX_LIT && v->u.lit.t == LV_NIL)) {
+            if (nv == 256) return liq_perr(p, t->pos, "too many values in 'cycle'");
+            vals[nv++] = v;
+        }
+        if (liq_lex_peek(&lx).t != T_COMMA) break;
         liq_lex_next(&lx);
-        if (nv == 256) return liq_perr(p, t->pos, "too many values in 'cycle'");
-        if (!(vals[nv++] = liq_parse_primary(p, &lx))) return LIQ_ESYNTAX;
+        if (!(v = liq_parse_primary(p, &lx))) return LIQ_ESYNTAX;
     }
     if (liq_expect_end(p, &lx, "cycle")) return LIQ_ESYNTAX;
-    n->u.cycle.vals = liq_palloc(p, (size_t)nv * sizeof *vals);
+    n->u.cycle.vals = liq_palloc(p, (size_t)(nv ? nv : 1) * sizeof *vals);
     memcpy(n->u.cycle.vals, vals, (size_t)nv * sizeof *vals);
     n->u.cycle.nv = nv;
-    /* Cycles without a group share their state when they list the same
-     * literal values, as Liquid keys them by the values (a variable is
-     * never the same key twice: Liquid prints the lookup object). */
+    /* Cycles without a group share their state when their lists print the
+     * same in Ruby (Liquid keys them by the list's to_s): equal literals
+     * ('a' and "a", 1.0 and 1.00) do, a variable or a range with one never
+     * does (Liquid prints the lookup object). The key only has to be equal
+     * when Ruby's is, so it is a tagged form of each value. */
     size_t klen = 0;
-    for (int i = 0; i < nv; i++) {
-        const liq_expr *v = vals[i];
-        klen += v->kind == EX_LIT && v->u.lit.t == LV_STR ? v->u.lit.u.s.n + 3 : 40;
-    }
+    for (int i = 0; i < nv; i++)
+        klen += (vals[i]->kind == EX_LIT && vals[i]->u.lit.t == LV_STR ? vals[i]->u.lit.u.s.n : 0) + 64;
     char *key = liq_palloc(p, klen + 1), *k = key;
     for (int i = 0; i < nv; i++) {
-        const liq_expr *v = vals[i];
-        if (v->kind == EX_LIT && v->u.lit.t == LV_STR) {
-            *k++ = '"';
-            memcpy(k, v->u.lit.u.s.p, v->u.lit.u.s.n);
-            k += v->u.lit.u.s.n;
-            *k++ = '"';
-        } else if (v->kind == EX_LIT && v->u.lit.t == LV_INT) {
-            k += snprintf(k, 40, "%lld", (long long)v->u.lit.u.i);
+        const liq_expr *x = vals[i];
+        const liq_val *l = &x->u.lit;
+        int64_t lo, hi;
+        if (x->kind == EX_LIT && l->t == LV_STR) {
+            k += sprintf(k, "s%zu:", l->u.s.n);
+            memcpy(k, l->u.s.p, l->u.s.n);
+            k += l->u.s.n;
+        } else if (x->kind == EX_LIT && l->t == LV_INT) {
+            k += sprintf(k, "i%lld", (long long)l->u.i);
+        } else if (x->kind == EX_LIT && l->t == LV_FLOAT) {
+            *k++ = 'f';
+            k += liq_fmt_float(l->u.f, k);
+        } else if (x->kind == EX_LIT && (l->t == LV_BOOL || l->t == LV_EMPTY || l->t == LV_BLANK)) {
+            k += sprintf(k, "%s", l->t == LV_EMPTY ? "empty" : l->t == LV_BLANK ? "blank" : l->u.b ? "true" : "false");
+        } else if (x->kind == EX_RANGE && (x->flags & RANGE_LIT) && liq_to_i(&x->u.range.lo->u.lit, &lo) == 0 &&
+                   liq_to_i(&x->u.range.hi->u.lit, &hi) == 0) {
+            k += sprintf(k, "r%lld..%lld", (long long)lo, (long long)hi);
         } else {
-            k += snprintf(k, 40, "%p", (const void *)v);
+            k += sprintf(k, "%p", (const void *)x);
         }
         *k++ = ',';
     }
@@ -428,8 +450,9 @@ static int tag_ifchanged(liq_parser *p, const liq_rawtok *t, liq_node **out, boo
 }
 
 static int tag_comment(liq_parser *p, const liq_rawtok *t, liq_node **out, bool *blank) {
-    (void)out;
     *blank = true;
+    /* A node that prints nothing: for a pending break it is a tag. */
+    *out = new_node(p, N_NOP, t->pos);
     if (!t->inline_liquid || tname(p, t, "#")) return 0;
     /* comment ... endcomment inside {% liquid %}: skip whole lines. */
     int depth = 1;
@@ -504,9 +527,9 @@ static int parse_body(liq_parser *p, liq_body *out, const char *const *stops, bo
         const liq_rawtok *t = &p->toks.t[p->i];
         if (t->kind == RT_TEXT) {
             p->i++;
-            if (t->end == t->start) continue;
+            if (t->end == t->start && !t->raw) continue;
             if (t->raw || !all_ws(p->src + t->start, t->end - t->start)) *blank = false;
-            liq_node *n = new_node(p, N_TEXT, t->pos);
+            liq_node *n = new_node(p, t->raw ? N_RAW : N_TEXT, t->pos);
             n->u.text.p = p->src + t->start;
             n->u.text.n = t->end - t->start;
             nv_push(&nv, n);

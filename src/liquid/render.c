@@ -218,26 +218,26 @@ static int render_if(liq_ctx *c, const liq_node *n) {
 }
 
 static int render_case(liq_ctx *c, const liq_node *n) {
-    liq_val subject;
-    int rc = liq_eval(c, n->u.cas.subject, &subject);
-    if (rc) return rc;
     bool matched = false;
-    /* Every matching when renders, as in Liquid, once per matching value
-     * (`when a, b` is two conditions sharing a body); an else renders where
-     * it stands if no when before it matched. */
-    for (int i = 0; i < n->u.cas.nw && !c->interrupt; i++) {
+    int rc;
+    /* Liquid turns each value of each when into a condition `subject ==
+     * value`: every matching one renders its body (`when a, b` twice if
+     * both match), the subject is evaluated again each time (so an assign
+     * in one branch changes what the next compares), and a break in one
+     * branch does not stop the others. An else renders where it stands if
+     * no when before it matched. */
+    for (int i = 0; i < n->u.cas.nw; i++) {
         const liq_when *w = &n->u.cas.w[i];
         if (w->is_else) {
             if (!matched && (rc = liq_render_body(c, &w->body))) return rc;
             continue;
         }
         for (int k = 0; k < w->nv; k++) {
-            liq_val v;
-            if ((rc = liq_eval(c, w->vals[k], &v))) return rc;
+            liq_val subject, v;
+            if ((rc = liq_eval(c, n->u.cas.subject, &subject)) || (rc = liq_eval(c, w->vals[k], &v))) return rc;
             if (liq_cond_equal(&subject, &v)) {
                 matched = true;
                 if ((rc = liq_render_body(c, &w->body))) return rc;
-                if (c->interrupt) break;
             }
         }
     }
@@ -297,6 +297,20 @@ static int int_attr(liq_ctx *c, const liq_expr *e, int64_t *out, bool *given) {
     return liq_to_integer(c, &v, e->pos, out);
 }
 
+/* tablerow's options go through to_i, unlike for's: nil, "x" and 2.5
+ * are accepted (as 0, 0 and 2), and a limit given as nil is a limit of 0. */
+static int tablerow_attr(liq_ctx *c, const liq_expr *e, int64_t *out, bool *given) {
+    *given = e != NULL;
+    *out = 0;
+    if (!e) return 0;
+    liq_val v;
+    int rc = liq_eval(c, e, &v);
+    if (rc) return rc;
+    if (liq_to_i(&v, out) < 0)
+        return liq_fail(c, LIQ_ERENDER, e->pos, "tablerow option: %s has no integer value", liq_type_name(&v));
+    return 0;
+}
+
 static int render_loop(liq_ctx *c, const liq_node *n) {
     bool tablerow = n->kind == N_TABLEROW;
     liq_val coll, seq;
@@ -304,17 +318,24 @@ static int render_loop(liq_ctx *c, const liq_node *n) {
     bool has_from, has_limit, has_cols;
     int rc = liq_eval(c, n->u.loop.coll, &coll);
     if (rc) return rc;
-    if (tablerow && coll.t == LV_NIL) return 0; /* Liquid prints no table for nil */
+    /* Liquid prints no table for nil or false. */
+    if (tablerow && (coll.t == LV_NIL || (coll.t == LV_BOOL && !coll.u.b))) return 0;
     if ((rc = loop_items(c, &coll, n->pos, &seq, &len))) return rc;
-    if (n->u.loop.offset_continue) {
-        liq_slot *s = liq_table_get(&c->r->regs, n->u.loop.reg, n->u.loop.reglen,
-                                    liq_hash(n->u.loop.reg, n->u.loop.reglen));
-        from = s ? s->v.u.i : 0;
-    } else if ((rc = int_attr(c, n->u.loop.offset, &from, &has_from))) {
-        return rc;
+    if (tablerow) {
+        if ((rc = tablerow_attr(c, n->u.loop.offset, &from, &has_from)) ||
+            (rc = tablerow_attr(c, n->u.loop.limit, &limit, &has_limit)) ||
+            (rc = tablerow_attr(c, n->u.loop.cols, &cols, &has_cols)))
+            return rc;
+    } else {
+        if (n->u.loop.offset_continue) {
+            liq_slot *s = liq_table_get(&c->r->regs, n->u.loop.reg, n->u.loop.reglen,
+                                        liq_hash(n->u.loop.reg, n->u.loop.reglen));
+            from = s ? s->v.u.i : 0;
+        } else if ((rc = int_attr(c, n->u.loop.offset, &from, &has_from))) {
+            return rc;
+        }
+        if ((rc = int_attr(c, n->u.loop.limit, &limit, &has_limit))) return rc;
     }
-    if ((rc = int_attr(c, n->u.loop.limit, &limit, &has_limit))) return rc;
-    if (tablerow && (rc = int_attr(c, n->u.loop.cols, &cols, &has_cols))) return rc;
     /* Liquid keeps the items whose index i satisfies from <= i < from+limit. */
     int64_t start = from > 0 ? from : 0, end = len;
     if (has_limit) {
@@ -361,30 +382,38 @@ static int render_loop(liq_ctx *c, const liq_node *n) {
                 if ((rc = liq_out(c, n->pos, buf, (size_t)m))) break;
             }
         }
-        if (c->interrupt == INT_BREAK) {
-            c->interrupt = INT_NONE;
-            break;
-        }
-        c->interrupt = INT_NONE;
+        /* A for loop takes one pending break/continue off the stack; a
+         * tablerow leaves them (Liquid's tablerow knows nothing of them, so
+         * the next cells stop after their first tag and the break reaches
+         * the enclosing loop, or ends the template). */
+        if (!tablerow && c->ilen && c->istack[--c->ilen] == INT_BREAK) break;
     }
     c->frames = f.parent;
     if (!rc && tablerow) rc = liq_out(c, n->pos, "</tr>\n", 6);
     return rc;
 }
 
+/* Liquid keeps counters in the outermost environment, the hash the
+ * template is rendered with: a counter starts from the user object's value
+ * of its name (so `increment` of a name the context holds as 7 prints 7),
+ * and then overlays it (counters come before the context in lookups). */
 static int render_counter(liq_ctx *c, const liq_node *n) {
     const liq_name *nm = &n->u.counter;
     liq_slot *s = liq_table_get(&c->r->counters, nm->p, nm->len, nm->hash);
-    int64_t v = s && s->v.t == LV_INT ? s->v.u.i : 0;
-    liq_val shown, next;
-    if (n->kind == N_INCR) {
-        shown = liq_int(v);
-        next = liq_int(v + 1);
-    } else {
-        shown = next = liq_int(v - 1);
-    }
-    int rc = liq_table_put(&c->r->counters, nm->p, nm->len, nm->hash, &next);
-    return rc ? rc : liq_out_val(c, n->pos, &shown);
+    liq_val v;
+    int rc;
+    if (s) v = s->v;
+    else if ((rc = liq_context_root(c, nm->p, nm->len, n->pos, &v))) return rc;
+    if (v.t == LV_NIL || (v.t == LV_BOOL && !v.u.b)) v = liq_int(0); /* `value || 0` */
+    int step = n->kind == N_INCR ? 1 : -1;
+    liq_val next;
+    if (v.t == LV_INT && !__builtin_add_overflow(v.u.i, step, &next.u.i)) next.t = LV_INT;
+    else if (v.t == LV_INT) next = liq_float((double)v.u.i + step); /* Ruby would go to a big integer */
+    else if (v.t == LV_FLOAT) next = liq_float(v.u.f + step);
+    else return liq_fail(c, LIQ_ERENDER, n->pos, "cannot %s a %s", step > 0 ? "increment" : "decrement", liq_type_name(&v));
+    if ((rc = liq_table_put(&c->r->counters, nm->p, nm->len, nm->hash, &next))) return rc;
+    /* increment prints the value before, decrement the value after. */
+    return liq_out_val(c, n->pos, step > 0 ? &v : &next);
 }
 
 static int render_cycle(liq_ctx *c, const liq_node *n) {
@@ -392,25 +421,32 @@ static int render_cycle(liq_ctx *c, const liq_node *n) {
     size_t klen = n->u.cycle.klen;
     int rc;
     if (n->u.cycle.group) {
+        /* Liquid keys a named group by its value: 1 and '1' are two
+         * groups, and no group shares a key with an unnamed cycle. */
         liq_val g;
-        const char *p;
-        size_t gl;
-        if ((rc = liq_eval(c, n->u.cycle.group, &g)) || (rc = liq_to_str(c, &g, &p, &gl))) return rc;
-        char *k = liq_alloc(c, gl + 2);
-        if (!k) return liq_oom(c, n->pos);
-        k[0] = '\x01'; /* named groups never collide with value lists */
-        memcpy(k + 1, p, gl);
-        key = k;
-        klen = gl + 1;
+        liq_sb sb;
+        liq_sb_init(&sb, c, 32);
+        if ((rc = liq_eval(c, n->u.cycle.group, &g))) return rc;
+        liq_sb_addc(&sb, '\x01');
+        if (g.t == LV_STR) liq_sb_add(&sb, g.u.s.p, g.u.s.n);
+        else liq_sb_addc(&sb, '\x02'), liq_inspect(&sb, &g, 0);
+        liq_val k;
+        if ((rc = liq_sb_done(&sb, n->pos, &k))) return rc;
+        key = k.u.s.p;
+        klen = k.u.s.n;
     }
     uint32_t h = liq_hash(key, klen);
     liq_slot *s = liq_table_get(&c->r->cycles, key, klen, h);
     /* Group names are computed, so their number must be bounded here. */
     if (!s && c->r->cycles.count >= 4096) return liq_fail(c, LIQ_ERENDER, n->pos, "more than 4096 cycle groups");
-    int64_t i = s ? s->v.u.i : 0;
-    liq_val v, next = liq_int((i + 1) % n->u.cycle.nv);
+    /* The group's position is shared, but each tag has its own list: a
+     * position past this list prints nothing, and the position goes back
+     * to 0 when it reaches the end of the list of the tag that moved it. */
+    int64_t i = s ? s->v.u.i : 0, nv = n->u.cycle.nv;
+    liq_val v, next = liq_int(i + 1 >= nv ? 0 : i + 1);
     if ((rc = liq_table_put(&c->r->cycles, key, klen, h, &next))) return rc;
-    if ((rc = liq_eval(c, n->u.cycle.vals[i % n->u.cycle.nv], &v))) return rc;
+    if (i >= nv) return 0;
+    if ((rc = liq_eval(c, n->u.cycle.vals[i], &v))) return rc;
     return liq_out_val(c, n->pos, &v);
 }
 
@@ -432,13 +468,28 @@ static int render_ifchanged(liq_ctx *c, const liq_node *n) {
     return 0;
 }
 
+static int push_interrupt(liq_ctx *c, uint8_t kind, uint32_t pos) {
+    if (c->ilen == c->icap) {
+        uint32_t cap = c->icap ? c->icap * 2 : 16;
+        uint8_t *s = liq_alloc(c, cap);
+        if (!s) return liq_oom(c, pos);
+        if (c->ilen) memcpy(s, c->istack, c->ilen);
+        c->istack = s;
+        c->icap = cap;
+    }
+    c->istack[c->ilen++] = kind;
+    return 0;
+}
+
 int liq_render_body(liq_ctx *c, const liq_body *b) {
     int rc = 0;
-    for (uint32_t i = 0; i < b->count && !rc && !c->interrupt; i++) {
+    for (uint32_t i = 0; i < b->count && !rc; i++) {
         const liq_node *n = b->n[i];
         if ((rc = liq_step(c, 1, n->pos))) break;
         switch (n->kind) {
-        case N_TEXT: rc = liq_out(c, n->pos, n->u.text.p, n->u.text.n); break;
+        case N_TEXT:
+        case N_RAW: rc = liq_out(c, n->pos, n->u.text.p, n->u.text.n); break;
+        case N_NOP: break;
         case N_OUTPUT: {
             liq_val v;
             rc = liq_eval(c, n->u.out, &v);
@@ -464,8 +515,8 @@ int liq_render_body(liq_ctx *c, const liq_body *b) {
         case N_INCR:
         case N_DECR: rc = render_counter(c, n); break;
         case N_CYCLE: rc = render_cycle(c, n); break;
-        case N_BREAK: c->interrupt = INT_BREAK; break;
-        case N_CONTINUE: c->interrupt = INT_CONTINUE; break;
+        case N_BREAK: rc = push_interrupt(c, INT_BREAK, n->pos); break;
+        case N_CONTINUE: rc = push_interrupt(c, INT_CONTINUE, n->pos); break;
         case N_IFCHANGED: rc = render_ifchanged(c, n); break;
         case N_ABORT:
             rc = liq_fail(c, LIQ_EABORT, n->pos, "%.*s", (int)n->u.abort.len, n->u.abort.reason);
@@ -473,6 +524,7 @@ int liq_render_body(liq_ctx *c, const liq_body *b) {
         case N_CC: rc = liq_render_cc(c, n); break;
         case N_BLOCK: rc = liq_render_block(c, n->u.block.name, n->u.block.len, n->pos, false, NULL); break;
         }
+        if (n->kind != N_TEXT && c->ilen) break;
     }
     return rc;
 }

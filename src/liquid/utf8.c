@@ -1,11 +1,14 @@
 /* utf8.c -- UTF-8 helpers: character counts and offsets, case mapping.
  *
  * Ruby strings count characters, not bytes, so size, slice and truncate
- * work on code points here too. upcase/downcase/capitalize map the letters
- * of the Latin, Greek, Cyrillic and Armenian blocks (what names in
- * marketing messages use); other scripts pass through unchanged. Invalid
- * bytes are kept as they are and count as one character each. */
+ * work on code points here too. upcase/downcase/capitalize are Ruby's:
+ * Unicode's full case mapping from the tables in casemap.c (ß upcases to
+ * SS, ŉ to ʼN, ǆ capitalizes to ǅ, İ downcases to i̇), without the
+ * conditional rules Ruby leaves out too (a final Σ downcases to σ, not ς).
+ * Invalid bytes are kept as they are and count as one character each. */
 #include "internal.h"
+
+#include <string.h>
 
 /* Decodes one code point at p[0..n); returns its length (>= 1) and sets
  * *cp, or -1 in *cp for an invalid byte. */
@@ -90,88 +93,78 @@ size_t liq_utf8_off(const char *p, size_t n, size_t ci) {
     return i;
 }
 
-/* Pairs laid out as upper, lower, upper, lower... in [lo, hi]. */
-static bool in_pairs(int32_t cp, int32_t lo, int32_t hi, bool upper_even) {
-    return cp >= lo && cp <= hi && ((((cp - lo) % 2) == 0) == upper_even);
+/* The range of t that maps cp, or NULL. */
+static const liq_case_range *find_range(const liq_case_table *t, int32_t cp) {
+    size_t lo = 0, hi = t->nr;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (t->r[mid].hi < (uint32_t)cp) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == t->nr) return NULL;
+    const liq_case_range *r = &t->r[lo];
+    if ((uint32_t)cp < r->lo || ((uint32_t)cp - r->lo) % r->step) return NULL;
+    return r;
 }
 
-static int32_t to_lower(int32_t cp) {
-    if (cp >= 'A' && cp <= 'Z') return cp + 32;
-    if (cp < 0xC0) return cp;
-    if (cp <= 0xDE && cp != 0xD7) return cp + 32;
-    if (cp == 0x178) return 0xFF;
-    if ((cp >= 0x100 && cp <= 0x12F) || (cp >= 0x132 && cp <= 0x137) || (cp >= 0x14A && cp <= 0x177)) {
-        if (in_pairs(cp, cp >= 0x14A ? 0x14A : cp >= 0x132 ? 0x132 : 0x100, 0x177, true)) return cp + 1;
-        return cp;
-    }
-    if ((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E))
-        return in_pairs(cp, cp >= 0x179 ? 0x179 : 0x139, 0x17E, true) ? cp + 1 : cp;
-    if (cp >= 0x391 && cp <= 0x3A9 && cp != 0x3A2) return cp + 32;
-    if (cp == 0x386) return 0x3AC;
-    if (cp >= 0x388 && cp <= 0x38A) return cp + 37;
-    if (cp == 0x38C) return 0x3CC;
-    if (cp == 0x38E || cp == 0x38F) return cp + 63;
-    if (cp >= 0x410 && cp <= 0x42F) return cp + 32;
-    if (cp >= 0x400 && cp <= 0x40F) return cp + 80;
-    if ((cp >= 0x460 && cp <= 0x481) || (cp >= 0x48A && cp <= 0x4BF))
-        return in_pairs(cp, cp >= 0x48A ? 0x48A : 0x460, 0x4BF, true) ? cp + 1 : cp;
-    if (cp >= 0x531 && cp <= 0x556) return cp + 48;
-    if ((cp >= 0x1E00 && cp <= 0x1E95) || (cp >= 0x1EA0 && cp <= 0x1EFF))
-        return in_pairs(cp, cp >= 0x1EA0 ? 0x1EA0 : 0x1E00, 0x1EFF, true) ? cp + 1 : cp;
-    if (cp >= 0xFF21 && cp <= 0xFF3A) return cp + 32;
-    return cp;
+/* The simple mapping of cp in t, or cp. */
+static int32_t map_simple(const liq_case_table *t, int32_t cp) {
+    const liq_case_range *r = find_range(t, cp);
+    return r ? cp + r->delta : cp;
 }
 
-static int32_t to_upper(int32_t cp) {
-    if (cp >= 'a' && cp <= 'z') return cp - 32;
-    if (cp < 0xB5) return cp;
-    if (cp == 0xB5) return 0x39C;
-    if (cp >= 0xE0 && cp <= 0xFE && cp != 0xF7) return cp - 32;
-    if (cp == 0xFF) return 0x178;
-    if (cp == 0x131) return 'I';
-    if (cp == 0x17F) return 'S';
-    if ((cp >= 0x100 && cp <= 0x12F) || (cp >= 0x132 && cp <= 0x137) || (cp >= 0x14A && cp <= 0x177)) {
-        if (in_pairs(cp, cp >= 0x14A ? 0x14A : cp >= 0x132 ? 0x132 : 0x100, 0x177, false)) return cp - 1;
-        return cp;
+/* The full mapping of cp in t (UTF-8), or NULL. */
+static const char *map_full(const liq_case_table *t, int32_t cp) {
+    size_t lo = 0, hi = t->nf;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (t->f[mid].cp < (uint32_t)cp) lo = mid + 1;
+        else hi = mid;
     }
-    if ((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E))
-        return in_pairs(cp, cp >= 0x179 ? 0x179 : 0x139, 0x17E, false) ? cp - 1 : cp;
-    if (cp >= 0x3B1 && cp <= 0x3C9 && cp != 0x3C2) return cp - 32;
-    if (cp == 0x3C2) return 0x3A3;
-    if (cp == 0x3AC) return 0x386;
-    if (cp >= 0x3AD && cp <= 0x3AF) return cp - 37;
-    if (cp == 0x3CC) return 0x38C;
-    if (cp == 0x3CD || cp == 0x3CE) return cp - 63;
-    if (cp >= 0x430 && cp <= 0x44F) return cp - 32;
-    if (cp >= 0x450 && cp <= 0x45F) return cp - 80;
-    if ((cp >= 0x460 && cp <= 0x481) || (cp >= 0x48A && cp <= 0x4BF))
-        return in_pairs(cp, cp >= 0x48A ? 0x48A : 0x460, 0x4BF, false) ? cp - 1 : cp;
-    if (cp >= 0x561 && cp <= 0x586) return cp - 48;
-    if ((cp >= 0x1E00 && cp <= 0x1E95) || (cp >= 0x1EA0 && cp <= 0x1EFF))
-        return in_pairs(cp, cp >= 0x1EA0 ? 0x1EA0 : 0x1E00, 0x1EFF, false) ? cp - 1 : cp;
-    if (cp >= 0xFF41 && cp <= 0xFF5A) return cp - 32;
-    return cp;
+    return lo < t->nf && t->f[lo].cp == (uint32_t)cp ? t->f[lo].to : NULL;
 }
 
 void liq_case(liq_sb *sb, const char *p, size_t n, int mode) {
-    bool first = true;
+    const liq_case_table *lower = &liq_case_tables[0], *upper = &liq_case_tables[1],
+                         *title = &liq_case_tables[2];
     for (size_t i = 0; i < n;) {
+        unsigned char b = (unsigned char)p[i];
+        bool up = mode == 1, first = i == 0;
+        if (b < 0x80) {
+            /* ASCII, the common case: no table. */
+            bool to_up = up || (mode == 2 && first);
+            char ch = (char)b;
+            if (to_up && b >= 'a' && b <= 'z') ch = (char)(b - 32);
+            else if (!to_up && b >= 'A' && b <= 'Z') ch = (char)(b + 32);
+            liq_sb_addc(sb, ch);
+            i++;
+            continue;
+        }
         int32_t cp;
         size_t len = decode((const unsigned char *)p + i, n - i, &cp);
         if (cp < 0) {
             liq_sb_add(sb, p + i, len);
         } else {
-            bool up = mode == 1 || (mode == 2 && first);
-            char o[4];
-            if (up && cp == 0xDF) {
-                /* Ruby's full mapping: ß upcases to SS, capitalizes to Ss. */
-                liq_sb_add(sb, mode == 2 ? "Ss" : "SS", 2);
+            /* capitalize: titlecase for the first character, lowercase for
+             * the rest; titlecase is uppercase unless the tables say. */
+            const char *full;
+            int32_t m;
+            if (mode == 2 && first) {
+                if ((full = map_full(title, cp)) == NULL) {
+                    const liq_case_range *r = find_range(title, cp);
+                    m = r ? cp + r->delta : map_simple(upper, cp);
+                }
             } else {
-                int32_t m = up ? to_upper(cp) : to_lower(cp);
+                const liq_case_table *t = up ? upper : lower;
+                if ((full = map_full(t, cp)) == NULL) m = map_simple(t, cp);
+            }
+            if (full) {
+                liq_sb_add(sb, full, strlen(full));
+            } else {
+                char o[4];
                 liq_sb_add(sb, o, encode(m, o));
             }
         }
-        first = false;
         i += len;
     }
 }

@@ -328,7 +328,10 @@ size_t liq_fmt_float(double d, char *buf) {
     int e, nd = liq_shortest(fabs(d), dig, &e);
     char *o = buf;
     if (d < 0) *o++ = '-';
-    if (e < -3 || e > 16) {
+    /* Ruby's flo_to_s: fixed notation while the decimal point falls within
+     * 16 digits, except that a whole number needs 15 or fewer (1e15 prints
+     * 1.0e+15, 1000000000000000.5 prints as it is). */
+    if (e < -3 || e > 16 || (e == 16 && nd <= e)) {
         *o++ = dig[0];
         *o++ = '.';
         if (nd > 1) {
@@ -359,6 +362,16 @@ size_t liq_fmt_float(double d, char *buf) {
     }
     *o = '\0';
     return (size_t)(o - buf);
+}
+
+const char *liq_cmp_name(const liq_val *v, char *buf) {
+    switch (v->t) {
+    case LV_NIL: return "nil";
+    case LV_BOOL: return v->u.b ? "true" : "false";
+    case LV_INT: liq_itoa(v->u.i, buf); return buf;
+    case LV_FLOAT: liq_fmt_float(v->u.f, buf); return buf;
+    default: return liq_type_name(v);
+    }
 }
 
 static void time_to_s(liq_sb *sb, const liq_time *t) {

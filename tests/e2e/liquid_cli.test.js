@@ -65,3 +65,26 @@ test('a missing template file is an error with a message, not a crash', () => {
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /brasa: /);
 });
+
+test('--batch renders JSON lines, one result a line, in order', () => {
+  const lines = [
+    { template: 'Hi {{${first_name}}}' },
+    { template: '{{ a | upcase }}', context: { a: 'straße' } },
+    { template: '{% if %}' },
+    { template: '{{ 1 | divided_by: 0 }}' },
+    { template: '{% abort_message("skip") %}' },
+  ].map((l) => JSON.stringify(l)).join('\n') + '\n';
+  const r = spawnSync(BIN, ['liquid', 'render', '--batch', '--context', write('user.json', JSON.stringify(user))],
+    { input: lines, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n').map((l) => JSON.parse(l)), [
+    { out: 'Hi Zoë' },
+    { out: 'STRASSE' },
+    { syntax: '1:7: expected a value, got end of markup' },
+    { error: '1:8: divided by 0' },
+    { aborted: 'skip' },
+  ]);
+  const bad = spawnSync(BIN, ['liquid', 'render', '--batch'], { input: '{"nope": 1}\n', encoding: 'utf8' });
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /stdin:1: not a \{"template": \.\.\.\} object/);
+});
