@@ -1,7 +1,8 @@
 /* profiles.c -- memory per profile and start-up time, in process.
  *
  * Builds N profiles (default 1,000,000) through the engine the way the
- * server does (engine_command_op with CMD_TRACK bodies, run by the store),
+ * server does (bodies parsed by api/ into track commands, applied by the
+ * engine and journaled as change records),
  * each with an external_id, 10 custom attributes of every type (strings,
  * ints, a float, bools, a time, an array) and 2 event summaries. Per 75
  * users: one body with their 75 attributes objects and 75 events of a first
@@ -24,6 +25,8 @@
  * Usage: profiles [N] [dir]   (dir is emptied first; default
  * build/bench-data/profiles) */
 #define _GNU_SOURCE
+#include "api/api.h"
+#include "api/parse.h"
 #include "core/columns.h"
 #include "core/profile.h"
 #include "core/users.h"
@@ -116,19 +119,15 @@ static json_object *event(uint32_t u, const char *name, time_t now) {
 }
 
 /* Runs one track body through the engine; exits unless every object applied. */
-static void run(store_t *s, engine_t *e, json_object *body, int want_attrs, int want_events) {
-    size_t len;
-    const char *raw = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-    eng_command c = {.eng = e, .kind = CMD_TRACK, .body = body, .raw = raw, .rawlen = len};
-    int rc = store_exec(s, engine_command_op, &c);
-    if (rc < 0 || c.track.processed[TRACK_ATTRIBUTES] != want_attrs || c.track.processed[TRACK_EVENTS] != want_events ||
-        c.track.errors) {
+static void run(engine_t *e, json_object *body, int want_attrs, int want_events) {
+    api_track_result r;
+    int rc = api_track_exec(e, body, &r);
+    if (rc < 0 || r.processed[TRACK_ATTRIBUTES] != want_attrs || r.processed[TRACK_EVENTS] != want_events || r.errors) {
         fprintf(stderr, "profiles: a track command failed (rc %d, %d attributes, %d events processed%s%s)\n", rc,
-                c.track.processed[TRACK_ATTRIBUTES], c.track.processed[TRACK_EVENTS], c.track.errors ? ": " : "",
-                c.track.errors ? json_object_to_json_string(c.track.errors) : "");
+                r.processed[TRACK_ATTRIBUTES], r.processed[TRACK_EVENTS], r.errors ? ": " : "",
+                r.errors ? json_object_to_json_string(r.errors) : "");
         exit(1);
     }
-    eng_command_free(&c);
 }
 
 int main(int argc, char **argv) {
@@ -148,6 +147,7 @@ int main(int argc, char **argv) {
     engine_t *e;
     if (store_open(dir, &s) < 0) return 1;
     store_sql(store_db_for_tests(s), "PRAGMA synchronous=OFF");
+    api_legacy_register();
     if (engine_open(s, &e) < 0) return 1;
     malloc_trim(0);
     size_t rss0 = rss_bytes();
@@ -166,8 +166,8 @@ int main(int argc, char **argv) {
         json_object_object_add(b1, "attributes", attrs);
         json_object_object_add(b1, "events", ev1);
         json_object_object_add(b2, "events", ev2);
-        run(s, e, b1, (int)k, (int)k);
-        run(s, e, b2, 0, (int)k);
+        run(e, b1, (int)k, (int)k);
+        run(e, b2, 0, (int)k);
         json_object_put(b1);
         json_object_put(b2);
     }
@@ -193,9 +193,7 @@ int main(int argc, char **argv) {
     }
 
     t0 = clock_mono_us();
-    eng_checkpoint ck = {.eng = e, .force = true};
-    if (store_exec(s, engine_checkpoint_op, &ck) < 0) return 1;
-    engine_checkpoint_wait(e); /* the snapshot and its write to profiles.db */
+    if (engine_checkpoint_now(e, true) < 0) return 1; /* the snapshot and its write to profiles.db */
     double ckpt_s = (double)(clock_mono_us() - t0) / 1e6;
     engine_free(e);
     malloc_trim(0);
@@ -214,7 +212,7 @@ int main(int argc, char **argv) {
 
     double dn = (double)n;
     printf("profiles: %u users, external_id + 10 custom attributes + 2 event summaries each, built in %.1f s "
-           "(%.0f profiles/s through engine_command_op)\n", n, build_s, dn / build_s);
+           "(%.0f profiles/s through the engine, inline)\n", n, build_s, dn / build_s);
     printf("  %-58s %10s\n", "memory", "bytes/profile");
     printf("  %-58s %10.0f\n", "RSS growth while building (after malloc_trim)", (double)(rss1 - rss0) / dn);
     printf("  %-58s %10.0f\n", "  same, before malloc_trim", (double)(rss_raw - rss0) / dn);

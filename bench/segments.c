@@ -22,7 +22,6 @@
 #define _GNU_SOURCE
 #include "core/cohort.h"
 #include "core/columns.h"
-#include "core/command.h"
 #include "core/names.h"
 #include "core/segment.h"
 #include "core/users.h"
@@ -118,22 +117,22 @@ int main(int argc, char **argv) {
     cohorts_t *coh = cohorts_new();
     cols_t *cols = cols_new();
     shadow *sh = calloc(sn, sizeof *sh);
-    uint32_t id_tier = names_intern(names, NULL, "tier", 4), id_age = names_intern(names, NULL, "age", 3),
-             id_score = names_intern(names, NULL, "score", 5), id_vip = names_intern(names, NULL, "vip", 3),
-             id_city = names_intern(names, NULL, "city", 4), id_signup = names_intern(names, NULL, "signup", 6),
-             id_plan = names_intern(names, NULL, "plan", 4), id_visits = names_intern(names, NULL, "visits", 6),
-             id_ltv = names_intern(names, NULL, "ltv", 3), id_ref = names_intern(names, NULL, "referrer", 8);
+    uint32_t id_tier = names_intern(names, "tier", 4), id_age = names_intern(names, "age", 3),
+             id_score = names_intern(names, "score", 5), id_vip = names_intern(names, "vip", 3),
+             id_city = names_intern(names, "city", 4), id_signup = names_intern(names, "signup", 6),
+             id_plan = names_intern(names, "plan", 4), id_visits = names_intern(names, "visits", 6),
+             id_ltv = names_intern(names, "ltv", 3), id_ref = names_intern(names, "referrer", 8);
     uint32_t ev[5];
-    for (int i = 0; i < 5; i++) ev[i] = names_intern(names, NULL, events[i], strlen(events[i]));
+    for (int i = 0; i < 5; i++) ev[i] = names_intern(names, events[i], strlen(events[i]));
     cohort_t *c[3];
     for (int i = 0; i < 3; i++) {
         char b[200];
-        snprintf(b, sizeof b, "{\"partner\":\"heap\",\"cohort_id\":\"c%d\",\"name\":\"C%d\",\"created_at\":\"2024-01-01T00:00:00Z\"}", i + 1, i + 1);
-        json_object *j = json_tokener_parse(b);
-        json_object_put(cohort_apply(coh, u, CMD_COHORT_NAME, j, now));
-        json_object_put(j);
         char id[4];
         snprintf(id, sizeof id, "c%d", i + 1);
+        snprintf(b, sizeof b, "C%d", i + 1);
+        cohort_cmd cc = {.partner = "heap", .cohort_id = id, .idlen = strlen(id), .name = b, .created_at = now};
+        cohort_result cr;
+        cohort_apply_name(coh, &cc, now, &cr);
         c[i] = cohorts_find(coh, "heap", id, 2);
     }
 

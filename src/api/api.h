@@ -39,6 +39,13 @@ typedef struct {
 } api_touches;
 int api_touches_op(sqlite3 *db, void *arg);
 
+/* Runs a /users/track body through the engine and waits, as the handler
+ * would: for tools, benchmarks and tests. Returns the parser's or the
+ * engine's rc; r (may be NULL) gets Braze's counts and errors (the caller
+ * puts r->errors). */
+struct api_track_result;
+int api_track_exec(engine_t *e, json_object *body, struct api_track_result *r);
+
 /* Registers the decoder of format-1 journal rows (the request bodies
  * earlier versions journaled) with the engine (legacy.c). Before
  * engine_open(). */

@@ -16,7 +16,7 @@ int api_attrs_parse(json_object *obj, const char *skip, attrs_plan **out, char *
 /* /users/track: the objects that pass go into cmd (which takes a reference
  * to body); r gets Braze's counts and errors array. BR_EINVAL/BR_ETOOMANY
  * for a request that is malformed as a whole. */
-typedef struct {
+typedef struct api_track_result {
     bool present[3];
     int processed[3];
     json_object *errors; /* Braze's errors array, or NULL */

@@ -69,6 +69,21 @@ static int post_track(http_req *r) {
     return api_submit(r, &s->cmd, track_done);
 }
 
+int api_track_exec(engine_t *e, json_object *body, api_track_result *r) {
+    track_cmd t;
+    api_track_result mine;
+    char why[160];
+    if (!r) r = &mine;
+    int rc = api_track_parse(body, &t, r, why, sizeof why);
+    if (rc == 0 && (t.nattrs || t.nevents || t.npurchases)) {
+        eng_cmd c = {.kind = ENG_TRACK, .arg = &t};
+        rc = eng_exec(e, &c);
+    }
+    track_cmd_free(&t);
+    if (r == &mine) json_object_put(mine.errors);
+    return rc;
+}
+
 /* ---- identity ------------------------------------------------------------ */
 
 typedef struct {

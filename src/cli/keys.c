@@ -10,6 +10,7 @@
 #include "../core/apikey.h"
 #include "../lib/clock.h"
 #include "../lib/err.h"
+#include "../lib/timefmt.h"
 #include "../store/keys.h"
 #include "../store/store.h"
 
@@ -52,7 +53,7 @@ static int create(store_t *store, const cli_opt *opts) {
 
 static void time_col(int64_t ms, char *out, size_t n) {
     if (!ms) snprintf(out, n, "-");
-    else clock_iso8601(ms, out, n);
+    else timefmt_iso(ms, out, n);
 }
 
 static int list(store_t *store, const cli_opt *opts) {

@@ -4,6 +4,7 @@
 #include "../lib/cidr.h"
 #include "../lib/clock.h"
 #include "../lib/err.h"
+#include "../lib/json.h"
 #include "../lib/mem.h"
 #include "../lib/str.h"
 
@@ -71,13 +72,6 @@ void apikey_new_free(apikey_new *k) {
     memset(k, 0, sizeof *k);
 }
 
-static json_object *time_or_null(int64_t ms) {
-    if (!ms) return NULL;
-    char iso[32];
-    clock_iso8601(ms, iso, sizeof iso);
-    return json_object_new_string(iso);
-}
-
 /* "a,b" -> ["a","b"] */
 static json_object *list_json(const char *list) {
     json_object *a = json_object_new_array();
@@ -96,8 +90,8 @@ json_object *apikey_row_json(int64_t id, const char *name, const char *perms, co
     if (key_text) json_object_object_add(o, "key", json_object_new_string(key_text));
     json_object_object_add(o, "permissions", list_json(perms));
     json_object_object_add(o, "allow_ips", list_json(allow_ips));
-    json_object_object_add(o, "created_at", time_or_null(created_at));
-    json_object_object_add(o, "last_used_at", time_or_null(last_used_at));
-    json_object_object_add(o, "revoked_at", time_or_null(revoked_at));
+    json_object_object_add(o, "created_at", json_time_or_null(created_at));
+    json_object_object_add(o, "last_used_at", json_time_or_null(last_used_at));
+    json_object_object_add(o, "revoked_at", json_time_or_null(revoked_at));
     return o;
 }

@@ -3,6 +3,7 @@
 #include "cohort.h"
 #include "../lib/err.h"
 #include "../lib/hash.h"
+#include "../lib/json.h"
 #include "../lib/log.h"
 #include "../lib/mem.h"
 #include "../lib/timefmt.h"
@@ -209,24 +210,18 @@ cohort_meta cohort_meta_of(const cohort_t *k) {
                          (int64_t)bitmap_cardinality(k->members)};
 }
 
-static json_object *iso(int64_t ms) {
-    char b[32];
-    timefmt_iso(ms, b, sizeof b);
-    return json_object_new_string(b);
-}
-
 json_object *cohort_meta_json(const cohort_meta *m) {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "partner", json_object_new_string(m->partner));
     json_object_object_add(o, "cohort_id", json_object_new_string(m->cohort_id));
     json_object_object_add(o, "name", json_object_new_string(m->name));
     json_object_object_add(o, "size", json_object_new_int64(m->size));
-    json_object_object_add(o, "created_at", iso(m->created_at));
-    json_object_object_add(o, "updated_at", iso(m->updated_at));
+    json_object_object_add(o, "created_at", json_time(m->created_at));
+    json_object_object_add(o, "updated_at", json_time(m->updated_at));
     json_object *imp = NULL;
     if (m->import_at) {
         imp = json_object_new_object();
-        json_object_object_add(imp, "at", iso(m->import_at));
+        json_object_object_add(imp, "at", json_time(m->import_at));
         json_object_object_add(imp, "added", json_object_new_int64(m->import_added));
         json_object_object_add(imp, "removed", json_object_new_int64(m->import_removed));
         json_object_object_add(imp, "unchanged", json_object_new_int64(m->import_unchanged));

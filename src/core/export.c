@@ -3,6 +3,7 @@
 #include "attrs.h"
 #include "cohort.h"
 #include "../lib/err.h"
+#include "../lib/json.h"
 #include "../lib/timefmt.h"
 #include "../lib/varint.h"
 
@@ -66,12 +67,6 @@ int export_fields_parse(json_object *list, export_fields *f, char *why, size_t w
 
 static bool want(const export_fields *f, int k) { return !f->bits || (f->bits >> k) & 1; }
 
-static json_object *iso(int64_t ms) {
-    char b[32];
-    timefmt_iso(ms, b, sizeof b);
-    return json_object_new_string(b);
-}
-
 static json_object *parse_json(const uint8_t *p, uint32_t len) { return attrs_parse_stored(p, len); }
 
 /* A scalar element or field payload as JSON. */
@@ -82,7 +77,7 @@ static json_object *value(uint8_t type, const uint8_t *p, uint32_t len) {
     case PT_DBL: return json_object_new_double(pval_get_dbl(p));
     case PT_TRUE: return json_object_new_boolean(1);
     case PT_FALSE: return json_object_new_boolean(0);
-    case PT_TIME: return iso(pval_get_int(p, len));
+    case PT_TIME: return json_time(pval_get_int(p, len));
     case PT_JSON: return parse_json(p, len);
     case PT_ARR: {
         json_object *a = json_object_new_array();
@@ -117,8 +112,8 @@ static json_object *summaries(users_t *u, names_t *names, const uint8_t *blob, i
         const char *nm = names_str(names, f.key / 4, &nl);
         json_object *e = json_object_new_object();
         json_object_object_add(e, "name", nm ? json_object_new_string_len(nm, (int)nl) : NULL);
-        json_object_object_add(e, "first", iso(s.first_ms));
-        json_object_object_add(e, "last", iso(s.last_ms));
+        json_object_object_add(e, "first", json_time(s.first_ms));
+        json_object_object_add(e, "last", json_time(s.last_ms));
         json_object_object_add(e, "count", json_object_new_int64((int64_t)s.count));
         json_object_array_add(a, e);
     }
@@ -132,7 +127,7 @@ json_object *export_user(users_t *u, names_t *names, uint32_t row, const export_
     json_object *o = json_object_new_object();
     pfield fl;
     char bz[25];
-    if (want(f, EX_CREATED_AT)) json_object_object_add(o, "created_at", iso((int64_t)p->created * 1000));
+    if (want(f, EX_CREATED_AT)) json_object_object_add(o, "created_at", json_time((int64_t)p->created * 1000));
     std_field(o, f, EX_EXTERNAL_ID, blob, PF_EXTERNAL_ID);
     if (want(f, EX_USER_ALIASES)) {
         json_object *a = json_object_new_array();

@@ -2,6 +2,7 @@
 #include "partner.h"
 #include "../lib/clock.h"
 #include "../lib/err.h"
+#include "../lib/json.h"
 #include "../lib/mem.h"
 
 #include <ctype.h>
@@ -44,21 +45,14 @@ void partner_keygen_draw(partner_keygen *k, int64_t now_ms, uint8_t hash[SECRET_
     k->created_at = now_ms;
 }
 
-static json_object *time_or_null(int64_t ms) {
-    if (!ms) return NULL;
-    char iso[32];
-    clock_iso8601(ms, iso, sizeof iso);
-    return json_object_new_string(iso);
-}
-
 json_object *partner_keygen_json(const partner_keygen *k) {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "partner", json_object_new_string(k->partner));
     json_object_object_add(o, "id", json_object_new_int64(k->id));
     json_object_object_add(o, "key", json_object_new_string(k->key));
-    json_object_object_add(o, "created_at", time_or_null(k->created_at));
+    json_object_object_add(o, "created_at", json_time_or_null(k->created_at));
     json_object_object_add(o, "previous_keys", json_object_new_int(k->old_keys));
-    json_object_object_add(o, "previous_keys_expire_at", k->old_keys ? time_or_null(k->old_expire_at) : NULL);
+    json_object_object_add(o, "previous_keys_expire_at", k->old_keys ? json_time_or_null(k->old_expire_at) : NULL);
     return o;
 }
 
@@ -103,8 +97,8 @@ json_object *partner_list_json(const partner_listing *l, int64_t now) {
         json_object *e = entry(by_name, k0->partner), *a, *k = json_object_new_object();
         bool valid = !k0->expires_at || k0->expires_at > now;
         json_object_object_add(k, "id", json_object_new_int64(k0->id));
-        json_object_object_add(k, "created_at", time_or_null(k0->created_at));
-        json_object_object_add(k, "expires_at", time_or_null(k0->expires_at));
+        json_object_object_add(k, "created_at", json_time_or_null(k0->created_at));
+        json_object_object_add(k, "expires_at", json_time_or_null(k0->expires_at));
         json_object_object_add(k, "valid", json_object_new_boolean(valid));
         json_object_object_get_ex(e, "keys", &a);
         json_object_array_add(a, k);

@@ -31,12 +31,6 @@ int segs_resolve(void *db, const char *id, json_object **def, char **name) {
     return *def ? 0 : BR_EINTERNAL;
 }
 
-static json_object *iso(int64_t ms) {
-    char t[40];
-    timefmt_iso(ms, t, sizeof t);
-    return json_object_new_string(t);
-}
-
 json_object *segs_json(sqlite3 *db, const store_segment_row *r) {
     json_object *o = json_object_new_object(), *def = stored_definition(r),
                 *tags = json_parse(r->tags, strlen(r->tags));
@@ -52,11 +46,11 @@ json_object *segs_json(sqlite3 *db, const store_segment_row *r) {
     free(words);
     seg_free(d);
     json_object_object_add(o, "text_description", json_object_new_string(r->description ? r->description : ""));
-    json_object_object_add(o, "created_at", iso(r->created_at));
-    json_object_object_add(o, "updated_at", iso(r->updated_at));
+    json_object_object_add(o, "created_at", json_time(r->created_at));
+    json_object_object_add(o, "updated_at", json_time(r->updated_at));
     json_object_object_add(o, "archived", json_object_new_boolean(r->archived_at != 0));
     json_object_object_add(o, "size", r->size >= 0 ? json_object_new_int64(r->size) : NULL);
-    json_object_object_add(o, "size_at", r->size_at ? iso(r->size_at) : NULL);
+    json_object_object_add(o, "size_at", r->size_at ? json_time(r->size_at) : NULL);
     return o;
 }
 

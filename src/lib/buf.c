@@ -1,6 +1,7 @@
 /* buf.c -- growable byte buffer (see buf.h). */
 #include "buf.h"
 #include "mem.h"
+#include "str.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,37 +44,10 @@ void buf_printf(buf_t *b, const char *fmt, ...) {
 }
 
 void buf_json_str(buf_t *b, const char *s, size_t n) {
-    static const char hex[] = "0123456789abcdef";
+    char out[STR_JSON_MAX(256)];
     buf_append(b, "\"", 1);
-    size_t run = 0; /* bytes copied as they are, flushed in one append */
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        const char *esc = NULL;
-        char u[6];
-        switch (c) {
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                memcpy(u, "\\u00", 4);
-                u[4] = hex[c >> 4];
-                u[5] = hex[c & 15];
-                buf_append(b, s + i - run, run);
-                run = 0;
-                buf_append(b, u, 6);
-                continue;
-            }
-            run++;
-            continue;
-        }
-        buf_append(b, s + i - run, run);
-        run = 0;
-        buf_puts(b, esc);
-    }
-    buf_append(b, s + n - run, run);
+    for (size_t i = 0; i < n; i += 256) /* a chunk at a time: no allocation */
+        buf_append(b, out, str_json_escape(out, s + i, n - i < 256 ? n - i : 256));
     buf_append(b, "\"", 1);
 }
 

@@ -10,7 +10,5 @@
 
 int64_t clock_wall_ms(void);
 int64_t clock_mono_us(void);
-/* Formats ms since epoch as ISO-8601 UTC with milliseconds into out (>= 25 bytes). */
-void clock_iso8601(int64_t ms, char *out, size_t outlen);
 
 #endif

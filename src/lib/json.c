@@ -1,5 +1,6 @@
 /* json.c -- json-c helpers (see json.h). */
 #include "json.h"
+#include "timefmt.h"
 #include "utf8.h"
 
 #include <math.h>
@@ -23,6 +24,14 @@ const char *json_str(json_object *o, const char *k, size_t *n) {
     if (!json_object_is_type(v, json_type_string)) return NULL;
     return json_strlen(v, n);
 }
+
+json_object *json_time(int64_t ms) {
+    char b[40];
+    timefmt_iso(ms, b, sizeof b);
+    return json_object_new_string(b);
+}
+
+json_object *json_time_or_null(int64_t ms) { return ms ? json_time(ms) : NULL; }
 
 const char *json_text(json_object *v, size_t *n) {
     size_t len;

@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* How brasa serialises: compact, and '/' left alone (json-c escapes it). */
 #define JSON_PLAIN (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -23,6 +24,10 @@ json_object *json_get(json_object *o, const char *k);
 const char *json_str(json_object *o, const char *k, size_t *n);
 /* A string value's bytes and length (v must be a string). */
 const char *json_strlen(json_object *v, size_t *n);
+/* A time (ms since the epoch) as Braze writes it: "2024-01-02T03:04:05.678Z";
+ * json_time_or_null gives null for 0 (never set). */
+json_object *json_time(int64_t ms);
+json_object *json_time_or_null(int64_t ms);
 /* v serialised (JSON_PLAIN); valid until v changes or is freed. */
 const char *json_text(json_object *v, size_t *n);
 

@@ -4,6 +4,7 @@
  * concurrent threads never interleave. */
 #include "log.h"
 #include "clock.h"
+#include "timefmt.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,7 +27,7 @@ void log_msg(log_level l, const char *fmt, ...) {
     if (l < current) return;
     char line[2048];
     char ts[32];
-    clock_iso8601(clock_wall_ms(), ts, sizeof ts);
+    timefmt_iso(clock_wall_ms(), ts, sizeof ts);
     int n = snprintf(line, sizeof line, "%s %s ", ts, names[l]);
     va_list ap;
     va_start(ap, fmt);

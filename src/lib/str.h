@@ -9,6 +9,12 @@
 const char *str_item(const char **p, size_t *len);
 /* Value of a hex digit, or -1. */
 int str_hexval(char c);
+/* JSON string escaping, the one brasa has (buffers, answers, Liquid's
+ * json_escape): '"', '\\', \n \r \t \b \f and \u00XX for other controls;
+ * everything else as it is, as Ruby's JSON writes it. dst holds at least
+ * STR_JSON_MAX(n) bytes; returns how many were written (no quotes, no NUL). */
+#define STR_JSON_MAX(n) ((n) * 6)
+size_t str_json_escape(char *dst, const char *s, size_t n);
 /* Case-insensitive comparison of s[0..n) with the C string lit. */
 bool str_ieq(const char *s, size_t n, const char *lit);
 

@@ -7,6 +7,7 @@
  * outside RFC 3986's unreserved set, for query parameters). json_escape
  * produces the inside of a JSON string literal, for webhook bodies. */
 #include "internal.h"
+#include "../lib/str.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -242,21 +243,8 @@ FILTER(f_url_decode) {
 /* ------------------------------------------------------------------ JSON */
 
 static void json_str(liq_sb *sb, const char *p, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)p[i];
-        switch (ch) {
-        case '"': liq_sb_add(sb, "\\\"", 2); break;
-        case '\\': liq_sb_add(sb, "\\\\", 2); break;
-        case '\n': liq_sb_add(sb, "\\n", 2); break;
-        case '\r': liq_sb_add(sb, "\\r", 2); break;
-        case '\t': liq_sb_add(sb, "\\t", 2); break;
-        case '\b': liq_sb_add(sb, "\\b", 2); break;
-        case '\f': liq_sb_add(sb, "\\f", 2); break;
-        default:
-            if (ch < 0x20) liq_sb_printf(sb, "\\u%04x", ch);
-            else liq_sb_addc(sb, (char)ch);
-        }
-    }
+    char out[STR_JSON_MAX(256)];
+    for (size_t i = 0; i < n; i += 256) liq_sb_add(sb, out, str_json_escape(out, p + i, n - i < 256 ? n - i : 256));
 }
 
 FILTER(f_json_escape) {

@@ -180,22 +180,7 @@ TEST(users_email_prefers_identified_then_recent) {
 /* A tiny engine for track tests: no store, no outbox. */
 typedef fixture_world world;
 
-static void no_touch(void *a, uint32_t r) { (void)a, (void)r; }
-
-/* Parses and applies a track body; returns what the parser decided. */
-static api_track_result run_track(world *w, const char *json, int64_t now) {
-    json_object *body = json_tokener_parse(json);
-    track_cmd t;
-    api_track_result r;
-    char why[200];
-    if (api_track_parse(body, &t, &r, why, sizeof why) == 0) {
-        track_ctx c = {w->u, w->n, now, NULL, 1, no_touch, NULL};
-        track_apply(&c, &t);
-    }
-    track_cmd_free(&t);
-    json_object_put(body);
-    return r;
-}
+static api_track_result run_track(world *w, const char *json, int64_t now) { return fixture_world_track(w, now, json); }
 
 static json_object *export_of(world *w, const char *ext) {
     export_fields f = {0};

@@ -42,16 +42,7 @@ void fixture_close(store_t *s, engine_t *e, bool checkpoint) {
 
 int fixture_track(engine_t *e, const char *json) {
     json_object *body = json_tokener_parse(json);
-    track_cmd t;
-    api_track_result r;
-    char why[256];
-    int rc = api_track_parse(body, &t, &r, why, sizeof why);
-    if (rc == 0) {
-        eng_cmd c = {.kind = ENG_TRACK, .arg = &t};
-        rc = eng_exec(e, &c);
-    }
-    track_cmd_free(&t);
-    json_object_put(r.errors);
+    int rc = api_track_exec(e, body, NULL);
     json_object_put(body);
     return rc;
 }
@@ -106,7 +97,7 @@ void fixture_world_free(fixture_world *w) {
     names_free(w->n);
 }
 
-void fixture_world_track(fixture_world *w, int64_t now_ms, const char *json) {
+api_track_result fixture_world_track(fixture_world *w, int64_t now_ms, const char *json) {
     json_object *body = json_tokener_parse(json);
     track_cmd t;
     api_track_result r;
@@ -116,8 +107,8 @@ void fixture_world_track(fixture_world *w, int64_t now_ms, const char *json) {
         track_apply(&tc, &t);
     }
     track_cmd_free(&t);
-    json_object_put(r.errors);
     json_object_put(body);
+    return r;
 }
 
 void fixture_world_identity(fixture_world *w, int64_t now_ms, int kind, const char *json) {

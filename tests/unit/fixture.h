@@ -33,7 +33,8 @@ typedef struct {
 } fixture_world;
 fixture_world fixture_world_new(void);
 void fixture_world_free(fixture_world *w);
-void fixture_world_track(fixture_world *w, int64_t now_ms, const char *json);
+/* Returns what the parser decided (the caller puts .errors). */
+api_track_result fixture_world_track(fixture_world *w, int64_t now_ms, const char *json);
 void fixture_world_identity(fixture_world *w, int64_t now_ms, int kind, const char *json);
 /* Returns the cohort command's rc; *out its result. */
 int fixture_world_cohort(fixture_world *w, int64_t now_ms, eng_kind kind, const char *json, cohort_result *out);
