@@ -96,8 +96,10 @@ typedef struct {
 } http_params;
 
 /* Finds the route for method and path in a NULL-terminated list of tables.
- * Returns it, or NULL with *err = BR_ENOTFOUND (no such path) or BR_EMETHOD
- * (path exists, method does not; *allow lists the methods, e.g. "GET, POST"). */
+ * path is the path as received (no query string, not percent-decoded); HEAD
+ * matches GET routes. Returns it, or NULL with *err = BR_ENOTFOUND (no such
+ * path) or BR_EMETHOD (path exists, method does not; *allow lists the
+ * methods, e.g. "GET, HEAD, POST"). */
 const http_route *http_route_match(const http_route *const *tables, const char *method,
                                    const char *path, http_params *params, int *err, char *allow,
                                    size_t allowlen);

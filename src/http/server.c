@@ -1,6 +1,8 @@
 /* server.c -- libmicrohttpd glue: request lifecycle, auth, limits, replies.
  *
- * MHD calls on_request() several times per request: once when the headers
+ * MHD calls on_uri() when a request line is in (the request starts, with
+ * the request-target exactly as sent), then on_request() several times per
+ * request: once when the headers
  * are in (we route, check sizes and refuse early), once per body chunk (we
  * buffer up to max_body), and once at the end (we check the key, count the
  * request and run the handler). A handler that writes suspends the
@@ -47,8 +49,10 @@ struct http_req {
     http_server *srv;
     struct MHD_Connection *conn;
     req_state state;
+    bool counted; /* in srv->inflight (from the first on_request call) */
     char method[16];
-    char *path;
+    char *target; /* the request-target as received: routing and logs */
+    char *path;   /* its path: target up to '?' */
     const http_route *route;
     http_params *params; /* NULL unless the route has "{name}" segments */
     int64_t t0_us;
@@ -397,24 +401,34 @@ static enum MHD_Result dispatch(http_req *r) {
     return send_reply(r);
 }
 
+/* A request line is in: the request starts here, before libmicrohttpd
+ * percent-decodes the target (in place) and splits off the query. What this
+ * returns is the request's *con_cls, and on_completed() is called for it
+ * whatever happens next. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+    http_req *r = xcalloc(1, sizeof *r);
+    r->srv = cls;
+    r->conn = c;
+    r->t0_us = clock_mono_us();
+    r->target = xstrdup(uri ? uri : "");
+    r->path = xstrndup(r->target, strcspn(r->target, "?"));
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci) cidr_from_sockaddr(ci->client_addr, r->client);
+    return r;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls) {
     (void)version;
     http_server *s = cls;
+    if (!*con_cls) *con_cls = on_uri(s, url, c); /* not reached: on_uri always ran */
     http_req *r = *con_cls;
 
-    if (!r) { /* headers are in */
-        r = xcalloc(1, sizeof *r);
-        *con_cls = r;
+    if (r->state == REQ_HEADERS) { /* headers are in */
+        r->counted = true;
         atomic_fetch_add(&s->inflight, 1);
-        r->srv = s;
-        r->conn = c;
-        r->t0_us = clock_mono_us();
         snprintf(r->method, sizeof r->method, "%s", method);
-        r->path = xstrdup(url);
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        if (ci) cidr_from_sockaddr(ci->client_addr, r->client);
 
         size_t hsize = 0;
         MHD_get_connection_values(c, MHD_HEADER_KIND, sum_header, &hsize);
@@ -425,7 +439,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             r->early = BR_EUNAVAIL; /* a keep-alive client's next request */
         } else if (hsize > s->cfg.max_headers) {
             r->early = BR_EHEADERS;
-        } else if (!(r->route = http_route_match(s->tables, method, url, &params, &err, r->allow_buf,
+        } else if (!(r->route = http_route_match(s->tables, method, r->path, &params, &err, r->allow_buf,
                                                    sizeof r->allow_buf))) {
             r->allow = r->allow_buf;
             r->early = err;
@@ -468,9 +482,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
 }
 
+#define LOG_PATH_MAX 512 /* a 60 KB path must not make a 60 KB log line */
+
 static void log_path(buf_t *b, const char *p) {
     /* The path is client text: keep log lines one line and greppable. */
-    for (; *p; p++) {
+    for (size_t n = 0; *p; p++, n++) {
+        if (n == LOG_PATH_MAX) {
+            buf_puts(b, "...");
+            break;
+        }
         unsigned char ch = (unsigned char)*p;
         if (ch < 0x21 || ch == 0x7f || ch == '"') buf_printf(b, "%%%02X", ch);
         else buf_append(b, p, 1);
@@ -479,7 +499,6 @@ static void log_path(buf_t *b, const char *p) {
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-    (void)c;
     http_server *s = cls;
     http_req *r = *con_cls;
     if (!r) return;
@@ -489,8 +508,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         cidr_addr_str(r->client, ip, sizeof ip);
         buf_t b = BUF_INIT;
         log_path(&b, r->path);
-        log_info("http method=%s path=%s status=%d us=%lld key=\"%s\" ip=%s%s", r->method, b.data,
-                 r->status, (long long)(clock_mono_us() - r->t0_us), r->has_ident ? r->ident.name : "",
+        /* A request libmicrohttpd refused itself never reached on_request:
+         * no method, but its status is known. */
+        int status = r->status;
+        const union MHD_ConnectionInfo *ci = status ? NULL : MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
+        if (ci) status = (int)ci->http_status;
+        log_info("http method=%s path=%s status=%d us=%lld key=\"%s\" ip=%s%s", r->method[0] ? r->method : "-",
+                 b.data, status, (long long)(clock_mono_us() - r->t0_us), r->has_ident ? r->ident.name : "",
                  ip, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
         buf_free(&b);
     }
@@ -500,15 +524,18 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     json_object_put(r->json);
     buf_free(&r->body);
     free(r->reply);
+    free(r->target);
     free(r->path);
     free(r->params);
+    bool counted = r->counted;
     free(r);
-    atomic_fetch_sub(&s->inflight, 1);
+    if (counted) atomic_fetch_sub(&s->inflight, 1);
 }
 
-/* Percent-decodes in place like libmicrohttpd, except %00: a NUL would cut
- * the C string and "/healthz%00junk" would route as "/healthz". Left
- * encoded, it matches no route. Returns the new length. */
+/* Percent-decodes query-string names and values (and the URL libmicrohttpd
+ * passes to on_request, which routing does not use) like libmicrohttpd,
+ * except %00: a NUL would cut the C string ("api_key=K%00junk" would be K).
+ * Left encoded, it is just a wrong value. Returns the new length. */
 static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
     (void)cls, (void)c;
     char *w = s;
@@ -570,6 +597,7 @@ int http_start(const http_config *cfg, http_ctx *ctx, const http_route *const *t
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                             MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
                             MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+                            MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
                             MHD_OPTION_END);
     if (!s->d) {
         log_error("http: cannot listen on %s port %d", cfg->listen, cfg->port);
