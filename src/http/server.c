@@ -11,6 +11,7 @@
  * the one line per request and frees it. */
 #define _GNU_SOURCE
 #include "http.h"
+#include "head.h"
 #include "../lib/buf.h"
 #include "../lib/cidr.h"
 #include "../lib/clock.h"
@@ -52,6 +53,8 @@ struct http_req {
     bool counted; /* in srv->inflight (from the first on_request call) */
     char method[16];
     char *target; /* the request-target as received: routing and logs */
+    const char *target_at; /* where libmicrohttpd had it (head.c compares addresses) */
+    bool close;   /* answer with Connection: close (the framing is not trusted) */
     char *path;   /* its path: target up to '?' */
     const http_route *route;
     http_params *params; /* NULL unless the route has "{name}" segments */
@@ -218,7 +221,8 @@ static enum MHD_Result send_reply(http_req *r) {
     }
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->file_type ? r->file_type : "application/json");
-    if (atomic_load(&r->srv->stopping)) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (r->close || atomic_load(&r->srv->stopping))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     add_rl_headers(r, resp);
     if (r->status == 405 && r->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     if (r->status == 429 && r->limited && r->rl.reset) {
@@ -370,6 +374,21 @@ bad:
     return BR_EJSON;
 }
 
+/* RFC 9112 checks of the head (head.h). Returns 0 or a BR_E* code with the
+ * reason in why. */
+static int check_head(http_req *r, const char *method, const char *version, char *why, size_t whylen) {
+    http_field *f;
+    int n;
+    size_t tl = strlen(r->target);
+    int rc = http_head_collect(r->conn, method, version, r->target_at, tl, &f, &n, why, whylen);
+    if (rc == 0) {
+        http_head h = {r->target, tl, version && strcmp(version, MHD_HTTP_VERSION_1_0) == 0, f, n};
+        rc = http_head_check(&h, why, whylen);
+    }
+    free(f);
+    return rc;
+}
+
 /* The final call: everything is in; decide and answer (or defer). */
 static enum MHD_Result dispatch(http_req *r) {
     if (r->early == BR_EHEADERS) {
@@ -411,6 +430,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
     r->conn = c;
     r->t0_us = clock_mono_us();
     r->target = xstrdup(uri ? uri : "");
+    r->target_at = uri;
     r->path = xstrndup(r->target, strcspn(r->target, "?"));
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci) cidr_from_sockaddr(ci->client_addr, r->client);
@@ -420,7 +440,6 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls) {
-    (void)version;
     http_server *s = cls;
     if (!*con_cls) *con_cls = on_uri(s, url, c); /* not reached: on_uri always ran */
     http_req *r = *con_cls;
@@ -430,6 +449,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         atomic_fetch_add(&s->inflight, 1);
         snprintf(r->method, sizeof r->method, "%s", method);
 
+        /* A head brasa cannot frame like any proxy would is answered now,
+         * before its body, and the connection closed. */
+        char why[160];
+        int bad = check_head(r, method, version, why, sizeof why);
+        if (bad < 0) {
+            r->close = true;
+            return send_error(r, bad, why);
+        }
         size_t hsize = 0;
         MHD_get_connection_values(c, MHD_HEADER_KIND, sum_header, &hsize);
         int err;
