@@ -56,7 +56,8 @@ static int lock_data_dir(const char *dir) {
 static int bootstrap(store_t *store) {
     apikey_new k;
     char *why;
-    if (apikey_prepare(&k, "bootstrap", "all", "", &why) < 0) {
+    /* "all" is every Braze permission; the bootstrap key also administers. */
+    if (apikey_prepare(&k, "bootstrap", "all," "brasa.keys", "", &why) < 0) {
         log_error("serve: %s", why);
         free(why);
         return -1;

@@ -92,7 +92,10 @@ TEST(perm_parse_and_format_round_trip) {
     T_EQ_INT(perm_parse("users.track,users.fly", &s, &bad), BR_EINVAL);
     T_EQ_STR(bad, "users.fly");
     free(bad);
+    /* "all" is every Braze permission; the admin one only when named. */
     T_EQ_INT(perm_parse("all", &s, &bad), 0);
+    T_TRUE(!perm_has(&s, PERM_BRASA_KEYS) && perm_has(&s, PERM_SSO_SAML_LOGIN) && perm_has(&s, PERM_USERS_TRACK));
+    T_EQ_INT(perm_parse("brasa.keys, all", &s, &bad), 0);
     T_TRUE(perm_has(&s, PERM_BRASA_KEYS) && perm_has(&s, PERM_SSO_SAML_LOGIN));
     T_EQ_INT(perm_lookup("messages.schedule.create", 24), PERM_MESSAGES_SCHEDULE_CREATE);
 }
