@@ -112,6 +112,10 @@ typedef struct {
     size_t max_body;
     size_t max_headers;
     unsigned timeout_s;
+    unsigned max_conns;          /* open connections at once (lowered to fit the open-files limit) */
+    unsigned max_conns_per_ip;   /* from one address; 0: no limit */
+    unsigned header_timeout_s;   /* from a request's first byte to its complete head; 0: none */
+    unsigned body_timeout_s;     /* from its head to its complete body; 0: none */
 } http_config;
 
 typedef struct http_server http_server;

@@ -11,7 +11,9 @@
  * the one line per request and frees it. */
 #define _GNU_SOURCE
 #include "http.h"
+#include "guard.h"
 #include "head.h"
+#include "logcap.h"
 #include "../lib/buf.h"
 #include "../lib/cidr.h"
 #include "../lib/clock.h"
@@ -42,7 +44,12 @@ struct http_server {
     const http_route *const *tables;
     atomic_int inflight;
     atomic_bool stopping; /* quiesced: answer 503 and close, so drain ends */
+    http_guard *guard;    /* connection deadlines */
 };
+
+/* libmicrohttpd logs a line for many things a client can cause at will
+ * (a malformed request, a connection closed mid-request). */
+static http_logcap mhd_log_cap = HTTP_LOGCAP_INIT("libmicrohttpd messages", 20);
 
 typedef enum { REQ_HEADERS, REQ_BODY, REQ_DEFERRED, REQ_REPLIED } req_state;
 
@@ -51,6 +58,7 @@ struct http_req {
     struct MHD_Connection *conn;
     req_state state;
     bool counted; /* in srv->inflight (from the first on_request call) */
+    int fd;       /* the connection's socket, for the guard */
     char method[16];
     char *target; /* the request-target as received: routing and logs */
     const char *target_at; /* where libmicrohttpd had it (head.c compares addresses) */
@@ -231,6 +239,7 @@ static enum MHD_Result send_reply(http_req *r) {
         snprintf(ra, sizeof ra, "%lld", (long long)(r->rl.reset > now ? r->rl.reset - now : 0));
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
     }
+    guard_body_done(r->srv->guard, r->fd); /* answered: no deadline runs now */
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     r->state = REQ_REPLIED;
@@ -391,6 +400,7 @@ static int check_head(http_req *r, const char *method, const char *version, char
 
 /* The final call: everything is in; decide and answer (or defer). */
 static enum MHD_Result dispatch(http_req *r) {
+    guard_body_done(r->srv->guard, r->fd);
     if (r->early == BR_EHEADERS) {
         char d[64];
         snprintf(d, sizeof d, "headers exceed %zu bytes", r->srv->cfg.max_headers);
@@ -434,7 +444,24 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
     r->path = xstrndup(r->target, strcspn(r->target, "?"));
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci) cidr_from_sockaddr(ci->client_addr, r->client);
+    ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    r->fd = ci ? ci->connect_fd : -1;
     return r;
+}
+
+/* Connections come and go: the guard tracks them (guard.h). The fd is
+ * kept in the socket context: at "closed" it is still open. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    http_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        int fd = ci ? ci->connect_fd : -1;
+        *socket_context = (void *)(intptr_t)(fd + 1);
+        guard_opened(s->guard, fd);
+    } else {
+        guard_closed(s->guard, (int)(intptr_t)*socket_context - 1);
+    }
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -445,6 +472,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     http_req *r = *con_cls;
 
     if (r->state == REQ_HEADERS) { /* headers are in */
+        guard_head_done(s->guard, r->fd);
         r->counted = true;
         atomic_fetch_add(&s->inflight, 1);
         snprintf(r->method, sizeof r->method, "%s", method);
@@ -530,6 +558,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     http_req *r = *con_cls;
     if (!r) return;
     *con_cls = NULL;
+    guard_request_done(s->guard, r->fd);
     if (log_get_level() <= LOG_INFO) {
         char ip[INET6_ADDRSTRLEN];
         cidr_addr_str(r->client, ip, sizeof ip);
@@ -581,11 +610,20 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
     (void)cls;
+    if (!http_logcap_take(&mhd_log_cap, clock_mono_us() / 1000)) return;
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     msg[strcspn(msg, "\n")] = '\0';
     log_warn("mhd: %s", msg);
 }
+
+/* Once a second, on the guard's thread: summaries of what was not logged. */
+static void tick(void *arg) {
+    (void)arg;
+    http_logcap_flush(&mhd_log_cap);
+}
+
+#define FD_RESERVE 256 /* open files kept for the store, exports, libcurl, ... */
 
 int http_start(const http_config *cfg, http_ctx *ctx, const http_route *const *tables,
                http_server **out) {
@@ -593,6 +631,18 @@ int http_start(const http_config *cfg, http_ctx *ctx, const http_route *const *t
     s->cfg = *cfg;
     s->ctx = ctx;
     s->tables = tables;
+    /* Each connection is an open file: take what the hard limit allows,
+     * and keep the connection limit under it. */
+    int nofile = guard_raise_nofile();
+    unsigned max_conns = cfg->max_conns ? cfg->max_conns : 1;
+    if (nofile - FD_RESERVE < (int)max_conns) {
+        unsigned fit = nofile > FD_RESERVE + 64 ? (unsigned)(nofile - FD_RESERVE) : 64;
+        log_warn("http: --max-connections %u lowered to %u to fit the open files limit (%d); raise it (ulimit -n, "
+                 "LimitNOFILE=) for more",
+                 max_conns, fit, nofile);
+        max_conns = fit;
+    }
+    s->guard = guard_new(&(guard_config){cfg->header_timeout_s, cfg->body_timeout_s, nofile, tick, s});
 
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
@@ -608,6 +658,7 @@ int http_start(const http_config *cfg, http_ctx *ctx, const http_route *const *t
         flags |= MHD_USE_DUAL_STACK;
     } else {
         log_error("http: invalid listen address '%s'", cfg->listen);
+        guard_free(s->guard);
         free(s);
         return BR_EINVAL;
     }
@@ -625,9 +676,13 @@ int http_start(const http_config *cfg, http_ctx *ctx, const http_route *const *t
                             MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
                             MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
                             MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+                            MHD_OPTION_CONNECTION_LIMIT, max_conns,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conns_per_ip,
                             MHD_OPTION_END);
     if (!s->d) {
         log_error("http: cannot listen on %s port %d", cfg->listen, cfg->port);
+        guard_free(s->guard);
         free(s);
         return BR_EIO;
     }
@@ -657,5 +712,6 @@ void http_drain(http_server *s, int timeout_ms) {
 void http_stop(http_server *s) {
     if (!s) return;
     MHD_stop_daemon(s->d);
+    guard_free(s->guard); /* after the daemon: no connection is left to report */
     free(s);
 }
