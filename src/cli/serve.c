@@ -12,6 +12,7 @@
 #include "../engine/engine.h"
 #include "../engine/exporter.h"
 #include "../engine/segments.h"
+#include "../http/authfail.h"
 #include "../lib/clock.h"
 #include "../lib/err.h"
 #include "../lib/hash.h"
@@ -92,6 +93,9 @@ int cli_serve(int argc, char **argv) {
          "seconds from a request's first byte to its complete head; then 408 and close (0 = none)", false, false, NULL},
         {"body-timeout", "BRASA_BODY_TIMEOUT", "60",
          "seconds from a request's head to its complete body; then 408 and close (0 = none)", false, false, NULL},
+        {"auth-fail-limit", "BRASA_AUTH_FAIL_LIMIT", "50/60s",
+         "LIMIT[/WINDOW] failed authentications per client address before it gets 429 until the window ends; 0 never",
+         false, false, NULL},
         {"rate-limit", "BRASA_RATE_LIMITS", NULL,
          "GROUP=LIMIT[/WINDOW] per key, e.g. users.track=6000/3s; 0 disables; repeatable", false, true, NULL},
         {"commit-batch", "BRASA_COMMIT_BATCH", "8192", "most writes per transaction (1 = a commit per write)", false, false, NULL},
@@ -153,6 +157,12 @@ int cli_serve(int argc, char **argv) {
         goto usage;
     }
     log_set_level((log_level)lvl);
+    authfail_config afc = {0, 60};
+    if (authfail_parse(opts_get(opts, "auth-fail-limit"), &afc) < 0) {
+        fprintf(stderr, "brasa: --auth-fail-limit must be LIMIT[/WINDOW], e.g. 50/60s (got '%s')\n",
+                opts_get(opts, "auth-fail-limit"));
+        goto usage;
+    }
     char *why;
     if (opts_get(opts, "rate-limit") && rl_parse(&rlc, opts_get(opts, "rate-limit"), &why) < 0) {
         fprintf(stderr, "brasa: %s\n", why);
@@ -189,6 +199,8 @@ int cli_serve(int argc, char **argv) {
                       .max_body = (size_t)max_body,
                       .max_headers = (size_t)max_headers,
                       .timeout_s = (unsigned)timeout,
+                      .auth_fail_limit = afc.limit,
+                      .auth_fail_window_s = afc.window_s,
                       .max_conns = (unsigned)max_conns,
                       .max_conns_per_ip = (unsigned)max_per_ip,
                       .header_timeout_s = (unsigned)header_timeout,

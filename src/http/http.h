@@ -112,6 +112,8 @@ typedef struct {
     size_t max_body;
     size_t max_headers;
     unsigned timeout_s;
+    unsigned auth_fail_limit;    /* failed authentications per address and window before 429; 0: never */
+    unsigned auth_fail_window_s; /* 0: 60 */
     unsigned max_conns;          /* open connections at once (lowered to fit the open-files limit) */
     unsigned max_conns_per_ip;   /* from one address; 0: no limit */
     unsigned header_timeout_s;   /* from a request's first byte to its complete head; 0: none */

@@ -11,6 +11,7 @@
  * the one line per request and frees it. */
 #define _GNU_SOURCE
 #include "http.h"
+#include "authfail.h"
 #include "guard.h"
 #include "head.h"
 #include "logcap.h"
@@ -44,6 +45,7 @@ struct http_server {
     const http_route *const *tables;
     atomic_int inflight;
     atomic_bool stopping; /* quiesced: answer 503 and close, so drain ends */
+    authfail_t *af;       /* failed authentications per address */
     http_guard *guard;    /* connection deadlines */
 };
 
@@ -87,6 +89,9 @@ struct http_req {
     uint64_t file_size;
     const char *file_type;
     bool limited; /* refused by the rate limiter: the 429 carries Retry-After */
+    unsigned retry_after; /* seconds, for a 429 not from the rate limiter */
+    bool af_refused; /* refused for its address's failed authentications */
+    bool quiet;   /* its log line is left out (authfail.h: sampling) */
     const char *allow; /* Allow header for 405 */
     char allow_buf[64];
 
@@ -238,7 +243,15 @@ static enum MHD_Result send_reply(http_req *r) {
         time_t now = time(NULL);
         snprintf(ra, sizeof ra, "%lld", (long long)(r->rl.reset > now ? r->rl.reset - now : 0));
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    } else if (r->status == 429 && r->retry_after) {
+        char ra[24];
+        snprintf(ra, sizeof ra, "%u", r->retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
     }
+    /* Every failed authentication counts against its address; their log
+     * lines are sampled. */
+    if (r->status == 401 || r->af_refused)
+        r->quiet = !authfail_note(r->srv->af, r->client, r->af_refused, clock_mono_us() / 1000);
     guard_body_done(r->srv->guard, r->fd); /* answered: no deadline runs now */
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
@@ -281,11 +294,14 @@ static const char *find_key(http_req *r, size_t *len) {
         return h;
     }
     const char *q = http_query(r, "api_key");
+    *len = q ? strlen(q) : 0;
     json_object *v;
     if (!q && r->json && json_object_object_get_ex(r->json, "api_key", &v) &&
-        json_object_is_type(v, json_type_string))
+        json_object_is_type(v, json_type_string)) {
+        /* Its whole length: "KEY\u0000junk" is not KEY. */
         q = json_object_get_string(v);
-    *len = q ? strlen(q) : 0;
+        *len = (size_t)json_object_get_string_len(v);
+    }
     return q ? q : "";
 }
 
@@ -485,6 +501,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             r->close = true;
             return send_error(r, bad, why);
         }
+        /* An address over its failed-authentication budget: refused before
+         * any key is looked at, and closed (its body is not read). */
+        if (authfail_blocked(s->af, r->client, clock_mono_us() / 1000, &r->retry_after)) {
+            r->af_refused = r->close = true;
+            snprintf(why, sizeof why, "retry after %u s", r->retry_after);
+            return send_error(r, BR_EAUTHFAIL, why);
+        }
         size_t hsize = 0;
         MHD_get_connection_values(c, MHD_HEADER_KIND, sum_header, &hsize);
         int err;
@@ -559,7 +582,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!r) return;
     *con_cls = NULL;
     guard_request_done(s->guard, r->fd);
-    if (log_get_level() <= LOG_INFO) {
+    if (log_get_level() <= LOG_INFO && !r->quiet) {
         char ip[INET6_ADDRSTRLEN];
         cidr_addr_str(r->client, ip, sizeof ip);
         buf_t b = BUF_INIT;
@@ -619,7 +642,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
 
 /* Once a second, on the guard's thread: summaries of what was not logged. */
 static void tick(void *arg) {
-    (void)arg;
+    http_server *s = arg;
+    authfail_sweep(s->af, clock_mono_us() / 1000);
     http_logcap_flush(&mhd_log_cap);
 }
 
@@ -631,6 +655,7 @@ int http_start(const http_config *cfg, http_ctx *ctx, const http_route *const *t
     s->cfg = *cfg;
     s->ctx = ctx;
     s->tables = tables;
+    s->af = authfail_new(&(authfail_config){cfg->auth_fail_limit, cfg->auth_fail_window_s});
     /* Each connection is an open file: take what the hard limit allows,
      * and keep the connection limit under it. */
     int nofile = guard_raise_nofile();
@@ -659,6 +684,7 @@ int http_start(const http_config *cfg, http_ctx *ctx, const http_route *const *t
     } else {
         log_error("http: invalid listen address '%s'", cfg->listen);
         guard_free(s->guard);
+        authfail_free(s->af);
         free(s);
         return BR_EINVAL;
     }
@@ -683,6 +709,7 @@ int http_start(const http_config *cfg, http_ctx *ctx, const http_route *const *t
     if (!s->d) {
         log_error("http: cannot listen on %s port %d", cfg->listen, cfg->port);
         guard_free(s->guard);
+        authfail_free(s->af);
         free(s);
         return BR_EIO;
     }
@@ -713,5 +740,6 @@ void http_stop(http_server *s) {
     if (!s) return;
     MHD_stop_daemon(s->d);
     guard_free(s->guard); /* after the daemon: no connection is left to report */
+    authfail_free(s->af);
     free(s);
 }

@@ -42,7 +42,8 @@
     XX(CLIENTSECRET, 401, "Invalid client secret")                            \
     XX(PARTNEROFF,  401, "Partner not enabled for client with client secret: ") \
     /* HTTP edge (http/head.c, http/guard.c, http/authfail.c) */            \
-    XX(TENCODING,   501, "Not Implemented")                                  
+    XX(TENCODING,   501, "Not Implemented")                                   \
+    XX(AUTHFAIL,    429, "Too Many Requests: too many failed authentications from this address")                                  
 
 typedef enum {
 #define XX(name, status, msg) BR_E_##name##_IDX,
