@@ -36,6 +36,10 @@
 #include <unistd.h>
 
 #define JSON_MAX_DEPTH 64
+/* Braze's paths and query strings are short; a longer request-target gets
+ * brasa's 414 (libmicrohttpd's own HTML 414 only comes once the request
+ * line no longer fits its buffer, about max_headers + 32 KiB). */
+#define TARGET_MAX 8192
 #define KEY_ECHO_MAX 128 /* an unknown key is echoed like Braze does, but bounded */
 
 struct http_server {
@@ -422,6 +426,11 @@ static enum MHD_Result dispatch(http_req *r) {
         snprintf(d, sizeof d, "headers exceed %zu bytes", r->srv->cfg.max_headers);
         return send_error(r, BR_EHEADERS, d);
     }
+    if (r->early == BR_EURITOOLONG) {
+        char d[64];
+        snprintf(d, sizeof d, "the request-target exceeds %d bytes", TARGET_MAX);
+        return send_error(r, BR_EURITOOLONG, d);
+    }
     if (r->early) return send_error(r, r->early, NULL);
     if (r->too_big) {
         char d[64];
@@ -515,6 +524,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                              * request stays a small allocation */
         if (atomic_load(&s->stopping)) {
             r->early = BR_EUNAVAIL; /* a keep-alive client's next request */
+        } else if (strlen(r->target) > TARGET_MAX) {
+            r->early = BR_EURITOOLONG;
         } else if (hsize > s->cfg.max_headers) {
             r->early = BR_EHEADERS;
         } else if (!(r->route = http_route_match(s->tables, method, r->path, &params, &err, r->allow_buf,

@@ -43,7 +43,8 @@
     XX(PARTNEROFF,  401, "Partner not enabled for client with client secret: ") \
     /* HTTP edge (http/head.c, http/guard.c, http/authfail.c) */            \
     XX(TENCODING,   501, "Not Implemented")                                   \
-    XX(AUTHFAIL,    429, "Too Many Requests: too many failed authentications from this address")                                  
+    XX(AUTHFAIL,    429, "Too Many Requests: too many failed authentications from this address") \
+    XX(URITOOLONG,  414, "URI Too Long")                                  
 
 typedef enum {
 #define XX(name, status, msg) BR_E_##name##_IDX,
