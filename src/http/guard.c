@@ -12,7 +12,6 @@
 #include "../lib/log.h"
 #include "../lib/mem.h"
 
-#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -110,9 +109,9 @@ static void expire(http_guard *g, int fd, const char *what, unsigned limit_s, in
                       "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nConnection: close\r\n"
                       "Content-Length: %d\r\n\r\n%s",
                       bl, body);
-    /* A full send buffer (a client that does not read) just loses the answer. */
-    if (send(fd, msg, (size_t)ml, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN) { /* closed anyway */
-    }
+    /* A full send buffer (a client that does not read) just loses the
+     * answer: the connection is closed either way. */
+    (void)send(fd, msg, (size_t)ml, MSG_DONTWAIT | MSG_NOSIGNAL);
     shutdown(fd, SHUT_RDWR);
     if (http_logcap_take(&g->closed_log, now))
         log_info("http: closed connection fd=%d: request %s not complete after %u s (408)", fd, what, limit_s);

@@ -2,13 +2,16 @@
  *
  * MHD calls on_uri() when a request line is in (the request starts, with
  * the request-target exactly as sent), then on_request() several times per
- * request: once when the headers
- * are in (we route, check sizes and refuse early), once per body chunk (we
- * buffer up to max_body), and once at the end (we check the key, count the
- * request and run the handler). A handler that writes suspends the
- * connection until its commit is durable; the store's writer resumes it and
- * MHD calls on_request() once more to send the answer. on_completed() logs
- * the one line per request and frees it. */
+ * request: once when the headers are in (we refuse a head that could be
+ * framed two ways (head.h) and an address over its failed-authentication
+ * budget (authfail.h), both at once and closing; then route, check sizes
+ * and refuse early), once per body chunk (we buffer up to max_body), and
+ * once at the end (we check the key, count the request and run the
+ * handler). A handler that writes suspends the connection until its commit
+ * is durable; the store's writer resumes it and MHD calls on_request() once
+ * more to send the answer. on_completed() logs the one line per request
+ * (sampled for failed authentications) and frees it. Connections and their
+ * deadlines are the guard's (guard.h). */
 #define _GNU_SOURCE
 #include "http.h"
 #include "authfail.h"
