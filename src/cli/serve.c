@@ -16,6 +16,7 @@
 #include "../engine/engine.h"
 #include "../engine/exporter.h"
 #include "../engine/segments.h"
+#include "../http/authfail.h"
 #include "../store/keys.h"
 #include "../lib/clock.h"
 #include "../lib/err.h"
@@ -69,7 +70,8 @@ static void flush_touches(engine_t *e, auth_t *a) {
 static int bootstrap(store_t *store) {
     apikey_new k;
     char *why;
-    if (apikey_prepare(&k, "bootstrap", "all", "", &why) < 0) {
+    /* "all" is every Braze permission; the bootstrap key also administers. */
+    if (apikey_prepare(&k, "bootstrap", "all," "brasa.keys", "", &why) < 0) {
         log_error("serve: %s", why);
         free(why);
         return -1;
@@ -94,6 +96,19 @@ int cli_serve(int argc, char **argv) {
         {"max-body", "BRASA_MAX_BODY", "4194304", "largest request body in bytes (413 above)", false, false, NULL},
         {"max-headers", "BRASA_MAX_HEADERS", "32768", "largest request header block in bytes (431 above)", false, false, NULL},
         {"timeout", "BRASA_TIMEOUT", "60", "idle connection timeout in seconds", false, false, NULL},
+        {"max-connections", "BRASA_MAX_CONNECTIONS", "16384",
+         "open connections at once (kept under the open-files limit, which serve raises to its hard limit)", false,
+         false, NULL},
+        {"max-connections-per-ip", "BRASA_MAX_CONNECTIONS_PER_IP", "1024",
+         "open connections from one client address; more are closed at once (0 = no limit; behind a proxy, raise it)",
+         false, false, NULL},
+        {"header-timeout", "BRASA_HEADER_TIMEOUT", "10",
+         "seconds from a request's first byte to its complete head; then 408 and close (0 = none)", false, false, NULL},
+        {"body-timeout", "BRASA_BODY_TIMEOUT", "60",
+         "seconds from a request's head to its complete body; then 408 and close (0 = none)", false, false, NULL},
+        {"auth-fail-limit", "BRASA_AUTH_FAIL_LIMIT", "50/60s",
+         "LIMIT[/WINDOW] failed authentications per client address before it gets 429 until the window ends; 0 never",
+         false, false, NULL},
         {"rate-limit", "BRASA_RATE_LIMITS", NULL,
          "GROUP=LIMIT[/WINDOW] per key, e.g. users.track=6000/3s; 0 disables; repeatable", false, true, NULL},
         {"commit-batch", "BRASA_COMMIT_BATCH", "8192", "most writes per transaction (1 = a commit per write)", false, false, NULL},
@@ -135,9 +150,13 @@ int cli_serve(int argc, char **argv) {
               timeout = opts_uint(opts, "timeout", 86400),
               ttl = opts_uint(opts, "key-cache-ms", 3600 * 1000),
               batch = opts_uint(opts, "commit-batch", 1 << 20),
-              export_ttl = opts_uint(opts, "export-ttl", 24 * 365 * 100);
+              export_ttl = opts_uint(opts, "export-ttl", 24 * 365 * 100),
+              max_conns = opts_uint(opts, "max-connections", 1 << 20),
+              max_per_ip = opts_uint(opts, "max-connections-per-ip", 1 << 20),
+              header_timeout = opts_uint(opts, "header-timeout", 86400),
+              body_timeout = opts_uint(opts, "body-timeout", 86400);
     if (port < 0 || threads < 0 || max_body < 0 || max_headers < 0 || timeout < 0 || ttl < 0 || batch < 0 ||
-        export_ttl < 0)
+        export_ttl < 0 || max_conns < 1 || max_per_ip < 0 || header_timeout < 0 || body_timeout < 0)
         goto usage;
     /* Download URLs are "<public-url>/exports/<name>": no trailing slash. */
     public_url = opts_get(opts, "public-url") ? xstrdup(opts_get(opts, "public-url")) : NULL;
@@ -151,6 +170,12 @@ int cli_serve(int argc, char **argv) {
         goto usage;
     }
     log_set_level((log_level)lvl);
+    authfail_config afc = {0, 60};
+    if (authfail_parse(opts_get(opts, "auth-fail-limit"), &afc) < 0) {
+        fprintf(stderr, "brasa: --auth-fail-limit must be LIMIT[/WINDOW], e.g. 50/60s (got '%s')\n",
+                opts_get(opts, "auth-fail-limit"));
+        goto usage;
+    }
     char *why;
     if (opts_get(opts, "rate-limit") && rl_parse(&rlc, opts_get(opts, "rate-limit"), &why) < 0) {
         fprintf(stderr, "brasa: %s\n", why);
@@ -191,7 +216,13 @@ int cli_serve(int argc, char **argv) {
                       .threads = threads ? (unsigned)threads : 1,
                       .max_body = (size_t)max_body,
                       .max_headers = (size_t)max_headers,
-                      .timeout_s = (unsigned)timeout};
+                      .timeout_s = (unsigned)timeout,
+                      .auth_fail_limit = afc.limit,
+                      .auth_fail_window_s = afc.window_s,
+                      .max_conns = (unsigned)max_conns,
+                      .max_conns_per_ip = (unsigned)max_per_ip,
+                      .header_timeout_s = (unsigned)header_timeout,
+                      .body_timeout_s = (unsigned)body_timeout};
     if (http_start(&hc, &ctx, api_tables, &srv) < 0) goto out;
 
     const char *host = hc.listen;

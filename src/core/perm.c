@@ -27,9 +27,12 @@ bool perm_has(const perm_set *s, perm_id p) {
 
 void perm_add(perm_set *s, perm_id p) { s->bits[p / 64] |= (uint64_t)1 << (p % 64); }
 
+bool perm_is_admin(perm_id p) { return p == PERM_BRASA_KEYS; }
+
 void perm_all(perm_set *s) {
     memset(s, 0, sizeof *s);
-    for (int i = 0; i < PERM__COUNT; i++) perm_add(s, (perm_id)i);
+    for (int i = 0; i < PERM__COUNT; i++)
+        if (!perm_is_admin((perm_id)i)) perm_add(s, (perm_id)i);
 }
 
 int perm_parse(const char *list, perm_set *s, char **bad) {
@@ -39,7 +42,9 @@ int perm_parse(const char *list, perm_set *s, char **bad) {
     size_t len;
     while ((p = str_item(&list, &len))) {
         if (str_ieq(p, len, "all") || str_ieq(p, len, "*")) {
-            perm_all(s);
+            perm_set all;
+            perm_all(&all);
+            for (size_t i = 0; i < sizeof s->bits / sizeof s->bits[0]; i++) s->bits[i] |= all.bits[i];
             continue;
         }
         int id = perm_lookup(p, (int)len);

@@ -3,7 +3,13 @@
  * One permission per Braze endpoint, under Braze's own names (basics.md), plus
  * brasa's own for what Braze does in its dashboard (managing keys). A key's
  * permissions are a bit set over this table; they are stored as the
- * comma-separated names so that reordering the table never changes a key. */
+ * comma-separated names so that reordering the table never changes a key.
+ *
+ * "all" means every Braze permission. brasa's admin permission (brasa.keys:
+ * keys, partners' data import keys, admin segment routes) is granted only
+ * when named: a key made with "all" for a partner must not be able to mint
+ * keys. Keys store the names they were granted, so a key made with "all"
+ * before this rule still holds brasa.keys (docs/operations.md). */
 #ifndef BR_PERM_H
 #define BR_PERM_H
 #include <stdbool.h>
@@ -121,8 +127,12 @@ const char *perm_name(perm_id p);
 int perm_lookup(const char *name, int len);
 bool perm_has(const perm_set *s, perm_id p);
 void perm_add(perm_set *s, perm_id p);
+/* Whether p is one of brasa's admin permissions, which "all" leaves out. */
+bool perm_is_admin(perm_id p);
+/* Sets *s to every permission but the admin ones ("all"). */
 void perm_all(perm_set *s);
-/* Parses "users.track,users.export.ids" (or "all"/"*") into *s.
+/* Parses "users.track,users.export.ids" (or "all"/"*", which can be
+ * combined with admin names: "all,brasa.keys") into *s.
  * Returns 0, or BR_EINVAL and, in *bad, the offending name (caller frees). */
 int perm_parse(const char *list, perm_set *s, char **bad);
 /* Writes the set as a comma-separated list (caller frees). */

@@ -94,8 +94,10 @@ typedef struct {
 } http_params;
 
 /* Finds the route for method and path in a NULL-terminated list of tables.
- * Returns it, or NULL with *err = BR_ENOTFOUND (no such path) or BR_EMETHOD
- * (path exists, method does not; *allow lists the methods, e.g. "GET, POST"). */
+ * path is the path as received (no query string, not percent-decoded); HEAD
+ * matches GET routes. Returns it, or NULL with *err = BR_ENOTFOUND (no such
+ * path) or BR_EMETHOD (path exists, method does not; *allow lists the
+ * methods, e.g. "GET, HEAD, POST"). */
 const http_route *http_route_match(const http_route *const *tables, const char *method,
                                    const char *path, http_params *params, int *err, char *allow,
                                    size_t allowlen);
@@ -108,6 +110,12 @@ typedef struct {
     size_t max_body;
     size_t max_headers;
     unsigned timeout_s;
+    unsigned auth_fail_limit;    /* failed authentications per address and window before 429; 0: never */
+    unsigned auth_fail_window_s; /* 0: 60 */
+    unsigned max_conns;          /* open connections at once (lowered to fit the open-files limit) */
+    unsigned max_conns_per_ip;   /* from one address; 0: no limit */
+    unsigned header_timeout_s;   /* from a request's first byte to its complete head; 0: none */
+    unsigned body_timeout_s;     /* from its head to its complete body; 0: none */
 } http_config;
 
 typedef struct http_server http_server;

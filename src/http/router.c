@@ -2,10 +2,17 @@
  *
  * Braze's surface is a few dozen fixed paths and one parameterised family
  * (/partners/{partner}/...), so a linear walk over the tables costs well
- * under a microsecond and keeps the tables the single source of truth. */
+ * under a microsecond and keeps the tables the single source of truth.
+ *
+ * Paths are matched as the client sent them, never percent-decoded: a proxy
+ * or firewall rule written on the raw path ("deny /admin/") must see the
+ * same path brasa routes, so "/%61dmin/keys" or "/users%2ftrack" match
+ * nothing. Parameters are handed over raw too; the handlers' own checks
+ * (partner names, export names, ids) refuse anything encoded. */
 #include "http.h"
 #include "../lib/err.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,13 +47,18 @@ const http_route *http_route_match(const http_route *const *tables, const char *
     size_t used = 0;
     allow[0] = '\0';
     *err = BR_ENOTFOUND;
+    /* HEAD is GET without the body (RFC 9110 9.3.2); libmicrohttpd leaves
+     * the body out, so every GET route answers HEAD too. */
+    const char *want = strcmp(method, "HEAD") == 0 ? "GET" : method;
     for (const http_route *const *t = tables; *t; t++)
         for (const http_route *r = *t; r->method; r++) {
             if (!match(r->path, path, params)) continue;
-            if (strcmp(r->method, method) == 0) return r;
+            if (strcmp(r->method, want) == 0) return r;
             *err = BR_EMETHOD;
+            bool get = strcmp(r->method, "GET") == 0;
             if (used < allowlen)
-                used += (size_t)snprintf(allow + used, allowlen - used, "%s%s", used ? ", " : "", r->method);
+                used += (size_t)snprintf(allow + used, allowlen - used, "%s%s%s", used ? ", " : "", r->method,
+                                         get ? ", HEAD" : "");
         }
     return NULL;
 }

@@ -1,15 +1,24 @@
 /* server.c -- libmicrohttpd glue: request lifecycle, auth, limits, replies.
  *
- * MHD calls on_request() several times per request: once when the headers
- * are in (we route, check sizes and refuse early), once per body chunk (we
- * buffer up to max_body), and once at the end (we check the key, count the
- * request and run the handler). A handler that submits a command to the
- * engine suspends the connection until the engine answers it (reads at
- * once, writes once durable); http_resume() wakes it and MHD calls
- * on_request() once more to send the answer. on_completed() logs the one
- * line per request and frees it. */
+ * MHD calls on_uri() when a request line is in (the request starts, with
+ * the request-target exactly as sent), then on_request() several times per
+ * request: once when the headers are in (we refuse a head that could be
+ * framed two ways (head.h) and an address over its failed-authentication
+ * budget (authfail.h), both at once and closing; then route, check sizes
+ * and refuse early), once per body chunk (we buffer up to max_body), and
+ * once at the end (we check the key, count the request and run the
+ * handler). A handler that submits a command to the engine suspends the
+ * connection until the engine answers it (reads at once, writes once
+ * durable); http_resume() wakes it and MHD calls on_request() once more to
+ * send the answer. on_completed() logs the one line per request (sampled
+ * for failed authentications) and frees it. Connections and their
+ * deadlines are the guard's (guard.h). */
 #define _GNU_SOURCE
 #include "http.h"
+#include "authfail.h"
+#include "guard.h"
+#include "head.h"
+#include "logcap.h"
 #include "../lib/buf.h"
 #include "../lib/cidr.h"
 #include "../lib/clock.h"
@@ -30,6 +39,10 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Braze's paths and query strings are short; a longer request-target gets
+ * brasa's 414 (libmicrohttpd's own HTML 414 only comes once the request
+ * line no longer fits its buffer, about max_headers + 32 KiB). */
+#define TARGET_MAX 8192
 #define KEY_ECHO_MAX 128 /* an unknown key is echoed like Braze does, but bounded */
 
 struct http_server {
@@ -39,7 +52,13 @@ struct http_server {
     const http_route *const *tables;
     atomic_int inflight;
     atomic_bool stopping; /* quiesced: answer 503 and close, so drain ends */
+    authfail_t *af;       /* failed authentications per address */
+    http_guard *guard;    /* connection deadlines */
 };
+
+/* libmicrohttpd logs a line for many things a client can cause at will
+ * (a malformed request, a connection closed mid-request). */
+static http_logcap mhd_log_cap = HTTP_LOGCAP_INIT("libmicrohttpd messages", 20);
 
 typedef enum { REQ_HEADERS, REQ_BODY, REQ_DEFERRED, REQ_REPLIED } req_state;
 
@@ -47,8 +66,13 @@ struct http_req {
     http_server *srv;
     struct MHD_Connection *conn;
     req_state state;
+    bool counted; /* in srv->inflight (from the first on_request call) */
+    int fd;       /* the connection's socket, for the guard */
     char method[16];
-    char *path;
+    char *target; /* the request-target as received: routing and logs */
+    const char *target_at; /* where libmicrohttpd had it (head.c compares addresses) */
+    bool close;   /* answer with Connection: close (the framing is not trusted) */
+    char *path;   /* its path: target up to '?' */
     const http_route *route;
     http_params *params; /* NULL unless the route has "{name}" segments */
     int64_t t0_us;
@@ -72,6 +96,9 @@ struct http_req {
     uint64_t file_size;
     const char *file_type;
     bool limited; /* refused by the rate limiter: the 429 carries Retry-After */
+    unsigned retry_after; /* seconds, for a 429 not from the rate limiter */
+    bool af_refused; /* refused for its address's failed authentications */
+    bool quiet;   /* its log line is left out (authfail.h: sampling) */
     const char *allow; /* Allow header for 405 */
     char allow_buf[64];
 
@@ -217,7 +244,8 @@ static enum MHD_Result send_reply(http_req *r) {
     }
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->file_type ? r->file_type : "application/json");
-    if (atomic_load(&r->srv->stopping)) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (r->close || atomic_load(&r->srv->stopping))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     add_rl_headers(r, resp);
     if (r->status == 405 && r->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     if (r->status == 429 && r->limited && r->rl.reset) {
@@ -225,7 +253,16 @@ static enum MHD_Result send_reply(http_req *r) {
         time_t now = time(NULL);
         snprintf(ra, sizeof ra, "%lld", (long long)(r->rl.reset > now ? r->rl.reset - now : 0));
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    } else if (r->status == 429 && r->retry_after) {
+        char ra[24];
+        snprintf(ra, sizeof ra, "%u", r->retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
     }
+    /* Every failed authentication counts against its address; their log
+     * lines are sampled. */
+    if (r->status == 401 || r->af_refused)
+        r->quiet = !authfail_note(r->srv->af, r->client, r->af_refused, clock_mono_us() / 1000);
+    guard_body_done(r->srv->guard, r->fd); /* answered: no deadline runs now */
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     r->state = REQ_REPLIED;
@@ -267,11 +304,14 @@ static const char *find_key(http_req *r, size_t *len) {
         return h;
     }
     const char *q = http_query(r, "api_key");
+    *len = q ? strlen(q) : 0;
     json_object *v;
     if (!q && r->json && json_object_object_get_ex(r->json, "api_key", &v) &&
-        json_object_is_type(v, json_type_string))
+        json_object_is_type(v, json_type_string)) {
+        /* Its whole length: "KEY\u0000junk" is not KEY. */
         q = json_object_get_string(v);
-    *len = q ? strlen(q) : 0;
+        *len = (size_t)json_object_get_string_len(v);
+    }
     return q ? q : "";
 }
 
@@ -352,12 +392,33 @@ bad:
     return BR_EJSON;
 }
 
+/* RFC 9112 checks of the head (head.h). Returns 0 or a BR_E* code with the
+ * reason in why. */
+static int check_head(http_req *r, const char *method, const char *version, char *why, size_t whylen) {
+    http_field *f;
+    int n;
+    size_t tl = strlen(r->target);
+    int rc = http_head_collect(r->conn, method, version, r->target_at, tl, &f, &n, why, whylen);
+    if (rc == 0) {
+        http_head h = {r->target, tl, version && strcmp(version, MHD_HTTP_VERSION_1_0) == 0, f, n};
+        rc = http_head_check(&h, why, whylen);
+    }
+    free(f);
+    return rc;
+}
+
 /* The final call: everything is in; decide and answer (or defer). */
 static enum MHD_Result dispatch(http_req *r) {
+    guard_body_done(r->srv->guard, r->fd);
     if (r->early == BR_EHEADERS) {
         char d[64];
         snprintf(d, sizeof d, "headers exceed %zu bytes", r->srv->cfg.max_headers);
         return send_error(r, BR_EHEADERS, d);
+    }
+    if (r->early == BR_EURITOOLONG) {
+        char d[64];
+        snprintf(d, sizeof d, "the request-target exceeds %d bytes", TARGET_MAX);
+        return send_error(r, BR_EURITOOLONG, d);
     }
     if (r->early) return send_error(r, r->early, NULL);
     if (r->too_big) {
@@ -383,25 +444,68 @@ static enum MHD_Result dispatch(http_req *r) {
     return send_reply(r);
 }
 
+/* A request line is in: the request starts here, before libmicrohttpd
+ * percent-decodes the target (in place) and splits off the query. What this
+ * returns is the request's *con_cls, and on_completed() is called for it
+ * whatever happens next. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+    http_req *r = xcalloc(1, sizeof *r);
+    r->srv = cls;
+    r->conn = c;
+    r->t0_us = clock_mono_us();
+    r->target = xstrdup(uri ? uri : "");
+    r->target_at = uri;
+    r->path = xstrndup(r->target, strcspn(r->target, "?"));
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci) cidr_from_sockaddr(ci->client_addr, r->client);
+    ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    r->fd = ci ? ci->connect_fd : -1;
+    return r;
+}
+
+/* Connections come and go: the guard tracks them (guard.h). The fd is
+ * kept in the socket context: at "closed" it is still open. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    http_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        int fd = ci ? ci->connect_fd : -1;
+        *socket_context = (void *)(intptr_t)(fd + 1);
+        guard_opened(s->guard, fd);
+    } else {
+        guard_closed(s->guard, (int)(intptr_t)*socket_context - 1);
+    }
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls) {
-    (void)version;
     http_server *s = cls;
+    if (!*con_cls) *con_cls = on_uri(s, url, c); /* not reached: on_uri always ran */
     http_req *r = *con_cls;
 
-    if (!r) { /* headers are in */
-        r = xcalloc(1, sizeof *r);
-        *con_cls = r;
+    if (r->state == REQ_HEADERS) { /* headers are in */
+        guard_head_done(s->guard, r->fd);
+        r->counted = true;
         atomic_fetch_add(&s->inflight, 1);
-        r->srv = s;
-        r->conn = c;
-        r->t0_us = clock_mono_us();
         snprintf(r->method, sizeof r->method, "%s", method);
-        r->path = xstrdup(url);
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        if (ci) cidr_from_sockaddr(ci->client_addr, r->client);
 
+        /* A head brasa cannot frame like any proxy would is answered now,
+         * before its body, and the connection closed. */
+        char why[160];
+        int bad = check_head(r, method, version, why, sizeof why);
+        if (bad < 0) {
+            r->close = true;
+            return send_error(r, bad, why);
+        }
+        /* An address over its failed-authentication budget: refused before
+         * any key is looked at, and closed (its body is not read). */
+        if (authfail_blocked(s->af, r->client, clock_mono_us() / 1000, &r->retry_after)) {
+            r->af_refused = r->close = true;
+            snprintf(why, sizeof why, "retry after %u s", r->retry_after);
+            return send_error(r, BR_EAUTHFAIL, why);
+        }
         size_t hsize = 0;
         MHD_get_connection_values(c, MHD_HEADER_KIND, sum_header, &hsize);
         int err;
@@ -409,9 +513,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                              * request stays a small allocation */
         if (atomic_load(&s->stopping)) {
             r->early = BR_EUNAVAIL; /* a keep-alive client's next request */
+        } else if (strlen(r->target) > TARGET_MAX) {
+            r->early = BR_EURITOOLONG;
         } else if (hsize > s->cfg.max_headers) {
             r->early = BR_EHEADERS;
-        } else if (!(r->route = http_route_match(s->tables, method, url, &params, &err, r->allow_buf,
+        } else if (!(r->route = http_route_match(s->tables, method, r->path, &params, &err, r->allow_buf,
                                                    sizeof r->allow_buf))) {
             r->allow = r->allow_buf;
             r->early = err;
@@ -455,9 +561,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
 }
 
+#define LOG_PATH_MAX 512 /* a 60 KB path must not make a 60 KB log line */
+
 static void log_path(buf_t *b, const char *p) {
     /* The path is client text: keep log lines one line and greppable. */
-    for (; *p; p++) {
+    for (size_t n = 0; *p; p++, n++) {
+        if (n == LOG_PATH_MAX) {
+            buf_puts(b, "...");
+            break;
+        }
         unsigned char ch = (unsigned char)*p;
         if (ch < 0x21 || ch == 0x7f || ch == '"') buf_printf(b, "%%%02X", ch);
         else buf_append(b, p, 1);
@@ -466,18 +578,23 @@ static void log_path(buf_t *b, const char *p) {
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-    (void)c;
     http_server *s = cls;
     http_req *r = *con_cls;
     if (!r) return;
     *con_cls = NULL;
-    if (log_get_level() <= LOG_INFO) {
+    guard_request_done(s->guard, r->fd);
+    if (log_get_level() <= LOG_INFO && !r->quiet) {
         char ip[INET6_ADDRSTRLEN];
         cidr_addr_str(r->client, ip, sizeof ip);
         buf_t b = BUF_INIT;
         log_path(&b, r->path);
-        log_info("http method=%s path=%s status=%d us=%lld key=\"%s\" ip=%s%s", r->method, b.data,
-                 r->status, (long long)(clock_mono_us() - r->t0_us), r->has_ident ? r->ident.name : "",
+        /* A request libmicrohttpd refused itself never reached on_request:
+         * no method, but its status is known. */
+        int status = r->status;
+        const union MHD_ConnectionInfo *ci = status ? NULL : MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
+        if (ci) status = (int)ci->http_status;
+        log_info("http method=%s path=%s status=%d us=%lld key=\"%s\" ip=%s%s", r->method[0] ? r->method : "-",
+                 b.data, status, (long long)(clock_mono_us() - r->t0_us), r->has_ident ? r->ident.name : "",
                  ip, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
         buf_free(&b);
     }
@@ -487,15 +604,18 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     json_object_put(r->json);
     buf_free(&r->body);
     free(r->reply);
+    free(r->target);
     free(r->path);
     free(r->params);
+    bool counted = r->counted;
     free(r);
-    atomic_fetch_sub(&s->inflight, 1);
+    if (counted) atomic_fetch_sub(&s->inflight, 1);
 }
 
-/* Percent-decodes in place like libmicrohttpd, except %00: a NUL would cut
- * the C string and "/healthz%00junk" would route as "/healthz". Left
- * encoded, it matches no route. Returns the new length. */
+/* Percent-decodes query-string names and values (and the URL libmicrohttpd
+ * passes to on_request, which routing does not use) like libmicrohttpd,
+ * except %00: a NUL would cut the C string ("api_key=K%00junk" would be K).
+ * Left encoded, it is just a wrong value. Returns the new length. */
 static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
     (void)cls, (void)c;
     char *w = s;
@@ -514,11 +634,21 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
     (void)cls;
+    if (!http_logcap_take(&mhd_log_cap, clock_mono_us() / 1000)) return;
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     msg[strcspn(msg, "\n")] = '\0';
     log_warn("mhd: %s", msg);
 }
+
+/* Once a second, on the guard's thread: summaries of what was not logged. */
+static void tick(void *arg) {
+    http_server *s = arg;
+    authfail_sweep(s->af, clock_mono_us() / 1000);
+    http_logcap_flush(&mhd_log_cap);
+}
+
+#define FD_RESERVE 256 /* open files kept for the store, exports, libcurl, ... */
 
 int http_start(const http_config *cfg, http_ctx *ctx, const http_route *const *tables,
                http_server **out) {
@@ -526,6 +656,19 @@ int http_start(const http_config *cfg, http_ctx *ctx, const http_route *const *t
     s->cfg = *cfg;
     s->ctx = ctx;
     s->tables = tables;
+    s->af = authfail_new(&(authfail_config){cfg->auth_fail_limit, cfg->auth_fail_window_s});
+    /* Each connection is an open file: take what the hard limit allows,
+     * and keep the connection limit under it. */
+    int nofile = guard_raise_nofile();
+    unsigned max_conns = cfg->max_conns ? cfg->max_conns : 1;
+    if (nofile - FD_RESERVE < (int)max_conns) {
+        unsigned fit = nofile > FD_RESERVE + 64 ? (unsigned)(nofile - FD_RESERVE) : 64;
+        log_warn("http: --max-connections %u lowered to %u to fit the open files limit (%d); raise it (ulimit -n, "
+                 "LimitNOFILE=) for more",
+                 max_conns, fit, nofile);
+        max_conns = fit;
+    }
+    s->guard = guard_new(&(guard_config){cfg->header_timeout_s, cfg->body_timeout_s, nofile, tick, s});
 
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
@@ -541,6 +684,8 @@ int http_start(const http_config *cfg, http_ctx *ctx, const http_route *const *t
         flags |= MHD_USE_DUAL_STACK;
     } else {
         log_error("http: invalid listen address '%s'", cfg->listen);
+        guard_free(s->guard);
+        authfail_free(s->af);
         free(s);
         return BR_EINVAL;
     }
@@ -557,9 +702,15 @@ int http_start(const http_config *cfg, http_ctx *ctx, const http_route *const *t
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                             MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
                             MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+                            MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+                            MHD_OPTION_CONNECTION_LIMIT, max_conns,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conns_per_ip,
                             MHD_OPTION_END);
     if (!s->d) {
         log_error("http: cannot listen on %s port %d", cfg->listen, cfg->port);
+        guard_free(s->guard);
+        authfail_free(s->af);
         free(s);
         return BR_EIO;
     }
@@ -589,5 +740,7 @@ void http_drain(http_server *s, int timeout_ms) {
 void http_stop(http_server *s) {
     if (!s) return;
     MHD_stop_daemon(s->d);
+    guard_free(s->guard); /* after the daemon: no connection is left to report */
+    authfail_free(s->af);
     free(s);
 }

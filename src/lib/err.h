@@ -40,7 +40,11 @@
     XX(COHORTTIME,  400, "created_at must be a valid time as an ISO-8601 string") \
     XX(PARTNERKEY,  401, "Invalid Partner API key")                           \
     XX(CLIENTSECRET, 401, "Invalid client secret")                            \
-    XX(PARTNEROFF,  401, "Partner not enabled for client with client secret: ")
+    XX(PARTNEROFF,  401, "Partner not enabled for client with client secret: ") \
+    /* HTTP edge (http/head.c, http/guard.c, http/authfail.c) */            \
+    XX(TENCODING,   501, "Not Implemented")                                   \
+    XX(AUTHFAIL,    429, "Too Many Requests: too many failed authentications from this address") \
+    XX(URITOOLONG,  414, "URI Too Long")                                  
 
 typedef enum {
 #define XX(name, status, msg) BR_E_##name##_IDX,

@@ -4,6 +4,7 @@
 #include "utf8.h"
 
 #include <math.h>
+#include <string.h>
 #include <stdio.h>
 
 json_object *json_get(json_object *o, const char *k) {
@@ -56,6 +57,11 @@ json_object *json_parse(const char *s, size_t n) {
 
 bool json_check_raw(const char *p, size_t n, char *why, size_t whylen) {
     size_t bad;
+    const char *nul = memchr(p, 0, n);
+    if (nul) {
+        snprintf(why, whylen, "the body contains a NUL byte (byte %zu)", (size_t)(nul - p));
+        return false;
+    }
     if (!utf8_valid(p, n, &bad)) {
         snprintf(why, whylen, "the body is not valid UTF-8 (byte %zu)", bad);
         return false;

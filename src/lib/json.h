@@ -38,8 +38,9 @@ json_object *json_parse(const char *s, size_t n);
 
 /* Checks a request body before and after json-c parsed it, for what json-c
  * lets through but brasa could not give back as valid JSON:
- * json_check_raw: the bytes are strict UTF-8 (utf8.h) and no string holds
- * an escaped NUL (\u0000: json-c cuts keys at it, C APIs cut values);
+ * json_check_raw: the bytes are strict UTF-8 (utf8.h), hold no NUL, and no
+ * string holds an escaped one (\u0000: json-c cuts keys at it, C APIs cut
+ * values);
  * json_check_numbers: every number is finite (json-c reads NaN, Infinity
  * and 1e999 even in strict mode). Return true, or false with a message
  * naming the byte offset or the problem in why. */

@@ -66,11 +66,11 @@ test('one trailing slash is tolerated', async () => {
 test('a known path with the wrong method answers 405 with Allow', async () => {
   let res = await h.request(srv, 'DELETE', '/admin/keys', { key: srv.key });
   h.assertError(res, 405, 'Method Not Allowed');
-  assert.equal(res.headers.get('allow'), 'GET, POST');
+  assert.equal(res.headers.get('allow'), 'GET, HEAD, POST');
 
   res = await h.request(srv, 'PUT', '/admin/keys', { key: srv.key, body: { name: 'x' } });
   h.assertError(res, 405, 'Method Not Allowed');
-  assert.equal(res.headers.get('allow'), 'GET, POST');
+  assert.equal(res.headers.get('allow'), 'GET, HEAD, POST');
 
   res = await h.request(srv, 'GET', '/admin/keys/revoke', { key: srv.key });
   h.assertError(res, 405, 'Method Not Allowed');
@@ -78,7 +78,7 @@ test('a known path with the wrong method answers 405 with Allow', async () => {
 
   res = await h.request(srv, 'POST', '/healthz', { body: {} });
   h.assertError(res, 405, 'Method Not Allowed');
-  assert.equal(res.headers.get('allow'), 'GET');
+  assert.equal(res.headers.get('allow'), 'GET, HEAD');
 });
 
 test('keep-alive: the connection keeps serving after error answers', async () => {

@@ -62,13 +62,21 @@ test('create: permissions as a comma-separated string', async () => {
   assert.deepEqual([...res.json.key.permissions].sort(), ['users.export.ids', 'users.track']);
 });
 
-test('create: "all" grants every permission, including brasa.keys', async () => {
+test('create: "all" grants every Braze permission but not brasa.keys, which must be named', async () => {
   const res = await post({ name: 'all', permissions: ['all'] });
   assert.equal(res.status, 201, res.text);
-  assert.ok(res.json.key.permissions.includes('brasa.keys'));
+  assert.ok(!res.json.key.permissions.includes('brasa.keys'), res.text);
   assert.ok(res.json.key.permissions.includes('users.track'));
   assert.ok(res.json.key.permissions.length > 10);
-  const use = await h.request(srv, 'GET', '/admin/keys', { key: res.json.key.key });
+  // A partner key made with "all" cannot mint keys or read them.
+  let use = await h.request(srv, 'POST', '/admin/keys', { key: res.json.key.key, body: { name: 'minted', permissions: ['all'] } });
+  h.assertError(use, 403, "Access Denied: this API key does not have the 'brasa.keys' permission");
+  use = await h.request(srv, 'GET', '/admin/keys', { key: res.json.key.key });
+  assert.equal(use.status, 403, use.text);
+  const admin = await post({ name: 'all-admin', permissions: ['all', 'brasa.keys'] });
+  assert.equal(admin.status, 201, admin.text);
+  assert.ok(admin.json.key.permissions.includes('brasa.keys'));
+  use = await h.request(srv, 'GET', '/admin/keys', { key: admin.json.key.key });
   assert.equal(use.status, 200, use.text);
 });
 

@@ -58,9 +58,24 @@ TEST(router_reports_wrong_method_with_allow) {
     char allow[64];
     T_TRUE(m("DELETE", "/admin/keys", &p, &err, allow) == NULL);
     T_EQ_INT(err, BR_EMETHOD);
-    T_EQ_STR(allow, "GET, POST");
+    T_EQ_STR(allow, "GET, HEAD, POST");
     T_TRUE(m("GET", "/users/track", &p, &err, allow) == NULL);
     T_EQ_STR(allow, "POST");
+}
+
+TEST(router_answers_head_with_get_routes_and_matches_raw_paths) {
+    http_params p;
+    int err;
+    char allow[64];
+    T_TRUE(m("HEAD", "/admin/keys", &p, &err, allow) == &routes[4]);
+    T_TRUE(m("HEAD", "/users/track", &p, &err, allow) == NULL);
+    T_EQ_INT(err, BR_EMETHOD);
+    T_EQ_STR(allow, "POST");
+    /* Percent-encoded spellings are other paths. */
+    T_TRUE(m("POST", "/users%2ftrack", &p, &err, allow) == NULL);
+    T_EQ_INT(err, BR_ENOTFOUND);
+    T_TRUE(m("POST", "/%75sers/track", &p, &err, allow) == NULL);
+    T_TRUE(m("POST", "/partners/heap%2fcohorts", &p, &err, allow) == NULL);
 }
 
 TEST(perm_parse_and_format_round_trip) {
@@ -77,7 +92,10 @@ TEST(perm_parse_and_format_round_trip) {
     T_EQ_INT(perm_parse("users.track,users.fly", &s, &bad), BR_EINVAL);
     T_EQ_STR(bad, "users.fly");
     free(bad);
+    /* "all" is every Braze permission; the admin one only when named. */
     T_EQ_INT(perm_parse("all", &s, &bad), 0);
+    T_TRUE(!perm_has(&s, PERM_BRASA_KEYS) && perm_has(&s, PERM_SSO_SAML_LOGIN) && perm_has(&s, PERM_USERS_TRACK));
+    T_EQ_INT(perm_parse("brasa.keys, all", &s, &bad), 0);
     T_TRUE(perm_has(&s, PERM_BRASA_KEYS) && perm_has(&s, PERM_SSO_SAML_LOGIN));
     T_EQ_INT(perm_lookup("messages.schedule.create", 24), PERM_MESSAGES_SCHEDULE_CREATE);
 }
