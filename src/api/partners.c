@@ -195,7 +195,6 @@ static int partner_request(http_req *r, eng_kind kind) {
         char echo[SECRET_ECHO_MAX + 4];
         snprintf(echo, sizeof echo, "%.*s%s", (int)(sl > SECRET_ECHO_MAX ? SECRET_ECHO_MAX : sl), secret,
                  sl > SECRET_ECHO_MAX ? "..." : "");
-        api_utf8_trim(echo);
         return http_error(r, rc, echo);
     }
     if (rc < 0) return http_error(r, rc, NULL);

@@ -27,6 +27,7 @@
 #include "../lib/log.h"
 #include "../lib/mem.h"
 #include "../lib/str.h"
+#include "../lib/utf8.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -170,7 +171,7 @@ int http_error(http_req *r, int code, const char *detail) {
     if (detail) {
         /* "Invalid API key: " takes the detail as is; others get ": detail". */
         if (m.len && m.data[m.len - 1] != ' ') buf_puts(&m, ": ");
-        buf_puts(&m, detail);
+        utf8_repair(&m, detail, strlen(detail)); /* it may quote what a client sent */
     }
     buf_json_str(&b, m.data, m.len);
     buf_puts(&b, "}");

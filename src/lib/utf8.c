@@ -50,6 +50,25 @@ bool utf8_valid(const char *s, size_t n, size_t *bad) {
     return true;
 }
 
+void utf8_repair(buf_t *b, const char *s, size_t n) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t run = 0; /* valid bytes not yet appended */
+    for (size_t i = 0; i < n;) {
+        int32_t cp;
+        size_t len = p[i] < 0x80 ? 1 : utf8_decode(p + i, n - i, &cp);
+        if (len) {
+            run += len;
+            i += len;
+            continue;
+        }
+        buf_append(b, s + i - run, run);
+        buf_append(b, "\xEF\xBF\xBD", 3);
+        run = 0;
+        i++;
+    }
+    buf_append(b, s + n - run, run);
+}
+
 size_t utf8_chars(const char *s, size_t n) {
     size_t c = 0;
     for (size_t i = 0; i < n; i++) c += ((unsigned char)s[i] & 0xC0) != 0x80;

@@ -6,6 +6,7 @@
  * through, so every request body is checked with this before it is used. */
 #ifndef BR_UTF8_H
 #define BR_UTF8_H
+#include "buf.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,5 +19,9 @@ size_t utf8_decode(const unsigned char *p, size_t n, int32_t *cp);
 bool utf8_valid(const char *s, size_t n, size_t *bad);
 /* Code points in s[0..n) (s must be valid). */
 size_t utf8_chars(const char *s, size_t n);
+/* Appends s[0..n) to b with every invalid sequence replaced by U+FFFD:
+ * for text a client sent that brasa quotes back (an unknown key, an id in
+ * a query string), so the answer stays valid JSON. */
+void utf8_repair(buf_t *b, const char *s, size_t n);
 
 #endif
