@@ -13,9 +13,11 @@
  * process (/proc/self/statm; json-c garbage freed back with malloc_trim
  * first), the engine's own estimate (engine_stats().memory / live
  * profiles) with its split into blobs, row headers and indexes, and the RSS
- * of the working set once loaded afresh from the store. Then forces a
- * checkpoint, frees the engine and times engine_open() on the same store:
- * the start-up cost, in seconds per million profiles.
+ * of the working set once loaded afresh from the store by another process
+ * (forked before anything was built, so its heap holds nothing else and
+ * the figure does not depend on what the allocator keeps of freed memory).
+ * That process times engine_open(): the start-up cost, in seconds per
+ * million profiles.
  *
  * The store runs with synchronous=OFF here: durability is measured by the
  * commit benchmarks, and N fsyncs would only slow the set-up. No
@@ -36,6 +38,7 @@
 #include "store/store.h"
 
 #include <malloc.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +56,30 @@ static size_t rss_bytes(void) {
     }
     fclose(f);
     return (size_t)res * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* The fresh load, in the child forked at start: waits for the go on `go`,
+ * opens the store, writes "seconds rss_bytes live" on `out`. */
+static void loader(const char *dir, int go, int out) {
+    char c;
+    if (read(go, &c, 1) != 1) _exit(1);
+    store_t *s;
+    engine_t *e;
+    malloc_trim(0);
+    size_t rss0 = rss_bytes();
+    int64_t t0 = clock_mono_us();
+    if (store_open(dir, &s) < 0 || engine_open(s, &e) < 0) _exit(1);
+    double secs = (double)(clock_mono_us() - t0) / 1e6;
+    malloc_trim(0);
+    size_t rss = rss_bytes() - rss0;
+    eng_stats st = engine_stats(e);
+    if (users_by_external_id(engine_users(e), "user-0000000", 12) == USERS_NONE) _exit(1);
+    char line[128];
+    int n = snprintf(line, sizeof line, "%.3f %zu %u\n", secs, rss, st.live);
+    if (write(out, line, (size_t)n) != n) _exit(1);
+    engine_free(e);
+    store_close(s);
+    _exit(0);
 }
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
@@ -143,6 +170,19 @@ int main(int argc, char **argv) {
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) return 1;
 
+    /* The loader is forked before the heap holds anything. */
+    int go[2], res[2];
+    if (pipe(go) < 0 || pipe(res) < 0) return 1;
+    pid_t child = fork();
+    if (child < 0) return 1;
+    if (child == 0) {
+        close(go[1]);
+        close(res[0]);
+        loader(dir, go[0], res[1]);
+    }
+    close(go[0]);
+    close(res[1]);
+
     store_t *s;
     engine_t *e;
     if (store_open(dir, &s) < 0) return 1;
@@ -171,6 +211,7 @@ int main(int argc, char **argv) {
         json_object_put(b1);
         json_object_put(b2);
     }
+    engine_columns(e); /* segment columns caught up, as the first segment would */
     double build_s = (double)(clock_mono_us() - t0) / 1e6;
     size_t rss_raw = rss_bytes();
     malloc_trim(0);
@@ -178,7 +219,7 @@ int main(int argc, char **argv) {
 
     eng_stats st = engine_stats(e);
     users_t *us = engine_users(e);
-    size_t users_mem = users_memory(us), cols_mem = engine_columns(e) ? cols_memory(engine_columns(e)) : 0;
+    size_t users_mem = users_memory(us), cols_mem = cols_memory(engine_columns(e));
     size_t blobs = 0, nblobs = 0;
     for (uint32_t r = 0; r < users_rows(us); r++) {
         profile_t *p = users_get(us, r);
@@ -196,19 +237,19 @@ int main(int argc, char **argv) {
     if (engine_checkpoint_now(e, true) < 0) return 1; /* the snapshot and its write to profiles.db */
     double ckpt_s = (double)(clock_mono_us() - t0) / 1e6;
     engine_free(e);
-    malloc_trim(0);
-    size_t rss_freed = rss_bytes();
+    store_close(s);
 
-    t0 = clock_mono_us();
-    if (engine_open(s, &e) < 0) return 1;
-    double open_s = (double)(clock_mono_us() - t0) / 1e6;
-    malloc_trim(0);
-    size_t rss2 = rss_bytes();
-    eng_stats st2 = engine_stats(e);
-    if (st2.live != n || users_by_external_id(engine_users(e), "user-0000000", 12) == USERS_NONE) {
-        fprintf(stderr, "profiles: the reloaded store has %u live profiles, expected %u\n", st2.live, n);
+    double open_s;
+    size_t rss2;
+    unsigned live2;
+    char line[128] = "";
+    if (write(go[1], "g", 1) != 1 || read(res[0], line, sizeof line - 1) <= 0 ||
+        sscanf(line, "%lf %zu %u", &open_s, &rss2, &live2) != 3 || live2 != n) {
+        fprintf(stderr, "profiles: the fresh load failed (%s)\n", line);
         return 1;
     }
+    int status;
+    waitpid(child, &status, 0);
 
     double dn = (double)n;
     printf("profiles: %u users, external_id + 10 custom attributes + 2 event summaries each, built in %.1f s "
@@ -221,17 +262,13 @@ int main(int argc, char **argv) {
     printf("  %-58s %10.0f\n", "  segment columns (core/columns.h)", (double)cols_mem / dn);
     printf("  %-58s %10.1f\n", "  the encoded blob alone (mean, without malloc overhead)",
            nblobs ? (double)blobs / (double)nblobs : 0);
-    printf("  %-58s %10.0f\n", "RSS of the working set loaded afresh by engine_open",
-           (double)(rss2 > rss_freed ? rss2 - rss_freed : 0) / dn);
-    printf("  target: <= 300 bytes/profile: %s (RSS growth), %s (fresh load)\n",
-           (double)(rss1 - rss0) / dn <= 300 ? "met" : "not met",
-           (double)(rss2 - rss_freed) / dn <= 300 ? "met" : "not met");
+    printf("  %-58s %10.0f\n", "RSS of the working set loaded afresh (another process)", (double)rss2 / dn);
+    printf("  target: <= 300 bytes/profile, segment columns included: %s (fresh load)\n",
+           (double)rss2 / dn <= 300 ? "met" : "not met");
     if (n < 1000000)
         printf("  (with fewer than 1M profiles, fixed costs and power-of-two table sizes weigh more per profile)\n");
     printf("  %-58s %10.2f s\n", "forced checkpoint (write every profile, drop the journal)", ckpt_s);
     printf("  %-58s %10.2f s  (%.2f s per million profiles)\n", "start-up: engine_open on the same store", open_s,
            open_s / dn * 1e6);
-    engine_free(e);
-    store_close(s);
     return 0;
 }

@@ -3,6 +3,7 @@
 #include "names.h"
 #include "../lib/hash.h"
 #include "../lib/mem.h"
+#include "../lib/varint.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -67,9 +68,9 @@ static void attr_free(cols_attr *a) {
     free(a->type);
     free(a->num);
     free(a->code);
-    for (uint32_t i = 0; i < a->nstr; i++) free(a->strs[i]);
-    free(a->strs);
-    free(a->lens);
+    free(a->hash);
+    free(a->pool);
+    free(a->offs);
     free(a->slots);
     if (a->by_code)
         for (uint32_t i = 0; i <= a->nstr; i++) bitmap_free(a->by_code[i]);
@@ -117,8 +118,9 @@ static void *grow(void *p, size_t elem, uint32_t old, uint32_t cap) {
 
 static void attr_grow(cols_attr *a, uint32_t old, uint32_t cap) {
     a->type = grow(a->type, 1, old, cap);
-    a->num = grow(a->num, sizeof *a->num, old, cap);
-    a->code = grow(a->code, sizeof *a->code, old, cap);
+    a->num = grow(a->num, a->num_dbl ? sizeof(double) : sizeof(int32_t), old, cap);
+    a->code = grow(a->code, a->code_width, old, cap);
+    a->hash = grow(a->hash, sizeof *a->hash, old, cap);
     if (a->nums) a->nums->code = grow(a->nums->code, 1, old, cap);
 }
 
@@ -182,34 +184,101 @@ static cols_event *ev_col(cols_t *c, uint32_t key) {
 
 static uint64_t str_hash(const char *s, size_t n) { return hash_bytes(s, n); }
 
+uint32_t cols_str_hash(const char *s, size_t n) { return (uint32_t)(hash_bytes(s, n) >> 32); }
+
+const char *cols_str(const cols_attr *a, uint32_t code, size_t *len) {
+    const uint8_t *p = (const uint8_t *)a->pool + a->offs[code - 1];
+    uint64_t n = 0;
+    varint_get(&p, p + VARINT_MAX, &n);
+    *len = (size_t)n;
+    return (const char *)p;
+}
+
 uint32_t cols_str_code(const cols_attr *a, const char *s, size_t n) {
     if (!a || !a->nslots) return 0;
     uint32_t mask = a->nslots - 1;
     for (uint32_t i = (uint32_t)str_hash(s, n) & mask;; i = (i + 1) & mask) {
         uint32_t code = a->slots[i];
         if (!code) return 0;
-        if (a->lens[code - 1] == n && memcmp(a->strs[code - 1], s, n) == 0) return code;
+        size_t len;
+        const char *t = cols_str(a, code, &len);
+        if (len == n && memcmp(t, s, n) == 0) return code;
     }
 }
 
 static void slot_put(cols_attr *a, uint32_t code) {
     uint32_t mask = a->nslots - 1;
-    uint32_t i = (uint32_t)str_hash(a->strs[code - 1], a->lens[code - 1]) & mask;
+    size_t len;
+    const char *s = cols_str(a, code, &len);
+    uint32_t i = (uint32_t)str_hash(s, len) & mask;
     while (a->slots[i]) i = (i + 1) & mask;
     a->slots[i] = code;
 }
 
-static uint32_t intern(cols_attr *a, const char *s, size_t n) {
+/* Turns a column whose values are nearly all distinct into an open one:
+ * each row's hash instead of the dictionary, its codes and bitmaps. */
+static void open_column(cols_t *c, cols_attr *a) {
+    a->hash = xcalloc(c->cap ? c->cap : 1, sizeof *a->hash);
+    for (uint32_t r = 0; r < c->rows; r++)
+        if (a->type[r] == PT_STR) {
+            size_t len;
+            const char *s = cols_str(a, cols_code(a, r), &len);
+            a->hash[r] = cols_str_hash(s, len);
+        }
+    free(a->code);
+    free(a->pool);
+    free(a->offs);
+    free(a->slots);
+    if (a->by_code)
+        for (uint32_t i = 0; i <= a->nstr; i++) bitmap_free(a->by_code[i]);
+    free(a->by_code);
+    a->code = a->pool = NULL;
+    a->offs = a->slots = NULL;
+    a->by_code = NULL;
+    a->npool = a->cappool = 0;
+    a->nstr = a->capstr = a->nslots = 0;
+    a->open = true;
+}
+
+/* Widens the per-row codes when the dictionary outgrows them. */
+static void code_widen(cols_attr *a, uint32_t cap, uint8_t width) {
+    void *wide = xcalloc(cap ? cap : 1, width);
+    for (uint32_t r = 0; r < cap; r++) {
+        uint32_t v = cols_code(a, r);
+        if (width == 2) ((uint16_t *)wide)[r] = (uint16_t)v;
+        else ((uint32_t *)wide)[r] = v;
+    }
+    free(a->code);
+    a->code = wide;
+    a->code_width = width;
+}
+
+static void code_put(cols_attr *a, uint32_t row, uint32_t v) {
+    switch (a->code_width) {
+    case 1: ((uint8_t *)a->code)[row] = (uint8_t)v; break;
+    case 2: ((uint16_t *)a->code)[row] = (uint16_t)v; break;
+    default: ((uint32_t *)a->code)[row] = v;
+    }
+}
+
+static uint32_t intern(cols_t *c, cols_attr *a, const char *s, size_t n) {
     uint32_t code = cols_str_code(a, s, n);
     if (code) return code;
     if (a->nstr == a->capstr) {
         a->capstr = a->capstr ? a->capstr * 2 : 16;
-        a->strs = xrealloc(a->strs, a->capstr * sizeof *a->strs);
-        a->lens = xrealloc(a->lens, a->capstr * sizeof *a->lens);
+        a->offs = xrealloc(a->offs, a->capstr * sizeof *a->offs);
     }
-    a->strs[a->nstr] = xstrndup(s, n);
-    a->lens[a->nstr] = (uint32_t)n;
+    if (a->npool + VARINT_MAX + n > a->cappool) {
+        a->cappool = (a->npool + VARINT_MAX + n) * 2;
+        a->pool = xrealloc(a->pool, a->cappool);
+    }
+    a->offs[a->nstr] = (uint32_t)a->npool;
+    a->npool += varint_put((uint8_t *)a->pool + a->npool, n);
+    memcpy(a->pool + a->npool, s, n);
+    a->npool += n;
     code = ++a->nstr;
+    if (code > 0xff && a->code_width == 1) code_widen(a, c->cap, 2);
+    if (code > 0xffff && a->code_width == 2) code_widen(a, c->cap, 4);
     if ((uint64_t)a->nstr * 2 > a->nslots) {
         free(a->slots);
         a->nslots = a->nslots ? a->nslots * 2 : 32;
@@ -281,24 +350,48 @@ static void num_remove(cols_attr *a, uint32_t row) {
 
 static void attr_clear(cols_attr *a, uint32_t row) {
     uint8_t t = a->type[row];
-    if (t == PT_STR && a->by_code && a->code) bitmap_remove(a->by_code[a->code[row]], row);
+    if (t == PT_STR && a->by_code && a->code) bitmap_remove(a->by_code[cols_code(a, row)], row);
     else if (t == PT_INT || t == PT_DBL) num_remove(a, row);
     a->type[row] = 0;
+}
+
+/* Stores a row's number: four-byte integers until a value is not one, then
+ * every row's as a double. */
+static void num_put(cols_t *c, cols_attr *a, uint32_t row, double v) {
+    bool fits = v >= INT32_MIN && v <= INT32_MAX && v == (double)(int32_t)v && !(v == 0 && signbit(v));
+    if (!a->num) {
+        a->num_dbl = !fits;
+        a->num = xcalloc(c->cap ? c->cap : 1, a->num_dbl ? sizeof(double) : sizeof(int32_t));
+    } else if (!a->num_dbl && !fits) {
+        double *wide = xcalloc(c->cap ? c->cap : 1, sizeof *wide);
+        for (uint32_t r = 0; r < c->cap; r++) wide[r] = ((int32_t *)a->num)[r];
+        free(a->num);
+        a->num = wide;
+        a->num_dbl = true;
+    }
+    if (a->num_dbl) ((double *)a->num)[row] = v;
+    else ((int32_t *)a->num)[row] = (int32_t)v;
 }
 
 static void attr_set(cols_t *c, cols_attr *a, uint32_t row, const pfield *f) {
     attr_clear(a, row);
     a->type[row] = f->type;
     if (a->presence_only) return;
-    if (f->type == PT_STR) {
-        if (!a->code) a->code = xcalloc(c->cap, sizeof *a->code);
-        uint32_t code = intern(a, (const char *)f->p, f->len);
-        a->code[row] = code;
+    if (f->type == PT_STR && a->open) {
+        a->hash[row] = cols_str_hash((const char *)f->p, f->len);
+    } else if (f->type == PT_STR) {
+        if (!a->code) {
+            a->code_width = 1;
+            a->code = xcalloc(c->cap, 1);
+        }
+        uint32_t code = intern(c, a, (const char *)f->p, f->len);
+        code_put(a, row, code);
         if (a->by_code) bitmap_add(a->by_code[code], row);
+        if (a->nstr > COLS_DICT_MAX && a->nstr > c->rows / 2) open_column(c, a);
     } else if (f->type == PT_INT || f->type == PT_TIME || f->type == PT_DBL) {
-        if (!a->num) a->num = xcalloc(c->cap, sizeof *a->num);
-        a->num[row] = f->type == PT_DBL ? pval_get_dbl(f->p) : (double)pval_get_int(f->p, f->len);
-        if (f->type != PT_TIME) num_add(c, a, row, a->num[row]);
+        double v = f->type == PT_DBL ? pval_get_dbl(f->p) : (double)pval_get_int(f->p, f->len);
+        num_put(c, a, row, v);
+        if (f->type != PT_TIME) num_add(c, a, row, v);
     }
 }
 
@@ -309,7 +402,7 @@ static void ev_compact(cols_event *e, uint32_t rows) {
     pool[0] = 0;
     for (uint32_t r = 0; r < rows; r++) {
         cols_evrow *w = &e->row[r];
-        if (!w->days) continue;
+        if (!w->days || (w->days & COLS_DAYS_INLINE)) continue;
         uint32_t len = e->pool[w->days] + 1;
         memcpy(pool + n, e->pool + w->days, len * sizeof *pool);
         w->days = (uint32_t)n;
@@ -324,8 +417,12 @@ static void ev_compact(cols_event *e, uint32_t rows) {
 
 /* Releases a row's days. */
 static void ev_days_free(cols_event *e, cols_evrow *w) {
-    if (w->days) e->garbage += e->pool[w->days] + 1;
+    if (w->days && !(w->days & COLS_DAYS_INLINE)) e->garbage += e->pool[w->days] + 1;
     w->days = 0;
+}
+
+static uint32_t day_entry(uint32_t day, uint32_t count) {
+    return (day > 0xffff ? 0xffffu : day) << 16 | (count > 0xffff ? 0xffffu : count);
 }
 
 static void ev_clear(cols_event *e, uint32_t row) {
@@ -342,9 +439,15 @@ static void ev_set(cols_t *c, cols_event *e, uint32_t row, const psummary *s) {
     w->first_s = secs(s->first_ms);
     w->last_s = secs(s->last_ms);
     uint32_t nd = s->ndays;
+    if (nd == 1 && s->days[0].day < 0x8000) {
+        /* One day fits the record itself: no pool words at all. */
+        ev_days_free(e, w);
+        w->days = COLS_DAYS_INLINE | day_entry(s->days[0].day, s->days[0].count);
+        return;
+    }
     if (!nd) {
         ev_days_free(e, w);
-    } else if (w->days && e->pool[w->days] >= nd) {
+    } else if (w->days && !(w->days & COLS_DAYS_INLINE) && e->pool[w->days] >= nd) {
         e->garbage += e->pool[w->days] - nd; /* shrinks in place */
     } else {
         ev_days_free(e, w);
@@ -358,9 +461,7 @@ static void ev_set(cols_t *c, cols_event *e, uint32_t row, const psummary *s) {
     if (nd) {
         uint32_t *d = e->pool + w->days;
         d[0] = nd;
-        for (uint32_t i = 0; i < nd; i++)
-            d[i + 1] = (s->days[i].day > 0xffff ? 0xffffu : s->days[i].day) << 16 |
-                       (s->days[i].count > 0xffff ? 0xffffu : s->days[i].count);
+        for (uint32_t i = 0; i < nd; i++) d[i + 1] = day_entry(s->days[i].day, s->days[i].count);
     }
     if (e->garbage > (1u << 20) && e->garbage * 2 > e->npool) ev_compact(e, c->rows);
 }
@@ -374,6 +475,10 @@ uint32_t cols_window_from(uint32_t today, uint32_t days) {
 uint64_t cols_event_in_window(const cols_event *e, uint32_t row, uint32_t from, uint32_t today) {
     const cols_evrow *w = &e->row[row];
     if (!w->days) return 0;
+    if (w->days & COLS_DAYS_INLINE) {
+        uint32_t day = COLS_DAY(w->days & ~COLS_DAYS_INLINE);
+        return day >= from && day <= today ? COLS_DAY_COUNT(w->days) : 0;
+    }
     const uint32_t *d = e->pool + w->days; /* d[0] = how many, then ascending days */
     uint64_t n = 0;
     for (uint32_t i = d[0]; i >= 1; i--) {
@@ -495,9 +600,9 @@ size_t cols_memory(const cols_t *c) {
     for (uint32_t i = 0; i < c->nattr; i++) {
         const cols_attr *a = c->attr[i];
         if (!a) continue;
-        m += sizeof *a + c->cap + (a->num ? (size_t)c->cap * 8 : 0) + (a->code ? (size_t)c->cap * 4 : 0);
-        m += (size_t)a->capstr * 12 + (size_t)a->nslots * 4;
-        for (uint32_t k = 0; k < a->nstr; k++) m += a->lens[k] + 1;
+        m += sizeof *a + c->cap + (a->num ? (size_t)c->cap * (a->num_dbl ? 8 : 4) : 0) +
+             (a->code ? (size_t)c->cap * a->code_width : 0) + (a->hash ? (size_t)c->cap * 4 : 0);
+        m += (size_t)a->capstr * 4 + a->cappool + (size_t)a->nslots * 4;
         if (a->by_code)
             for (uint32_t k = 1; k <= a->nstr; k++) m += bitmap_memory(a->by_code[k]);
         if (a->nums) {

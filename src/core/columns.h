@@ -7,9 +7,16 @@
  *
  *   attribute column (one per custom attribute, and for the standard
  *   fields segments filter on): per row the value's type (PT_*, 0 absent),
- *   numbers and times as doubles (ms for times), strings as codes into a
+ *   numbers and times as doubles (ms for times; four-byte integers while
+ *   every number the column saw is one: cols_num), strings as codes into a
  *   dictionary of the column's distinct values (so contains/regex run once
- *   per distinct value). While a column has at most COLS_VALUE_BITMAPS
+ *   per distinct value; the strings back to back in one pool, and per row
+ *   a code one, two or four bytes wide, as wide as the dictionary needs).
+ *   A column whose values are nearly all distinct (codes, ids: more than
+ *   COLS_DICT_MAX of them, and more than one per two rows) gains nothing
+ *   from a dictionary: it becomes "open", keeping per row a 32-bit hash of
+ *   its string instead (equality compares hashes, then the profile's
+ *   value; other string tests read the profile). While a column has at most COLS_VALUE_BITMAPS
  *   distinct strings, a bitmap of rows per string, and likewise per number
  *   (cols_nums): equality, ranges and "in" are then unions of bitmaps, not
  *   scans. Identifier fields (external_id, email, phone)
@@ -20,7 +27,8 @@
  *   record (total count, first and last time in seconds, and where its
  *   per-day counts are), so a row costs one cache line and its days; the
  *   days of the summary's window (profile.h) are packed day << 16 | count
- *   in a pool, after a word holding how many there are.
+ *   in a pool, after a word holding how many there are; a single day (the
+ *   common case) is kept in the record itself, tagged by the top bit.
  *
  *   window counts: "performed E at least N times in the last D days" is
  *   the most common event filter and the costliest to scan (a row's days
@@ -42,6 +50,7 @@
 #include <stdint.h>
 
 #define COLS_VALUE_BITMAPS 256 /* distinct strings (numbers) kept as per-value bitmaps */
+#define COLS_DICT_MAX 65536    /* distinct strings a dictionary holds whatever the rows */
 #define COLS_MAX_WINDOWS 16    /* (event, days) window counts kept */
 #define COLS_ANY_PURCHASE 2u   /* pkey(0, PK_PURCHASE): every product */
 #define COLS_DAY(e) ((e) >> 16)
@@ -51,14 +60,19 @@ typedef struct {
     uint32_t id;         /* name id */
     bool presence_only;  /* identifier fields: type[] only */
     uint8_t *type;       /* per row: PT_* of the value, 0 = absent */
-    double *num;         /* PT_INT / PT_DBL / PT_TIME (ms); NULL until one is seen */
-    uint32_t *code;      /* PT_STR: dictionary code, 1-based; NULL until one is seen */
-    /* dictionary: code - 1 -> string */
-    char **strs;
-    uint32_t *lens;
+    void *num;           /* PT_INT / PT_DBL / PT_TIME (ms): int32_t, or double once num_dbl; NULL until one is seen */
+    bool num_dbl;
+    void *code;          /* PT_STR: dictionary code, 1-based (cols_code); NULL until one is seen */
+    uint8_t code_width;  /* bytes per code: 1, 2 or 4 */
+    /* dictionary: code - 1 -> string (cols_str) */
+    char *pool;          /* varint(len) bytes, back to back */
+    size_t npool, cappool;
+    uint32_t *offs;      /* code - 1 -> offset in pool */
     uint32_t nstr, capstr;
     uint32_t *slots; /* open addressing: code, 0 = empty */
     uint32_t nslots;
+    bool open;       /* no dictionary: hash[] instead (see above) */
+    uint32_t *hash;  /* open: per PT_STR row, cols_str_hash of its value */
     bitmap_t **by_code; /* [code]: rows with that value; NULL once nstr > COLS_VALUE_BITMAPS */
     struct cols_nums *nums; /* NULL until a number is seen, or once there were too many */
     bool many_nums;
@@ -80,8 +94,10 @@ typedef struct cols_nums {
 typedef struct {
     uint32_t count;         /* total (saturating); 0 = never */
     uint32_t first_s, last_s;
-    uint32_t days;          /* pool offset of [n, n day entries], 0 = none */
+    uint32_t days;          /* pool offset of [n, n day entries], 0 = none; with
+                             * COLS_DAYS_INLINE: the one entry itself (day < 32768) */
 } cols_evrow;
+#define COLS_DAYS_INLINE 0x80000000u
 
 typedef struct {
     uint32_t key;        /* pkey(name, PK_EVENT or PK_PURCHASE), or COLS_ANY_PURCHASE */
@@ -108,6 +124,22 @@ const bitmap_t *cols_live(const cols_t *c);
 const cols_attr *cols_attr_get(const cols_t *c, uint32_t id);
 /* Code of a string in a column's dictionary, or 0 when no row has it. */
 uint32_t cols_str_code(const cols_attr *a, const char *s, size_t n);
+/* The hash an open column keeps of a string. */
+uint32_t cols_str_hash(const char *s, size_t n);
+/* The string of a code (1-based) and its length. */
+const char *cols_str(const cols_attr *a, uint32_t code, size_t *len);
+/* A row's number (PT_INT, PT_DBL, PT_TIME in ms). */
+static inline double cols_num(const cols_attr *a, uint32_t row) {
+    return a->num_dbl ? ((const double *)a->num)[row] : (double)((const int32_t *)a->num)[row];
+}
+/* A row's string code (0: none). */
+static inline uint32_t cols_code(const cols_attr *a, uint32_t row) {
+    switch (a->code_width) {
+    case 1: return ((const uint8_t *)a->code)[row];
+    case 2: return ((const uint16_t *)a->code)[row];
+    default: return ((const uint32_t *)a->code)[row];
+    }
+}
 /* The column of an event / product key, or NULL. */
 const cols_event *cols_event_get(const cols_t *c, uint32_t key);
 /* The first day of a window of `days` days ending with `today` (days since

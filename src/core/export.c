@@ -143,9 +143,9 @@ json_object *export_user(users_t *u, names_t *names, uint32_t row, const export_
         }
         json_object_object_add(o, "user_aliases", a);
     }
-    users_braze_hex(p, bz);
+    users_braze_hex(u, row, bz);
     if (want(f, EX_BRAZE_ID)) json_object_object_add(o, "braze_id", json_object_new_string(bz));
-    if (want(f, EX_RANDOM_BUCKET)) json_object_object_add(o, "random_bucket", json_object_new_int((int)users_random_bucket(p)));
+    if (want(f, EX_RANDOM_BUCKET)) json_object_object_add(o, "random_bucket", json_object_new_int((int)users_random_bucket(u, row)));
     static const struct {
         int k;
         uint32_t id;

@@ -78,8 +78,10 @@ uint32_t profile_std_lookup(const char *s, size_t len);
 
 #define PROFILE_DELETED 1u
 
+/* 24 bytes a profile: the braze_id is not stored, only the time in it
+ * (users_braze_id rebuilds the rest from the store's instance and the row). */
 typedef struct {
-    uint8_t braze_id[12];
+    uint32_t born;    /* seconds: the time part of its braze_id */
     uint32_t created; /* seconds since the epoch */
     uint32_t updated; /* seconds; "most recently updated" rules */
     uint32_t flags;

@@ -606,7 +606,7 @@ static bool ref_leaf(const snode *n, const seg_env *env, uint32_t row, const pro
         return value_test(n, f.type, f.p, f.len, env->now_ms);
     }
     case F_CREATED: return time_test(n, (double)p->created * 1000, env->now_ms);
-    case F_RANDOM: return num_test(n, (double)users_random_bucket(p));
+    case F_RANDOM: return num_test(n, (double)users_random_bucket(env->users, row));
     case F_EVENT:
     case F_PURCHASE: {
         bool purchase = n->f == F_PURCHASE;
@@ -671,6 +671,7 @@ typedef struct {
     uint32_t id;
     uint8_t *codeok;   /* strings: [code] = the positive test holds */
     bool numbers;      /* numok[] is filled: a number test on a column with few numbers */
+    uint32_t *hashes;  /* equals/in on an open column: the operands' hashes */
     uint8_t numok[COLS_NUM_VALUES + 1]; /* [code] = the test holds (cols_nums) */
     uint32_t from, today;
     const uint16_t *wcnt; /* event counts over the window (columns.h), when they serve */
@@ -684,11 +685,18 @@ static void prep_leaf(prep *x, const snode *n, const seg_env *env) {
         x->id = leaf_name_id(n, env);
         x->a = x->id ? cols_attr_get(env->cols, x->id) : NULL;
         int op = n->op->op;
+        if (x->a && x->a->open && (op == OP_EQ || op == OP_IN)) {
+            x->hashes = xmalloc((size_t)n->nstrs * sizeof *x->hashes);
+            for (int k = 0; k < n->nstrs; k++) x->hashes[k] = cols_str_hash(n->strs[k], n->lens[k]);
+        }
         if (x->a && op >= OP_EQ && op <= OP_REGEX && x->a->nstr) {
             /* Each distinct value is tested once. */
             x->codeok = xcalloc(x->a->nstr + 1, 1);
-            for (uint32_t k = 1; k <= x->a->nstr; k++)
-                x->codeok[k] = str_test(n, x->a->strs[k - 1], x->a->lens[k - 1]);
+            for (uint32_t k = 1; k <= x->a->nstr; k++) {
+                size_t len;
+                const char *s = cols_str(x->a, k, &len);
+                x->codeok[k] = str_test(n, s, len);
+            }
         }
         if (x->a && x->a->nums && op >= OP_NEQ && op <= OP_BETWEEN) {
             x->numbers = true;
@@ -716,14 +724,24 @@ static bool attr_row(const prep *x, uint32_t row) {
     if (op == OP_BLANK) return !t;
     if (!t) return false;
     if (op == OP_EXISTS) return true;
-    if (op >= OP_EQ && op <= OP_REGEX) return t == PT_STR && x->codeok && x->codeok[a->code[row]];
+    if (op >= OP_EQ && op <= OP_REGEX) {
+        if (t != PT_STR) return false;
+        if (!a->open) return x->codeok && x->codeok[cols_code(a, row)];
+        /* Open column: hashes rule out equality cheaply; the profile decides. */
+        bool maybe = !x->hashes;
+        for (int k = 0; x->hashes && !maybe && k < n->nstrs; k++) maybe = x->hashes[k] == a->hash[row];
+        pfield f;
+        profile_t *p = users_get(x->env->users, row);
+        return maybe && p->blob && profile_get(p->blob, pkey(x->id, PK_ATTR), &f) && f.type == PT_STR &&
+               str_test(n, (const char *)f.p, f.len);
+    }
     if (op >= OP_NEQ && op <= OP_BETWEEN) {
         if (x->numbers) return x->numok[a->nums->code[row]];
-        return (t == PT_INT || t == PT_DBL) && num_test(n, a->num[row]);
+        return (t == PT_INT || t == PT_DBL) && num_test(n, cols_num(a, row));
     }
     if (op == OP_TRUE) return t == PT_TRUE;
     if (op == OP_FALSE) return t == PT_FALSE;
-    if (op >= OP_BEFORE && op <= OP_OLDER) return t == PT_TIME && time_test(n, a->num[row], x->env->now_ms);
+    if (op >= OP_BEFORE && op <= OP_OLDER) return t == PT_TIME && time_test(n, cols_num(a, row), x->env->now_ms);
     if (op >= OP_ANY && op <= OP_SIZE_LT) {
         /* Arrays are not columns: read this row's value. */
         pfield f;
@@ -748,7 +766,7 @@ static bool leaf_row(const prep *x, uint32_t row) {
     case F_ATTR:
     case F_PRESENCE: return attr_row(x, row);
     case F_CREATED: return time_test(n, (double)users_get(x->env->users, row)->created * 1000, x->env->now_ms);
-    case F_RANDOM: return num_test(n, (double)users_random_bucket(users_get(x->env->users, row)));
+    case F_RANDOM: return num_test(n, (double)users_random_bucket(x->env->users, row));
     case F_EVENT:
     case F_PURCHASE: return event_row(x, row);
     }
@@ -850,7 +868,7 @@ static bitmap_t *leaf_set(const prep *x, uint64_t ncand, bool *owned) {
         return bitmap_new();
     }
     if (n->f == F_ATTR && (n->op->op == OP_EQ || n->op->op == OP_IN)) {
-        if (!x->a || !x->a->nstr) {
+        if (!x->a || (!x->a->nstr && !x->a->open)) {
             *owned = true;
             return bitmap_new();
         }
@@ -887,12 +905,12 @@ static void prefetch_row(const prep *x, uint32_t row, bool second) {
     if (x->e) {
         const cols_evrow *w = &x->e->row[row];
         if (!second) __builtin_prefetch(w);
-        else if (w->days) __builtin_prefetch(x->e->pool + w->days);
+        else if (w->days && !(w->days & COLS_DAYS_INLINE)) __builtin_prefetch(x->e->pool + w->days);
     } else if (x->a && !second) {
         __builtin_prefetch(x->a->type + row);
         if (x->numbers) __builtin_prefetch(x->a->nums->code + row);
-        if (x->a->num) __builtin_prefetch(x->a->num + row);
-        else if (x->a->code) __builtin_prefetch(x->a->code + row);
+        if (x->a->num) __builtin_prefetch((const char *)x->a->num + (size_t)row * (x->a->num_dbl ? 8 : 4));
+        else if (x->a->code) __builtin_prefetch((const uint8_t *)x->a->code + (size_t)row * x->a->code_width);
     }
 }
 
@@ -993,10 +1011,12 @@ static bitmap_t *eval_leaf(const snode *n, const seg_env *env, const bitmap_t *c
         } else r = bitmap_and(base, set);
         if (owned) bitmap_free(set);
         free(x.codeok);
+        free(x.hashes);
         return r;
     }
     r = scan(&x, base);
     free(x.codeok);
+    free(x.hashes);
     return r;
 }
 

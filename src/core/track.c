@@ -124,7 +124,7 @@ static void outbox_head(track_ctx *c, uint32_t row, const char *type, int64_t t_
     profile_t *p = users_get(c->users, row);
     buf_t *b = c->outbox;
     char bz[25];
-    users_braze_hex(p, bz);
+    users_braze_hex(c->users, row, bz);
     if (b->len > 1) buf_append(b, ",", 1);
     buf_printf(b, "{\"id\":\"%016llx-%04x-%04x\",\"event_type\":\"%s\",\"user_id\":\"%s\"",
                (unsigned long long)c->event_base, idx, sub, type, bz);

@@ -29,7 +29,9 @@ typedef struct {
 
 typedef bool (*umatch)(users_t *u, uint32_t row, const ukey *k);
 
-enum { IX_EXT, IX_BRAZE, IX_ALIAS, IX_DEVICE, IX_EMAIL, IX_PHONE, IX__N };
+/* No braze_id index: a braze_id carries its row (users_create), so a
+ * lookup decodes it and compares; an index would cost 16 bytes a profile. */
+enum { IX_EXT, IX_ALIAS, IX_DEVICE, IX_EMAIL, IX_PHONE, IX__N };
 
 struct users {
     profile_t *rows;
@@ -181,12 +183,6 @@ static bool row_key(users_t *u, int which, uint32_t row, uint32_t idx, ukey *k) 
         return true;
     case IX_EMAIL: return idx == 0 && str_field(p, PF_EMAIL, k);
     case IX_PHONE: return idx == 0 && str_field(p, PF_PHONE, k);
-    case IX_BRAZE:
-        if (idx) return false;
-        k->a = (const char *)p->braze_id;
-        k->an = 12;
-        k->bn = 0;
-        return true;
     case IX_DEVICE:
         if (!arr_elem(p, PF_DEVICES, idx, &a, &an)) return false;
         *k = (ukey){(const char *)a, NULL, an, 0};
@@ -228,12 +224,11 @@ static bool match_key(users_t *u, int which, uint32_t row, const ukey *k) {
 #define MATCHER(name, which) \
     static bool name(users_t *u, uint32_t row, const ukey *k) { return match_key(u, which, row, k); }
 MATCHER(m_ext, IX_EXT)
-MATCHER(m_braze, IX_BRAZE)
 MATCHER(m_alias, IX_ALIAS)
 MATCHER(m_device, IX_DEVICE)
 MATCHER(m_email, IX_EMAIL)
 MATCHER(m_phone, IX_PHONE)
-static const umatch matchers[IX__N] = {m_ext, m_braze, m_alias, m_device, m_email, m_phone};
+static const umatch matchers[IX__N] = {m_ext, m_alias, m_device, m_email, m_phone};
 
 static void index_row(users_t *u, uint32_t row, bool add) {
     for (int w = 0; w < IX__N; w++) {
@@ -285,13 +280,23 @@ static void put_be32(uint8_t *p, uint32_t v) {
     p[3] = (uint8_t)v;
 }
 
+static uint32_t get_be32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+void users_braze_id(const users_t *u, uint32_t row, uint8_t out[12]) {
+    put_be32(out, u->rows[row].born);
+    put_be32(out + 4, u->instance);
+    put_be32(out + 8, row);
+}
+
+bool users_braze_born(const users_t *u, uint32_t row, const uint8_t id[12], uint32_t *born) {
+    *born = get_be32(id);
+    return get_be32(id + 4) == u->instance && get_be32(id + 8) == row;
+}
+
 uint32_t users_create(users_t *u, uint32_t now_s) {
-    profile_t p = {.created = now_s, .updated = now_s};
-    /* Like a MongoDB ObjectId (Braze's ids have that shape): time, then the
-     * store's instance id, then the row, so ids sort by creation time. */
-    put_be32(p.braze_id, now_s);
-    put_be32(p.braze_id + 4, u->instance);
-    put_be32(p.braze_id + 8, u->n);
+    profile_t p = {.born = now_s, .created = now_s, .updated = now_s};
     uint32_t row = append(u, &p);
     index_row(u, row, true);
     return row;
@@ -319,7 +324,11 @@ uint32_t users_by_braze_id(users_t *u, const char *hex, size_t n) {
         if (hi < 0 || lo < 0) return USERS_NONE;
         b[i] = (uint8_t)(hi << 4 | lo);
     }
-    return find1(u, IX_BRAZE, &(ukey){(const char *)b, NULL, 12, 0});
+    uint32_t row = get_be32(b + 8), born;
+    if (row >= u->n || (u->rows[row].flags & PROFILE_DELETED) || !users_braze_born(u, row, b, &born) ||
+        born != u->rows[row].born)
+        return USERS_NONE;
+    return row;
 }
 
 uint32_t users_by_alias(users_t *u, const char *label, size_t ll, const char *name, size_t nl) {
@@ -474,20 +483,24 @@ void users_put(users_t *u, uint32_t row, const profile_t *p, const uint8_t *blob
     }
 }
 
-void users_braze_hex(const profile_t *p, char out[25]) {
+void users_braze_hex(const users_t *u, uint32_t row, char out[25]) {
     static const char hx[] = "0123456789abcdef";
+    uint8_t id[12];
+    users_braze_id(u, row, id);
     for (int i = 0; i < 12; i++) {
-        out[2 * i] = hx[p->braze_id[i] >> 4];
-        out[2 * i + 1] = hx[p->braze_id[i] & 15];
+        out[2 * i] = hx[id[i] >> 4];
+        out[2 * i + 1] = hx[id[i] & 15];
     }
     out[24] = '\0';
 }
 
-uint32_t users_random_bucket(const profile_t *p) {
+uint32_t users_random_bucket(const users_t *u, uint32_t row) {
+    uint8_t id[12];
+    users_braze_id(u, row, id);
     /* A fixed hash (not the per-process seed): the bucket must not change
      * across restarts, or A/B groups would reshuffle. */
     uint64_t h = 0xcbf29ce484222325ull;
-    for (int i = 0; i < 12; i++) h = (h ^ p->braze_id[i]) * 0x100000001b3ull;
+    for (int i = 0; i < 12; i++) h = (h ^ id[i]) * 0x100000001b3ull;
     return (uint32_t)(h % 10000);
 }
 

@@ -2,9 +2,10 @@
  *
  * Rows are uint32 and never reused: a deleted user leaves a tombstone, so a
  * row number stays valid in bitmaps (cohorts, segments) for the life of the
- * store. Indexes map each identifier to rows: external_id, braze_id, user
- * alias (label + name), device_id (anonymous users only), email and phone
- * (several users may share those). An index slot holds a 32-bit hash tag and
+ * store. Indexes map each identifier to rows: external_id, user alias
+ * (label + name), device_id (anonymous users only), email and phone
+ * (several users may share those); a braze_id needs none, it carries its
+ * row. An index slot holds a 32-bit hash tag and
  * the row; the key itself is read from the profile, so an index costs about
  * 8-11 bytes per entry. Owned by the engine thread; no locking. */
 #ifndef BR_USERS_H
@@ -61,10 +62,17 @@ void users_delete(users_t *u, uint32_t row);
 void users_retain(users_t *u);
 void users_release(users_t *u);
 
-/* braze_id as 24 lower-case hex characters + NUL. */
-void users_braze_hex(const profile_t *p, char out[25]);
+/* A row's braze_id: like a MongoDB ObjectId (Braze's ids have that shape),
+ * the time it was made (profile_t.born), the store's instance id and the
+ * row, 4 bytes each: ids sort by creation time, and one names its row. */
+void users_braze_id(const users_t *u, uint32_t row, uint8_t out[12]);
+/* As 24 lower-case hex characters + NUL. */
+void users_braze_hex(const users_t *u, uint32_t row, char out[25]);
+/* The born time of a braze_id stored for row (a checkpoint, a change
+ * record); false when the id is not this store's id for that row. */
+bool users_braze_born(const users_t *u, uint32_t row, const uint8_t id[12], uint32_t *born);
 /* Stable random bucket 0..9999 of a profile (A/B splits). */
-uint32_t users_random_bucket(const profile_t *p);
+uint32_t users_random_bucket(const users_t *u, uint32_t row);
 /* Resident bytes of profiles, blobs and indexes (for the memory report). */
 size_t users_memory(const users_t *u);
 

@@ -174,7 +174,7 @@ static void batch_collect(engine_t *e, batch *b) {
     for (uint32_t i = 0; i < e->batch.n; i++) {
         profile_t *p = users_get(e->users, e->batch.v[i]);
         p->flags &= ~PROFILE_BATCH;
-        rec_profile(&b->rec, p, e->batch.v[i]);
+        rec_profile(&b->rec, e->users, e->batch.v[i]);
     }
     e->batch.n = 0;
     uint32_t nlog;
@@ -342,7 +342,7 @@ static ckpt_snap *take_snapshot(engine_t *e) {
         profile_t *p = users_get(e->users, row);
         store_profile_row *r = &s->profiles[i];
         r->row = row;
-        memcpy(r->braze_id, p->braze_id, 12);
+        users_braze_id(e->users, row, r->braze_id);
         r->created = p->created;
         r->updated = p->updated;
         r->flags = p->flags & PROFILE_DELETED;

@@ -30,9 +30,12 @@ static int load_name(void *arg, uint32_t id, const char *s, size_t n) { return n
 static int load_profile(void *arg, const store_profile_row *r) {
     engine_t *e = arg;
     profile_t p = {.created = r->created, .updated = r->updated, .flags = r->flags & PROFILE_DELETED};
-    memcpy(p.braze_id, r->braze_id, 12);
     if (r->blob && profile_blob_size(r->blob) != r->len) {
         log_error("engine: profile row %u does not decode", r->row);
+        return BR_ESTORE;
+    }
+    if (!users_braze_born(e->users, r->row, r->braze_id, &p.born)) {
+        log_error("engine: profile row %u has a braze_id of another store or row", r->row);
         return BR_ESTORE;
     }
     users_put(e->users, r->row, &p, r->blob, r->len);

@@ -17,12 +17,14 @@ static void put_s(buf_t *b, const char *s) {
     buf_append(b, s, n);
 }
 
-void rec_profile(buf_t *b, const profile_t *p, uint32_t row) {
-    uint8_t t = REC_PROFILE;
+void rec_profile(buf_t *b, const users_t *u, uint32_t row) {
+    const profile_t *p = users_get((users_t *)u, row);
+    uint8_t t = REC_PROFILE, id[12];
     size_t len = p->blob ? profile_blob_size(p->blob) : 0;
     buf_append(b, &t, 1);
     put_v(b, row);
-    buf_append(b, p->braze_id, 12);
+    users_braze_id(u, row, id);
+    buf_append(b, id, 12);
     put_v(b, p->created);
     put_v(b, p->updated);
     put_v(b, p->flags & PROFILE_DELETED);
@@ -102,11 +104,10 @@ static void apply_profile(rd *r, users_t *u, void (*touch)(void *, uint32_t), vo
     p.flags = (uint32_t)get_v(r) & PROFILE_DELETED;
     size_t len = (size_t)get_v(r);
     const uint8_t *blob = get_bytes(r, len);
-    if (r->bad || (len && profile_blob_size(blob) != len)) {
+    if (r->bad || (len && profile_blob_size(blob) != len) || !users_braze_born(u, row, id, &p.born)) {
         r->bad = true;
         return;
     }
-    memcpy(p.braze_id, id, 12);
     users_put(u, row, &p, len ? blob : NULL, len);
     touch(arg, row);
 }

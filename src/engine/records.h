@@ -28,7 +28,7 @@
 enum { REC_PROFILE = 1, REC_COHORT = 2, REC_MEMBERS = 3 };
 
 /* Appends the post-image of row. */
-void rec_profile(buf_t *b, const profile_t *p, uint32_t row);
+void rec_profile(buf_t *b, const users_t *u, uint32_t row);
 /* Appends the metadata of cohort k. */
 void rec_cohort(buf_t *b, const cohort_t *k);
 /* Appends a members change of cohort idx. */

@@ -76,7 +76,9 @@ static int dump_read(engine_t *e, void *arg) {
     for (uint32_t r = 0; r < users_rows(u); r++) {
         profile_t *p = users_get(u, r);
         buf_printf(b, "%u:", r);
-        hex(b, p->braze_id, 12);
+        uint8_t id[12];
+        users_braze_id(u, r, id);
+        hex(b, id, 12);
         buf_printf(b, ":%u:%u:%u:", p->created, p->updated, p->flags & PROFILE_DELETED);
         if (p->blob) hex(b, p->blob, profile_blob_size(p->blob));
         buf_puts(b, "\n");
