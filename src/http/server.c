@@ -529,10 +529,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         /* Refuse a declared oversize body before reading any of it (the
          * connection then closes: its body is never read). */
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body) {
+        unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
+        if (len > s->cfg.max_body) {
             r->too_big = true;
             return dispatch(r);
         }
+        if (!r->early) buf_reserve(&r->body, (size_t)len); /* one allocation, not a doubling per chunk */
         r->state = REQ_BODY;
         return MHD_YES;
     }

@@ -23,6 +23,8 @@ void buf_append(buf_t *b, const void *p, size_t n) {
     b->data[b->len] = '\0';
 }
 
+void buf_reserve(buf_t *b, size_t n) { grow(b, n); }
+
 void buf_puts(buf_t *b, const char *s) { buf_append(b, s, strlen(s)); }
 
 void buf_printf(buf_t *b, const char *fmt, ...) {

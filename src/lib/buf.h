@@ -17,6 +17,8 @@ typedef struct {
 #define BUF_INIT {NULL, 0, 0}
 
 void buf_append(buf_t *b, const void *p, size_t n);
+/* Makes room for n more bytes at once (a body of a declared length). */
+void buf_reserve(buf_t *b, size_t n);
 void buf_puts(buf_t *b, const char *s);
 void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s as a JSON string literal, quotes included. */
