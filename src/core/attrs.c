@@ -222,12 +222,18 @@ static json_object *current_json(const pedit *e, uint32_t key, json_type want) {
     return j;
 }
 
-static void set_json(pedit *e, uint32_t key, json_object *j) {
+/* Sets key to j's text; refuses (false) a value over ATTR_OBJECT_MAX
+ * bytes that is larger than the one it replaces, when enforce. */
+static bool set_json(pedit *e, uint32_t key, json_object *j, bool enforce) {
     size_t len;
     const char *s = json_object_to_json_string_length(j, JSON_PLAIN, &len);
+    const pfield *f = pedit_get(e, key);
+    size_t before = f ? f->len : 0;
+    if (enforce && len > ATTR_OBJECT_MAX && len > before) return false;
     char *copy = xstrndup(s, len);
     pedit_set(e, key, PT_JSON, copy, len);
     free(copy);
+    return true;
 }
 
 static bool item_matches(json_object *item, json_object *sel) {
@@ -237,36 +243,36 @@ static bool item_matches(json_object *item, json_object *sel) {
     return json_object_object_get_ex(item, json_object_get_string(k), &iv) && json_object_equal(iv, v);
 }
 
-static void objarr_apply(pedit *e, const attrs_change *c, bool merge) {
+/* Braze's order for one attribute: $add, then $remove, then $update (so a
+ * $remove also drops what the $add of the same request added). */
+static bool objarr_apply(pedit *e, const attrs_change *c, bool merge, bool enforce) {
     json_object *cur = current_json(e, c->key, json_type_array);
     if (!cur) cur = json_object_new_array();
+    size_t an = c->a ? json_object_array_length(c->a) : 0;
+    for (size_t i = 0; i < an; i++) {
+        json_object *copy = NULL;
+        json_object_deep_copy(json_object_array_get_idx(c->a, i), &copy, NULL);
+        json_object_array_add(cur, copy);
+    }
     json_object *out = json_object_new_array();
     size_t n = json_object_array_length(cur);
+    size_t rn = c->b ? json_object_array_length(c->b) : 0, un = c->c && merge ? json_object_array_length(c->c) : 0;
     for (size_t i = 0; i < n; i++) {
         json_object *item = json_object_array_get_idx(cur, i);
         bool drop = false;
-        size_t rn = c->b ? json_object_array_length(c->b) : 0;
         for (size_t j = 0; j < rn && !drop; j++) drop = item_matches(item, json_object_array_get_idx(c->b, j));
         if (drop) continue;
-        size_t un = c->c && merge ? json_object_array_length(c->c) : 0;
         for (size_t j = 0; j < un; j++) {
             json_object *u = json_object_array_get_idx(c->c, j), *nobj;
             if (item_matches(item, u) && json_object_object_get_ex(u, "$new_object", &nobj)) deep_merge(item, nobj);
         }
         json_object_array_add(out, json_object_get(item));
     }
-    size_t an = c->a ? json_object_array_length(c->a) : 0;
-    for (size_t i = 0; i < an; i++) {
-        json_object *copy = NULL;
-        json_object_deep_copy(json_object_array_get_idx(c->a, i), &copy, NULL);
-        json_object_array_add(out, copy);
-    }
-    set_json(e, c->key, out);
+    bool ok = set_json(e, c->key, out, enforce);
     json_object_put(out);
     json_object_put(cur);
+    return ok;
 }
-
-#define DEVICE_ID_MAX 255 /* bytes */
 
 /* Adds a device id to the profile's devices unless it is there: a push
  * token that names its device_id ties that device to the user, the way the
@@ -287,20 +293,22 @@ static void device_add(pedit *e, const char *id, size_t n) {
     elems_free(&cur);
 }
 
-static void tokens_apply(pedit *e, const attrs_change *c) {
-    size_t nd = json_object_array_length(c->a);
+void attrs_add_tokens(pedit *e, json_object *tokens) {
+    size_t nd = json_object_array_length(tokens);
     for (size_t i = 0; i < nd; i++) {
         json_object *d;
-        if (json_object_object_get_ex(json_object_array_get_idx(c->a, i), "device_id", &d) &&
+        /* The parser refuses other device ids; a replayed old journal may
+         * hold one, which was skipped then and is skipped now. */
+        if (json_object_object_get_ex(json_object_array_get_idx(tokens, i), "device_id", &d) &&
             json_object_is_type(d, json_type_string) && json_object_get_string_len(d) > 0 &&
-            json_object_get_string_len(d) <= DEVICE_ID_MAX)
+            json_object_get_string_len(d) <= ATTR_DEVICE_ID_MAX)
             device_add(e, json_object_get_string(d), (size_t)json_object_get_string_len(d));
     }
-    json_object *cur = current_json(e, c->key, json_type_array);
+    json_object *cur = current_json(e, pkey(PF_PUSH_TOKENS, PK_ATTR), json_type_array);
     if (!cur) cur = json_object_new_array();
-    size_t n = json_object_array_length(c->a);
+    size_t n = json_object_array_length(tokens);
     for (size_t i = 0; i < n; i++) {
-        json_object *t = json_object_array_get_idx(c->a, i), *tok, *ct;
+        json_object *t = json_object_array_get_idx(tokens, i), *tok, *ct;
         json_object_object_get_ex(t, "token", &tok);
         bool seen = false;
         size_t cn = json_object_array_length(cur);
@@ -312,14 +320,15 @@ static void tokens_apply(pedit *e, const attrs_change *c) {
             json_object_array_add(cur, copy);
         }
     }
-    set_json(e, c->key, cur);
+    set_json(e, pkey(PF_PUSH_TOKENS, PK_ATTR), cur, false); /* counted by limits.h */
     json_object_put(cur);
 }
 
-void attrs_apply(const attrs_plan *p, pedit *e, bool merge, names_t *names) {
+limit_kind attrs_apply(const attrs_plan *p, pedit *e, bool merge, names_t *names, bool enforce, attrs_refusal *r) {
     for (int i = 0; i < p->n; i++) {
         attrs_change cc = p->c[i], *c = &cc;
         if (!c->key) c->key = pkey(names_intern(names, c->name, c->namelen), PK_ATTR);
+        bool ok = true;
         switch (c->kind) {
         case CH_SET:
             pedit_set(e, c->key, c->type, p->bytes.data + c->off, c->len);
@@ -348,21 +357,32 @@ void attrs_apply(const attrs_plan *p, pedit *e, bool merge, names_t *names) {
             json_object *cur = (merge || c->force_merge) ? current_json(e, c->key, json_type_object) : NULL;
             if (cur) {
                 deep_merge(cur, c->a);
-                set_json(e, c->key, cur);
+                ok = set_json(e, c->key, cur, enforce);
                 json_object_put(cur);
             } else {
-                set_json(e, c->key, c->a);
+                ok = set_json(e, c->key, c->a, enforce);
             }
             break;
         }
         case CH_OBJARR:
-            objarr_apply(e, c, merge);
+            ok = objarr_apply(e, c, merge, enforce);
             break;
         case CH_TOKENS:
-            tokens_apply(e, c);
+            attrs_add_tokens(e, c->a);
             break;
         }
+        if (!ok) {
+            if (r) {
+                size_t nl = c->namelen;
+                r->kind = LIM_OBJECT;
+                r->name = c->name ? c->name : profile_std_name(c->key / 4);
+                if (!c->name) nl = r->name ? strlen(r->name) : 0;
+                r->namelen = (uint32_t)nl;
+            }
+            return LIM_OBJECT;
+        }
     }
+    return LIM_OK;
 }
 
 /* ISO 4217 alphabetic codes in use (and the common funds/metals codes). */
