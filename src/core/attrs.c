@@ -1,6 +1,7 @@
 /* attrs.c -- applying an attributes plan (see attrs.h). */
 #include "attrs.h"
 #include "../lib/err.h"
+#include "../lib/hash.h"
 #include "../lib/json.h"
 #include "../lib/mem.h"
 #include "../lib/timefmt.h"
@@ -156,15 +157,8 @@ static void elems_push_json(elems *l, json_object *arr) {
 }
 
 static bool elem_eq(const elems *a, const elem *x, const elems *b, const elem *y) {
-    return x->type == y->type && x->len == y->len && memcmp(a->bytes.data + x->off, b->bytes.data + y->off, x->len) == 0;
-}
-
-/* Removes every element of l equal to x (from list src). */
-static void elems_drop(elems *l, const elems *src, const elem *x) {
-    int k = 0;
-    for (int j = 0; j < l->n; j++)
-        if (!elem_eq(l, &l->v[j], src, x)) l->v[k++] = l->v[j];
-    l->n = k;
+    return x->type == y->type && x->len == y->len &&
+           (!x->len || memcmp(a->bytes.data + x->off, b->bytes.data + y->off, x->len) == 0);
 }
 
 static void elems_free(elems *l) {
@@ -172,28 +166,81 @@ static void elems_free(elems *l) {
     buf_free(&l->bytes);
 }
 
+/* A set of a list's elements (open addressing over their indexes): a
+ * request may send an array of any length, and each element is looked up
+ * once, so applying it stays linear. */
+typedef struct {
+    const elems *l;
+    int *slot; /* index into l, -1 empty */
+    size_t mask;
+} eset;
+
+static uint64_t elem_hash(const elems *l, const elem *x) {
+    uint64_t t = (uint64_t)x->type * 0x9E3779B97F4A7C15ull;
+    return x->len ? hash_bytes(l->bytes.data + x->off, x->len) ^ t : t; /* booleans have no bytes */
+}
+
+static void eset_init(eset *s, const elems *l) {
+    size_t cap = 8;
+    while (cap < (size_t)l->n * 2) cap *= 2;
+    s->l = l;
+    s->mask = cap - 1;
+    s->slot = xmalloc(cap * sizeof *s->slot);
+    memset(s->slot, 0xff, cap * sizeof *s->slot);
+}
+
+/* Whether x (of list from) is in the set; adds l's element i when absent
+ * and i >= 0. */
+static bool eset_has(eset *s, const elems *from, const elem *x, int add) {
+    size_t i = (size_t)elem_hash(from, x) & s->mask;
+    for (; s->slot[i] >= 0; i = (i + 1) & s->mask)
+        if (elem_eq(s->l, &s->l->v[s->slot[i]], from, x)) return true;
+    if (add >= 0) s->slot[i] = add;
+    return false;
+}
+
+/* Sets of all of l's elements. */
+static void eset_of(eset *s, const elems *l) {
+    eset_init(s, l);
+    for (int i = 0; i < l->n; i++) eset_has(s, l, &l->v[i], i);
+}
+
+/* A set (c->inc) or an add/remove on an array of scalars. The result is
+ * the elements kept from before (neither added again nor removed), then
+ * the new ones once each (a set keeps an element's first occurrence, an
+ * add its last: an element added again moves to the end), minus the
+ * removed ones; past ATTR_ARRAY_MAX the oldest drop first (Braze). */
 static void arr_apply(pedit *e, const attrs_change *c) {
-    elems cur = {0}, add = {0}, rm = {0};
+    elems cur = {0}, add = {0}, rm = {0}, out = {0};
     const pfield *f = pedit_get(e, c->key);
     if (f && f->type == PT_ARR && !c->inc) elems_decode(&cur, pedit_payload(e, f), f->len);
     elems_push_json(&add, c->a);
     elems_push_json(&rm, c->b);
-    /* add: an element already present moves to the end (Braze). A set
-     * (c->inc) keeps the first of duplicates: ["a","b","a"] is ["a","b"]. */
-    for (int i = 0; i < add.n; i++) {
-        if (c->inc) {
-            bool dup = false;
-            for (int j = 0; j < cur.n && !dup; j++) dup = elem_eq(&cur, &cur.v[j], &add, &add.v[i]);
-            if (dup) continue;
-        }
-        elems_drop(&cur, &add, &add.v[i]);
-        elems_push(&cur, add.v[i].type, add.bytes.data + add.v[i].off, add.v[i].len);
+    eset rms, adds, seen;
+    eset_of(&rms, &rm);
+    eset_of(&adds, &add);
+    eset_init(&seen, &add);
+    int *pick = xmalloc((size_t)(add.n ? add.n : 1) * sizeof *pick), np = 0;
+    for (int k = 0; k < add.n; k++) {
+        int i = c->inc ? k : add.n - 1 - k;
+        if (!eset_has(&rms, &add, &add.v[i], -1) && !eset_has(&seen, &add, &add.v[i], i)) pick[np++] = i;
     }
-    for (int i = 0; i < rm.n; i++) elems_drop(&cur, &rm, &rm.v[i]);
-    elems_store(e, c->key, &cur, cur.n > ATTR_ARRAY_MAX ? cur.n - ATTR_ARRAY_MAX : 0); /* oldest dropped first */
+    for (int j = 0; j < cur.n; j++)
+        if (!eset_has(&rms, &cur, &cur.v[j], -1) && !eset_has(&adds, &cur, &cur.v[j], -1))
+            elems_push(&out, cur.v[j].type, cur.bytes.data + cur.v[j].off, cur.v[j].len);
+    for (int k = 0; k < np; k++) {
+        const elem *x = &add.v[pick[c->inc ? k : np - 1 - k]];
+        elems_push(&out, x->type, add.bytes.data + x->off, x->len);
+    }
+    elems_store(e, c->key, &out, out.n > ATTR_ARRAY_MAX ? out.n - ATTR_ARRAY_MAX : 0); /* oldest dropped first */
+    free(pick);
+    free(rms.slot);
+    free(adds.slot);
+    free(seen.slot);
     elems_free(&cur);
     elems_free(&add);
     elems_free(&rm);
+    elems_free(&out);
 }
 
 /* Deep merge of src into dst (objects merge key by key; anything else replaces). */

@@ -5,6 +5,7 @@
 #include "core/export.h"
 #include "core/limits.h"
 #include "lib/buf.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 
 #include <stdlib.h>
@@ -400,5 +401,49 @@ TEST(push_token_import_shapes_are_checked) {
                                                       "\"push_tokens\":[{\"app_id\":\"a\",\"token\":\"t\"}]}]}");
     T_EQ_INT(r.processed[0], 1);
     T_EQ_INT(users_by_external_id(w.u, "x", 1) != USERS_NONE, 1);
+    fixture_world_free(&w);
+}
+
+/* ---- arrays of scalars ----------------------------------------------------- */
+
+TEST(arrays_of_any_length_apply_in_linear_time) {
+    /* Braze keeps the newest 25; a request may still send 100,000 elements,
+     * and the engine thread must not spend minutes on them (it compared
+     * each element with every other one before). */
+    world w = fixture_world_new();
+    buf_t b = BUF_INIT;
+    buf_puts(&b, "{\"attributes\":[{\"external_id\":\"u\",\"set\":[");
+    for (int i = 0; i < 100000; i++) buf_printf(&b, "%s\"%d\"", i ? "," : "", i % 70000); /* duplicates: first kept */
+    buf_puts(&b, "]},{\"external_id\":\"u\",\"add\":{\"add\":[");
+    for (int i = 0; i < 100000; i++) buf_printf(&b, "%s%d", i ? "," : "", i);
+    buf_puts(&b, "],\"remove\":[99999,99998,true]}}]}");
+    int64_t t0 = clock_mono_us();
+    api_track_result r = fixture_world_track(&w, NOW, b.data);
+    int64_t ms = (clock_mono_us() - t0) / 1000;
+    T_EQ_INT(r.processed[0], 2);
+    T_TRUE(ms < 5000);
+    json_object *x = export_of(&w, "u"), *ca, *set, *add;
+    json_object_object_get_ex(x, "custom_attributes", &ca);
+    json_object_object_get_ex(ca, "set", &set);
+    json_object_object_get_ex(ca, "add", &add);
+    T_EQ_INT(json_object_array_length(set), 25);
+    T_EQ_STR(json_object_get_string(json_object_array_get_idx(set, 0)), "69975");
+    T_EQ_STR(json_object_get_string(json_object_array_get_idx(set, 24)), "69999");
+    T_EQ_INT(json_object_array_length(add), 25);
+    T_EQ_INT(json_object_get_int(json_object_array_get_idx(add, 0)), 99973);
+    T_EQ_INT(json_object_get_int(json_object_array_get_idx(add, 24)), 99997);
+    json_object_put(x);
+    /* add: an element added again moves to the end; booleans (no bytes) too. */
+    r = fixture_world_track(&w, NOW, "{\"attributes\":[{\"external_id\":\"u\",\"add\":{\"add\":[true,99980,false,true]}}]}");
+    x = export_of(&w, "u");
+    json_object_object_get_ex(x, "custom_attributes", &ca);
+    json_object_object_get_ex(ca, "add", &add);
+    T_EQ_INT(json_object_array_length(add), 25);
+    T_EQ_STR(json_object_to_json_string_ext(json_object_array_get_idx(add, 21), JSON_C_TO_STRING_PLAIN), "99997");
+    T_EQ_STR(json_object_to_json_string_ext(json_object_array_get_idx(add, 22), JSON_C_TO_STRING_PLAIN), "99980");
+    T_EQ_STR(json_object_to_json_string_ext(json_object_array_get_idx(add, 23), JSON_C_TO_STRING_PLAIN), "false");
+    T_EQ_STR(json_object_to_json_string_ext(json_object_array_get_idx(add, 24), JSON_C_TO_STRING_PLAIN), "true");
+    json_object_put(x);
+    buf_free(&b);
     fixture_world_free(&w);
 }
