@@ -253,7 +253,7 @@ static const char *const genders[][2] = {
     {"prefer_not_to_say", "P"}, {"unknown", "U"},
 };
 
-static int plan_standard(attrs_plan *p, uint32_t id, const char *name, json_object *v, char *why, size_t whylen) {
+static int plan_standard(attrs_plan *p, uint32_t id, const char *name, json_object *v, bool v1, char *why, size_t whylen) {
     uint32_t key = pkey(id, PK_ATTR);
     const char *s = v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
     size_t n = s ? (size_t)json_object_get_string_len(v) : 0;
@@ -373,14 +373,17 @@ static int plan_standard(attrs_plan *p, uint32_t id, const char *name, json_obje
         return 0;
     }
     case PF_PUSH_TOKENS: {
-        if (!v || !json_object_is_type(v, json_type_array)) FAIL("'push_tokens' must be an array");
-        size_t cnt = json_object_array_length(v);
-        for (size_t i = 0; i < cnt; i++) {
-            json_object *t = json_object_array_get_idx(v, i), *app, *tok;
-            if (!json_object_is_type(t, json_type_object) || !json_object_object_get_ex(t, "app_id", &app) ||
-                !json_object_is_type(app, json_type_string) || !json_object_object_get_ex(t, "token", &tok) ||
-                !json_object_is_type(tok, json_type_string))
-                FAIL("'push_tokens' items need string 'app_id' and 'token'");
+        if (v1) { /* the checks of the version that journaled it */
+            if (!v || !json_object_is_type(v, json_type_array)) FAIL("'push_tokens' must be an array");
+            for (size_t i = 0; i < json_object_array_length(v); i++) {
+                json_object *t = json_object_array_get_idx(v, i), *app, *tok;
+                if (!json_object_is_type(t, json_type_object) || !json_object_object_get_ex(t, "app_id", &app) ||
+                    !json_object_is_type(app, json_type_string) || !json_object_object_get_ex(t, "token", &tok) ||
+                    !json_object_is_type(tok, json_type_string))
+                    FAIL("'push_tokens' items need string 'app_id' and 'token'");
+            }
+        } else if (api_push_tokens_check(v, why, whylen) < 0) {
+            return BR_EINVAL;
         }
         attrs_change *c = attrs_add(p, key, CH_TOKENS);
         c->a = json_object_get(v);
@@ -394,6 +397,27 @@ static int plan_standard(attrs_plan *p, uint32_t id, const char *name, json_obje
     return 0;
 }
 
+int api_push_tokens_check(json_object *v, char *why, size_t whylen) {
+    if (!v || !json_object_is_type(v, json_type_array)) FAIL("'push_tokens' must be an array");
+    size_t cnt = json_object_array_length(v);
+    /* More than one user may hold: the request alone would pass the limit. */
+    if (cnt > LIMIT_PUSH_TOKENS) FAIL("'push_tokens' has %zu tokens; a user holds at most %d", cnt, LIMIT_PUSH_TOKENS);
+    for (size_t i = 0; i < cnt; i++) {
+        json_object *t = json_object_array_get_idx(v, i), *app, *tok, *dev;
+        if (!json_object_is_type(t, json_type_object) || !json_object_object_get_ex(t, "app_id", &app) ||
+            !json_object_is_type(app, json_type_string) || !json_object_object_get_ex(t, "token", &tok) ||
+            !json_object_is_type(tok, json_type_string) || !json_object_get_string_len(tok))
+            FAIL("'push_tokens' items need string 'app_id' and a non-empty string 'token'");
+        /* A device id is an index key (users.h): bounded, and never dropped
+         * without a word. */
+        if (json_object_object_get_ex(t, "device_id", &dev) &&
+            (!json_object_is_type(dev, json_type_string) || !json_object_get_string_len(dev) ||
+             json_object_get_string_len(dev) > ATTR_DEVICE_ID_MAX))
+            FAIL("'push_tokens' item %zu: 'device_id' must be a string of 1-%d bytes", i, ATTR_DEVICE_ID_MAX);
+    }
+    return 0;
+}
+
 /* Fields of an attributes object that are not attributes. */
 static bool control_field(const char *k) {
     static const char *const skip[] = {"external_id", "user_alias", "braze_id", "_update_existing_only",
@@ -404,7 +428,7 @@ static bool control_field(const char *k) {
     return false;
 }
 
-int api_attrs_parse(json_object *obj, const char *skip, attrs_plan **out, char *why, size_t whylen) {
+int api_attrs_parse(json_object *obj, const char *skip, bool v1, attrs_plan **out, char *why, size_t whylen) {
     attrs_plan *p = attrs_plan_new();
     *out = NULL;
     json_object_object_foreach(obj, k, v) {
@@ -418,7 +442,7 @@ int api_attrs_parse(json_object *obj, const char *skip, attrs_plan **out, char *
             snprintf(why, whylen, "'%s' is a reserved attribute name", k);
             rc = BR_EINVAL;
         } else if (std) {
-            rc = plan_standard(p, std, k, v, why, whylen);
+            rc = plan_standard(p, std, k, v, v1, why, whylen);
         } else if (kl == 0 || kl > ATTR_STR_MAX || k[0] == '$') {
             snprintf(why, whylen, "'%.64s' is not a valid attribute name: names are 1-255 characters and do not start with '$'", k);
             rc = BR_EINVAL;

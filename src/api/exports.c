@@ -1,7 +1,8 @@
 /* exports.c -- segment exports: the request and the download.
  *
- *   POST /users/export/segment   users.export.segment   queue an export of a segment's users
- *   GET  /exports/{name}         none                   the finished file ("<prefix>.zip" / ".json.gz")
+ *   POST /users/export/segment               users.export.segment               queue an export of a segment's users
+ *   POST /users/export/global_control_group  users.export.global_control_group  the same for the Global Control Group
+ *   GET  /exports/{name}                     none                               the finished file ("<prefix>.zip" / ".json.gz")
  *
  * The request is answered once its job is durably queued (store/exports.h);
  * the exporter (engine/exporter.h) writes the file later. The download
@@ -9,6 +10,7 @@
  * as Braze's pre-signed URL is, so the URL can be handed to a tool as is. */
 #include "api.h"
 #include "../core/export.h"
+#include "../core/gcg.h"
 #include "../engine/exporter.h"
 #include "../lib/buf.h"
 #include "../lib/clock.h"
@@ -89,9 +91,61 @@ static void base_url(http_req *r, buf_t *b) {
 
 static int bad(http_req *r, const char *why) { return http_error(r, BR_EINVAL, why); }
 
+/* The fields both exports take. */
+typedef struct {
+    const char *fields_json, *callback;
+    int format;
+} export_body;
+
+/* Returns 1 for a good body; else the 400 is set and it returns 0. */
+static int parse_export_body(http_req *r, json_object *body, export_body *b) {
+    json_object *v;
+    char why[160];
+    /* Required since 2021: Braze no longer exports every field by default. */
+    export_fields fields;
+    if (!json_object_object_get_ex(body, "fields_to_export", &v) || json_object_is_type(v, json_type_null))
+        return bad(r, "'fields_to_export' is required: an array of field names such as [\"external_id\", \"email\"]");
+    if (export_fields_parse(v, &fields, why, sizeof why) < 0) return bad(r, why);
+    if (!json_object_array_length(v)) return bad(r, "'fields_to_export' must name at least one field");
+    b->fields_json = json_text(v, NULL);
+    b->callback = NULL;
+    if (json_object_object_get_ex(body, "callback_endpoint", &v) && !json_object_is_type(v, json_type_null)) {
+        if (!json_object_is_type(v, json_type_string) || !httpc_url_valid(json_object_get_string(v)))
+            return bad(r, "'callback_endpoint' must be an http:// or https:// URL");
+        b->callback = json_object_get_string(v);
+    }
+    b->format = STORE_EXPORT_ZIP;
+    if (json_object_object_get_ex(body, "output_format", &v) && !json_object_is_type(v, json_type_null)) {
+        const char *f = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+        if (!strcmp(f, "gzip")) b->format = STORE_EXPORT_GZIP;
+        else if (strcmp(f, "zip")) return bad(r, "'output_format' must be 'zip' or 'gzip'");
+    }
+    return 1;
+}
+
+/* Queues the job: op checks and inserts it in the batch's transaction. */
+static int queue_export(http_req *r, const char *seg, const export_body *b, store_op_fn op) {
+    export_req *x = http_state(r, sizeof *x, export_req_free);
+    store_export_job *j = &x->job;
+    j->created_at = clock_wall_ms();
+    store_export_new_prefix(j->prefix, j->created_at);
+    memcpy(j->segment_id, seg, strlen(seg) + 1);
+    j->format = b->format;
+    j->fields = xstrdup(b->fields_json);
+    j->callback = b->callback ? xstrdup(b->callback) : NULL;
+    char name[STORE_EXPORT_NAME_MAX];
+    store_export_file_name(j->prefix, b->format, name);
+    buf_t url = BUF_INIT;
+    base_url(r, &url);
+    buf_printf(&url, "/exports/%s", name);
+    j->url = buf_take(&url);
+    return api_store(r, &x->cmd, op, x, queued);
+}
+
 static int post_export_segment(http_req *r) {
     json_object *body = http_body(r), *v;
     char why[160];
+    export_body b;
     if (!json_object_is_type(body, json_type_object)) return bad(r, "the body must be a JSON object");
     if (!json_object_object_get_ex(body, "segment_id", &v) || json_object_is_type(v, json_type_null))
         return bad(r, "'segment_id' is required");
@@ -102,41 +156,32 @@ static int post_export_segment(http_req *r) {
         snprintf(why, sizeof why, "no segment with id '%.64s%s'", seg, strlen(seg) > 64 ? "..." : "");
         return bad(r, why);
     }
-    /* Required since 2021: Braze no longer exports every field by default. */
-    export_fields fields;
-    if (!json_object_object_get_ex(body, "fields_to_export", &v) || json_object_is_type(v, json_type_null))
-        return bad(r, "'fields_to_export' is required: an array of field names such as [\"external_id\", \"email\"]");
-    if (export_fields_parse(v, &fields, why, sizeof why) < 0) return bad(r, why);
-    if (!json_object_array_length(v)) return bad(r, "'fields_to_export' must name at least one field");
-    const char *fields_json = json_text(v, NULL);
-    const char *callback = NULL;
-    if (json_object_object_get_ex(body, "callback_endpoint", &v) && !json_object_is_type(v, json_type_null)) {
-        if (!json_object_is_type(v, json_type_string) || !httpc_url_valid(json_object_get_string(v)))
-            return bad(r, "'callback_endpoint' must be an http:// or https:// URL");
-        callback = json_object_get_string(v);
-    }
-    int format = STORE_EXPORT_ZIP;
-    if (json_object_object_get_ex(body, "output_format", &v) && !json_object_is_type(v, json_type_null)) {
-        const char *f = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
-        if (!strcmp(f, "gzip")) format = STORE_EXPORT_GZIP;
-        else if (strcmp(f, "zip")) return bad(r, "'output_format' must be 'zip' or 'gzip'");
-    }
+    int rc = parse_export_body(r, body, &b);
+    return rc <= 0 ? rc : queue_export(r, seg, &b, queue_op);
+}
 
-    export_req *x = http_state(r, sizeof *x, export_req_free);
-    store_export_job *j = &x->job;
-    j->created_at = clock_wall_ms();
-    store_export_new_prefix(j->prefix, j->created_at);
-    memcpy(j->segment_id, seg, strlen(seg) + 1);
-    j->format = format;
-    j->fields = xstrdup(fields_json);
-    j->callback = callback ? xstrdup(callback) : NULL;
-    char name[STORE_EXPORT_NAME_MAX];
-    store_export_file_name(j->prefix, format, name);
-    buf_t url = BUF_INIT;
-    base_url(r, &url);
-    buf_printf(&url, "/exports/%s", name);
-    j->url = buf_take(&url);
-    return api_store(r, &x->cmd, queue_op, x, queued);
+/* A store op: one export of the group at a time, as for a segment. */
+static int queue_gcg_op(sqlite3 *db, void *arg) {
+    export_req *x = arg;
+    int rc = store_export_insert(db, &x->job, x->busy);
+    if (rc == BR_EEXPORTBUSY)
+        snprintf(x->why, sizeof x->why, "the Global Control Group has export '%s' queued or running; retry once it has finished",
+                 x->busy);
+    return rc;
+}
+
+/* Braze exports the users of the workspace's Global Control Group; brasa's
+ * group is a range of random buckets the operator sets (core/gcg.h), and
+ * without one there is nothing to export: 400, not an empty file, so a
+ * missing setting is not mistaken for an empty group. */
+static int post_export_gcg(http_req *r) {
+    json_object *body = http_body(r);
+    export_body b;
+    if (!json_object_is_type(body, json_type_object)) return bad(r, "the body must be a JSON object");
+    if (!gcg_enabled(http_context(r)->gcg))
+        return bad(r, "this server has no Global Control Group (brasa serve --global-control-group PERCENT sets one)");
+    int rc = parse_export_body(r, body, &b);
+    return rc <= 0 ? rc : queue_export(r, EXPORTER_GCG_ID, &b, queue_gcg_op);
 }
 
 static int get_export(http_req *r) {
@@ -158,6 +203,7 @@ static int get_export(http_req *r) {
 
 const http_route api_exports_routes[] = {
     {"POST", "/users/export/segment", PERM_USERS_EXPORT_SEGMENT, RL_DEFAULT, post_export_segment},
+    {"POST", "/users/export/global_control_group", PERM_USERS_EXPORT_GCG, RL_DEFAULT, post_export_gcg},
     {"GET", "/exports/{name}", PERM_NONE, RL_DEFAULT, get_export},
     {NULL, NULL, 0, 0, NULL},
 };

@@ -49,6 +49,10 @@ static bool ok_phone_identify(json_object *o) {
 static bool ok_string(json_object *o) { return json_object_is_type(o, json_type_string) && json_object_get_string_len(o) > 0; }
 static bool ok_email_obj(json_object *o) { return json_object_is_type(o, json_type_object) && nonempty_str(o, "email"); }
 static bool ok_phone_obj(json_object *o) { return json_object_is_type(o, json_type_object) && nonempty_str(o, "phone"); }
+static bool ok_alias_update(json_object *o) {
+    return json_object_is_type(o, json_type_object) && nonempty_str(o, "alias_label") &&
+           nonempty_str(o, "old_alias_name") && nonempty_str(o, "new_alias_name");
+}
 static bool ok_rename(json_object *o) {
     return json_object_is_type(o, json_type_object) && nonempty_str(o, "current_external_id") &&
            valid_ext(o, "new_external_id", true, false);
@@ -69,6 +73,9 @@ typedef struct {
 static const field_rule rules_alias_new[] = {
     {"user_aliases", ok_alias_new, "objects with string 'alias_name' and 'alias_label' (and optional 'external_id')", IDL_ALIAS, 0},
     {0}};
+static const field_rule rules_alias_update[] = {
+    {"alias_updates", ok_alias_update, "objects with string 'alias_label', 'old_alias_name' and 'new_alias_name'", IDL_ALIAS, 0},
+    {0}};
 static const field_rule rules_identify[] = {
     {"aliases_to_identify", ok_alias_identify, "objects with an 'external_id' and a 'user_alias' object", IDL_ALIAS, 0},
     {"emails_to_identify", ok_email_identify, "objects with an 'external_id' and an 'email'", IDL_EMAIL, 1},
@@ -88,7 +95,7 @@ static const field_rule rules_remove[] = {{"external_ids", ok_string, "non-empty
 
 static const field_rule *const rules[] = {
     [IDENTITY_ALIAS_NEW] = rules_alias_new, [IDENTITY_IDENTIFY] = rules_identify, [IDENTITY_DELETE] = rules_delete,
-    [IDENTITY_RENAME] = rules_rename, [IDENTITY_REMOVE] = rules_remove,
+    [IDENTITY_RENAME] = rules_rename, [IDENTITY_REMOVE] = rules_remove, [IDENTITY_ALIAS_UPDATE] = rules_alias_update,
 };
 
 static uint8_t prioritization(json_object *o) {
@@ -118,6 +125,12 @@ static identity_item item_of(int kind, uint8_t list, json_object *o) {
     json_object *al;
     switch (list) {
     case IDL_ALIAS:
+        if (kind == IDENTITY_ALIAS_UPDATE) {
+            it.a = json_str(o, "alias_label", &it.an);
+            it.b = json_str(o, "old_alias_name", &it.bn);
+            it.c = json_str(o, "new_alias_name", &it.cn);
+            break;
+        }
         al = kind == IDENTITY_IDENTIFY ? json_get(o, "user_alias") : o;
         it.a = json_str(al, "alias_label", &it.an);
         it.b = json_str(al, "alias_name", &it.bn);
@@ -169,8 +182,12 @@ int api_identity_parse(int kind, json_object *body, identity_cmd *cmd, char *why
     for (int pass = 0; pass < 5; pass++)
         for (int i = 0; r[i].field; i++) {
             json_object *a = r[i].pass == pass ? json_get(body, r[i].field) : NULL;
-            for (size_t j = 0, n = a ? json_object_array_length(a) : 0; j < n; j++)
-                cmd->items[cmd->n++] = item_of(kind, r[i].list, json_object_array_get_idx(a, j));
+            for (size_t j = 0, n = a ? json_object_array_length(a) : 0; j < n; j++) {
+                identity_item *it = &cmd->items[cmd->n++];
+                *it = item_of(kind, r[i].list, json_object_array_get_idx(a, j));
+                it->field = r[i].field;
+                it->index = (uint32_t)j;
+            }
         }
     cmd->body = json_object_get(body);
     return 0;

@@ -52,14 +52,17 @@ static int decode(int kind, const char *body, size_t len, eng_cmd *c) {
     switch (kind) {
     case V1_TRACK:
         *c = (eng_cmd){.kind = ENG_TRACK, .arg = &l->track, .done_arg = l};
-        return api_track_parse(l->body, &l->track, &l->res, why, sizeof why);
+        return api_track_parse_v1(l->body, &l->track, &l->res, why, sizeof why);
     case V1_ALIAS_NEW:
     case V1_IDENTIFY:
     case V1_DELETE:
     case V1_RENAME:
-    case V1_REMOVE:
+    case V1_REMOVE: {
         *c = (eng_cmd){.kind = ENG_IDENTITY, .arg = &l->id, .done_arg = l};
-        return api_identity_parse(identity_kinds[kind], l->body, &l->id, why, sizeof why);
+        int rc = api_identity_parse(identity_kinds[kind], l->body, &l->id, why, sizeof why);
+        l->id.legacy = true; /* acknowledged before the per-user limits: applied as it was */
+        return rc;
+    }
     case V1_COHORT_NAME:
     case V1_COHORT_USERS: {
         /* The old journal kept {"partner", "cohort_id", ...}: the partner is

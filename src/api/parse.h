@@ -6,12 +6,17 @@
 #define BR_API_PARSE_H
 #include "../core/cohort.h"
 #include "../core/identity.h"
+#include "../core/merge.h"
 #include "../core/track.h"
 #include <json-c/json.h>
 
 /* One attributes object into a plan (core/attrs.h). skip: the field that
- * identifies the object (email or phone), not also an update. */
-int api_attrs_parse(json_object *obj, const char *skip, attrs_plan **out, char *why, size_t whylen);
+ * identifies the object (email or phone), not also an update. v1: a body
+ * from a format-1 journal, checked as the version that accepted it did. */
+int api_attrs_parse(json_object *obj, const char *skip, bool v1, attrs_plan **out, char *why, size_t whylen);
+/* A push_tokens value: an array of at most LIMIT_PUSH_TOKENS objects with
+ * string app_id, non-empty token, optional device_id of 1-255 bytes. */
+int api_push_tokens_check(json_object *v, char *why, size_t whylen);
 
 /* /users/track: the objects that pass go into cmd (which takes a reference
  * to body); r gets Braze's counts and errors array. BR_EINVAL/BR_ETOOMANY
@@ -22,9 +27,25 @@ typedef struct api_track_result {
     json_object *errors; /* Braze's errors array, or NULL */
 } api_track_result;
 int api_track_parse(json_object *body, track_cmd *cmd, api_track_result *r, char *why, size_t whylen);
+/* The same for a body replayed from a format-1 journal (api/legacy.c):
+ * accepted and applied as then, before push token imports and the
+ * per-user limits (cmd->legacy). */
+int api_track_parse_v1(json_object *body, track_cmd *cmd, api_track_result *r, char *why, size_t whylen);
 
-/* The identity endpoints (kind: IDENTITY_ALIAS_NEW .. IDENTITY_REMOVE). */
+/* Once the engine applied a /users/track command: the attributes objects
+ * it refused for a per-user limit (core/limits.h) become errors of r, in
+ * request order, and leave its processed count. */
+void api_track_refusals(const track_cmd *t, api_track_result *r);
+/* The text of a refusal for a limit (name: the attribute, for LIM_OBJECT). */
+void api_limit_text(limit_kind k, const char *name, size_t namelen, char *out, size_t n);
+
+/* The identity endpoints (kind: IDENTITY_ALIAS_NEW .. IDENTITY_ALIAS_UPDATE). */
 int api_identity_parse(int kind, json_object *body, identity_cmd *cmd, char *why, size_t whylen);
+/* /users/merge (cmd takes a reference to body); gcg: the server's Global
+ * Control Group (NULL: none). Braze's texts: BR_EMERGEARRAY, BR_EMERGEMAX,
+ * BR_EMERGEIDENT, BR_EMERGEKEYS, with where in why; BR_EINVAL for a body
+ * that is not an object. */
+int api_merge_parse(json_object *body, const gcg_t *gcg, merge_cmd *cmd, char *why, size_t whylen);
 
 /* Partner cohort import: a name call and a users call for partner (the
  * normalised path segment); cmd points into body. refs: storage for the

@@ -100,20 +100,45 @@ static int get_update_only(json_object *o, int *v, char *why, size_t whylen) {
 
 /* ---- attributes ---------------------------------------------------------- */
 
-static int parse_attributes(json_object *o, track_attrs *a, char *why, size_t whylen) {
+/* push_token_import: true (Braze's anonymous token migration): no
+ * identifier; each token goes to an anonymous user of its own, so email
+ * and phone are that user's attributes, and an alias, which names one
+ * user, cannot be given. */
+static int parse_import(json_object *o, track_attrs *a, char *why, size_t whylen) {
+    json_object *t;
+    if (json_get(o, "external_id") || json_get(o, "braze_id"))
+        FAIL("a 'push_token_import' object must not have 'external_id' or 'braze_id': its tokens go to anonymous users");
+    if (json_get(o, "user_alias"))
+        FAIL("a 'push_token_import' object must not have 'user_alias': each of its tokens gets an anonymous user of its own");
+    if (!(t = json_get(o, "push_tokens"))) FAIL("a 'push_token_import' object needs 'push_tokens'");
+    if (api_push_tokens_check(t, why, whylen) < 0) return BR_EINVAL;
+    if (!json_object_array_length(t)) FAIL("'push_tokens' must not be empty in a 'push_token_import' object");
+    a->id.kind = ID_NONE;
+    a->tokens = t;
+    return 0;
+}
+
+static int parse_attributes(json_object *o, track_attrs *a, bool v1, char *why, size_t whylen) {
     int upd;
     json_object *m, *pti;
     memset(a, 0, sizeof *a);
-    if (get_ident(o, &a->id, why, whylen) < 0 || get_update_only(o, &upd, why, whylen) < 0) return BR_EINVAL;
-    if ((pti = json_get(o, "push_token_import")) && json_object_get_boolean(pti))
-        FAIL("'push_token_import' is not supported by this server");
+    if (v1 && (pti = json_get(o, "push_token_import")) && json_object_get_boolean(pti))
+        FAIL("'push_token_import' is not supported by this server"); /* as then */
+    if ((pti = json_get(o, "push_token_import"))) {
+        if (!json_object_is_type(pti, json_type_boolean)) FAIL("'push_token_import' must be a boolean");
+        a->token_import = json_object_get_boolean(pti);
+    }
+    if ((a->token_import ? parse_import(o, a, why, whylen) : get_ident(o, &a->id, why, whylen)) < 0 ||
+        get_update_only(o, &upd, why, whylen) < 0)
+        return BR_EINVAL;
     if ((m = json_get(o, "_merge_objects"))) {
         if (!json_object_is_type(m, json_type_boolean)) FAIL("'_merge_objects' must be a boolean");
         a->merge = json_object_get_boolean(m);
     }
-    /* The email or phone that identifies the object is not also an update. */
-    const char *skip = a->id.kind == ID_EMAIL ? "email" : a->id.kind == ID_PHONE ? "phone" : NULL;
-    int rc = api_attrs_parse(o, skip, &a->plan, why, whylen);
+    /* The email or phone that identifies the object is not also an update;
+     * an import's tokens are applied per token, not as an attribute. */
+    const char *skip = a->token_import ? "push_tokens" : a->id.kind == ID_EMAIL ? "email" : a->id.kind == ID_PHONE ? "phone" : NULL;
+    int rc = api_attrs_parse(o, skip, v1, &a->plan, why, whylen);
     if (rc < 0) return rc;
     /* An alias creates a profile only when the object says
      * "_update_existing_only": false; other identifiers unless it says true. */
@@ -236,8 +261,9 @@ static void add_error(api_track_result *r, int array, size_t index, char *type) 
     json_object_array_add(r->errors, e);
 }
 
-int api_track_parse(json_object *body, track_cmd *cmd, api_track_result *r, char *why, size_t whylen) {
+static int track_parse(json_object *body, track_cmd *cmd, api_track_result *r, bool v1, char *why, size_t whylen) {
     memset(cmd, 0, sizeof *cmd);
+    cmd->legacy = v1;
     memset(r, 0, sizeof *r);
     if (!json_object_is_type(body, json_type_object)) FAIL("the body must be a JSON object");
     json_object *arr[3];
@@ -270,7 +296,8 @@ int api_track_parse(json_object *body, track_cmd *cmd, api_track_result *r, char
                 snprintf(msg, sizeof msg, "each item of '%s' must be an object", arrays[a]);
                 rc = BR_EINVAL;
             } else if (a == TRACK_ATTRIBUTES) {
-                rc = parse_attributes(o, &cmd->attrs[cmd->nattrs], msg, sizeof msg);
+                rc = parse_attributes(o, &cmd->attrs[cmd->nattrs], v1, msg, sizeof msg);
+                cmd->attrs[cmd->nattrs].index = (int)i;
                 if (rc == 0) cmd->nattrs++;
             } else {
                 track_event *e = a == TRACK_EVENTS ? &cmd->events[cmd->nevents] : &cmd->purchases[cmd->npurchases];
@@ -284,4 +311,53 @@ int api_track_parse(json_object *body, track_cmd *cmd, api_track_result *r, char
         base += (int)n;
     }
     return 0;
+}
+
+int api_track_parse(json_object *body, track_cmd *cmd, api_track_result *r, char *why, size_t whylen) {
+    return track_parse(body, cmd, r, false, why, whylen);
+}
+
+int api_track_parse_v1(json_object *body, track_cmd *cmd, api_track_result *r, char *why, size_t whylen) {
+    return track_parse(body, cmd, r, true, why, whylen);
+}
+
+/* ---- refusals of the engine ---------------------------------------------- */
+
+void api_limit_text(limit_kind k, const char *name, size_t namelen, char *out, size_t n) {
+    static const char *const lists[] = {[LIM_ALIASES] = "aliases", [LIM_DEVICES] = "devices",
+                                        [LIM_PUSH_TOKENS] = "push tokens", [LIM_OLD_IDS] = "deprecated external ids"};
+    if (k == LIM_OBJECT)
+        snprintf(out, n, "'%.*s' would be larger than %d KB", (int)(namelen > 64 ? 64 : namelen), name ? name : "",
+                 ATTR_OBJECT_MAX / 1024);
+    else
+        snprintf(out, n, "the user would have more than %u %s (the limit per user)", limits_cap(k), lists[k]);
+    api_utf8_trim(out);
+}
+
+static int error_rank(json_object *e) {
+    json_object *a, *i;
+    json_object_object_get_ex(e, "input_array", &a);
+    json_object_object_get_ex(e, "index", &i);
+    int rank = 0;
+    for (int k = 0; k < 3; k++)
+        if (!strcmp(json_object_get_string(a), arrays[k])) rank = k;
+    return rank * 1000 + json_object_get_int(i);
+}
+
+static int by_position(const void *x, const void *y) {
+    return error_rank(*(json_object *const *)x) - error_rank(*(json_object *const *)y);
+}
+
+void api_track_refusals(const track_cmd *t, api_track_result *r) {
+    char type[160];
+    bool any = false;
+    for (uint32_t i = 0; i < t->nattrs; i++) {
+        const track_attrs *a = &t->attrs[i];
+        if (a->refused.kind == LIM_OK) continue;
+        api_limit_text(a->refused.kind, a->refused.name, a->refused.namelen, type, sizeof type);
+        add_error(r, TRACK_ATTRIBUTES, (size_t)a->index, type);
+        r->processed[TRACK_ATTRIBUTES]--;
+        any = true;
+    }
+    if (any) json_object_array_sort(r->errors, by_position);
 }

@@ -3,7 +3,9 @@
  *   POST /users/track                 users.track                attributes, events, purchases
  *   POST /users/export/ids            users.export.ids           profiles by identifier
  *   POST /users/alias/new             users.alias.new            add aliases / alias-only users
+ *   POST /users/alias/update          users.alias.update         rename aliases
  *   POST /users/identify              users.identify             merge unidentified users into identified ones
+ *   POST /users/merge                 users.merge                merge any user into another
  *   POST /users/delete                users.delete               delete users
  *   POST /users/external_ids/rename   users.external_ids.rename  rename, keeping the old id deprecated
  *   POST /users/external_ids/remove   users.external_ids.remove  drop deprecated ids
@@ -22,6 +24,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A non-fatal error, in the shape /users/track's errors have. */
+static void add_error(json_object **errors, const char *type, const char *array, int64_t index) {
+    if (!*errors) *errors = json_object_new_array();
+    json_object *e = json_object_new_object();
+    json_object_object_add(e, "type", json_object_new_string(type));
+    json_object_object_add(e, "input_array", json_object_new_string(array));
+    json_object_object_add(e, "index", json_object_new_int64(index));
+    json_object_array_add(*errors, e);
+}
 
 /* ---- /users/track -------------------------------------------------------- */
 
@@ -56,7 +68,9 @@ static int track_answer(http_req *r, const api_track_result *t) {
 
 static int track_done(http_req *r, int rc) {
     if (rc < 0) return rc;
-    return track_answer(r, &((track_req *)http_state_get(r))->res);
+    track_req *s = http_state_get(r);
+    api_track_refusals(&s->track, &s->res);
+    return track_answer(r, &s->res);
 }
 
 static int post_track(http_req *r) {
@@ -78,6 +92,7 @@ int api_track_exec(engine_t *e, json_object *body, api_track_result *r) {
     if (rc == 0 && (t.nattrs || t.nevents || t.npurchases)) {
         eng_cmd c = {.kind = ENG_TRACK, .arg = &t};
         rc = eng_exec(e, &c);
+        if (rc == 0) api_track_refusals(&t, r);
     }
     track_cmd_free(&t);
     if (r == &mine) json_object_put(mine.errors);
@@ -101,13 +116,38 @@ static json_object *pair_error(size_t i, const char *msg) {
     return e;
 }
 
-static const char *const outcome_text[] = {
+static const char *const outcome_text[IDO__COUNT] = {
     [IDO_SAME] = "'current_external_id' and 'new_external_id' are the same",
     [IDO_NOT_PRIMARY] = "'current_external_id' is not the primary external_id of any user",
     [IDO_IN_USE] = "'new_external_id' is already in use",
     [IDO_UNKNOWN] = "no user has this deprecated external_id",
     [IDO_PRIMARY] = "a primary external_id cannot be removed; only deprecated ones",
+    [IDO_ALIAS_UNKNOWN] = "no user has an alias with this 'alias_label' and 'old_alias_name'",
+    [IDO_ALIAS_TAKEN] = "another user has an alias with this 'alias_label' and 'new_alias_name'",
+    [IDO_MERGE_NONE] = "'identifier_to_merge' matches no user (or several, and its 'prioritization' picks none)",
+    [IDO_KEEP_NONE] = "'identifier_to_keep' matches no user (or several, and its 'prioritization' picks none)",
+    [IDO_MERGE_SAME] = "'identifier_to_merge' and 'identifier_to_keep' are the same user",
+    [IDO_MERGE_GCG] = "users in the Global Control Group are never merged",
 };
+
+/* The text of an item's outcome. */
+static const char *outcome_of(int o, char *buf, size_t n) {
+    if (o >= IDO_OVER_ALIASES && o <= IDO_OVER_OBJECT) {
+        api_limit_text((limit_kind)(LIM_ALIASES + o - IDO_OVER_ALIASES), NULL, 0, buf, n);
+        return buf;
+    }
+    return outcome_text[o];
+}
+
+/* Items the engine did not apply, as non-fatal errors naming their array
+ * and index in the request. */
+static void identity_errors(json_object *o, const identity_cmd *c, const uint8_t *outcome) {
+    json_object *errors = NULL;
+    char buf[160];
+    for (uint32_t i = 0; i < c->n; i++)
+        if (outcome[i] != IDO_OK) add_error(&errors, outcome_of(outcome[i], buf, sizeof buf), c->items[i].field, c->items[i].index);
+    if (errors) json_object_object_add(o, "errors", errors);
+}
 
 /* Braze's answer fields of each endpoint. */
 static void identity_fields(json_object *o, const identity_cmd *c, const uint8_t *outcome) {
@@ -124,12 +164,14 @@ static void identity_fields(json_object *o, const identity_cmd *c, const uint8_t
         break;
     }
     case IDENTITY_DELETE: json_object_object_add(o, "deleted", json_object_new_int((int)c->n)); break;
+    case IDENTITY_ALIAS_UPDATE: break;
     case IDENTITY_RENAME: {
         json_object *ok = json_object_new_array(), *errs = json_object_new_array();
+        char buf[160];
         for (uint32_t i = 0; i < c->n; i++) {
             const identity_item *it = &c->items[i];
             if (outcome[i] != IDO_OK) {
-                json_object_array_add(errs, pair_error(i, outcome_text[outcome[i]]));
+                json_object_array_add(errs, pair_error(i, outcome_of(outcome[i], buf, sizeof buf)));
                 continue;
             }
             json_object *d = json_object_new_object();
@@ -159,6 +201,7 @@ static int identity_done(http_req *r, int rc) {
     json_object *o = json_object_new_object();
     identity_fields(o, &s->id, s->outcome);
     json_object_object_add(o, "message", json_object_new_string("success"));
+    if (s->id.kind != IDENTITY_RENAME && s->id.kind != IDENTITY_REMOVE) identity_errors(o, &s->id, s->outcome);
     return http_reply(r, 201, o);
 }
 
@@ -172,10 +215,44 @@ static int identity_request(http_req *r, int kind) {
 }
 
 static int post_alias_new(http_req *r) { return identity_request(r, IDENTITY_ALIAS_NEW); }
+static int post_alias_update(http_req *r) { return identity_request(r, IDENTITY_ALIAS_UPDATE); }
 static int post_identify(http_req *r) { return identity_request(r, IDENTITY_IDENTIFY); }
 static int post_delete(http_req *r) { return identity_request(r, IDENTITY_DELETE); }
 static int post_rename(http_req *r) { return identity_request(r, IDENTITY_RENAME); }
 static int post_remove(http_req *r) { return identity_request(r, IDENTITY_REMOVE); }
+
+/* ---- /users/merge --------------------------------------------------------- */
+
+typedef struct {
+    eng_cmd cmd;
+    merge_cmd merge;
+    uint8_t outcome[MERGE_MAX];
+} merge_req;
+
+static void merge_req_free(void *p) { merge_cmd_free(&((merge_req *)p)->merge); }
+
+/* Braze: 202 {"message": "success"}, whatever became of each merge; brasa
+ * adds an errors entry for each pair it did not merge. */
+static int merge_done(http_req *r, int rc) {
+    merge_req *s = http_state_get(r);
+    if (rc < 0) return rc;
+    json_object *o = json_object_new_object(), *errors = NULL;
+    char buf[160];
+    json_object_object_add(o, "message", json_object_new_string("success"));
+    for (uint32_t i = 0; i < s->merge.n; i++)
+        if (s->outcome[i] != IDO_OK) add_error(&errors, outcome_of(s->outcome[i], buf, sizeof buf), "merge_updates", i);
+    if (errors) json_object_object_add(o, "errors", errors);
+    return http_reply(r, 202, o);
+}
+
+static int post_merge(http_req *r) {
+    char why[400];
+    merge_req *s = http_state(r, sizeof *s, merge_req_free);
+    int rc = api_merge_parse(http_body(r), http_context(r)->gcg, &s->merge, why, sizeof why);
+    if (rc < 0) return http_error(r, rc, why);
+    s->cmd = (eng_cmd){.kind = ENG_MERGE, .arg = &s->merge, .outcome = s->outcome};
+    return api_submit(r, &s->cmd, merge_done);
+}
 
 /* ---- /users/export/ids --------------------------------------------------- */
 
@@ -312,7 +389,9 @@ const http_route api_users_routes[] = {
     {"POST", "/users/track", PERM_USERS_TRACK, RL_USERS_TRACK, post_track},
     {"POST", "/users/export/ids", PERM_USERS_EXPORT_IDS, RL_USERS_EXPORT_IDS, post_export_ids},
     {"POST", "/users/alias/new", PERM_USERS_ALIAS_NEW, RL_USERS_IDENTITY, post_alias_new},
+    {"POST", "/users/alias/update", PERM_USERS_ALIAS_UPDATE, RL_USERS_IDENTITY, post_alias_update},
     {"POST", "/users/identify", PERM_USERS_IDENTIFY, RL_USERS_IDENTITY, post_identify},
+    {"POST", "/users/merge", PERM_USERS_MERGE, RL_USERS_IDENTITY, post_merge},
     {"POST", "/users/delete", PERM_USERS_DELETE, RL_USERS_IDENTITY, post_delete},
     {"POST", "/users/external_ids/rename", PERM_USERS_EXTERNAL_IDS_RENAME, RL_USERS_EXTERNAL_IDS, post_rename},
     {"POST", "/users/external_ids/remove", PERM_USERS_EXTERNAL_IDS_REMOVE, RL_USERS_EXTERNAL_IDS, post_remove},

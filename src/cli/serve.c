@@ -13,6 +13,7 @@
 #include "opts.h"
 #include "../api/api.h"
 #include "../core/apikey.h"
+#include "../core/gcg.h"
 #include "../engine/engine.h"
 #include "../engine/exporter.h"
 #include "../engine/segments.h"
@@ -117,6 +118,10 @@ int cli_serve(int argc, char **argv) {
          "base of segment export download URLs, e.g. https://brasa.example.com (default: http:// + the request's Host)",
          false, false, NULL},
         {"export-ttl", "BRASA_EXPORT_TTL", "24", "hours a segment export file is kept (0 = until deleted by hand)", false, false, NULL},
+        {"global-control-group", "BRASA_GLOBAL_CONTROL_GROUP", "0",
+         "percent of users (1-15) in the Global Control Group, chosen by random bucket; 0 = none", false, false, NULL},
+        {"global-control-group-start", "BRASA_GLOBAL_CONTROL_GROUP_START", NULL,
+         "first random bucket (0-9999) of the group's range (default: the top PERCENT x 100 buckets)", false, false, NULL},
         {"log-level", "BRASA_LOG_LEVEL", "info", "debug, info, warn, error or off", false, false, NULL},
         {NULL, NULL, NULL, NULL, false, false, NULL},
     };
@@ -170,6 +175,13 @@ int cli_serve(int argc, char **argv) {
         goto usage;
     }
     log_set_level((log_level)lvl);
+    gcg_t gcg;
+    char gwhy[160];
+    if (gcg_parse(opts_get(opts, "global-control-group"), opts_get(opts, "global-control-group-start"), &gcg, gwhy,
+                  sizeof gwhy) < 0) {
+        fprintf(stderr, "brasa: %s\n", gwhy);
+        goto usage;
+    }
     authfail_config afc = {0, 60};
     if (authfail_parse(opts_get(opts, "auth-fail-limit"), &afc) < 0) {
         fprintf(stderr, "brasa: --auth-fail-limit must be LIMIT[/WINDOW], e.g. 50/60s (got '%s')\n",
@@ -207,10 +219,13 @@ int cli_serve(int argc, char **argv) {
     auth_loader loader = api_creds_loader(creds_db);
     auth = auth_new(&loader, ttl);
     rl = rl_new(&rlc);
-    exporter_config ec = {.engine = engine, .ttl_hours = (unsigned)export_ttl};
+    exporter_config ec = {.engine = engine, .ttl_hours = (unsigned)export_ttl, .gcg = &gcg};
     if (exporter_start(&ec, &exporter) < 0) goto out;
     http_ctx ctx = {.engine = engine, .auth = auth, .rl = rl, .exporter = exporter, .public_url = public_url,
-                    .data_dir = dir, .started_ms = clock_wall_ms()};
+                    .data_dir = dir, .gcg = &gcg, .started_ms = clock_wall_ms()};
+    if (gcg_enabled(&gcg))
+        log_info("serve: Global Control Group: %u%% of users, random buckets %u to %u", gcg.percent, gcg.start,
+                 (gcg.start + gcg.percent * 100 - 1) % GCG_BUCKETS);
     http_config hc = {.listen = opts_get(opts, "listen"),
                       .port = (int)port,
                       .threads = threads ? (unsigned)threads : 1,

@@ -1,6 +1,7 @@
 /* attrs.c -- applying an attributes plan (see attrs.h). */
 #include "attrs.h"
 #include "../lib/err.h"
+#include "../lib/hash.h"
 #include "../lib/json.h"
 #include "../lib/mem.h"
 #include "../lib/timefmt.h"
@@ -156,15 +157,8 @@ static void elems_push_json(elems *l, json_object *arr) {
 }
 
 static bool elem_eq(const elems *a, const elem *x, const elems *b, const elem *y) {
-    return x->type == y->type && x->len == y->len && memcmp(a->bytes.data + x->off, b->bytes.data + y->off, x->len) == 0;
-}
-
-/* Removes every element of l equal to x (from list src). */
-static void elems_drop(elems *l, const elems *src, const elem *x) {
-    int k = 0;
-    for (int j = 0; j < l->n; j++)
-        if (!elem_eq(l, &l->v[j], src, x)) l->v[k++] = l->v[j];
-    l->n = k;
+    return x->type == y->type && x->len == y->len &&
+           (!x->len || memcmp(a->bytes.data + x->off, b->bytes.data + y->off, x->len) == 0);
 }
 
 static void elems_free(elems *l) {
@@ -172,28 +166,81 @@ static void elems_free(elems *l) {
     buf_free(&l->bytes);
 }
 
+/* A set of a list's elements (open addressing over their indexes): a
+ * request may send an array of any length, and each element is looked up
+ * once, so applying it stays linear. */
+typedef struct {
+    const elems *l;
+    int *slot; /* index into l, -1 empty */
+    size_t mask;
+} eset;
+
+static uint64_t elem_hash(const elems *l, const elem *x) {
+    uint64_t t = (uint64_t)x->type * 0x9E3779B97F4A7C15ull;
+    return x->len ? hash_bytes(l->bytes.data + x->off, x->len) ^ t : t; /* booleans have no bytes */
+}
+
+static void eset_init(eset *s, const elems *l) {
+    size_t cap = 8;
+    while (cap < (size_t)l->n * 2) cap *= 2;
+    s->l = l;
+    s->mask = cap - 1;
+    s->slot = xmalloc(cap * sizeof *s->slot);
+    memset(s->slot, 0xff, cap * sizeof *s->slot);
+}
+
+/* Whether x (of list from) is in the set; adds l's element i when absent
+ * and i >= 0. */
+static bool eset_has(eset *s, const elems *from, const elem *x, int add) {
+    size_t i = (size_t)elem_hash(from, x) & s->mask;
+    for (; s->slot[i] >= 0; i = (i + 1) & s->mask)
+        if (elem_eq(s->l, &s->l->v[s->slot[i]], from, x)) return true;
+    if (add >= 0) s->slot[i] = add;
+    return false;
+}
+
+/* Sets of all of l's elements. */
+static void eset_of(eset *s, const elems *l) {
+    eset_init(s, l);
+    for (int i = 0; i < l->n; i++) eset_has(s, l, &l->v[i], i);
+}
+
+/* A set (c->inc) or an add/remove on an array of scalars. The result is
+ * the elements kept from before (neither added again nor removed), then
+ * the new ones once each (a set keeps an element's first occurrence, an
+ * add its last: an element added again moves to the end), minus the
+ * removed ones; past ATTR_ARRAY_MAX the oldest drop first (Braze). */
 static void arr_apply(pedit *e, const attrs_change *c) {
-    elems cur = {0}, add = {0}, rm = {0};
+    elems cur = {0}, add = {0}, rm = {0}, out = {0};
     const pfield *f = pedit_get(e, c->key);
     if (f && f->type == PT_ARR && !c->inc) elems_decode(&cur, pedit_payload(e, f), f->len);
     elems_push_json(&add, c->a);
     elems_push_json(&rm, c->b);
-    /* add: an element already present moves to the end (Braze). A set
-     * (c->inc) keeps the first of duplicates: ["a","b","a"] is ["a","b"]. */
-    for (int i = 0; i < add.n; i++) {
-        if (c->inc) {
-            bool dup = false;
-            for (int j = 0; j < cur.n && !dup; j++) dup = elem_eq(&cur, &cur.v[j], &add, &add.v[i]);
-            if (dup) continue;
-        }
-        elems_drop(&cur, &add, &add.v[i]);
-        elems_push(&cur, add.v[i].type, add.bytes.data + add.v[i].off, add.v[i].len);
+    eset rms, adds, seen;
+    eset_of(&rms, &rm);
+    eset_of(&adds, &add);
+    eset_init(&seen, &add);
+    int *pick = xmalloc((size_t)(add.n ? add.n : 1) * sizeof *pick), np = 0;
+    for (int k = 0; k < add.n; k++) {
+        int i = c->inc ? k : add.n - 1 - k;
+        if (!eset_has(&rms, &add, &add.v[i], -1) && !eset_has(&seen, &add, &add.v[i], i)) pick[np++] = i;
     }
-    for (int i = 0; i < rm.n; i++) elems_drop(&cur, &rm, &rm.v[i]);
-    elems_store(e, c->key, &cur, cur.n > ATTR_ARRAY_MAX ? cur.n - ATTR_ARRAY_MAX : 0); /* oldest dropped first */
+    for (int j = 0; j < cur.n; j++)
+        if (!eset_has(&rms, &cur, &cur.v[j], -1) && !eset_has(&adds, &cur, &cur.v[j], -1))
+            elems_push(&out, cur.v[j].type, cur.bytes.data + cur.v[j].off, cur.v[j].len);
+    for (int k = 0; k < np; k++) {
+        const elem *x = &add.v[pick[c->inc ? k : np - 1 - k]];
+        elems_push(&out, x->type, add.bytes.data + x->off, x->len);
+    }
+    elems_store(e, c->key, &out, out.n > ATTR_ARRAY_MAX ? out.n - ATTR_ARRAY_MAX : 0); /* oldest dropped first */
+    free(pick);
+    free(rms.slot);
+    free(adds.slot);
+    free(seen.slot);
     elems_free(&cur);
     elems_free(&add);
     elems_free(&rm);
+    elems_free(&out);
 }
 
 /* Deep merge of src into dst (objects merge key by key; anything else replaces). */
@@ -222,12 +269,18 @@ static json_object *current_json(const pedit *e, uint32_t key, json_type want) {
     return j;
 }
 
-static void set_json(pedit *e, uint32_t key, json_object *j) {
+/* Sets key to j's text; refuses (false) a value over ATTR_OBJECT_MAX
+ * bytes that is larger than the one it replaces, when enforce. */
+static bool set_json(pedit *e, uint32_t key, json_object *j, bool enforce) {
     size_t len;
     const char *s = json_object_to_json_string_length(j, JSON_PLAIN, &len);
+    const pfield *f = pedit_get(e, key);
+    size_t before = f ? f->len : 0;
+    if (enforce && len > ATTR_OBJECT_MAX && len > before) return false;
     char *copy = xstrndup(s, len);
     pedit_set(e, key, PT_JSON, copy, len);
     free(copy);
+    return true;
 }
 
 static bool item_matches(json_object *item, json_object *sel) {
@@ -237,36 +290,36 @@ static bool item_matches(json_object *item, json_object *sel) {
     return json_object_object_get_ex(item, json_object_get_string(k), &iv) && json_object_equal(iv, v);
 }
 
-static void objarr_apply(pedit *e, const attrs_change *c, bool merge) {
+/* Braze's order for one attribute: $add, then $remove, then $update (so a
+ * $remove also drops what the $add of the same request added). */
+static bool objarr_apply(pedit *e, const attrs_change *c, bool merge, bool enforce) {
     json_object *cur = current_json(e, c->key, json_type_array);
     if (!cur) cur = json_object_new_array();
+    size_t an = c->a ? json_object_array_length(c->a) : 0;
+    for (size_t i = 0; i < an; i++) {
+        json_object *copy = NULL;
+        json_object_deep_copy(json_object_array_get_idx(c->a, i), &copy, NULL);
+        json_object_array_add(cur, copy);
+    }
     json_object *out = json_object_new_array();
     size_t n = json_object_array_length(cur);
+    size_t rn = c->b ? json_object_array_length(c->b) : 0, un = c->c && merge ? json_object_array_length(c->c) : 0;
     for (size_t i = 0; i < n; i++) {
         json_object *item = json_object_array_get_idx(cur, i);
         bool drop = false;
-        size_t rn = c->b ? json_object_array_length(c->b) : 0;
         for (size_t j = 0; j < rn && !drop; j++) drop = item_matches(item, json_object_array_get_idx(c->b, j));
         if (drop) continue;
-        size_t un = c->c && merge ? json_object_array_length(c->c) : 0;
         for (size_t j = 0; j < un; j++) {
             json_object *u = json_object_array_get_idx(c->c, j), *nobj;
             if (item_matches(item, u) && json_object_object_get_ex(u, "$new_object", &nobj)) deep_merge(item, nobj);
         }
         json_object_array_add(out, json_object_get(item));
     }
-    size_t an = c->a ? json_object_array_length(c->a) : 0;
-    for (size_t i = 0; i < an; i++) {
-        json_object *copy = NULL;
-        json_object_deep_copy(json_object_array_get_idx(c->a, i), &copy, NULL);
-        json_object_array_add(out, copy);
-    }
-    set_json(e, c->key, out);
+    bool ok = set_json(e, c->key, out, enforce);
     json_object_put(out);
     json_object_put(cur);
+    return ok;
 }
-
-#define DEVICE_ID_MAX 255 /* bytes */
 
 /* Adds a device id to the profile's devices unless it is there: a push
  * token that names its device_id ties that device to the user, the way the
@@ -287,20 +340,22 @@ static void device_add(pedit *e, const char *id, size_t n) {
     elems_free(&cur);
 }
 
-static void tokens_apply(pedit *e, const attrs_change *c) {
-    size_t nd = json_object_array_length(c->a);
+void attrs_add_tokens(pedit *e, json_object *tokens) {
+    size_t nd = json_object_array_length(tokens);
     for (size_t i = 0; i < nd; i++) {
         json_object *d;
-        if (json_object_object_get_ex(json_object_array_get_idx(c->a, i), "device_id", &d) &&
+        /* The parser refuses other device ids; a replayed old journal may
+         * hold one, which was skipped then and is skipped now. */
+        if (json_object_object_get_ex(json_object_array_get_idx(tokens, i), "device_id", &d) &&
             json_object_is_type(d, json_type_string) && json_object_get_string_len(d) > 0 &&
-            json_object_get_string_len(d) <= DEVICE_ID_MAX)
+            json_object_get_string_len(d) <= ATTR_DEVICE_ID_MAX)
             device_add(e, json_object_get_string(d), (size_t)json_object_get_string_len(d));
     }
-    json_object *cur = current_json(e, c->key, json_type_array);
+    json_object *cur = current_json(e, pkey(PF_PUSH_TOKENS, PK_ATTR), json_type_array);
     if (!cur) cur = json_object_new_array();
-    size_t n = json_object_array_length(c->a);
+    size_t n = json_object_array_length(tokens);
     for (size_t i = 0; i < n; i++) {
-        json_object *t = json_object_array_get_idx(c->a, i), *tok, *ct;
+        json_object *t = json_object_array_get_idx(tokens, i), *tok, *ct;
         json_object_object_get_ex(t, "token", &tok);
         bool seen = false;
         size_t cn = json_object_array_length(cur);
@@ -312,14 +367,15 @@ static void tokens_apply(pedit *e, const attrs_change *c) {
             json_object_array_add(cur, copy);
         }
     }
-    set_json(e, c->key, cur);
+    set_json(e, pkey(PF_PUSH_TOKENS, PK_ATTR), cur, false); /* counted by limits.h */
     json_object_put(cur);
 }
 
-void attrs_apply(const attrs_plan *p, pedit *e, bool merge, names_t *names) {
+limit_kind attrs_apply(const attrs_plan *p, pedit *e, bool merge, names_t *names, bool enforce, attrs_refusal *r) {
     for (int i = 0; i < p->n; i++) {
         attrs_change cc = p->c[i], *c = &cc;
         if (!c->key) c->key = pkey(names_intern(names, c->name, c->namelen), PK_ATTR);
+        bool ok = true;
         switch (c->kind) {
         case CH_SET:
             pedit_set(e, c->key, c->type, p->bytes.data + c->off, c->len);
@@ -348,21 +404,32 @@ void attrs_apply(const attrs_plan *p, pedit *e, bool merge, names_t *names) {
             json_object *cur = (merge || c->force_merge) ? current_json(e, c->key, json_type_object) : NULL;
             if (cur) {
                 deep_merge(cur, c->a);
-                set_json(e, c->key, cur);
+                ok = set_json(e, c->key, cur, enforce);
                 json_object_put(cur);
             } else {
-                set_json(e, c->key, c->a);
+                ok = set_json(e, c->key, c->a, enforce);
             }
             break;
         }
         case CH_OBJARR:
-            objarr_apply(e, c, merge);
+            ok = objarr_apply(e, c, merge, enforce);
             break;
         case CH_TOKENS:
-            tokens_apply(e, c);
+            attrs_add_tokens(e, c->a);
             break;
         }
+        if (!ok) {
+            if (r) {
+                size_t nl = c->namelen;
+                r->kind = LIM_OBJECT;
+                r->name = c->name ? c->name : profile_std_name(c->key / 4);
+                if (!c->name) nl = r->name ? strlen(r->name) : 0;
+                r->namelen = (uint32_t)nl;
+            }
+            return LIM_OBJECT;
+        }
     }
+    return LIM_OK;
 }
 
 /* ISO 4217 alphabetic codes in use (and the common funds/metals codes). */

@@ -13,13 +13,17 @@
  * engine interns them. */
 #ifndef BR_ATTRS_H
 #define BR_ATTRS_H
+#include "limits.h"
 #include "names.h"
 #include "profile.h"
 #include <json-c/json.h>
 
 #define ATTR_STR_MAX 255       /* characters */
-#define ATTR_ARRAY_MAX 25      /* elements kept (oldest dropped first) */
+/* Elements an array of scalars keeps: Braze's default maximum, and its rule
+ * past it: the oldest elements drop first, for a set as for an add. */
+#define ATTR_ARRAY_MAX 25
 #define ATTR_OBJECT_MAX 102400 /* bytes of a nested object / array of objects */
+#define ATTR_DEVICE_ID_MAX 255 /* bytes of a push token's device_id */
 
 typedef enum { CH_SET, CH_UNSET, CH_INC, CH_ARR, CH_OBJ, CH_OBJARR, CH_TOKENS } attrs_kind;
 
@@ -47,9 +51,24 @@ attrs_change *attrs_add(attrs_plan *p, uint32_t key, attrs_kind kind);
 void attrs_add_set(attrs_plan *p, uint32_t key, uint8_t type, const void *bytes, size_t len);
 void attrs_plan_free(attrs_plan *p);
 
+/* Which attribute a plan could not apply (limits.h). */
+typedef struct {
+    limit_kind kind;
+    const char *name; /* the attribute's name (not NUL-terminated) */
+    uint32_t namelen;
+} attrs_refusal;
+
 /* Applies a plan to an open profile edit, interning custom attribute names
- * in names. merge: `_merge_objects`. */
-void attrs_apply(const attrs_plan *plan, pedit *e, bool merge, names_t *names);
+ * in names. merge: `_merge_objects`. Returns LIM_OK, or LIM_OBJECT when a
+ * nested object or array of objects would grow past ATTR_OBJECT_MAX (Braze
+ * drops such an update without a word; brasa refuses it): *r names it and
+ * e is half-edited, to be dropped. enforce false (a replayed old journal,
+ * whose requests were acknowledged before the limits) skips the check. */
+limit_kind attrs_apply(const attrs_plan *plan, pedit *e, bool merge, names_t *names, bool enforce, attrs_refusal *r);
+/* Adds push tokens (a checked JSON array of {app_id, token, device_id?})
+ * to an open edit: a token already there is not added again, and each
+ * device_id joins the profile's devices (api/attrs.c checks them). */
+void attrs_add_tokens(pedit *e, json_object *tokens);
 
 /* Braze's email check (simplified: one @, no whitespace, a dot in the domain). */
 bool attrs_valid_email(const char *s, size_t n);

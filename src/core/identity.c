@@ -1,12 +1,24 @@
-/* identity.c -- aliases, identify (merge), delete, external id rename and
- * remove (see identity.h). */
+/* identity.c -- aliases (new, update), identify (a merge, merge.h), delete,
+ * external id rename and remove (see identity.h). */
 #include "identity.h"
+#include "merge.h"
 #include "../lib/json.h"
 #include "../lib/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+int identity_outcome_of(limit_kind k) { return k == LIM_OK ? IDO_OK : IDO_OVER_ALIASES + (int)k - LIM_ALIASES; }
+
+/* IDO_OVER_x when the edit of a profile whose blob was `old` takes list k
+ * past its cap (limits.h), else IDO_OK. */
+static int grows_past(const pedit *e, const uint8_t *old, limit_kind k) {
+    limits_counts before, after;
+    limits_count_blob(old, &before);
+    limits_count_edit(e, &after);
+    return limits_check(&before, &after) == k ? identity_outcome_of(k) : IDO_OK;
+}
 
 void identity_cmd_free(identity_cmd *c) {
     free(c->items);
@@ -57,113 +69,75 @@ static void set_external_id(identity_ctx *c, uint32_t row, const char *x, size_t
     pedit_close(&e);
 }
 
-static void merge_summary(pedit *into, const pfield *theirs, const uint8_t *tp, bool purchase) {
-    psummary a, b;
-    const pfield *mine = pedit_get(into, theirs->key);
-    psummary_decode(tp, theirs->len, purchase, &b);
-    if (!mine || mine->type != PT_SUMMARY) {
-        pedit_set(into, theirs->key, PT_SUMMARY, tp, theirs->len);
-        return;
-    }
-    psummary_decode(pedit_payload(into, mine), mine->len, purchase, &a);
-    a.count += b.count;
-    if (b.first_ms < a.first_ms) a.first_ms = b.first_ms;
-    if (b.last_ms > a.last_ms) a.last_ms = b.last_ms;
-    a.revenue += b.revenue;
-    for (uint32_t i = 0; i < b.ndays; i++) {
-        uint32_t j = 0;
-        while (j < a.ndays && a.days[j].day < b.days[i].day) j++;
-        if (j < a.ndays && a.days[j].day == b.days[i].day) {
-            a.days[j].count += b.days[i].count;
-        } else if (a.ndays < sizeof a.days / sizeof *a.days) {
-            memmove(&a.days[j + 1], &a.days[j], (a.ndays - j) * sizeof *a.days);
-            a.days[j] = b.days[i];
-            a.ndays++;
-        }
-    }
-    buf_t enc = BUF_INIT;
-    psummary_encode(&a, purchase, &enc);
-    pedit_set(into, theirs->key, PT_SUMMARY, enc.data, enc.len);
-    buf_free(&enc);
-}
-
-void identity_merge(identity_ctx *c, uint32_t from, uint32_t into) {
-    profile_t *pf = users_get(c->users, from);
-    pedit e;
-    pedit_open(&e, users_get(c->users, into)->blob);
-    piter it;
-    pfield f;
-    piter_init(&it, pf->blob);
-    while (piter_next(&it, &f)) {
-        uint32_t id = f.key / 4;
-        int kind = (int)(f.key % 4);
-        if (kind == PK_EVENT || kind == PK_PURCHASE) {
-            merge_summary(&e, &f, f.p, kind == PK_PURCHASE);
-        } else if (id == PF_ALIASES || id == PF_DEVICES) {
-            /* Both arrays hold elements of the same form: append theirs. */
-            const pfield *mine = pedit_get(&e, f.key);
-            buf_t b = BUF_INIT;
-            if (mine && mine->type == PT_ARR) buf_append(&b, pedit_payload(&e, mine), mine->len);
-            buf_append(&b, f.p, f.len);
-            pedit_set(&e, f.key, PT_ARR, b.data, b.len);
-            buf_free(&b);
-        } else if (id == PF_TOTAL_REVENUE) {
-            const pfield *mine = pedit_get(&e, f.key);
-            double t = pval_get_dbl(f.p) + (mine && mine->type == PT_DBL ? pval_get_dbl(pedit_payload(&e, mine)) : 0);
-            pedit_set(&e, f.key, PT_DBL, &t, sizeof t);
-        } else if (id == PF_EXTERNAL_ID || id == PF_OLD_EXTERNAL_IDS) {
-            continue; /* the kept profile's identity wins */
-        } else if (!pedit_get(&e, f.key)) {
-            pedit_set(&e, f.key, f.type, f.p, f.len); /* only fields the target lacks */
-        }
-    }
-    /* The merged user's aliases must leave the index before the target
-     * takes them: delete first, then commit the target. */
-    uint32_t created = pf->created;
-    users_delete(c->users, from);
-    c->touch(c->touch_arg, from);
-    profile_t *pi = users_get(c->users, into);
-    if (created < pi->created) pi->created = created;
-    commit(c, into, &e);
-    pedit_close(&e);
-}
-
 /* ---- endpoints ----------------------------------------------------------- */
 
-static void alias_new(identity_ctx *c, const identity_item *it) {
-    if (users_by_alias(c->users, it->a, it->an, it->b, it->bn) != USERS_NONE) return; /* the pair is taken */
-    uint32_t row;
+static int alias_new(identity_ctx *c, const identity_item *it, bool enforce) {
+    if (users_by_alias(c->users, it->a, it->an, it->b, it->bn) != USERS_NONE) return IDO_OK; /* the pair is taken */
+    uint32_t row = USERS_NONE;
     if (it->ext) {
         row = users_by_external_id(c->users, it->ext, it->extn);
         /* No such user: the alias is not added anywhere (Braze); one
          * alias per label per user. */
-        if (row == USERS_NONE || has_label(users_get(c->users, row)->blob, it->a, it->an)) return;
-    } else {
-        row = users_create(c->users, (uint32_t)(c->now_ms / 1000));
+        if (row == USERS_NONE || has_label(users_get(c->users, row)->blob, it->a, it->an)) return IDO_OK;
     }
+    const uint8_t *old = row == USERS_NONE ? NULL : users_get(c->users, row)->blob;
     pedit e;
-    pedit_open(&e, users_get(c->users, row)->blob);
+    pedit_open(&e, old);
     const char *s[2] = {it->a, it->b};
     size_t l[2] = {it->an, it->bn};
     arr_append(&e, pkey(PF_ALIASES, PK_ATTR), s, l, 2);
+    int o = enforce ? grows_past(&e, old, LIM_ALIASES) : IDO_OK;
+    if (o == IDO_OK) {
+        if (row == USERS_NONE) row = users_create(c->users, (uint32_t)(c->now_ms / 1000));
+        commit(c, row, &e);
+    }
+    pedit_close(&e);
+    return o;
+}
+
+/* Renames one alias: the label's old name becomes the new one. A pair
+ * names one user, so a new name another user has (for that label) is
+ * refused. */
+static int alias_update(identity_ctx *c, const identity_item *it) {
+    uint32_t row = users_by_alias(c->users, it->a, it->an, it->b, it->bn);
+    if (row == USERS_NONE) return IDO_ALIAS_UNKNOWN;
+    if (it->bn == it->cn && !memcmp(it->b, it->c, it->cn)) return IDO_OK;
+    if (users_by_alias(c->users, it->a, it->an, it->c, it->cn) != USERS_NONE) return IDO_ALIAS_TAKEN;
+    pedit e;
+    pedit_open(&e, users_get(c->users, row)->blob);
+    const pfield *f = pedit_get(&e, pkey(PF_ALIASES, PK_ATTR));
+    buf_t b = BUF_INIT;
+    parr_iter pi;
+    const uint8_t *l, *nm, *raw, *raw2;
+    size_t ln, nn, rn, rn2;
+    parr_init(&pi, pedit_payload(&e, f), f->len);
+    while (parr_next(&pi, NULL, &l, &ln, &raw, &rn) && parr_next(&pi, NULL, &nm, &nn, &raw2, &rn2)) {
+        buf_append(&b, raw, rn);
+        if (ln == it->an && !memcmp(l, it->a, ln) && nn == it->bn && !memcmp(nm, it->b, nn)) parr_put(&b, PT_STR, it->c, it->cn);
+        else buf_append(&b, raw2, rn2);
+    }
+    pedit_set(&e, pkey(PF_ALIASES, PK_ATTR), PT_ARR, b.data, b.len);
+    buf_free(&b);
     commit(c, row, &e);
     pedit_close(&e);
+    return IDO_OK;
 }
 
 /* Identify: merge the unidentified profile `row` into the user with
  * external id x, or give it x when nobody has it. */
-static void identify_row(identity_ctx *c, uint32_t row, const char *x, size_t xn, const char *label, size_t ln) {
+static int identify_row(identity_ctx *c, uint32_t row, const char *x, size_t xn, const char *label, size_t ln,
+                        bool enforce) {
     profile_t *p = users_get(c->users, row);
-    if (has_external_id(p)) return; /* already identified: nothing to merge */
+    if (has_external_id(p)) return IDO_OK; /* already identified: nothing to merge */
     uint32_t target = users_by_external_id(c->users, x, xn);
     if (target == USERS_NONE) {
         set_external_id(c, row, x, xn);
-        return;
+        return IDO_OK;
     }
     /* Braze: when the identified user already has an alias with this label
      * the profiles are not combined. */
-    if (label && has_label(users_get(c->users, target)->blob, label, ln)) return;
-    identity_merge(c, row, target);
+    if (label && has_label(users_get(c->users, target)->blob, label, ln)) return IDO_OK;
+    return identity_outcome_of(identity_merge(c, row, target, enforce));
 }
 
 typedef struct {
@@ -203,20 +177,23 @@ static uint32_t by_prioritization(identity_ctx *c, const identity_item *it) {
     return pp.best;
 }
 
-static void identify(identity_ctx *c, const identity_item *it) {
-    uint32_t row = it->list == IDL_ALIAS ? users_by_alias(c->users, it->a, it->an, it->b, it->bn)
-                                         : by_prioritization(c, it);
-    if (row != USERS_NONE) identify_row(c, row, it->ext, it->extn, it->list == IDL_ALIAS ? it->a : NULL, it->an);
+uint32_t identity_find(identity_ctx *c, const identity_item *it) {
+    switch (it->list) {
+    case IDL_EXTERNAL: return users_by_external_id(c->users, it->ext, it->extn);
+    case IDL_BRAZE: return users_by_braze_id(c->users, it->a, it->an);
+    case IDL_ALIAS: return users_by_alias(c->users, it->a, it->an, it->b, it->bn);
+    default: return by_prioritization(c, it);
+    }
+}
+
+static int identify(identity_ctx *c, const identity_item *it, bool enforce) {
+    uint32_t row = identity_find(c, it);
+    if (row == USERS_NONE) return IDO_OK;
+    return identify_row(c, row, it->ext, it->extn, it->list == IDL_ALIAS ? it->a : NULL, it->an, enforce);
 }
 
 static void delete_user(identity_ctx *c, const identity_item *it) {
-    uint32_t row;
-    switch (it->list) {
-    case IDL_EXTERNAL: row = users_by_external_id(c->users, it->ext, it->extn); break;
-    case IDL_BRAZE: row = users_by_braze_id(c->users, it->a, it->an); break;
-    case IDL_ALIAS: row = users_by_alias(c->users, it->a, it->an, it->b, it->bn); break;
-    default: row = by_prioritization(c, it);
-    }
+    uint32_t row = identity_find(c, it);
     if (row == USERS_NONE) return;
     users_delete(c->users, row);
     c->touch(c->touch_arg, row);
@@ -228,20 +205,22 @@ static bool is_primary(users_t *u, uint32_t row, const char *x, size_t xn) {
     return p->blob && profile_get(p->blob, pkey(PF_EXTERNAL_ID, PK_ATTR), &f) && f.len == xn && !memcmp(f.p, x, xn);
 }
 
-static int rename_id(identity_ctx *c, const identity_item *it) {
+static int rename_id(identity_ctx *c, const identity_item *it, bool enforce) {
     uint32_t row = users_by_external_id(c->users, it->ext, it->extn);
     if (it->extn == it->an && !memcmp(it->ext, it->a, it->an)) return IDO_SAME;
     if (row == USERS_NONE || !is_primary(c->users, row, it->ext, it->extn)) return IDO_NOT_PRIMARY;
     if (users_by_external_id(c->users, it->a, it->an) != USERS_NONE) return IDO_IN_USE;
+    const uint8_t *old = users_get(c->users, row)->blob;
     pedit e;
-    pedit_open(&e, users_get(c->users, row)->blob);
+    pedit_open(&e, old);
     const char *s[1] = {it->ext};
     size_t l[1] = {it->extn};
     arr_append(&e, pkey(PF_OLD_EXTERNAL_IDS, PK_ATTR), s, l, 1);
     pedit_set(&e, pkey(PF_EXTERNAL_ID, PK_ATTR), PT_STR, it->a, it->an);
-    commit(c, row, &e);
+    int o = enforce ? grows_past(&e, old, LIM_OLD_IDS) : IDO_OK;
+    if (o == IDO_OK) commit(c, row, &e);
     pedit_close(&e);
-    return IDO_OK;
+    return o;
 }
 
 static int remove_id(identity_ctx *c, const identity_item *it) {
@@ -270,14 +249,16 @@ static int remove_id(identity_ctx *c, const identity_item *it) {
 }
 
 void identity_apply(identity_ctx *c, const identity_cmd *cmd, uint8_t *outcome) {
+    bool enforce = !cmd->legacy;
     for (uint32_t i = 0; i < cmd->n; i++) {
         const identity_item *it = &cmd->items[i];
         int o = IDO_OK;
         switch (cmd->kind) {
-        case IDENTITY_ALIAS_NEW: alias_new(c, it); break;
-        case IDENTITY_IDENTIFY: identify(c, it); break;
+        case IDENTITY_ALIAS_NEW: o = alias_new(c, it, enforce); break;
+        case IDENTITY_ALIAS_UPDATE: o = alias_update(c, it); break;
+        case IDENTITY_IDENTIFY: o = identify(c, it, enforce); break;
         case IDENTITY_DELETE: delete_user(c, it); break;
-        case IDENTITY_RENAME: o = rename_id(c, it); break;
+        case IDENTITY_RENAME: o = rename_id(c, it, enforce); break;
         default: o = remove_id(c, it);
         }
         if (outcome) outcome[i] = (uint8_t)o;

@@ -1,23 +1,27 @@
 /* identity.h -- the identity endpoints as typed commands applied to the
- * profiles: /users/alias/new, /users/identify, /users/delete,
- * /users/external_ids/rename and /users/external_ids/remove.
+ * profiles: /users/alias/new, /users/alias/update, /users/identify,
+ * /users/delete, /users/external_ids/rename and /users/external_ids/remove
+ * (/users/merge, whose items are pairs, is merge.h).
  *
  * api/identity.c checks a request's shape and turns it into a list of
  * items; this applies them on the engine thread and reports per-item
- * outcomes where Braze's answer depends on the profiles (rename, remove). */
+ * outcomes where the answer depends on the profiles: rename and remove
+ * errors, and any item refused by a per-user limit (limits.h) or, for an
+ * alias update, by the aliases in place. */
 #ifndef BR_IDENTITY_H
 #define BR_IDENTITY_H
+#include "limits.h"
 #include "names.h"
 #include "users.h"
 #include <json-c/json.h>
 
 #define IDENTITY_MAX 50 /* items per request, every endpoint */
 
-enum { IDENTITY_ALIAS_NEW, IDENTITY_IDENTIFY, IDENTITY_DELETE, IDENTITY_RENAME, IDENTITY_REMOVE };
+enum { IDENTITY_ALIAS_NEW, IDENTITY_IDENTIFY, IDENTITY_DELETE, IDENTITY_RENAME, IDENTITY_REMOVE, IDENTITY_ALIAS_UPDATE };
 
 /* Which request array an item came from. */
 enum {
-    IDL_ALIAS,    /* a/b: alias label/name; ext: external_id (optional for alias/new) */
+    IDL_ALIAS,    /* a/b: alias label/name; ext: external_id (optional for alias/new); c: the new name (alias/update) */
     IDL_EMAIL,    /* a: email; ext: external_id (identify); prio */
     IDL_PHONE,    /* a: phone; ext: external_id (identify); prio */
     IDL_EXTERNAL, /* ext: an external id (delete, remove); rename: ext current, a new */
@@ -31,8 +35,10 @@ enum { PRIO_UNIDENTIFIED = 1, PRIO_IDENTIFIED = 2, PRIO_RECENT = 4, PRIO_LEAST =
 typedef struct {
     uint8_t list;
     uint8_t prio;
-    const char *ext, *a, *b;
-    size_t extn, an, bn;
+    const char *ext, *a, *b, *c;
+    size_t extn, an, bn, cn;
+    const char *field; /* the request array it came from, and its index there (for errors) */
+    uint32_t index;
 } identity_item;
 
 typedef struct {
@@ -40,12 +46,37 @@ typedef struct {
     identity_item *items;
     uint32_t n;
     json_object *body; /* owns the strings above (one reference) */
+    /* Replayed from a format-1 journal: acknowledged before the limits,
+     * applied as it was then. */
+    bool legacy;
 } identity_cmd;
 
 void identity_cmd_free(identity_cmd *c);
 
-/* Per-item outcomes of rename and remove (other kinds: all OK). */
-enum { IDO_OK, IDO_SAME, IDO_NOT_PRIMARY, IDO_IN_USE, IDO_UNKNOWN, IDO_PRIMARY };
+/* Per-item outcomes. Rename and remove answer theirs in their own arrays;
+ * the others report any outcome but IDO_OK as a non-fatal error. */
+enum {
+    IDO_OK,
+    IDO_SAME,
+    IDO_NOT_PRIMARY,
+    IDO_IN_USE,
+    IDO_UNKNOWN,
+    IDO_PRIMARY,
+    IDO_ALIAS_UNKNOWN, /* alias/update: no user has the old alias */
+    IDO_ALIAS_TAKEN,   /* alias/update: another user has the new one */
+    IDO_MERGE_NONE,    /* merge: identifier_to_merge names no single user */
+    IDO_KEEP_NONE,     /* merge: identifier_to_keep names no single user */
+    IDO_MERGE_SAME,    /* merge: both name the same user */
+    IDO_MERGE_GCG,     /* merge: a user of the Global Control Group (never merged) */
+    IDO_OVER_ALIASES,  /* the user would pass a limit (limits.h): IDO_OVER_ALIASES + LIM_x - LIM_ALIASES */
+    IDO_OVER_DEVICES,
+    IDO_OVER_TOKENS,
+    IDO_OVER_OLD_IDS,
+    IDO_OVER_OBJECT,
+    IDO__COUNT
+};
+/* The outcome of a limit (LIM_OK: IDO_OK). */
+int identity_outcome_of(limit_kind k);
 
 typedef struct {
     users_t *users;
@@ -57,9 +88,10 @@ typedef struct {
 
 /* Applies cmd; outcome[i] (cmd->n entries) gets each item's outcome. */
 void identity_apply(identity_ctx *c, const identity_cmd *cmd, uint8_t *outcome);
-/* Merges profile `from` into `into` by Braze's rules (fields absent on
- * `into` are copied, event and purchase summaries added up, aliases moved),
- * then deletes `from`. */
-void identity_merge(identity_ctx *c, uint32_t from, uint32_t into);
+/* The user an item names: by external id (deprecated ones too), braze_id,
+ * alias, or email / phone by its prioritization (USERS_NONE when several
+ * remain and the prioritization names no recency: Braze then does
+ * nothing). */
+uint32_t identity_find(identity_ctx *c, const identity_item *it);
 
 #endif

@@ -1,5 +1,6 @@
 /* track.c -- applying a /users/track command (see track.h). */
 #include "track.h"
+#include "limits.h"
 #include "../lib/json.h"
 #include "../lib/mem.h"
 #include "../lib/varint.h"
@@ -19,6 +20,7 @@ void track_cmd_free(track_cmd *c) {
 
 static uint32_t find(users_t *u, const track_ident *id) {
     switch (id->kind) {
+    case ID_NONE: return USERS_NONE;
     case ID_EXTERNAL: return users_by_external_id(u, id->a, id->an);
     case ID_BRAZE: return users_by_braze_id(u, id->a, id->an);
     case ID_ALIAS: return users_by_alias(u, id->a, id->an, id->b, id->bn);
@@ -28,24 +30,35 @@ static uint32_t find(users_t *u, const track_ident *id) {
     return USERS_NONE;
 }
 
-/* Creates the user an identifier names; braze_id users are never created. */
-static uint32_t create(track_ctx *c, const track_ident *id) {
-    if (id->kind == ID_BRAZE) return USERS_NONE;
-    uint32_t now_s = (uint32_t)(c->now_ms / 1000);
-    uint32_t row = users_create(c->users, now_s);
-    pedit e;
-    pedit_open(&e, NULL);
+/* Sets the identifier a new user is created with. */
+static void set_identity(pedit *e, const track_ident *id) {
     if (id->kind == ID_ALIAS) {
         buf_t b = BUF_INIT;
         parr_put(&b, PT_STR, id->a, id->an);
         parr_put(&b, PT_STR, id->b, id->bn);
-        pedit_set(&e, pkey(PF_ALIASES, PK_ATTR), PT_ARR, b.data, b.len);
+        pedit_set(e, pkey(PF_ALIASES, PK_ATTR), PT_ARR, b.data, b.len);
         buf_free(&b);
     } else {
         uint32_t f = id->kind == ID_EXTERNAL ? PF_EXTERNAL_ID : id->kind == ID_EMAIL ? PF_EMAIL : PF_PHONE;
-        pedit_set(&e, pkey(f, PK_ATTR), PT_STR, id->a, id->an);
+        pedit_set(e, pkey(f, PK_ATTR), PT_STR, id->a, id->an);
     }
-    users_commit(c->users, row, &e, now_s);
+}
+
+/* Commits e as a new user's profile. */
+static uint32_t create_with(track_ctx *c, pedit *e) {
+    uint32_t now_s = (uint32_t)(c->now_ms / 1000);
+    uint32_t row = users_create(c->users, now_s);
+    users_commit(c->users, row, e, now_s);
+    return row;
+}
+
+/* Creates the user an identifier names; braze_id users are never created. */
+static uint32_t create(track_ctx *c, const track_ident *id) {
+    if (id->kind == ID_BRAZE || id->kind == ID_NONE) return USERS_NONE;
+    pedit e;
+    pedit_open(&e, NULL);
+    set_identity(&e, id);
+    uint32_t row = create_with(c, &e);
     pedit_close(&e);
     return row;
 }
@@ -90,16 +103,172 @@ static void share_email_state(track_ctx *c, uint32_t row, const char *state) {
     users_each_email(c->users, email, f.len, share_one, &a);
 }
 
-static void apply_attrs(track_ctx *c, const track_attrs *o) {
-    uint32_t row = resolve(c, &o->id, o->may_create);
-    if (row == USERS_NONE) return;
+#define LIST_FIELDS (1u << PF_ALIASES | 1u << PF_DEVICES | 1u << PF_PUSH_TOKENS | 1u << PF_OLD_EXTERNAL_IDS)
+
+/* Whether the edit of a profile whose blob was `old` keeps its lists
+ * within limits.h; sets r when not. */
+static bool within_limits(const uint8_t *old, const pedit *e, attrs_refusal *r) {
+    if (!(e->std_touched & LIST_FIELDS)) return true;
+    limits_counts before, after;
+    limits_count_blob(old, &before);
+    limits_count_edit(e, &after);
+    r->kind = limits_check(&before, &after);
+    return r->kind == LIM_OK;
+}
+
+static void apply_attrs(track_ctx *c, const track_cmd *cmd, track_attrs *o) {
+    bool enforce = !cmd->legacy;
+    uint32_t row = find(c->users, &o->id);
+    if (row == USERS_NONE && (!o->may_create || o->id.kind == ID_BRAZE)) return;
+    const uint8_t *old = row == USERS_NONE ? NULL : users_get(c->users, row)->blob;
     pedit e;
-    pedit_open(&e, users_get(c->users, row)->blob);
-    attrs_apply(o->plan, &e, o->merge, c->names);
-    if (e.changed) users_commit(c->users, row, &e, (uint32_t)(c->now_ms / 1000));
+    pedit_open(&e, old);
+    if (row == USERS_NONE) set_identity(&e, &o->id);
+    /* Decided on the whole edit before any of it is kept: a refused
+     * object changes nothing, not even by creating its user. */
+    if (attrs_apply(o->plan, &e, o->merge, c->names, enforce, &o->refused) != LIM_OK ||
+        (enforce && !within_limits(old, &e, &o->refused))) {
+        pedit_close(&e);
+        return;
+    }
+    if (row == USERS_NONE) row = create_with(c, &e);
+    else if (e.changed) users_commit(c->users, row, &e, (uint32_t)(c->now_ms / 1000));
     pedit_close(&e);
     c->touch(c->touch_arg, row);
     if (o->email_subscribe) share_email_state(c, row, o->email_subscribe);
+}
+
+/* ---- push token import ----------------------------------------------------- */
+
+/* The device an imported token belongs to: its device_id, or one derived
+ * from the app and the token (Braze makes a random one; a derived one lets
+ * a retried import find the user it made). FNV-1a: the same after a
+ * restart, unlike the index hash. */
+static const char *import_device(json_object *t, char buf[40], size_t *n) {
+    json_object *d, *app, *tok;
+    if (json_object_object_get_ex(t, "device_id", &d)) {
+        *n = (size_t)json_object_get_string_len(d);
+        return json_object_get_string(d);
+    }
+    json_object_object_get_ex(t, "app_id", &app);
+    json_object_object_get_ex(t, "token", &tok);
+    uint64_t h = 0xcbf29ce484222325ull;
+    const char *parts[2] = {json_object_get_string(app), json_object_get_string(tok)};
+    for (int k = 0; k < 2; k++)
+        for (const unsigned char *p = (const unsigned char *)parts[k];; p++) {
+            h = (h ^ *p) * 0x100000001b3ull; /* the NUL separates app from token */
+            if (!*p) break;
+        }
+    *n = (size_t)snprintf(buf, 40, "token-%016llx", (unsigned long long)h);
+    return buf;
+}
+
+static bool has_token(const uint8_t *blob, json_object *t) {
+    pfield f;
+    json_object *tok, *ct;
+    if (!blob || !profile_get(blob, pkey(PF_PUSH_TOKENS, PK_ATTR), &f) || f.type != PT_JSON) return false;
+    json_object_object_get_ex(t, "token", &tok);
+    json_object *cur = attrs_parse_stored(f.p, f.len);
+    bool seen = false;
+    for (size_t j = 0; cur && json_object_is_type(cur, json_type_array) && j < json_object_array_length(cur) && !seen; j++)
+        seen = json_object_object_get_ex(json_object_array_get_idx(cur, j), "token", &ct) && json_object_equal(ct, tok);
+    json_object_put(cur);
+    return seen;
+}
+
+/* The token as stored: with the device it was given to. */
+static json_object *token_with_device(json_object *t, const char *dev, size_t dn) {
+    json_object *copy = NULL, *one = json_object_new_array();
+    json_object_deep_copy(t, &copy, NULL);
+    json_object_object_add(copy, "device_id", json_object_new_string_len(dev, (int)dn));
+    json_object_array_add(one, copy);
+    return one;
+}
+
+/* Where each token of an import goes: the anonymous user holding its
+ * device (USERS_NONE: a new one), or nowhere (skip: that user already has
+ * the token, which Braze ignores). */
+typedef struct {
+    uint32_t row;
+    bool skip;
+    char buf[40];
+    const char *dev;
+    size_t dn;
+} import_target;
+
+/* The edit an import makes to an existing user: its attributes (once) and
+ * every new token of the object that goes to it. */
+static limit_kind import_edit(track_ctx *c, track_attrs *o, import_target *t, size_t n, uint32_t row, pedit *e,
+                              bool enforce) {
+    const uint8_t *old = users_get(c->users, row)->blob;
+    pedit_open(e, old);
+    if (attrs_apply(o->plan, e, o->merge, c->names, enforce, &o->refused) != LIM_OK) return LIM_OBJECT;
+    for (size_t i = 0; i < n; i++) {
+        if (t[i].skip || t[i].row != row) continue;
+        json_object *one = token_with_device(json_object_array_get_idx(o->tokens, i), t[i].dev, t[i].dn);
+        attrs_add_tokens(e, one);
+        json_object_put(one);
+    }
+    return enforce && !within_limits(old, e, &o->refused) ? o->refused.kind : LIM_OK;
+}
+
+/* push_token_import: one anonymous user per device (Braze: a temporary
+ * anonymous profile per token); a token some user of its device already
+ * has is skipped. Every existing user the object would change is checked
+ * against the limits first: a refusal changes nothing. */
+static void apply_import(track_ctx *c, track_attrs *o) {
+    size_t n = json_object_array_length(o->tokens);
+    import_target *t = xcalloc(n ? n : 1, sizeof *t);
+    for (size_t i = 0; i < n; i++) {
+        json_object *tok = json_object_array_get_idx(o->tokens, i);
+        t[i].dev = import_device(tok, t[i].buf, &t[i].dn);
+        t[i].row = users_by_device(c->users, t[i].dev, t[i].dn);
+        t[i].skip = t[i].row != USERS_NONE && has_token(users_get(c->users, t[i].row)->blob, tok);
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool first = !t[i].skip && t[i].row != USERS_NONE;
+        for (size_t j = 0; j < i && first; j++) first = t[j].skip || t[j].row != t[i].row;
+        if (!first) continue;
+        pedit e;
+        limit_kind k = import_edit(c, o, t, n, t[i].row, &e, true);
+        pedit_close(&e);
+        if (k != LIM_OK) {
+            free(t);
+            return;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (t[i].skip) continue;
+        /* Looked up again: an earlier token of this object may have made
+         * the user of this device. */
+        uint32_t row = users_by_device(c->users, t[i].dev, t[i].dn);
+        json_object *tok = json_object_array_get_idx(o->tokens, i);
+        if (row != USERS_NONE && has_token(users_get(c->users, row)->blob, tok)) continue;
+        pedit e;
+        if (row == USERS_NONE) {
+            if (!o->may_create) continue;
+            pedit_open(&e, NULL);
+            attrs_apply(o->plan, &e, o->merge, c->names, false, NULL); /* a new user: only the request's values */
+            json_object *one = token_with_device(tok, t[i].dev, t[i].dn);
+            attrs_add_tokens(&e, one);
+            json_object_put(one);
+            row = create_with(c, &e);
+        } else {
+            bool planned = false; /* the attributes go to each user once */
+            for (size_t j = 0; j < i && !planned; j++) planned = !t[j].skip && t[j].row == row;
+            pedit_open(&e, users_get(c->users, row)->blob);
+            if (!planned) attrs_apply(o->plan, &e, o->merge, c->names, false, NULL);
+            json_object *one = token_with_device(tok, t[i].dev, t[i].dn);
+            attrs_add_tokens(&e, one);
+            json_object_put(one);
+            if (e.changed) users_commit(c->users, row, &e, (uint32_t)(c->now_ms / 1000));
+        }
+        pedit_close(&e);
+        t[i].row = row;
+        c->touch(c->touch_arg, row);
+        if (o->email_subscribe) share_email_state(c, row, o->email_subscribe);
+    }
+    free(t);
 }
 
 /* ---- events and purchases ------------------------------------------------ */
@@ -187,8 +356,14 @@ static void apply_event(track_ctx *c, const track_event *o, bool purchase) {
     }
 }
 
-void track_apply(track_ctx *c, const track_cmd *cmd) {
-    for (uint32_t i = 0; i < cmd->nattrs; i++) apply_attrs(c, &cmd->attrs[i]);
+void track_apply(track_ctx *c, track_cmd *cmd) {
+    for (uint32_t i = 0; i < cmd->nattrs; i++) {
+        track_attrs *o = &cmd->attrs[i];
+        o->refused.kind = LIM_OK;
+        /* Old journals: such objects were refused then. */
+        if (o->token_import && !cmd->legacy) apply_import(c, o);
+        else if (!o->token_import) apply_attrs(c, cmd, o);
+    }
     for (uint32_t i = 0; i < cmd->nevents; i++) apply_event(c, &cmd->events[i], false);
     for (uint32_t i = 0; i < cmd->npurchases; i++) apply_event(c, &cmd->purchases[i], true);
 }

@@ -4,7 +4,12 @@
  * objects that passed (Braze's per-object errors are decided there); this
  * applies them on the engine thread: finds or creates each object's user,
  * applies attribute plans (attrs.h), bumps event and purchase summaries,
- * and appends a Currents event per event and purchase to the outbox. */
+ * and appends a Currents event per event and purchase to the outbox.
+ *
+ * Whether an attributes object fits the user's limits (limits.h) depends
+ * on the profile, which only the engine sees: it decides, before applying
+ * anything of the object, and records a refusal in the object; the answer
+ * reports it as that object's error. */
 #ifndef BR_TRACK_H
 #define BR_TRACK_H
 #include "attrs.h"
@@ -18,7 +23,7 @@ enum { TRACK_ATTRIBUTES, TRACK_EVENTS, TRACK_PURCHASES };
 
 /* How an object names its user. a/an: the value (alias: label); b/bn: the
  * alias name. */
-typedef enum { ID_EXTERNAL, ID_BRAZE, ID_ALIAS, ID_EMAIL, ID_PHONE } track_id_kind;
+typedef enum { ID_EXTERNAL, ID_BRAZE, ID_ALIAS, ID_EMAIL, ID_PHONE, ID_NONE } track_id_kind;
 typedef struct {
     track_id_kind kind;
     const char *a, *b;
@@ -26,11 +31,18 @@ typedef struct {
 } track_ident;
 
 typedef struct {
-    track_ident id;
+    track_ident id;        /* ID_NONE for a push token import */
     bool may_create;       /* from _update_existing_only and the identifier's rules */
     bool merge;            /* _merge_objects */
+    /* push_token_import: true: tokens (the checked push_tokens array,
+     * borrowed from the body) each go to an anonymous user found by the
+     * token's device, or a new one that the plan's attributes describe. */
+    bool token_import;
+    json_object *tokens;
     attrs_plan *plan;      /* owned */
     const char *email_subscribe; /* set: shared with the other users of the email */
+    int index;             /* in the request's attributes array */
+    attrs_refusal refused; /* out: .kind LIM_OK, or the limit that refused the whole object */
 } track_attrs;
 
 /* An event (name) or a purchase (name = product_id, with the purchase fields). */
@@ -54,6 +66,9 @@ typedef struct {
     track_event *events, *purchases;
     uint32_t nattrs, nevents, npurchases;
     json_object *body;     /* the request: owns the strings above (one reference) */
+    /* A request replayed from a format-1 journal was acknowledged before
+     * the limits and push token imports: applied as it was then. */
+    bool legacy;
 } track_cmd;
 
 void track_cmd_free(track_cmd *c);
@@ -68,7 +83,7 @@ typedef struct {
     void *touch_arg;
 } track_ctx;
 
-/* Applies every object of the command. */
-void track_apply(track_ctx *c, const track_cmd *cmd);
+/* Applies every object of the command; refusals go into cmd->attrs[i].refused. */
+void track_apply(track_ctx *c, track_cmd *cmd);
 
 #endif

@@ -260,6 +260,11 @@ void engine_apply(engine_t *e, eng_cmd *c, buf_t *outbox, uint64_t event_base) {
         identity_apply(&ic, c->arg, c->outcome);
         break;
     }
+    case ENG_MERGE: {
+        identity_ctx ic = {e->users, e->names, c->now_ms, engine_touch, e};
+        merge_apply(&ic, c->arg, c->outcome);
+        break;
+    }
     case ENG_COHORT_NAME: cohort_apply_name(e->cohorts, c->arg, c->now_ms, &c->cohort); break;
     case ENG_COHORT_USERS: c->rc = cohort_apply_users(e->cohorts, e->users, c->arg, c->now_ms, &c->cohort); break;
     default: break;

@@ -32,6 +32,7 @@
 #define BR_ENGINE_H
 #include "../core/cohort.h"
 #include "../core/identity.h"
+#include "../core/merge.h"
 #include "../core/names.h"
 #include "../core/track.h"
 #include "../core/users.h"
@@ -47,6 +48,7 @@ typedef enum {
     ENG_STORE,        /* op(db, arg): a write of SQL-only state (keys, partners, segments, exports) in the next batch */
     ENG_TRACK,        /* arg: track_cmd */
     ENG_IDENTITY,     /* arg: identity_cmd; outcome: identity_cmd->n bytes */
+    ENG_MERGE,        /* arg: merge_cmd; outcome: merge_cmd->n bytes */
     ENG_COHORT_NAME,  /* arg: cohort_cmd; result: cohort */
     ENG_COHORT_USERS, /* arg: cohort_cmd; result: cohort */
 } eng_kind;
@@ -62,7 +64,7 @@ struct eng_cmd {
     int rc;
     int64_t now_ms;         /* when it was applied */
     cohort_result cohort;   /* ENG_COHORT_* */
-    uint8_t *outcome;       /* ENG_IDENTITY: caller-owned, one byte per item */
+    uint8_t *outcome;       /* ENG_IDENTITY, ENG_MERGE: caller-owned, one byte per item */
     /* the engine's */
     eng_cmd *next;
 };

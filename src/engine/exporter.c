@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "exporter.h"
 #include "segments.h"
+#include "../core/gcg.h"
 #include "../core/export.h"
 #include "../lib/archive.h"
 #include "../lib/buf.h"
@@ -294,23 +295,47 @@ static void call_back(exporter_t *x, const store_export_job *j, bool ok) {
     eng_exec_store(x->cfg.engine, callback_op, &f);
 }
 
+/* The rows of a job: its segment's, or the Global Control Group's as the
+ * server is configured now (Braze: the group's members when the file is
+ * made). */
+static int job_rows(exporter_t *x, const store_export_job *j, bitmap_t **rows, char *why, size_t whylen) {
+    int rc;
+    if (strcmp(j->segment_id, EXPORTER_GCG_ID)) {
+        segs_eval ev = {.id = j->segment_id, .keep_rows = true};
+        if ((rc = eng_exec_read(x->cfg.engine, segs_eval_read, &ev)) < 0)
+            snprintf(why, whylen, "evaluating the segment failed: %.300s", ev.why[0] ? ev.why : br_err_message(rc));
+        *rows = ev.rows;
+        return rc;
+    }
+    segs_eval_json ev = {.def = gcg_definition(x->cfg.gcg)};
+    if (!ev.def) {
+        snprintf(why, whylen, "this server has no Global Control Group (brasa serve --global-control-group PERCENT)");
+        return BR_EINVAL;
+    }
+    if ((rc = eng_exec_read(x->cfg.engine, segs_eval_json_read, &ev)) < 0)
+        snprintf(why, whylen, "evaluating the Global Control Group failed: %.300s", ev.why[0] ? ev.why : br_err_message(rc));
+    json_object_put(ev.def);
+    *rows = ev.rows;
+    return rc;
+}
+
 static void run_job(exporter_t *x, store_export_job *j) {
     int64_t t0 = clock_mono_us();
     run_t r = {.x = x, .job = j};
     remove_staging(x, j); /* a rerun starts clean */
     json_object *fl = json_parse(j->fields, strlen(j->fields));
-    segs_eval ev = {.id = j->segment_id, .keep_rows = true};
+    bitmap_t *rows = NULL;
     if (!fl || export_fields_parse(fl, &r.fields, r.why, sizeof r.why) < 0) {
         if (!r.why[0]) snprintf(r.why, sizeof r.why, "stored fields_to_export do not parse");
         r.rc = BR_EINVAL;
-    } else if ((r.rc = eng_exec_read(x->cfg.engine, segs_eval_read, &ev)) < 0) {
-        snprintf(r.why, sizeof r.why, "evaluating the segment failed: %.300s", ev.why[0] ? ev.why : br_err_message(r.rc));
+    } else if ((r.rc = job_rows(x, j, &rows, r.why, sizeof r.why)) < 0) {
+        /* r.why says why */
     } else if ((mkdir(x->dir, 0700) < 0 && errno != EEXIST) || (r.rc = sink_open(&r)) < 0) {
         r.rc = BR_EIO;
         snprintf(r.why, sizeof r.why, "cannot create the export file in %s: %s", x->dir, strerror(errno));
     } else {
         r.rows = xmalloc(x->cfg.chunk * sizeof *r.rows);
-        bitmap_iterate(ev.rows, collect, &r);
+        bitmap_iterate(rows, collect, &r);
         if (r.rc == 0 && r.n && !atomic_load(&x->stopping)) r.rc = flush_chunk(&r);
         if (r.rc == 0 && !atomic_load(&x->stopping)) {
             if ((r.rc = sink_close(&r)) < 0) snprintf(r.why, sizeof r.why, "writing the export file failed: %s", strerror(errno));
@@ -318,7 +343,7 @@ static void run_job(exporter_t *x, store_export_job *j) {
         }
     }
     json_object_put(fl);
-    bitmap_free(ev.rows);
+    bitmap_free(rows);
     free(r.rows);
     sink_free(&r);
     if (r.rc == 0 && !r.complete) {

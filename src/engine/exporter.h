@@ -1,4 +1,5 @@
-/* exporter.h -- the worker behind POST /users/export/segment.
+/* exporter.h -- the worker behind POST /users/export/segment and
+ * /users/export/global_control_group.
  *
  * One thread runs the jobs of table exports (store/exports.h) one at a
  * time, oldest first. A job evaluates its segment in one engine read (on
@@ -19,13 +20,19 @@
 #include "engine.h"
 
 #define EXPORTER_CHUNK 5000
+/* The segment id of a Global Control Group export: not a segment's (those
+ * are UUIDs), so its jobs queue, and wait for each other, like one
+ * segment's. Its users are those in the group when the job runs. */
+#define EXPORTER_GCG_ID "global_control_group"
 
 typedef struct exporter exporter_t;
+struct gcg;
 
 typedef struct {
     engine_t *engine; /* started */
     unsigned ttl_hours; /* 0: files are kept */
     unsigned chunk;     /* users per op and per zip member; 0: EXPORTER_CHUNK */
+    const struct gcg *gcg; /* the Global Control Group (core/gcg.h); NULL: none */
 } exporter_config;
 
 /* Starts the thread, which begins with any job left queued or running

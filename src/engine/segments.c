@@ -151,6 +151,17 @@ int segs_eval_read(engine_t *e, void *arg) {
     return rc;
 }
 
+int segs_eval_json_read(engine_t *e, void *arg) {
+    segs_eval_json *x = arg;
+    seg_def *d = NULL;
+    int rc = seg_compile(x->def, NULL, segs_resolve, engine_reader(e), &d, x->why, sizeof x->why);
+    if (rc < 0) return rc;
+    seg_env env = {engine_users(e), engine_names(e), engine_cohorts(e), engine_columns(e), clock_wall_ms()};
+    x->rows = seg_eval(d, &env);
+    seg_free(d);
+    return 0;
+}
+
 int segs_snapshot_read(engine_t *e, void *arg) {
     segs_snapshot *s = arg;
     sqlite3 *db = engine_reader(e);

@@ -55,6 +55,16 @@ typedef struct {
 } segs_eval;
 int segs_eval_read(engine_t *e, void *arg);
 
+/* ENG_READ: evaluates a definition given as JSON, with no segment row and
+ * no size recorded (the Global Control Group, core/gcg.h). rows: out,
+ * caller frees; BR_EINVAL with why for a definition that does not compile. */
+typedef struct {
+    json_object *def;
+    bitmap_t *rows;
+    char why[400];
+} segs_eval_json;
+int segs_eval_json_read(engine_t *e, void *arg);
+
 /* ENG_READ, the daily snapshot: sizes the live segments that have none for
  * today, for at most about SEGS_SNAPSHOT_BUDGET_MS of evaluation per
  * command (at least one segment), so the engine is never held long; `more`

@@ -34,6 +34,7 @@ typedef struct {
 } http_route;
 
 struct engine;
+struct gcg;
 
 /* What every handler may use; owned by the serve command. */
 typedef struct {
@@ -43,6 +44,7 @@ typedef struct {
     struct exporter *exporter; /* segment exports (engine/exporter.h); NULL: none run */
     const char *public_url;    /* base of download URLs; NULL: "http://" + the Host header */
     const char *data_dir;      /* segment export files are served from <data_dir>/exports */
+    const struct gcg *gcg;     /* the Global Control Group (core/gcg.h); NULL: none */
     int64_t started_ms;
 } http_ctx;
 

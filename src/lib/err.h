@@ -41,6 +41,11 @@
     XX(PARTNERKEY,  401, "Invalid Partner API key")                           \
     XX(CLIENTSECRET, 401, "Invalid client secret")                            \
     XX(PARTNEROFF,  401, "Partner not enabled for client with client secret: ") \
+    /* POST /users/merge (Braze's documented texts) */                       \
+    XX(MERGEARRAY,  400, "'merge_updates' must be an array of objects")      \
+    XX(MERGEMAX,    400, "a single request may not contain more than 50 merge updates") \
+    XX(MERGEIDENT,  400, "identifiers must be objects with an 'external_id' property that is a string, 'user_alias' property that is an object, 'email' property that is a string, or 'phone' property that is a string") \
+    XX(MERGEKEYS,   400, "'merge_updates' must only have 'identifier_to_merge' and 'identifier_to_keep'") \
     /* HTTP edge (http/head.c, http/guard.c, http/authfail.c) */            \
     XX(TENCODING,   501, "Not Implemented")                                   \
     XX(AUTHFAIL,    429, "Too Many Requests: too many failed authentications from this address") \

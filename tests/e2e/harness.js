@@ -10,9 +10,11 @@
 const assert = require('node:assert/strict');
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
+const http = require('node:http');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+const zlib = require('node:zlib');
 
 const BIN = process.env.BRASA_BIN;
 if (!BIN) throw new Error('set BRASA_BIN to the brasa binary (e.g. BRASA_BIN=$PWD/build/test/brasa)');
@@ -458,3 +460,64 @@ function stableUser(u) {
 }
 
 Object.assign(module.exports, { ISO_MS_RE, BRAZE_ID_RE, usersApi, stableUser });
+
+// ---- exports (export_*.test.js) ----------------------------------------------
+
+// The members of a zip archive: [{name, text}]. Reads the central directory
+// and inflates each member (Node has zlib but no unzip).
+function unzip(buf) {
+  let eocd = buf.length - 22;
+  while (eocd >= 0 && buf.readUInt32LE(eocd) !== 0x06054b50) eocd--;
+  assert.ok(eocd >= 0, 'no zip end-of-central-directory record');
+  const out = [];
+  let p = buf.readUInt32LE(eocd + 16);
+  for (let i = buf.readUInt16LE(eocd + 10); i > 0; i--) {
+    assert.equal(buf.readUInt32LE(p), 0x02014b50, 'central directory entry');
+    const method = buf.readUInt16LE(p + 10), csize = buf.readUInt32LE(p + 20), size = buf.readUInt32LE(p + 24);
+    const nl = buf.readUInt16LE(p + 28), xl = buf.readUInt16LE(p + 30), cl = buf.readUInt16LE(p + 32);
+    const local = buf.readUInt32LE(p + 42);
+    const start = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
+    const raw = buf.subarray(start, start + csize);
+    const data = method === 8 ? zlib.inflateRawSync(raw) : raw;
+    assert.equal(data.length, size);
+    out.push({ name: buf.toString('utf8', p + 46, p + 46 + nl), text: data.toString('utf8') });
+    p += 46 + nl + xl + cl;
+  }
+  return out;
+}
+
+const ndjson = (text) => text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
+
+// A node:http server that records each request; with hold, requests are
+// kept unanswered until release().
+async function callbackServer({ hold = false } = {}) {
+  const got = [], held = [], waiters = [];
+  const srv = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      got.push({ method: req.method, url: req.url, headers: req.headers, body: JSON.parse(body) });
+      waiters.splice(0).forEach((w) => w());
+      if (hold) held.push(res);
+      else res.end('ok');
+    });
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${srv.address().port}/hook?x=1`,
+    got,
+    async next(n = got.length + 1, ms = 20000) {
+      const end = Date.now() + ms;
+      while (got.length < n && Date.now() < end) await new Promise((r) => { waiters.push(r); setTimeout(r, 100); });
+      assert.ok(got.length >= n, `callback ${n} did not arrive`);
+      return got[n - 1];
+    },
+    release() {
+      hold = false;
+      held.splice(0).forEach((res) => res.end('ok'));
+    },
+    close: () => new Promise((r) => { srv.closeAllConnections(); srv.close(r); }),
+  };
+}
+
+Object.assign(module.exports, { unzip, ndjson, callbackServer });

@@ -1,6 +1,6 @@
-// users_identity.test.js -- /users/alias/new, /users/identify, /users/delete,
-// /users/external_ids/rename and /users/external_ids/remove, checked
-// through /users/export/ids.
+// users_identity.test.js -- /users/alias/new, /users/alias/update,
+// /users/identify, /users/delete, /users/external_ids/rename and
+// /users/external_ids/remove, checked through /users/export/ids.
 'use strict';
 
 const { test, before, after } = require('node:test');
@@ -384,6 +384,8 @@ test('permissions: each identity endpoint needs its own permission', async () =>
   const k = await h.createKey(srv, srv.key, { name: 'track-export', permissions: ['users.track', 'users.export.ids'] });
   const cases = [
     ['/users/alias/new', 'users.alias.new', { user_aliases: [{ alias_name: 'perm', alias_label: 'l' }] }],
+    ['/users/alias/update', 'users.alias.update', { alias_updates: [{ alias_label: 'l', old_alias_name: 'a', new_alias_name: 'b' }] }],
+    ['/users/merge', 'users.merge', { merge_updates: [{ identifier_to_merge: { external_id: 'perm' }, identifier_to_keep: { external_id: 'x' } }] }],
     ['/users/identify', 'users.identify', { aliases_to_identify: [{ external_id: 'perm', user_alias: { alias_name: 'perm', alias_label: 'l' } }] }],
     ['/users/delete', 'users.delete', { external_ids: ['perm'] }],
     ['/users/external_ids/rename', 'users.external_ids.rename', { external_id_renames: [{ current_external_id: 'perm', new_external_id: 'perm2' }] }],
@@ -402,16 +404,103 @@ test('permissions: each identity endpoint needs its own permission', async () =>
   await api.none('perm');
 });
 
-test('a user with 600 deprecated ids: removing one keeps every other (no fixed-size list)', async () => {
+test('deprecated ids: 100 per user (the limit); the 101st rename is a rename error, removing one keeps every other', async () => {
   await create('dep-0');
-  for (let start = 0; start < 600; start += 50) {
+  for (let start = 0; start < 100; start += 50) {
     const renames = Array.from({ length: 50 }, (_, i) => ({ current_external_id: `dep-${start + i}`, new_external_id: `dep-${start + i + 1}` }));
     const res = await api.ok('/users/external_ids/rename', { external_id_renames: renames });
     assert.equal(res.external_ids.length, 50, JSON.stringify(res.rename_errors));
   }
-  const b = (await api.user('dep-600', ['braze_id'])).braze_id;
-  assert.deepEqual(await api.ok('/users/external_ids/remove', { external_ids: ['dep-550'] }), { removed_ids: ['dep-550'], removal_errors: [], message: 'success' });
-  await api.none('dep-550');
-  for (const id of ['dep-0', 'dep-511', 'dep-512', 'dep-549', 'dep-551', 'dep-599', 'dep-600'])
-    assert.deepEqual(await api.user(id, ['external_id', 'braze_id']), { external_id: 'dep-600', braze_id: b }, id);
+  const b = (await api.user('dep-100', ['braze_id'])).braze_id;
+  assert.deepEqual(await api.ok('/users/external_ids/rename', { external_id_renames: [{ current_external_id: 'dep-100', new_external_id: 'dep-101' }] }), {
+    external_ids: [],
+    rename_errors: [[0, 'the user would have more than 100 deprecated external ids (the limit per user)']],
+    message: 'success',
+  });
+  await api.none('dep-101');
+  assert.deepEqual(await api.ok('/users/external_ids/remove', { external_ids: ['dep-50'] }), { removed_ids: ['dep-50'], removal_errors: [], message: 'success' });
+  await api.none('dep-50');
+  for (const id of ['dep-0', 'dep-49', 'dep-51', 'dep-99', 'dep-100'])
+    assert.deepEqual(await api.user(id, ['external_id', 'braze_id']), { external_id: 'dep-100', braze_id: b }, id);
+  // Room for one again.
+  await api.ok('/users/external_ids/rename', { external_id_renames: [{ current_external_id: 'dep-100', new_external_id: 'dep-101' }] }, {
+    external_ids: [{ current_external_id: 'dep-100', new_external_id: 'dep-101' }],
+    rename_errors: [],
+    message: 'success',
+  });
+});
+
+test('aliases: 100 per user (the limit); alias/new past it is a non-fatal error naming the item', async () => {
+  await create('al-many');
+  for (let start = 0; start < 100; start += 50) {
+    const aliases = Array.from({ length: 50 }, (_, i) => ({ external_id: 'al-many', alias_name: 'n', alias_label: `l${start + i}` }));
+    await api.ok('/users/alias/new', { user_aliases: aliases }, { aliases_processed: 50, message: 'success' });
+  }
+  const res = await api.ok('/users/alias/new', {
+    user_aliases: [
+      { alias_name: 'al-many-solo', alias_label: 'l' },
+      { external_id: 'al-many', alias_name: 'n', alias_label: 'one-too-many' },
+    ],
+  });
+  assert.deepEqual(res, {
+    aliases_processed: 2,
+    message: 'success',
+    errors: [{ type: 'the user would have more than 100 aliases (the limit per user)', input_array: 'user_aliases', index: 1 }],
+  });
+  await api.none({ user_aliases: [{ alias_name: 'n', alias_label: 'one-too-many' }] });
+  assert.equal((await api.user('al-many', ['user_aliases'])).user_aliases.length, 100);
+  assert.ok(await api.user({ user_aliases: [{ alias_name: 'al-many-solo', alias_label: 'l' }] }, ['braze_id']));
+});
+
+// ---- /users/alias/update ---------------------------------------------------
+
+test('alias/update renames an alias; unknown and taken aliases are non-fatal errors', async () => {
+  await create('au-user', { a: 1 });
+  await api.ok('/users/alias/new', { user_aliases: [{ external_id: 'au-user', alias_name: 'old', alias_label: 'crm' }, { alias_name: 'other', alias_label: 'crm' }] });
+  const b = (await api.user('au-user', ['braze_id'])).braze_id;
+  const res = await api.ok('/users/alias/update', {
+    alias_updates: [
+      { alias_label: 'crm', old_alias_name: 'old', new_alias_name: 'new' },
+      { alias_label: 'crm', old_alias_name: 'ghost', new_alias_name: 'x' },
+      { alias_label: 'crm', old_alias_name: 'other', new_alias_name: 'new' },
+    ],
+  });
+  assert.deepEqual(res, {
+    message: 'success',
+    errors: [
+      { type: "no user has an alias with this 'alias_label' and 'old_alias_name'", input_array: 'alias_updates', index: 1 },
+      { type: "another user has an alias with this 'alias_label' and 'new_alias_name'", input_array: 'alias_updates', index: 2 },
+    ],
+  });
+  assert.deepEqual(await api.user({ user_aliases: [{ alias_name: 'new', alias_label: 'crm' }] }, ['external_id', 'braze_id', 'user_aliases']), {
+    external_id: 'au-user',
+    user_aliases: [{ alias_name: 'new', alias_label: 'crm' }],
+    braze_id: b,
+  });
+  await api.none({ user_aliases: [{ alias_name: 'old', alias_label: 'crm' }] });
+  // The old name is free for someone else; /users/track by the new one reaches the user.
+  await api.ok('/users/alias/new', { user_aliases: [{ alias_name: 'old', alias_label: 'crm' }] }, { aliases_processed: 1, message: 'success' });
+  await api.trackOk({ attributes: [{ user_alias: { alias_name: 'new', alias_label: 'crm' }, c: 3 }] }, { attributes_processed: 1, message: 'success' });
+  assert.deepEqual((await api.user('au-user', ['custom_attributes'])).custom_attributes, { a: 1, c: 3 });
+  // Renaming to the same name changes nothing and is no error.
+  await api.ok('/users/alias/update', { alias_updates: [{ alias_label: 'crm', old_alias_name: 'new', new_alias_name: 'new' }] }, { message: 'success' });
+});
+
+test('alias/update request errors: 400', async () => {
+  const SHAPE = "Bad Request: 'alias_updates' item 0 must be objects with string 'alias_label', 'old_alias_name' and 'new_alias_name'";
+  for (const item of [
+    { alias_label: 'l', old_alias_name: 'a' },
+    { alias_label: 'l', new_alias_name: 'b' },
+    { old_alias_name: 'a', new_alias_name: 'b' },
+    { alias_label: '', old_alias_name: 'a', new_alias_name: 'b' },
+    { alias_label: 'l', old_alias_name: 'a', new_alias_name: 7 },
+    'x',
+  ]) {
+    h.assertError(await api.post('/users/alias/update', { alias_updates: [item] }), 400, SHAPE);
+  }
+  for (const body of [{}, { alias_updates: [] }]) h.assertError(await api.post('/users/alias/update', body), 400, "Bad Request: 'alias_updates' must be a non-empty array");
+  h.assertError(await api.post('/users/alias/update', { alias_updates: {} }), 400, /^Bad Request: 'alias_updates' must be an array of objects/);
+  h.assertError(await api.post('/users/alias/update', 'x'), 400, 'Bad Request: the body must be a JSON object');
+  const many = Array.from({ length: 51 }, (_, i) => ({ alias_label: 'l', old_alias_name: `o${i}`, new_alias_name: `n${i}` }));
+  h.assertError(await api.post('/users/alias/update', { alias_updates: many }), 400, TOOMANY);
 });

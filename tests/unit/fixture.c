@@ -105,6 +105,7 @@ api_track_result fixture_world_track(fixture_world *w, int64_t now_ms, const cha
     if (api_track_parse(body, &t, &r, why, sizeof why) == 0) {
         track_ctx tc = {w->u, w->n, now_ms, NULL, 1, no_touch, NULL};
         track_apply(&tc, &t);
+        api_track_refusals(&t, &r);
     }
     track_cmd_free(&t);
     json_object_put(body);
@@ -112,15 +113,35 @@ api_track_result fixture_world_track(fixture_world *w, int64_t now_ms, const cha
 }
 
 void fixture_world_identity(fixture_world *w, int64_t now_ms, int kind, const char *json) {
+    fixture_world_identity_out(w, now_ms, kind, json, NULL);
+}
+
+int fixture_world_identity_out(fixture_world *w, int64_t now_ms, int kind, const char *json, uint8_t *outcome) {
     json_object *body = json_tokener_parse(json);
     identity_cmd id;
     char why[256];
-    if (api_identity_parse(kind, body, &id, why, sizeof why) == 0) {
+    int rc = api_identity_parse(kind, body, &id, why, sizeof why);
+    if (rc == 0) {
         identity_ctx ic = {w->u, w->n, now_ms, no_touch, NULL};
-        identity_apply(&ic, &id, NULL);
+        identity_apply(&ic, &id, outcome);
     }
     identity_cmd_free(&id);
     json_object_put(body);
+    return rc;
+}
+
+int fixture_world_merge(fixture_world *w, int64_t now_ms, const char *json, const gcg_t *gcg, uint8_t *outcome) {
+    json_object *body = json_tokener_parse(json);
+    merge_cmd m;
+    char why[400];
+    int rc = api_merge_parse(body, gcg, &m, why, sizeof why);
+    if (rc == 0) {
+        identity_ctx ic = {w->u, w->n, now_ms, no_touch, NULL};
+        merge_apply(&ic, &m, outcome);
+        merge_cmd_free(&m);
+    }
+    json_object_put(body);
+    return rc;
 }
 
 int fixture_world_cohort(fixture_world *w, int64_t now_ms, eng_kind kind, const char *json, cohort_result *out) {

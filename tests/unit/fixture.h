@@ -36,6 +36,12 @@ void fixture_world_free(fixture_world *w);
 /* Returns what the parser decided (the caller puts .errors). */
 api_track_result fixture_world_track(fixture_world *w, int64_t now_ms, const char *json);
 void fixture_world_identity(fixture_world *w, int64_t now_ms, int kind, const char *json);
+/* The same, with each item's outcome (IDO_*) in outcome; returns the
+ * parser's rc. */
+int fixture_world_identity_out(fixture_world *w, int64_t now_ms, int kind, const char *json, uint8_t *outcome);
+/* A /users/merge body, with the Global Control Group gcg (NULL: none);
+ * outcome gets each pair's; returns the parser's rc. */
+int fixture_world_merge(fixture_world *w, int64_t now_ms, const char *json, const gcg_t *gcg, uint8_t *outcome);
 /* Returns the cohort command's rc; *out its result. */
 int fixture_world_cohort(fixture_world *w, int64_t now_ms, eng_kind kind, const char *json, cohort_result *out);
 
