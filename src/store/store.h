@@ -54,6 +54,7 @@ typedef struct {
     uint64_t ops;       /* ops acknowledged (succeeded and committed) */
     uint64_t failed;    /* ops answered with an error */
     uint64_t max_batch; /* largest batch seen */
+    uint64_t wal_checkpoints, wal_checkpoints_inline; /* walckpt.h: by its thread, by the writer */
 } store_stats;
 
 /* Creates dir if needed, opens dir/brasa.db, sets WAL and full sync, applies
