@@ -10,7 +10,7 @@
  * the API allows).
  *
  * Reports resident bytes per profile three ways: the RSS growth of the
- * process (/proc/self/statm; json-c garbage freed back with malloc_trim
+ * process (/proc/self/statm; json-c garbage freed back with mem_trim
  * first), the engine's own estimate (engine_stats().memory / live
  * profiles) with its split into blobs, row headers and indexes, and the RSS
  * of the working set once loaded afresh from the store by another process
@@ -35,9 +35,9 @@
 #include "engine/engine.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/mem.h"
 #include "store/store.h"
 
-#include <malloc.h>
 #include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,12 +65,12 @@ static void loader(const char *dir, int go, int out) {
     if (read(go, &c, 1) != 1) _exit(1);
     store_t *s;
     engine_t *e;
-    malloc_trim(0);
+    mem_trim();
     size_t rss0 = rss_bytes();
     int64_t t0 = clock_mono_us();
     if (store_open(dir, &s) < 0 || engine_open(s, &e) < 0) _exit(1);
     double secs = (double)(clock_mono_us() - t0) / 1e6;
-    malloc_trim(0);
+    mem_trim();
     size_t rss = rss_bytes() - rss0;
     eng_stats st = engine_stats(e);
     if (users_by_external_id(engine_users(e), "user-0000000", 12) == USERS_NONE) _exit(1);
@@ -189,7 +189,7 @@ int main(int argc, char **argv) {
     store_sql(store_db_for_tests(s), "PRAGMA synchronous=OFF");
     api_legacy_register();
     if (engine_open(s, &e) < 0) return 1;
-    malloc_trim(0);
+    mem_trim();
     size_t rss0 = rss_bytes();
 
     time_t now = time(NULL);
@@ -214,7 +214,7 @@ int main(int argc, char **argv) {
     engine_columns(e); /* segment columns caught up, as the first segment would */
     double build_s = (double)(clock_mono_us() - t0) / 1e6;
     size_t rss_raw = rss_bytes();
-    malloc_trim(0);
+    mem_trim();
     size_t rss1 = rss_bytes();
 
     eng_stats st = engine_stats(e);
@@ -255,8 +255,8 @@ int main(int argc, char **argv) {
     printf("profiles: %u users, external_id + 10 custom attributes + 2 event summaries each, built in %.1f s "
            "(%.0f profiles/s through the engine, inline)\n", n, build_s, dn / build_s);
     printf("  %-58s %10s\n", "memory", "bytes/profile");
-    printf("  %-58s %10.0f\n", "RSS growth while building (after malloc_trim)", (double)(rss1 - rss0) / dn);
-    printf("  %-58s %10.0f\n", "  same, before malloc_trim", (double)(rss_raw - rss0) / dn);
+    printf("  %-58s %10.0f\n", "RSS growth while building (after mem_trim)", (double)(rss1 - rss0) / dn);
+    printf("  %-58s %10.0f\n", "  same, before mem_trim", (double)(rss_raw - rss0) / dn);
     printf("  %-58s %10.0f\n", "engine estimate (engine_stats().memory / live)", (double)st.memory / dn);
     printf("  %-58s %10.0f\n", "  profiles: row headers, blobs, identifier indexes", (double)users_mem / dn);
     printf("  %-58s %10.0f\n", "  segment columns (core/columns.h)", (double)cols_mem / dn);

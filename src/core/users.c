@@ -263,6 +263,22 @@ uint32_t users_rows(const users_t *u) { return u->n; }
 uint32_t users_live(const users_t *u) { return u->live; }
 profile_t *users_get(users_t *u, uint32_t row) { return row < u->n ? &u->rows[row] : NULL; }
 
+void users_reserve(users_t *u, uint32_t rows) {
+    if (rows > u->cap) {
+        u->cap = rows;
+        u->rows = xrealloc(u->rows, (size_t)u->cap * sizeof *u->rows);
+    }
+    uidx *x = &u->ix[IX_EXT];
+    uint32_t cap = x->cap;
+    while ((uint64_t)rows * 4 > (uint64_t)cap * 3) cap *= 2;
+    if (cap > x->cap && !x->used) {
+        free(x->s);
+        x->cap = cap;
+        x->s = xmalloc(x->cap * sizeof *x->s);
+        for (uint32_t i = 0; i < x->cap; i++) x->s[i].row = EMPTY;
+    }
+}
+
 static uint32_t append(users_t *u, const profile_t *p) {
     if (u->n == u->cap) {
         u->cap = u->cap ? u->cap * 2 : 1024;

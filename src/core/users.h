@@ -29,6 +29,9 @@ profile_t *users_get(users_t *u, uint32_t row);
 /* Creates an empty profile; its braze_id is derived from (created, the
  * store's instance id, row), so replaying the journal recreates it exactly. */
 uint32_t users_create(users_t *u, uint32_t now_s);
+/* Makes room for `rows` rows and their external ids at once (start-up knows
+ * how many it will load: no array is grown and copied on the way). */
+void users_reserve(users_t *u, uint32_t rows);
 /* Appends a loaded profile at the next row (start-up); takes the blob. */
 uint32_t users_load_row(users_t *u, const profile_t *p);
 /* Sets row to p with a copy of blob[0..len) (len 0: no fields), as a change

@@ -608,6 +608,7 @@ int engine_open(store_t *store, engine_t **out) {
     }
     e->trimmed = 0;
     e->checkpoint_ms = clock_wall_ms();
+    mem_trim(); /* start-up's transient arrays */
     log_info("engine: loaded %u profiles (%u rows) in %.3f s", users_live(e->users), users_rows(e->users),
              (double)(clock_mono_us() - t0) / 1e6);
     *out = e;

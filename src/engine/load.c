@@ -112,6 +112,9 @@ static int load_op(sqlite3 *db, void *arg) {
                       (long long)e->loaded_seq, (long long)top);
             return BR_ESTORE;
         }
+        uint32_t rows;
+        if ((rc = store_profiles_top(pdb, &rows)) < 0) return rc;
+        users_reserve(e->users, rows);
         if ((rc = store_profiles_each(pdb, load_profile, e)) < 0 || (rc = store_cohort_each(pdb, load_cohort, e->cohorts)) < 0)
             return rc;
     } else if (rc == BR_ENOTFOUND) {

@@ -12,5 +12,9 @@ void *xcalloc(size_t count, size_t n);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+/* Hands memory freed so far back to the system now (after start-up, whose
+ * grown-and-replaced arrays the allocator would otherwise keep a while):
+ * jemalloc's purge when the binary runs on it, else glibc's malloc_trim. */
+void mem_trim(void);
 
 #endif

@@ -60,6 +60,15 @@ int store_ckpt_write(sqlite3 *db, const store_snapshot *s) {
     return rc;
 }
 
+int store_profiles_top(sqlite3 *db, uint32_t *rows) {
+    sqlite3_stmt *st = store_prep(db, "SELECT COALESCE(MAX(row) + 1, 0) FROM profiles");
+    if (!st) return BR_ESTORE;
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : BR_ESTORE;
+    if (rc == 0) *rows = (uint32_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int store_profiles_each(sqlite3 *db, int (*fn)(void *arg, const store_profile_row *p), void *arg) {
     sqlite3_stmt *st = store_prep(db, "SELECT row, braze_id, created, updated, flags, data FROM profiles ORDER BY row");
     if (!st) return BR_ESTORE;

@@ -35,6 +35,8 @@ int store_ckpt_seq(sqlite3 *db, int64_t *seq);
 /* Writes a snapshot and its seq in one transaction. */
 int store_ckpt_write(sqlite3 *db, const store_snapshot *s);
 
+/* One past the highest profile row of db's `profiles` table (0: none). */
+int store_profiles_top(sqlite3 *db, uint32_t *rows);
 /* Every profile row of db's `profiles` table (profiles.db, or brasa.db's
  * old one) in row order; the row's bytes are valid during the call. */
 int store_profiles_each(sqlite3 *db, int (*fn)(void *arg, const store_profile_row *p), void *arg);
