@@ -165,6 +165,7 @@ static void batch_done(void *arg, int rc) {
     pthread_mutex_lock(&e->lock);
     e->inflight--;
     pthread_cond_broadcast(&e->drained);
+    pthread_cond_signal(&e->wake); /* room for the writes the engine left queued */
     pthread_mutex_unlock(&e->lock);
     batch_free(b);
 }
@@ -271,6 +272,52 @@ void engine_apply(engine_t *e, eng_cmd *c, buf_t *outbox, uint64_t event_base) {
     }
 }
 
+/* Takes the commands to run now (under e->lock): every read, then, when
+ * `writes`, the writes in arrival order while the store has room for
+ * another batch (ENG_MAX_INFLIGHT), at most its batch size
+ * (--commit-batch). A read never waits for a batch, neither one being
+ * applied (run_list serves it between two writes) nor one at the store;
+ * that it may overtake writes not yet answered is no loss (their clients
+ * have no answer yet). */
+static eng_cmd *take(engine_t *e, bool writes) {
+    bool room = writes && e->inflight < ENG_MAX_INFLIGHT;
+    unsigned left = store_max_batch(e->store);
+    eng_cmd *reads = NULL, **rt = &reads, *ws = NULL, **wt = &ws, **pp = &e->head, *c;
+    e->tail = NULL;
+    while ((c = *pp)) {
+        if (c->kind == ENG_READ || (room && left)) {
+            *pp = c->next; /* unlink */
+            c->next = NULL;
+            if (c->kind == ENG_READ) {
+                atomic_fetch_sub(&e->reads, 1);
+                *rt = c;
+                rt = &c->next;
+            } else {
+                *wt = c;
+                wt = &c->next;
+                left--;
+            }
+        } else {
+            e->tail = c;
+            pp = &c->next;
+        }
+    }
+    *rt = ws;
+    return reads;
+}
+
+/* Answers the reads queued meanwhile (a batch's writes are being applied). */
+static void serve_reads(engine_t *e) {
+    pthread_mutex_lock(&e->lock);
+    eng_cmd *list = take(e, false);
+    pthread_mutex_unlock(&e->lock);
+    for (eng_cmd *c = list, *next; c; c = next) {
+        next = c->next;
+        c->rc = store_failed(e->store) ? BR_ESTORE : c->read(e, c->arg);
+        c->done(c);
+    }
+}
+
 /* Runs a list of commands: reads answered as they come, writes applied
  * and answered once their batch is durable. */
 static void run_list(engine_t *e, eng_cmd *list) {
@@ -298,6 +345,7 @@ static void run_list(engine_t *e, eng_cmd *list) {
         } else {
             engine_apply(e, c, &b->outbox, (uint64_t)b->seq << 16 | (index++ & 0xffff));
             wait_for(b, c);
+            if (atomic_load_explicit(&e->reads, memory_order_relaxed)) serve_reads(e);
         }
     }
     batch_close(e, b);
@@ -453,21 +501,21 @@ static void *engine_main(void *arg) {
     engine_t *e = arg;
     pthread_mutex_lock(&e->lock);
     for (;;) {
-        if (!e->head && !e->stopping) {
+        eng_cmd *list = take(e, true);
+        if (!list && e->stopping && !e->head) break;
+        if (!list) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
             ts.tv_sec += IDLE_WAKE_MS / 1000;
             pthread_cond_timedwait(&e->wake, &e->lock, &ts);
+            list = take(e, true);
         }
-        eng_cmd *list = e->head;
-        e->head = e->tail = NULL;
-        bool stop = e->stopping && !list;
         pthread_mutex_unlock(&e->lock);
-        if (stop) break;
         if (list) run_list(e, list);
         chores(e);
         pthread_mutex_lock(&e->lock);
     }
+    pthread_mutex_unlock(&e->lock);
     return NULL;
 }
 
@@ -493,6 +541,7 @@ void eng_submit(engine_t *e, eng_cmd *c) {
     if (e->tail) e->tail->next = c;
     else e->head = c;
     e->tail = c;
+    if (c->kind == ENG_READ) atomic_fetch_add(&e->reads, 1);
     pthread_cond_signal(&e->wake);
     pthread_mutex_unlock(&e->lock);
 }

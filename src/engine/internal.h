@@ -57,6 +57,7 @@ struct engine {
     pthread_cond_t wake;      /* engine: commands or stop */
     pthread_cond_t drained;   /* a batch became durable (back-pressure, journal waits) */
     eng_cmd *head, *tail;
+    atomic_uint reads;        /* ENG_READ commands in the queue: served between writes */
     bool stopping;
     unsigned inflight;        /* batches at the store */
     struct later *later;      /* engine_write_later ops for the next batch */

@@ -406,6 +406,7 @@ store_stats store_get_stats(store_t *s) {
 bool store_failed(store_t *s) { return atomic_load(&s->failed); }
 
 void store_set_max_batch(store_t *s, unsigned n) { s->max_batch = n ? n : 1; }
+unsigned store_max_batch(store_t *s) { return s->max_batch; }
 
 int store_open_reader(store_t *s, sqlite3 **db) { return open_conn(s->path, db); }
 

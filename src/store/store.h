@@ -76,6 +76,7 @@ bool store_failed(store_t *s);
 /* Limits ops per transaction (default 8192); 1 gives one commit per write,
  * the baseline the benchmark compares against. */
 void store_set_max_batch(store_t *s, unsigned n);
+unsigned store_max_batch(store_t *s);
 
 /* Opens another connection to brasa.db for reading. */
 int store_open_reader(store_t *s, sqlite3 **db);

@@ -6,11 +6,13 @@
 #include "test.h"
 #include "fixture.h"
 #include "core/export.h"
+#include "engine/internal.h"
 #include "lib/buf.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "store/fault.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -435,6 +437,88 @@ TEST(engine_reads_see_applied_writes_in_order) {
     T_EQ_INT(fixture_open(d, &s, &e), 0);
     for (int i = 0; i < 50; i++) T_EQ_INT(fixture_track(e, "{\"attributes\":[{\"external_id\":\"a\",\"n\":{\"inc\":1}}]}"), 0);
     T_EQ_INT(counter(e, "a"), 50);
+    fixture_close(s, e, false);
+    rmdir_r(d);
+}
+
+/* A gate the engine thread waits at (an ENG_READ), so the test can queue
+ * commands behind it. */
+typedef struct {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    int state; /* 1: the engine is inside, 2: let it go, 3: a read finished */
+} gate_t;
+
+static int gate_read(engine_t *e, void *arg) {
+    (void)e;
+    gate_t *g = arg;
+    pthread_mutex_lock(&g->m);
+    g->state = 1;
+    pthread_cond_broadcast(&g->c);
+    while (g->state != 2) pthread_cond_wait(&g->c, &g->m);
+    pthread_mutex_unlock(&g->m);
+    return 0;
+}
+
+static void gate_done(eng_cmd *c) { (void)c; }
+
+static void read_done(eng_cmd *c) {
+    gate_t *g = c->done_arg;
+    pthread_mutex_lock(&g->m);
+    g->state = 3;
+    pthread_cond_broadcast(&g->c);
+    pthread_mutex_unlock(&g->m);
+}
+
+static void *track_a(void *arg) {
+    return (void *)(intptr_t)fixture_track(arg, "{\"attributes\":[{\"external_id\":\"a\",\"n\":{\"inc\":1}}]}");
+}
+
+static int queued(engine_t *e) {
+    int n = 0;
+    pthread_mutex_lock(&e->lock);
+    for (eng_cmd *c = e->head; c; c = c->next) n++;
+    pthread_mutex_unlock(&e->lock);
+    return n;
+}
+
+/* A read queued behind writes does not wait for them to be applied (it
+ * may overtake writes nobody has an answer for), and --commit-batch caps
+ * the writes in one batch: with 1, each write is its own transaction. */
+TEST(engine_reads_overtake_queued_writes_and_batches_follow_commit_batch) {
+    char *d = tmpdir();
+    store_t *s;
+    engine_t *e;
+    T_EQ_INT(fixture_open(d, &s, &e), 0);
+    store_set_max_batch(s, 1);
+    uint64_t batches = engine_stats(e).batches;
+    gate_t g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    eng_cmd gate = {.kind = ENG_READ, .read = gate_read, .arg = &g, .done = gate_done};
+    eng_submit(e, &gate);
+    pthread_mutex_lock(&g.m);
+    while (g.state != 1) pthread_cond_wait(&g.c, &g.m);
+    pthread_mutex_unlock(&g.m);
+    enum { W = 4 };
+    pthread_t th[W];
+    for (int i = 0; i < W; i++) pthread_create(&th[i], NULL, track_a, e);
+    for (int i = 0; i < 5000 && queued(e) < W; i++) usleep(1000);
+    T_EQ_INT(queued(e), W);
+    counter_arg c = {"a", 0};
+    eng_cmd read = {.kind = ENG_READ, .read = counter_read, .arg = &c, .done = read_done, .done_arg = &g};
+    eng_submit(e, &read);
+    pthread_mutex_lock(&g.m);
+    g.state = 2;
+    pthread_cond_broadcast(&g.c);
+    while (g.state != 3) pthread_cond_wait(&g.c, &g.m);
+    pthread_mutex_unlock(&g.m);
+    T_EQ_INT(c.n, -1); /* answered before any of the four was applied: no user "a" yet */
+    for (int i = 0; i < W; i++) {
+        void *rc;
+        pthread_join(th[i], &rc);
+        T_EQ_INT((int)(intptr_t)rc, 0);
+    }
+    T_EQ_INT(counter(e, "a"), W);
+    T_EQ_INT((int)(engine_stats(e).batches - batches), W);
     fixture_close(s, e, false);
     rmdir_r(d);
 }
