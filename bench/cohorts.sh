@@ -12,35 +12,17 @@
 # connection. Every answer is checked (each id of each request must be a
 # real change). About a minute in all.
 set -eu
+. bench/lib.sh
 secs=${BENCH_SECONDS:-5}
 profiles=${BENCH_PROFILES:-1000000}
 conns=${BENCH_CONNS:-8}
-bin=build/brasa
 bc=build/bench/cohorts
 for f in "$bin" "$bc"; do [ -x "$f" ] || { echo "cohorts: $f is not built (make $f)" >&2; exit 1; }; done
 
-tmp=$(mktemp -d /tmp/brasa-cohorts-XXXXXX)
-pid=
-cleanup() {
-    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+bench_init cohorts
 
 secret=$("$bc" seed "$tmp/data" "$profiles")
-"$bin" serve --listen 127.0.0.1 --port 0 --data-dir "$tmp/data" --log-level warn >"$tmp/out" 2>"$tmp/err" &
-pid=$!
-i=0
-while ! grep -q listening "$tmp/out" 2>/dev/null; do
-    i=$((i + 1))
-    if [ $i -gt 1200 ] || ! kill -0 "$pid" 2>/dev/null; then
-        echo "cohorts: the server did not start" >&2; cat "$tmp/err" >&2; exit 1
-    fi
-    sleep 0.05
-done
-port=$(sed -n 's/.*http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$tmp/out")
-key=$(sed -n 's/^bootstrap key: //p' "$tmp/out")
+bench_serve "$tmp" --log-level warn
 rss0=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
 
 echo "Partner cohort import: POST /partners/heap/cohorts/users, 1,000 user_ids per request, $profiles profiles"
@@ -48,5 +30,5 @@ echo "Partner cohort import: POST /partners/heap/cohorts/users, 1,000 user_ids p
 rss1=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
 echo "  server RSS: $((rss0 / 1024)) MiB with the profiles loaded, $((rss1 / 1024)) MiB after the run"
 if ! kill -0 "$pid" 2>/dev/null; then echo "cohorts: the server died; its log:" >&2; tail -20 "$tmp/err" >&2; exit 1; fi
-kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+bench_stop
 "$bc" memory | sed 's/^/  /'

@@ -16,35 +16,14 @@
 #
 # Binaries: $BRASA_BIN (build/brasa), $LOADGEN (build/bench/loadgen).
 set -eu
+. bench/lib.sh
 secs=${BENCH_SECONDS:-20}
 users=${BENCH_USERS:-100000}
-bin=${BRASA_BIN:-build/brasa}
 lg=${LOADGEN:-build/bench/loadgen}
 for f in "$bin" "$lg"; do [ -x "$f" ] || { echo "export_ids: $f is not built (make $f)" >&2; exit 1; }; done
 
-tmp=$(mktemp -d /tmp/brasa-export-XXXXXX)
-pid=
-cleanup() {
-    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-"$bin" serve --listen 127.0.0.1 --port 0 --data-dir "$tmp/data" --rate-limit default=0 \
-    --rate-limit users.track=0 --rate-limit users.export.ids=0 --log-level warn >"$tmp/out" 2>"$tmp/err" &
-pid=$!
-i=0
-while ! grep -q listening "$tmp/out" 2>/dev/null; do
-    i=$((i + 1))
-    if [ $i -gt 100 ] || ! kill -0 "$pid" 2>/dev/null; then
-        echo "export_ids: the server did not start" >&2; cat "$tmp/err" >&2; exit 1
-    fi
-    sleep 0.05
-done
-port=$(sed -n 's/.*http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$tmp/out")
-key=$(sed -n 's/^bootstrap key: //p' "$tmp/out")
-url=http://127.0.0.1:$port
+bench_init export_ids
+bench_serve "$tmp" --rate-limit default=0 --rate-limit users.track=0 --rate-limit users.export.ids=0 --log-level warn
 field() { sed -n "s/^loadgen:.* $2=\([^ ]*\).*/\1/p" "$1"; }
 
 # track OUT RATE SECONDS: ingest through loadgen (RATE 0: closed loop).

@@ -4,23 +4,18 @@
 # with one commit per write (--commit-batch 1). Prints both and the ratio.
 # Seconds per run: $BENCH_SECONDS (5).
 set -eu
+. bench/lib.sh
+bench_init http_commit
 secs=${BENCH_SECONDS:-5}
 run() { # $1 = commit batch; prints requests/s
-    dir=$(mktemp -d /tmp/brasa-bench-XXXXXX)
-    out="$dir/out"
-    build/brasa serve --listen 127.0.0.1 --port 0 --data-dir "$dir/data" --rate-limit default=0 \
-        --log-level warn --commit-batch "$1" > "$out" 2>"$dir/err" &
-    pid=$!
-    i=0; while ! grep -q listening "$out" 2>/dev/null; do i=$((i+1)); [ $i -gt 100 ] && exit 1; sleep 0.05; done
-    port=$(sed -n 's/.*http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$out")
-    key=$(sed -n 's/^bootstrap key: //p' "$out")
-    BRASA_KEY=$key wrk -t2 -c64 -d"${secs}s" --latency -s bench/post_keys.lua "http://127.0.0.1:$port/admin/keys" > "$dir/wrk"
-    kill $pid; wait $pid || true
+    dir=$tmp/batch-$1
+    bench_serve "$dir" --rate-limit default=0 --log-level warn --commit-batch "$1"
+    BRASA_KEY=$key wrk -t2 -c64 -d"${secs}s" --latency -s bench/post_keys.lua "$url/admin/keys" > "$dir/wrk"
+    bench_stop
     if grep -q "Non-2xx" "$dir/wrk"; then echo "errors in run:" >&2; cat "$dir/wrk" >&2; exit 1; fi
     rps=$(awk '/Requests\/sec/ {print int($2)}' "$dir/wrk")
     p50=$(awk '$1=="50%" {print $2}' "$dir/wrk"); p99=$(awk '$1=="99%" {print $2}' "$dir/wrk")
     echo "$rps $p50 $p99"
-    rm -rf "$dir"
 }
 set -- $(run 8192); g=$1; gp50=$2; gp99=$3
 set -- $(run 1); o=$1; op50=$2; op99=$3

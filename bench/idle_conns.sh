@@ -9,13 +9,9 @@
 set -eu
 idle=${BENCH_IDLE:-10000}
 new=${BENCH_NEW:-2000}
-dir=$(mktemp -d /tmp/brasa-bench-XXXXXX)
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
-build/brasa serve --listen 127.0.0.1 --port 0 --data-dir "$dir/data" --max-connections-per-ip 0 \
-    --log-level warn > "$dir/out" 2>"$dir/err" &
-pid=$!
-i=0; while ! grep -q listening "$dir/out" 2>/dev/null; do i=$((i+1)); [ $i -gt 100 ] && exit 1; sleep 0.05; done
-port=$(sed -n 's/.*http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$dir/out")
+. bench/lib.sh
+bench_init idle_conns
+bench_serve "$tmp" --max-connections-per-ip 0 --log-level warn
 run() { # $1 = idle connections, $2 = -k or nothing
     build/bench/idle_conns -n "$1" -m "$new" ${2:-} -p $pid -t 50 127.0.0.1 "$port" /healthz
 }

@@ -19,38 +19,18 @@
 # (build/bench/loadgen). The load generator shares the machine's cores with the
 # server; the figures include that.
 set -eu
+. bench/lib.sh
 secs=${BENCH_SECONDS:-5}
 users=${BENCH_USERS:-100000}
-bin=${BRASA_BIN:-build/brasa}
 lg=${LOADGEN:-build/bench/loadgen}
 for f in "$bin" "$lg"; do [ -x "$f" ] || { echo "ingest: $f is not built (make $f)" >&2; exit 1; }; done
 
-tmp=$(mktemp -d /tmp/brasa-ingest-XXXXXX)
-pid=
-cleanup() {
-    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+bench_init ingest
 
 # start NAME BATCH: a fresh server; sets pid, port, key, dir.
 start() {
     dir=$tmp/$1
-    mkdir -p "$dir"
-    "$bin" serve --listen 127.0.0.1 --port 0 --data-dir "$dir/data" --rate-limit users.track=0 \
-        --rate-limit default=0 --log-level warn --commit-batch "$2" >"$dir/out" 2>"$dir/err" &
-    pid=$!
-    i=0
-    while ! grep -q listening "$dir/out" 2>/dev/null; do
-        i=$((i + 1))
-        if [ $i -gt 100 ] || ! kill -0 "$pid" 2>/dev/null; then
-            echo "ingest: the server did not start" >&2; cat "$dir/err" >&2; exit 1
-        fi
-        sleep 0.05
-    done
-    port=$(sed -n 's/.*http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$dir/out")
-    key=$(sed -n 's/^bootstrap key: //p' "$dir/out")
+    bench_serve "$dir" --rate-limit users.track=0 --rate-limit default=0 --log-level warn --commit-batch "$2"
 }
 
 # snap: CPU so far of the machine (busy jiffies, steal included), the
@@ -79,7 +59,7 @@ stop() {
     if ! kill -0 "$pid" 2>/dev/null; then
         echo "ingest: the server died during the run; its log:" >&2; tail -20 "$dir/err" >&2; exit 1
     fi
-    kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+    bench_stop
 }
 
 # max NAME BATCH: wrk at full speed; sets rps p50 p99 body srv gen oth. (No command

@@ -7,7 +7,6 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const net = require('node:net');
 const h = require('./harness.js');
 
 let srv;
@@ -18,25 +17,7 @@ after(async () => {
   if (srv) await srv.stop();
 });
 
-// Every answer until the server closes (or timeoutMs), and whether it closed.
-function exchange(data, timeoutMs = 5000) {
-  return new Promise((resolve) => {
-    const sock = net.connect({ port: srv.port, host: '127.0.0.1' });
-    const parts = [];
-    const finish = (closed) => {
-      clearTimeout(t);
-      sock.destroy();
-      const raw = Buffer.concat(parts);
-      const p = raw.length ? h.parseResponse(raw, true) : null;
-      resolve({ closed, res: p && p.res, raw: raw.toString('latin1') });
-    };
-    const t = setTimeout(() => finish(false), timeoutMs);
-    sock.on('data', (d) => parts.push(d));
-    sock.on('error', () => {});
-    sock.on('close', () => finish(true));
-    sock.write(data);
-  });
-}
+const exchange = (data) => h.rawExchange(srv.port, data, 5000);
 
 test('a request-target over 8 KiB: 414 JSON (it used to be routed, or get an HTML 414)', async () => {
   for (const n of [9000, 40000]) {
@@ -63,7 +44,7 @@ test('header blocks between --max-headers and libmicrohttpd\'s buffer: 431 JSON'
 test('Transfer-Encoding: identity without a length: 501 JSON at once, not a 60 s wait', async () => {
   const r = await exchange('POST /users/track HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: identity\r\n\r\n{}');
   assert.ok(r.closed, r.raw);
-  h.assertRawError(r.res, 501, "Not Implemented: Transfer-Encoding 'identity' is not supported (only chunked)");
+  h.assertRawError(r.answers[0], 501, "Not Implemented: Transfer-Encoding 'identity' is not supported (only chunked)");
 });
 
 // What libmicrohttpd 0.9.75 refuses itself, before brasa is asked (its own
@@ -93,7 +74,7 @@ test('what libmicrohttpd refuses itself: the documented status, and the connecti
     const r = await exchange(req + 'GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n');
     assert.ok(r.closed, `${what}: connection left open: ${r.raw.slice(0, 200)}`);
     if (status === null) assert.equal(r.raw, '', `${what}: closed without an answer`);
-    else assert.equal(r.res && r.res.status, status, `${what}: ${r.raw.slice(0, 300)}`);
+    else assert.equal(r.answers[0] && r.answers[0].status, status, `${what}: ${r.raw.slice(0, 300)}`);
     assert.doesNotMatch(r.raw, /"status":"ok"/, `${what}: the request behind it ran`);
   }
   const res = await h.request(srv, 'GET', '/healthz');

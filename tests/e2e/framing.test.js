@@ -7,7 +7,6 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const net = require('node:net');
 const h = require('./harness.js');
 
 let srv;
@@ -18,28 +17,12 @@ after(async () => {
   if (srv) await srv.stop();
 });
 
-// Sends data on a fresh connection; returns every answer the server gave
-// before it closed the connection, and how long that took.
-function exchange(data, timeoutMs = 10000) {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const sock = net.connect({ port: srv.port, host: '127.0.0.1' });
-    const parts = [];
-    const t = setTimeout(() => {
-      sock.destroy();
-      reject(new Error(`connection still open after ${timeoutMs} ms; got ${JSON.stringify(Buffer.concat(parts).toString('latin1').slice(0, 400))}`));
-    }, timeoutMs);
-    sock.on('data', (d) => parts.push(d));
-    sock.on('error', () => {});
-    sock.on('close', () => {
-      clearTimeout(t);
-      let buf = Buffer.concat(parts);
-      const answers = [];
-      for (let p; buf.length && (p = h.parseResponse(buf, true)); buf = p.rest) answers.push(p.res);
-      resolve({ answers, ms: Date.now() - t0, raw: Buffer.concat(parts).toString('latin1') });
-    });
-    sock.write(data);
-  });
+// Sends data on a fresh connection: every answer the server gave before it
+// closed the connection, and how long that took.
+async function exchange(data) {
+  const r = await h.rawExchange(srv.port, data);
+  assert.ok(r.closed, `connection still open after 10 s; got ${JSON.stringify(r.raw.slice(0, 400))}`);
+  return r;
 }
 
 const SMUGGLED = 'GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n';

@@ -374,6 +374,38 @@ async function rawRequest(port, data, { host = '127.0.0.1', timeoutMs = 10000 } 
   }
 }
 
+// Sends data on a fresh connection and keeps every byte until the server
+// closes it or timeoutMs passes: {closed, ms, raw (latin1), answers (the
+// responses parsed from raw, as far as they parse)}.
+function rawExchange(port, data, timeoutMs = 10000) {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const sock = net.connect({ port, host: '127.0.0.1' });
+    const parts = [];
+    let done = false;
+    const finish = (closed) => {
+      if (done) return;
+      done = true;
+      clearTimeout(t);
+      sock.destroy();
+      let buf = Buffer.concat(parts);
+      const raw = buf.toString('latin1');
+      const answers = [];
+      try {
+        for (let p; buf.length && (p = parseResponse(buf, true)); buf = p.rest) answers.push(p.res);
+      } catch {
+        // not a response (e.g. after a HEAD answer): raw has it all
+      }
+      resolve({ closed, ms: Date.now() - t0, raw, answers });
+    };
+    const t = setTimeout(() => finish(false), timeoutMs);
+    sock.on('data', (d) => parts.push(d));
+    sock.on('error', () => {});
+    sock.on('close', () => finish(true));
+    sock.write(data);
+  });
+}
+
 // Asserts an error answer got over a raw connection (lower-case headers).
 function assertRawError(res, status, message) {
   assertError({ ...res, headers: { get: (n) => res.headers[n.toLowerCase()] } }, status, message);
@@ -402,6 +434,7 @@ module.exports = {
   poll,
   rawConnect,
   rawRequest,
+  rawExchange,
   parseResponse,
   canBindIPv6Loopback,
   tail,

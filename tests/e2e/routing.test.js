@@ -6,7 +6,6 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const net = require('node:net');
 const h = require('./harness.js');
 
 let srv;
@@ -19,22 +18,10 @@ after(async () => {
 
 // Sends data on a fresh connection and returns every byte until the server
 // closes it (the last request should say Connection: close).
-function exchange(port, data, timeoutMs = 10000) {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ port, host: '127.0.0.1' });
-    const parts = [];
-    const t = setTimeout(() => {
-      sock.destroy();
-      reject(new Error(`no close within ${timeoutMs} ms; got ${JSON.stringify(Buffer.concat(parts).toString('latin1').slice(0, 400))}`));
-    }, timeoutMs);
-    sock.on('data', (d) => parts.push(d));
-    sock.on('error', () => {});
-    sock.on('close', () => {
-      clearTimeout(t);
-      resolve(Buffer.concat(parts).toString('latin1'));
-    });
-    sock.write(data);
-  });
+async function exchange(port, data) {
+  const r = await h.rawExchange(port, data);
+  assert.ok(r.closed, `no close within 10 s; got ${JSON.stringify(r.raw.slice(0, 400))}`);
+  return r.raw;
 }
 
 test('percent-encoded spellings of a route do not reach it', async () => {
