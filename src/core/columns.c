@@ -63,18 +63,28 @@ static void nums_free(cols_attr *a) {
     a->nums = NULL;
 }
 
-static void attr_free(cols_attr *a) {
-    if (!a) return;
-    free(a->type);
-    free(a->num);
+/* Frees a string column's dictionary: codes, strings, slots and bitmaps. */
+static void dict_free(cols_attr *a) {
     free(a->code);
-    free(a->hash);
     free(a->pool);
     free(a->offs);
     free(a->slots);
     if (a->by_code)
         for (uint32_t i = 0; i <= a->nstr; i++) bitmap_free(a->by_code[i]);
     free(a->by_code);
+    a->code = a->pool = NULL;
+    a->offs = a->slots = NULL;
+    a->by_code = NULL;
+    a->npool = a->cappool = 0;
+    a->nstr = a->capstr = a->nslots = 0;
+}
+
+static void attr_free(cols_attr *a) {
+    if (!a) return;
+    free(a->type);
+    free(a->num);
+    free(a->hash);
+    dict_free(a);
     nums_free(a);
     free(a);
 }
@@ -225,18 +235,7 @@ static void open_column(cols_t *c, cols_attr *a) {
             const char *s = cols_str(a, cols_code(a, r), &len);
             a->hash[r] = cols_str_hash(s, len);
         }
-    free(a->code);
-    free(a->pool);
-    free(a->offs);
-    free(a->slots);
-    if (a->by_code)
-        for (uint32_t i = 0; i <= a->nstr; i++) bitmap_free(a->by_code[i]);
-    free(a->by_code);
-    a->code = a->pool = NULL;
-    a->offs = a->slots = NULL;
-    a->by_code = NULL;
-    a->npool = a->cappool = 0;
-    a->nstr = a->capstr = a->nslots = 0;
+    dict_free(a);
     a->open = true;
 }
 
