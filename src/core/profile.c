@@ -13,11 +13,19 @@ static const char *const std_names[NAMES_FIRST] = {
 #undef XX
 };
 
+/* Their lengths: the lookup runs for every attribute of every object, and
+ * a strlen of each name was 4% of the ingest CPU. */
+static const uint8_t std_lens[NAMES_FIRST] = {
+#define XX(id, num, name) [num] = sizeof name - 1,
+    PF_MAP(XX)
+#undef XX
+};
+
 const char *profile_std_name(uint32_t id) { return id < NAMES_FIRST ? std_names[id] : NULL; }
 
 uint32_t profile_std_lookup(const char *s, size_t len) {
-    for (uint32_t i = 1; i < NAMES_FIRST; i++)
-        if (std_names[i] && strlen(std_names[i]) == len && memcmp(std_names[i], s, len) == 0) return i;
+    for (uint32_t i = 1; len && i < NAMES_FIRST; i++)
+        if (std_lens[i] == len && memcmp(std_names[i], s, len) == 0) return i;
     return 0;
 }
 
