@@ -290,6 +290,171 @@ static bool item_matches(json_object *item, json_object *sel) {
     return json_object_object_get_ex(item, json_object_get_string(k), &iv) && json_object_equal(iv, v);
 }
 
+/* A hash of a JSON value that agrees with json_object_equal: equal values
+ * hash alike (numbers by value, -0.0 as 0.0, objects whatever their key
+ * order). */
+static uint64_t jhash(json_object *v) {
+    switch (json_object_get_type(v)) {
+    case json_type_null:
+        return 1;
+    case json_type_boolean:
+        return json_object_get_boolean(v) ? 3 : 2;
+    case json_type_int:
+        return hash_mix((uint64_t)json_object_get_int64(v), json_object_get_uint64(v));
+    case json_type_double: {
+        double d = json_object_get_double(v) + 0.0;
+        uint64_t bits;
+        memcpy(&bits, &d, sizeof bits);
+        return hash_mix(bits, 5);
+    }
+    case json_type_string:
+        return hash_bytes(json_object_get_string(v), (size_t)json_object_get_string_len(v)) ^ 7;
+    case json_type_array: {
+        uint64_t h = 11;
+        for (size_t i = 0, n = json_object_array_length(v); i < n; i++) h = hash_mix(h, jhash(json_object_array_get_idx(v, i)));
+        return h;
+    }
+    case json_type_object: {
+        uint64_t h = 13;
+        json_object_object_foreach(v, k, x) h += hash_mix(hash_bytes(k, strlen(k)), jhash(x));
+        return h;
+    }
+    }
+    return 0;
+}
+
+static uint64_t field_hash(const char *k, json_object *v) { return hash_mix(hash_bytes(k, strlen(k)) ^ 17, jhash(v)); }
+
+/* The selectors of a $remove or $update ({"$identifier_key", "$identifier_value"})
+ * by the hash of their key and value, so that an item finds the selectors
+ * it may match by hashing its own fields: linear in items plus selectors,
+ * where comparing every item with every selector took minutes for a 4 MB
+ * request. A hash is only a candidate: item_matches() decides. */
+typedef struct {
+    struct sel_slot { uint64_t h; uint32_t j; } *s; /* j: selector index, UINT32_MAX empty */
+    size_t mask;
+    uint64_t *keys; /* hash_bytes of each selector's key, sorted (selix_has_key) */
+    size_t nkeys;
+} selix;
+
+static int u64_cmp(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void selix_init(selix *x, json_object *sels) {
+    size_t n = sels ? json_object_array_length(sels) : 0, cap = 8;
+    while (cap < n * 2) cap *= 2;
+    x->mask = cap - 1;
+    x->s = xmalloc(cap * sizeof *x->s);
+    for (size_t i = 0; i < cap; i++) x->s[i].j = UINT32_MAX;
+    x->keys = xmalloc((n ? n : 1) * sizeof *x->keys);
+    x->nkeys = n;
+    for (size_t j = 0; j < n; j++) {
+        json_object *sel = json_object_array_get_idx(sels, j), *k, *v;
+        json_object_object_get_ex(sel, "$identifier_key", &k);
+        json_object_object_get_ex(sel, "$identifier_value", &v);
+        const char *ks = json_object_get_string(k);
+        uint64_t h = field_hash(ks, v);
+        size_t i = h & x->mask;
+        while (x->s[i].j != UINT32_MAX) i = (i + 1) & x->mask;
+        x->s[i] = (struct sel_slot){h, (uint32_t)j};
+        x->keys[j] = hash_bytes(ks, strlen(ks));
+    }
+    qsort(x->keys, n, sizeof *x->keys, u64_cmp);
+}
+
+static void selix_free(selix *x) {
+    free(x->s);
+    free(x->keys);
+}
+
+/* Calls fn for each selector whose hash is that of the item's field (k, v). */
+static void selix_each(const selix *x, const char *k, json_object *v, void (*fn)(uint32_t j, void *arg), void *arg) {
+    uint64_t h = field_hash(k, v);
+    for (size_t i = h & x->mask; x->s[i].j != UINT32_MAX; i = (i + 1) & x->mask)
+        if (x->s[i].h == h) fn(x->s[i].j, arg);
+}
+
+typedef struct {
+    json_object *item, *sels;
+    bool hit;
+} remove_arg;
+
+static void remove_check(uint32_t j, void *arg) {
+    remove_arg *r = arg;
+    if (!r->hit) r->hit = item_matches(r->item, json_object_array_get_idx(r->sels, j));
+}
+
+/* Whether any $remove selector matches item. */
+static bool objarr_removed(const selix *x, json_object *sels, json_object *item) {
+    remove_arg r = {item, sels, false};
+    if (!json_object_is_type(item, json_type_object)) return false;
+    json_object_object_foreach(item, k, v) {
+        selix_each(x, k, v, remove_check, &r);
+        if (r.hit) return true;
+    }
+    return false;
+}
+
+/* The $update selectors that may match one item, smallest index first (a
+ * binary heap): Braze applies them in order, and an update may change the
+ * field a later one selects by. */
+typedef struct {
+    uint32_t *v;
+    size_t n, cap;
+} jheap;
+
+static void jheap_push(uint32_t j, void *arg) {
+    jheap *h = arg;
+    if (h->n == h->cap) h->v = xrealloc(h->v, (h->cap = h->cap ? h->cap * 2 : 16) * sizeof *h->v);
+    size_t i = h->n++;
+    for (; i && h->v[(i - 1) / 2] > j; i = (i - 1) / 2) h->v[i] = h->v[(i - 1) / 2];
+    h->v[i] = j;
+}
+
+static uint32_t jheap_pop(jheap *h) {
+    uint32_t top = h->v[0], last = h->v[--h->n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= h->n) break;
+        if (c + 1 < h->n && h->v[c + 1] < h->v[c]) c++;
+        if (h->v[c] >= last) break;
+        h->v[i] = h->v[c];
+        i = c;
+    }
+    if (h->n) h->v[i] = last;
+    return top;
+}
+
+/* Whether some selector's key is k (by its hash). */
+static bool selix_has_key(const selix *x, const char *k) {
+    uint64_t h = hash_bytes(k, strlen(k));
+    return bsearch(&h, x->keys, x->nkeys, sizeof h, u64_cmp) != NULL;
+}
+
+/* Applies the $update selectors that match item, in their order. */
+static void objarr_update(const selix *x, json_object *sels, json_object *item, jheap *h) {
+    if (!json_object_is_type(item, json_type_object)) return;
+    h->n = 0;
+    json_object_object_foreach(item, k, v) selix_each(x, k, v, jheap_push, h);
+    for (int64_t last = -1; h->n;) {
+        uint32_t j = jheap_pop(h);
+        if ((int64_t)j <= last) continue; /* found through two fields */
+        last = j;
+        json_object *u = json_object_array_get_idx(sels, j), *nobj;
+        if (!item_matches(item, u) || !json_object_object_get_ex(u, "$new_object", &nobj)) continue;
+        deep_merge(item, nobj);
+        /* A field the merge changed may now match a later selector. */
+        json_object_object_foreach(nobj, nk, nv) {
+            (void)nv;
+            json_object *cur;
+            if (selix_has_key(x, nk) && json_object_object_get_ex(item, nk, &cur)) selix_each(x, nk, cur, jheap_push, h);
+        }
+    }
+}
+
 /* Braze's order for one attribute: $add, then $remove, then $update (so a
  * $remove also drops what the $add of the same request added). */
 static bool objarr_apply(pedit *e, const attrs_change *c, bool merge, bool enforce) {
@@ -301,21 +466,21 @@ static bool objarr_apply(pedit *e, const attrs_change *c, bool merge, bool enfor
         json_object_deep_copy(json_object_array_get_idx(c->a, i), &copy, NULL);
         json_object_array_add(cur, copy);
     }
+    selix rm, up;
+    jheap heap = {0};
+    selix_init(&rm, c->b);
+    selix_init(&up, merge ? c->c : NULL);
     json_object *out = json_object_new_array();
-    size_t n = json_object_array_length(cur);
-    size_t rn = c->b ? json_object_array_length(c->b) : 0, un = c->c && merge ? json_object_array_length(c->c) : 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0, n = json_object_array_length(cur); i < n; i++) {
         json_object *item = json_object_array_get_idx(cur, i);
-        bool drop = false;
-        for (size_t j = 0; j < rn && !drop; j++) drop = item_matches(item, json_object_array_get_idx(c->b, j));
-        if (drop) continue;
-        for (size_t j = 0; j < un; j++) {
-            json_object *u = json_object_array_get_idx(c->c, j), *nobj;
-            if (item_matches(item, u) && json_object_object_get_ex(u, "$new_object", &nobj)) deep_merge(item, nobj);
-        }
+        if (objarr_removed(&rm, c->b, item)) continue;
+        objarr_update(&up, c->c, item, &heap);
         json_object_array_add(out, json_object_get(item));
     }
     bool ok = set_json(e, c->key, out, enforce);
+    selix_free(&rm);
+    selix_free(&up);
+    free(heap.v);
     json_object_put(out);
     json_object_put(cur);
     return ok;

@@ -606,14 +606,13 @@ test('Tinyclues: invalidate its key (CLI), regenerate, carry on: exactly the rig
   const inv = h.cli(['partners', 'key', P, '--invalidate'], { dir: srv.dir });
   assert.equal(inv.status, 0, inv.stderr);
   assert.equal(inv.stdout, 'invalidated 1 data import key of tinyclues\n');
-  // The server reads the store again within its key cache time (1 s).
-  const t0 = Date.now();
+  // The server reads the store again within its key cache time (1 s): the
+  // poll gives it three.
   const refused = await h.poll(async () => {
     const res = await partnerPost(srv, P, '', { client_secret: key1, cohort_id: 'tc-buyers', name: 'Likely buyers', created_at: CREATED_AT });
     return res.status === 401 ? res : null;
   }, { deadlineMs: 3000, intervalMs: 100 });
   assert.ok(refused, 'the invalidated key stops working');
-  assert.ok(Date.now() - t0 < 2500, `stopped within the cache time (${Date.now() - t0} ms)`);
   h.assertError(refused, 401, 'Invalid client secret');
 
   const key2 = cliKey(srv, P);

@@ -13,7 +13,6 @@
 #define _GNU_SOURCE
 #include "test.h"
 #include "lib/buf.h"
-#include "lib/clock.h"
 #include "liquid/liquid.h"
 
 #include <dirent.h>
@@ -268,12 +267,10 @@ TEST(liquid_time_budget) {
     char out[64];
     liq_error e;
     liq_render_opts o = {.max_time_us = 20000, .max_steps = 1ull << 40};
-    int64_t t0 = clock_mono_us();
+    /* 10^12 iterations: without the budget, far past the test's timeout. */
     int rc = render_str("{% for i in (1..1000000000) %}{% for j in (1..1000) %}{% endfor %}{% endfor %}", &o, out,
                         sizeof out, &e);
-    int64_t took = clock_mono_us() - t0;
     T_EQ_INT(rc, LIQ_ETIME);
-    T_TRUE(took < 2000000);
 }
 
 static int resolves;

