@@ -441,7 +441,7 @@ static void objarr_update(const selix *x, json_object *sels, json_object *item, 
     json_object_object_foreach(item, k, v) selix_each(x, k, v, jheap_push, h);
     for (int64_t last = -1; h->n;) {
         uint32_t j = jheap_pop(h);
-        if ((int64_t)j <= last) continue; /* found through two fields */
+        if ((int64_t)j <= last) continue; /* found twice, or before the one applied last */
         last = j;
         json_object *u = json_object_array_get_idx(sels, j), *nobj;
         if (!item_matches(item, u) || !json_object_object_get_ex(u, "$new_object", &nobj)) continue;
