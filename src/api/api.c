@@ -9,6 +9,7 @@ const http_route *const api_tables[] = {
     api_partners_routes,
     api_segments_routes,
     api_exports_routes,
+    api_metrics_routes,
     NULL,
 };
 

@@ -17,6 +17,7 @@ extern const http_route api_users_routes[];
 extern const http_route api_partners_routes[];
 extern const http_route api_segments_routes[];
 extern const http_route api_exports_routes[];
+extern const http_route api_metrics_routes[];
 
 /* NULL-terminated list handed to http_start(). */
 extern const http_route *const api_tables[];

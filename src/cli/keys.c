@@ -23,8 +23,9 @@ static const char usage[] =
     "       brasa keys revoke ID\n"
     "\n"
     "Permissions are Braze's names (users.track, users.export.ids, ...), or\n"
-    "'all' (every Braze permission). brasa.keys, the admin permission, is\n"
-    "only granted when named ('all,brasa.keys').\n"
+    "'all' (every Braze permission). brasa's admin permissions, brasa.keys\n"
+    "(keys, partners, segments) and brasa.metrics (GET /metrics), are only\n"
+    "granted when named ('all,brasa.keys').\n"
     "--allow-ip takes addresses or CIDR ranges, IPv4 or IPv6; without\n"
     "it the key works from any address. Keys are stored hashed: `create`\n"
     "shows a key once.";

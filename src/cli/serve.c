@@ -72,7 +72,7 @@ static int bootstrap(store_t *store) {
     apikey_new k;
     char *why;
     /* "all" is every Braze permission; the bootstrap key also administers. */
-    if (apikey_prepare(&k, "bootstrap", "all," "brasa.keys", "", &why) < 0) {
+    if (apikey_prepare(&k, "bootstrap", "all,brasa.keys,brasa.metrics", "", &why) < 0) {
         log_error("serve: %s", why);
         free(why);
         return -1;

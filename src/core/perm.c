@@ -27,7 +27,7 @@ bool perm_has(const perm_set *s, perm_id p) {
 
 void perm_add(perm_set *s, perm_id p) { s->bits[p / 64] |= (uint64_t)1 << (p % 64); }
 
-bool perm_is_admin(perm_id p) { return p == PERM_BRASA_KEYS; }
+bool perm_is_admin(perm_id p) { return p == PERM_BRASA_KEYS || p == PERM_BRASA_METRICS; }
 
 void perm_all(perm_set *s) {
     memset(s, 0, sizeof *s);

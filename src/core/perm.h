@@ -5,10 +5,10 @@
  * permissions are a bit set over this table; they are stored as the
  * comma-separated names so that reordering the table never changes a key.
  *
- * "all" means every Braze permission. brasa's admin permission (brasa.keys:
- * keys, partners' data import keys, admin segment routes) is granted only
- * when named: a key made with "all" for a partner must not be able to mint
- * keys. Keys store the names they were granted, so a key made with "all"
+ * "all" means every Braze permission. brasa's admin permissions (brasa.keys:
+ * keys, partners' data import keys, admin segment routes; brasa.metrics:
+ * GET /metrics) are granted only when named: a key made with "all" for a
+ * partner must not be able to mint keys. Keys store the names they were granted, so a key made with "all"
  * before this rule still holds brasa.keys (docs/operations.md). */
 #ifndef BR_PERM_H
 #define BR_PERM_H
@@ -107,7 +107,8 @@
     XX(SDK_AUTHENTICATION_DELETE, "sdk_authentication.delete")                           \
     XX(SDK_AUTHENTICATION_KEYS, "sdk_authentication.keys")                               \
     XX(SSO_SAML_LOGIN, "sso.saml.login")                                                 \
-    XX(BRASA_KEYS, "brasa.keys") /* brasa: manage REST API keys over HTTP */
+    XX(BRASA_KEYS, "brasa.keys")       /* brasa: manage REST API keys over HTTP */ \
+    XX(BRASA_METRICS, "brasa.metrics") /* brasa: read GET /metrics */
 
 typedef enum {
 #define XX(id, name) PERM_##id,

@@ -15,6 +15,7 @@
 #ifndef BR_HTTP_H
 #define BR_HTTP_H
 #include "../core/perm.h"
+#include "../lib/buf.h"
 #include "auth.h"
 #include "ratelimit.h"
 #include <json-c/json.h>
@@ -67,6 +68,10 @@ int http_reply(http_req *r, int status, json_object *body);
 /* Sets a 200 reply that streams size bytes of the open file fd from disk
  * with this Content-Type; takes ownership of fd. Returns 0. */
 int http_reply_file(http_req *r, int fd, uint64_t size, const char *content_type);
+/* Sets a reply that is not JSON (GET /metrics: Prometheus' text format). */
+int http_reply_text(http_req *r, int status, const char *content_type, const char *text, size_t len);
+/* Appends the HTTP layer's counters in Prometheus' text format (reqstats.h). */
+void http_write_metrics(http_req *r, buf_t *b);
 /* Sets a Braze-shaped error reply for code, with an optional detail that is
  * appended to the table's message. Returns 0. */
 int http_error(http_req *r, int code, const char *detail);

@@ -19,6 +19,7 @@
 #include "guard.h"
 #include "head.h"
 #include "logcap.h"
+#include "reqstats.h"
 #include "../lib/buf.h"
 #include "../lib/cidr.h"
 #include "../lib/clock.h"
@@ -55,6 +56,7 @@ struct http_server {
     atomic_bool stopping; /* quiesced: answer 503 and close, so drain ends */
     authfail_t *af;       /* failed authentications per address */
     http_guard *guard;    /* connection deadlines */
+    reqstats *stats;      /* requests by route, status and latency (GET /metrics) */
 };
 
 /* libmicrohttpd logs a line for many things a client can cause at will
@@ -148,6 +150,18 @@ int http_reply(http_req *r, int status, json_object *body) {
     json_object_put(body);
     return 0;
 }
+
+int http_reply_text(http_req *r, int status, const char *content_type, const char *text, size_t len) {
+    drop_file(r);
+    free(r->reply);
+    r->reply = xstrndup(text, len);
+    r->reply_len = len;
+    r->file_type = content_type;
+    r->status = status;
+    return 0;
+}
+
+void http_write_metrics(http_req *r, buf_t *b) { reqstats_write(r->srv->stats, b); }
 
 int http_reply_file(http_req *r, int fd, uint64_t size, const char *content_type) {
     drop_file(r);
@@ -586,18 +600,20 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!r) return;
     *con_cls = NULL;
     guard_request_done(s->guard, r->fd);
+    /* A request libmicrohttpd refused itself never reached on_request:
+     * no method, but its status is known. */
+    int status = r->status;
+    const union MHD_ConnectionInfo *ci = status ? NULL : MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
+    if (ci) status = (int)ci->http_status;
+    int64_t us = clock_mono_us() - r->t0_us;
+    if (status) reqstats_note(s->stats, r->route, status, us);
     if (log_get_level() <= LOG_INFO && !r->quiet) {
         char ip[INET6_ADDRSTRLEN];
         cidr_addr_str(r->client, ip, sizeof ip);
         buf_t b = BUF_INIT;
         log_path(&b, r->path);
-        /* A request libmicrohttpd refused itself never reached on_request:
-         * no method, but its status is known. */
-        int status = r->status;
-        const union MHD_ConnectionInfo *ci = status ? NULL : MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
-        if (ci) status = (int)ci->http_status;
         log_info("http method=%s path=%s status=%d us=%lld key=\"%s\" ip=%s%s", r->method[0] ? r->method : "-",
-                 b.data, status, (long long)(clock_mono_us() - r->t0_us), r->has_ident ? r->ident.name : "",
+                 b.data, status, (long long)us, r->has_ident ? r->ident.name : "",
                  ip, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
         buf_free(&b);
     }
@@ -660,6 +676,7 @@ int http_start(const http_config *cfg, http_ctx *ctx, const http_route *const *t
     s->ctx = ctx;
     s->tables = tables;
     s->af = authfail_new(&(authfail_config){cfg->auth_fail_limit, cfg->auth_fail_window_s});
+    s->stats = reqstats_new(tables);
     /* Each connection is an open file: take what the hard limit allows,
      * and keep the connection limit under it. */
     int nofile = guard_raise_nofile();
@@ -689,6 +706,7 @@ int http_start(const http_config *cfg, http_ctx *ctx, const http_route *const *t
         log_error("http: invalid listen address '%s'", cfg->listen);
         guard_free(s->guard);
         authfail_free(s->af);
+        reqstats_free(s->stats);
         free(s);
         return BR_EINVAL;
     }
@@ -714,6 +732,7 @@ int http_start(const http_config *cfg, http_ctx *ctx, const http_route *const *t
         log_error("http: cannot listen on %s port %d", cfg->listen, cfg->port);
         guard_free(s->guard);
         authfail_free(s->af);
+        reqstats_free(s->stats);
         free(s);
         return BR_EIO;
     }
@@ -745,5 +764,6 @@ void http_stop(http_server *s) {
     MHD_stop_daemon(s->d);
     guard_free(s->guard); /* after the daemon: no connection is left to report */
     authfail_free(s->af);
+    reqstats_free(s->stats);
     free(s);
 }

@@ -128,6 +128,17 @@ int store_segment_size_put(sqlite3 *db, const char *id, int64_t size, int64_t no
     return store_done(db, st);
 }
 
+int store_segment_count(sqlite3 *db, int64_t *n) {
+    sqlite3_stmt *st;
+    *n = 0;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM segments WHERE archived_at = 0", -1, &st, NULL) != SQLITE_OK)
+        return BR_ESTORE;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : BR_ESTORE;
+}
+
 int store_segment_has_day(sqlite3 *db, const char *id, int64_t day, bool *has) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, "SELECT 1 FROM segment_sizes WHERE segment_id = ? AND day = ?", -1, &st, NULL) != SQLITE_OK)

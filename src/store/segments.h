@@ -35,6 +35,8 @@ void store_segment_rows_free(store_segment_row *rows, int n);
 /* Records the size computed at now_ms, and as the size of its day. */
 int store_segment_size_put(sqlite3 *db, const char *id, int64_t size, int64_t now_ms);
 /* Whether id has a size for day. */
+/* Segments not archived (GET /metrics). */
+int store_segment_count(sqlite3 *db, int64_t *n);
 int store_segment_has_day(sqlite3 *db, const char *id, int64_t day, bool *has);
 /* Sizes of days [from, to] ascending: days[i], sizes[i] (malloc'd). */
 int store_segment_sizes(sqlite3 *db, const char *id, int64_t from, int64_t to, int64_t **days, int64_t **sizes, int *n);

@@ -9,6 +9,7 @@
 #include "fault.h"
 #include "migrations.h"
 #include "walckpt.h"
+#include "../lib/clock.h"
 #include "../lib/err.h"
 #include "../lib/log.h"
 #include "../lib/mem.h"
@@ -255,11 +256,15 @@ static void run_batch(store_t *s, store_op *list, unsigned n, store_stats *st) {
         }
     if (ok && n == 1 && list->rc < 0) {
         step_reset(s->rollback); /* alone and refused: nothing to keep */
-    } else if (ok && step_reset(s->commit) < 0) {
-        log_error("store: COMMIT failed: %s", sqlite3_errmsg(s->db));
-        ok = false;
     } else if (ok) {
-        st->commits++;
+        int64_t t0 = clock_mono_us();
+        if (step_reset(s->commit) < 0) {
+            log_error("store: COMMIT failed: %s", sqlite3_errmsg(s->db));
+            ok = false;
+        } else {
+            st->commits++;
+            mhist_add(&st->commit_time, clock_mono_us() - t0);
+        }
     }
     if (!ok) {
         if (!sqlite3_get_autocommit(s->db)) step_reset(s->rollback);

@@ -24,6 +24,7 @@
  * (journal.h, checkpoint.h, keys.h, partners.h, segments.h, exports.h). */
 #ifndef BR_STORE_H
 #define BR_STORE_H
+#include "../lib/metrics.h"
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -55,6 +56,7 @@ typedef struct {
     uint64_t failed;    /* ops answered with an error */
     uint64_t max_batch; /* largest batch seen */
     uint64_t wal_checkpoints, wal_checkpoints_inline; /* walckpt.h: by its thread, by the writer */
+    mhist commit_time;  /* COMMIT (the fsync) of each transaction */
 } store_stats;
 
 /* Creates dir if needed, opens dir/brasa.db, sets WAL and full sync, applies

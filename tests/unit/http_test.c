@@ -2,9 +2,11 @@
 #include "test.h"
 #include "core/perm.h"
 #include "http/http.h"
+#include "http/reqstats.h"
 #include "lib/err.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static int h(http_req *r) {
     (void)r;
@@ -155,4 +157,34 @@ TEST(ratelimit_zero_disables_and_specs_validate) {
         if (rl_parse(&c, bad[i], &why) != BR_EINVAL) T_FAIL_("accepted '%s'", bad[i]);
         free(why);
     }
+}
+
+static int noop(http_req *r) {
+    (void)r;
+    return 0;
+}
+
+/* Requests by route and status: each route keeps REQSTATS_CODES statuses
+ * apart and counts more as "other"; an unmatched request has its own
+ * series; a route nobody asked for has no latency series. */
+TEST(reqstats_counts_by_route_and_status) {
+    static const http_route t1[] = {{"GET", "/a", PERM_NONE, RL_DEFAULT, noop}, {"POST", "/b/{id}", PERM_NONE, RL_DEFAULT, noop},
+                                    {NULL, NULL, 0, 0, NULL}};
+    const http_route *const tabs[] = {t1, NULL};
+    reqstats *s = reqstats_new(tabs);
+    reqstats_note(s, &t1[0], 200, 100);
+    reqstats_note(s, &t1[0], 200, 3000);
+    reqstats_note(s, &t1[0], 404, 10);
+    for (int c = 0; c < REQSTATS_CODES + 3; c++) reqstats_note(s, NULL, 400 + c, 1);
+    buf_t b = BUF_INIT;
+    reqstats_write(s, &b);
+    T_TRUE(strstr(b.data, "brasa_http_requests_total{method=\"GET\",route=\"/a\",code=\"200\"} 2\n") != NULL);
+    T_TRUE(strstr(b.data, "brasa_http_requests_total{method=\"GET\",route=\"/a\",code=\"404\"} 1\n") != NULL);
+    T_TRUE(strstr(b.data, "brasa_http_requests_total{method=\"\",route=\"(unmatched)\",code=\"415\"} 1\n") != NULL);
+    T_TRUE(strstr(b.data, "brasa_http_requests_total{method=\"\",route=\"(unmatched)\",code=\"other\"} 3\n") != NULL);
+    T_TRUE(strstr(b.data, "brasa_http_request_duration_seconds_count{method=\"GET\",route=\"/a\"} 3\n") != NULL);
+    T_TRUE(strstr(b.data, "brasa_http_request_duration_seconds_bucket{method=\"GET\",route=\"/a\",le=\"0.0025\"} 2\n") != NULL);
+    T_TRUE(strstr(b.data, "route=\"/b/{id}\"") == NULL);
+    buf_free(&b);
+    reqstats_free(s);
 }

@@ -3,6 +3,7 @@
 #include "lib/buf.h"
 #include "lib/cidr.h"
 #include "lib/err.h"
+#include "lib/metrics.h"
 #include "lib/secret.h"
 #include "lib/str.h"
 
@@ -123,4 +124,33 @@ TEST(str_item_walks_lists) {
     T_TRUE(str_item(&p, &n) == NULL);
     T_TRUE(str_ieq("Bearer", 6, "bearer"));
     T_TRUE(!str_ieq("Bear", 4, "bearer"));
+}
+
+/* Prometheus' text format: cumulative buckets whose upper bound is
+ * inclusive, +Inf = _count, the sum in seconds, whole numbers printed as
+ * such. */
+TEST(metrics_histogram_and_samples) {
+    mhist hm = {0};
+    mhist_add(&hm, 250);     /* on a bound: counted in it (le) */
+    mhist_add(&hm, 251);
+    mhist_add(&hm, -5);      /* a clock step: 0 */
+    mhist_add_atomic(&hm, 20000000); /* past the last bound: +Inf only */
+    buf_t b = BUF_INIT;
+    metrics_head(&b, "x_seconds", "histogram", "h");
+    metrics_hist(&b, "x_seconds", "a=\"1\"", &hm);
+    T_TRUE(strstr(b.data, "# HELP x_seconds h\n# TYPE x_seconds histogram\n") == b.data);
+    T_TRUE(strstr(b.data, "x_seconds_bucket{a=\"1\",le=\"0.00025\"} 2\n") != NULL);
+    T_TRUE(strstr(b.data, "x_seconds_bucket{a=\"1\",le=\"0.0005\"} 3\n") != NULL);
+    T_TRUE(strstr(b.data, "x_seconds_bucket{a=\"1\",le=\"10\"} 3\n") != NULL);
+    T_TRUE(strstr(b.data, "x_seconds_bucket{a=\"1\",le=\"+Inf\"} 4\n") != NULL);
+    T_TRUE(strstr(b.data, "x_seconds_sum{a=\"1\"} 20.000501\n") != NULL);
+    T_TRUE(strstr(b.data, "x_seconds_count{a=\"1\"} 4\n") != NULL);
+    buf_reset(&b);
+    metrics_sample(&b, "n_total", "", 12345678901.0);
+    metrics_sample(&b, "g", "", 0.5);
+    buf_puts(&b, "l=\"");
+    metrics_label(&b, "a\"b\\c\nd");
+    buf_puts(&b, "\"\n");
+    T_EQ_STR(b.data, "n_total 12345678901\ng 0.5\nl=\"a\\\"b\\\\c\\nd\"\n");
+    buf_free(&b);
 }

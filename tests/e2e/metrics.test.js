@@ -1,0 +1,142 @@
+// metrics.test.js -- GET /metrics as a Prometheus scraper reads it: every
+// line parses as the text exposition format (0.0.4), every sample belongs to
+// a metric declared by # HELP and # TYPE before it, histograms are
+// cumulative and end with +Inf = _count, and the figures move with what the
+// server did. The permission is brasa.metrics, which "all" does not grant.
+'use strict';
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./harness.js');
+
+let srv;
+before(async () => {
+  srv = await h.startServer();
+});
+after(async () => {
+  if (srv) await srv.stop();
+});
+
+const NAME = '[a-zA-Z_:][a-zA-Z0-9_:]*';
+const LABEL = `[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\\\\n]|\\\\[\\\\"n])*"`;
+const SAMPLE_RE = new RegExp(`^(${NAME})(?:\\{(${LABEL}(?:,${LABEL})*)\\})? (-?(?:[0-9]+(?:\\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|\\+Inf|-Inf|NaN))$`);
+const TYPES = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
+
+// Parses the exposition strictly; returns { name: { type, help, samples: [{ name, labels, value }] } }.
+function parse(text) {
+  assert.ok(text.endsWith('\n'), 'ends with a newline');
+  const metrics = {};
+  let current = null;
+  for (const line of text.slice(0, -1).split('\n')) {
+    let m;
+    if ((m = /^# HELP (\S+) (.+)$/.exec(line))) {
+      assert.ok(new RegExp(`^${NAME}$`).test(m[1]), line);
+      assert.ok(!metrics[m[1]], `${m[1]} declared twice`);
+      metrics[m[1]] = { help: m[2], samples: [] };
+      current = m[1];
+    } else if ((m = /^# TYPE (\S+) (\S+)$/.exec(line))) {
+      assert.equal(m[1], current, `TYPE right after its HELP: ${line}`);
+      assert.ok(TYPES.has(m[2]), line);
+      metrics[current].type = m[2];
+    } else {
+      m = SAMPLE_RE.exec(line);
+      assert.ok(m, `not a sample line: ${JSON.stringify(line)}`);
+      const base = metrics[current] && metrics[current].type === 'histogram' ? m[1].replace(/_(bucket|sum|count)$/, '') : m[1];
+      assert.equal(base, current, `sample of the metric declared above it: ${line}`);
+      const labels = {};
+      for (const [, k, v] of (m[2] || '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[k] = v;
+      metrics[current].samples.push({ name: m[1], labels, value: Number(m[3]) });
+    }
+  }
+  for (const [name, m] of Object.entries(metrics)) {
+    assert.ok(m.type, `${name} has a TYPE`); // (a family may have no samples yet)
+    if (m.type === 'counter') assert.ok(name.endsWith('_total'), `counter ${name} ends in _total`);
+  }
+  return metrics;
+}
+
+// Checks every histogram series: buckets cumulative, +Inf last and = _count.
+function checkHistograms(metrics) {
+  for (const [name, m] of Object.entries(metrics)) {
+    if (m.type !== 'histogram') continue;
+    const series = new Map();
+    for (const s of m.samples) {
+      const { le, ...rest } = s.labels;
+      const key = JSON.stringify(rest);
+      if (!series.has(key)) series.set(key, { buckets: [], sum: null, count: null });
+      const x = series.get(key);
+      if (s.name === `${name}_bucket`) x.buckets.push([le, s.value]);
+      else if (s.name === `${name}_sum`) x.sum = s.value;
+      else if (s.name === `${name}_count`) x.count = s.value;
+    }
+    for (const [key, x] of series) {
+      assert.ok(x.buckets.length > 1 && x.sum !== null && x.count !== null, `${name}${key}: buckets, _sum, _count`);
+      assert.equal(x.buckets[x.buckets.length - 1][0], '+Inf', `${name}${key}: +Inf last`);
+      for (let i = 1; i < x.buckets.length; i++) {
+        assert.ok(Number(x.buckets[i][0]) > Number(x.buckets[i - 1][0]) || x.buckets[i][0] === '+Inf', `${name}${key}: le increasing`);
+        assert.ok(x.buckets[i][1] >= x.buckets[i - 1][1], `${name}${key}: cumulative`);
+      }
+      assert.equal(x.buckets[x.buckets.length - 1][1], x.count, `${name}${key}: +Inf = _count`);
+      assert.ok(x.sum >= 0);
+    }
+  }
+}
+
+function value(metrics, name, labels = {}) {
+  const m = metrics[name.replace(/_(bucket|sum|count)$/, '')] || metrics[name];
+  assert.ok(m, `${name} is exported`);
+  const s = m.samples.find((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v));
+  return s ? s.value : undefined;
+}
+
+async function scrape(key = srv.key) {
+  const res = await h.request(srv, 'GET', '/metrics', { key });
+  assert.equal(res.status, 200, res.text);
+  assert.equal(res.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
+  const metrics = parse(res.text);
+  checkHistograms(metrics);
+  return metrics;
+}
+
+test('every line is the text exposition format, and the figures follow what the server did', async () => {
+  const before = await scrape();
+  assert.equal(value(before, 'brasa_build_info'), 1);
+  assert.ok(value(before, 'process_resident_memory_bytes') > 1e6);
+
+  const api = h.usersApi(srv, srv.key);
+  await api.trackOk({ attributes: [{ external_id: 'm1', a: 1 }, { external_id: 'm2', a: 2 }] });
+  await api.trackOk({ events: [{ external_id: 'm1', name: 'e', time: new Date().toISOString() }] });
+  h.assertError(await h.request(srv, 'POST', '/users/track', { key: srv.key, body: { attributes: 'x' } }), 400,
+    "Bad Request: 'attributes' must be an array of objects");
+  assert.equal((await h.request(srv, 'GET', '/no/such/route')).status, 404);
+
+  const after = await scrape();
+  const track = { method: 'POST', route: '/users/track' };
+  assert.equal(value(after, 'brasa_http_requests_total', { ...track, code: '201' }), 2);
+  assert.equal(value(after, 'brasa_http_requests_total', { ...track, code: '400' }), 1);
+  assert.equal(value(after, 'brasa_http_request_duration_seconds_count', track), 3);
+  assert.ok(value(after, 'brasa_http_requests_total', { route: '(unmatched)', code: '404' }) >= 1);
+  // The first scrape is counted once it was answered.
+  assert.equal(value(after, 'brasa_http_requests_total', { method: 'GET', route: '/metrics', code: '200' }), 1);
+  assert.equal(value(after, 'brasa_profiles'), 2);
+  assert.ok(value(after, 'brasa_engine_commands_total') >= value(before, 'brasa_engine_commands_total') + 2);
+  assert.ok(value(after, 'brasa_store_commits_total') > value(before, 'brasa_store_commits_total'));
+  assert.ok(value(after, 'brasa_store_commit_duration_seconds_count') >= value(after, 'brasa_store_commits_total'));
+  assert.equal(value(after, 'brasa_store_failed'), 0);
+  assert.equal(value(after, 'brasa_segments'), 0);
+  assert.equal(value(after, 'brasa_cohorts'), 0);
+});
+
+test('the brasa.metrics permission: named, never part of "all"; no key is 401', async () => {
+  h.assertError(await h.request(srv, 'GET', '/metrics'), 401, 'Invalid API key: ');
+  h.assertError(await h.request(srv, 'GET', '/metrics', { key: 'not-a-key' }), 401, 'Invalid API key: not-a-key');
+  const all = await h.createKey(srv, srv.key, { name: 'all', permissions: ['all'] });
+  assert.ok(!all.permissions.includes('brasa.metrics'));
+  h.assertError(await h.request(srv, 'GET', '/metrics', { key: all.key }), 403,
+    "Access Denied: this API key does not have the 'brasa.metrics' permission");
+  const prom = await h.createKey(srv, srv.key, { name: 'prometheus', permissions: ['brasa.metrics'] });
+  await scrape(prom.key);
+  h.assertError(await h.request(srv, 'POST', '/users/track', { key: prom.key, body: { attributes: [] } }), 403,
+    "Access Denied: this API key does not have the 'users.track' permission");
+  assert.equal((await h.request(srv, 'POST', '/metrics', { key: prom.key })).status, 405);
+});
