@@ -15,9 +15,12 @@
         return BR_EINVAL;                   \
     } while (0)
 
+/* A non-empty string identifier (alias label or name, email, phone) of at
+ * most 987 bytes, the bound of an external id: identifiers are stored and
+ * indexed, and a user keeps up to 100 aliases. */
 static bool nonempty_str(json_object *o, const char *k) {
     size_t n;
-    return json_str(o, k, &n) && n > 0;
+    return json_str(o, k, &n) && n > 0 && n <= 987;
 }
 
 static bool is_alias(json_object *a) {

@@ -69,6 +69,8 @@ static int get_ident(json_object *o, track_ident *id, char *why, size_t whylen) 
         id->b = json_str(al, "alias_name", &id->bn);
         if (!id->a || !id->b || !id->an || !id->bn)
             FAIL("'user_alias' must be an object with non-empty string 'alias_name' and 'alias_label'");
+        if (id->an > EXTERNAL_ID_MAX || id->bn > EXTERNAL_ID_MAX)
+            FAIL("'user_alias' 'alias_name' and 'alias_label' must be fewer than 988 bytes");
         id->kind = ID_ALIAS;
         return 0;
     }
@@ -83,6 +85,8 @@ static int get_ident(json_object *o, track_ident *id, char *why, size_t whylen) 
             FAIL("'phone' must be a non-empty string");
         id->kind = ID_PHONE;
         id->a = json_strlen(ph, &id->an);
+        /* As when phone is an attribute (an identifier is stored too). */
+        if (utf8_chars(id->a, id->an) > ATTR_STR_MAX) FAIL("'phone' must be 255 characters or fewer");
         return 0;
     }
     FAIL("'external_id', 'braze_id', 'user_alias', 'email' or 'phone' is required");

@@ -325,14 +325,24 @@ static uint64_t jhash(json_object *v) {
 
 static uint64_t field_hash(const char *k, json_object *v) { return hash_mix(hash_bytes(k, strlen(k)) ^ 17, jhash(v)); }
 
-/* The selectors of a $remove or $update ({"$identifier_key", "$identifier_value"})
- * by the hash of their key and value, so that an item finds the selectors
- * it may match by hashing its own fields: linear in items plus selectors,
- * where comparing every item with every selector took minutes for a 4 MB
- * request. A hash is only a candidate: item_matches() decides. */
+/* The selectors of a $remove or $update ({"$identifier_key",
+ * "$identifier_value"}) in groups of equal ones, found by the hash of their
+ * key and value: an item finds the groups it may match by hashing its own
+ * fields, so applying them is linear in items plus selectors (comparing
+ * every item with every selector held the engine thread for minutes). A
+ * hash only proposes a group (two may share one): item_matches() on its
+ * first selector decides, and decides for all of them, as they are equal. */
 typedef struct {
-    struct sel_slot { uint64_t h; uint32_t j; } *s; /* j: selector index, UINT32_MAX empty */
+    json_object *sels;
+    struct sel_slot {
+        uint64_t h;
+        uint32_t g; /* group; UINT32_MAX: empty */
+    } *s;
     size_t mask;
+    struct sel_group {
+        uint32_t first, start, n; /* first selector; its members are idx[start .. start + n), ascending */
+    } *groups;
+    uint32_t ngroups, *idx;
     uint64_t *keys; /* hash_bytes of each selector's key, sorted (selix_has_key) */
     size_t nkeys;
 } selix;
@@ -342,53 +352,92 @@ static int u64_cmp(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+static json_object *sel_key(json_object *sel, json_object **v) {
+    json_object *k;
+    json_object_object_get_ex(sel, "$identifier_key", &k);
+    json_object_object_get_ex(sel, "$identifier_value", v);
+    return k;
+}
+
 static void selix_init(selix *x, json_object *sels) {
     size_t n = sels ? json_object_array_length(sels) : 0, cap = 8;
     while (cap < n * 2) cap *= 2;
+    x->sels = sels;
     x->mask = cap - 1;
     x->s = xmalloc(cap * sizeof *x->s);
-    for (size_t i = 0; i < cap; i++) x->s[i].j = UINT32_MAX;
+    for (size_t i = 0; i < cap; i++) x->s[i].g = UINT32_MAX;
+    x->groups = xmalloc((n ? n : 1) * sizeof *x->groups);
+    x->idx = xmalloc((n ? n : 1) * sizeof *x->idx);
     x->keys = xmalloc((n ? n : 1) * sizeof *x->keys);
     x->nkeys = n;
+    x->ngroups = 0;
+    uint32_t *gid = xmalloc((n ? n : 1) * sizeof *gid);
     for (size_t j = 0; j < n; j++) {
-        json_object *sel = json_object_array_get_idx(sels, j), *k, *v;
-        json_object_object_get_ex(sel, "$identifier_key", &k);
-        json_object_object_get_ex(sel, "$identifier_value", &v);
+        json_object *v, *k = sel_key(json_object_array_get_idx(sels, j), &v), *fv;
         const char *ks = json_object_get_string(k);
         uint64_t h = field_hash(ks, v);
         size_t i = h & x->mask;
-        while (x->s[i].j != UINT32_MAX) i = (i + 1) & x->mask;
-        x->s[i] = (struct sel_slot){h, (uint32_t)j};
+        for (; x->s[i].g != UINT32_MAX; i = (i + 1) & x->mask) {
+            if (x->s[i].h != h) continue;
+            json_object *fk = sel_key(json_object_array_get_idx(sels, x->groups[x->s[i].g].first), &fv);
+            if (strcmp(json_object_get_string(fk), ks) == 0 && json_object_equal(fv, v)) break;
+        }
+        if (x->s[i].g == UINT32_MAX) {
+            x->s[i] = (struct sel_slot){h, x->ngroups};
+            x->groups[x->ngroups++] = (struct sel_group){(uint32_t)j, 0, 0};
+        }
+        gid[j] = x->s[i].g;
+        x->groups[gid[j]].n++;
         x->keys[j] = hash_bytes(ks, strlen(ks));
     }
+    for (uint32_t g = 0, at = 0; g < x->ngroups; g++) {
+        x->groups[g].start = at;
+        at += x->groups[g].n;
+        x->groups[g].n = 0;
+    }
+    for (size_t j = 0; j < n; j++) {
+        struct sel_group *g = &x->groups[gid[j]];
+        x->idx[g->start + g->n++] = (uint32_t)j;
+    }
+    free(gid);
     qsort(x->keys, n, sizeof *x->keys, u64_cmp);
 }
 
 static void selix_free(selix *x) {
     free(x->s);
+    free(x->groups);
+    free(x->idx);
     free(x->keys);
 }
 
-/* Calls fn for each selector whose hash is that of the item's field (k, v). */
-static void selix_each(const selix *x, const char *k, json_object *v, void (*fn)(uint32_t j, void *arg), void *arg) {
+/* Calls fn for each group whose hash is that of the item's field (k, v). */
+static void selix_each(const selix *x, const char *k, json_object *v, void (*fn)(const struct sel_group *g, void *arg),
+                       void *arg) {
     uint64_t h = field_hash(k, v);
-    for (size_t i = h & x->mask; x->s[i].j != UINT32_MAX; i = (i + 1) & x->mask)
-        if (x->s[i].h == h) fn(x->s[i].j, arg);
+    for (size_t i = h & x->mask; x->s[i].g != UINT32_MAX; i = (i + 1) & x->mask)
+        if (x->s[i].h == h) fn(&x->groups[x->s[i].g], arg);
+}
+
+/* Whether some selector's key is k (by its hash). */
+static bool selix_has_key(const selix *x, const char *k) {
+    uint64_t h = hash_bytes(k, strlen(k));
+    return bsearch(&h, x->keys, x->nkeys, sizeof h, u64_cmp) != NULL;
 }
 
 typedef struct {
-    json_object *item, *sels;
+    const selix *x;
+    json_object *item;
     bool hit;
 } remove_arg;
 
-static void remove_check(uint32_t j, void *arg) {
+static void remove_check(const struct sel_group *g, void *arg) {
     remove_arg *r = arg;
-    if (!r->hit) r->hit = item_matches(r->item, json_object_array_get_idx(r->sels, j));
+    if (!r->hit) r->hit = item_matches(r->item, json_object_array_get_idx(r->x->sels, g->first));
 }
 
 /* Whether any $remove selector matches item. */
-static bool objarr_removed(const selix *x, json_object *sels, json_object *item) {
-    remove_arg r = {item, sels, false};
+static bool objarr_removed(const selix *x, json_object *item) {
+    remove_arg r = {x, item, false};
     if (!json_object_is_type(item, json_type_object)) return false;
     json_object_object_foreach(item, k, v) {
         selix_each(x, k, v, remove_check, &r);
@@ -399,28 +448,35 @@ static bool objarr_removed(const selix *x, json_object *sels, json_object *item)
 
 /* The $update selectors that may match one item, smallest index first (a
  * binary heap): Braze applies them in order, and an update may change the
- * field a later one selects by. */
+ * field a later one selects by. An entry is a position in a group's
+ * members; the next member is pushed only once this one matched, so equal
+ * selectors that no longer match cost one look, not one each. */
 typedef struct {
-    uint32_t *v;
+    struct hent {
+        uint32_t j, pos, end; /* j = idx[pos]; the group's members end at end */
+    } *v;
     size_t n, cap;
+    const selix *x;
+    uint32_t after; /* push_group pushes a group's first member >= after */
 } jheap;
 
-static void jheap_push(uint32_t j, void *arg) {
-    jheap *h = arg;
+static void jheap_push(jheap *h, uint32_t pos, uint32_t end) {
+    if (pos >= end) return;
     if (h->n == h->cap) h->v = xrealloc(h->v, (h->cap = h->cap ? h->cap * 2 : 16) * sizeof *h->v);
+    struct hent e = {h->x->idx[pos], pos, end};
     size_t i = h->n++;
-    for (; i && h->v[(i - 1) / 2] > j; i = (i - 1) / 2) h->v[i] = h->v[(i - 1) / 2];
-    h->v[i] = j;
+    for (; i && h->v[(i - 1) / 2].j > e.j; i = (i - 1) / 2) h->v[i] = h->v[(i - 1) / 2];
+    h->v[i] = e;
 }
 
-static uint32_t jheap_pop(jheap *h) {
-    uint32_t top = h->v[0], last = h->v[--h->n];
+static struct hent jheap_pop(jheap *h) {
+    struct hent top = h->v[0], last = h->v[--h->n];
     size_t i = 0;
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= h->n) break;
-        if (c + 1 < h->n && h->v[c + 1] < h->v[c]) c++;
-        if (h->v[c] >= last) break;
+        if (c + 1 < h->n && h->v[c + 1].j < h->v[c].j) c++;
+        if (h->v[c].j >= last.j) break;
         h->v[i] = h->v[c];
         i = c;
     }
@@ -428,29 +484,38 @@ static uint32_t jheap_pop(jheap *h) {
     return top;
 }
 
-/* Whether some selector's key is k (by its hash). */
-static bool selix_has_key(const selix *x, const char *k) {
-    uint64_t h = hash_bytes(k, strlen(k));
-    return bsearch(&h, x->keys, x->nkeys, sizeof h, u64_cmp) != NULL;
+/* selix_each callback: the group's first member after h->after. */
+static void push_group(const struct sel_group *g, void *arg) {
+    jheap *h = arg;
+    uint32_t lo = g->start, hi = g->start + g->n;
+    while (lo < hi) { /* members ascend: binary search */
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (h->x->idx[mid] + 1 <= h->after) lo = mid + 1;
+        else hi = mid;
+    }
+    jheap_push(h, lo, g->start + g->n);
 }
 
 /* Applies the $update selectors that match item, in their order. */
-static void objarr_update(const selix *x, json_object *sels, json_object *item, jheap *h) {
+static void objarr_update(const selix *x, json_object *item, jheap *h) {
     if (!json_object_is_type(item, json_type_object)) return;
     h->n = 0;
-    json_object_object_foreach(item, k, v) selix_each(x, k, v, jheap_push, h);
+    h->after = 0;
+    json_object_object_foreach(item, k, v) selix_each(x, k, v, push_group, h);
     for (int64_t last = -1; h->n;) {
-        uint32_t j = jheap_pop(h);
-        if ((int64_t)j <= last) continue; /* found twice, or before the one applied last */
-        last = j;
-        json_object *u = json_object_array_get_idx(sels, j), *nobj;
+        struct hent e = jheap_pop(h);
+        if ((int64_t)e.j <= last) continue; /* pushed twice */
+        last = e.j;
+        json_object *u = json_object_array_get_idx(x->sels, e.j), *nobj;
         if (!item_matches(item, u) || !json_object_object_get_ex(u, "$new_object", &nobj)) continue;
         deep_merge(item, nobj);
-        /* A field the merge changed may now match a later selector. */
+        jheap_push(h, e.pos + 1, e.end); /* the next equal selector */
+        /* A field the merge changed may now match later selectors. */
+        h->after = e.j + 1;
         json_object_object_foreach(nobj, nk, nv) {
             (void)nv;
             json_object *cur;
-            if (selix_has_key(x, nk) && json_object_object_get_ex(item, nk, &cur)) selix_each(x, nk, cur, jheap_push, h);
+            if (selix_has_key(x, nk) && json_object_object_get_ex(item, nk, &cur)) selix_each(x, nk, cur, push_group, h);
         }
     }
 }
@@ -467,14 +532,14 @@ static bool objarr_apply(pedit *e, const attrs_change *c, bool merge, bool enfor
         json_object_array_add(cur, copy);
     }
     selix rm, up;
-    jheap heap = {0};
     selix_init(&rm, c->b);
     selix_init(&up, merge ? c->c : NULL);
+    jheap heap = {.x = &up};
     json_object *out = json_object_new_array();
     for (size_t i = 0, n = json_object_array_length(cur); i < n; i++) {
         json_object *item = json_object_array_get_idx(cur, i);
-        if (objarr_removed(&rm, c->b, item)) continue;
-        objarr_update(&up, c->c, item, &heap);
+        if (objarr_removed(&rm, item)) continue;
+        objarr_update(&up, item, &heap);
         json_object_array_add(out, json_object_get(item));
     }
     bool ok = set_json(e, c->key, out, enforce);

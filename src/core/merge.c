@@ -21,8 +21,10 @@ void merge_cmd_free(merge_cmd *c) {
 static void prune_days(psummary *s, int64_t now_ms) {
     uint32_t today = now_ms < 0 ? 0 : (uint32_t)(now_ms / 86400000);
     uint32_t oldest = today >= SUMMARY_DAYS - 1 ? today - (SUMMARY_DAYS - 1) : 0, keep = 0;
+    /* Days after today too (counted under a clock that was ahead): both
+     * sides then fit one window, so their union fits days[]. */
     for (uint32_t i = 0; i < s->ndays; i++)
-        if (s->days[i].day >= oldest) s->days[keep++] = s->days[i];
+        if (s->days[i].day >= oldest && s->days[i].day <= today) s->days[keep++] = s->days[i];
     s->ndays = keep;
 }
 

@@ -237,6 +237,21 @@ static void apply_import(track_ctx *c, track_attrs *o) {
             return;
         }
     }
+    /* A new user gets the request's values alone, and they too can pass a
+     * limit (an $update merged into every item of an $add): checked once,
+     * as the plan is the same for each new user. */
+    for (size_t i = 0; i < n && o->may_create; i++) {
+        if (t[i].skip || t[i].row != USERS_NONE) continue;
+        pedit e;
+        pedit_open(&e, NULL);
+        limit_kind k = attrs_apply(o->plan, &e, o->merge, c->names, true, &o->refused);
+        pedit_close(&e);
+        if (k != LIM_OK) {
+            free(t);
+            return;
+        }
+        break;
+    }
     for (size_t i = 0; i < n; i++) {
         if (t[i].skip) continue;
         /* Looked up again: an earlier token of this object may have made
@@ -248,7 +263,7 @@ static void apply_import(track_ctx *c, track_attrs *o) {
         if (row == USERS_NONE) {
             if (!o->may_create) continue;
             pedit_open(&e, NULL);
-            attrs_apply(o->plan, &e, o->merge, c->names, false, NULL); /* a new user: only the request's values */
+            attrs_apply(o->plan, &e, o->merge, c->names, false, NULL); /* checked above */
             json_object *one = token_with_device(tok, t[i].dev, t[i].dn);
             attrs_add_tokens(&e, one);
             json_object_put(one);
@@ -257,7 +272,7 @@ static void apply_import(track_ctx *c, track_attrs *o) {
             bool planned = false; /* the attributes go to each user once */
             for (size_t j = 0; j < i && !planned; j++) planned = !t[j].skip && t[j].row == row;
             pedit_open(&e, users_get(c->users, row)->blob);
-            if (!planned) attrs_apply(o->plan, &e, o->merge, c->names, false, NULL);
+            if (!planned) attrs_apply(o->plan, &e, o->merge, c->names, false, NULL); /* checked above */
             json_object *one = token_with_device(tok, t[i].dev, t[i].dn);
             attrs_add_tokens(&e, one);
             json_object_put(one);

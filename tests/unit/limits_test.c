@@ -8,6 +8,7 @@
 #include "lib/err.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define NOW 1700000000000LL
 
@@ -403,6 +404,57 @@ TEST(push_token_import_shapes_are_checked) {
     fixture_world_free(&w);
 }
 
+/* The limits hold for the users an import creates too: an $update merged
+ * into every item of an $add makes 'pets' larger than 100 KB from a small
+ * request, and no anonymous user is made with it. */
+TEST(push_token_import_refuses_new_users_past_the_object_limit) {
+    world w = fixture_world_new();
+    buf_t b = BUF_INIT;
+    char pad[251];
+    memset(pad, 'p', 250);
+    pad[250] = '\0';
+    buf_puts(&b, "{\"attributes\":[{\"push_token_import\":true,\"_merge_objects\":true,\"push_tokens\":["
+                 "{\"app_id\":\"a\",\"token\":\"t1\"},{\"app_id\":\"a\",\"token\":\"t2\"}],\"pets\":{\"$add\":[");
+    for (int i = 0; i < 2000; i++) buf_printf(&b, "%s{\"i\":1}", i ? "," : "");
+    buf_printf(&b, "],\"$update\":[{\"$identifier_key\":\"i\",\"$identifier_value\":1,\"$new_object\":{\"p\":\"%s\"}}]}}]}", pad);
+    api_track_result r = fixture_world_track(&w, NOW, b.data);
+    T_EQ_INT(r.processed[0], 0);
+    T_EQ_STR(error_type(&r, 0), "'pets' would be larger than 100 KB");
+    json_object_put(r.errors);
+    T_EQ_INT(users_live(w.u), 0);
+    buf_free(&b);
+    fixture_world_free(&w);
+}
+
+/* Identifiers are stored and indexed: none is unbounded. A phone that
+ * identifies an object has the bound it has as an attribute; alias labels
+ * and names that of an external id, in /users/track and /users/alias/new. */
+TEST(identifiers_have_bounds_wherever_they_come_from) {
+    world w = fixture_world_new();
+    buf_t b = BUF_INIT;
+    buf_printf(&b, "{\"attributes\":[{\"phone\":\"%0256d\",\"a\":1},{\"phone\":\"%0255d\",\"a\":1}]}", 7, 7);
+    api_track_result r = fixture_world_track(&w, NOW, b.data);
+    T_EQ_INT(r.processed[0], 1);
+    T_EQ_STR(error_type(&r, 0), "'phone' must be 255 characters or fewer");
+    json_object_put(r.errors);
+    char big[989];
+    memset(big, 'l', 988);
+    big[988] = '\0';
+    buf_reset(&b);
+    buf_printf(&b, "{\"attributes\":[{\"user_alias\":{\"alias_label\":\"%s\",\"alias_name\":\"n\"},\"a\":1},"
+                   "{\"user_alias\":{\"alias_label\":\"%.987s\",\"alias_name\":\"n\"},\"a\":1}]}", big, big);
+    r = fixture_world_track(&w, NOW, b.data);
+    T_EQ_INT(r.processed[0], 1);
+    T_EQ_STR(error_type(&r, 0), "'user_alias' 'alias_name' and 'alias_label' must be fewer than 988 bytes");
+    json_object_put(r.errors);
+    uint8_t out[4];
+    buf_reset(&b);
+    buf_printf(&b, "{\"user_aliases\":[{\"alias_name\":\"%s\",\"alias_label\":\"l\"}]}", big);
+    T_EQ_INT(fixture_world_identity_out(&w, NOW, IDENTITY_ALIAS_NEW, b.data, out), BR_EINVAL);
+    buf_free(&b);
+    fixture_world_free(&w);
+}
+
 /* ---- arrays of scalars ----------------------------------------------------- */
 
 TEST(arrays_of_any_length_apply_in_linear_time) {
@@ -502,6 +554,29 @@ TEST(arrays_of_objects_remove_and_update_in_linear_time) {
         }
     }
     json_object_put(x);
+    buf_free(&b);
+    fixture_world_free(&w);
+}
+
+TEST(arrays_of_objects_equal_update_selectors_stay_linear) {
+    /* 1,300 equal $update selectors, each matching every item again (its
+     * $new_object keeps the identifier): applying each to each is what
+     * Braze's rules ask (2.6 million merges), but finding them must not
+     * walk the equal ones again after every merge (that was 1,300^2 per
+     * item: past the runner's per-test timeout). */
+    world w = fixture_world_new();
+    buf_t b = BUF_INIT;
+    buf_puts(&b, "{\"attributes\":[{\"external_id\":\"u\",\"_merge_objects\":true,\"pets\":{\"$add\":[");
+    for (int i = 0; i < 2000; i++) buf_printf(&b, "%s{\"i\":1}", i ? "," : "");
+    buf_puts(&b, "],\"$update\":[");
+    for (int i = 0; i < 1300; i++)
+        buf_printf(&b, "%s{\"$identifier_key\":\"i\",\"$identifier_value\":1,\"$new_object\":{\"i\":1,\"n\":%d}}", i ? "," : "", i);
+    buf_puts(&b, "]}}]}");
+    T_EQ_INT(fixture_world_track(&w, NOW, b.data).processed[0], 1);
+    json_object *pets = attr_of(&w, "pets");
+    T_EQ_INT(json_object_array_length(pets), 2000);
+    T_EQ_STR(json_object_to_json_string_ext(json_object_array_get_idx(pets, 1999), JSON_C_TO_STRING_PLAIN), "{\"i\":1,\"n\":1299}");
+    json_object_put(pets);
     buf_free(&b);
     fixture_world_free(&w);
 }

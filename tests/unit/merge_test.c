@@ -11,6 +11,7 @@
 #include "lib/timefmt.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 #define NOW 1700000000000LL /* 2023-11-14 */
 
@@ -350,4 +351,43 @@ TEST(gcg_membership_and_its_segment_agree) {
     static const char *const bad[][2] = {{"16", NULL}, {"-1", NULL}, {"x", NULL}, {"", NULL}, {"5", "10000"}, {"5", "-3"}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) T_EQ_INT(gcg_parse(bad[i][0], bad[i][1], &g, why, sizeof why), BR_EINVAL);
     T_EQ_STR(why, "the Global Control Group's first bucket must be 0 to 9999 (got '-3')");
+}
+
+/* Events tracked over 75 days each for two users, one under a clock 200
+ * days ahead: merged under the right clock, the days after today are
+ * dropped (they used to be kept, and 150 days overflowed the summary's 128
+ * slots on the stack). */
+TEST(merge_drops_event_days_after_today) {
+    world w = fixture_world_new();
+    buf_t b = BUF_INIT;
+    const int64_t day = 86400000;
+    for (int u = 0; u < 2; u++) {
+        int64_t now = NOW + (u ? 200 * day : 0);
+        buf_reset(&b);
+        buf_puts(&b, "{\"events\":[");
+        for (int i = 0; i < 75; i++) {
+            char iso[32];
+            time_t t = (time_t)((now - i * day) / 1000);
+            struct tm tm;
+            gmtime_r(&t, &tm);
+            strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
+            buf_printf(&b, "%s{\"external_id\":\"%s\",\"name\":\"e\",\"time\":\"%s\"}", i ? "," : "", u ? "b" : "a", iso);
+        }
+        buf_puts(&b, "]}");
+        T_EQ_INT(fixture_world_track(&w, now, b.data).processed[1], 75);
+    }
+    uint8_t out[1] = {99};
+    T_EQ_INT(fixture_world_merge(&w, NOW, "{\"merge_updates\":[{\"identifier_to_merge\":{\"external_id\":\"b\"},"
+                                          "\"identifier_to_keep\":{\"external_id\":\"a\"}}]}",
+                                 NULL, out),
+             0);
+    T_EQ_INT(out[0], IDO_OK);
+    json_object *x = export_of(&w, "a"), *ev, *e0, *count;
+    T_TRUE(json_object_object_get_ex(x, "custom_events", &ev));
+    e0 = json_object_array_get_idx(ev, 0);
+    T_TRUE(json_object_object_get_ex(e0, "count", &count));
+    T_EQ_INT(json_object_get_int(count), 150);
+    json_object_put(x);
+    buf_free(&b);
+    fixture_world_free(&w);
 }
