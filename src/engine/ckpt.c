@@ -80,7 +80,7 @@ static void *ckpt_main(void *arg) {
     /* Background work: the threads that answer requests come first, for
      * the CPU and for the disk (a checkpoint's fsync of ~25 MB made the
      * journal's small fsyncs wait: p99 31 -> 15 ms at half-load ingest). */
-    thread_background();
+    thread_background(true); /* nobody waits for it but the journal's trim */
     pthread_mutex_lock(&c->lock);
     for (;;) {
         while (!c->todo && !c->stop) pthread_cond_wait(&c->wake, &c->lock);

@@ -272,7 +272,8 @@ void engine_apply(engine_t *e, eng_cmd *c, buf_t *outbox, uint64_t event_base) {
     }
 }
 
-/* Takes the commands to run now (under e->lock): every read, then, when
+/* Takes the commands to run now (under e->lock): every read (but, when
+ * !writes, i.e. in the middle of a batch, those marked `between`), then, when
  * `writes`, the writes in arrival order while the store has room for
  * another batch (ENG_MAX_INFLIGHT), at most its batch size
  * (--commit-batch). A read never waits for a batch, neither one being
@@ -285,11 +286,12 @@ static eng_cmd *take(engine_t *e, bool writes) {
     eng_cmd *reads = NULL, **rt = &reads, *ws = NULL, **wt = &ws, **pp = &e->head, *c;
     e->tail = NULL;
     while ((c = *pp)) {
-        if (c->kind == ENG_READ || (room && left)) {
+        bool read = c->kind == ENG_READ && (writes || !c->between); /* mid-batch: not a `between` one */
+        if (read || (c->kind != ENG_READ && room && left)) {
             *pp = c->next; /* unlink */
             c->next = NULL;
             if (c->kind == ENG_READ) {
-                atomic_fetch_sub(&e->reads, 1);
+                if (!c->between) atomic_fetch_sub(&e->reads, 1);
                 *rt = c;
                 rt = &c->next;
             } else {
@@ -432,17 +434,22 @@ static ckpt_snap *take_snapshot(engine_t *e) {
 }
 
 void engine_checkpoint(engine_t *e, bool force) {
+    /* Whether one is in flight first, then its end: polled the other way
+     * round, a write ending between the two would be reported only after
+     * the next snapshot was taken, and its users_release would free blobs
+     * that snapshot points to (and a failed one's rows would be reclaimed
+     * after it, so the next checkpoint would cover a seq without them).
+     * With none in flight, what the poll reads cannot change. */
+    if (ckpt_busy(e->ck)) {
+        if (!force) return; /* one in flight: the next turn tries again */
+        ckpt_wait(e->ck);   /* forced (start-up, shutdown): wait for it */
+    }
     poll_checkpoint(e);
     int64_t now = clock_wall_ms(), pending = e->last_seq - e->snap_seq;
     if (!pending && !e->dirty.n && !e->upgrade) return;
     if (!force && e->dirty.n < CKPT_DIRTY && e->journal_bytes < CKPT_JOURNAL_BYTES &&
         now - e->checkpoint_ms < CKPT_AGE_MS)
         return;
-    if (ckpt_busy(e->ck)) {
-        if (!force) return; /* one in flight: the next turn tries again */
-        ckpt_wait(e->ck);   /* forced (start-up, shutdown): wait for it */
-        poll_checkpoint(e);
-    }
     int64_t t0 = clock_mono_us();
     ckpt_snap *s = take_snapshot(e);
     if (s->s.nprofiles || s->s.ncohorts || pending)
@@ -462,7 +469,12 @@ static int checkpoint_read(engine_t *e, void *arg) {
     return poll_checkpoint(e) ? BR_ESTORE : 0;
 }
 
-int engine_checkpoint_now(engine_t *e, bool wait) { return eng_exec_read(e, checkpoint_read, &wait); }
+int engine_checkpoint_now(engine_t *e, bool wait) {
+    /* Between batches only: a snapshot taken between two writes of a batch
+     * would hold half of it under the seq before it. */
+    eng_cmd c = {.kind = ENG_READ, .read = checkpoint_read, .arg = &wait, .between = true};
+    return eng_exec(e, &c);
+}
 
 typedef struct {
     engine_t *e;
@@ -541,7 +553,7 @@ void eng_submit(engine_t *e, eng_cmd *c) {
     if (e->tail) e->tail->next = c;
     else e->head = c;
     e->tail = c;
-    if (c->kind == ENG_READ) atomic_fetch_add(&e->reads, 1);
+    if (c->kind == ENG_READ && !c->between) atomic_fetch_add(&e->reads, 1);
     pthread_cond_signal(&e->wake);
     pthread_mutex_unlock(&e->lock);
 }

@@ -60,6 +60,7 @@ struct eng_cmd {
     store_op_fn op;                      /* ENG_STORE */
     void (*done)(eng_cmd *c);            /* called once: engine thread (reads) or store thread (writes) */
     void *done_arg;
+    bool between;                        /* ENG_READ: only between batches, never inside one */
     /* out */
     int rc;
     int64_t now_ms;         /* when it was applied */

@@ -10,8 +10,8 @@
 #define IOPRIO_CLASS_IDLE 3
 #define IOPRIO_CLASS_SHIFT 13
 
-void thread_background(void) {
+void thread_background(bool idle_io) {
     pid_t tid = gettid();
     (void)setpriority(PRIO_PROCESS, (id_t)tid, 10);
-    (void)syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, tid, IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT);
+    if (idle_io) (void)syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, tid, IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT);
 }

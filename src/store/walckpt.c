@@ -56,7 +56,9 @@ static void checkpoint(walck_t *w) {
 
 static void *walck_main(void *arg) {
     walck_t *w = arg;
-    thread_background();
+    /* Normal I/O class: past WALCK_MAX_PAGES the writer waits for this
+     * thread, and idle I/O may wait indefinitely under bfq. */
+    thread_background(false);
     pthread_mutex_lock(&w->lock);
     for (;;) {
         while ((!w->frames || w->held) && !w->stop) pthread_cond_wait(&w->wake, &w->lock);
