@@ -178,6 +178,19 @@ static void batch_collect(engine_t *e, batch *b) {
         rec_profile(&b->rec, e->users, e->batch.v[i]);
     }
     e->batch.n = 0;
+    /* Cohort metadata first: a cohort created in this batch must exist on
+     * replay before a members record names it. */
+    for (uint32_t i = 0, n = cohorts_count(e->cohorts); i < n; i++) {
+        cohort_t *k = cohorts_at(e->cohorts, i);
+        if (!k->meta_dirty) continue;
+        rec_cohort(&b->rec, k);
+        b->cohorts = xrealloc(b->cohorts, (b->ncohorts + 1) * sizeof *b->cohorts);
+        cohort_meta m = cohort_meta_of(k);
+        m.partner = xstrdup(m.partner);
+        m.cohort_id = xstrdup(m.cohort_id);
+        m.name = xstrdup(m.name);
+        b->cohorts[b->ncohorts++] = (store_cohort_row){m, NULL, 0};
+    }
     uint32_t nlog;
     const cohort_delta *log = cohorts_log(e->cohorts, &nlog);
     for (uint32_t i = 0; i < nlog;) { /* one record per run of the same cohort */
@@ -191,17 +204,6 @@ static void batch_collect(engine_t *e, batch *b) {
         free(add);
         free(rem);
         i = j;
-    }
-    for (uint32_t i = 0, n = cohorts_count(e->cohorts); i < n; i++) {
-        cohort_t *k = cohorts_at(e->cohorts, i);
-        if (!k->meta_dirty) continue;
-        rec_cohort(&b->rec, k);
-        b->cohorts = xrealloc(b->cohorts, (b->ncohorts + 1) * sizeof *b->cohorts);
-        cohort_meta m = cohort_meta_of(k);
-        m.partner = xstrdup(m.partner);
-        m.cohort_id = xstrdup(m.cohort_id);
-        m.name = xstrdup(m.name);
-        b->cohorts[b->ncohorts++] = (store_cohort_row){m, NULL, 0};
     }
     cohorts_log_clear(e->cohorts);
     for (uint32_t id = e->names_saved; id < names_next(e->names); id++) {
