@@ -193,10 +193,15 @@ static void batch_collect(engine_t *e, batch *b) {
     }
     uint32_t nlog;
     const cohort_delta *log = cohorts_log(e->cohorts, &nlog);
-    for (uint32_t i = 0; i < nlog;) { /* one record per run of the same cohort */
+    /* One record per run of the same cohort, cut where an add follows a
+     * remove: a record is replayed as its adds, then its removes
+     * (records.c), so one holding remove-then-add of a row would end
+     * without the row that live memory has. Within a record every add
+     * precedes every remove in the log, and replay is the log's order. */
+    for (uint32_t i = 0; i < nlog;) {
         uint32_t j = i, na = 0, nr = 0;
         uint32_t *add = xmalloc((nlog - i) * sizeof *add), *rem = xmalloc((nlog - i) * sizeof *rem);
-        for (; j < nlog && log[j].idx == log[i].idx; j++) {
+        for (; j < nlog && log[j].idx == log[i].idx && !(log[j].added && nr); j++) {
             if (log[j].added) add[na++] = log[j].row;
             else rem[nr++] = log[j].row;
         }

@@ -15,6 +15,9 @@
  *             zigzag(created_at) zigzag(updated_at) zigzag(import_at)
  *             varint(added) varint(removed) varint(unchanged) varint(unmatched)
  *   MEMBERS = varint(idx) varint(n_added) varint(row)* varint(n_removed) varint(row)*
+ *             (applied as: the added rows enter, then the removed ones leave;
+ *             a batch cuts its members changes into records so that this
+ *             is the order they happened in)
  *   str     = varint(len) bytes
  *
  * Interned names are not records: they go to the names table in the same

@@ -702,3 +702,50 @@ TEST(engine_replays_a_batch_that_creates_a_cohort_and_fills_it) {
     fixture_close(s, e, false);
     rmdir_r(d);
 }
+
+/* A row that leaves and enters the same cohort within one batch (one
+ * request here) ends as it did live after a replay: a member after
+ * remove-then-add, not one after add-then-remove. */
+TEST(engine_replays_a_cohort_row_removed_then_added_in_one_batch) {
+    char *d = tmpdir();
+    store_t *s;
+    engine_t *e;
+    T_EQ_INT(fixture_open(d, &s, &e), 0);
+    T_EQ_INT(fixture_track(e, "{\"attributes\":[{\"external_id\":\"a\"},{\"external_id\":\"b\"},{\"external_id\":\"c\"},{\"external_id\":\"x\"}]}"), 0);
+    T_EQ_INT(fixture_cohort(e, ENG_COHORT_NAME, "{\"partner\":\"heap\",\"cohort_id\":\"c1\",\"name\":\"One\",\"created_at\":\"2024-01-01\"}", NULL), 0);
+    T_EQ_INT(fixture_cohort(e, ENG_COHORT_USERS, "{\"partner\":\"heap\",\"cohort_id\":\"c1\",\"cohort_changes\":[{\"user_ids\":[\"a\",\"x\"]}]}", NULL), 0);
+    cohort_result r;
+    /* a: member, removed then added; b: not, added then removed; c: not,
+     * added, removed, added; x: member, removed, added, removed. */
+    T_EQ_INT(fixture_cohort(e, ENG_COHORT_USERS,
+                            "{\"partner\":\"heap\",\"cohort_id\":\"c1\",\"cohort_changes\":["
+                            "{\"user_ids\":[\"a\",\"x\"],\"should_remove\":true},{\"user_ids\":[\"a\",\"b\",\"c\",\"x\"]},"
+                            "{\"user_ids\":[\"b\",\"c\",\"x\"],\"should_remove\":true},{\"user_ids\":[\"c\"]}]}",
+                            &r),
+             0);
+    T_EQ_INT(r.added, 5);
+    T_EQ_INT(r.removed, 5);
+    users_t *u = engine_users(e);
+    cohort_t *k = cohorts_find(engine_cohorts(e), "heap", "c1", 2);
+    T_TRUE(bitmap_contains(k->members, users_by_external_id(u, "a", 1)));
+    T_TRUE(!bitmap_contains(k->members, users_by_external_id(u, "b", 1)));
+    T_TRUE(bitmap_contains(k->members, users_by_external_id(u, "c", 1)));
+    T_TRUE(!bitmap_contains(k->members, users_by_external_id(u, "x", 1)));
+    char *before = dump(e);
+    fixture_close(s, e, false); /* as after a crash: the journal is replayed */
+
+    T_EQ_INT(fixture_open(d, &s, &e), 0);
+    char *after = dump(e);
+    T_EQ_STR(after, before);
+    u = engine_users(e);
+    k = cohorts_find(engine_cohorts(e), "heap", "c1", 2);
+    T_TRUE(bitmap_contains(k->members, users_by_external_id(u, "a", 1)));
+    T_TRUE(!bitmap_contains(k->members, users_by_external_id(u, "b", 1)));
+    T_TRUE(bitmap_contains(k->members, users_by_external_id(u, "c", 1)));
+    T_TRUE(!bitmap_contains(k->members, users_by_external_id(u, "x", 1)));
+    T_EQ_INT(bitmap_cardinality(k->members), 2);
+    free(after);
+    free(before);
+    fixture_close(s, e, false);
+    rmdir_r(d);
+}
