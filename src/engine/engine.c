@@ -23,11 +23,16 @@
 #define TRIM_CHUNK 64 /* journal rows per trim op: rows are batches, some large */
 #define IDLE_WAKE_MS 1000
 
-/* An op queued with engine_write_later(). */
+/* An op queued with engine_write_later() (or later_add()). */
 struct later {
     store_op_fn op;
     void *arg;
     void (*free_arg)(void *);
+    /* Called once, whatever happened, before free_arg: rc 0 when the op
+     * ran and returned 0 and its transaction committed, else < 0 (it did
+     * not run, failed, or was rolled back, or the engine was freed first). */
+    void (*done)(void *arg, int rc);
+    int rc; /* the op's own result; BR_ESTORE until it runs */
     struct later *next;
 };
 
@@ -146,7 +151,7 @@ static int batch_write(sqlite3 *db, void *arg) {
     for (uint32_t i = 0; rc == 0 && i < b->nstores; i++)
         rc = store_nested(db, b->stores[i]->op, b->stores[i]->arg, &b->stores[i]->rc);
     for (struct later *l = b->later; rc == 0 && l; l = l->next) {
-        int lrc = l->op(db, l->arg);
+        int lrc = l->rc = l->op(db, l->arg);
         if (lrc == BR_ESTORE) rc = lrc; /* a refusal of a later op is its own business */
     }
     return rc;
@@ -162,6 +167,8 @@ static void batch_done(void *arg, int rc) {
         if (rc < 0) c->rc = rc; /* nothing of the transaction is durable */
         c->done(c);
     }
+    for (struct later *l = b->later; l; l = l->next)
+        if (l->done) l->done(l->arg, rc < 0 ? rc : l->rc);
     pthread_mutex_lock(&e->lock);
     e->inflight--;
     pthread_cond_broadcast(&e->drained);
@@ -360,10 +367,14 @@ static void run_list(engine_t *e, eng_cmd *list) {
     batch_close(e, b);
 }
 
-void engine_write_later(engine_t *e, store_op_fn op, void *arg, void (*free_arg)(void *)) {
+static void later_add(engine_t *e, store_op_fn op, void *arg, void (*free_arg)(void *), void (*done)(void *, int)) {
     struct later *l = xmalloc(sizeof *l);
-    *l = (struct later){op, arg, free_arg, e->later};
+    *l = (struct later){op, arg, free_arg, done, BR_ESTORE, e->later};
     e->later = l;
+}
+
+void engine_write_later(engine_t *e, store_op_fn op, void *arg, void (*free_arg)(void *)) {
+    later_add(e, op, arg, free_arg, NULL);
 }
 
 /* ---- checkpoints and trimming -------------------------------------------- */
@@ -486,17 +497,24 @@ int engine_checkpoint_now(engine_t *e, bool wait) {
 typedef struct {
     engine_t *e;
     int64_t upto;
+    int deleted;
 } trim_arg;
 
 /* Deletes journal rows covered by a committed checkpoint, a chunk at a
  * time so no transaction holds the writer long. */
 static int trim_op(sqlite3 *db, void *arg) {
     trim_arg *t = arg;
-    int deleted = 0;
-    int rc = store_journal_trim(db, t->upto, TRIM_CHUNK, &deleted);
-    if (rc == 0 && deleted == TRIM_CHUNK) atomic_store(&t->e->trim_more, true);
+    t->deleted = 0;
+    return store_journal_trim(db, t->upto, TRIM_CHUNK, &t->deleted);
+}
+
+/* The trim op's end, whatever it was (it may never have run: a BEGIN that
+ * timed out, another op's storage error): the next trim may be queued, and
+ * one that did not commit, or stopped at its chunk, is tried again. */
+static void trim_done(void *arg, int rc) {
+    trim_arg *t = arg;
+    if (rc < 0 || t->deleted == TRIM_CHUNK) atomic_store(&t->e->trim_more, true);
     atomic_store(&t->e->trim_busy, false);
-    return rc;
 }
 
 /* The periodic work of the engine thread, between batches. */
@@ -506,10 +524,10 @@ static void chores(engine_t *e) {
     int64_t durable = ckpt_durable(e->ck);
     if (!atomic_load(&e->trim_busy) && (durable > e->trimmed || atomic_exchange(&e->trim_more, false))) {
         trim_arg *t = xmalloc(sizeof *t);
-        *t = (trim_arg){e, durable};
+        *t = (trim_arg){e, durable, 0};
         e->trimmed = durable;
         atomic_store(&e->trim_busy, true);
-        engine_write_later(e, trim_op, t, free);
+        later_add(e, trim_op, t, free, trim_done);
     }
     if (e->later) run_list(e, NULL); /* nothing else will carry it */
 }
@@ -689,6 +707,7 @@ void engine_free(engine_t *e) {
     ckpt_close(e->ck); /* finishes a snapshot it was handed */
     for (struct later *l = e->later, *n; l; l = n) {
         n = l->next;
+        if (l->done) l->done(l->arg, BR_ESTORE); /* never handed to the store */
         if (l->free_arg) l->free_arg(l->arg);
         free(l);
     }

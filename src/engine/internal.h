@@ -47,8 +47,8 @@ struct engine {
     bool retained;            /* users_retain() holds blobs for a snapshot in flight */
     bool upgrade;             /* loaded from brasa.db's old tables: write everything once */
     int64_t trimmed;          /* journal trimmed up to here (or a trim is queued for it) */
-    atomic_bool trim_busy;    /* a trim op is queued */
-    atomic_bool trim_more;    /* the last one stopped at its chunk: rows are left */
+    atomic_bool trim_busy;    /* a trim op is queued or at the store (cleared when it ends, however) */
+    atomic_bool trim_more;    /* the last one stopped at its chunk or did not commit: rows are left */
 
     /* the thread and its queue */
     pthread_t thread;

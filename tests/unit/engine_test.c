@@ -749,3 +749,39 @@ TEST(engine_replays_a_cohort_row_removed_then_added_in_one_batch) {
     fixture_close(s, e, false);
     rmdir_r(d);
 }
+
+/* ---- trimming after a failed transaction --------------------------------- */
+
+/* A trim whose transaction does not commit (here its COMMIT cannot write
+ * the WAL; a BEGIN that times out or another op's storage error are the
+ * same to it) is tried again: the journal is still emptied. */
+TEST(engine_trim_that_did_not_commit_is_retried) {
+    T_TRUE(store_fault_set(""));
+    char *d = tmpdir();
+    store_t *s;
+    engine_t *e;
+    T_EQ_INT(fixture_open(d, &s, &e), 0);
+    for (int i = 0; i < 3; i++) T_EQ_INT(fixture_track(e, "{\"attributes\":[{\"external_id\":\"a\",\"n\":{\"inc\":1}}]}"), 0);
+    T_EQ_INT(journal_rows(d), 3);
+    /* The next write to brasa.db's WAL is the trim's COMMIT (the checkpoint
+     * writes profiles.db): it fails, once. */
+    T_TRUE(store_fault_set("write:brasa.db-wal:1:1"));
+    unsigned hits = store_fault_hits();
+    T_EQ_INT(engine_checkpoint_now(e, true), 0);
+    for (int i = 0; i < 5000 && store_fault_hits() == hits; i++) usleep(1000);
+    T_TRUE(store_fault_hits() > hits);
+    T_TRUE(!engine_failed(e)); /* a trim is not critical */
+    int rows = -1;
+    for (int i = 0; i < 300 && (rows = journal_rows(d)) != 0; i++) {
+        T_EQ_INT(eng_exec_store(e, noop_op, NULL), 0);
+        usleep(10000);
+    }
+    T_EQ_INT(rows, 0);
+    T_EQ_INT(counter(e, "a"), 3);
+    fixture_close(s, e, false);
+    T_TRUE(store_fault_set(""));
+    T_EQ_INT(fixture_open(d, &s, &e), 0);
+    T_EQ_INT(counter(e, "a"), 3);
+    fixture_close(s, e, false);
+    rmdir_r(d);
+}
