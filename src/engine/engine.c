@@ -297,6 +297,7 @@ void engine_apply(engine_t *e, eng_cmd *c, buf_t *outbox, uint64_t event_base) {
 static eng_cmd *take(engine_t *e, bool writes) {
     bool room = writes && e->inflight < ENG_MAX_INFLIGHT;
     unsigned left = store_max_batch(e->store);
+    if (left > ENG_MAX_BATCH) left = ENG_MAX_BATCH; /* event ids: see run_list */
     eng_cmd *reads = NULL, **rt = &reads, *ws = NULL, **wt = &ws, **pp = &e->head, *c;
     e->tail = NULL;
     while ((c = *pp)) {
@@ -359,6 +360,7 @@ static void run_list(engine_t *e, eng_cmd *list) {
             b->stores[b->nstores++] = c;
             wait_for(b, c);
         } else {
+            /* Unique: take() gives a batch at most ENG_MAX_BATCH writes. */
             engine_apply(e, c, &b->outbox, (uint64_t)b->seq << 16 | (index++ & 0xffff));
             wait_for(b, c);
             if (atomic_load_explicit(&e->reads, memory_order_relaxed)) serve_reads(e);

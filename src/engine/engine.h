@@ -39,6 +39,9 @@
 #include "../store/store.h"
 
 #define ENG_MAX_INFLIGHT 4 /* batches handed to the store and not yet durable */
+/* Most writes in one batch (--commit-batch): a Currents event id is the
+ * batch's seq << 16 | the write's index in it, so more would repeat ids. */
+#define ENG_MAX_BATCH 65535
 
 typedef struct engine engine_t;
 typedef struct eng_cmd eng_cmd;

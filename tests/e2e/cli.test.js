@@ -164,7 +164,7 @@ describe('help', () => {
 });
 
 describe('serve with bad options', () => {
-  for (const args of [['--port', 'abc'], ['--port', '70000'], ['--log-level', 'nope'], ['--threads', '-1'], ['--nosuch-option', '1']]) {
+  for (const args of [['--port', 'abc'], ['--port', '70000'], ['--log-level', 'nope'], ['--threads', '-1'], ['--commit-batch', '65536'], ['--nosuch-option', '1']]) {
     test(`serve ${args.join(' ')} exits 2 with a message, cleanly`, () => {
       const dir = h.makeDataDir();
       try {

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "test.h"
 #include "fixture.h"
+#include "cli/cli.h"
 #include "core/export.h"
 #include "engine/internal.h"
 #include "lib/bitmap.h"
@@ -783,5 +784,21 @@ TEST(engine_trim_that_did_not_commit_is_retried) {
     T_EQ_INT(fixture_open(d, &s, &e), 0);
     T_EQ_INT(counter(e, "a"), 3);
     fixture_close(s, e, false);
+    rmdir_r(d);
+}
+
+/* ---- --commit-batch ------------------------------------------------------ */
+
+/* Currents event ids are seq << 16 | the command's index in its batch: a
+ * batch of more than 65535 writes would give two events one id. serve
+ * refuses such a --commit-batch as it refuses any bad option. */
+TEST(engine_serve_refuses_a_commit_batch_above_65535) {
+    char *d = tmpdir();
+    alarm(30); /* a serve that accepted it would run until killed: end the test instead */
+    char *argv[] = {"--data-dir", d, "--listen", "127.0.0.1", "--port", "0", "--commit-batch", "65536", NULL};
+    T_EQ_INT(cli_serve(8, argv), 2);
+    char *argv2[] = {"--data-dir", d, "--listen", "127.0.0.1", "--port", "0", "--commit-batch", "1048576", NULL};
+    T_EQ_INT(cli_serve(8, argv2), 2);
+    alarm(0);
     rmdir_r(d);
 }
