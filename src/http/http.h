@@ -132,7 +132,8 @@ int http_start(const http_config *cfg, http_ctx *ctx, const http_route *const *t
 int http_port(http_server *s);
 /* Stops accepting connections; answered requests finish. */
 void http_quiesce(http_server *s);
-/* Waits (up to timeout_ms) until no request is in flight. */
+/* Waits (up to timeout_ms) until no request is in flight, and however long
+ * it takes until none waits for the engine. */
 void http_drain(http_server *s, int timeout_ms);
 void http_stop(http_server *s);
 

@@ -53,6 +53,7 @@ struct http_server {
     http_ctx *ctx;
     const http_route *const *tables;
     atomic_int inflight;
+    atomic_int deferred;  /* requests suspended until the engine answers (http_drain) */
     atomic_bool stopping; /* quiesced: answer 503 and close, so drain ends */
     authfail_t *af;       /* failed authentications per address */
     http_guard *guard;    /* connection deadlines */
@@ -208,6 +209,7 @@ void *http_state_get(http_req *r) { return r->mem; }
 int http_defer(http_req *r, http_finish finish) {
     r->finish = finish;
     r->state = REQ_DEFERRED;
+    atomic_fetch_add(&r->srv->deferred, 1);
     /* Suspended before the handler submits anything: the engine may answer
      * before the handler returns. */
     MHD_suspend_connection(r->conn);
@@ -215,8 +217,10 @@ int http_defer(http_req *r, http_finish finish) {
 }
 
 void http_resume(http_req *r, int rc) {
+    http_server *s = r->srv; /* r may be gone once resumed */
     r->deferred_rc = rc;
     MHD_resume_connection(r->conn); /* publishes deferred_rc to the MHD thread */
+    atomic_fetch_sub(&s->deferred, 1); /* after: http_drain may stop the daemon at 0 */
 }
 
 /* ---- replies ------------------------------------------------------------- */
@@ -757,6 +761,11 @@ void http_quiesce(http_server *s) {
 void http_drain(http_server *s, int timeout_ms) {
     for (int waited = 0; atomic_load(&s->inflight) > 0 && waited < timeout_ms; waited += 5)
         usleep(5000);
+    /* A suspended request is waited for however long it takes (its answer
+     * comes from the engine, which answers every command, if only with a
+     * storage error): libmicrohttpd cannot stop with suspended connections,
+     * and the engine would resume a connection already freed. */
+    while (atomic_load(&s->deferred) > 0) usleep(5000);
 }
 
 void http_stop(http_server *s) {
