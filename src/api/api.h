@@ -21,6 +21,8 @@ extern const http_route api_metrics_routes[];
 
 /* NULL-terminated list handed to http_start(). */
 extern const http_route *const api_tables[];
+/* GET /metrics alone, without a key (serve --metrics-listen). */
+extern const http_route *const api_metrics_tables[];
 
 /* Suspends r and submits c (which must live as long as r: keep it in the
  * request's http_state); finish(r, c->rc) runs once the engine answered.

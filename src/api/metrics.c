@@ -1,7 +1,8 @@
 /* metrics.c -- GET /metrics: brasa's numbers in Prometheus' text format.
  *
  * For a Prometheus scraper, with a key holding brasa.metrics (an admin
- * permission: "all" does not grant it). What an operator watches: requests
+ * permission: "all" does not grant it), or without a key on the address of
+ * --metrics-listen, which serves nothing else. What an operator watches: requests
  * by route, status and latency (http/reqstats.h); group commits and their
  * fsync times, failed writes and WAL checkpoints (store/); profiles,
  * cohorts, segments, the journal not yet checkpointed and the engine's
@@ -107,3 +108,11 @@ const http_route api_metrics_routes[] = {
     {"GET", "/metrics", PERM_BRASA_METRICS, RL_DEFAULT, get_metrics},
     {NULL, NULL, 0, 0, NULL},
 };
+
+/* The same without a key, alone on --metrics-listen: an address operators
+ * keep to their monitoring network. */
+static const http_route open_routes[] = {
+    {"GET", "/metrics", PERM_NONE, RL_DEFAULT, get_metrics}, /* no key, so no rate limit: as /healthz */
+    {NULL, NULL, 0, 0, NULL},
+};
+const http_route *const api_metrics_tables[] = {open_routes, NULL};

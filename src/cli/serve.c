@@ -67,6 +67,26 @@ static void flush_touches(engine_t *e, auth_t *a) {
     free(t.list);
 }
 
+/* "HOST:PORT" or "[V6]:PORT" into host and port (0-65535). */
+static int parse_hostport(const char *v, char *host, size_t hostlen, long *port) {
+    const char *colon = strrchr(v, ':');
+    if (!colon || colon == v || !colon[1]) return -1;
+    char *end;
+    *port = strtol(colon + 1, &end, 10);
+    if (*end || *port < 0 || *port > 65535) return -1;
+    const char *h = v;
+    size_t n = (size_t)(colon - v);
+    if (h[0] == '[') {
+        if (n < 3 || h[n - 1] != ']') return -1;
+        h++;
+        n -= 2;
+    }
+    if (n >= hostlen) return -1;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    return 0;
+}
+
 /* Creates the bootstrap key on a store that never had one; prints it once. */
 static int bootstrap(store_t *store) {
     apikey_new k;
@@ -92,6 +112,9 @@ int cli_serve(int argc, char **argv) {
     cli_opt opts[] = {
         {"listen", "BRASA_LISTEN", "::", "address to listen on (:: = all, IPv4 and IPv6)", false, false, NULL},
         {"port", "BRASA_PORT", "8080", "TCP port (0 picks a free one)", false, false, NULL},
+        {"metrics-listen", "BRASA_METRICS_LISTEN", NULL,
+         "HOST:PORT serving GET /metrics without a key, and nothing else (e.g. 127.0.0.1:9100; port 0 picks one)",
+         false, false, NULL},
         CLI_DATA_DIR_OPT,
         {"threads", "BRASA_THREADS", "2", "HTTP worker threads", false, false, NULL},
         {"max-body", "BRASA_MAX_BODY", "4194304", "largest request body in bytes (413 above)", false, false, NULL},
@@ -145,8 +168,9 @@ int cli_serve(int argc, char **argv) {
     sqlite3 *creds_db = NULL;
     rl_t *rl = NULL;
     exporter_t *exporter = NULL;
-    http_server *srv = NULL;
-    char *public_url = NULL;
+    http_server *srv = NULL, *msrv = NULL;
+    char *public_url = NULL, mhost[64] = "";
+    long mport = -1;
 
     int lvl = log_parse_level(opts_get(opts, "log-level"));
     long long port = opts_uint(opts, "port", 65535), threads = opts_uint(opts, "threads", 256),
@@ -172,6 +196,11 @@ int cli_serve(int argc, char **argv) {
     }
     if (lvl < 0) {
         fprintf(stderr, "brasa: unknown --log-level '%s'\n", opts_get(opts, "log-level"));
+        goto usage;
+    }
+    if (opts_get(opts, "metrics-listen") && parse_hostport(opts_get(opts, "metrics-listen"), mhost, sizeof mhost, &mport) < 0) {
+        fprintf(stderr, "brasa: --metrics-listen must be HOST:PORT, e.g. 127.0.0.1:9100 or [::1]:9100 (got '%s')\n",
+                opts_get(opts, "metrics-listen"));
         goto usage;
     }
     log_set_level((log_level)lvl);
@@ -239,6 +268,16 @@ int cli_serve(int argc, char **argv) {
                       .header_timeout_s = (unsigned)header_timeout,
                       .body_timeout_s = (unsigned)body_timeout};
     if (http_start(&hc, &ctx, api_tables, &srv) < 0) goto out;
+    ctx.api = srv;
+    if (mport >= 0) {
+        http_config mc = hc;
+        mc.listen = mhost;
+        mc.port = (int)mport;
+        mc.threads = 1;
+        if (http_start(&mc, &ctx, api_metrics_tables, &msrv) < 0) goto out;
+        printf("metrics on http://%s%s%s:%d/metrics\n", strchr(mhost, ':') ? "[" : "", mhost,
+               strchr(mhost, ':') ? "]" : "", http_port(msrv));
+    }
 
     const char *host = hc.listen;
     if (!strcmp(host, "::") || !strcmp(host, "0.0.0.0")) host = "127.0.0.1";
@@ -271,7 +310,9 @@ int cli_serve(int argc, char **argv) {
             if (sized) log_info("segments: sized %d segment%s for today", sized, sized == 1 ? "" : "s");
         }
     }
+    if (msrv) http_quiesce(msrv);
     http_quiesce(srv);
+    if (msrv) http_drain(msrv, 5000);
     http_drain(srv, 5000);
     if (!engine_failed(engine)) flush_touches(engine, auth);
     exit_code = engine_failed(engine) ? 1 : 0;
@@ -279,6 +320,7 @@ int cli_serve(int argc, char **argv) {
 usage:
     exit_code = 2;
 out:
+    http_stop(msrv);
     http_stop(srv);
     exporter_free(exporter); /* after the handlers that kick it, before the engine its commands need */
     if (engine) engine_stop(engine, !store_failed(store)); /* a clean stop leaves no journal to replay */

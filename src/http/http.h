@@ -47,6 +47,7 @@ typedef struct {
     const char *data_dir;      /* segment export files are served from <data_dir>/exports */
     const struct gcg *gcg;     /* the Global Control Group (core/gcg.h); NULL: none */
     int64_t started_ms;
+    struct http_server *api;   /* whose requests GET /metrics counts, from any server; NULL: its own */
 } http_ctx;
 
 #define HTTP_DEFERRED 1

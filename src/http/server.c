@@ -162,7 +162,10 @@ int http_reply_text(http_req *r, int status, const char *content_type, const cha
     return 0;
 }
 
-void http_write_metrics(http_req *r, buf_t *b) { reqstats_write(r->srv->stats, b); }
+void http_write_metrics(http_req *r, buf_t *b) {
+    http_server *s = r->srv->ctx->api ? r->srv->ctx->api : r->srv;
+    reqstats_write(s->stats, b);
+}
 
 int http_reply_file(http_req *r, int fd, uint64_t size, const char *content_type) {
     drop_file(r);

@@ -7,6 +7,7 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
 const h = require('./harness.js');
 
 let srv;
@@ -139,4 +140,39 @@ test('the brasa.metrics permission: named, never part of "all"; no key is 401', 
   h.assertError(await h.request(srv, 'POST', '/users/track', { key: prom.key, body: { attributes: [] } }), 403,
     "Access Denied: this API key does not have the 'users.track' permission");
   assert.equal((await h.request(srv, 'POST', '/metrics', { key: prom.key })).status, 405);
+});
+
+test('--metrics-listen: GET /metrics without a key on its own address, nothing else there; bad values refused', async () => {
+  const s2 = await h.startServer({ args: ['--metrics-listen', '127.0.0.1:0'] });
+  try {
+    const m = /^metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics$/m.exec(s2.stdout());
+    assert.ok(m, s2.stdout());
+    const murl = `http://127.0.0.1:${m[1]}`;
+    // A request on the API counts in what the metrics address reports.
+    await h.usersApi(s2, s2.key).trackOk({ attributes: [{ external_id: 'x', a: 1 }] });
+    const res = await fetch(`${murl}/metrics`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
+    const metrics = parse(await res.text());
+    checkHistograms(metrics);
+    assert.equal(value(metrics, 'brasa_http_requests_total', { method: 'POST', route: '/users/track', code: '201' }), 1);
+    assert.equal(value(metrics, 'brasa_profiles'), 1);
+    const other = await fetch(`${murl}/users/track`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    assert.equal(other.status, 404);
+    assert.equal((await fetch(`${murl}/healthz`)).status, 404);
+    // The API's own /metrics still wants its key.
+    h.assertError(await h.request(s2, 'GET', '/metrics'), 401, 'Invalid API key: ');
+  } finally {
+    await s2.stop();
+  }
+  const dir = h.makeDataDir();
+  try {
+    for (const bad of ['nope', '127.0.0.1:', ':9100', '127.0.0.1:70000', '[::1:9100', '127.0.0.1:9x']) {
+      const r = h.cli(['serve', '--metrics-listen', bad], { dir });
+      assert.equal(r.status, 2, `${bad}: ${r.stderr}`);
+      assert.match(r.stderr, /^brasa: --metrics-listen must be HOST:PORT/, bad);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
