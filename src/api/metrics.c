@@ -57,10 +57,13 @@ static int metrics_done(http_req *r, int rc) {
     http_ctx *ctx = http_context(r);
     store_stats st = store_get_stats(engine_store(ctx->engine));
     buf_t b = BUF_INIT;
+    buf_t version = BUF_INIT;
+    buf_puts(&version, "version=\"");
+    metrics_label(&version, BRASA_VERSION);
+    buf_puts(&version, "\"");
     metrics_head(&b, "brasa_build_info", "gauge", "The running version (value 1).");
-    buf_printf(&b, "brasa_build_info{version=\"");
-    metrics_label(&b, BRASA_VERSION);
-    buf_puts(&b, "\"} 1\n");
+    metrics_sample(&b, "brasa_build_info", version.data, 1);
+    buf_free(&version);
     metric(&b, "brasa_uptime_seconds", "gauge", "Seconds since the server started.",
           (double)(clock_wall_ms() - ctx->started_ms) / 1000);
     metric(&b, "process_resident_memory_bytes", "gauge", "Resident memory of the process.", resident_bytes());

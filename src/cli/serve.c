@@ -67,6 +67,15 @@ static void flush_touches(engine_t *e, auth_t *a) {
     free(t.list);
 }
 
+/* The URL a local client reaches a listening address by: a wildcard
+ * address as 127.0.0.1, an IPv6 one in brackets. */
+static const char *url_of(char *out, size_t n, const char *host, int port) {
+    if (!strcmp(host, "::") || !strcmp(host, "0.0.0.0")) host = "127.0.0.1";
+    bool v6 = strchr(host, ':') != NULL;
+    snprintf(out, n, "http://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    return out;
+}
+
 /* "HOST:PORT" or "[V6]:PORT" into host and port (0-65535). */
 static int parse_hostport(const char *v, char *host, size_t hostlen, long *port) {
     const char *colon = strrchr(v, ':');
@@ -275,14 +284,13 @@ int cli_serve(int argc, char **argv) {
         mc.port = (int)mport;
         mc.threads = 1;
         if (http_start(&mc, &ctx, api_metrics_tables, &msrv) < 0) goto out;
-        printf("metrics on http://%s%s%s:%d/metrics\n", strchr(mhost, ':') ? "[" : "", mhost,
-               strchr(mhost, ':') ? "]" : "", http_port(msrv));
+        char murl[96];
+        printf("metrics on %s/metrics\n", url_of(murl, sizeof murl, mhost, http_port(msrv)));
     }
 
-    const char *host = hc.listen;
-    if (!strcmp(host, "::") || !strcmp(host, "0.0.0.0")) host = "127.0.0.1";
-    printf("brasa %s listening on http://%s%s%s:%d (data dir %s)\n", BRASA_VERSION,
-           strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", http_port(srv), dir);
+    char url[96];
+    printf("brasa %s listening on %s (data dir %s)\n", BRASA_VERSION, url_of(url, sizeof url, hc.listen, http_port(srv)),
+           dir);
     fflush(stdout);
     log_info("serve: ready pid=%d port=%d threads=%u", (int)getpid(), http_port(srv), hc.threads);
 

@@ -283,10 +283,16 @@ static bool set_json(pedit *e, uint32_t key, json_object *j, bool enforce) {
     return true;
 }
 
-static bool item_matches(json_object *item, json_object *sel) {
-    json_object *k, *v, *iv;
+/* A selector's $identifier_key; its $identifier_value in *v. */
+static json_object *sel_key(json_object *sel, json_object **v) {
+    json_object *k;
     json_object_object_get_ex(sel, "$identifier_key", &k);
-    json_object_object_get_ex(sel, "$identifier_value", &v);
+    json_object_object_get_ex(sel, "$identifier_value", v);
+    return k;
+}
+
+static bool item_matches(json_object *item, json_object *sel) {
+    json_object *v, *iv, *k = sel_key(sel, &v);
     return json_object_object_get_ex(item, json_object_get_string(k), &iv) && json_object_equal(iv, v);
 }
 
@@ -350,13 +356,6 @@ typedef struct {
 static int u64_cmp(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
-}
-
-static json_object *sel_key(json_object *sel, json_object **v) {
-    json_object *k;
-    json_object_object_get_ex(sel, "$identifier_key", &k);
-    json_object_object_get_ex(sel, "$identifier_value", v);
-    return k;
 }
 
 static void selix_init(selix *x, json_object *sels) {
@@ -484,13 +483,13 @@ static struct hent jheap_pop(jheap *h) {
     return top;
 }
 
-/* selix_each callback: the group's first member after h->after. */
+/* selix_each callback: the group's first member >= h->after. */
 static void push_group(const struct sel_group *g, void *arg) {
     jheap *h = arg;
     uint32_t lo = g->start, hi = g->start + g->n;
     while (lo < hi) { /* members ascend: binary search */
         uint32_t mid = lo + (hi - lo) / 2;
-        if (h->x->idx[mid] + 1 <= h->after) lo = mid + 1;
+        if (h->x->idx[mid] < h->after) lo = mid + 1;
         else hi = mid;
     }
     jheap_push(h, lo, g->start + g->n);

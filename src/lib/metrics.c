@@ -1,6 +1,7 @@
 /* metrics.c -- histograms and the Prometheus text format (metrics.h). */
 #include "metrics.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* Upper bounds in microseconds: 0.25 ms to 10 s, the span from a cached
@@ -36,25 +37,31 @@ static void number(buf_t *b, double v) {
     else buf_printf(b, "%.9g\n", v);
 }
 
+/* "name<suffix>{labels,more} " (no braces when both are empty). */
+static void series(buf_t *b, const char *name, const char *suffix, const char *labels, const char *more) {
+    if (!labels[0] && !more[0]) buf_printf(b, "%s%s ", name, suffix);
+    else buf_printf(b, "%s%s{%s%s%s} ", name, suffix, labels, labels[0] && more[0] ? "," : "", more);
+}
+
 void metrics_sample(buf_t *b, const char *name, const char *labels, double value) {
-    buf_printf(b, labels[0] ? "%s{%s} " : "%s%s ", name, labels);
+    series(b, name, "", labels, "");
     number(b, value);
 }
 
 void metrics_hist(buf_t *b, const char *name, const char *labels, const mhist *h) {
     uint64_t cum = 0;
-    const char *sep = labels[0] ? "," : "";
+    char le[32];
     for (int i = 0; i <= MHIST_BUCKETS; i++) {
         cum += __atomic_load_n(&h->n[i], __ATOMIC_RELAXED);
-        if (i < MHIST_BUCKETS)
-            buf_printf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep, (double)bounds_us[i] / 1e6,
-                       (unsigned long long)cum);
-        else
-            buf_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep, (unsigned long long)cum);
+        if (i < MHIST_BUCKETS) snprintf(le, sizeof le, "le=\"%g\"", (double)bounds_us[i] / 1e6);
+        else snprintf(le, sizeof le, "le=\"+Inf\"");
+        series(b, name, "_bucket", labels, le);
+        number(b, (double)cum);
     }
-    buf_printf(b, labels[0] ? "%s_sum{%s} " : "%s_sum%s ", name, labels);
+    series(b, name, "_sum", labels, "");
     number(b, (double)__atomic_load_n(&h->sum_us, __ATOMIC_RELAXED) / 1e6);
-    buf_printf(b, labels[0] ? "%s_count{%s} %llu\n" : "%s_count%s %llu\n", name, labels, (unsigned long long)cum);
+    series(b, name, "_count", labels, "");
+    number(b, (double)cum);
 }
 
 void metrics_label(buf_t *b, const char *s) {
