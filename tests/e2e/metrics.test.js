@@ -139,7 +139,7 @@ test('the brasa.metrics permission: named, never part of "all"; no key is 401', 
   await scrape(prom.key);
   h.assertError(await h.request(srv, 'POST', '/users/track', { key: prom.key, body: { attributes: [] } }), 403,
     "Access Denied: this API key does not have the 'users.track' permission");
-  assert.equal((await h.request(srv, 'POST', '/metrics', { key: prom.key })).status, 405);
+  h.assertError(await h.request(srv, 'POST', '/metrics', { key: prom.key }), 405, 'Method Not Allowed');
 });
 
 test('--metrics-listen: GET /metrics without a key on its own address, nothing else there; bad values refused', async () => {

@@ -99,7 +99,8 @@ test('alias/new request errors: 400', async () => {
   h.assertError(await api.post('/users/alias/new', { user_aliases: many }), 400, TOOMANY);
   await api.none({ user_aliases: [many[0]] });
   const SHAPE = "'user_aliases' item 0 must be objects with string 'alias_name' and 'alias_label' (and optional 'external_id')";
-  for (const item of [{ alias_name: 'x' }, { alias_label: 'x' }, { alias_name: 1, alias_label: 'l' }, { alias_name: '', alias_label: 'l' }, { alias_name: 'x', alias_label: 'l', external_id: 5 }, 'x']) {
+  for (const item of [{ alias_name: 'x' }, { alias_label: 'x' }, { alias_name: 1, alias_label: 'l' }, { alias_name: '', alias_label: 'l' }, { alias_name: 'x', alias_label: 'l', external_id: 5 }, 'x',
+    { alias_name: 'n'.repeat(988), alias_label: 'l' }, { alias_name: 'x', alias_label: 'l'.repeat(988) }]) {
     h.assertError(await api.post('/users/alias/new', { user_aliases: [item] }), 400, `Bad Request: ${SHAPE}`);
   }
   for (const body of [{}, { user_aliases: [] }, { user_aliases: null }]) {

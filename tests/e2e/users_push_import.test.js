@@ -142,3 +142,20 @@ test('refused shapes: per-object errors, the rest of the request applies', async
     errors: [{ type: bad[0][1], input_array: 'attributes', index: 0 }],
   });
 });
+
+test('the users an import creates are held to the 100 KB object limit too', async () => {
+  const pets = { $add: Array.from({ length: 2000 }, () => ({ i: 1 })), $update: [{ $identifier_key: 'i', $identifier_value: 1, $new_object: { p: 'p'.repeat(250) } }] };
+  const res = await api.track({
+    attributes: [
+      { push_token_import: true, _merge_objects: true, push_tokens: [{ app_id: 'a', token: 'pti-big', device_id: 'pti-big-d' }], pets },
+      { external_id: 'pti-big-ok', a: 1 },
+    ],
+  });
+  assert.equal(res.status, 201, res.text);
+  assert.deepEqual(res.json, {
+    attributes_processed: 1,
+    message: 'success',
+    errors: [{ type: "'pets' would be larger than 100 KB", input_array: 'attributes', index: 0 }],
+  });
+  await api.none({ device_id: 'pti-big-d' });
+});

@@ -652,6 +652,15 @@ test("external_id longer than 987 bytes: 'external_id' must be fewer than 988 by
   ]);
 });
 
+test("identifiers other than external_id have bounds too: a phone of 256 characters, an alias of 988 bytes", async () => {
+  assertFatal(await api.track({ attributes: [{ phone: '7'.repeat(256), a: 1 }] }), [err("'phone' must be 255 characters or fewer", 'attributes', 0)]);
+  assertFatal(await api.track({ attributes: [{ user_alias: { alias_label: 'l'.repeat(988), alias_name: 'n' }, a: 1 }] }), [
+    err("'user_alias' 'alias_name' and 'alias_label' must be fewer than 988 bytes", 'attributes', 0),
+  ]);
+  await api.trackOk({ attributes: [{ phone: '7'.repeat(255), a: 1 }, { user_alias: { alias_label: 'l'.repeat(987), alias_name: 'n' }, a: 1 }] },
+    { attributes_processed: 2, message: 'success' });
+});
+
 // ---- events ----------------------------------------------------------------
 
 test('events: summaries count every event; first and last are the min and max times', async () => {
