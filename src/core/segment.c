@@ -324,8 +324,9 @@ static snode *compile_leaf(cctx *c, json_object *j, const char *path, int depth)
         if (!v || !json_object_is_type(v, json_type_string)) goto operand;
         n->strs = xmalloc(sizeof *n->strs);
         n->lens = xmalloc(sizeof *n->lens);
-        n->strs[0] = xstrdup(json_object_get_string(v));
+        /* With its length: a JSON string may hold NUL bytes. */
         n->lens[0] = (size_t)json_object_get_string_len(v);
+        n->strs[0] = xstrndup(json_object_get_string(v), n->lens[0]);
         n->nstrs = 1;
         break;
     case V_STRS: {
@@ -340,8 +341,8 @@ static snode *compile_leaf(cctx *c, json_object *j, const char *path, int depth)
         for (size_t i = 0; i < k; i++) {
             json_object *e = json_object_array_get_idx(v, i);
             if (!json_object_is_type(e, json_type_string)) goto operand;
-            n->strs[i] = xstrdup(json_object_get_string(e));
             n->lens[i] = (size_t)json_object_get_string_len(e);
+            n->strs[i] = xstrndup(json_object_get_string(e), n->lens[i]);
             n->nstrs++;
         }
         break;

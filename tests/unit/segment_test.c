@@ -567,3 +567,41 @@ TEST(segment_open_string_columns_agree) {
     T_EQ_INT(open_agree(&w), 0);
     world_free(&w);
 }
+
+/* How many users a definition selects (both evaluators agreeing: -2 if not). */
+static int count_of(fixture_world *fw, cols_t *cols, const char *json) {
+    seg_env env = {fw->u, fw->n, fw->c, cols, NOW};
+    seg_def *d;
+    char why[400];
+    if (compile(json, &d, why, sizeof why) != 0) {
+        printf("    does not compile: %s\n", why);
+        return -1;
+    }
+    bitmap_t *b = seg_eval(d, &env);
+    int n = (int)bitmap_cardinality(b), ref = 0;
+    for (uint32_t r = 0; r < users_rows(fw->u); r++) ref += seg_match_row(d, &env, r);
+    bitmap_free(b);
+    seg_free(d);
+    return n == ref ? n : -2;
+}
+
+/* A JSON string may hold NUL bytes: operands are kept whole, with their
+ * length (they used to be copied up to the first NUL but compared over
+ * their JSON length, reading past the copy). */
+TEST(segment_strings_with_nul_bytes_compare_whole) {
+    fixture_world fw = fixture_world_new();
+    json_object_put(fixture_world_track(&fw, NOW,
+                                        "{\"attributes\":[{\"external_id\":\"u\",\"tier\":\"a\\u0000bcdefgh\",\"tags\":[\"a\\u0000bcdefgh\"]},"
+                                        "{\"external_id\":\"v\",\"tier\":\"a\\u0000bcdefgX\",\"tags\":[\"a\"]}]}")
+                        .errors);
+    cols_t *cols = cols_new();
+    cols_build(cols, fw.u);
+    T_EQ_INT(count_of(&fw, cols, "{\"type\":\"custom_attribute\",\"name\":\"tier\",\"op\":\"equals\",\"value\":\"a\\u0000bcdefgh\"}"), 1);
+    T_EQ_INT(count_of(&fw, cols, "{\"type\":\"custom_attribute\",\"name\":\"tier\",\"op\":\"in\",\"value\":[\"a\\u0000bcdefgX\"]}"), 1);
+    T_EQ_INT(count_of(&fw, cols, "{\"type\":\"custom_attribute\",\"name\":\"tier\",\"op\":\"equals\",\"value\":\"a\"}"), 0);
+    T_EQ_INT(count_of(&fw, cols, "{\"type\":\"custom_attribute\",\"name\":\"tier\",\"op\":\"contains\",\"value\":\"\\u0000bcdefg\"}"), 2);
+    T_EQ_INT(count_of(&fw, cols, "{\"type\":\"custom_attribute\",\"name\":\"tags\",\"op\":\"includes_any\",\"value\":[\"a\\u0000bcdefgh\"]}"), 1);
+    T_EQ_INT(count_of(&fw, cols, "{\"type\":\"custom_attribute\",\"name\":\"tags\",\"op\":\"includes_all\",\"value\":[\"a\"]}"), 1);
+    cols_free(cols);
+    fixture_world_free(&fw);
+}
