@@ -44,6 +44,7 @@ bool cols_std_indexed(uint32_t id, bool *presence_only) {
     case PF_GENDER:
     case PF_HOME_CITY:
     case PF_DOB:
+    case PF_LAST_SESSION: /* last_used_app */
     case PF_TOTAL_REVENUE: *presence_only = false; return true;
     }
     return false;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #define DAY_MS 86400000LL
+#define SUB_DEFAULT "subscribed" /* the subscription status of a user who has none (Braze's default) */
 
 /* Filter types. */
 enum {
@@ -31,15 +32,17 @@ enum {
     F_PURCHASE,  /* purchase (any product, or one) */
     F_COHORT,
     F_SEGMENT,
+    F_SUB,       /* email/push subscription status: no value = "subscribed" */
 };
 
 /* Operators. The negated forms are NOT of a positive one (neg below). */
 enum {
     OP_EXISTS, OP_BLANK,
     OP_EQ, OP_IN, OP_CONTAINS, OP_REGEX,          /* strings; not_* via neg */
-    OP_NEQ, OP_LT, OP_GT, OP_BETWEEN,             /* numbers; number_not_equals via neg */
-    OP_TRUE, OP_FALSE,                            /* booleans */
+    OP_NEQ, OP_LT, OP_GT, OP_LE, OP_GE, OP_BETWEEN, /* numbers; number_not_equals via neg */
+    OP_TRUE, OP_FALSE,                            /* booleans; is_not_* via neg */
     OP_BEFORE, OP_AFTER, OP_WITHIN, OP_OLDER,     /* times */
+    OP_WITHIN_NEXT, OP_LATER,                     /* times to come */
     OP_ANY, OP_ALL, OP_SIZE_EQ, OP_SIZE_GT, OP_SIZE_LT, /* arrays; includes_none via neg of any */
     OP_EVER,                                      /* events; never via neg */
     OP_CGT, OP_CGE, OP_CLT, OP_CLE, OP_CEQ,       /* event counts */
@@ -49,7 +52,7 @@ enum {
 };
 
 /* Operand kinds. */
-enum { V_NONE, V_STR, V_STRS, V_NUM, V_NUM2, V_TIME, V_DAYS, V_COUNT, V_REGEX };
+enum { V_NONE, V_STR, V_STRS, V_NUM, V_NUM2, V_TIME, V_DAYS, V_COUNT, V_REGEX, V_ELEMS };
 
 typedef struct {
     const char *name;
@@ -60,7 +63,8 @@ typedef struct {
 } opdef;
 
 /* Value classes a filter type accepts. */
-enum { C_STR = 1, C_NUM = 2, C_BOOL = 4, C_TIME = 8, C_ARR = 16, C_EVENT = 32, C_COHORT = 64, C_SEG = 128, C_GEN = 256 };
+enum { C_STR = 1, C_NUM = 2, C_BOOL = 4, C_TIME = 8, C_ARR = 16, C_EVENT = 32, C_COHORT = 64, C_SEG = 128, C_GEN = 256,
+       C_SUB = 512 };
 
 static const struct {
     opdef d;
@@ -68,10 +72,10 @@ static const struct {
 } ops[] = {
     {{"exists", OP_EXISTS, false, V_NONE, "exists"}, C_GEN},
     {{"blank", OP_BLANK, false, V_NONE, "is blank"}, C_GEN},
-    {{"equals", OP_EQ, false, V_STR, "equals"}, C_STR},
-    {{"not_equals", OP_EQ, true, V_STR, "does not equal"}, C_STR},
-    {{"in", OP_IN, false, V_STRS, "is any of"}, C_STR},
-    {{"not_in", OP_IN, true, V_STRS, "is none of"}, C_STR},
+    {{"equals", OP_EQ, false, V_STR, "equals"}, C_STR | C_SUB},
+    {{"not_equals", OP_EQ, true, V_STR, "does not equal"}, C_STR | C_SUB},
+    {{"in", OP_IN, false, V_STRS, "is any of"}, C_STR | C_SUB},
+    {{"not_in", OP_IN, true, V_STRS, "is none of"}, C_STR | C_SUB},
     {{"contains", OP_CONTAINS, false, V_STR, "contains"}, C_STR},
     {{"does_not_contain", OP_CONTAINS, true, V_STR, "does not contain"}, C_STR},
     {{"matches_regex", OP_REGEX, false, V_REGEX, "matches regex"}, C_STR},
@@ -80,16 +84,22 @@ static const struct {
     {{"number_not_equals", OP_NEQ, true, V_NUM, "!="}, C_NUM},
     {{"less_than", OP_LT, false, V_NUM, "<"}, C_NUM},
     {{"greater_than", OP_GT, false, V_NUM, ">"}, C_NUM},
+    {{"less_than_or_equal_to", OP_LE, false, V_NUM, "<="}, C_NUM},
+    {{"greater_than_or_equal_to", OP_GE, false, V_NUM, ">="}, C_NUM},
     {{"between", OP_BETWEEN, false, V_NUM2, "is between"}, C_NUM},
     {{"is_true", OP_TRUE, false, V_NONE, "is true"}, C_BOOL},
     {{"is_false", OP_FALSE, false, V_NONE, "is false"}, C_BOOL},
+    {{"is_not_true", OP_TRUE, true, V_NONE, "is not true"}, C_BOOL},
+    {{"is_not_false", OP_FALSE, true, V_NONE, "is not false"}, C_BOOL},
     {{"before", OP_BEFORE, false, V_TIME, "is before"}, C_TIME},
     {{"after", OP_AFTER, false, V_TIME, "is after"}, C_TIME},
     {{"within_last_days", OP_WITHIN, false, V_DAYS, "is within the last"}, C_TIME},
     {{"more_than_days_ago", OP_OLDER, false, V_DAYS, "is more than"}, C_TIME},
-    {{"includes_any", OP_ANY, false, V_STRS, "includes any of"}, C_ARR},
-    {{"includes_all", OP_ALL, false, V_STRS, "includes all of"}, C_ARR},
-    {{"includes_none", OP_ANY, true, V_STRS, "includes none of"}, C_ARR},
+    {{"within_next_days", OP_WITHIN_NEXT, false, V_DAYS, "is within the next"}, C_TIME},
+    {{"more_than_days_from_now", OP_LATER, false, V_DAYS, "is more than"}, C_TIME},
+    {{"includes_any", OP_ANY, false, V_ELEMS, "includes any of"}, C_ARR},
+    {{"includes_all", OP_ALL, false, V_ELEMS, "includes all of"}, C_ARR},
+    {{"includes_none", OP_ANY, true, V_ELEMS, "includes none of"}, C_ARR},
     {{"size_equals", OP_SIZE_EQ, false, V_COUNT, "has exactly this many elements:"}, C_ARR},
     {{"size_greater_than", OP_SIZE_GT, false, V_COUNT, "has more elements than"}, C_ARR},
     {{"size_less_than", OP_SIZE_LT, false, V_COUNT, "has fewer elements than"}, C_ARR},
@@ -127,6 +137,9 @@ static const struct {
     {"home_city", F_ATTR, PF_HOME_CITY, C_GEN | C_STR},
     {"dob", F_ATTR, PF_DOB, C_GEN | C_STR},
     {"total_revenue", F_ATTR, PF_TOTAL_REVENUE, C_GEN | C_NUM},
+    {"email_subscription_status", F_SUB, PF_EMAIL_SUBSCRIBE, C_SUB},
+    {"push_subscription_status", F_SUB, PF_PUSH_SUBSCRIBE, C_SUB},
+    {"last_used_app", F_ATTR, PF_LAST_SESSION, C_GEN | C_TIME},
     {"email", F_PRESENCE, PF_EMAIL, C_GEN},
     {"phone", F_PRESENCE, PF_PHONE, C_GEN},
     {"external_id", F_PRESENCE, PF_EXTERNAL_ID, C_GEN},
@@ -154,6 +167,8 @@ struct snode {
     char **strs;
     size_t *lens;
     int nstrs;
+    double *nums;    /* array operators: the numbers of the list (strings in strs) */
+    int nnums;
     double a, b;     /* numbers; times in ms */
     int64_t n;       /* counts, days */
     int64_t days;    /* event window, 0 = all time */
@@ -187,6 +202,7 @@ static void node_free(snode *n) {
     for (int i = 0; i < n->nstrs; i++) free(n->strs[i]);
     free(n->strs);
     free(n->lens);
+    free(n->nums);
     relin_free(n->re);
     node_free(n->sub);
     free(n);
@@ -347,6 +363,29 @@ static snode *compile_leaf(cctx *c, json_object *j, const char *path, int depth)
         }
         break;
     }
+    case V_ELEMS: {
+        /* Array elements are strings or numbers (booleans too, which no
+         * operator asks about). */
+        if (!v || !json_object_is_type(v, json_type_array) || !json_object_array_length(v)) goto operand;
+        size_t k = json_object_array_length(v);
+        if (k > SEG_MAX_VALUES) {
+            node_free(n);
+            return bad(c, path, "more than 1000 values in a list", NULL);
+        }
+        n->strs = xcalloc(k, sizeof *n->strs);
+        n->lens = xcalloc(k, sizeof *n->lens);
+        n->nums = xcalloc(k, sizeof *n->nums);
+        for (size_t i = 0; i < k; i++) {
+            json_object *e = json_object_array_get_idx(v, i);
+            if (is_num(e)) n->nums[n->nnums++] = json_object_get_double(e);
+            else if (json_object_is_type(e, json_type_string)) {
+                n->lens[n->nstrs] = (size_t)json_object_get_string_len(e);
+                n->strs[n->nstrs] = xstrndup(json_object_get_string(e), n->lens[n->nstrs]);
+                n->nstrs++;
+            } else goto operand;
+        }
+        break;
+    }
     case V_NUM:
         if (!v || !is_num(v)) goto operand;
         n->a = json_object_get_double(v);
@@ -407,6 +446,12 @@ static snode *compile_leaf(cctx *c, json_object *j, const char *path, int depth)
         node_free(n);
         return bad(c, path, "random_bucket values are 0 to 9999", NULL);
     }
+    for (int i = 0; n->f == F_SUB && i < n->nstrs; i++)
+        if (n->lens[i] != strlen(n->strs[i]) ||
+            (strcmp(n->strs[i], "opted_in") && strcmp(n->strs[i], "subscribed") && strcmp(n->strs[i], "unsubscribed"))) {
+            node_free(n);
+            return bad(c, path, "%s values are 'opted_in', 'subscribed' and 'unsubscribed'", type);
+        }
     return n;
 name:
     node_free(n);
@@ -415,7 +460,8 @@ operand : {
     static const char *const want[] = {"", "a string", "a non-empty array of strings", "a number",
                                        "an array [low, high] of two numbers",
                                        "an ISO-8601 time string", "a non-negative integer number of days",
-                                       "a non-negative integer", "a regex string"};
+                                       "a non-negative integer", "a regex string",
+                                       "a non-empty array of strings and numbers"};
     char m[200];
     snprintf(m, sizeof m, "'value' of '%s' must be %s", opn, want[op->operand]);
     node_free(n);
@@ -499,6 +545,8 @@ static bool num_test(const snode *n, double v) {
     case OP_NEQ: return v == n->a;
     case OP_LT: return v < n->a;
     case OP_GT: return v > n->a;
+    case OP_LE: return v <= n->a;
+    case OP_GE: return v >= n->a;
     case OP_BETWEEN: return v >= n->a && v <= n->b;
     }
     return false;
@@ -510,36 +558,45 @@ static bool time_test(const snode *n, double ms, int64_t now) {
     case OP_AFTER: return ms > n->a;
     case OP_WITHIN: return ms >= (double)(now - n->n * DAY_MS) && ms <= (double)now;
     case OP_OLDER: return ms < (double)(now - n->n * DAY_MS);
+    case OP_WITHIN_NEXT: return ms >= (double)now && ms <= (double)(now + n->n * DAY_MS);
+    case OP_LATER: return ms > (double)(now + n->n * DAY_MS);
     }
     return false;
 }
 
 /* Array operators on a PT_ARR payload (both evaluators: arrays are not
- * columns). */
+ * columns). String elements compare with the list's strings, number
+ * elements (integers and doubles alike) with its numbers. */
 static bool arr_test(const snode *n, const uint8_t *p, uint32_t len) {
     const uint8_t *q = p, *end = p + len;
     uint32_t size = 0;
-    uint64_t found = 0; /* includes_all: bit per wanted value (first 64) */
-    bool any = false;
+    int op = n->op->op, want = n->nstrs + n->nnums, nfound = 0;
+    uint64_t found[(SEG_MAX_VALUES + 63) / 64] = {0}; /* includes_all: bit per value of the list */
     while (q < end) {
         uint8_t et = *q++;
         uint64_t l;
         if (varint_get(&q, end, &l) < 0 || l > (uint64_t)(end - q)) break;
-        if (et == PT_STR)
-            for (int i = 0; i < n->nstrs; i++)
-                if (l == n->lens[i] && !memcmp(q, n->strs[i], l)) {
-                    any = true;
-                    if (i < 64) found |= 1ull << i;
+        int hit = -1; /* index of the last matching value of the list */
+        for (int i = 0; et == PT_STR && i < n->nstrs; i++)
+            if (l == n->lens[i] && !memcmp(q, n->strs[i], l)) {
+                hit = i;
+                if (!(found[i / 64] >> (i % 64) & 1)) found[i / 64] |= 1ull << (i % 64), nfound++;
+            }
+        if (n->nnums && (et == PT_INT || (et == PT_DBL && l == 8))) {
+            double v = et == PT_INT ? (double)pval_get_int(q, (uint32_t)l) : pval_get_dbl(q);
+            for (int i = 0; i < n->nnums; i++)
+                if (v == n->nums[i]) {
+                    int k = n->nstrs + i;
+                    hit = k;
+                    if (!(found[k / 64] >> (k % 64) & 1)) found[k / 64] |= 1ull << (k % 64), nfound++;
                 }
+        }
+        if (op == OP_ANY && hit >= 0) return true;
         q += l;
         size++;
     }
-    switch (n->op->op) {
-    case OP_ANY: return any;
-    case OP_ALL: {
-        int k = n->nstrs < 64 ? n->nstrs : 64;
-        return found == (k == 64 ? ~0ull : (1ull << k) - 1);
-    }
+    switch (op) {
+    case OP_ALL: return nfound == want;
     case OP_SIZE_EQ: return size == n->n;
     case OP_SIZE_GT: return size > n->n;
     case OP_SIZE_LT: return size < n->n;
@@ -559,7 +616,7 @@ static bool value_test(const snode *n, uint8_t type, const uint8_t *p, uint32_t 
     }
     if (op == OP_TRUE) return type == PT_TRUE;
     if (op == OP_FALSE) return type == PT_FALSE;
-    if (op >= OP_BEFORE && op <= OP_OLDER) return type == PT_TIME && time_test(n, (double)pval_get_int(p, len), now);
+    if (op >= OP_BEFORE && op <= OP_LATER) return type == PT_TIME && time_test(n, (double)pval_get_int(p, len), now);
     if (op >= OP_ANY && op <= OP_SIZE_LT) return type == PT_ARR && arr_test(n, p, len);
     return false;
 }
@@ -606,6 +663,10 @@ static bool ref_leaf(const snode *n, const seg_env *env, uint32_t row, const pro
         /* Identifier fields hold strings; presence is all a filter asks. */
         return value_test(n, f.type, f.p, f.len, env->now_ms);
     }
+    case F_SUB:
+        /* A user who never had a status has Braze's default. */
+        if (!p->blob || !profile_get(p->blob, pkey(n->std, PK_ATTR), &f)) return str_test(n, SUB_DEFAULT, strlen(SUB_DEFAULT));
+        return f.type == PT_STR && str_test(n, (const char *)f.p, f.len);
     case F_CREATED: return time_test(n, (double)p->created * 1000, env->now_ms);
     case F_RANDOM: return num_test(n, (double)users_random_bucket(env->users, row));
     case F_EVENT:
@@ -671,6 +732,7 @@ typedef struct {
     const cols_event *e;
     uint32_t id;
     uint8_t *codeok;   /* strings: [code] = the positive test holds */
+    bool absent_ok;    /* subscription status: the test holds for a row without a value */
     bool numbers;      /* numok[] is filled: a number test on a column with few numbers */
     uint32_t *hashes;  /* equals/in on an open column: the operands' hashes */
     uint8_t numok[COLS_NUM_VALUES + 1]; /* [code] = the test holds (cols_nums) */
@@ -682,7 +744,8 @@ static void prep_leaf(prep *x, const snode *n, const seg_env *env) {
     memset(x, 0, sizeof *x);
     x->n = n;
     x->env = env;
-    if (n->f == F_ATTR || n->f == F_PRESENCE) {
+    if (n->f == F_ATTR || n->f == F_PRESENCE || n->f == F_SUB) {
+        if (n->f == F_SUB) x->absent_ok = str_test(n, SUB_DEFAULT, strlen(SUB_DEFAULT));
         x->id = leaf_name_id(n, env);
         x->a = x->id ? cols_attr_get(env->cols, x->id) : NULL;
         int op = n->op->op;
@@ -742,7 +805,7 @@ static bool attr_row(const prep *x, uint32_t row) {
     }
     if (op == OP_TRUE) return t == PT_TRUE;
     if (op == OP_FALSE) return t == PT_FALSE;
-    if (op >= OP_BEFORE && op <= OP_OLDER) return t == PT_TIME && time_test(n, cols_num(a, row), x->env->now_ms);
+    if (op >= OP_BEFORE && op <= OP_LATER) return t == PT_TIME && time_test(n, cols_num(a, row), x->env->now_ms);
     if (op >= OP_ANY && op <= OP_SIZE_LT) {
         /* Arrays are not columns: read this row's value. */
         pfield f;
@@ -766,6 +829,7 @@ static bool leaf_row(const prep *x, uint32_t row) {
     switch (n->f) {
     case F_ATTR:
     case F_PRESENCE: return attr_row(x, row);
+    case F_SUB: return x->a && x->a->type[row] ? attr_row(x, row) : x->absent_ok;
     case F_CREATED: return time_test(n, (double)users_get(x->env->users, row)->created * 1000, x->env->now_ms);
     case F_RANDOM: return num_test(n, (double)users_random_bucket(x->env->users, row));
     case F_EVENT:
@@ -1085,7 +1149,8 @@ static void describe_leaf(const snode *n, buf_t *b) {
             buf_puts(b, " ");
         }
         break;
-    case F_PRESENCE: buf_printf(b, "%s ", n->ftype); break;
+    case F_PRESENCE:
+    case F_SUB: buf_printf(b, "%s ", n->ftype); break;
     case F_CREATED: buf_puts(b, "profile created "); break;
     case F_RANDOM: buf_puts(b, "random bucket "); break;
     case F_EVENT:
@@ -1128,11 +1193,13 @@ static void describe_leaf(const snode *n, buf_t *b) {
         q(b, n->strs[0], n->lens[0]);
         break;
     case V_STRS:
+    case V_ELEMS:
         buf_puts(b, " [");
         for (int i = 0; i < n->nstrs; i++) {
             if (i) buf_puts(b, ", ");
             q(b, n->strs[i], n->lens[i]);
         }
+        for (int i = 0; i < n->nnums; i++) buf_printf(b, "%s%.15g", i || n->nstrs ? ", " : "", n->nums[i]);
         buf_puts(b, "]");
         break;
     case V_NUM: buf_printf(b, " %.15g", n->a); break;
@@ -1141,7 +1208,10 @@ static void describe_leaf(const snode *n, buf_t *b) {
         buf_puts(b, " ");
         describe_time(b, n->a);
         break;
-    case V_DAYS: buf_printf(b, " %lld day%s%s", (long long)n->n, n->n == 1 ? "" : "s", op->op == OP_OLDER ? " ago" : ""); break;
+    case V_DAYS:
+        buf_printf(b, " %lld day%s%s", (long long)n->n, n->n == 1 ? "" : "s",
+                   op->op == OP_OLDER ? " ago" : op->op == OP_LATER ? " from now" : "");
+        break;
     case V_COUNT: buf_printf(b, " %lld", (long long)n->n); break;
     }
 }

@@ -217,6 +217,47 @@ test('segments: bad definitions and unknown ids are 400s that name the problem',
   assert.equal(r.stderr, "brasa: invalid segment definition: 'days' must be an integer from 1 to 90 (per-day counts are kept 90 days)\n");
 });
 
+// The filters connected audiences compile to (src/core/audience.c):
+// subscription statuses with Braze's default, last_used_app (the profile's
+// date_of_last_session, a column of its own), >=, days to come, numbers in
+// arrays. Every definition is scoped to the users made here ('aud').
+test('segments: subscription status, last_used_app and the other audience operators', async () => {
+  const now = Date.now();
+  await h.usersApi(srv).trackOk({ attributes: [
+    { external_id: 'aud1', aud: 1, push_subscribe: 'opted_in', date_of_last_session: iso(now - DAY), renew: iso(now + 5 * DAY), nums: [1, 2] },
+    { external_id: 'aud2', aud: 2, date_of_last_session: iso(now - 30 * DAY), renew: iso(now + 40 * DAY), nums: ['2'] },
+    { external_id: 'aud3', aud: 3, email_subscribe: 'unsubscribed' },
+  ] });
+  const scoped = (f) => ({ and: [{ type: 'custom_attribute', name: 'aud', op: 'exists' }, f] });
+  const size = async (name, definition) => {
+    const res = await admin(srv, 'POST', '/admin/segments', { name, definition: scoped(definition) });
+    assert.equal(res.status, 201, res.text);
+    return res.json.segment;
+  };
+  const subscribed = await size('push subscribed', { type: 'push_subscription_status', op: 'equals', value: 'subscribed' });
+  assert.equal(subscribed.size, 2); // aud2, aud3: never set, so subscribed
+  assert.equal(subscribed.description,
+    'custom attribute "aud" exists AND push_subscription_status equals "subscribed"');
+  assert.equal((await size('email not unsubscribed', { type: 'email_subscription_status', op: 'not_in', value: ['unsubscribed'] })).size, 2);
+  assert.equal((await size('recent', { type: 'last_used_app', op: 'after', value: iso(now - 7 * DAY) })).size, 1);
+  assert.equal((await size('used', { type: 'last_used_app', op: 'within_last_days', value: 60 })).size, 2);
+  assert.equal((await size('aud >= 2', { type: 'custom_attribute', name: 'aud', op: 'greater_than_or_equal_to', value: 2 })).size, 2);
+  assert.equal((await size('aud <= 2', { type: 'custom_attribute', name: 'aud', op: 'less_than_or_equal_to', value: 2 })).size, 2);
+  assert.equal((await size('renews soon', { type: 'custom_attribute', name: 'renew', op: 'within_next_days', value: 10 })).size, 1);
+  assert.equal((await size('renews later', { type: 'custom_attribute', name: 'renew', op: 'more_than_days_from_now', value: 10 })).size, 1);
+  assert.equal((await size('has 2', { type: 'custom_attribute', name: 'nums', op: 'includes_any', value: [2] })).size, 1);
+  assert.equal((await size('has "2"', { type: 'custom_attribute', name: 'nums', op: 'includes_any', value: ['2'] })).size, 1);
+  assert.equal((await size('not vip', { type: 'custom_attribute', name: 'vip', op: 'is_not_true' })).size, 3);
+
+  // Opting out moves a user out at once; the status column follows.
+  await h.usersApi(srv).trackOk({ attributes: [{ external_id: 'aud3', push_subscribe: 'unsubscribed' }] });
+  const res = await admin(srv, 'GET', `/admin/segments/${subscribed.id}`);
+  assert.equal(res.json.segment.size, 1);
+
+  const bad = await admin(srv, 'POST', '/admin/segments', { name: 'x', definition: { type: 'push_subscription_status', op: 'equals', value: 'yes' } });
+  h.assertError(bad, 400, "Bad Request: invalid segment definition: push_subscription_status values are 'opted_in', 'subscribed' and 'unsubscribed'");
+});
+
 test('segments: a key needs the segments permissions', async () => {
   const k = await h.createKey(srv, srv.key, { name: 'list-only', permissions: ['segments.list'] });
   assert.equal((await get(srv, '/segments/list', k.key)).status, 200);

@@ -98,6 +98,7 @@ static uint32_t rnd(uint32_t n) {
 
 static const char *const tiers[] = {"gold", "silver", "bronze", "Gold", "platinum"};
 static const char *const tagv[] = {"a", "b", "c", "d"};
+static const char *const subv[] = {"opted_in", "subscribed", "unsubscribed"};
 
 static uint32_t nid(world *w, const char *s) { return names_intern(w->n, s, strlen(s)); }
 
@@ -162,12 +163,40 @@ static void randomise(world *w, uint32_t row, bool may_delete) {
     r = rnd(3);
     if (r < 2) pedit_set(&e, pkey(nid(w, "vip"), PK_ATTR), r ? PT_TRUE : PT_FALSE, "", 0);
     else pedit_del(&e, pkey(nid(w, "vip"), PK_ATTR));
-    if (rnd(2)) put_int(&e, pkey(nid(w, "signup"), PK_ATTR), PT_TIME, NOW - (int64_t)rnd(200) * DAY);
+    /* Times in the past and to come (days ago and days from now). */
+    if (rnd(2)) put_int(&e, pkey(nid(w, "signup"), PK_ATTR), PT_TIME, NOW + ((int64_t)rnd(400) - 200) * DAY + rnd(1000));
+    else pedit_del(&e, pkey(nid(w, "signup"), PK_ATTR));
+    if (rnd(3)) put_int(&e, pkey(PF_LAST_SESSION, PK_ATTR), PT_TIME, NOW - (int64_t)rnd(60) * DAY - rnd(86400000));
+    else pedit_del(&e, pkey(PF_LAST_SESSION, PK_ATTR));
+    /* Subscription states, or none (Braze's default: subscribed). */
+    for (uint32_t f = PF_EMAIL_SUBSCRIBE; f <= PF_PUSH_SUBSCRIBE; f++) {
+        r = rnd(4);
+        if (r < 3) pedit_set(&e, pkey(f, PK_ATTR), PT_STR, subv[r], strlen(subv[r]));
+        else pedit_del(&e, pkey(f, PK_ATTR));
+    }
     if (rnd(2)) {
         uint8_t arr[64];
         size_t n = 0;
         int k = (int)rnd(4);
         for (int i = 0; i < k; i++) {
+            if (rnd(3) == 0) { /* numbers too: 1..3, as integers or doubles */
+                int64_t v = 1 + rnd(3);
+                if (rnd(2)) {
+                    uint8_t b[16];
+                    size_t bl = pval_int(b, v);
+                    arr[n++] = PT_INT;
+                    n += varint_put(arr + n, bl);
+                    memcpy(arr + n, b, bl);
+                    n += bl;
+                } else {
+                    double d = (double)v;
+                    arr[n++] = PT_DBL;
+                    n += varint_put(arr + n, 8);
+                    memcpy(arr + n, &d, 8);
+                    n += 8;
+                }
+                continue;
+            }
             const char *t = tagv[rnd(4)];
             arr[n++] = PT_STR;
             n += varint_put(arr + n, strlen(t));
@@ -286,6 +315,31 @@ TEST(segment_definition_errors_name_the_problem) {
     T_EQ_INT(bad_def("{\"and\":[{\"type\":\"country\",\"op\":\"exists\"}],\"x\":1}", "one key"), 0);
     T_EQ_INT(bad_def("{\"type\":\"random_bucket\",\"op\":\"less_than\",\"value\":20000}", "0 to 9999"), 0);
     T_EQ_INT(bad_def("{\"type\":\"created_at\",\"op\":\"before\",\"value\":\"yesterday\"}", "ISO-8601"), 0);
+    /* The operators connected audiences need (core/audience.c). */
+    T_EQ_INT(bad_def("{\"type\":\"push_subscription_status\",\"op\":\"equals\",\"value\":\"yes\"}",
+                     "push_subscription_status values are 'opted_in', 'subscribed' and 'unsubscribed'"), 0);
+    T_EQ_INT(bad_def("{\"type\":\"email_subscription_status\",\"op\":\"in\",\"value\":[\"opted_in\",\"x\"]}",
+                     "email_subscription_status values are"), 0);
+    T_EQ_INT(bad_def("{\"type\":\"email_subscription_status\",\"op\":\"equals\",\"value\":\"opted_in\\u0000\"}",
+                     "email_subscription_status values are"), 0);
+    T_EQ_INT(bad_def("{\"type\":\"email_subscription_status\",\"op\":\"exists\"}",
+                     "'exists' is not an operator of email_subscription_status filters"), 0);
+    T_EQ_INT(bad_def("{\"type\":\"push_subscription_status\",\"op\":\"matches_regex\",\"value\":\"in\"}",
+                     "not an operator of push_subscription_status"), 0);
+    T_EQ_INT(bad_def("{\"type\":\"last_used_app\",\"op\":\"equals\",\"value\":\"x\"}",
+                     "'equals' is not an operator of last_used_app filters"), 0);
+    T_EQ_INT(bad_def("{\"type\":\"last_used_app\",\"op\":\"after\",\"value\":5}", "ISO-8601"), 0);
+    T_EQ_INT(bad_def("{\"type\":\"custom_attribute\",\"name\":\"a\",\"op\":\"within_next_days\",\"value\":1.5}",
+                     "'value' of 'within_next_days' must be a non-negative integer number of days"), 0);
+    T_EQ_INT(bad_def("{\"type\":\"custom_attribute\",\"name\":\"a\",\"op\":\"more_than_days_from_now\",\"value\":-1}",
+                     "non-negative integer number of days"), 0);
+    T_EQ_INT(bad_def("{\"type\":\"custom_attribute\",\"name\":\"a\",\"op\":\"greater_than_or_equal_to\",\"value\":\"3\"}",
+                     "'value' of 'greater_than_or_equal_to' must be a number"), 0);
+    T_EQ_INT(bad_def("{\"type\":\"custom_attribute\",\"name\":\"a\",\"op\":\"includes_any\",\"value\":[\"x\",true]}",
+                     "must be a non-empty array of strings and numbers"), 0);
+    T_EQ_INT(bad_def("{\"type\":\"custom_attribute\",\"name\":\"a\",\"op\":\"in\",\"value\":[\"x\",1]}",
+                     "must be a non-empty array of strings"), 0);
+    T_EQ_INT(bad_def("{\"type\":\"country\",\"op\":\"is_not_true\"}", "not an operator of country filters"), 0);
     seg_def *d = NULL;
     char why[200];
     T_EQ_INT(compile("{\"type\":\"segment\",\"id\":\"fail\",\"op\":\"in\"}", &d, why, sizeof why), BR_ESTORE);
@@ -294,6 +348,40 @@ TEST(segment_definition_errors_name_the_problem) {
     T_EQ_INT(seg_compile(j, "me", resolve, NULL, &d, why, sizeof why), BR_EINVAL);
     json_object_put(j);
     T_EQ_INT(bad_def("{\"and\":[{\"type\":\"segment\",\"id\":\"s2\",\"op\":\"in\"},{\"type\":\"custom_event\",\"name\":\"e\",\"op\":\"count_ge\",\"value\":3,\"days\":30}]}", NULL), 1);
+}
+
+static int describes_as(const char *json, const char *words) {
+    seg_def *d;
+    char why[400];
+    if (compile(json, &d, why, sizeof why) != 0) {
+        printf("    does not compile: %s\n", why);
+        return -1;
+    }
+    char *s = seg_describe(d);
+    int rc = strcmp(s, words) != 0;
+    if (rc) printf("    \"%s\"\n    != \"%s\"\n", s, words);
+    free(s);
+    seg_free(d);
+    return rc;
+}
+
+TEST(segment_describe_new_operators) {
+    T_EQ_INT(describes_as("{\"type\":\"push_subscription_status\",\"op\":\"not_equals\",\"value\":\"opted_in\"}",
+                          "push_subscription_status does not equal \"opted_in\""), 0);
+    T_EQ_INT(describes_as("{\"type\":\"last_used_app\",\"op\":\"before\",\"value\":\"2024-01-02\"}",
+                          "last_used_app is before 2024-01-02T00:00:00.000Z"), 0);
+    T_EQ_INT(describes_as("{\"type\":\"custom_attribute\",\"name\":\"n\",\"op\":\"greater_than_or_equal_to\",\"value\":2.5}",
+                          "custom attribute \"n\" >= 2.5"), 0);
+    T_EQ_INT(describes_as("{\"type\":\"custom_attribute\",\"name\":\"n\",\"op\":\"less_than_or_equal_to\",\"value\":2}",
+                          "custom attribute \"n\" <= 2"), 0);
+    T_EQ_INT(describes_as("{\"type\":\"custom_attribute\",\"name\":\"b\",\"op\":\"is_not_true\"}",
+                          "custom attribute \"b\" is not true"), 0);
+    T_EQ_INT(describes_as("{\"type\":\"custom_attribute\",\"name\":\"t\",\"op\":\"within_next_days\",\"value\":3}",
+                          "custom attribute \"t\" is within the next 3 days"), 0);
+    T_EQ_INT(describes_as("{\"type\":\"custom_attribute\",\"name\":\"t\",\"op\":\"more_than_days_from_now\",\"value\":1}",
+                          "custom attribute \"t\" is more than 1 day from now"), 0);
+    T_EQ_INT(describes_as("{\"type\":\"custom_attribute\",\"name\":\"a\",\"op\":\"includes_any\",\"value\":[\"x\",3,\"y\",0.5]}",
+                          "custom attribute \"a\" includes any of [\"x\", \"y\", 3, 0.5]"), 0);
 }
 
 TEST(segment_describe_reads_as_words) {
@@ -339,6 +427,21 @@ static void random_leaf(buf_t *b) {
         "{\"type\":\"custom_attribute\",\"name\":\"tags\",\"op\":\"includes_all\",\"value\":[\"a\",\"%s\"]}",
         "{\"type\":\"custom_attribute\",\"name\":\"tags\",\"op\":\"includes_none\",\"value\":[\"%s\"]}",
         "{\"type\":\"custom_attribute\",\"name\":\"tags\",\"op\":\"size_greater_than\",\"value\":%d}",
+        "{\"type\":\"custom_attribute\",\"name\":\"tags\",\"op\":\"includes_any\",\"value\":[%d]}",
+        "{\"type\":\"custom_attribute\",\"name\":\"tags\",\"op\":\"includes_all\",\"value\":[\"a\",%d.0]}",
+        "{\"type\":\"custom_attribute\",\"name\":\"tags\",\"op\":\"includes_none\",\"value\":[%d,\"b\"]}",
+        "{\"type\":\"custom_attribute\",\"name\":\"age\",\"op\":\"greater_than_or_equal_to\",\"value\":%d}",
+        "{\"type\":\"custom_attribute\",\"name\":\"level\",\"op\":\"less_than_or_equal_to\",\"value\":%d}",
+        "{\"type\":\"custom_attribute\",\"name\":\"level\",\"op\":\"greater_than_or_equal_to\",\"value\":%d}",
+        "{\"type\":\"custom_attribute\",\"name\":\"signup\",\"op\":\"within_next_days\",\"value\":%d}",
+        "{\"type\":\"custom_attribute\",\"name\":\"signup\",\"op\":\"more_than_days_from_now\",\"value\":%d}",
+        "{\"type\":\"push_subscription_status\",\"op\":\"equals\",\"value\":\"%s\"}",
+        "{\"type\":\"push_subscription_status\",\"op\":\"not_equals\",\"value\":\"%s\"}",
+        "{\"type\":\"email_subscription_status\",\"op\":\"in\",\"value\":[\"%s\",\"opted_in\"]}",
+        "{\"type\":\"email_subscription_status\",\"op\":\"not_in\",\"value\":[\"%s\"]}",
+        "{\"type\":\"last_used_app\",\"op\":\"after\",\"value\":\"2023-10-%02dT00:00:00Z\"}",
+        "{\"type\":\"last_used_app\",\"op\":\"within_last_days\",\"value\":%d}",
+        "{\"type\":\"last_used_app\",\"op\":\"%s\"}",
         "{\"type\":\"custom_attribute\",\"name\":\"missing\",\"op\":\"%s\"}",
         "{\"type\":\"country\",\"op\":\"equals\",\"value\":\"%s\"}",
         "{\"type\":\"email\",\"op\":\"%s\"}",
@@ -366,14 +469,18 @@ static void random_leaf(buf_t *b) {
         const char *arg;
         if (strstr(f, "tier") || strstr(f, "country")) arg = strstr(f, "country") ? (rnd(2) ? "US" : "FR") : tiers[rnd(5)];
         else if (strstr(f, "tags")) arg = tagv[rnd(4)];
-        else if (strstr(f, "vip")) arg = rnd(2) ? "is_true" : "is_false";
-        else if (strstr(f, "cohort")) arg = rnd(2) ? "includes" : "excludes";
+        else if (strstr(f, "subscription_status")) arg = subv[rnd(3)];
+        else if (strstr(f, "vip")) {
+            static const char *const bops[] = {"is_true", "is_false", "is_not_true", "is_not_false"};
+            arg = bops[rnd(4)];
+        } else if (strstr(f, "cohort")) arg = rnd(2) ? "includes" : "excludes";
         else if (strstr(f, "segment")) arg = rnd(2) ? "in" : "not_in";
         else if (strstr(f, "custom_event") || strstr(f, "purchase")) arg = rnd(2) ? "performed" : "never_performed";
         else arg = rnd(2) ? "exists" : "blank";
         snprintf(tmp, sizeof tmp, f, arg);
     } else {
-        int v = (int)rnd(strstr(f, "random") ? 5000 : strstr(f, "days") || strstr(f, "created") ? 100 : strstr(f, "level") ? 13 : 30);
+        int v = (int)rnd(strstr(f, "random") ? 5000 : strstr(f, "days") || strstr(f, "created") ? 100 : strstr(f, "level") ? 13
+                                                     : strstr(f, "tags") ? 4 : 30);
         if (strstr(f, "%02d")) v = 1 + (int)rnd(28);
         if (strstr(f, "count")) v = (int)rnd(8);
         snprintf(tmp, sizeof tmp, f, v);
@@ -583,6 +690,30 @@ static int count_of(fixture_world *fw, cols_t *cols, const char *json) {
     bitmap_free(b);
     seg_free(d);
     return n == ref ? n : -2;
+}
+
+/* includes_all checks every value of its list: it used to check only the
+ * first 64, so a 65th value the array lacks was ignored. Lists hold
+ * numbers too, matching number elements of either type. */
+TEST(segment_includes_all_checks_every_value) {
+    fixture_world fw = fixture_world_new();
+    json_object_put(fixture_world_track(&fw, NOW, "{\"attributes\":[{\"external_id\":\"u\",\"tags\":[\"a\",\"b\",2]}]}").errors);
+    cols_t *cols = cols_new();
+    cols_build(cols, fw.u);
+    buf_t b = BUF_INIT;
+    for (int last = 0; last < 3; last++) {
+        buf_reset(&b);
+        buf_puts(&b, "{\"type\":\"custom_attribute\",\"name\":\"tags\",\"op\":\"includes_all\",\"value\":[");
+        for (int i = 0; i < 64; i++) buf_puts(&b, "\"a\",");
+        buf_puts(&b, last == 0 ? "\"zz\"]}" : last == 1 ? "\"b\"]}" : "2.0]}");
+        T_EQ_INT(count_of(&fw, cols, b.data), last == 0 ? 0 : 1);
+    }
+    T_EQ_INT(count_of(&fw, cols, "{\"type\":\"custom_attribute\",\"name\":\"tags\",\"op\":\"includes_all\",\"value\":[\"b\",2,3]}"), 0);
+    T_EQ_INT(count_of(&fw, cols, "{\"type\":\"custom_attribute\",\"name\":\"tags\",\"op\":\"includes_none\",\"value\":[\"c\",2]}"), 0);
+    T_EQ_INT(count_of(&fw, cols, "{\"type\":\"custom_attribute\",\"name\":\"tags\",\"op\":\"includes_any\",\"value\":[\"2\"]}"), 0);
+    buf_free(&b);
+    cols_free(cols);
+    fixture_world_free(&fw);
 }
 
 /* A JSON string may hold NUL bytes: operands are kept whole, with their
