@@ -49,7 +49,33 @@
     /* HTTP edge (http/head.c, http/guard.c, http/authfail.c) */            \
     XX(TENCODING,   501, "Not Implemented")                                   \
     XX(AUTHFAIL,    429, "Too Many Requests: too many failed authentications from this address") \
-    XX(URITOOLONG,  414, "URI Too Long")                                  
+    XX(URITOOLONG,  414, "URI Too Long")                                      \
+    /* Content Blocks (Braze's texts; core/content_block.h, api/content_blocks.c) */ \
+    XX(CBCONTENTBLANK, 400, "Content cannot be blank")                       \
+    XX(CBCONTENTTYPE, 400, "Content must be a string")                       \
+    XX(CBCONTENTBIG, 400, "Content must be smaller than 50kb")               \
+    XX(CBLIQUID,    400, "Content contains malformed liquid")                 \
+    XX(CBSELFREF,   400, "Content Block cannot be referenced within itself")  \
+    XX(CBDESCBLANK, 400, "Content Block description cannot be blank")         \
+    XX(CBDESCLONG,  400, "Content Block description must be shorter than 250 characters") \
+    XX(CBNAMEBLANK, 400, "Content Block name cannot be blank")                \
+    XX(CBNAMELONG,  400, "Content Block name must be shorter than 100 characters") \
+    XX(CBNAMECHARS, 400, "Content Block name can only contain alphanumeric characters") \
+    XX(CBNAMETAKEN, 400, "Content Block with this name already exists")       \
+    XX(CBSTATE,     400, "Content Block state must be either active or draft") \
+    XX(CBTAGSARRAY, 400, "Tags must be an array")                             \
+    XX(CBTAGSSTRINGS, 400, "All tags must be strings")                        \
+    XX(CBRENAME,    400, "Content Block name cannot be updated for active Content Blocks") \
+    XX(CBTODRAFT,   400, "Active Content Block can not be updated to Draft. Create a new Content Block.") \
+    XX(CBAFTER,     400, "Modified after time is invalid")                    \
+    XX(CBBEFORE,    400, "Modified before time is invalid")                   \
+    XX(CBLIMIT,     400, "Content Block number limit is invalid")             \
+    XX(CBLIMITLOW,  400, "Content Block number limit must be greater than 0") \
+    XX(CBLIMITHIGH, 400, "Content Block number limit exceeds maximum of 1000") \
+    XX(CBOFFSET,    400, "Offset is invalid")                                 \
+    XX(CBIDBLANK,   400, "Content Block ID cannot be blank")                  \
+    XX(CBID,        400, "Content Block ID is invalid for this workspace")    \
+    XX(CBDELETED,   400, "Content Block has been deleted—content not available")
 
 typedef enum {
 #define XX(name, status, msg) BR_E_##name##_IDX,

@@ -21,7 +21,8 @@
  * Only the writer writes through this process's brasa.db connection;
  * reads that need no ordering with writes use their own connections
  * (store_open_reader). store/ alone speaks SQL: one module per resource
- * (journal.h, checkpoint.h, keys.h, partners.h, segments.h, exports.h). */
+ * (journal.h, checkpoint.h, keys.h, partners.h, segments.h, exports.h,
+ * content_blocks.h). */
 #ifndef BR_STORE_H
 #define BR_STORE_H
 #include "../lib/metrics.h"
