@@ -8,6 +8,7 @@ const http_route *const api_tables[] = {
     api_users_routes,
     api_partners_routes,
     api_segments_routes,
+    api_content_blocks_routes,
     api_exports_routes,
     api_metrics_routes,
     NULL,

@@ -16,6 +16,7 @@ extern const http_route api_keys_routes[];
 extern const http_route api_users_routes[];
 extern const http_route api_partners_routes[];
 extern const http_route api_segments_routes[];
+extern const http_route api_content_blocks_routes[];
 extern const http_route api_exports_routes[];
 extern const http_route api_metrics_routes[];
 
