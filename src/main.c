@@ -19,6 +19,7 @@ static const struct {
     {"cohorts", cli_cohorts, "list the cohorts partners imported"},
     {"segments", cli_segments, "create, list and size segments"},
     {"liquid", cli_liquid, "render a Liquid template against a user (preview)"},
+    {"credentials", cli_credentials, "basic-auth credentials for connected_content"},
 };
 
 static void usage(FILE *f) {

@@ -11,6 +11,7 @@ const http_route *const api_tables[] = {
     api_content_blocks_routes,
     api_exports_routes,
     api_metrics_routes,
+    api_credentials_routes,
     NULL,
 };
 

@@ -12,5 +12,6 @@ int cli_partners(int argc, char **argv);
 int cli_cohorts(int argc, char **argv);
 int cli_segments(int argc, char **argv);
 int cli_liquid(int argc, char **argv);
+int cli_credentials(int argc, char **argv);
 
 #endif
