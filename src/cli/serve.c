@@ -17,6 +17,8 @@
 #include "../engine/engine.h"
 #include "../engine/exporter.h"
 #include "../engine/segments.h"
+#include "../send/dispatch.h"
+#include "../send/sched.h"
 #include "../http/authfail.h"
 #include "../store/keys.h"
 #include "../lib/clock.h"
@@ -177,6 +179,8 @@ int cli_serve(int argc, char **argv) {
     sqlite3 *creds_db = NULL;
     rl_t *rl = NULL;
     exporter_t *exporter = NULL;
+    dispatcher *dsp = NULL;
+    scheduler *sch = NULL;
     http_server *srv = NULL, *msrv = NULL;
     char *public_url = NULL, mhost[64] = "";
     long mport = -1;
@@ -259,8 +263,12 @@ int cli_serve(int argc, char **argv) {
     rl = rl_new(&rlc);
     exporter_config ec = {.engine = engine, .ttl_hours = (unsigned)export_ttl, .gcg = &gcg};
     if (exporter_start(&ec, &exporter) < 0) goto out;
+    /* Messaging: the dispatcher resumes what was sending, the scheduler
+     * fires what came due while the server was down. */
+    if (!(dsp = dsp_start(engine)) || !(sch = sched_start(engine, dsp))) goto out;
     http_ctx ctx = {.engine = engine, .auth = auth, .rl = rl, .exporter = exporter, .public_url = public_url,
-                    .data_dir = dir, .gcg = &gcg, .started_ms = clock_wall_ms()};
+                    .data_dir = dir, .gcg = &gcg, .started_ms = clock_wall_ms(), .dispatcher = dsp,
+                    .scheduler = sch};
     if (gcg_enabled(&gcg))
         log_info("serve: Global Control Group: %u%% of users, random buckets %u to %u", gcg.percent, gcg.start,
                  (gcg.start + gcg.percent * 100 - 1) % GCG_BUCKETS);
@@ -331,6 +339,8 @@ out:
     http_stop(msrv);
     http_stop(srv);
     exporter_free(exporter); /* after the handlers that kick it, before the engine its commands need */
+    sched_stop(sch);         /* likewise; what they did not record is redone at the next start */
+    dsp_stop(dsp);
     if (engine) engine_stop(engine, !store_failed(store)); /* a clean stop leaves no journal to replay */
     store_stop(store);
     auth_free(auth);

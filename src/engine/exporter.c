@@ -5,6 +5,7 @@
 #include "segments.h"
 #include "../core/gcg.h"
 #include "../core/export.h"
+#include "../store/messaging.h"
 #include "../lib/archive.h"
 #include "../lib/buf.h"
 #include "../lib/clock.h"
@@ -75,6 +76,9 @@ static int chunk_read(engine_t *e, void *arg) {
         if (users_get(u, c->rows[i])->flags & PROFILE_DELETED) continue;
         json_object *o = export_user(u, engine_names(e), c->rows[i], c->fields);
         export_cohorts(o, engine_cohorts(e), c->rows[i], c->fields);
+        uint8_t bz[12];
+        users_braze_id(u, c->rows[i], bz);
+        store_received_export(engine_reader(e), o, bz);
         size_t len;
         const char *s = json_object_to_json_string_length(o, JSON_PLAIN, &len);
         buf_append(c->out, s, len);

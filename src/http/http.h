@@ -36,6 +36,8 @@ typedef struct {
 
 struct engine;
 struct gcg;
+struct dispatcher;
+struct scheduler;
 
 /* What every handler may use; owned by the serve command. */
 typedef struct {
@@ -48,6 +50,8 @@ typedef struct {
     const struct gcg *gcg;     /* the Global Control Group (core/gcg.h); NULL: none */
     int64_t started_ms;
     struct http_server *api;   /* whose requests GET /metrics counts, from any server; NULL: its own */
+    struct dispatcher *dispatcher; /* send/dispatch.h: woken when a dispatch is written */
+    struct scheduler *scheduler;   /* send/sched.h: woken when a schedule is written */
 } http_ctx;
 
 #define HTTP_DEFERRED 1

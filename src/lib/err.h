@@ -46,6 +46,14 @@
     XX(MERGEMAX,    400, "a single request may not contain more than 50 merge updates") \
     XX(MERGEIDENT,  400, "identifiers must be objects with an 'external_id' property that is a string, 'user_alias' property that is an object, 'email' property that is a string, or 'phone' property that is a string") \
     XX(MERGEKEYS,   400, "'merge_updates' must only have 'identifier_to_merge' and 'identifier_to_keep'") \
+    /* Messaging (Braze's names for them; the detail says what and where) */ \
+    XX(NORECIPIENTS, 400, "No Recipients")                                   \
+    XX(CAMPAIGNID,  400, "Invalid Campaign ID")                               \
+    XX(VARUNSPEC,   400, "Message Variant Unspecified")                       \
+    XX(VARIANT,     400, "Invalid Message Variant")                           \
+    XX(MSGTYPE,     400, "Mismatched Message Type")                           \
+    XX(NOMESSAGE,   400, "No message to send")                                \
+    XX(MAXRECIPS,   400, "The max number of ids per request was exceeded")    \
     /* HTTP edge (http/head.c, http/guard.c, http/authfail.c) */            \
     XX(TENCODING,   501, "Not Implemented")                                   \
     XX(AUTHFAIL,    429, "Too Many Requests: too many failed authentications from this address") \

@@ -1,0 +1,33 @@
+/* campaigns.h -- the campaign and app writes of api/campaigns.c, shared
+ * with the CLI (cli/campaigns.c), which runs them on a stopped server's
+ * store or sends them to a running one's admin API. */
+#ifndef BR_API_CAMPAIGNS_H
+#define BR_API_CAMPAIGNS_H
+#include "../lib/secret.h"
+#include <json-c/json.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+/* A create (id NULL) or update of a campaign from an admin API body. The
+ * store op answers 0 with the stored document in doc (a new reference);
+ * BR_EINVAL with why; BR_ENOTFOUND for an unknown id. */
+typedef struct {
+    const char *id;
+    json_object *body;
+    int64_t now_ms;
+    json_object *doc; /* out */
+    char why[400];
+} api_campaign_write;
+int api_campaign_write_op(sqlite3 *db, void *arg);
+
+/* A new app: {"name", "platform"} checked by api_app_parse (strings point
+ * into the body); the op draws its app_id. */
+typedef struct {
+    const char *name, *platform;
+    int64_t now_ms;
+    char app_id[SECRET_KEY_LEN + 1]; /* out */
+} api_app_create;
+int api_app_parse(json_object *body, api_app_create *a, char *why, size_t whylen);
+int api_app_create_op(sqlite3 *db, void *arg);
+
+#endif
