@@ -62,8 +62,14 @@ run: deps build/brasa
 unit: build/test/unit
 	build/test/unit
 
-e2e: build/test/brasa
-	BRASA_BIN=$(CURDIR)/build/test/brasa node --test --test-concurrency=1 tests/e2e/
+# The webhook receiver of the benchmarks (bench/recv.c) under the
+# sanitizers: its own e2e test, and a webhook endpoint for other tests.
+build/test/recv: bench/recv.c
+	@mkdir -p $(@D)
+	$(CC) $(SAN) $(WARN) -o $@ $< -lpthread
+
+e2e: build/test/brasa build/test/recv
+	BRASA_BIN=$(CURDIR)/build/test/brasa RECV_BIN=$(CURDIR)/build/test/recv node --test --test-concurrency=1 tests/e2e/
 
 test: deps
 	@$(MAKE) --no-print-directory unit liquid-diff e2e $(if $(FUZZ_C),fuzz)
@@ -74,10 +80,13 @@ liquid-diff: build/test/brasa
 	@if command -v ruby >/dev/null 2>&1; then ruby tests/liquid/diff.rb --bin build/test/brasa; \
 	else echo "liquid-diff: skipped (ruby is not installed)"; fi
 
-# Each bench/NAME.c is linked with the project's sources (json_libs, which
-# compares other JSON libraries, stands alone); each bench/*.sh runs one.
-BENCH_C    := $(filter-out bench/json_libs.c,$(wildcard bench/*.c))
-BENCH_BINS := $(patsubst bench/%.c,build/bench/%,$(BENCH_C)) build/bench/json_libs
+# Each bench/NAME.c is linked with the project's sources, except those that
+# stand alone: json_libs (it compares other JSON libraries), and recv and
+# recv_client (a webhook receiver and its load generator: sockets only, so
+# they build in a second and can run anywhere). Each bench/*.sh runs one.
+BENCH_ALONE := bench/json_libs.c bench/recv.c bench/recv_client.c
+BENCH_C    := $(filter-out $(BENCH_ALONE),$(wildcard bench/*.c))
+BENCH_BINS := $(patsubst bench/%.c,build/bench/%,$(BENCH_C)) $(patsubst bench/%.c,build/bench/%,$(BENCH_ALONE))
 
 build/bench/%: bench/%.c $(SRC) $(GEN) $(HDRS)
 	@mkdir -p $(@D)
@@ -86,6 +95,10 @@ build/bench/%: bench/%.c $(SRC) $(GEN) $(HDRS)
 build/bench/json_libs: bench/json_libs.c
 	@mkdir -p $(@D)
 	$(CC) -O2 $(WARN) bench/json_libs.c $(shell pkg-config --cflags --libs json-c jansson libcjson) -ldl -o $@
+
+build/bench/recv build/bench/recv_client: build/bench/%: bench/%.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g $(WARN) -o $@ $< -lpthread
 
 bench:
 	@scripts/deps.sh bench
