@@ -188,7 +188,7 @@ static int check_recipient(json_object *r, size_t i, json_object *out, json_obje
                 continue; /* the recipient's identifier names the user */
             json_object_object_add(o, ak, json_object_get(av));
         }
-        json_object_object_add(o, idk, json_object_get(idv));
+        json_object_object_add(o, strcmp(idk, "external_user_id") ? idk : "external_id", json_object_get(idv));
         if (!strcmp(idk, "email")) json_object_object_add(o, "prioritization", json_object_get(json_get(r, "prioritization")));
         if (existing) json_object_object_add(o, "_update_existing_only", json_object_new_boolean(1));
         json_object_array_add(attrs, o);

@@ -187,7 +187,7 @@ int dsp_insert_op(sqlite3 *db, void *arg) {
     dsp_new *n = arg;
     int rc;
     if (n->schedule_id && (rc = store_schedule_set_state(db, n->schedule_id, SCHED_FIRED, n->now_ms)) < 0) return rc;
-    json_object *req = json_object_get(n->req);
+    json_object *req = n->props ? NULL : json_object_get(n->req);
     if (n->props) {
         /* the stored request carries the recipients' properties by row */
         req = json_object_new_object();
