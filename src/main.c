@@ -18,6 +18,8 @@ static const struct {
     {"partners", cli_partners, "technology partners' data import keys (cohort import)"},
     {"cohorts", cli_cohorts, "list the cohorts partners imported"},
     {"segments", cli_segments, "create, list and size segments"},
+    {"campaigns", cli_campaigns, "create, update, archive, list and show campaigns"},
+    {"apps", cli_apps, "create and list the workspace's apps"},
     {"liquid", cli_liquid, "render a Liquid template against a user (preview)"},
     {"credentials", cli_credentials, "basic-auth credentials for connected_content"},
 };

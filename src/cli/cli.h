@@ -11,6 +11,8 @@ int cli_keys(int argc, char **argv);
 int cli_partners(int argc, char **argv);
 int cli_cohorts(int argc, char **argv);
 int cli_segments(int argc, char **argv);
+int cli_campaigns(int argc, char **argv);
+int cli_apps(int argc, char **argv);
 int cli_liquid(int argc, char **argv);
 int cli_credentials(int argc, char **argv);
 
