@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "thread.h"
 
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -15,3 +16,5 @@ void thread_background(bool idle_io) {
     (void)setpriority(PRIO_PROCESS, (id_t)tid, 10);
     if (idle_io) (void)syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, tid, IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT);
 }
+
+void thread_name(const char *name) { (void)pthread_setname_np(pthread_self(), name); }

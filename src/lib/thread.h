@@ -11,5 +11,7 @@
  * nobody ever waits for may use it. Best effort: failures are ignored.
  * Linux only. */
 void thread_background(bool idle_io);
+/* Names the calling thread (at most 15 bytes shown), for top -H and gdb. */
+void thread_name(const char *name);
 
 #endif

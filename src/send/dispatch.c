@@ -13,6 +13,7 @@
 #include "../lib/json.h"
 #include "../lib/log.h"
 #include "../lib/mem.h"
+#include "../lib/thread.h"
 #include "../lib/secret.h"
 #include "../liquid/liquid.h"
 #include "../store/content_blocks.h"
@@ -614,6 +615,7 @@ struct slice {
 
 static void *render_thread(void *arg) {
     dispatcher *d = arg;
+    thread_name("brasa-render");
     liq_renderer *r = liq_renderer_new();
     pthread_mutex_lock(&d->pool_mu);
     for (;;) {
@@ -907,6 +909,7 @@ static void load_new(dispatcher *d) {
 
 static void *run(void *arg) {
     dispatcher *d = arg;
+    thread_name("brasa-dispatch");
     bool reload = true;
     int64_t last_load = 0;
     for (;;) {

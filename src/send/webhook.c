@@ -10,6 +10,7 @@
 #include "../lib/clock.h"
 #include "../lib/log.h"
 #include "../lib/mem.h"
+#include "../lib/thread.h"
 #include "../version.h"
 
 #include <curl/curl.h>
@@ -19,7 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAX_ACTIVE 256
+#define MAX_ACTIVE 128
 
 typedef struct xfer {
     send_msg *m;
@@ -184,6 +185,7 @@ static void finished(webhook *w, CURL *h, CURLcode res) {
 
 static void *run(void *arg) {
     webhook *w = arg;
+    thread_name("brasa-webhook");
     for (;;) {
         pthread_mutex_lock(&w->mu);
         bool stop = w->stop, drain = w->drain;
@@ -217,6 +219,10 @@ static void *run(void *arg) {
         int left;
         while ((cm = curl_multi_info_read(w->multi, &left)))
             if (cm->msg == CURLMSG_DONE) finished(w, cm->easy_handle, cm->data.result);
+        pthread_mutex_lock(&w->mu);
+        bool more = w->in_head && w->active < MAX_ACTIVE;
+        pthread_mutex_unlock(&w->mu);
+        if (more) continue; /* transfers just finished: start the next ones before waiting */
         long wait = 1000;
         if (next_retry != INT64_MAX) wait = next_retry - clock_wall_ms() < wait ? next_retry - clock_wall_ms() : wait;
         if (wait < 0) wait = 0;
@@ -302,7 +308,7 @@ send_channel *webhook_new(const webhook_opts *o, send_done_fn done, void *ud) {
     webhook *w = xcalloc(1, sizeof *w);
     w->base = (send_channel){"webhook", submit, pending, stop, wfree};
     w->o = o ? *o : (webhook_opts){0};
-    if (!w->o.max_host_connections) w->o.max_host_connections = 32;
+    if (!w->o.max_host_connections) w->o.max_host_connections = 64;
     if (!w->o.connect_timeout_ms) w->o.connect_timeout_ms = 5000;
     if (!w->o.timeout_ms) w->o.timeout_ms = env_long("BRASA_WEBHOOK_TIMEOUT_MS", 30000);
     if (!w->o.max_attempts) w->o.max_attempts = (int)env_long("BRASA_WEBHOOK_ATTEMPTS", 5);

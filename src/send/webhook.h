@@ -9,7 +9,7 @@
 #include "channel.h"
 
 typedef struct {
-    int max_host_connections;  /* default 32 */
+    int max_host_connections;  /* default 64 */
     long connect_timeout_ms;   /* default 5,000 */
     long timeout_ms;           /* per attempt; default 30,000 */
     int max_attempts;          /* default 5 */

@@ -178,7 +178,6 @@ test('SIGKILL in the middle of a 50,000-user broadcast: after restart everyone g
   const dir = h.makeDataDir();
   let srv = await h.startServer({ dir });
   const rx = await webhookReceiver();
-  const t0 = Date.now();
   try {
     const api = h.usersApi(srv);
     const batch = [];
