@@ -183,13 +183,17 @@ static int check_recipient(json_object *r, size_t i, json_object *out, json_obje
         if (!json_object_is_type(a, json_type_object)) FAIL(BR_EINVAL, "recipients[%zu].attributes must be an object", i);
         json_object *o = json_object_new_object();
         json_object_object_foreach(a, ak, av) {
-            if (!strcmp(ak, "external_id") || !strcmp(ak, "user_alias") || !strcmp(ak, "braze_id") || !strcmp(ak, "email") ||
-                !strcmp(ak, "phone"))
-                continue; /* the recipient's identifier names the user */
+            /* The recipient's identifier names the user; email is an
+             * attribute like any other unless it is that identifier. */
+            if (!strcmp(ak, "external_id") || !strcmp(ak, "user_alias") || !strcmp(ak, "braze_id") ||
+                !strcmp(ak, "_update_existing_only") || !strcmp(ak, "push_token_import") ||
+                (!strcmp(ak, "email") && !strcmp(idk, "email")))
+                continue;
             json_object_object_add(o, ak, json_object_get(av));
         }
+        /* /users/track names the external id "external_id"; it takes no
+         * prioritization (it would become a custom attribute). */
         json_object_object_add(o, strcmp(idk, "external_user_id") ? idk : "external_id", json_object_get(idv));
-        if (!strcmp(idk, "email")) json_object_object_add(o, "prioritization", json_object_get(json_get(r, "prioritization")));
         if (existing) json_object_object_add(o, "_update_existing_only", json_object_new_boolean(1));
         json_object_array_add(attrs, o);
     }

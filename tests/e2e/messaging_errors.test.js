@@ -387,6 +387,9 @@ function triggerCases(base) {
       `Invalid Campaign ID: campaign '${fx.trigArchived.campaign_id}' is archived`],
     ['a draft campaign', base({ campaign_id: fx.trigDraft.campaign_id }), 400,
       `Invalid Campaign ID: campaign '${fx.trigDraft.campaign_id}' is a draft`],
+    ['an archived campaign, with a user to create', base({ campaign_id: fx.trigArchived.campaign_id,
+      recipients: [{ external_user_id: 'new-user', send_to_existing_only: false, attributes: { team: 'z' } }] }), 400,
+      `Invalid Campaign ID: campaign '${fx.trigArchived.campaign_id}' is archived`],
     // send_id
     ...[5, '', 's'.repeat(65)].map((v) => [`send_id ${show(v)}`, base({ send_id: v }), 400,
       `${BAD}'send_id' must be a string of 1 to 64 ASCII characters`]),
@@ -544,6 +547,23 @@ test('a schedule whose campaign is archived before its time sends nothing, and m
   assert.equal(res.status, 200, res.text);
   await new Promise((r) => setTimeout(r, 2500));
   h.assertError(await admin('GET', `/admin/dispatches/${s.dispatch_id}`), 404, `Not Found: no dispatch with id '${s.dispatch_id}'`);
+});
+
+// Not refusals: what the checks above must still let through.
+
+test("recipients' attributes are applied as /users/track would: external_user_id creates, email is an attribute", async () => {
+  await h.usersApi(srv).trackOk({ attributes: [{ external_id: 'u3', email: 'u3@example.com' }] });
+  const before = okRx.got.length;
+  const res = await post('/campaigns/trigger/send', { campaign_id: fx.trigOk.campaign_id, recipients: [
+    { external_user_id: 'made-by-send', send_to_existing_only: false, attributes: { team: 'c', email: 'made@example.com' } },
+    { email: 'u3@example.com', prioritization: ['identified'], attributes: { team: 'd' } },
+  ] });
+  assert.equal(res.status, 201, res.text);
+  await okRx.wait(before + 2);
+  const made = await h.usersApi(srv).user('made-by-send', ['email', 'custom_attributes']);
+  assert.deepEqual(made, { email: 'made@example.com', custom_attributes: { team: 'c' } });
+  const u3 = await h.usersApi(srv).user('u3', ['custom_attributes']);
+  assert.deepEqual(u3.custom_attributes, { team: 'd' }, 'the prioritization is not an attribute');
 });
 
 // Last: after every refusal above, the receiver they all pointed at got nothing.
