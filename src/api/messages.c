@@ -471,9 +471,12 @@ static int sched_tracked(http_req *r, int rc) {
     return api_store(r, &s->cmd, sched_insert_op, s, sched_written);
 }
 
-static int checked_for_schedule(http_req *r, int rc) {
+/* The audience was resolved only as a check (a segment that exists, a
+ * broadcast that has one): it is fixed when the schedule fires. */
+static int resolved_for_schedule(http_req *r, int rc) {
     msg_req *s = http_state_get(r);
     if (rc < 0) return fail(r, s, rc);
+    dsp_new_clear(&s->n);
     s->kind = K_SCHED_CREATE;
     secret_new_key(s->schedule_id);
     if (s->has_track) {
@@ -481,6 +484,13 @@ static int checked_for_schedule(http_req *r, int rc) {
         return api_submit(r, &s->cmd, sched_tracked);
     }
     return api_store(r, &s->cmd, sched_insert_op, s, sched_written);
+}
+
+static int checked_for_schedule(http_req *r, int rc) {
+    msg_req *s = http_state_get(r);
+    if (rc < 0) return fail(r, s, rc);
+    s->n = (dsp_new){.req = s->req, .id = s->id, .now_ms = s->now_ms};
+    return api_read(r, &s->cmd, dsp_resolve_read, &s->n, resolved_for_schedule);
 }
 
 static int post_schedule_create(http_req *r) { return begin(r, false, true, checked_for_schedule); }

@@ -169,6 +169,9 @@ function messagesCases(base) {
     ['empty external_user_ids and user_aliases', base({ external_user_ids: [], user_aliases: [] }), 400, 'No Recipients: the recipient list is empty'],
     ['broadcast without a segment or audience', base({ external_user_ids: undefined, broadcast: true }), 400,
       "No Recipients: 'broadcast' true needs a segment_id or an audience"],
+    ['broadcast to an unknown segment', base({ external_user_ids: undefined, broadcast: true, segment_id: 'no-such-segment' }), 400,
+      `${BAD}no segment with id 'no-such-segment'`],
+    ['recipients within an unknown segment', base({ segment_id: 'no-such-segment' }), 400, `${BAD}no segment with id 'no-such-segment'`],
     // flags
     ...['no', 0].map((v) => [`override_frequency_capping ${show(v)}`, base({ override_frequency_capping: v }), 400,
       `${BAD}'override_frequency_capping' must be a boolean`]),
@@ -407,6 +410,8 @@ function triggerCases(base) {
     ['an audience without broadcast', base({ recipients: undefined, audience: { custom_attribute: { custom_attribute_name: 'team', comparison: 'exists' } } }),
       400, 'No Recipients: give recipients (external_user_ids, user_aliases or recipients), or broadcast: true with a segment_id or audience'],
     ['an empty recipients list', base({ recipients: [] }), 400, 'No Recipients: the recipient list is empty'],
+    ['broadcast, and the campaign has no segment', base({ recipients: undefined, broadcast: true }), 400,
+      'No Recipients: a broadcast needs a segment_id or an audience (the campaign has no segment)'],
     ['a bad audience', base({ recipients: undefined, broadcast: true, audience: { AND: [] } }), 400,
       "Bad Request: audience: 'AND' must be a non-empty array of filters and groups"],
     ['51 recipients', base({ recipients: many(51) }), 400, 'The max number of ids per request was exceeded: at most 50 recipients'],
