@@ -121,6 +121,10 @@ int api_app_parse(json_object *b, api_app_create *a, char *why, size_t whylen) {
     static const char *const platforms[] = {"ios", "android", "web", "kindle", "tvos", "roku", "other"};
     const char *n = json_object_get_string(json_get(b, "name")), *p = json_object_get_string(json_get(b, "platform"));
     if (!json_object_is_type(b, json_type_object)) return snprintf(why, whylen, "the body must be a JSON object"), BR_EINVAL;
+    json_object_object_foreach(b, key, val) {
+        (void)val;
+        if (strcmp(key, "name") && strcmp(key, "platform")) return snprintf(why, whylen, "unknown field '%.60s'", key), BR_EINVAL;
+    }
     if (!json_object_is_type(json_get(b, "name"), json_type_string) || !*n || strlen(n) > 255)
         return snprintf(why, whylen, "'name' must be a string of 1 to 255 bytes"), BR_EINVAL;
     if (!p) p = "web";
@@ -443,6 +447,13 @@ static int post_send_id(http_req *r) {
     json_object *b = http_body(r), *c = json_get(b, "campaign_id"), *v = json_get(b, "send_id");
     if (!json_object_is_type(b, json_type_object)) return http_error(r, BR_EINVAL, "the body must be a JSON object");
     if (!json_object_is_type(c, json_type_string)) return http_error(r, BR_ECAMPAIGNID, "'campaign_id' is required (a string)");
+    json_object_object_foreach(b, key, val) {
+        (void)val;
+        if (strcmp(key, "campaign_id") && strcmp(key, "send_id")) {
+            snprintf(s->why, sizeof s->why, "unknown field '%.60s'", key);
+            return http_error(r, BR_EINVAL, s->why);
+        }
+    }
     if (take_id(r, s, json_object_get_string(c), "'campaign_id' is required") < 0) return 0;
     if (v) {
         const char *p = json_object_get_string(v);

@@ -85,6 +85,17 @@ static msg_req *state(http_req *r) { return http_state(r, sizeof(msg_req), msg_r
 static bool is_str(json_object *v) { return json_object_is_type(v, json_type_string); }
 static bool is_bool(json_object *v) { return json_object_is_type(v, json_type_boolean); }
 
+/* The first key of o not in known (NULL-terminated), or NULL. */
+static const char *unknown_key(json_object *o, const char *const *known) {
+    json_object_object_foreach(o, key, val) {
+        (void)val;
+        size_t i = 0;
+        while (known[i] && strcmp(key, known[i])) i++;
+        if (!known[i]) return key;
+    }
+    return NULL;
+}
+
 static int check_id(json_object *v, const char *field, char *why, size_t whylen) {
     if (!is_str(v) || !json_object_get_string_len(v) || json_object_get_string_len(v) > 64)
         FAIL(BR_EINVAL, "'%s' must be a string of 1 to 64 bytes", field);
@@ -203,6 +214,9 @@ static int check_recipient(json_object *r, size_t i, json_object *out, json_obje
 /* schedule: {"time": ISO 8601, "in_local_time", "at_optimal_time"}. */
 static int check_schedule(json_object *v, int64_t now, json_object *out, char *why, size_t whylen) {
     if (!json_object_is_type(v, json_type_object)) FAIL(BR_EINVAL, "'schedule' must be an object with a 'time'");
+    static const char *const keys[] = {"time", "in_local_time", "at_optimal_time", NULL};
+    const char *uk = unknown_key(v, keys);
+    if (uk) FAIL(BR_EINVAL, "schedule: unknown field '%.60s'", uk);
     json_object *t = json_get(v, "time"), *l = json_get(v, "in_local_time"), *o = json_get(v, "at_optimal_time");
     int64_t ms;
     int year;
@@ -250,16 +264,12 @@ static int check_body(msg_req *s, json_object *b, bool schedule, char *why, size
     json_object_object_add(out, "type", json_object_new_string(s->trigger ? "trigger" : "messages"));
     static const char *const msg_keys[] = {"broadcast", "external_user_ids", "user_aliases", "segment_id", "audience",
                                            "campaign_id", "send_id", "override_frequency_capping", "override_messaging_limits",
-                                           "recipient_subscription_state", "messages", "schedule"};
+                                           "recipient_subscription_state", "messages", "schedule", NULL};
     static const char *const trig_keys[] = {"campaign_id", "send_id", "trigger_properties", "broadcast", "audience",
-                                            "recipients", "attachments", "schedule"};
-    json_object_object_foreach(b, key, val) {
-        (void)val;
-        const char *const *k = s->trigger ? trig_keys : msg_keys;
-        size_t nk = s->trigger ? sizeof trig_keys / sizeof *trig_keys : sizeof msg_keys / sizeof *msg_keys, i = 0;
-        while (i < nk && strcmp(key, k[i])) i++;
-        if (i == nk || (!schedule && !strcmp(key, "schedule"))) FAIL(BR_EINVAL, "unknown field '%.60s'", key);
-    }
+                                            "recipients", "attachments", "schedule", NULL};
+    const char *uk = unknown_key(b, s->trigger ? trig_keys : msg_keys);
+    if (uk) FAIL(BR_EINVAL, "unknown field '%.60s'", uk);
+    if (!schedule && json_object_object_get_ex(b, "schedule", NULL)) FAIL(BR_EINVAL, "unknown field 'schedule'");
     if ((v = json_get(b, "campaign_id"))) {
         if ((rc = check_id(v, "campaign_id", why, whylen)) < 0) return rc;
         json_object_object_add(out, "campaign_id", json_object_get(v));
@@ -578,6 +588,12 @@ static int delete_schedule(http_req *r, bool trigger) {
     s->kind = K_SCHED_DELETE;
     s->now_ms = clock_wall_ms();
     if (take_schedule_id(r, s, http_body(r)) < 0) return 0;
+    static const char *const keys[] = {"schedule_id", NULL}, *const tkeys[] = {"schedule_id", "campaign_id", NULL};
+    const char *uk = unknown_key(http_body(r), trigger ? tkeys : keys);
+    if (uk) {
+        snprintf(s->why, sizeof s->why, "unknown field '%.60s'", uk);
+        return http_error(r, BR_EINVAL, s->why);
+    }
     return api_read(r, &s->cmd, sched_get_read, s, got_for_delete);
 }
 
@@ -622,12 +638,12 @@ static int update_schedule(http_req *r, bool trigger) {
     if (trigger && !json_get(b, "schedule")) return http_error(r, BR_EINVAL, "'schedule' is required");
     if (!trigger && !json_get(b, "schedule") && !json_get(b, "messages"))
         return http_error(r, BR_EINVAL, "give a 'schedule', 'messages', or both");
-    json_object_object_foreach(b, key, val) {
-        (void)val;
-        if (strcmp(key, "schedule_id") && strcmp(key, "schedule") && strcmp(key, trigger ? "campaign_id" : "messages")) {
-            snprintf(s->why, sizeof s->why, "unknown field '%.60s'", key);
-            return http_error(r, BR_EINVAL, s->why);
-        }
+    static const char *const keys[] = {"schedule_id", "schedule", "messages", NULL},
+                             *const tkeys[] = {"schedule_id", "schedule", "campaign_id", NULL};
+    const char *uk = unknown_key(b, trigger ? tkeys : keys);
+    if (uk) {
+        snprintf(s->why, sizeof s->why, "unknown field '%.60s'", uk);
+        return http_error(r, BR_EINVAL, s->why);
     }
     return api_read(r, &s->cmd, sched_get_read, s, got_for_update);
 }

@@ -122,6 +122,7 @@ test('/sends/id/create: every refusal', async (t) => {
       `Invalid Campaign ID: send ids are for API campaigns; '${fx.trig.campaign_id}' is API-triggered`],
     ...[5, '', 's'.repeat(65), 'sëmaine', 'a\nb', ['x'], true].map((v) => [`send_id ${show(v)}`,
       { campaign_id: c(), send_id: v }, 400, `${BAD}'send_id' must be a string of 1 to 64 printable ASCII characters`]),
+    ['an unknown field', { campaign_id: c(), send_id: 'x', name: 'week 1' }, 400, `${BAD}unknown field 'name'`],
     ['a send_id that exists', { campaign_id: c(), send_id: 'taken' }, 400, `${BAD}send_id 'taken' exists already for this campaign`],
   ]);
   await t.test('a key without sends.id.create', () => refused(srv, 'POST', '/sends/id/create', { campaign_id: c(), send_id: 'x' }, 403,
@@ -342,6 +343,7 @@ test('/admin/apps: every refusal', async (t) => {
       `${BAD}'name' must be a string of 1 to 255 bytes`]),
     ...['windows', 'iOS', '', 5, ['ios']].map((v) => [`platform ${show(v)}`, { name: 'App', platform: v }, 400,
       `${BAD}'platform' must be one of ios, android, web, kindle, tvos, roku, other`]),
+    ['an unknown field', { name: 'App', platform: 'ios', bundle_id: 'com.example' }, 400, `${BAD}unknown field 'bundle_id'`],
   ]);
   await t.test('a key without brasa.keys (create)', () => refused(srv, 'POST', '/admin/apps', { name: 'App' }, 403, denied('brasa.keys'),
     { key: fx.weak }));

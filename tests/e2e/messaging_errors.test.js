@@ -276,6 +276,7 @@ const scheduleCases = () => [
     'Bad Request: schedule.in_local_time and at_optimal_time are not supported by this server yet: give a UTC time']),
   ...[{ in_local_time: 'yes' }, { at_optimal_time: 1 }].map((v) => [`schedule ${show(v)}`, { time: inSeconds(3600), ...v },
     'Bad Request: schedule.in_local_time and at_optimal_time must be booleans']),
+  ['an unknown schedule field', { time: inSeconds(3600), timezone: 'Europe/Paris' }, "Bad Request: schedule: unknown field 'timezone'"],
 ];
 
 test('/messages/schedule/create: every refusal', async (t) => {
@@ -341,6 +342,7 @@ test('/messages/schedule/delete: every refusal', async (t) => {
     ['no body', undefined, 400, 'Bad Request: the body must be a JSON object'],
     ...[undefined, 5, '', null].map((v) => [`schedule_id ${show(v)}`, { schedule_id: v }, 400,
       "Bad Request: 'schedule_id' is required (a string)"]),
+    ['an unknown field', { schedule_id: fx.sPending.schedule_id, campaign_id: fx.api.campaign_id }, 400, "Bad Request: unknown field 'campaign_id'"],
     ['an unknown schedule', { schedule_id: 'no-such-schedule' }, 400, "Bad Request: no schedule with id 'no-such-schedule'"],
     ['a schedule that fired', { schedule_id: fx.sFired.schedule_id }, 400, `Bad Request: schedule '${fx.sFired.schedule_id}' has already been sent`],
     ['a deleted schedule', { schedule_id: fx.sDeleted.schedule_id }, 400,
@@ -516,6 +518,7 @@ test('/campaigns/trigger/schedule/delete: every refusal', async (t) => {
     ['no body', undefined, 400, 'Bad Request: the body must be a JSON object'],
     ...[undefined, 5, ''].map((v) => [`schedule_id ${show(v)}`, del({ schedule_id: v }), 400, "Bad Request: 'schedule_id' is required (a string)"]),
     ...[undefined, 5, []].map((v) => [`campaign_id ${show(v)}`, del({ campaign_id: v }), 400, "Invalid Campaign ID: 'campaign_id' is required"]),
+    ['an unknown field', del({ schedule: LATER() }), 400, "Bad Request: unknown field 'schedule'"],
     ['an unknown schedule', del({ schedule_id: 'no-such-schedule' }), 400, "Bad Request: no schedule with id 'no-such-schedule'"],
     ['a /messages schedule', del({ schedule_id: fx.sPending.schedule_id, campaign_id: fx.api.campaign_id }), 400,
       `Bad Request: schedule '${fx.sPending.schedule_id}' was made with /messages/schedule/create`],
