@@ -31,6 +31,13 @@ static json_object *pick(json_object *body, json_object *old, const char *k) {
     return json_object_get(json_get(old, k));
 }
 
+/* Whether one of the first n variations of vars has the id vid. */
+static bool id_taken(json_object *vars, size_t n, const char *vid) {
+    for (size_t j = 0; j < n; j++)
+        if (!strcmp(json_object_get_string(json_get(json_object_array_get_idx(vars, j), "id")), vid)) return true;
+    return false;
+}
+
 static const char *const conv_types[] = {"performs_custom_event", "makes_purchase", "starts_session"};
 
 int camp_build(json_object *body, json_object *old, int64_t now_ms, json_object **doc, char *why, size_t whylen) {
@@ -57,10 +64,9 @@ int camp_build(json_object *body, json_object *old, int64_t now_ms, json_object 
     json_object_object_add(d, "name", v);
 
     v = pick(body, old, "kind");
-    if (old && json_get(body, "kind") && strcmp(json_object_get_string(v), camp_kind(old)))
-        FAIL("'kind' cannot change once a campaign exists");
     if (!is_str(v) || (strcmp(json_object_get_string(v), "api") && strcmp(json_object_get_string(v), "api_triggered")))
         FAIL("'kind' must be \"api\" or \"api_triggered\"");
+    if (old && strcmp(json_object_get_string(v), camp_kind(old))) FAIL("'kind' cannot change once a campaign exists");
     bool triggered = !strcmp(json_object_get_string(v), "api_triggered");
     json_object_object_add(d, "kind", v);
 
@@ -134,11 +140,13 @@ int camp_build(json_object *body, json_object *old, int64_t now_ms, json_object 
             if (!is_str(x) || !old || !(ov = camp_variation(old, json_object_get_string(x), &ctl)) || ctl)
                 FAIL("%s.id is not a variation of this campaign", pre);
             vid = json_object_get_string(x);
+            if (id_taken(vars, i, vid)) FAIL("%s.id '%.64s' is used twice", pre, vid);
         } else if (old) {
             json_object *ovs = json_get(old, "variations");
             for (size_t j = 0; j < json_object_array_length(ovs); j++)
                 if (!strcmp(json_object_get_string(json_get(json_object_array_get_idx(ovs, j), "name")), name))
                     ov = json_object_array_get_idx(ovs, j), vid = json_object_get_string(json_get(ov, "id"));
+            if (vid && id_taken(vars, i, vid)) ov = NULL, vid = NULL; /* its id went to a variation named by id: a new one */
         }
         char nid[CAMP_ID_LEN + 1];
         if (!vid) secret_new_key(nid), vid = nid;
@@ -187,9 +195,14 @@ int camp_build(json_object *body, json_object *old, int64_t now_ms, json_object 
     if (!v) v = json_object_new_array();
     if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) > CAMP_CONVERSIONS_MAX)
         FAIL("'conversion_events' must be an array of at most %d events", CAMP_CONVERSIONS_MAX);
-    json_object_object_add(d, "conversion_events", v);
     for (size_t i = 0; i < json_object_array_length(v); i++) {
         json_object *c = json_object_array_get_idx(v, i), *t = json_get(c, "type"), *w = json_get(c, "window_hours");
+        if (!json_object_is_type(c, json_type_object)) FAIL("conversion_events[%zu] must be an object", i);
+        json_object_object_foreach(c, ck, cv) {
+            (void)cv;
+            if (strcmp(ck, "type") && strcmp(ck, "name") && strcmp(ck, "window_hours"))
+                FAIL("conversion_events[%zu]: unknown field '%.100s'", i, ck);
+        }
         size_t k = 0;
         while (is_str(t) && k < 3 && strcmp(json_object_get_string(t), conv_types[k])) k++;
         if (!is_str(t) || k == 3)
@@ -200,6 +213,7 @@ int camp_build(json_object *body, json_object *old, int64_t now_ms, json_object 
             FAIL("conversion_events[%zu].window_hours must be an integer from 1 to 720", i);
         if (!w) json_object_object_add(c, "window_hours", json_object_new_int(72));
     }
+    json_object_object_add(d, "conversion_events", v); /* after the checks: a failed one puts v once */
 
     v = pick(body, old, "rate_limit_per_minute");
     if (!v) v = json_object_new_int(0);

@@ -206,6 +206,8 @@ function documentCases(b) {
       `${BAD}'conversion_events' must be an array of at most 4 events`]),
     ['5 conversion_events', b({ conversion_events: Array.from({ length: 5 }, () => ({ type: 'starts_session' })) }),
       `${BAD}'conversion_events' must be an array of at most 4 events`],
+    ...[5, 'starts_session', null].map((v) => [`conversion_events [${show(v)}]`, b({ conversion_events: [v] }),
+      `${BAD}conversion_events[0] must be an object`]),
     ...[undefined, 'opens_email', 5, 'Starts Session'].map((v) => [`conversion type ${show(v)}`, b({ conversion_events: [{ type: v }] }),
       `${BAD}conversion_events[0].type must be performs_custom_event, makes_purchase or starts_session`]),
     ['the second conversion event', b({ conversion_events: [{ type: 'starts_session' }, { type: 'clicks' }] }),
@@ -217,6 +219,8 @@ function documentCases(b) {
     ['a purchase named 5', b({ conversion_events: [{ type: 'makes_purchase', name: 5 }] }), `${BAD}conversion_events[0].name must be a string`],
     ...[0, 721, '24', 1.5, -1].map((w) => [`window_hours ${show(w)}`, b({ conversion_events: [{ type: 'starts_session', window_hours: w }] }),
       `${BAD}conversion_events[0].window_hours must be an integer from 1 to 720`]),
+    ['a conversion event with an unknown field', b({ conversion_events: [{ type: 'starts_session', window: 3600 }] }),
+      `${BAD}conversion_events[0]: unknown field 'window'`],
     ...[-1, '60', 1.5, 100000001, true].map((v) => [`rate_limit_per_minute ${show(v)}`, b({ rate_limit_per_minute: v }),
       `${BAD}'rate_limit_per_minute' must be a non-negative integer (0: no limit)`]),
     ...['frequency_capping', 'draft', 'archived'].flatMap((k) => ['yes', 1, 'false'].map((v) => [`${k} ${show(v)}`, b({ [k]: v }),
@@ -294,10 +298,12 @@ test('POST /admin/campaigns/{id}: every refusal, and the stored campaign is unch
     ['the body is an array', raw('[]'), `${BAD}the body must be a JSON object`],
     ['no body', undefined, `${BAD}the body must be a JSON object`],
     ['kind changed to api_triggered', { kind: 'api_triggered' }, `${BAD}'kind' cannot change once a campaign exists`],
+    ...[5, 'email', null].map((v) => [`kind ${show(v)}`, { kind: v }, `${BAD}'kind' must be "api" or "api_triggered"`]),
     ["another campaign's variation id", { variations: [{ id: fx.other.variations[0].id, name: 'A' }] },
       `${BAD}variations[0].id is not a variation of this campaign`],
     ["the control group's id as a variation's", { variations: [{ id: fx.api.control_id, name: 'A', channel: 'webhook' }] },
       `${BAD}variations[0].id is not a variation of this campaign`],
+    ['a variation id twice', { variations: [{ id: A, name: 'A' }, { id: A, name: 'A2' }] }, `${BAD}variations[1].id '${A}' is used twice`],
     ['9 variations', { variations: [{ id: A }, { id: E }, ...nVars(7)] }, `${BAD}'variations' must be an array of 1 to 8 variations`],
     ['percentages that no longer add up', { variations: [{ id: A, percent: 45 }, { id: E, percent: 40 }] },
       `${BAD}the variations' percentages and control_percent must add up to 100`],
@@ -333,6 +339,17 @@ test('GET /admin/campaigns[/{id}]: every refusal', async (t) => {
   await get(t, 'a key without brasa.keys (one)', `/admin/campaigns/${fx.api.campaign_id}`, 403, denied('brasa.keys'), { key: fx.weak });
 });
 
+test('variations keep distinct ids when one takes an old id and another the old name', async () => {
+  const c = await campaign({ name: 'Renames', kind: 'api', variations: [{ name: 'A', channel: 'webhook' }] });
+  const A = c.variations[0].id;
+  const res = await admin('POST', `/admin/campaigns/${c.campaign_id}`, { variations: [{ id: A, name: 'B' }, { name: 'A', channel: 'webhook' }] });
+  assert.equal(res.status, 200, res.text);
+  const ids = res.json.variations.map((v) => v.id);
+  assert.equal(ids[0], A);
+  assert.notEqual(ids[1], A);
+  assert.deepEqual(res.json.variations.map((v) => v.name), ['B', 'A']);
+});
+
 // ---- /admin/apps -----------------------------------------------------------
 
 test('/admin/apps: every refusal', async (t) => {
@@ -354,5 +371,5 @@ test('nothing refused was stored', () => {
   const s = snapshot(srv);
   assert.equal(s.apps, 0);
   assert.deepEqual(s.send_ids, [[fx.api.campaign_id, 'taken']]);
-  assert.equal(s.campaigns.length, 4, 'the four of before()');
+  assert.equal(s.campaigns.length, 5, 'the four of before() and the renamed one');
 });
