@@ -119,18 +119,22 @@ static int check_alias(json_object *a, const char *field, char *why, size_t whyl
     return 0;
 }
 
-static int prio_bits(json_object *p, char *why, size_t whylen, int *out) {
+static int prio_bits(json_object *p, size_t ri, char *why, size_t whylen, int *out) {
     *out = 0;
     if (!json_object_is_type(p, json_type_array) || !json_object_array_length(p))
-        FAIL(BR_EINVAL, "'prioritization' (an array) is required with 'email'");
+        FAIL(BR_EINVAL, "recipients[%zu].prioritization (an array) is required with 'email'", ri);
     for (size_t i = 0; i < json_object_array_length(p); i++) {
         const char *s = json_object_get_string(json_object_array_get_idx(p, i));
-        if (!is_str(json_object_array_get_idx(p, i))) FAIL(BR_EINVAL, "'prioritization' must be an array of strings");
+        if (!is_str(json_object_array_get_idx(p, i)))
+            FAIL(BR_EINVAL, "recipients[%zu].prioritization must be an array of strings", ri);
         if (!strcmp(s, "identified")) *out |= PRIO_IDENTIFIED;
         else if (!strcmp(s, "unidentified")) *out |= PRIO_UNIDENTIFIED;
         else if (!strcmp(s, "most_recently_updated")) *out |= PRIO_RECENT;
         else if (!strcmp(s, "least_recently_updated")) *out |= PRIO_LEAST;
-        else FAIL(BR_EINVAL, "'prioritization': '%.60s' is not identified, unidentified, most_recently_updated or least_recently_updated", s);
+        else
+            FAIL(BR_EINVAL,
+                 "recipients[%zu].prioritization: '%.60s' is not identified, unidentified, most_recently_updated or "
+                 "least_recently_updated", ri, s);
     }
     return 0;
 }
@@ -172,7 +176,7 @@ static int check_recipient(json_object *r, size_t i, json_object *out, json_obje
     json_object_object_add(out, idk, json_object_get(idv));
     if (!strcmp(idk, "email")) {
         int prio;
-        if ((rc = prio_bits(json_get(r, "prioritization"), why, whylen, &prio)) < 0) return rc;
+        if ((rc = prio_bits(json_get(r, "prioritization"), i, why, whylen, &prio)) < 0) return rc;
         json_object_object_add(out, "prio", json_object_new_int(prio));
     }
     json_object *v;

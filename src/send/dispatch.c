@@ -76,9 +76,10 @@ int dsp_check_campaign(sqlite3 *db, json_object *req, json_object **doc, char *w
             json_object *v = camp_variation(d, json_object_get_string(vid), &ctl);
             if (!v) FAIL(BR_EVARIANT, "'%.64s' is not a message variation of campaign '%.64s'", json_object_get_string(vid), cid);
             if (ctl) FAIL(BR_EVARIANT, "'%.64s' is the campaign's control group, which gets no message", json_object_get_string(vid));
-            if (strcmp(json_object_get_string(json_get(v, "channel")), ch))
-                FAIL(BR_EMSGTYPE, "variation '%.64s' is a %s variation, not %s", json_object_get_string(vid),
-                     json_object_get_string(json_get(v, "channel")), ch);
+            const char *vch = json_object_get_string(json_get(v, "channel"));
+            if (strcmp(vch, ch))
+                FAIL(BR_EMSGTYPE, "variation '%.64s' is %s %s variation, not %s", json_object_get_string(vid),
+                     strchr("aeiou", vch[0]) ? "an" : "a", vch, ch);
         }
     }
     *doc = d;

@@ -248,7 +248,7 @@ function messagesCases(base) {
       `Invalid Message Variant: '${fx.other.variations[0].id}' is not a message variation of campaign '${fx.api.campaign_id}'`],
     ["the control group's id", camp(fx.control), 400,
       `Invalid Message Variant: '${fx.control}' is the campaign's control group, which gets no message`],
-    ['an email variation for a webhook', camp(fx.E), 400, `Mismatched Message Type: variation '${fx.E}' is a email variation, not webhook`],
+    ['an email variation for a webhook', camp(fx.E), 400, `Mismatched Message Type: variation '${fx.E}' is an email variation, not webhook`],
   ];
 }
 
@@ -330,7 +330,7 @@ test('/messages/schedule/update: every refusal', async (t) => {
     ["the control group's id", upd({ messages: { webhook: wh({ message_variation_id: fx.control }) } }), 400,
       `Invalid Message Variant: '${fx.control}' is the campaign's control group, which gets no message`],
     ['an email variation for a webhook', upd({ messages: { webhook: wh({ message_variation_id: fx.E }) } }), 400,
-      `Mismatched Message Type: variation '${fx.E}' is a email variation, not webhook`],
+      `Mismatched Message Type: variation '${fx.E}' is an email variation, not webhook`],
   ]);
   await t.test('a key without messages.schedule.update', () => refused(srv, 'POST', '/messages/schedule/update', upd(), 403,
     "Access Denied: this API key does not have the 'messages.schedule.update' permission", { key: fx.weak }));
@@ -433,11 +433,11 @@ function triggerCases(base) {
     ...['a', { alias_name: 'a' }, { alias_name: 'a', alias_label: 5 }].map((v) => [`recipient user_alias ${show(v)}`,
       rcp({ user_alias: v }), 400, `${BAD}recipients[0].user_alias must be an object with string alias_name and alias_label`]),
     ...[undefined, 'identified', []].map((p) => [`email with prioritization ${show(p)}`, rcp({ email: 'a@example.com', prioritization: p }),
-      400, `${BAD}'prioritization' (an array) is required with 'email'`]),
+      400, `${BAD}recipients[0].prioritization (an array) is required with 'email'`]),
     ['email with prioritization [5]', rcp({ email: 'a@example.com', prioritization: [5] }), 400,
-      `${BAD}'prioritization' must be an array of strings`],
+      `${BAD}recipients[0].prioritization must be an array of strings`],
     ['email with an unknown prioritization', rcp({ email: 'a@example.com', prioritization: ['identified', 'newest'] }), 400,
-      `${BAD}'prioritization': 'newest' is not identified, unidentified, most_recently_updated or least_recently_updated`],
+      `${BAD}recipients[0].prioritization: 'newest' is not identified, unidentified, most_recently_updated or least_recently_updated`],
     ...['x', [], 5].map((v) => [`recipient trigger_properties ${show(v)}`, rcp({ external_user_id: 'u1', trigger_properties: v }), 400,
       `${BAD}'recipients[0].trigger_properties' must be an object`]),
     ['recipient trigger_properties over 50 KB', rcp({ external_user_id: 'u1', trigger_properties: bigObject(51 * 1024) }), 400,
