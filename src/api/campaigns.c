@@ -123,7 +123,8 @@ int api_app_parse(json_object *b, api_app_create *a, char *why, size_t whylen) {
     if (!json_object_is_type(b, json_type_object)) return snprintf(why, whylen, "the body must be a JSON object"), BR_EINVAL;
     json_object_object_foreach(b, key, val) {
         (void)val;
-        if (strcmp(key, "name") && strcmp(key, "platform")) return snprintf(why, whylen, "unknown field '%.60s'", key), BR_EINVAL;
+        if (strcmp(key, "name") && strcmp(key, "platform") && strcmp(key, "api_key"))
+            return snprintf(why, whylen, "unknown field '%.60s'", key), BR_EINVAL;
     }
     if (!json_object_is_type(json_get(b, "name"), json_type_string) || !*n || strlen(n) > 255)
         return snprintf(why, whylen, "'name' must be a string of 1 to 255 bytes"), BR_EINVAL;
@@ -449,7 +450,7 @@ static int post_send_id(http_req *r) {
     if (!json_object_is_type(c, json_type_string)) return http_error(r, BR_ECAMPAIGNID, "'campaign_id' is required (a string)");
     json_object_object_foreach(b, key, val) {
         (void)val;
-        if (strcmp(key, "campaign_id") && strcmp(key, "send_id")) {
+        if (strcmp(key, "campaign_id") && strcmp(key, "send_id") && strcmp(key, "api_key")) { /* api_key: legacy auth */
             snprintf(s->why, sizeof s->why, "unknown field '%.60s'", key);
             return http_error(r, BR_EINVAL, s->why);
         }

@@ -85,13 +85,15 @@ static msg_req *state(http_req *r) { return http_state(r, sizeof(msg_req), msg_r
 static bool is_str(json_object *v) { return json_object_is_type(v, json_type_string); }
 static bool is_bool(json_object *v) { return json_object_is_type(v, json_type_boolean); }
 
-/* The first key of o not in known (NULL-terminated), or NULL. */
+/* The first key of o not in known (NULL-terminated), or NULL. "api_key"
+ * is known everywhere: legacy clients authenticate with it in the body
+ * (http/server.c). */
 static const char *unknown_key(json_object *o, const char *const *known) {
     json_object_object_foreach(o, key, val) {
         (void)val;
         size_t i = 0;
         while (known[i] && strcmp(key, known[i])) i++;
-        if (!known[i]) return key;
+        if (!known[i] && strcmp(key, "api_key")) return key;
     }
     return NULL;
 }

@@ -574,6 +574,30 @@ test("recipients' attributes are applied as /users/track would: external_user_id
   assert.deepEqual(u3.custom_attributes, { team: 'd' }, 'the prioritization is not an attribute');
 });
 
+test('legacy clients: api_key in the body authenticates, and is no unknown field', async () => {
+  const legacy = (p, body) => h.request(srv, 'POST', p, { body: { api_key: srv.key, ...body } });
+  let res = await legacy('/messages/schedule/create', { external_user_ids: ['u1'], schedule: LATER(), messages: { webhook: wh() } });
+  assert.equal(res.status, 201, res.text);
+  const s = res.json.schedule_id;
+  res = await legacy('/messages/schedule/update', { schedule_id: s, schedule: LATER() });
+  assert.equal(res.status, 201, res.text);
+  res = await legacy('/messages/schedule/delete', { schedule_id: s });
+  assert.equal(res.status, 201, res.text);
+  res = await legacy('/campaigns/trigger/schedule/create', { campaign_id: fx.trig.campaign_id, recipients: [{ external_user_id: 'u1' }],
+                                                            schedule: LATER() });
+  assert.equal(res.status, 201, res.text);
+  const t = res.json.schedule_id;
+  res = await legacy('/campaigns/trigger/schedule/update', { campaign_id: fx.trig.campaign_id, schedule_id: t, schedule: LATER() });
+  assert.equal(res.status, 201, res.text);
+  res = await legacy('/campaigns/trigger/schedule/delete', { campaign_id: fx.trig.campaign_id, schedule_id: t });
+  assert.equal(res.status, 201, res.text);
+  res = await legacy('/sends/id/create', { campaign_id: fx.api.campaign_id, send_id: 'legacy' });
+  assert.equal(res.status, 201, res.text);
+  // and a send to nobody that exists: accepted, delivers nothing
+  res = await legacy('/messages/send', { external_user_ids: ['nobody-at-all'], messages: { webhook: wh() } });
+  assert.equal(res.status, 201, res.text);
+});
+
 // Last: after every refusal above, the receiver they all pointed at got nothing.
 test('no refused request sent anything', async () => {
   const got = await rx.quiet(1500);
