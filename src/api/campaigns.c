@@ -77,6 +77,14 @@ static int take_id(http_req *r, camp_req *s, const char *v, const char *what) {
     return 0;
 }
 
+/* The same from an admin path, where a campaign that is not there is a
+ * 404 whatever its id looks like. */
+static int take_path_id(http_req *r, camp_req *s) {
+    const char *v = http_param(r, "id");
+    if (!v || !*v || strlen(v) > 64) return http_error(r, BR_ENOTFOUND, "no such campaign"), -1;
+    return take_id(r, s, v, NULL);
+}
+
 /* ---- the write, shared with the CLI -------------------------------------- */
 
 int api_campaign_write_op(sqlite3 *db, void *arg) {
@@ -156,7 +164,7 @@ static int admin_create(http_req *r) {
 
 static int admin_update(http_req *r) {
     camp_req *s = state(r);
-    if (take_id(r, s, http_param(r, "id"), "no campaign id") < 0) return 0;
+    if (take_path_id(r, s) < 0) return 0;
     s->w = (api_campaign_write){.id = s->id, .body = http_body(r), .now_ms = clock_wall_ms()};
     return api_store(r, &s->cmd, api_campaign_write_op, &s->w, written);
 }
@@ -186,7 +194,7 @@ static int one_done(http_req *r, int rc) {
 
 static int admin_get(http_req *r) {
     camp_req *s = state(r);
-    if (take_id(r, s, http_param(r, "id"), "no campaign id") < 0) return 0;
+    if (take_path_id(r, s) < 0) return 0;
     return api_read(r, &s->cmd, get_one_read, s, one_done);
 }
 

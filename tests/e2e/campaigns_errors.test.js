@@ -292,8 +292,8 @@ test('POST /admin/campaigns/{id}: every refusal, and the stored campaign is unch
   const cases = (p, list) => table(t, srv, 'POST', p, list.map(([name, body, message]) => [name, body, 400, message]));
   await t.test('an unknown campaign', () => refused(srv, 'POST', '/admin/campaigns/no-such-campaign', { name: 'x' }, 404,
     "Not Found: no campaign with id 'no-such-campaign'"));
-  await t.test('an id of 65 characters', () => refused(srv, 'POST', `/admin/campaigns/${'c'.repeat(65)}`, { name: 'x' }, 400,
-    'Invalid Campaign ID: not a campaign id'));
+  await t.test('an id of 65 characters', () => refused(srv, 'POST', `/admin/campaigns/${'c'.repeat(65)}`, { name: 'x' }, 404,
+    'Not Found: no such campaign'));
   await cases(api, [
     ['the body is an array', raw('[]'), `${BAD}the body must be a JSON object`],
     ['no body', undefined, `${BAD}the body must be a JSON object`],
@@ -334,7 +334,7 @@ test('GET /admin/campaigns[/{id}]: every refusal', async (t) => {
   for (const a of ['yes', '1', ''])
     await get(t, `archived ${show(a)}`, `/admin/campaigns?archived=${a}`, 400, `${BAD}'archived' must be true or false`);
   await get(t, 'an unknown campaign', '/admin/campaigns/no-such-campaign', 404, "Not Found: no campaign with id 'no-such-campaign'");
-  await get(t, 'an id of 65 characters', `/admin/campaigns/${'c'.repeat(65)}`, 400, 'Invalid Campaign ID: not a campaign id');
+  await get(t, 'an id of 65 characters', `/admin/campaigns/${'c'.repeat(65)}`, 404, 'Not Found: no such campaign');
   await get(t, 'a key without brasa.keys (list)', '/admin/campaigns', 403, denied('brasa.keys'), { key: fx.weak });
   await get(t, 'a key without brasa.keys (one)', `/admin/campaigns/${fx.api.campaign_id}`, 403, denied('brasa.keys'), { key: fx.weak });
 });
