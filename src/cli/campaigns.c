@@ -155,7 +155,7 @@ bad:
 /* The admin API's check of a campaign id in its path; 0, or the exit status. */
 static int check_id(const char *id) {
     if (!*id) return refused(BR_ECAMPAIGNID, "no campaign id");
-    if (strlen(id) > 64) return refused(BR_ECAMPAIGNID, "not a campaign id");
+    if (strlen(id) > 64) return refused(BR_ENOTFOUND, "no such campaign"); /* as the admin API answers it */
     return 0;
 }
 

@@ -318,7 +318,7 @@ describe('campaigns and apps CLI beside a running server', () => {
     refused(h.cli(['campaigns', 'archive', id], { dir: srv.dir }), 1, res.json.message);
     const long = 'x'.repeat(65);
     res = await admin('GET', `/admin/campaigns/${long}`);
-    assert.equal(res.status, 400, res.text);
+    assert.equal(res.status, 404, res.text);
     refused(h.cli(['campaigns', 'show', long], { dir: srv.dir }), 1, res.json.message);
     refused(h.cli(['campaigns', 'archive', long], { dir: srv.dir }), 1, res.json.message);
   });
