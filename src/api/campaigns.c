@@ -85,7 +85,15 @@ static int take_path_id(http_req *r, camp_req *s) {
     return take_id(r, s, v, NULL);
 }
 
-/* ---- the write, shared with the CLI -------------------------------------- */
+/* ---- the write and the view, shared with the CLI ------------------------- */
+
+json_object *api_campaign_view(json_object *doc, int64_t first_sent, int64_t last_sent) {
+    json_object_object_add(doc, "created_at", json_time(json_object_get_int64(json_get(doc, "created_at"))));
+    json_object_object_add(doc, "updated_at", json_time(json_object_get_int64(json_get(doc, "updated_at"))));
+    json_object_object_add(doc, "first_sent", json_time_or_null(first_sent));
+    json_object_object_add(doc, "last_sent", json_time_or_null(last_sent));
+    return doc;
+}
 
 int api_campaign_write_op(sqlite3 *db, void *arg) {
     api_campaign_write *w = arg;
@@ -99,6 +107,8 @@ int api_campaign_write_op(sqlite3 *db, void *arg) {
         }
         if (rc < 0) return rc;
         old = json_parse(row.doc, strlen(row.doc));
+        w->first_sent = row.first_sent;
+        w->last_sent = row.last_sent;
         store_campaign_row_free(&row);
         if (!old) return BR_ESTORE;
     }
@@ -153,7 +163,8 @@ static int written(http_req *r, int rc) {
     if (rc == BR_ENOTFOUND) return http_error(r, BR_ENOTFOUND, s->w.why);
     if (rc == BR_EINVAL) return http_error(r, rc, s->w.why);
     if (rc < 0) return rc;
-    return http_reply(r, s->w.id ? 200 : 201, s->w.id ? json_object_get(s->w.doc) : camp_created_json(s->w.doc));
+    if (!s->w.id) return http_reply(r, 201, camp_created_json(s->w.doc));
+    return http_reply(r, 200, api_campaign_view(json_object_get(s->w.doc), s->w.first_sent, s->w.last_sent));
 }
 
 static int admin_create(http_req *r) {
@@ -175,12 +186,7 @@ static int get_one_read(engine_t *e, void *arg) {
     int rc = store_campaign_get(engine_reader(e), s->id, &row);
     if (rc < 0) return rc;
     s->out = json_parse(row.doc, strlen(row.doc));
-    if (s->out) {
-        json_object_object_add(s->out, "first_sent", json_time_or_null(row.first_sent));
-        json_object_object_add(s->out, "last_sent", json_time_or_null(row.last_sent));
-        json_object_object_add(s->out, "created_at", json_time(row.created_at));
-        json_object_object_add(s->out, "updated_at", json_time(row.updated_at));
-    }
+    if (s->out) api_campaign_view(s->out, row.first_sent, row.last_sent);
     store_campaign_row_free(&row);
     return s->out ? 0 : BR_ESTORE;
 }
@@ -220,7 +226,7 @@ static int list_read(engine_t *e, void *arg) {
             json_object_object_add(o, "is_api_campaign", json_object_new_boolean(1));
             json_object_object_add(o, "tags", json_object_get(json_get(doc, "tags")));
             json_object_put(doc);
-        } else o = doc;
+        } else o = api_campaign_view(doc, rows[i].first_sent, rows[i].last_sent);
         json_object_array_add(s->out, o);
     }
     store_campaign_rows_free(rows, n);

@@ -116,38 +116,9 @@ static int read_body(const char *path, json_object **body) {
     size_t n;
     *body = NULL;
     if (read_all(path, &s, &n) < 0) return 1;
-    if (n == 0) return 0;
-    json_object *j = NULL;
-    if (!json_check_raw(s, n, why, sizeof why)) goto bad;
-    json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    /* With the NUL, as the server does: json-c ends a bare number there. */
-    j = json_tokener_parse_ex(tok, s, (int)n + 1);
-    enum json_tokener_error e = json_tokener_get_error(tok);
-    size_t off = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    if (e == json_tokener_success && off < n) {
-        while (off < n && (s[off] == ' ' || s[off] == '\t' || s[off] == '\r' || s[off] == '\n')) off++;
-        if (off < n) {
-            snprintf(why, sizeof why, "unexpected data after the JSON value at byte %zu", off);
-            goto bad;
-        }
-    } else if (e != json_tokener_success) {
-        snprintf(why, sizeof why, "%s at byte %zu", e == json_tokener_continue ? "unexpected end of input" : json_tokener_error_desc(e),
-                 off);
-        goto bad;
-    }
-    if (!json_check_numbers(j)) {
-        snprintf(why, sizeof why, "numbers must be finite (NaN, Infinity and out-of-range values are not JSON)");
-        goto bad;
-    }
+    int rc = n ? json_parse_body(s, n, body, why, sizeof why) : 0;
     free(s);
-    *body = j;
-    return 0;
-bad:
-    json_object_put(j);
-    free(s);
-    return refused(BR_EJSON, why);
+    return rc < 0 ? refused(rc, why) : 0;
 }
 
 /* ---- campaigns ----------------------------------------------------------- */
@@ -164,7 +135,7 @@ static int check_id(const char *id) {
 static int write_campaign(store_t *store, const char *id, json_object *body) {
     api_campaign_write w = {.id = id, .body = body, .now_ms = clock_wall_ms()};
     int rc = store_exec(store, api_campaign_write_op, &w);
-    if (rc == 0) opts_print_json(id ? json_object_get(w.doc) : camp_created_json(w.doc));
+    if (rc == 0) opts_print_json(id ? api_campaign_view(json_object_get(w.doc), w.first_sent, w.last_sent) : camp_created_json(w.doc));
     json_object_put(w.doc);
     json_object_put(body);
     if (rc == BR_EINVAL || rc == BR_ENOTFOUND) return refused(rc, w.why);
@@ -203,7 +174,7 @@ static int list_campaigns(store_t *store, const cli_opt *opts) {
     json_object *a = json_object_new_array();
     for (int i = 0; i < n; i++) {
         json_object *doc = json_parse(rows[i].doc, strlen(rows[i].doc));
-        if (doc) json_object_array_add(a, doc);
+        if (doc) json_object_array_add(a, api_campaign_view(doc, rows[i].first_sent, rows[i].last_sent));
     }
     store_campaign_rows_free(rows, n);
     if (opts_get(opts, "json")) {
@@ -235,13 +206,9 @@ static int show(store_t *store, const char *id) {
         return refused(rc, why);
     }
     if (rc < 0) return refused(rc, NULL);
-    /* What GET /admin/campaigns/{id} adds to the stored document. */
     json_object *o = json_parse(row.doc, strlen(row.doc));
     if (o) {
-        json_object_object_add(o, "first_sent", json_time_or_null(row.first_sent));
-        json_object_object_add(o, "last_sent", json_time_or_null(row.last_sent));
-        json_object_object_add(o, "created_at", json_time(row.created_at));
-        json_object_object_add(o, "updated_at", json_time(row.updated_at));
+        api_campaign_view(o, row.first_sent, row.last_sent);
         printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
     }

@@ -380,38 +380,7 @@ static int authenticate(http_req *r) {
  * refused here, for every route (lib/json.h): invalid UTF-8, an escaped
  * NUL, NaN, Infinity and numbers too large for a double. */
 static int parse_body(http_req *r, char *err, size_t errlen) {
-    if (!json_check_raw(r->body.data, r->body.len, err, errlen)) return BR_EJSON;
-    json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    /* The length includes buf's terminating NUL: without it json-c cannot
-     * tell that a bare top-level number such as "123" has ended. */
-    r->json = json_tokener_parse_ex(tok, r->body.data, (int)r->body.len + 1);
-    enum json_tokener_error e = json_tokener_get_error(tok);
-    size_t off = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    if (e == json_tokener_success && off < r->body.len) {
-        /* Only whitespace may follow the value. */
-        while (off < r->body.len && (r->body.data[off] == ' ' || r->body.data[off] == '\t' ||
-                                     r->body.data[off] == '\r' || r->body.data[off] == '\n'))
-            off++;
-        if (off < r->body.len) {
-            snprintf(err, errlen, "unexpected data after the JSON value at byte %zu", off);
-            goto bad;
-        }
-    } else if (e != json_tokener_success) {
-        snprintf(err, errlen, "%s at byte %zu",
-                 e == json_tokener_continue ? "unexpected end of input" : json_tokener_error_desc(e), off);
-        goto bad;
-    }
-    if (!json_check_numbers(r->json)) {
-        snprintf(err, errlen, "numbers must be finite (NaN, Infinity and out-of-range values are not JSON)");
-        goto bad;
-    }
-    return 0;
-bad:
-    json_object_put(r->json);
-    r->json = NULL;
-    return BR_EJSON;
+    return json_parse_body(r->body.data, r->body.len, &r->json, err, errlen);
 }
 
 /* RFC 9112 checks of the head (head.h). Returns 0 or a BR_E* code with the

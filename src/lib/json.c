@@ -1,5 +1,6 @@
 /* json.c -- json-c helpers (see json.h). */
 #include "json.h"
+#include "err.h"
 #include "timefmt.h"
 #include "utf8.h"
 
@@ -95,4 +96,37 @@ bool json_check_numbers(json_object *o) {
     }
     default: return true;
     }
+}
+
+int json_parse_body(const char *p, size_t n, json_object **out, char *why, size_t whylen) {
+    json_object *j = NULL;
+    *out = NULL;
+    if (!json_check_raw(p, n, why, whylen)) return BR_EJSON;
+    json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    j = json_tokener_parse_ex(tok, p, (int)n + 1); /* with the NUL: see above */
+    enum json_tokener_error e = json_tokener_get_error(tok);
+    size_t off = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    if (e == json_tokener_success && off < n) {
+        /* Only whitespace may follow the value. */
+        while (off < n && (p[off] == ' ' || p[off] == '\t' || p[off] == '\r' || p[off] == '\n')) off++;
+        if (off < n) {
+            snprintf(why, whylen, "unexpected data after the JSON value at byte %zu", off);
+            goto bad;
+        }
+    } else if (e != json_tokener_success) {
+        snprintf(why, whylen, "%s at byte %zu", e == json_tokener_continue ? "unexpected end of input" : json_tokener_error_desc(e),
+                 off);
+        goto bad;
+    }
+    if (!json_check_numbers(j)) {
+        snprintf(why, whylen, "numbers must be finite (NaN, Infinity and out-of-range values are not JSON)");
+        goto bad;
+    }
+    *out = j;
+    return 0;
+bad:
+    json_object_put(j);
+    return BR_EJSON;
 }

@@ -45,6 +45,12 @@ json_object *json_parse(const char *s, size_t n);
  * and 1e999 even in strict mode). Return true, or false with a message
  * naming the byte offset or the problem in why. */
 bool json_check_raw(const char *p, size_t n, char *why, size_t whylen);
+/* A request body as the API reads it (the server's, and the CLI's for the
+ * same bodies from files): strict UTF-8 JSON, JSON_MAX_DEPTH deep, one
+ * value and whitespace, finite numbers, and the checks above. p[n] must be
+ * a NUL (json-c needs it to end a bare number). Returns 0 and *out (a new
+ * reference), or BR_EJSON with the reason and byte offset in why. */
+int json_parse_body(const char *p, size_t n, json_object **out, char *why, size_t whylen);
 bool json_check_numbers(json_object *o);
 
 #endif
