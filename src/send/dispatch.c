@@ -10,6 +10,7 @@
 #include "../lib/buf.h"
 #include "../lib/clock.h"
 #include "../lib/err.h"
+#include "../lib/httpc.h"
 #include "../lib/json.h"
 #include "../lib/log.h"
 #include "../lib/mem.h"
@@ -67,6 +68,10 @@ int dsp_check_campaign(sqlite3 *db, json_object *req, json_object **doc, char *w
         FAIL(BR_ECAMPAIGNID, "campaign '%.64s' is API-triggered: send it with /campaigns/trigger/send", cid);
     if (json_object_get_boolean(json_get(d, "archived"))) FAIL(BR_ECAMPAIGNID, "campaign '%.64s' is archived", cid);
     if (json_object_get_boolean(json_get(d, "draft"))) FAIL(BR_ECAMPAIGNID, "campaign '%.64s' is a draft", cid);
+    json_object *vs = json_get(d, "variations");
+    for (size_t i = 0; trigger && i < json_object_array_length(vs); i++)
+        if (msg_channel_of(json_object_get_string(json_get(json_object_array_get_idx(vs, i), "channel"))) == CH_EMAIL)
+            FAIL(BR_EINVAL, "campaign '%.64s' has an email variation, and no email relay is configured on this server", cid);
     json_object *msgs = json_get(req, "messages");
     if (msgs) {
         json_object_object_foreach(msgs, ch, m) {
@@ -188,7 +193,7 @@ int dsp_resolve_read(engine_t *e, void *arg) {
 int dsp_insert_op(sqlite3 *db, void *arg) {
     dsp_new *n = arg;
     int rc;
-    if (n->schedule_id && (rc = store_schedule_set_state(db, n->schedule_id, SCHED_FIRED, n->now_ms)) < 0) return rc;
+    if (n->schedule_id && (rc = store_schedule_fire(db, n->schedule_id, n->schedule_updated_at, n->now_ms)) < 0) return rc;
     json_object *req = n->props ? NULL : json_object_get(n->req);
     if (n->props) {
         /* the stored request carries the recipients' properties by row */
@@ -594,6 +599,12 @@ static void render_one(dispatcher *d, liq_renderer *r, job *j, recipient *rc_, i
             for (char *p = hdr[h]; *p; p++)
                 if (*p == '\r' || *p == '\n') *p = ' '; /* a rendered value cannot add headers */
             free(v);
+        }
+        if (url && !httpc_url_valid(url)) {
+            snprintf(sl->err.message, sizeof sl->err.message, "the url rendered to '%.200s', not an http:// or https:// URL", url);
+            sl->err.code = LIQ_ERENDER;
+            free(body);
+            body = NULL;
         }
         if (!body) {
             free(url);

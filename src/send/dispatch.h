@@ -60,9 +60,11 @@ typedef struct {
     int64_t skipped;        /* recipients that named nobody, or were outside the segment */
     json_object *props;     /* {"row": trigger_properties} of recipients that had some, or NULL */
     char why[400];
-    /* dsp_insert_op: the schedule it fires (NULL: none); BR_ENOTFOUND when
-     * that schedule is no longer pending */
+    /* dsp_insert_op: the schedule it fires (NULL: none) and the version
+     * that was read; BR_ENOTFOUND when that schedule was updated or deleted
+     * since (the scheduler reads it again) */
     const char *schedule_id;
+    int64_t schedule_updated_at;
 } dsp_new;
 
 /* ENG_READ: resolves n->req's audience. BR_ENOTFOUND/BR_EINVAL (why) for a

@@ -37,10 +37,12 @@ static int mark_fired_op(sqlite3 *db, void *arg) {
     return store_schedule_set_state(db, f->id, SCHED_FIRED, f->now_ms);
 }
 
-static void fire(scheduler *s, const store_schedule_row *row) {
+/* Returns false when the store failed (the server is stopping). */
+static bool fire(scheduler *s, const store_schedule_row *row) {
     json_object *req = json_parse(row->request, strlen(row->request));
     int64_t now = clock_wall_ms();
-    dsp_new n = {.req = req, .id = row->dispatch_id, .now_ms = now, .schedule_id = row->id};
+    dsp_new n = {.req = req, .id = row->dispatch_id, .now_ms = now, .schedule_id = row->id,
+                 .schedule_updated_at = row->updated_at};
     int rc = req ? eng_exec_read(s->e, dsp_resolve_read, &n) : BR_ESTORE;
     if (rc == 0) rc = eng_exec_store(s->e, dsp_insert_op, &n);
     if (rc == 0) {
@@ -54,6 +56,7 @@ static void fire(scheduler *s, const store_schedule_row *row) {
     }
     dsp_new_clear(&n);
     json_object_put(req);
+    return rc != BR_ESTORE;
 }
 
 static void *run(void *arg) {
@@ -62,12 +65,14 @@ static void *run(void *arg) {
         int64_t now = clock_wall_ms(), next = now + IDLE_MS, at;
         store_schedule_row *rows;
         int n;
+        bool ok = true;
         if (store_schedule_due(s->db, now, DUE_BATCH, &rows, &n) == 0) {
-            for (int i = 0; i < n; i++) fire(s, &rows[i]);
+            for (int i = 0; i < n && ok; i++) ok = fire(s, &rows[i]);
             store_schedule_rows_free(rows, n);
-            if (n == DUE_BATCH) continue;
+            if (ok && n == DUE_BATCH) continue;
         }
-        if (store_schedule_next(s->db, &at) == 0 && at < next) next = at;
+        if (!ok) next = now + 1000; /* the store failed: no busy loop while the server stops */
+        else if (store_schedule_next(s->db, &at) == 0 && at < next) next = at;
         pthread_mutex_lock(&s->mu);
         if (!s->wake && !s->stop && next > clock_wall_ms()) {
             struct timespec ts = {.tv_sec = next / 1000, .tv_nsec = (next % 1000) * 1000000L};

@@ -214,6 +214,15 @@ int store_schedule_set_state(sqlite3 *db, const char *id, int state, int64_t now
     return changed_one(db, st);
 }
 
+int store_schedule_fire(sqlite3 *db, const char *id, int64_t updated_at, int64_t now_ms) {
+    sqlite3_stmt *st = prep(db, "UPDATE schedules SET state = 1, updated_at = ? WHERE id = ? AND state = 0 AND updated_at = ?");
+    if (!st) return BR_ESTORE;
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, updated_at);
+    return changed_one(db, st);
+}
+
 #define SCHED_COLS "id, campaign_id, send_id, request, dispatch_id, at, created_at, updated_at, state"
 
 static void read_schedule(sqlite3_stmt *st, store_schedule_row *r) {

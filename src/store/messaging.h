@@ -69,6 +69,9 @@ int store_schedule_insert(sqlite3 *db, const store_schedule_row *r);
 int store_schedule_update(sqlite3 *db, const char *id, const char *request, int64_t at, int64_t now_ms);
 /* Sets the state of a pending schedule; BR_ENOTFOUND when not pending. */
 int store_schedule_set_state(sqlite3 *db, const char *id, int state, int64_t now_ms);
+/* Marks a pending schedule fired if it is still the version read (its
+ * updated_at); BR_ENOTFOUND when it was updated or deleted since. */
+int store_schedule_fire(sqlite3 *db, const char *id, int64_t updated_at, int64_t now_ms);
 int store_schedule_get(sqlite3 *db, const char *id, store_schedule_row *out);
 /* Pending schedules due at or before `until` (ms), earliest first, at most limit. */
 int store_schedule_due(sqlite3 *db, int64_t until, int limit, store_schedule_row **rows, int *n);

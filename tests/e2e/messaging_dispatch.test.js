@@ -220,3 +220,25 @@ test('SIGKILL in the middle of a 50,000-user broadcast: after restart everyone g
     await rx.close();
   }
 });
+
+test('a URL that renders to something other than http(s) aborts that recipient; a triggered email campaign is refused', async () => {
+  const srv = await h.startServer();
+  const rx = await webhookReceiver();
+  try {
+    await h.usersApi(srv).trackOk({ attributes: [{ external_id: 'w1', hook: rx.url('/w1') }, { external_id: 'w2', hook: 'ftp://example.com/x' }] });
+    let res = await post(srv, '/messages/send', { external_user_ids: ['w1', 'w2'], messages: { webhook: {
+      url: '{{custom_attribute.${hook}}}', request_method: 'POST', body: '{{${user_id}}}' } } });
+    assert.equal(res.status, 201, res.text);
+    const d = await dispatchDone(srv, res.json.dispatch_id);
+    assert.deepEqual([d.sent, d.aborted, d.errors], [1, 1, 0]);
+    assert.deepEqual((await rx.quiet(300)).map((g) => g.url), ['/w1']);
+
+    const c = await campaign(srv, { name: 'Mail', kind: 'api_triggered', variations: [{ name: 'm', channel: 'email',
+      content: { app_id: 'a', from: 'Shop <shop@example.com>', subject: 'Hi', body: '<p>Hi</p>' } }] });
+    res = await post(srv, '/campaigns/trigger/send', { campaign_id: c.campaign_id, recipients: [{ external_user_id: 'w1' }] });
+    h.assertError(res, 400, `Bad Request: campaign '${c.campaign_id}' has an email variation, and no email relay is configured on this server`);
+  } finally {
+    await srv.stop();
+    await rx.close();
+  }
+});
