@@ -273,7 +273,7 @@ struct job {
     double rate_per_ms;  /* 0: none */
     int64_t refill_at;
     int64_t sent, errors, skipped, aborted; /* not yet recorded */
-    bool failed;
+    bool over; /* done, or its progress could not be recorded: dropped by the loop */
     job *next;
 };
 
@@ -896,7 +896,7 @@ static bool record(dispatcher *d, job *j, bool *progressed) {
     }
     if (!j->head) j->tail = NULL;
     j->cursor = (size_t)p.cursor;
-    if (p.done) j->failed = true; /* finished: removed by the loop */
+    if (p.done) j->over = true;
     return true;
 }
 
@@ -944,8 +944,8 @@ static void *run(void *arg) {
         for (job **pp = &d->jobs; *pp;) {
             job *j = *pp;
             bool progressed;
-            if (!j->failed && !record(d, j, &progressed)) j->failed = true;
-            if (j->failed) { /* done, or its store writes failed (the server is stopping) */
+            if (!j->over && !record(d, j, &progressed)) j->over = true; /* the store failed: the server is stopping */
+            if (j->over) {
                 *pp = j->next;
                 job_free(j);
                 continue;

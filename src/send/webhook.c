@@ -38,7 +38,6 @@ typedef struct {
     void *ud;
     pthread_t th;
     pthread_mutex_t mu;
-    pthread_cond_t idle;
     send_msg *in_head, *in_tail; /* submitted, not yet started (guarded by mu) */
     send_msg *retry;             /* waiting for their retry time (thread only) */
     size_t pending;              /* submitted and not done (mu) */
@@ -130,7 +129,7 @@ static void start(webhook *w, send_msg *m) {
 static void finish_msg(webhook *w, send_msg *m) {
     w->done(w->ud, m);
     pthread_mutex_lock(&w->mu);
-    if (--w->pending == 0) pthread_cond_broadcast(&w->idle);
+    w->pending--;
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -295,7 +294,6 @@ static void wfree(send_channel *c) {
     curl_multi_cleanup(w->multi);
     for (int i = 0; i < w->npool; i++) curl_easy_cleanup(w->pool[i]);
     pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->idle);
     free(w);
 }
 
@@ -318,7 +316,6 @@ send_channel *webhook_new(const webhook_opts *o, send_done_fn done, void *ud) {
     w->done = done;
     w->ud = ud;
     pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->idle, NULL);
     w->multi = curl_multi_init();
     curl_multi_setopt(w->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)w->o.max_host_connections);
     curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)w->o.max_host_connections * 4);
