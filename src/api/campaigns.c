@@ -10,6 +10,8 @@
  *   POST /admin/campaigns         brasa.keys  create (send/campaign.h) -> 201 {"campaign_id", "variations"}
  *   GET  /admin/campaigns/{id}    brasa.keys  the stored document
  *   POST /admin/campaigns/{id}    brasa.keys  update any field, or {"archived": true}
+ *   GET  /admin/frequency_caps    brasa.keys  the workspace's frequency capping rules
+ *   POST /admin/frequency_caps    brasa.keys  replace them: {"rules": [{"channel", "max_messages", "period_hours"}]}
  *   GET  /admin/apps              brasa.keys  the workspace's apps
  *   POST /admin/apps              brasa.keys  {"name", "platform"} -> 201 {"app_id"}
  *
@@ -524,6 +526,75 @@ static int admin_apps(http_req *r) {
     return api_read(r, &s->cmd, apps_read, s, apps_done);
 }
 
+/* ---- admin: frequency caps ------------------------------------------------ */
+
+typedef struct {
+    eng_cmd cmd;
+    store_cap caps[STORE_CAPS_MAX];
+    int n;
+} caps_req;
+
+static int caps_read(engine_t *e, void *arg) {
+    caps_req *c = arg;
+    return store_caps_get(engine_reader(e), c->caps, &c->n);
+}
+
+static int caps_write_op(sqlite3 *db, void *arg) {
+    caps_req *c = arg;
+    return store_caps_set(db, c->caps, c->n);
+}
+
+static int caps_done(http_req *r, int rc) {
+    caps_req *c = http_state_get(r);
+    if (rc < 0) return rc;
+    json_object *o = json_object_new_object(), *a = json_object_new_array();
+    for (int i = 0; i < c->n; i++) {
+        json_object *x = json_object_new_object();
+        json_object_object_add(x, "channel", json_object_new_string(c->caps[i].channel));
+        json_object_object_add(x, "max_messages", json_object_new_int64(c->caps[i].max_messages));
+        json_object_object_add(x, "period_hours", json_object_new_int64(c->caps[i].period_hours));
+        json_object_array_add(a, x);
+    }
+    json_object_object_add(o, "rules", a);
+    return http_reply(r, 200, o);
+}
+
+static int admin_caps(http_req *r) {
+    caps_req *c = http_state(r, sizeof *c, NULL);
+    return api_read(r, &c->cmd, caps_read, c, caps_done);
+}
+
+static int admin_caps_set(http_req *r) {
+    caps_req *c = http_state(r, sizeof *c, NULL);
+    json_object *b = http_body(r), *rules = json_get(b, "rules");
+    char why[200];
+    if (!json_object_is_type(b, json_type_object)) return http_error(r, BR_EINVAL, "the body must be a JSON object");
+    json_object_object_foreach(b, key, val) {
+        (void)val;
+        if (strcmp(key, "rules")) return snprintf(why, sizeof why, "unknown field '%.60s'", key), http_error(r, BR_EINVAL, why);
+    }
+    if (!json_object_is_type(rules, json_type_array) || json_object_array_length(rules) > STORE_CAPS_MAX)
+        return snprintf(why, sizeof why, "'rules' must be an array of at most %d rules", STORE_CAPS_MAX), http_error(r, BR_EINVAL, why);
+    for (size_t i = 0; i < json_object_array_length(rules); i++) {
+        json_object *x = json_object_array_get_idx(rules, i), *ch = json_get(x, "channel"), *m = json_get(x, "max_messages"),
+                    *p = json_get(x, "period_hours");
+        const char *cs = json_object_get_string(ch);
+        if (!json_object_is_type(x, json_type_object) || json_object_object_length(x) != 3 ||
+            !json_object_is_type(ch, json_type_string) || (strcmp(cs, "webhook") && strcmp(cs, "email") && strcmp(cs, "any")) ||
+            !json_object_is_type(m, json_type_int) || json_object_get_int64(m) < 1 || json_object_get_int64(m) > 1000000 ||
+            !json_object_is_type(p, json_type_int) || json_object_get_int64(p) < 1 || json_object_get_int64(p) > STORE_CAP_HOURS_MAX)
+            return snprintf(why, sizeof why,
+                            "rules[%zu] must be {\"channel\": \"webhook\"|\"email\"|\"any\", \"max_messages\": 1 to 1000000, "
+                            "\"period_hours\": 1 to %d}", i, STORE_CAP_HOURS_MAX),
+                   http_error(r, BR_EINVAL, why);
+        snprintf(c->caps[i].channel, sizeof c->caps[i].channel, "%s", cs);
+        c->caps[i].max_messages = json_object_get_int64(m);
+        c->caps[i].period_hours = json_object_get_int64(p);
+    }
+    c->n = (int)json_object_array_length(rules);
+    return api_store(r, &c->cmd, caps_write_op, c, caps_done);
+}
+
 const http_route api_campaigns_routes[] = {
     {"GET", "/campaigns/list", PERM_CAMPAIGNS_LIST, RL_DEFAULT, get_list},
     {"GET", "/campaigns/details", PERM_CAMPAIGNS_DETAILS, RL_DEFAULT, get_details},
@@ -534,6 +605,8 @@ const http_route api_campaigns_routes[] = {
     {"POST", "/admin/campaigns", PERM_BRASA_KEYS, RL_DEFAULT, admin_create},
     {"GET", "/admin/campaigns/{id}", PERM_BRASA_KEYS, RL_DEFAULT, admin_get},
     {"POST", "/admin/campaigns/{id}", PERM_BRASA_KEYS, RL_DEFAULT, admin_update},
+    {"GET", "/admin/frequency_caps", PERM_BRASA_KEYS, RL_DEFAULT, admin_caps},
+    {"POST", "/admin/frequency_caps", PERM_BRASA_KEYS, RL_DEFAULT, admin_caps_set},
     {"GET", "/admin/apps", PERM_BRASA_KEYS, RL_DEFAULT, admin_apps},
     {"POST", "/admin/apps", PERM_BRASA_KEYS, RL_DEFAULT, admin_app_create},
     {NULL, NULL, 0, 0, NULL},

@@ -265,7 +265,7 @@ int cli_serve(int argc, char **argv) {
     if (exporter_start(&ec, &exporter) < 0) goto out;
     /* Messaging: the dispatcher resumes what was sending, the scheduler
      * fires what came due while the server was down. */
-    if (!(dsp = dsp_start(engine)) || !(sch = sched_start(engine, dsp))) goto out;
+    if (!(dsp = dsp_start(engine, &gcg)) || !(sch = sched_start(engine, dsp))) goto out;
     http_ctx ctx = {.engine = engine, .auth = auth, .rl = rl, .exporter = exporter, .public_url = public_url,
                     .data_dir = dir, .gcg = &gcg, .started_ms = clock_wall_ms(), .dispatcher = dsp,
                     .scheduler = sch};

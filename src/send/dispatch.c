@@ -5,6 +5,7 @@
 #include "fetch.h"
 #include "webhook.h"
 #include "../core/export.h"
+#include "../core/gcg.h"
 #include "../core/identity.h"
 #include "../engine/segments.h"
 #include "../lib/buf.h"
@@ -269,6 +270,8 @@ struct job {
     int nsrc;
     chunk *head, *tail;
     int inflight;
+    store_cap caps[STORE_CAPS_MAX]; /* frequency capping, when the send obeys it */
+    int ncaps;
     double tokens;       /* per-campaign rate limit (messages) */
     double rate_per_ms;  /* 0: none */
     int64_t refill_at;
@@ -287,6 +290,7 @@ struct dispatcher {
     bool stop, wake;
     job *jobs;
     export_fields fields;
+    const gcg_t *gcg; /* its users get no campaign message */
     /* render threads (render_all) */
     pthread_t *threads;
     int nthreads;
@@ -438,6 +442,9 @@ static job *job_load(dispatcher *d, const char *id) {
                        false);
         }
     }
+    bool obeys = !json_object_get_boolean(json_get(j->req, "override_frequency_capping")) &&
+                 (!j->campaign || json_object_get_boolean(json_get(j->campaign, "frequency_capping")));
+    if (obeys && store_caps_get(d->db, j->caps, &j->ncaps) < 0) j->ncaps = 0;
     int64_t rate = j->campaign ? json_object_get_int64(json_get(j->campaign, "rate_limit_per_minute")) : 0;
     if (rate > 0) {
         j->rate_per_ms = rate / 60000.0;
@@ -464,6 +471,7 @@ static int copy_read(engine_t *e, void *arg) {
     for (size_t i = 0; i < a->n; i++) {
         uint32_t row = a->rows[i];
         if (row >= users_rows(u) || (users_get(u, row)->flags & PROFILE_DELETED)) continue;
+        if (a->d->gcg && gcg_enabled(a->d->gcg) && gcg_has(a->d->gcg, u, row)) continue; /* the Global Control Group */
         users_braze_id(u, row, a->bz[i]);
         a->users[i] = export_user(u, engine_names(e), row, &a->d->fields);
         const char *x = json_object_get_string(json_get(a->users[i], "external_id"));
@@ -662,6 +670,21 @@ static void render_all(dispatcher *d, job *j, recipient *rs, size_t n, int64_t n
     pthread_mutex_unlock(&d->pool_mu);
 }
 
+/* Whether the workspace's frequency caps leave the user no room for a
+ * message on channel ch (the deliveries recorded so far count). */
+static bool capped(dispatcher *d, job *j, const uint8_t bz[12], msg_channel ch, int64_t now) {
+    for (int k = 0; k < j->ncaps; k++) {
+        const store_cap *c = &j->caps[k];
+        bool any = !strcmp(c->channel, "any");
+        if (!any && strcmp(c->channel, msg_channel_name(ch))) continue;
+        int64_t n;
+        if (store_deliveries_count(d->db, bz, any ? NULL : c->channel, now - c->period_hours * 3600000, &n) == 0 &&
+            n >= c->max_messages)
+            return true;
+    }
+    return false;
+}
+
 static void on_done(void *ud, send_msg *m);
 
 static void issue(dispatcher *d, job *j, size_t count) {
@@ -697,6 +720,14 @@ static void issue(dispatcher *d, job *j, size_t count) {
             }
             r->from = source_of(j, var);
             r->to = r->from + 1;
+        }
+        bool over = false;
+        for (int k = r->from; j->ncaps && k < r->to && !over; k++) over = capped(d, j, c->bz[i], j->src[k].ch, now);
+        if (over) { /* frequency capping: not sent, counted as skipped */
+            c->skipped++;
+            json_object_put(r->user);
+            r->user = NULL;
+            continue;
         }
         /* trigger properties: the request's, with the recipient's over them key by key */
         json_object *own = NULL;
@@ -817,7 +848,7 @@ static bool record(dispatcher *d, job *j, bool *progressed) {
     int64_t now = clock_wall_ms(), day = now / DAY_MS;
     store_progress p = {.dispatch_id = j->id, .campaign_id = j->campaign_id, .now_ms = now};
     stats st = {0};
-    int cap = 0;
+    int cap = 0, dcap = 0;
     buf_t ev = BUF_INIT;
     buf_append(&ev, "[", 1);
     buf_t body = BUF_INIT;
@@ -837,6 +868,11 @@ static bool record(dispatcher *d, job *j, bool *progressed) {
                 if (x) x->sent++;
                 event_head(&body, "users.messages.webhook.Send", "send", j, c->bz[i], c->ext[i], s, now);
                 buf_puts(&body, "}");
+                if (p.ndelivered == dcap)
+                    p.delivered = xrealloc(p.delivered, (size_t)(dcap = dcap ? dcap * 2 : 64) * sizeof *p.delivered);
+                store_received *dl = &p.delivered[p.ndelivered++];
+                *dl = (store_received){.channel = msg_channel_name(s->ch), .at = now};
+                memcpy(dl->braze_id, c->bz[i], 12);
                 if (j->campaign_id) {
                     if (p.nreceived == cap) p.received = xrealloc(p.received, (size_t)(cap = cap ? cap * 2 : 64) * sizeof *p.received);
                     store_received *r = &p.received[p.nreceived++];
@@ -883,6 +919,7 @@ static bool record(dispatcher *d, job *j, bool *progressed) {
     buf_free(&body);
     free(st.v);
     free(p.received);
+    free(p.delivered);
     if (rc < 0) {
         log_error("dispatch %s: recording progress failed: %s", j->id, br_err_message(rc));
         return false;
@@ -987,9 +1024,10 @@ static void *run(void *arg) {
     return NULL;
 }
 
-dispatcher *dsp_start(engine_t *e) {
+dispatcher *dsp_start(engine_t *e, const gcg_t *gcg) {
     dispatcher *d = xcalloc(1, sizeof *d);
     d->e = e;
+    d->gcg = gcg;
     if (store_open_reader(engine_store(e), &d->db) < 0) {
         free(d);
         return NULL;

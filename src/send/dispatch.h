@@ -78,8 +78,13 @@ void dsp_new_clear(dsp_new *n);
 typedef struct dispatcher dispatcher;
 
 /* Starts the dispatcher on e's store with the channels it delivers
- * through (webhook.h). Resumes every dispatch still sending. */
-dispatcher *dsp_start(engine_t *e);
+ * through (webhook.h). Resumes every dispatch still sending. Users of the
+ * Global Control Group (gcg, may be NULL) get no message; neither do users
+ * the workspace's frequency caps (store/messaging.h) have no room for,
+ * unless the request overrides them or the campaign does not obey them:
+ * both are counted as skipped. */
+struct gcg;
+dispatcher *dsp_start(engine_t *e, const struct gcg *gcg);
 /* A dispatch was written: look for it now rather than at the next poll. */
 void dsp_wake(dispatcher *d);
 /* Stops issuing, records nothing more, stops the channels (messages in

@@ -426,6 +426,25 @@ int store_progress_op(sqlite3 *db, void *arg) {
         if (rc < 0) return rc;
     }
 
+    if (p->ndelivered) {
+        sqlite3_stmt *ins = prep(db, "INSERT INTO deliveries (braze_id, channel, at) VALUES (?, ?, ?)");
+        for (int i = 0; ins && i < p->ndelivered && rc == 0; i++) {
+            sqlite3_reset(ins);
+            sqlite3_bind_blob(ins, 1, p->delivered[i].braze_id, 12, SQLITE_STATIC);
+            sqlite3_bind_text(ins, 2, p->delivered[i].channel, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(ins, 3, p->delivered[i].at);
+            if (sqlite3_step(ins) != SQLITE_DONE) rc = BR_ESTORE;
+        }
+        if (!ins) rc = BR_ESTORE;
+        sqlite3_finalize(ins);
+        if (rc < 0) return rc;
+    }
+    if (p->done) {
+        if (!(st = prep(db, "DELETE FROM deliveries WHERE at < ?"))) return BR_ESTORE;
+        sqlite3_bind_int64(st, 1, p->now_ms - (int64_t)STORE_CAP_HOURS_MAX * 3600000);
+        if ((rc = store_done(db, st)) < 0) return rc;
+    }
+
     if (p->nstats) {
         sqlite3_stmt *up = prep(db, "INSERT INTO message_stats (campaign_id, send_id, variation_id, channel, day, sent, "
                                     "errors, enrolled, unique_recipients) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
@@ -453,6 +472,50 @@ int store_progress_op(sqlite3 *db, void *arg) {
         rc = store_done(db, st);
     }
     return rc;
+}
+
+/* ---- frequency capping ----------------------------------------------------- */
+
+int store_caps_get(sqlite3 *db, store_cap *caps, int *n) {
+    sqlite3_stmt *st = prep(db, "SELECT channel, max_messages, period_hours FROM frequency_caps ORDER BY id LIMIT ?");
+    if (!st) return BR_ESTORE;
+    sqlite3_bind_int(st, 1, STORE_CAPS_MAX);
+    int rc;
+    *n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_cap *c = &caps[(*n)++];
+        snprintf(c->channel, sizeof c->channel, "%s", (const char *)sqlite3_column_text(st, 0));
+        c->max_messages = sqlite3_column_int64(st, 1);
+        c->period_hours = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : BR_ESTORE;
+}
+
+int store_caps_set(sqlite3 *db, const store_cap *caps, int n) {
+    int rc = store_sql(db, "DELETE FROM frequency_caps");
+    for (int i = 0; rc == 0 && i < n; i++) {
+        sqlite3_stmt *st = prep(db, "INSERT INTO frequency_caps (channel, max_messages, period_hours) VALUES (?, ?, ?)");
+        if (!st) return BR_ESTORE;
+        sqlite3_bind_text(st, 1, caps[i].channel, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, caps[i].max_messages);
+        sqlite3_bind_int64(st, 3, caps[i].period_hours);
+        rc = store_done(db, st);
+    }
+    return rc;
+}
+
+int store_deliveries_count(sqlite3 *db, const uint8_t braze_id[12], const char *channel, int64_t since_ms, int64_t *n) {
+    sqlite3_stmt *st = prep(db, "SELECT count(*) FROM deliveries WHERE braze_id = ?1 AND at > ?2 AND (?3 IS NULL OR channel = ?3)");
+    if (!st) return BR_ESTORE;
+    sqlite3_bind_blob(st, 1, braze_id, 12, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, since_ms);
+    bind_text_or_null(st, 3, channel);
+    int rc = one_row(st);
+    if (rc < 0) return rc;
+    *n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return 0;
 }
 
 /* ---- statistics ---------------------------------------------------------- */

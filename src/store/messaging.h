@@ -125,6 +125,8 @@ typedef struct {
     int nreceived;
     store_stat_delta *stats;
     int nstats;
+    store_received *delivered; /* every message delivered (frequency capping counts them) */
+    int ndelivered;
     const char *events; /* Currents events: a JSON array text, or NULL */
 } store_progress;
 
@@ -132,6 +134,23 @@ typedef struct {
  * recipients count the received rows that are first_today into the stats
  * of their variation. */
 int store_progress_op(sqlite3 *db, void *p);
+
+/* ---- frequency capping ----------------------------------------------------- */
+
+#define STORE_CAPS_MAX 10
+#define STORE_CAP_HOURS_MAX 720
+
+typedef struct {
+    char channel[8]; /* webhook | email | any */
+    int64_t max_messages, period_hours;
+} store_cap;
+
+/* The workspace's rules (at most STORE_CAPS_MAX). */
+int store_caps_get(sqlite3 *db, store_cap *caps, int *n);
+/* Replaces every rule (a store op's body). */
+int store_caps_set(sqlite3 *db, const store_cap *caps, int n);
+/* Messages delivered to a user on channel (NULL: any) after since_ms. */
+int store_deliveries_count(sqlite3 *db, const uint8_t braze_id[12], const char *channel, int64_t since_ms, int64_t *n);
 
 /* ---- statistics ---------------------------------------------------------- */
 

@@ -242,3 +242,67 @@ test('a URL that renders to something other than http(s) aborts that recipient; 
     await rx.close();
   }
 });
+
+test('frequency caps: a capped user is skipped unless the request overrides them or the campaign does not obey them', async () => {
+  const srv = await h.startServer();
+  const rx = await webhookReceiver();
+  try {
+    await h.usersApi(srv).trackOk({ attributes: [{ external_id: 'f1' }, { external_id: 'f2' }, { external_id: 'f3' }] });
+    let res = await post(srv, '/admin/frequency_caps', { rules: [{ channel: 'webhook', max_messages: 1, period_hours: 24 }] });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual((await get(srv, '/admin/frequency_caps')).json, { rules: [{ channel: 'webhook', max_messages: 1, period_hours: 24 }] });
+    for (const bad of [{ rules: [{ channel: 'sms', max_messages: 1, period_hours: 1 }] }, { rules: [{ channel: 'any', max_messages: 0, period_hours: 1 }] },
+                       { rules: [{ channel: 'any', max_messages: 1, period_hours: 721 }] }, { rules: 'x' }, { rule: [] }]) {
+      h.assertError(await post(srv, '/admin/frequency_caps', bad), 400, /^Bad Request: /);
+    }
+    const obeys = await campaign(srv, { name: 'Capped', kind: 'api', variations: [{ name: 'v', channel: 'webhook' }] });
+    const free = await campaign(srv, { name: 'Free', kind: 'api', frequency_capping: false, variations: [{ name: 'v', channel: 'webhook' }] });
+    const send = async (c, ids, extra = {}) => {
+      const r = await post(srv, '/messages/send', { campaign_id: c.campaign_id, external_user_ids: ids, ...extra,
+        messages: { webhook: { url: rx.url(), request_method: 'POST', body: '{{${user_id}}}', message_variation_id: c.variations[0].id } } });
+      assert.equal(r.status, 201, r.text);
+      return dispatchDone(srv, r.json.dispatch_id);
+    };
+    let d = await send(obeys, ['f1', 'f2']);
+    assert.deepEqual([d.sent, d.skipped], [2, 0]);
+    d = await send(obeys, ['f1', 'f2', 'f3']);
+    assert.deepEqual([d.sent, d.skipped], [1, 2]);
+    d = await send(obeys, ['f1', 'f2', 'f3'], { override_frequency_capping: true });
+    assert.deepEqual([d.sent, d.skipped], [3, 0]);
+    d = await send(free, ['f1']);
+    assert.deepEqual([d.sent, d.skipped], [1, 0]);
+    assert.equal((await rx.quiet(300)).length, 7);
+  } finally {
+    await srv.stop();
+    await rx.close();
+  }
+});
+
+test('the Global Control Group gets no campaign message', async () => {
+  const srv = await h.startServer({ args: ['--global-control-group', '10', '--global-control-group-start', '0'] });
+  const rx = await webhookReceiver();
+  try {
+    const attributes = [];
+    for (let i = 0; i < 150; i++) attributes.push({ external_id: `g${i}`, n: i });
+    for (let i = 0; i < 150; i += 75) await h.usersApi(srv).trackOk({ attributes: attributes.slice(i, i + 75) });
+    const ids = attributes.map((a) => a.external_id);
+    const inGroup = new Set();
+    for (let i = 0; i < ids.length; i += 50) {
+      const ex = await post(srv, '/users/export/ids', { external_ids: ids.slice(i, i + 50), fields_to_export: ['external_id', 'random_bucket'] });
+      for (const u of ex.json.users) if (u.random_bucket < 1000) inGroup.add(u.external_id);
+    }
+    assert.ok(inGroup.size > 0 && inGroup.size < 150, `${inGroup.size} users in the group`);
+    const seg = await post(srv, '/admin/segments', { name: 'all', definition: { type: 'custom_attribute', name: 'n', op: 'exists' } });
+    const c = await campaign(srv, { name: 'G', kind: 'api', variations: [{ name: 'v', channel: 'webhook' }] });
+    const res = await post(srv, '/messages/send', { campaign_id: c.campaign_id, segment_id: seg.json.segment.id, broadcast: true,
+      messages: { webhook: { url: rx.url(), request_method: 'POST', body: '{{${user_id}}}', message_variation_id: c.variations[0].id } } });
+    const d = await dispatchDone(srv, res.json.dispatch_id);
+    assert.deepEqual([d.total, d.sent, d.skipped], [150, 150 - inGroup.size, inGroup.size]);
+    const got = new Set((await rx.quiet(300)).map((g) => g.body));
+    for (const u of inGroup) assert.ok(!got.has(u), `${u} is in the Global Control Group`);
+    assert.equal(got.size, 150 - inGroup.size);
+  } finally {
+    await srv.stop();
+    await rx.close();
+  }
+});
