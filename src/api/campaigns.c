@@ -325,13 +325,19 @@ static json_object *day_entry(json_object *doc, int64_t day, store_stat_row *row
         store_stat_row *r = &rows[i];
         json_object *row = json_object_new_object(), *list = json_get(msgs, r->channel);
         if (!list) json_object_object_add(msgs, r->channel, list = json_object_new_array());
-        bool ctl;
+        bool ctl = false;
         json_object *var = *r->variation_id ? camp_variation(doc, r->variation_id, &ctl) : NULL;
         const char *vname = ctl ? "Control" : var ? json_object_get_string(json_get(var, "name")) : NULL;
         json_object_object_add(row, sends ? "variation_name" : "variation_api_id",
                                json_object_new_string(sends ? (vname ? vname : "") : r->variation_id));
         if (!sends && vname) json_object_object_add(row, "variation_name", json_object_new_string(vname));
-        if (ctl) add_int(row, "enrolled", r->enrolled);
+        if (ctl) {
+            /* Control users convert too (for lift): shown in their row,
+             * not in the day's totals, which count recipients. */
+            add_int(row, "enrolled", r->enrolled);
+            add_int(row, "conversions", r->conversions[0]);
+            json_object_object_add(row, "revenue", json_object_new_double(r->revenue));
+        }
         else if (!strcmp(r->channel, "webhook")) {
             add_int(row, "sent", r->sent);
             add_int(row, "errors", r->errors);
@@ -342,18 +348,21 @@ static json_object *day_entry(json_object *doc, int64_t day, store_stat_row *row
             add_int(row, "delivered", r->sent);
             for (size_t k = 0; k < sizeof zero / sizeof *zero; k++) add_int(row, zero[k], 0);
         }
-        if (sends) {
+        if (sends && !ctl) {
             add_int(row, "unique_recipients", r->unique_recipients);
             add_int(row, "conversions", r->conversions[0]);
             json_object_object_add(row, "revenue", json_object_new_double(r->revenue));
         }
         json_object_array_add(list, row);
         uniq += r->unique_recipients;
+        if (ctl) continue;
         for (int k = 0; k < 4; k++) conv[k] += r->conversions[k];
         revenue += r->revenue;
     }
     int nconv = (int)json_object_array_length(json_get(doc, "conversion_events"));
     static const char *const cn[] = {"conversions", "conversions1", "conversions2", "conversions3"};
+    /* By send time: the same numbers as by conversion time for now (the
+     * day of a conversion, not of the message it converts). */
     for (int k = 0; k < (nconv ? nconv : 1); k++) {
         char bt[40];
         snprintf(bt, sizeof bt, "%s_by_send_time", cn[k]);

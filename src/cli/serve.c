@@ -17,6 +17,7 @@
 #include "../engine/engine.h"
 #include "../engine/exporter.h"
 #include "../engine/segments.h"
+#include "../send/convert.h"
 #include "../send/dispatch.h"
 #include "../send/sched.h"
 #include "../http/authfail.h"
@@ -181,6 +182,7 @@ int cli_serve(int argc, char **argv) {
     exporter_t *exporter = NULL;
     dispatcher *dsp = NULL;
     scheduler *sch = NULL;
+    converter *conv = NULL;
     http_server *srv = NULL, *msrv = NULL;
     char *public_url = NULL, mhost[64] = "";
     long mport = -1;
@@ -266,6 +268,8 @@ int cli_serve(int argc, char **argv) {
     /* Messaging: the dispatcher resumes what was sending, the scheduler
      * fires what came due while the server was down. */
     if (!(dsp = dsp_start(engine, &gcg)) || !(sch = sched_start(engine, dsp))) goto out;
+    /* Conversions: the converter goes on from its cursor over the outbox. */
+    if (!(conv = conv_start(engine))) goto out;
     http_ctx ctx = {.engine = engine, .auth = auth, .rl = rl, .exporter = exporter, .public_url = public_url,
                     .data_dir = dir, .gcg = &gcg, .started_ms = clock_wall_ms(), .dispatcher = dsp,
                     .scheduler = sch};
@@ -341,6 +345,7 @@ out:
     exporter_free(exporter); /* after the handlers that kick it, before the engine its commands need */
     sched_stop(sch);         /* likewise; what they did not record is redone at the next start */
     dsp_stop(dsp);
+    conv_stop(conv);         /* a batch not recorded is read again at the next start */
     if (engine) engine_stop(engine, !store_failed(store)); /* a clean stop leaves no journal to replay */
     store_stop(store);
     auth_free(auth);
