@@ -348,8 +348,8 @@ static json_object *day_entry(json_object *doc, int64_t day, store_stat_row *row
             add_int(row, "delivered", r->sent);
             for (size_t k = 0; k < sizeof zero / sizeof *zero; k++) add_int(row, zero[k], 0);
         }
-        if (sends && !ctl) {
-            add_int(row, "unique_recipients", r->unique_recipients);
+        if (sends) add_int(row, "unique_recipients", r->unique_recipients);
+        if (sends && !ctl) { /* the control row has them already */
             add_int(row, "conversions", r->conversions[0]);
             json_object_object_add(row, "revenue", json_object_new_double(r->revenue));
         }

@@ -122,3 +122,60 @@ test('conversions: counted once per behaviour and message, revenue, events, and 
     require('node:fs').rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('conversions of a control group are counted in its row, not in the totals; a SIGKILL loses and repeats nothing', async () => {
+  const dir = h.makeDataDir();
+  let srv = await h.startServer({ dir });
+  const rx = await webhookReceiver();
+  try {
+    const N = 40;
+    const ids = Array.from({ length: N }, (_, i) => `c${i}`);
+    await h.usersApi(srv).trackOk({ attributes: ids.map((id) => ({ external_id: id })) });
+    const c = await post(srv, '/admin/campaigns', {
+      name: 'Lift', kind: 'api_triggered', control_percent: 50,
+      variations: [{ name: 'V', channel: 'webhook', content: { url: rx.url(), request_method: 'POST', body: '{{${user_id}}}' } }],
+      conversion_events: [{ type: 'performs_custom_event', name: 'came_back' }],
+    });
+    assert.equal(c.status, 201, c.text);
+    const cid = c.json.campaign_id;
+    const res = await post(srv, '/campaigns/trigger/send', { campaign_id: cid, recipients: ids.map((id) => ({ external_user_id: id })) });
+    assert.equal(res.status, 201, res.text);
+    let d;
+    await h.poll(async () => (d = (await get(srv, `/admin/dispatches/${res.json.dispatch_id}`)).json).state === 'done',
+      { deadlineMs: 30000, intervalMs: 100 });
+    const sent = (await rx.quiet(300)).length;
+    assert.equal(sent, d.sent);
+    assert.ok(sent > 0 && sent < N, `${sent} of ${N} sent`);
+    await new Promise((r) => setTimeout(r, 1100));
+    const t = new Date().toISOString();
+    await h.usersApi(srv).trackOk({ events: ids.map((id) => ({ external_id: id, name: 'came_back', time: t })) });
+
+    const counts = async () => {
+      const s = (await get(srv, `/campaigns/data_series?campaign_id=${cid}&length=1`)).json.data[0];
+      const rows = s.messages.webhook;
+      const ctl = rows.find((r) => r.enrolled !== undefined);
+      return { total: s.conversions, control: ctl ? ctl.conversions : 0, enrolled: ctl ? ctl.enrolled : 0 };
+    };
+    const want = { total: sent, control: N - sent, enrolled: N - sent };
+    let got;
+    await h.poll(async () => (got = await counts()).total === want.total && got.control === want.control,
+      { deadlineMs: 10000, intervalMs: 100 });
+    assert.deepEqual(got, want);
+
+    // SIGKILL: the batch recorded stays recorded once; events after the
+    // restart by users who converted already count nothing.
+    const key = srv.key;
+    await srv.kill9();
+    srv = await h.startServer({ dir });
+    srv.key = key;
+    await h.usersApi(srv).trackOk({ events: ids.slice(0, 10).map((id) => ({ external_id: id, name: 'came_back', time: new Date().toISOString() })) });
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.deepEqual(await counts(), want);
+    assert.equal(Number(sql(dir, 'SELECT count(*) FROM conversions')), N);
+    assert.equal(Number(sql(dir, 'SELECT seq FROM conversion_cursor')), Number(sql(dir, 'SELECT max(seq) FROM outbox')));
+  } finally {
+    await srv.stop();
+    await rx.close();
+    require('node:fs').rmSync(dir, { recursive: true, force: true });
+  }
+});
