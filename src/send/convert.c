@@ -1,6 +1,7 @@
 /* convert.c -- the converter thread (see convert.h). */
 #include "convert.h"
 #include "campaign.h"
+#include "../lib/buf.h"
 #include "../lib/clock.h"
 #include "../lib/err.h"
 #include "../lib/json.h"
@@ -212,6 +213,40 @@ static void examine(converter *cv, camps *cs, found *f, json_object *ev) {
     store_recv_rows_free(rows, n);
 }
 
+/* What an outbox row must contain to convert anything: the needles
+ * `"name":"<event>"` of every custom event a campaign converts on. Rows
+ * with none of them and no purchase are skipped without parsing them, so
+ * ingest that converts nothing costs the converter a string search. */
+static json_object *needles(converter *cv) {
+    store_campaign_row *rows;
+    int n;
+    json_object *out = json_object_new_array();
+    if (store_campaign_list(cv->db, true, false, INT64_MIN, 0, -1, &rows, &n) < 0) return out;
+    for (int i = 0; i < n; i++) {
+        json_object *doc = json_parse(rows[i].doc, strlen(rows[i].doc)), *ces = json_get(doc, "conversion_events");
+        for (size_t k = 0; k < json_object_array_length(ces); k++) {
+            json_object *b = json_object_array_get_idx(ces, k);
+            const char *t = json_object_get_string(json_get(b, "type")), *nm = json_object_get_string(json_get(b, "name"));
+            if (!t || strcmp(t, "performs_custom_event") || !nm) continue;
+            buf_t x = BUF_INIT;
+            buf_puts(&x, "\"name\":");
+            buf_json_str(&x, nm, strlen(nm));
+            json_object_array_add(out, json_object_new_string_len(x.data, (int)x.len));
+            buf_free(&x);
+        }
+        json_object_put(doc);
+    }
+    store_campaign_rows_free(rows, n);
+    return out;
+}
+
+static bool may_convert(const char *events, json_object *nd) {
+    if (strstr(events, "\"users.behaviors.Purchase\"")) return true;
+    for (size_t i = 0; i < json_object_array_length(nd); i++)
+        if (strstr(events, json_object_get_string(json_object_array_get_idx(nd, i)))) return true;
+    return false;
+}
+
 /* One batch: returns how many outbox rows it consumed, or -1 when the
  * store failed. */
 static int batch(converter *cv) {
@@ -226,12 +261,15 @@ static int batch(converter *cv) {
     found f = {0};
     camps cs = {0};
     if (store_conv_any_received(cv->db) == 0) {
+        json_object *nd = needles(cv);
         for (int i = 0; i < n; i++) {
+            if (!may_convert(rows[i].events, nd)) continue;
             json_object *arr = json_parse(rows[i].events, strlen(rows[i].events));
             for (size_t k = 0; arr && k < json_object_array_length(arr); k++)
                 examine(cv, &cs, &f, json_object_array_get_idx(arr, k));
             json_object_put(arr);
         }
+        json_object_put(nd);
     }
     store_conv_batch b = {.cursor = rows[n - 1].seq, .now_ms = clock_wall_ms(), .v = f.v, .n = f.n};
     int rc = eng_exec_store(cv->e, store_conv_op, &b);
