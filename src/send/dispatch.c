@@ -272,6 +272,7 @@ struct job {
     int inflight;
     store_cap caps[STORE_CAPS_MAX]; /* frequency capping, when the send obeys it */
     int ncaps;
+    bool record_deliveries;
     double tokens;       /* per-campaign rate limit (messages) */
     double rate_per_ms;  /* 0: none */
     int64_t refill_at;
@@ -444,7 +445,12 @@ static job *job_load(dispatcher *d, const char *id) {
     }
     bool obeys = !json_object_get_boolean(json_get(j->req, "override_frequency_capping")) &&
                  (!j->campaign || json_object_get_boolean(json_get(j->campaign, "frequency_capping")));
-    if (obeys && store_caps_get(d->db, j->caps, &j->ncaps) < 0) j->ncaps = 0;
+    /* Deliveries are recorded while the workspace has caps (none: nothing
+     * would read them, and a million-user broadcast is spared a million
+     * rows); they are checked for the sends that obey them. */
+    if (store_caps_get(d->db, j->caps, &j->ncaps) < 0) j->ncaps = 0;
+    j->record_deliveries = j->ncaps > 0;
+    if (!obeys) j->ncaps = 0;
     int64_t rate = j->campaign ? json_object_get_int64(json_get(j->campaign, "rate_limit_per_minute")) : 0;
     if (rate > 0) {
         j->rate_per_ms = rate / 60000.0;
@@ -868,11 +874,13 @@ static bool record(dispatcher *d, job *j, bool *progressed) {
                 if (x) x->sent++;
                 event_head(&body, "users.messages.webhook.Send", "send", j, c->bz[i], c->ext[i], s, now);
                 buf_puts(&body, "}");
-                if (p.ndelivered == dcap)
+                if (j->record_deliveries && p.ndelivered == dcap)
                     p.delivered = xrealloc(p.delivered, (size_t)(dcap = dcap ? dcap * 2 : 64) * sizeof *p.delivered);
-                store_received *dl = &p.delivered[p.ndelivered++];
-                *dl = (store_received){.channel = msg_channel_name(s->ch), .at = now};
-                memcpy(dl->braze_id, c->bz[i], 12);
+                if (j->record_deliveries) {
+                    store_received *dl = &p.delivered[p.ndelivered++];
+                    *dl = (store_received){.channel = msg_channel_name(s->ch), .at = now};
+                    memcpy(dl->braze_id, c->bz[i], 12);
+                }
                 if (j->campaign_id) {
                     if (p.nreceived == cap) p.received = xrealloc(p.received, (size_t)(cap = cap ? cap * 2 : 64) * sizeof *p.received);
                     store_received *r = &p.received[p.nreceived++];
