@@ -1,6 +1,10 @@
-/* api.c -- the list of route tables served by `brasa serve`, and the
- * bridge from a handler to the engine. */
+/* api.c -- the list of route tables served by `brasa serve`, the bridge
+ * from a handler to the engine, and the query parameters listings share. */
 #include "api.h"
+#include "../lib/err.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 const http_route *const api_tables[] = {
     api_health_routes,
@@ -16,6 +20,29 @@ const http_route *const api_tables[] = {
     api_messages_routes,
     NULL,
 };
+
+int api_query_page(http_req *r, int *page, bool *desc) {
+    const char *p = http_query(r, "page"), *d = http_query(r, "sort_direction");
+    if (p) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (!*p || *end || v < 0 || v > 1000000) return http_error(r, BR_EINVAL, "'page' must be a non-negative integer"), -1;
+        *page = (int)v;
+    }
+    if (d && strcmp(d, "asc") && strcmp(d, "desc"))
+        return http_error(r, BR_EINVAL, "'sort_direction' must be 'asc' or 'desc'"), -1;
+    *desc = d && !strcmp(d, "desc");
+    return 0;
+}
+
+int api_query_length(http_req *r, long *days) {
+    const char *l = http_query(r, "length");
+    char *end;
+    *days = l ? strtol(l, &end, 10) : 0;
+    if (!l || !*l || *end || *days < 1 || *days > 100)
+        return http_error(r, BR_EINVAL, "'length' must be an integer from 1 to 100"), -1;
+    return 0;
+}
 
 static void resume(eng_cmd *c) { http_resume(c->done_arg, c->rc); }
 

@@ -36,6 +36,13 @@ int api_submit(http_req *r, eng_cmd *c, http_finish finish);
 int api_read(http_req *r, eng_cmd *c, int (*fn)(engine_t *e, void *arg), void *arg, http_finish finish);
 int api_store(http_req *r, eng_cmd *c, store_op_fn op, void *arg, http_finish finish);
 
+/* Query parameters Braze's listings and data series share, checked with
+ * one set of messages: page (a non-negative integer, default 0) and
+ * sort_direction (asc, the default, or desc); length (required, 1 to 100
+ * days). Return 0, or -1 with the 400 answer set. */
+int api_query_page(http_req *r, int *page, bool *desc);
+int api_query_length(http_req *r, long *days);
+
 /* The credential cache's loader over a store connection (creds.c): the
  * caller keeps db open as long as the cache lives. */
 auth_loader api_creds_loader(sqlite3 *db);

@@ -245,17 +245,9 @@ static int list_done(http_req *r, int rc) {
 
 static int get_list(http_req *r) {
     camp_req *s = state(r);
-    const char *p = http_query(r, "page"), *d = http_query(r, "sort_direction"), *a = http_query(r, "include_archived"),
-               *t = http_query(r, "last_edit.time[gt]");
-    if (p) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (!*p || *end || v < 0 || v > 1000000) return http_error(r, BR_EINVAL, "'page' must be a non-negative integer");
-        s->page = (int)v;
-    }
-    if (d && strcmp(d, "asc") && strcmp(d, "desc")) return http_error(r, BR_EINVAL, "'sort_direction' must be 'asc' or 'desc'");
+    const char *a = http_query(r, "include_archived"), *t = http_query(r, "last_edit.time[gt]");
+    if (api_query_page(r, &s->page, &s->desc) < 0) return 0;
     if (a && strcmp(a, "true") && strcmp(a, "false")) return http_error(r, BR_EINVAL, "'include_archived' must be true or false");
-    s->desc = d && !strcmp(d, "desc");
     s->archived = a && !strcmp(a, "true");
     s->edited_after = INT64_MIN;
     int year;
@@ -422,10 +414,9 @@ static int series(http_req *r, bool sends) {
         if (!s->send_id || !*s->send_id || strlen(s->send_id) > 64)
             return http_error(r, BR_EINVAL, "'send_id' is required (a string of at most 64 characters)");
     }
-    const char *l = http_query(r, "length"), *e = http_query(r, "ending_at");
-    char *end;
-    long len = l ? strtol(l, &end, 10) : 0;
-    if (!l || !*l || *end || len < 1 || len > 100) return http_error(r, BR_EINVAL, "'length' must be an integer from 1 to 100");
+    const char *e = http_query(r, "ending_at");
+    long len;
+    if (api_query_length(r, &len) < 0) return 0;
     int64_t at = clock_wall_ms();
     int year;
     if (e && timefmt_parse(e, strlen(e), &at, &year) < 0) return http_error(r, BR_EINVAL, "'ending_at' must be an ISO 8601 time");

@@ -120,15 +120,7 @@ static int list_done(http_req *r, int rc) {
 
 static int get_list(http_req *r) {
     seg_req *s = state(r);
-    const char *p = http_query(r, "page"), *d = http_query(r, "sort_direction");
-    if (p) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (!*p || *end || v < 0 || v > 1000000) return http_error(r, BR_EINVAL, "'page' must be a non-negative integer");
-        s->page = (int)v;
-    }
-    if (d && strcmp(d, "asc") && strcmp(d, "desc")) return http_error(r, BR_EINVAL, "'sort_direction' must be 'asc' or 'desc'");
-    s->desc = d && !strcmp(d, "desc");
+    if (api_query_page(r, &s->page, &s->desc) < 0) return 0;
     return api_read(r, &s->cmd, list_read, s, list_done);
 }
 
@@ -203,10 +195,9 @@ static int series_done(http_req *r, int rc) {
 static int get_series(http_req *r) {
     seg_req *s = state(r);
     if (take_id(r, s, http_query(r, "segment_id"), "segment_id") < 0) return 0;
-    const char *l = http_query(r, "length"), *e = http_query(r, "ending_at");
-    char *end;
-    long len = l ? strtol(l, &end, 10) : 0;
-    if (!l || !*l || *end || len < 1 || len > 100) return http_error(r, BR_EINVAL, "'length' must be an integer from 1 to 100");
+    const char *e = http_query(r, "ending_at");
+    long len;
+    if (api_query_length(r, &len) < 0) return 0;
     int64_t at = clock_wall_ms();
     if (e) {
         int year;

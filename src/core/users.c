@@ -500,14 +500,9 @@ void users_put(users_t *u, uint32_t row, const profile_t *p, const uint8_t *blob
 }
 
 void users_braze_hex(const users_t *u, uint32_t row, char out[25]) {
-    static const char hx[] = "0123456789abcdef";
     uint8_t id[12];
     users_braze_id(u, row, id);
-    for (int i = 0; i < 12; i++) {
-        out[2 * i] = hx[id[i] >> 4];
-        out[2 * i + 1] = hx[id[i] & 15];
-    }
-    out[24] = '\0';
+    str_hex(id, sizeof id, out);
 }
 
 uint32_t users_random_bucket(const users_t *u, uint32_t row) {

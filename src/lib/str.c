@@ -50,6 +50,16 @@ size_t str_json_escape(char *dst, const char *s, size_t n) {
     return (size_t)(w - dst);
 }
 
+void str_hex(const void *p, size_t n, char *out) {
+    static const char hx[] = "0123456789abcdef";
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hx[b[i] >> 4];
+        out[2 * i + 1] = hx[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
 int str_hexval(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;

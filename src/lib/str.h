@@ -9,6 +9,8 @@
 const char *str_item(const char **p, size_t *len);
 /* Value of a hex digit, or -1. */
 int str_hexval(char c);
+/* Writes p[0..n) as 2n lower-case hex digits and a NUL into out. */
+void str_hex(const void *p, size_t n, char *out);
 /* JSON string escaping, the one brasa has (buffers, answers, Liquid's
  * json_escape): '"', '\\', \n \r \t \b \f and \u00XX for other controls;
  * everything else as it is, as Ruby's JSON writes it. dst holds at least

@@ -17,6 +17,7 @@
 #include "../lib/mem.h"
 #include "../lib/thread.h"
 #include "../lib/secret.h"
+#include "../lib/str.h"
 #include "../liquid/liquid.h"
 #include "../store/content_blocks.h"
 #include "../store/credentials.h"
@@ -36,7 +37,7 @@
 void dsp_new_id(char out[DSP_ID_LEN + 1]) {
     uint8_t b[DSP_ID_LEN / 2];
     secret_random(b, sizeof b);
-    for (size_t i = 0; i < sizeof b; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
+    str_hex(b, sizeof b, out);
 }
 
 /* ---- the campaign a request names ---------------------------------------- */
@@ -547,7 +548,7 @@ static char *render(liq_renderer *r, liq_template *t, liq_render_opts *o, size_t
 static void event_head(buf_t *b, const char *type, const char *id_suffix, job *j, const uint8_t bz[12], const char *ext,
                        const source *s, int64_t now_ms) {
     char hex[25];
-    for (int i = 0; i < 12; i++) snprintf(hex + 2 * i, 3, "%02x", bz[i]);
+    str_hex(bz, 12, hex);
     if (b->len) buf_append(b, ",", 1);
     buf_printf(b, "{\"id\":\"%s-%s-%s\",\"event_type\":\"%s\",\"user_id\":\"%s\"", j->id, hex, id_suffix, type, hex);
     if (ext) buf_puts(b, ",\"external_user_id\":"), buf_json_str(b, ext, strlen(ext));
@@ -778,7 +779,7 @@ static void issue(dispatcher *d, job *j, size_t count) {
             m->owner = c;
             m->index = (uint32_t)c->nmsgs++;
             char hex[25];
-            for (int b = 0; b < 12; b++) snprintf(hex + 2 * b, 3, "%02x", c->bz[i][b]);
+            str_hex(c->bz[i], 12, hex);
             snprintf(m->message_id, sizeof m->message_id, "%s-%s-%s", j->id, hex, msg_channel_name(src->ch));
             m->url = sl->url;
             snprintf(m->method, sizeof m->method, "%s", src->method ? src->method : "POST");
@@ -841,6 +842,15 @@ static store_stat_delta *stat_of(stats *st, job *j, const source *s, int64_t day
     return x;
 }
 
+/* Appends an entry for a user to a growing list of the progress op. */
+static store_received *push(store_received **v, int *n, int *cap, const uint8_t bz[12]) {
+    if (*n == *cap) *v = xrealloc(*v, (size_t)(*cap = *cap ? *cap * 2 : 64) * sizeof **v);
+    store_received *r = &(*v)[(*n)++];
+    memset(r, 0, sizeof *r);
+    memcpy(r->braze_id, bz, 12);
+    return r;
+}
+
 /* Records the chunks at the head of j whose messages all have an outcome:
  * one store op. Returns false when the store failed. */
 static bool record(dispatcher *d, job *j, bool *progressed) {
@@ -874,18 +884,16 @@ static bool record(dispatcher *d, job *j, bool *progressed) {
                 if (x) x->sent++;
                 event_head(&body, "users.messages.webhook.Send", "send", j, c->bz[i], c->ext[i], s, now);
                 buf_puts(&body, "}");
-                if (j->record_deliveries && p.ndelivered == dcap)
-                    p.delivered = xrealloc(p.delivered, (size_t)(dcap = dcap ? dcap * 2 : 64) * sizeof *p.delivered);
                 if (j->record_deliveries) {
-                    store_received *dl = &p.delivered[p.ndelivered++];
-                    *dl = (store_received){.channel = msg_channel_name(s->ch), .at = now};
-                    memcpy(dl->braze_id, c->bz[i], 12);
+                    store_received *dl = push(&p.delivered, &p.ndelivered, &dcap, c->bz[i]);
+                    dl->channel = msg_channel_name(s->ch);
+                    dl->at = now;
                 }
                 if (j->campaign_id) {
-                    if (p.nreceived == cap) p.received = xrealloc(p.received, (size_t)(cap = cap ? cap * 2 : 64) * sizeof *p.received);
-                    store_received *r = &p.received[p.nreceived++];
-                    *r = (store_received){.variation_id = s->variation_id, .channel = msg_channel_name(s->ch), .at = now};
-                    memcpy(r->braze_id, c->bz[i], 12);
+                    store_received *r = push(&p.received, &p.nreceived, &cap, c->bz[i]);
+                    r->variation_id = s->variation_id;
+                    r->channel = msg_channel_name(s->ch);
+                    r->at = now;
                 }
             } else {
                 p.errors++;
@@ -908,10 +916,11 @@ static bool record(dispatcher *d, job *j, bool *progressed) {
             x->enrolled++;
             event_head(&body, "users.campaigns.EnrollInControl", "control", j, c->bz[i], c->ext[i], &ctl, now);
             buf_puts(&body, "}");
-            if (p.nreceived == cap) p.received = xrealloc(p.received, (size_t)(cap = cap ? cap * 2 : 64) * sizeof *p.received);
-            store_received *r = &p.received[p.nreceived++];
-            *r = (store_received){.variation_id = x->variation_id, .channel = x->channel, .in_control = true, .at = now};
-            memcpy(r->braze_id, c->bz[i], 12);
+            store_received *r = push(&p.received, &p.nreceived, &cap, c->bz[i]);
+            r->variation_id = x->variation_id;
+            r->channel = x->channel;
+            r->in_control = true;
+            r->at = now;
         }
     }
     if (!last) p.cursor = (int64_t)j->cursor;
