@@ -251,10 +251,21 @@ test('frequency caps: a capped user is skipped unless the request overrides them
     let res = await post(srv, '/admin/frequency_caps', { rules: [{ channel: 'webhook', max_messages: 1, period_hours: 24 }] });
     assert.equal(res.status, 200, res.text);
     assert.deepEqual((await get(srv, '/admin/frequency_caps')).json, { rules: [{ channel: 'webhook', max_messages: 1, period_hours: 24 }] });
-    for (const bad of [{ rules: [{ channel: 'sms', max_messages: 1, period_hours: 1 }] }, { rules: [{ channel: 'any', max_messages: 0, period_hours: 1 }] },
-                       { rules: [{ channel: 'any', max_messages: 1, period_hours: 721 }] }, { rules: 'x' }, { rule: [] }]) {
-      h.assertError(await post(srv, '/admin/frequency_caps', bad), 400, /^Bad Request: /);
+    const RULE = 'must be {"channel": "webhook"|"email"|"any", "max_messages": 1 to 1000000, "period_hours": 1 to 720}';
+    for (const [bad, msg] of [
+      [{ rules: [{ channel: 'sms', max_messages: 1, period_hours: 1 }] }, `rules[0] ${RULE}`],
+      [{ rules: [{ channel: 'any', max_messages: 1, period_hours: 1 }, { channel: 'any', max_messages: 0, period_hours: 1 }] }, `rules[1] ${RULE}`],
+      [{ rules: [{ channel: 'any', max_messages: 1, period_hours: 721 }] }, `rules[0] ${RULE}`],
+      [{ rules: [{ channel: 'any', max_messages: 1, period_hours: 1, extra: 1 }] }, `rules[0] ${RULE}`],
+      [{ rules: 'x' }, "'rules' must be an array of at most 10 rules"],
+      [{ rules: Array(11).fill({ channel: 'any', max_messages: 1, period_hours: 1 }) }, "'rules' must be an array of at most 10 rules"],
+      [{ rule: [] }, "unknown field 'rule'"],
+      [[], 'the body must be a JSON object'],
+    ]) {
+      h.assertError(await post(srv, '/admin/frequency_caps', bad), 400, `Bad Request: ${msg}`);
     }
+    // The refusals changed nothing.
+    assert.deepEqual((await get(srv, '/admin/frequency_caps')).json, { rules: [{ channel: 'webhook', max_messages: 1, period_hours: 24 }] });
     const obeys = await campaign(srv, { name: 'Capped', kind: 'api', variations: [{ name: 'v', channel: 'webhook' }] });
     const free = await campaign(srv, { name: 'Free', kind: 'api', frequency_capping: false, variations: [{ name: 'v', channel: 'webhook' }] });
     const send = async (c, ids, extra = {}) => {
