@@ -438,7 +438,7 @@ int api_attrs_parse(json_object *obj, const char *skip, bool v1, attrs_plan **ou
         uint32_t std = profile_std_lookup(k, kl);
         /* Identity and computed fields cannot be set as attributes. */
         if (std == PF_ALIASES || std == PF_DEVICES || std == PF_TOTAL_REVENUE || std == PF_OLD_EXTERNAL_IDS ||
-            std == PF_EMAIL_OPTED_IN_AT || std == PF_PUSH_OPTED_IN_AT || std == PF_EXTERNAL_ID) {
+            std == PF_EMAIL_OPTED_IN_AT || std == PF_PUSH_OPTED_IN_AT || std == PF_EXTERNAL_ID || std == PF_ENGAGEMENT) {
             snprintf(why, whylen, "'%s' is a reserved attribute name", k);
             rc = BR_EINVAL;
         } else if (std) {

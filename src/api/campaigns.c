@@ -12,6 +12,8 @@
  *   POST /admin/campaigns/{id}    brasa.keys  update any field, or {"archived": true}
  *   GET  /admin/frequency_caps    brasa.keys  the workspace's frequency capping rules
  *   POST /admin/frequency_caps    brasa.keys  replace them: {"rules": [{"channel", "max_messages", "period_hours"}]}
+ *   GET  /admin/workspace         brasa.keys  the workspace's settings: {"time_zone"}
+ *   POST /admin/workspace         brasa.keys  {"time_zone": IANA name}: the zone of users who have none
  *   GET  /admin/apps              brasa.keys  the workspace's apps
  *   POST /admin/apps              brasa.keys  {"name", "platform"} -> 201 {"app_id"}
  *
@@ -24,7 +26,9 @@
 #include "../lib/mem.h"
 #include "../lib/secret.h"
 #include "../lib/timefmt.h"
+#include "../liquid/liquid.h"
 #include "../send/campaign.h"
+#include "../store/keys.h"
 #include "../store/messaging.h"
 #include "../store/segments.h"
 #include "campaigns.h"
@@ -595,6 +599,58 @@ static int admin_caps_set(http_req *r) {
     return api_store(r, &c->cmd, caps_write_op, c, caps_done);
 }
 
+/* ---- workspace settings -------------------------------------------------- */
+
+typedef struct {
+    eng_cmd cmd;
+    char zone[64];
+} ws_req;
+
+static int ws_read(engine_t *e, void *arg) {
+    ws_req *w = arg;
+    char *v = NULL;
+    int rc = store_meta_get(engine_reader(e), "time_zone", &v);
+    if (rc < 0 && rc != BR_ENOTFOUND) return rc;
+    snprintf(w->zone, sizeof w->zone, "%s", v ? v : "UTC");
+    free(v);
+    return 0;
+}
+
+static int ws_write_op(sqlite3 *db, void *arg) {
+    ws_req *w = arg;
+    return store_meta_set(db, "time_zone", w->zone);
+}
+
+static int ws_done(http_req *r, int rc) {
+    ws_req *w = http_state_get(r);
+    if (rc < 0) return rc;
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "time_zone", json_object_new_string(w->zone));
+    return http_reply(r, 200, o);
+}
+
+static int admin_workspace(http_req *r) {
+    ws_req *w = http_state(r, sizeof *w, NULL);
+    return api_read(r, &w->cmd, ws_read, w, ws_done);
+}
+
+static int admin_workspace_set(http_req *r) {
+    ws_req *w = http_state(r, sizeof *w, NULL);
+    json_object *b = http_body(r), *z = json_get(b, "time_zone");
+    char why[200];
+    if (!json_object_is_type(b, json_type_object)) return http_error(r, BR_EINVAL, "the body must be a JSON object");
+    json_object_object_foreach(b, key, val) {
+        (void)val;
+        if (strcmp(key, "time_zone")) return snprintf(why, sizeof why, "unknown field '%.60s'", key), http_error(r, BR_EINVAL, why);
+    }
+    size_t n = 0;
+    const char *zs = json_object_is_type(z, json_type_string) ? json_strlen(z, &n) : NULL;
+    if (!zs || n >= sizeof w->zone || !liq_tz_get(zs, n))
+        return http_error(r, BR_EINVAL, "'time_zone' must be an IANA time zone name such as America/New_York");
+    memcpy(w->zone, zs, n + 1);
+    return api_store(r, &w->cmd, ws_write_op, w, ws_done);
+}
+
 const http_route api_campaigns_routes[] = {
     {"GET", "/campaigns/list", PERM_CAMPAIGNS_LIST, RL_DEFAULT, get_list},
     {"GET", "/campaigns/details", PERM_CAMPAIGNS_DETAILS, RL_DEFAULT, get_details},
@@ -607,6 +663,8 @@ const http_route api_campaigns_routes[] = {
     {"POST", "/admin/campaigns/{id}", PERM_BRASA_KEYS, RL_DEFAULT, admin_update},
     {"GET", "/admin/frequency_caps", PERM_BRASA_KEYS, RL_DEFAULT, admin_caps},
     {"POST", "/admin/frequency_caps", PERM_BRASA_KEYS, RL_DEFAULT, admin_caps_set},
+    {"GET", "/admin/workspace", PERM_BRASA_KEYS, RL_DEFAULT, admin_workspace},
+    {"POST", "/admin/workspace", PERM_BRASA_KEYS, RL_DEFAULT, admin_workspace_set},
     {"GET", "/admin/apps", PERM_BRASA_KEYS, RL_DEFAULT, admin_apps},
     {"POST", "/admin/apps", PERM_BRASA_KEYS, RL_DEFAULT, admin_app_create},
     {NULL, NULL, 0, 0, NULL},

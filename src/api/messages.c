@@ -31,6 +31,8 @@
 #include "../send/dispatch.h"
 #include "../send/message.h"
 #include "../send/sched.h"
+#include "../send/timing.h"
+#include "../store/keys.h"
 #include "../store/messaging.h"
 
 #include <stdio.h>
@@ -58,6 +60,7 @@ typedef struct {
     store_schedule_row srow;
     int64_t now_ms, end_ms;
     json_object *out;
+    char zone[64]; /* the workspace's time zone */
     char why[400];
 } msg_req;
 
@@ -217,7 +220,25 @@ static int check_recipient(json_object *r, size_t i, json_object *out, json_obje
     return 0;
 }
 
-/* schedule: {"time": ISO 8601, "in_local_time", "at_optimal_time"}. */
+/* The timing of a checked request's schedule (send/timing.h). */
+static timing schedule_timing(json_object *req) {
+    json_object *sch = json_get(req, "schedule");
+    timing t = {.mode = TIMING_UTC, .time_ms = json_object_get_int64(json_get(sch, "time"))};
+    if (json_object_get_boolean(json_get(sch, "in_local_time"))) t.mode = TIMING_LOCAL;
+    if (json_object_get_boolean(json_get(sch, "at_optimal_time"))) t.mode = TIMING_OPTIMAL;
+    return t;
+}
+
+/* When a checked schedule first fires: its time, or its first wave still to come. */
+static int64_t schedule_at(json_object *req, int64_t now) {
+    timing t = schedule_timing(req);
+    return t.mode == TIMING_UTC ? t.time_ms : timing_next(&t, now);
+}
+
+/* schedule: {"time": ISO 8601, "in_local_time", "at_optimal_time"}. With
+ * either flag the time is a wall-clock time, written without a zone (Braze
+ * asks for none; a "Z" is taken as none); at_optimal_time wins over
+ * in_local_time, as it ignores the time of day. */
 static int check_schedule(json_object *v, int64_t now, json_object *out, char *why, size_t whylen) {
     if (!json_object_is_type(v, json_type_object)) FAIL(BR_EINVAL, "'schedule' must be an object with a 'time'");
     static const char *const keys[] = {"time", "in_local_time", "at_optimal_time", NULL};
@@ -231,12 +252,22 @@ static int check_schedule(json_object *v, int64_t now, json_object *out, char *w
     if (!ts || timefmt_parse(ts, n, &ms, &year) < 0)
         FAIL(BR_EINVAL, "schedule.time must be an ISO 8601 time such as 2026-12-24T09:00:00Z");
     if ((l && !is_bool(l)) || (o && !is_bool(o))) FAIL(BR_EINVAL, "schedule.in_local_time and at_optimal_time must be booleans");
-    if ((l && json_object_get_boolean(l)) || (o && json_object_get_boolean(o)))
-        FAIL(BR_EINVAL, "schedule.in_local_time and at_optimal_time are not supported by this server yet: give a UTC time");
-    if (ms < now) FAIL(BR_EINVAL, "schedule.time is in the past");
+    bool local = l && json_object_get_boolean(l), optimal = o && json_object_get_boolean(o);
+    /* a zone designator after the time of day: "+hh:mm" or "-hh:mm" */
+    bool zoned = n > 19 && (memchr(ts + 19, '+', n - 19) || memchr(ts + 19, '-', n - 19));
+    if ((local || optimal) && zoned)
+        FAIL(BR_EINVAL, "schedule.time: with %s, give the time without a time zone (2026-12-24T09:00:00)",
+             optimal ? "at_optimal_time" : "in_local_time");
     json_object *s = json_object_new_object();
     json_object_object_add(s, "time", json_object_new_int64(ms));
+    if (optimal) json_object_object_add(s, "at_optimal_time", json_object_new_boolean(1));
+    else if (local) json_object_object_add(s, "in_local_time", json_object_new_boolean(1));
     json_object_object_add(out, "schedule", s);
+    if (schedule_at(out, now) < now) {
+        if (local && !optimal) FAIL(BR_EINVAL, "in_local_time is true but time has passed in every time zone");
+        if (optimal) FAIL(BR_EINVAL, "at_optimal_time is true but the date has passed in every time zone");
+        FAIL(BR_EINVAL, "schedule.time is in the past");
+    }
     return 0;
 }
 
@@ -467,7 +498,7 @@ static int sched_insert_op(sqlite3 *db, void *arg) {
         .campaign_id = (char *)json_object_get_string(json_get(s->req, "campaign_id")),
         .send_id = (char *)json_object_get_string(json_get(s->req, "send_id")),
         .request = (char *)json_text(s->req, NULL),
-        .at = json_object_get_int64(json_get(json_get(s->req, "schedule"), "time")),
+        .at = schedule_at(s->req, s->now_ms),
         .dispatch_id = s->id,
         .created_at = s->now_ms,
     };
@@ -550,6 +581,12 @@ static int sched_get_read(engine_t *e, void *arg) {
                  s->srow.state == SCHED_FIRED ? "sent" : "deleted");
         return BR_EINVAL;
     }
+    /* Braze: a local-time schedule cannot change once its time has come in some zone. */
+    if (s->kind == K_SCHED_UPDATE && s->srow.sent) {
+        snprintf(s->why, sizeof s->why,
+                 "schedule '%s' has begun sending in some time zones: it can be deleted, not changed", s->schedule_id);
+        return BR_EINVAL;
+    }
     return 0;
 }
 
@@ -557,8 +594,8 @@ static int sched_change_op(sqlite3 *db, void *arg) {
     msg_req *s = arg;
     int rc = s->kind == K_SCHED_DELETE
                  ? store_schedule_set_state(db, s->schedule_id, SCHED_DELETED, s->now_ms)
-                 : store_schedule_update(db, s->schedule_id, json_text(s->req, NULL),
-                                         json_object_get_int64(json_get(json_get(s->req, "schedule"), "time")), s->now_ms);
+                 : store_schedule_update(db, s->schedule_id, json_text(s->req, NULL), schedule_at(s->req, s->now_ms),
+                                         s->now_ms);
     if (rc == BR_ENOTFOUND) { /* it fired (or was deleted) since it was read */
         snprintf(s->why, sizeof s->why, "schedule '%s' has already been sent or deleted", s->schedule_id);
         return BR_EINVAL;
@@ -665,6 +702,10 @@ static int broadcasts_read(engine_t *e, void *arg) {
     store_schedule_row *rows;
     int n, rc = store_schedule_due(db, s->end_ms, 100000, &rows, &n);
     if (rc < 0) return rc;
+    char *zone = NULL;
+    store_meta_get(db, "time_zone", &zone);
+    snprintf(s->zone, sizeof s->zone, "%s", zone ? zone : "UTC");
+    free(zone);
     s->out = json_object_new_array();
     for (int i = 0; i < n; i++) {
         json_object *o = json_object_new_object(), *doc = NULL;
@@ -680,7 +721,12 @@ static int broadcasts_read(engine_t *e, void *arg) {
         json_object_object_add(o, "type", json_object_new_string("Campaign"));
         json_object_object_add(o, "tags", doc ? json_object_get(json_get(doc, "tags")) : json_object_new_array());
         json_object_object_add(o, "next_send_time", json_object_new_string(t));
-        json_object_object_add(o, "schedule_type", json_object_new_string("UTC"));
+        json_object *req = json_parse(rows[i].request, strlen(rows[i].request));
+        int mode = req ? schedule_timing(req).mode : TIMING_UTC;
+        json_object_put(req);
+        json_object_object_add(o, "schedule_type", json_object_new_string(mode == TIMING_LOCAL     ? "local_time_zones"
+                                                                          : mode == TIMING_OPTIMAL ? "intelligent_delivery"
+                                                                                                   : s->zone));
         json_object_object_add(o, "schedule_id", json_object_new_string(rows[i].id));
         json_object_array_add(s->out, o);
         json_object_put(doc);
@@ -714,7 +760,8 @@ static int get_broadcasts(http_req *r) {
 static int dispatch_read(engine_t *e, void *arg) {
     msg_req *s = arg;
     store_dispatch_row d;
-    int rc = store_dispatch_get(engine_reader(e), s->id, false, &d);
+    int waves;
+    int rc = store_dispatch_total(engine_reader(e), s->id, &d, &waves);
     if (rc == BR_ENOTFOUND) snprintf(s->why, sizeof s->why, "no dispatch with id '%s'", s->id);
     if (rc < 0) return rc;
     json_object *o = s->out = json_object_new_object();
@@ -730,6 +777,7 @@ static int dispatch_read(engine_t *e, void *arg) {
     json_object_object_add(o, "aborted", json_object_new_int64(d.aborted));
     json_object_object_add(o, "created_at", json_time(d.created_at));
     json_object_object_add(o, "done_at", json_time_or_null(d.done_at));
+    json_object_object_add(o, "waves", json_object_new_int(waves));
     store_dispatch_row_free(&d);
     return 0;
 }

@@ -1,6 +1,7 @@
 /* merge.c -- folding one profile into another, and /users/merge (see merge.h). */
 #include "merge.h"
 #include "attrs.h"
+#include "engage.h"
 #include "../lib/json.h"
 #include "../lib/mem.h"
 
@@ -172,6 +173,7 @@ limit_kind identity_merge(identity_ctx *c, uint32_t from, uint32_t into, bool en
         case PF_DEVICES: merge_devices(&e, &f); break;
         case PF_PUSH_TOKENS: merge_tokens(&e, &f); break;
         case PF_SUBSCRIPTION_GROUPS: merge_groups(&e, &f); break;
+        case PF_ENGAGEMENT: engage_merge(&e, &f); break;
         case PF_FIRST_SESSION: merge_time(&e, &f, true); break;
         case PF_LAST_SESSION: merge_time(&e, &f, false); break;
         case PF_TOTAL_REVENUE: {

@@ -63,7 +63,8 @@ enum { PK_ATTR = 0, PK_EVENT = 1, PK_PURCHASE = 2 };
     XX(TOTAL_REVENUE, 27, "total_revenue")                    \
     XX(OLD_EXTERNAL_IDS, 28, "deprecated_external_ids")       \
     XX(EMAIL_OPTED_IN_AT, 29, "email_opted_in_at")            \
-    XX(PUSH_OPTED_IN_AT, 30, "push_opted_in_at")
+    XX(PUSH_OPTED_IN_AT, 30, "push_opted_in_at")              \
+    XX(ENGAGEMENT, 31, "$engagement_hours") /* core/engage.h */
 
 enum {
 #define XX(id, num, name) PF_##id = num,

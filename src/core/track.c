@@ -1,5 +1,6 @@
 /* track.c -- applying a /users/track command (see track.h). */
 #include "track.h"
+#include "engage.h"
 #include "limits.h"
 #include "../lib/json.h"
 #include "../lib/mem.h"
@@ -349,6 +350,7 @@ static void apply_event(track_ctx *c, const track_event *o, bool purchase) {
         double total = (tr && tr->type == PT_DBL ? pval_get_dbl(pedit_payload(&e, tr)) : 0) + revenue;
         pedit_set(&e, pkey(PF_TOTAL_REVENUE, PK_ATTR), PT_DBL, &total, sizeof total);
     }
+    engage_add(&e, t);
     users_commit(c->users, row, &e, (uint32_t)(c->now_ms / 1000));
     pedit_close(&e);
     c->touch(c->touch_arg, row);

@@ -643,11 +643,6 @@ int liq_parse_time(const char *s, size_t n, int64_t now_sec, liq_time *out);
 /* Liquid's Utils.to_date: 0 and *out, or -1 when v is not a date. */
 int liq_to_time(liq_ctx *c, const liq_val *v, liq_time *out);
 
-typedef struct liq_tz liq_tz;
-/* Zone by IANA name ("America/New_York"), "UTC", or "+05:30"; NULL if unknown. */
-const liq_tz *liq_tz_get(const char *name, size_t len);
-/* Offset and abbreviation of zone z at instant t. */
-void liq_tz_at(const liq_tz *z, int64_t t, int32_t *off, char abbr[15], bool *utc);
 
 /* Case mapping of UTF-8 text (utf8.c), as Ruby's downcase, upcase and
  * capitalize: Unicode's full mappings, unconditional ones only. */

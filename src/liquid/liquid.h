@@ -144,4 +144,12 @@ void liq_renderer_free(liq_renderer *r);
  * describing it (res->out empty). Never writes more than max_output bytes. */
 int liq_render(liq_renderer *r, const liq_template *t, const liq_render_opts *o, liq_result *res);
 
+/* IANA time zones (tz.c), read from the system's tzdata; the scheduler
+ * uses them too (send/timing.c). Zone by IANA name ("America/New_York"),
+ * "UTC", or "+05:30"; NULL if unknown. Zones live as long as the process. */
+typedef struct liq_tz liq_tz;
+const liq_tz *liq_tz_get(const char *name, size_t len);
+/* Offset (seconds east of UTC) and abbreviation of zone z at instant t (s). */
+void liq_tz_at(const liq_tz *z, int64_t t, int32_t *off, char abbr[15], bool *utc);
+
 #endif

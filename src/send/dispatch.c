@@ -3,9 +3,11 @@
 #include "campaign.h"
 #include "message.h"
 #include "fetch.h"
+#include "timing.h"
 #include "webhook.h"
 #include "../core/export.h"
 #include "../core/gcg.h"
+#include "../core/engage.h"
 #include "../core/identity.h"
 #include "../engine/segments.h"
 #include "../lib/buf.h"
@@ -21,6 +23,7 @@
 #include "../liquid/liquid.h"
 #include "../store/content_blocks.h"
 #include "../store/credentials.h"
+#include "../store/keys.h"
 #include "../store/messaging.h"
 
 #include <inttypes.h>
@@ -102,8 +105,9 @@ void dsp_new_clear(dsp_new *n) {
     json_object_put(n->campaign);
     json_object_put(n->props);
     bitmap_free(n->rows);
+    bitmap_free(n->sent);
     n->campaign = n->props = NULL;
-    n->rows = NULL;
+    n->rows = n->sent = NULL;
 }
 
 /* The rows of a segment or a compiled audience (NULL on error, rc set). */
@@ -146,8 +150,71 @@ static uint32_t find_recipient(identity_ctx *ic, json_object *r) {
     return row;
 }
 
+static int resolve(engine_t *e, dsp_new *n);
+
+/* ---- waves of local-time and optimal-time schedules (timing.h) ----------- */
+
+typedef struct {
+    users_t *users;
+    const bitmap_t *sent;
+    uint32_t hist[24];
+    timing_zones *zones;
+    bool optimal;
+    int64_t wave;
+    bitmap_t *keep;
+} wave_ctx;
+
+static bool sum_hours(uint32_t row, void *arg) {
+    wave_ctx *w = arg;
+    engage_sum(users_get(w->users, row)->blob, w->hist);
+    return true;
+}
+
+static bool due_now(uint32_t row, void *arg) {
+    wave_ctx *w = arg;
+    if (w->sent && bitmap_contains(w->sent, row)) return true;
+    const uint8_t *blob = users_get(w->users, row)->blob;
+    pfield f;
+    bool zoned = blob && profile_get(blob, pkey(PF_TIME_ZONE, PK_ATTR), &f) && f.type == PT_STR;
+    uint32_t hist[24] = {0};
+    int hour = w->optimal && engage_sum(blob, hist) ? engage_best_hour(hist, ENGAGE_MIN_WEIGHT) : -1;
+    if (timing_due(w->zones, zoned ? (const char *)f.p : NULL, zoned ? f.len : 0, hour) == w->wave) bitmap_add(w->keep, row);
+    return true;
+}
+
+/* Keeps the rows of n->rows due at this wave. The fallback hour of an
+ * optimal-time schedule is its audience's most engaged hour, as the
+ * audience is at the first wave. */
+static void wave_filter(engine_t *e, dsp_new *n) {
+    json_object *sch = json_get(n->req, "schedule");
+    timing t = {.mode = json_object_get_boolean(json_get(sch, "at_optimal_time")) ? TIMING_OPTIMAL : TIMING_LOCAL,
+                .time_ms = json_object_get_int64(json_get(sch, "time"))};
+    wave_ctx w = {.users = engine_users(e), .sent = n->sent, .optimal = t.mode == TIMING_OPTIMAL, .wave = n->wave_at,
+                  .keep = bitmap_new()};
+    if (t.mode == TIMING_OPTIMAL && !n->has_fallback) {
+        bitmap_iterate(n->rows, sum_hours, &w);
+        n->fallback_hour = engage_best_hour(w.hist, 1);
+        n->has_fallback = true;
+    }
+    t.fallback_hour = n->fallback_hour;
+    char *ws = NULL;
+    store_meta_get(engine_reader(e), "time_zone", &ws);
+    w.zones = timing_zones_new(&t, ws);
+    free(ws);
+    bitmap_iterate(n->rows, due_now, &w);
+    timing_zones_free(w.zones);
+    bitmap_free(n->rows);
+    n->rows = w.keep;
+}
+
 int dsp_resolve_read(engine_t *e, void *arg) {
+    int rc = resolve(e, arg);
     dsp_new *n = arg;
+    if (rc == 0 && n->wave_at) wave_filter(e, n);
+    return rc;
+}
+
+static int resolve(engine_t *e, dsp_new *n) {
     json_object *req = n->req;
     int rc = dsp_check_campaign(engine_reader(e), req, &n->campaign, n->why, sizeof n->why);
     if (rc < 0) return rc;
@@ -192,10 +259,29 @@ int dsp_resolve_read(engine_t *e, void *arg) {
     return 0;
 }
 
+/* A wave's update of its schedule: the rows sent so far, the next wave. */
+static int fire_wave(sqlite3 *db, dsp_new *n) {
+    bitmap_t *sent = n->sent ? bitmap_copy(n->sent) : bitmap_new();
+    bitmap_or_inplace(sent, n->rows);
+    bitmap_optimize(sent);
+    size_t len = bitmap_serialized_size(sent);
+    void *buf = xmalloc(len + 1);
+    bitmap_serialize(sent, buf);
+    bitmap_free(sent);
+    store_schedule_wave w = {.next = n->next_wave, .sent = buf, .sent_len = len, .fallback_hour = n->fallback_hour};
+    int rc = store_schedule_fire(db, n->schedule_id, n->schedule_updated_at, n->now_ms, &w);
+    free(buf);
+    return rc;
+}
+
 int dsp_insert_op(sqlite3 *db, void *arg) {
     dsp_new *n = arg;
     int rc;
-    if (n->schedule_id && (rc = store_schedule_fire(db, n->schedule_id, n->schedule_updated_at, n->now_ms)) < 0) return rc;
+    if (n->schedule_id && n->wave_at) rc = fire_wave(db, n);
+    else if (n->schedule_id) rc = store_schedule_fire(db, n->schedule_id, n->schedule_updated_at, n->now_ms, NULL);
+    else rc = 0;
+    if (rc < 0) return rc;
+    if (n->wave_at && !bitmap_cardinality(n->rows)) return 0;
     json_object *req = n->props ? NULL : json_object_get(n->req);
     if (n->props) {
         /* the stored request carries the recipients' properties by row */
@@ -264,6 +350,7 @@ struct job {
     struct dispatcher *d;
     json_object *blocks; /* content blocks as first read: {"name": source or null} */
     char *id, *campaign_id, *send_id;
+    char bid[DSP_ID_LEN + 1]; /* Braze's dispatch id: id without the ".wave" of a schedule's waves */
     json_object *req, *campaign, *props, *tprops;
     uint32_t *aud;
     size_t n, issued, cursor;
@@ -389,7 +476,7 @@ static void add_source(job *j, msg_channel ch, json_object *m, json_object *var,
     json_object_object_add(cv, "name", json_object_get(json_get(j->campaign, "name")));
     json_object_object_add(cv, "message_name", s->variation_name ? json_object_new_string(s->variation_name) : NULL);
     json_object_object_add(cv, "message_api_id", s->variation_id ? json_object_new_string(s->variation_id) : NULL);
-    json_object_object_add(cv, "dispatch_id", json_object_new_string(j->id));
+    json_object_object_add(cv, "dispatch_id", json_object_new_string(j->bid));
     json_object_object_add(cv, "send_id", j->send_id ? json_object_new_string(j->send_id) : NULL);
 }
 
@@ -401,6 +488,7 @@ static job *job_load(dispatcher *d, const char *id) {
     j->d = d;
     j->blocks = json_object_new_object();
     j->id = row.id;
+    snprintf(j->bid, sizeof j->bid, "%.*s", (int)strcspn(row.id, "."), row.id);
     j->campaign_id = row.campaign_id;
     j->send_id = row.send_id;
     row.id = row.campaign_id = row.send_id = NULL;
@@ -550,9 +638,9 @@ static void event_head(buf_t *b, const char *type, const char *id_suffix, job *j
     char hex[25];
     str_hex(bz, 12, hex);
     if (b->len) buf_append(b, ",", 1);
-    buf_printf(b, "{\"id\":\"%s-%s-%s\",\"event_type\":\"%s\",\"user_id\":\"%s\"", j->id, hex, id_suffix, type, hex);
+    buf_printf(b, "{\"id\":\"%s-%s-%s\",\"event_type\":\"%s\",\"user_id\":\"%s\"", j->bid, hex, id_suffix, type, hex);
     if (ext) buf_puts(b, ",\"external_user_id\":"), buf_json_str(b, ext, strlen(ext));
-    buf_printf(b, ",\"time\":%" PRId64 ",\"dispatch_id\":\"%s\"", now_ms / 1000, j->id);
+    buf_printf(b, ",\"time\":%" PRId64 ",\"dispatch_id\":\"%s\"", now_ms / 1000, j->bid);
     const char *cname = json_object_get_string(json_get(j->campaign, "name"));
     const char *kv[][2] = {{"campaign_id", j->campaign_id}, {"campaign_name", cname}, {"send_id", j->send_id},
                            {"message_variation_id", s ? s->variation_id : NULL},
@@ -780,7 +868,7 @@ static void issue(dispatcher *d, job *j, size_t count) {
             m->index = (uint32_t)c->nmsgs++;
             char hex[25];
             str_hex(c->bz[i], 12, hex);
-            snprintf(m->message_id, sizeof m->message_id, "%s-%s-%s", j->id, hex, msg_channel_name(src->ch));
+            snprintf(m->message_id, sizeof m->message_id, "%s-%s-%s", j->bid, hex, msg_channel_name(src->ch));
             m->url = sl->url;
             snprintf(m->method, sizeof m->method, "%s", src->method ? src->method : "POST");
             m->headers = sl->hdr;

@@ -29,7 +29,8 @@
  *    "messages": {"webhook": {...}} (type messages),
  *    "trigger_properties" (type trigger),
  *    "override_frequency_capping", "recipient_subscription_state",
- *    "schedule": {"time" (ms), "in_local_time", "at_optimal_time"}} */
+ *    "schedule": {"time" (ms; local and optimal time: its wall clock read
+ *                 as UTC), "in_local_time", "at_optimal_time"}} */
 #ifndef BR_SEND_DISPATCH_H
 #define BR_SEND_DISPATCH_H
 #include "../engine/engine.h"
@@ -65,6 +66,15 @@ typedef struct {
      * since (the scheduler reads it again) */
     const char *schedule_id;
     int64_t schedule_updated_at;
+    /* A wave of a local-time or optimal-time schedule (timing.h): rows
+     * are kept only when due at wave_at and not in sent (the rows earlier
+     * waves went to, which the insert op stores with this wave's added);
+     * fallback_hour is found from the audience at the first wave
+     * (has_fallback false). A wave with no rows writes no dispatch. */
+    int64_t wave_at, next_wave; /* next_wave 0: the last wave */
+    bitmap_t *sent;
+    int fallback_hour;
+    bool has_fallback;
 } dsp_new;
 
 /* ENG_READ: resolves n->req's audience. BR_ENOTFOUND/BR_EINVAL (why) for a

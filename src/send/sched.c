@@ -6,8 +6,10 @@
 #include "../lib/log.h"
 #include "../lib/mem.h"
 #include "../store/messaging.h"
+#include "timing.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -37,16 +39,36 @@ static int mark_fired_op(sqlite3 *db, void *arg) {
     return store_schedule_set_state(db, f->id, SCHED_FIRED, f->now_ms);
 }
 
+/* A local-time or optimal-time schedule fires once per wave (timing.h):
+ * this one is row->at, its dispatch (if anyone is due) "<dispatch id>.<k>". */
+static void wave(const store_schedule_row *row, json_object *req, dsp_new *n, char *id, size_t idlen) {
+    json_object *sch = json_get(req, "schedule");
+    bool optimal = json_object_get_boolean(json_get(sch, "at_optimal_time"));
+    if (!optimal && !json_object_get_boolean(json_get(sch, "in_local_time"))) return;
+    timing t = {.mode = optimal ? TIMING_OPTIMAL : TIMING_LOCAL, .time_ms = json_object_get_int64(json_get(sch, "time"))};
+    n->wave_at = row->at;
+    n->next_wave = row->at + TIMING_STEP_MS <= timing_last(&t) ? row->at + TIMING_STEP_MS : 0;
+    n->sent = row->sent ? bitmap_deserialize(row->sent, row->sent_len) : NULL;
+    n->fallback_hour = row->fallback_hour;
+    n->has_fallback = row->has_fallback;
+    snprintf(id, idlen, "%s.%lld", row->dispatch_id, (long long)((row->at - timing_first(&t)) / TIMING_STEP_MS));
+    n->id = id;
+}
+
 /* Returns false when the store failed (the server is stopping). */
 static bool fire(scheduler *s, const store_schedule_row *row) {
     json_object *req = json_parse(row->request, strlen(row->request));
     int64_t now = clock_wall_ms();
+    char wave_id[DSP_ID_LEN + 8];
     dsp_new n = {.req = req, .id = row->dispatch_id, .now_ms = now, .schedule_id = row->id,
                  .schedule_updated_at = row->updated_at};
+    if (req) wave(row, req, &n, wave_id, sizeof wave_id);
     int rc = req ? eng_exec_read(s->e, dsp_resolve_read, &n) : BR_ESTORE;
     if (rc == 0) rc = eng_exec_store(s->e, dsp_insert_op, &n);
-    if (rc == 0) {
-        log_info("schedule %s: fired as dispatch %s (%llu recipients), %lld ms after its time", row->id, row->dispatch_id,
+    if (rc == 0 && n.wave_at && !bitmap_cardinality(n.rows)) {
+        log_debug("schedule %s: nobody due in wave %s", row->id, n.id);
+    } else if (rc == 0) {
+        log_info("schedule %s: fired as dispatch %s (%llu recipients), %lld ms after its time", row->id, n.id,
                  (unsigned long long)bitmap_cardinality(n.rows), (long long)(now - row->at));
         dsp_wake(s->d);
     } else if (rc != BR_ENOTFOUND && rc != BR_ESTORE) {
@@ -74,9 +96,14 @@ static void *run(void *arg) {
         if (!ok) next = now + 1000; /* the store failed: no busy loop while the server stops */
         else if (store_schedule_next(s->db, &at) == 0 && at < next) next = at;
         pthread_mutex_lock(&s->mu);
-        if (!s->wake && !s->stop && next > clock_wall_ms()) {
-            struct timespec ts = {.tv_sec = next / 1000, .tv_nsec = (next % 1000) * 1000000L};
-            pthread_cond_timedwait(&s->cv, &s->mu, &ts); /* CLOCK_REALTIME, as clock_wall_ms */
+        int64_t wait = next - clock_wall_ms();
+        if (!s->wake && !s->stop && wait > 0) {
+            struct timespec ts; /* the condition variable's clock: CLOCK_REALTIME */
+            clock_gettime(CLOCK_REALTIME, &ts);
+            int64_t ns = ts.tv_nsec + wait % 1000 * 1000000;
+            ts.tv_sec += wait / 1000 + ns / 1000000000;
+            ts.tv_nsec = ns % 1000000000;
+            pthread_cond_timedwait(&s->cv, &s->mu, &ts);
         }
         bool stop = s->stop;
         s->wake = false;

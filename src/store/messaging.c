@@ -214,16 +214,22 @@ int store_schedule_set_state(sqlite3 *db, const char *id, int state, int64_t now
     return changed_one(db, st);
 }
 
-int store_schedule_fire(sqlite3 *db, const char *id, int64_t updated_at, int64_t now_ms) {
-    sqlite3_stmt *st = prep(db, "UPDATE schedules SET state = 1, updated_at = ? WHERE id = ? AND state = 0 AND updated_at = ?");
+int store_schedule_fire(sqlite3 *db, const char *id, int64_t updated_at, int64_t now_ms, const store_schedule_wave *w) {
+    sqlite3_stmt *st = prep(db, "UPDATE schedules SET state = ?, at = coalesce(?, at), sent = coalesce(?, sent), "
+                                "fallback_hour = coalesce(?, fallback_hour), updated_at = ? "
+                                "WHERE id = ? AND state = 0 AND updated_at = ?");
     if (!st) return BR_ESTORE;
-    sqlite3_bind_int64(st, 1, now_ms);
-    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, updated_at);
+    sqlite3_bind_int(st, 1, w && w->next ? SCHED_PENDING : SCHED_FIRED);
+    if (w && w->next) sqlite3_bind_int64(st, 2, w->next);
+    if (w && w->sent) sqlite3_bind_blob(st, 3, w->sent, (int)w->sent_len, SQLITE_STATIC);
+    if (w) sqlite3_bind_int(st, 4, w->fallback_hour);
+    sqlite3_bind_int64(st, 5, now_ms);
+    sqlite3_bind_text(st, 6, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, updated_at);
     return changed_one(db, st);
 }
 
-#define SCHED_COLS "id, campaign_id, send_id, request, dispatch_id, at, created_at, updated_at, state"
+#define SCHED_COLS "id, campaign_id, send_id, request, dispatch_id, at, created_at, updated_at, state, sent, fallback_hour"
 
 static void read_schedule(sqlite3_stmt *st, store_schedule_row *r) {
     r->id = store_col_text(st, 0);
@@ -235,6 +241,15 @@ static void read_schedule(sqlite3_stmt *st, store_schedule_row *r) {
     r->created_at = sqlite3_column_int64(st, 6);
     r->updated_at = sqlite3_column_int64(st, 7);
     r->state = sqlite3_column_int(st, 8);
+    r->sent = NULL;
+    r->sent_len = 0;
+    if (sqlite3_column_type(st, 9) == SQLITE_BLOB) {
+        r->sent_len = (size_t)sqlite3_column_bytes(st, 9);
+        r->sent = xmalloc(r->sent_len + 1);
+        memcpy(r->sent, sqlite3_column_blob(st, 9), r->sent_len);
+    }
+    r->has_fallback = sqlite3_column_type(st, 10) != SQLITE_NULL;
+    r->fallback_hour = sqlite3_column_int(st, 10);
 }
 
 int store_schedule_get(sqlite3 *db, const char *id, store_schedule_row *out) {
@@ -286,6 +301,7 @@ void store_schedule_row_free(store_schedule_row *r) {
     free(r->send_id);
     free(r->request);
     free(r->dispatch_id);
+    free(r->sent);
     memset(r, 0, sizeof *r);
 }
 
@@ -340,6 +356,31 @@ int store_dispatch_get(sqlite3 *db, const char *id, bool with_audience, store_di
     }
     sqlite3_finalize(st);
     return 0;
+}
+
+int store_dispatch_total(sqlite3 *db, const char *id, store_dispatch_row *out, int *rows) {
+    memset(out, 0, sizeof *out);
+    /* the dispatch itself, or the waves "<id>.<k>" of a local-time or optimal-time schedule */
+    sqlite3_stmt *st = prep(db, "SELECT count(*), min(campaign_id), min(send_id), sum(total), sum(cursor), sum(sent), "
+                                "sum(errors), sum(skipped), sum(aborted), min(created_at), max(done_at), min(state) "
+                                "FROM dispatches WHERE id = ?1 OR (id > ?1 || '.' AND id < ?1 || '/')");
+    if (!st) return BR_ESTORE;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = one_row(st);
+    if (rc < 0) return rc;
+    *rows = sqlite3_column_int(st, 0);
+    if (*rows) {
+        out->id = xstrdup(id);
+        out->campaign_id = sqlite3_column_type(st, 1) == SQLITE_NULL ? NULL : store_col_text(st, 1);
+        out->send_id = sqlite3_column_type(st, 2) == SQLITE_NULL ? NULL : store_col_text(st, 2);
+        int64_t *f[] = {&out->total, &out->cursor, &out->sent, &out->errors, &out->skipped, &out->aborted, &out->created_at,
+                        &out->done_at};
+        for (int i = 0; i < 8; i++) *f[i] = col_ms(st, 3 + i);
+        out->state = sqlite3_column_int(st, 11);
+        if (out->state != DISPATCH_DONE) out->done_at = 0;
+    }
+    sqlite3_finalize(st);
+    return *rows ? 0 : BR_ENOTFOUND;
 }
 
 int store_dispatch_active(sqlite3 *db, char ***ids, int *n) {

@@ -61,6 +61,12 @@ typedef struct {
     char *id, *campaign_id, *send_id, *request, *dispatch_id;
     int64_t at, created_at, updated_at;
     int state;
+    /* waves (local or optimal time): the rows sent so far (NULL: none yet)
+     * and the fallback hour (has_fallback false until the first wave) */
+    void *sent;
+    size_t sent_len;
+    int fallback_hour;
+    bool has_fallback;
 } store_schedule_row;
 
 int store_schedule_insert(sqlite3 *db, const store_schedule_row *r);
@@ -70,8 +76,16 @@ int store_schedule_update(sqlite3 *db, const char *id, const char *request, int6
 /* Sets the state of a pending schedule; BR_ENOTFOUND when not pending. */
 int store_schedule_set_state(sqlite3 *db, const char *id, int state, int64_t now_ms);
 /* Marks a pending schedule fired if it is still the version read (its
- * updated_at); BR_ENOTFOUND when it was updated or deleted since. */
-int store_schedule_fire(sqlite3 *db, const char *id, int64_t updated_at, int64_t now_ms);
+ * updated_at); BR_ENOTFOUND otherwise. With a wave (w not NULL) and w->next
+ * not 0, it stays pending for its next wave instead, with w's rows and
+ * fallback hour. */
+typedef struct {
+    int64_t next;
+    const void *sent;
+    size_t sent_len;
+    int fallback_hour;
+} store_schedule_wave;
+int store_schedule_fire(sqlite3 *db, const char *id, int64_t updated_at, int64_t now_ms, const store_schedule_wave *w);
 int store_schedule_get(sqlite3 *db, const char *id, store_schedule_row *out);
 /* Pending schedules due at or before `until` (ms), earliest first, at most limit. */
 int store_schedule_due(sqlite3 *db, int64_t until, int limit, store_schedule_row **rows, int *n);
@@ -94,6 +108,10 @@ typedef struct {
 
 int store_dispatch_insert(sqlite3 *db, const store_dispatch_row *r);
 int store_dispatch_get(sqlite3 *db, const char *id, bool with_audience, store_dispatch_row *out);
+/* A dispatch's counters summed over its rows: itself, or each wave of a
+ * local-time or optimal-time schedule ("<id>.<k>"); *rows of them, state
+ * done when all are, done_at the last one's. BR_ENOTFOUND when none. */
+int store_dispatch_total(sqlite3 *db, const char *id, store_dispatch_row *out, int *rows);
 /* Ids of dispatches still sending, oldest first (malloc'd array of malloc'd strings). */
 int store_dispatch_active(sqlite3 *db, char ***ids, int *n);
 void store_dispatch_row_free(store_dispatch_row *r);

@@ -903,6 +903,7 @@ test('other standard fields: email validity, language, time_zone, reserved names
     [{ first_name: 5 }, "'first_name' must be a string"],
     [{ first_name: 'x'.repeat(256) }, "'first_name' must be 255 characters or fewer"],
     [{ total_revenue: 5 }, "'total_revenue' is a reserved attribute name"],
+    [{ $engagement_hours: 'x' }, "'$engagement_hours' is a reserved attribute name"], // core/engage.h
     [{ $bad: 1 }, "'$bad' is not a valid attribute name: names are 1-255 characters and do not start with '$'"],
     [{ ['n'.repeat(256)]: 1 }, `'${'n'.repeat(64)}' is not a valid attribute name: names are 1-255 characters and do not start with '$'`],
   ];
