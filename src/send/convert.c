@@ -125,6 +125,8 @@ static char *conversion_event(json_object *doc, const store_recv_row *r, json_ob
     bool ctl = false;
     json_object *var = *r->variation_id ? camp_variation(doc, r->variation_id, &ctl) : NULL;
     put_str(o, "message_variation_name", ctl ? "Control" : var ? json_object_get_string(json_get(var, "name")) : NULL);
+    put_str(o, "send_id", *r->send_id ? r->send_id : NULL);
+    put_str(o, "dispatch_id", *r->dispatch_id ? r->dispatch_id : NULL);
     put_str(o, "conversion_behavior", json_object_to_json_string_ext(behavior, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_object_add(o, "conversion_behavior_index", json_object_new_int(k));
     char *s = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -171,7 +173,7 @@ static void examine(converter *cv, camps *cs, found *f, json_object *ev) {
         if (!doc) continue;
         json_object *ces = json_get(doc, "conversion_events");
         size_t nce = json_object_array_length(ces);
-        const char *cid = NULL, *vid = NULL, *ch = NULL;
+        const char *cid = NULL, *vid = NULL, *ch = NULL, *sid = NULL;
         for (size_t k = 0; k < nce && k < 4; k++) {
             json_object *b = json_object_array_get_idx(ces, k);
             if (!matches(b, purchase, name) || t_ms > r->at + window_ms(b)) continue;
@@ -179,12 +181,14 @@ static void examine(converter *cv, camps *cs, found *f, json_object *ev) {
                 cid = keep(f, xstrdup(r->campaign_id));
                 vid = keep(f, xstrdup(r->variation_id));
                 ch = keep(f, xstrdup(r->channel));
+                sid = keep(f, xstrdup(r->send_id));
             }
             store_conversion *c = add(f);
             memcpy(c->braze_id, bz, 12);
             c->campaign_id = cid;
             c->variation_id = vid;
             c->channel = ch;
+            c->send_id = sid;
             c->idx = (int)k;
             c->received_at = r->at;
             c->at = t_ms;
@@ -198,12 +202,14 @@ static void examine(converter *cv, camps *cs, found *f, json_object *ev) {
                 cid = keep(f, xstrdup(r->campaign_id));
                 vid = keep(f, xstrdup(r->variation_id));
                 ch = keep(f, xstrdup(r->channel));
+                sid = keep(f, xstrdup(r->send_id));
             }
             store_conversion *c = add(f);
             memcpy(c->braze_id, bz, 12);
             c->campaign_id = cid;
             c->variation_id = vid;
             c->channel = ch;
+            c->send_id = sid;
             c->idx = -1;
             c->received_at = r->at;
             c->at = t_ms;

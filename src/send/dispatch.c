@@ -950,7 +950,7 @@ static bool record(dispatcher *d, job *j, bool *progressed) {
     bool finished = !last && j->issued == j->n && j->cursor == j->n;
     if (!last && !finished) return true;
     int64_t now = clock_wall_ms(), day = now / DAY_MS;
-    store_progress p = {.dispatch_id = j->id, .campaign_id = j->campaign_id, .now_ms = now};
+    store_progress p = {.dispatch_id = j->id, .campaign_id = j->campaign_id, .send_id = j->send_id, .now_ms = now};
     stats st = {0};
     int cap = 0, dcap = 0;
     buf_t ev = BUF_INIT;

@@ -55,7 +55,7 @@ int store_conv_any_received(sqlite3 *db) {
 }
 
 int store_conv_received(sqlite3 *db, const uint8_t braze_id[12], store_recv_row **rows, int *n) {
-    sqlite3_stmt *st = store_prep(db, "SELECT campaign_id, variation_id, channel, in_control, at FROM received "
+    sqlite3_stmt *st = store_prep(db, "SELECT campaign_id, variation_id, channel, in_control, at, send_id, dispatch_id FROM received "
                                       "WHERE braze_id = ?");
     if (!st) return BR_ESTORE;
     sqlite3_bind_blob(st, 1, braze_id, 12, SQLITE_STATIC);
@@ -70,6 +70,8 @@ int store_conv_received(sqlite3 *db, const uint8_t braze_id[12], store_recv_row 
         r->channel = store_col_text(st, 2);
         r->in_control = sqlite3_column_int(st, 3) != 0;
         r->at = sqlite3_column_int64(st, 4);
+        r->send_id = store_col_text(st, 5);
+        r->dispatch_id = store_col_text(st, 6);
     }
     sqlite3_finalize(st);
     if (rc == SQLITE_DONE) return 0;
@@ -84,6 +86,8 @@ void store_recv_rows_free(store_recv_row *rows, int n) {
         free(rows[i].campaign_id);
         free(rows[i].variation_id);
         free(rows[i].channel);
+        free(rows[i].send_id);
+        free(rows[i].dispatch_id);
     }
     free(rows);
 }
@@ -101,7 +105,7 @@ int store_conv_op(sqlite3 *db, void *arg) {
                                        "VALUES (?, ?, ?, ?, ?)");
     sqlite3_stmt *up = store_prep(db, "INSERT INTO message_stats (campaign_id, send_id, variation_id, channel, day, "
                                       "conversions, conversions1, conversions2, conversions3, revenue) "
-                                      "VALUES (?1, '', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO UPDATE SET "
+                                      "VALUES (?1, ?10, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO UPDATE SET "
                                       "conversions = conversions + ?5, conversions1 = conversions1 + ?6, "
                                       "conversions2 = conversions2 + ?7, conversions3 = conversions3 + ?8, "
                                       "revenue = revenue + ?9");
@@ -134,6 +138,7 @@ int store_conv_op(sqlite3 *db, void *arg) {
         sqlite3_bind_int64(up, 4, c->at / DAY_MS);
         for (int k = 0; k < 4; k++) sqlite3_bind_int(up, 5 + k, c->idx == k);
         sqlite3_bind_double(up, 9, c->revenue);
+        sqlite3_bind_text(up, 10, c->send_id ? c->send_id : "", -1, SQLITE_STATIC);
         if (sqlite3_step(up) != SQLITE_DONE) rc = BR_ESTORE;
     }
     if (!ins || !up) rc = BR_ESTORE;

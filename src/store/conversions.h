@@ -26,7 +26,7 @@ void store_outbox_rows_free(store_outbox_row *rows, int n);
 int store_conv_any_received(sqlite3 *db);
 
 typedef struct {
-    char *campaign_id, *variation_id, *channel;
+    char *campaign_id, *variation_id, *channel, *send_id, *dispatch_id; /* send_id, dispatch_id: '' when none */
     bool in_control;
     int64_t at; /* ms */
 } store_recv_row;
@@ -38,7 +38,7 @@ void store_recv_rows_free(store_recv_row *rows, int n);
 /* One conversion, or one purchase's revenue (idx -1). */
 typedef struct {
     uint8_t braze_id[12];
-    const char *campaign_id, *variation_id, *channel;
+    const char *campaign_id, *variation_id, *channel, *send_id;
     int idx;             /* the behaviour's index 0..3; -1: revenue only */
     int64_t received_at; /* ms: the message it converts */
     int64_t at;          /* ms: the event's time (its day is the stats' day) */
@@ -56,7 +56,7 @@ typedef struct {
 
 /* A store op: advances the cursor; records each conversion not recorded
  * yet (conversions), counting it in message_stats.conversions[idx] of its
- * campaign x '' send id x variation x channel x day with its event in
+ * campaign x send id x variation x channel x day with its event in
  * message_outbox; adds each revenue to message_stats.revenue. */
 int store_conv_op(sqlite3 *db, void *arg);
 

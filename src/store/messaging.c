@@ -443,7 +443,7 @@ int store_progress_op(sqlite3 *db, void *arg) {
     if (p->nreceived) {
         sqlite3_stmt *get = prep(db, "SELECT at FROM received WHERE braze_id = ? AND campaign_id = ?");
         sqlite3_stmt *put = prep(db, "INSERT OR REPLACE INTO received (braze_id, campaign_id, variation_id, channel, "
-                                     "in_control, at) VALUES (?, ?, ?, ?, ?, ?)");
+                                     "in_control, at, send_id, dispatch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
         for (int i = 0; get && put && i < p->nreceived && rc == 0; i++) {
             store_received *r = &p->received[i];
             sqlite3_reset(get);
@@ -459,6 +459,8 @@ int store_progress_op(sqlite3 *db, void *arg) {
             sqlite3_bind_text(put, 4, r->channel, -1, SQLITE_STATIC);
             sqlite3_bind_int(put, 5, r->in_control);
             sqlite3_bind_int64(put, 6, r->at);
+            sqlite3_bind_text(put, 7, p->send_id ? p->send_id : "", -1, SQLITE_STATIC);
+            sqlite3_bind_text(put, 8, p->dispatch_id, (int)strcspn(p->dispatch_id, "."), SQLITE_STATIC);
             if (sqlite3_step(put) != SQLITE_DONE) rc = BR_ESTORE;
         }
         if (!get || !put) rc = BR_ESTORE;

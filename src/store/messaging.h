@@ -134,8 +134,9 @@ typedef struct {
 } store_received;
 
 typedef struct {
-    const char *dispatch_id;
+    const char *dispatch_id; /* the row's: a wave's is "<Braze dispatch id>.<k>" */
     const char *campaign_id; /* NULL: a send without a campaign */
+    const char *send_id;     /* NULL: none */
     int64_t cursor;          /* new cursor */
     bool done;
     int64_t sent, errors, skipped, aborted, now_ms;

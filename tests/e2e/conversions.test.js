@@ -2,8 +2,9 @@
 // a campaign with two conversion behaviours sent to 3 users, then custom
 // events and purchases by recipients (once, twice, with a time before the
 // send) and by a user who received nothing; the counters and revenue of
-// /campaigns/data_series, the users.campaigns.Conversion events, and a
-// restart that counts nothing twice.
+// /campaigns/data_series and of the send's /sends/data_series, the
+// users.campaigns.Conversion events (with the send id and dispatch id of
+// the message that converted), and a restart that counts nothing twice.
 'use strict';
 
 const { test } = require('node:test');
@@ -55,8 +56,10 @@ test('conversions: counted once per behaviour and message, revenue, events, and 
     });
     assert.equal(c.status, 201, c.text);
     const cid = c.json.campaign_id, vid = c.json.variations[0].id;
+    const sendId = (await post(srv, '/sends/id/create', { campaign_id: cid, send_id: 'spring' })).json.send_id;
+    assert.equal(sendId, 'spring');
     const res = await post(srv, '/messages/send', {
-      campaign_id: cid, external_user_ids: ['u1', 'u2', 'u3'],
+      campaign_id: cid, send_id: sendId, external_user_ids: ['u1', 'u2', 'u3'],
       messages: { webhook: { url: rx.url(), request_method: 'POST', body: '{{${user_id}}}', message_variation_id: vid } },
     });
     assert.equal(res.status, 201, res.text);
@@ -101,6 +104,12 @@ test('conversions: counted once per behaviour and message, revenue, events, and 
     assert.ok(byUser('u2', 0) && byUser('u2', 1), JSON.stringify(evs));
     assert.deepEqual(JSON.parse(byUser('u2', 1).conversion_behavior), { type: 'makes_purchase', window_hours: 72 });
     assert.equal(new Set(evs.map((e) => e.id)).size, 3);
+    // ... and the send that converted: its send id and dispatch id, and
+    // the send's own series counts them.
+    for (const e of evs) assert.deepEqual([e.send_id, e.dispatch_id], [sendId, res.json.dispatch_id], JSON.stringify(e));
+    const sendSeries = await get(srv, `/sends/data_series?campaign_id=${cid}&send_id=${sendId}&length=1`);
+    const row = sendSeries.json.data[0].messages.webhook[0];
+    assert.deepEqual([row.sent, row.conversions, row.revenue], [3, 2, 20], sendSeries.text);
 
     // A restart: the cursor was recorded with the counts; nothing is counted
     // again, and a recipient who converted already does not convert again.
