@@ -120,8 +120,11 @@ int timefmt_parse(const char *s, size_t n, int64_t *ms, int *year) {
     return 0;
 }
 
+/* The day of ms, rounded down (so times before 1970 fall on their day). */
+static int64_t day_of(int64_t ms) { return ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000); }
+
 static void split(int64_t ms, int *y, int *mo, int *d, int *h, int *mi, int *s, int *msec) {
-    int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
+    int64_t days = day_of(ms);
     int64_t rem = ms - days * 86400000;
     civil(days, y, mo, d);
     *h = (int)(rem / 3600000);
@@ -140,6 +143,15 @@ void timefmt_braze(int64_t ms, char *out, size_t outlen) {
     int y, mo, d, h, mi, s, msec;
     split(ms, &y, &mo, &d, &h, &mi, &s, &msec);
     snprintf(out, outlen, "%04d-%02d-%02d %02d:%02d:%02d.%03d UTC", y, mo, d, h, mi, s, msec);
+}
+
+void timefmt_rfc5322(int64_t ms, char *out, size_t outlen) {
+    static const char *const wday[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"}; /* from 1970-01-01 */
+    static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    int y, mo, d, h, mi, s, msec;
+    split(ms, &y, &mo, &d, &h, &mi, &s, &msec);
+    snprintf(out, outlen, "%s, %02d %s %04d %02d:%02d:%02d +0000", wday[(day_of(ms) % 7 + 7) % 7], d, mon[mo - 1], y, h, mi, s);
 }
 
 void timefmt_date(int64_t days, char *out, size_t outlen) {

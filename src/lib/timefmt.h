@@ -26,6 +26,9 @@ int64_t timefmt_days(int y, int m, int d);
 void timefmt_iso(int64_t ms, char *out, size_t outlen);
 /* Formats ms as Braze's created_at: "2020-07-10 15:00:00.000 UTC". */
 void timefmt_braze(int64_t ms, char *out, size_t outlen);
+/* Formats ms as an RFC 5322 date-time in UTC, the Date: of an email:
+ * "Wed, 01 Jul 2026 09:00:00 +0000" into out (>= 32 bytes). */
+void timefmt_rfc5322(int64_t ms, char *out, size_t outlen);
 /* Formats a day number as "YYYY-MM-DD". */
 void timefmt_date(int64_t days, char *out, size_t outlen);
 

@@ -50,6 +50,16 @@ TEST(timefmt_formats_round_trip) {
     T_EQ_STR(b, "2021-06-28");
 }
 
+TEST(timefmt_rfc5322_names_the_weekday_and_month) {
+    char b[40];
+    timefmt_rfc5322(1624899763032LL, b, sizeof b);
+    T_EQ_STR(b, "Mon, 28 Jun 2021 17:02:43 +0000");
+    timefmt_rfc5322(-1000, b, sizeof b);
+    T_EQ_STR(b, "Wed, 31 Dec 1969 23:59:59 +0000");
+    timefmt_rfc5322(1782896400000LL, b, sizeof b); /* 2026-07-01T09:00:00Z */
+    T_EQ_STR(b, "Wed, 01 Jul 2026 09:00:00 +0000");
+}
+
 TEST(profile_edit_keeps_fields_sorted_and_canonical) {
     pedit e;
     pedit_open(&e, NULL);
