@@ -1,5 +1,5 @@
 /* channel.h -- the boundary between the dispatcher and a channel driver
- * (webhook.c; the email channel plugs in the same way).
+ * (webhook.c for webhooks, smtp.c for email).
  *
  * The dispatcher renders a recipient's message into a send_msg and hands
  * it to the driver with submit(); the driver delivers it on its own
@@ -15,7 +15,9 @@
 
 typedef enum {
     SEND_OK,       /* delivered: the receiver accepted it (2xx) */
-    SEND_FAILED,   /* a final failure: 4xx, or retries exhausted */
+    SEND_FAILED,   /* a final failure: 4xx, or retries exhausted (for SMTP:
+                      4xx or an unreachable relay until then, a soft bounce) */
+    SEND_BOUNCED,  /* the recipient refused for good (SMTP 5xx): no retry */
 } send_outcome;
 
 typedef struct send_msg send_msg;
@@ -24,17 +26,23 @@ struct send_msg {
     void *owner;             /* the dispatcher's (its chunk) */
     uint32_t index;          /* the dispatcher's (position in the chunk) */
     char message_id[112];    /* stable across re-sends: dispatch, user, channel */
-    char *url;               /* malloc'd */
-    char method[8];
-    char **headers;          /* "Name: value", malloc'd, NULL-terminated; may be NULL */
-    char *body;              /* malloc'd, may be NULL */
+    char *url;               /* malloc'd; webhook only */
+    char method[8];          /* webhook only */
+    char **headers;          /* "Name: value", malloc'd, NULL-terminated; may be NULL; webhook only */
+    char *body;              /* malloc'd, may be NULL; for email the whole
+                                RFC 5322 message (headers and body, CRLF lines) */
     size_t body_len;
+    char *mail_from;         /* email: the envelope sender, malloc'd */
+    char **rcpt;             /* email: the envelope recipients (the To address,
+                                then Bcc ones), malloc'd, NULL-terminated */
     /* set by the driver before done() */
     send_outcome outcome;
-    int status;              /* the last HTTP status, 0 when none came */
+    int status;              /* the last HTTP status or SMTP reply code, 0 when none came */
     int attempts;
     int64_t duration_ms;     /* of the last attempt */
-    char error[160];         /* what failed, for SEND_FAILED */
+    char error[160];         /* what failed, for SEND_FAILED and SEND_BOUNCED:
+                                the receiver's answer (an SMTP reply line) or
+                                the transport's error */
     /* the driver's */
     int64_t first_at, retry_at;
     void *xfer;

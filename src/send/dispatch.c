@@ -983,7 +983,7 @@ static bool record(dispatcher *d, job *j, bool *progressed) {
                     r->channel = msg_channel_name(s->ch);
                     r->at = now;
                 }
-            } else {
+            } else { /* SEND_FAILED, and SEND_BOUNCED (email) counted as an error for now */
                 p.errors++;
                 if (x) x->errors++;
                 event_head(&body, "users.messages.webhook.Failure", "failure", j, c->bz[i], c->ext[i], s, now);

@@ -50,15 +50,6 @@ typedef struct {
 } webhook;
 
 
-void send_msg_clear(send_msg *m) {
-    free(m->url);
-    free(m->body);
-    for (char **h = m->headers; h && *h; h++) free(*h);
-    free(m->headers);
-    m->url = m->body = NULL;
-    m->headers = NULL;
-}
-
 static size_t discard(char *p, size_t size, size_t n, void *ud) {
     (void)p, (void)ud;
     return size * n;
