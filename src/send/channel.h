@@ -45,7 +45,6 @@ struct send_msg {
                                 the transport's error */
     /* the driver's */
     int64_t first_at, retry_at;
-    void *xfer;
     send_msg *next;
 };
 
