@@ -1,12 +1,19 @@
 /* curlq.c -- the engine the curl channel drivers share (curlq.h).
  *
- * One thread owns a curl multi handle: it takes submitted messages from a
- * queue (curl_multi_wakeup interrupts its poll), keeps at most max_active
- * transfers in the multi handle, and finishes each attempt as the driver
- * judges it: delivered, failed for good, or due for a retry at a later
- * time. Connections belong to the multi handle, reused across transfers to
- * the same host. Transfer slots (with their easy handles) are allocated
- * once, max_active of them, and recycled.
+ * A worker thread owns a curl multi handle: it takes submitted messages
+ * from the channel's queue, keeps at most max_active transfers in its
+ * multi handle, and finishes each attempt as the driver judges it:
+ * delivered, failed for good, or due for a retry at a later time.
+ * Connections belong to the multi handle, reused across transfers to the
+ * same host. Transfer slots (with their easy handles) are allocated once
+ * and recycled.
+ *
+ * The webhook channel has one worker. The SMTP channel has one per
+ * session, because libcurl (7.88 and since) waits for the reply to the end
+ * of a message's DATA blocking, inside the multi handle: with one thread,
+ * sixteen sessions to a relay that answers in 200 ms would carry five
+ * messages a second between them. Workers share the queue, the retries
+ * and the rate; submit() wakes one that sleeps with room to spare.
  *
  * Retries wait in a min-heap by due time rather than a list: when a relay
  * is down during a broadcast, every message of it comes to wait there, and
@@ -22,30 +29,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+typedef struct curlq curlq;
+
 typedef struct {
+    curlq *q;
+    int id;
+    pthread_t th;
+    CURLM *multi;
+    int active;             /* transfers in multi (this worker only) */
+    char *slots;            /* lim.max_active slots of drv->xfer_size bytes */
+    int *free_slots, nfree; /* a stack of free slot numbers */
+    bool sleeping;          /* (q->mu) polling with room for more: submit() wakes it */
+} worker;
+
+struct curlq {
     send_channel base; /* first: a curlq is its channel */
     const curlq_driver *drv;
     void *drv_ud;
     curlq_limits lim;
     send_done_fn done;
     void *ud;
-    pthread_t th;
-    pthread_mutex_t mu;
-    send_msg *in_head, *in_tail; /* submitted, not yet started (guarded by mu) */
-    send_msg **heap;             /* waiting for their retry time, by retry_at (thread only) */
+    worker *w;
+    int nw;
+    pthread_mutex_t mu; /* guards what follows */
+    send_msg *in_head, *in_tail; /* submitted, not yet started */
+    send_msg **heap;             /* waiting for their retry time, by retry_at */
     size_t nheap, heap_cap;
-    size_t pending;              /* submitted and not done (mu) */
-    bool stop, drain;            /* (mu) */
-    CURLM *multi;
-    int active;
-    char *slots;                 /* lim.max_active slots of drv->xfer_size bytes */
-    int *free_slots, nfree;      /* a stack of free slot numbers */
+    size_t pending;              /* submitted and not done */
+    bool stop, drain;
     /* The rate, as a virtual schedule (GCRA): an attempt may start when
      * the schedule is less than `burst_us` ahead of now, and moves it on
      * by one interval. The same as a token bucket of burst_us/interval_us
      * + 1 tokens, without a refill to compute. */
     int64_t interval_us, burst_us, sched_us;
-} curlq;
+};
 
 static void heap_push(curlq *q, send_msg *m) {
     if (q->nheap == q->heap_cap)
@@ -75,11 +92,12 @@ static send_msg *heap_pop(curlq *q) {
     return top;
 }
 
-static curlq_xfer *slot(curlq *q, int i) {
-    return (curlq_xfer *)(q->slots + (size_t)i * q->drv->xfer_size);
+static curlq_xfer *slot(worker *w, int i) {
+    return (curlq_xfer *)(w->slots + (size_t)i * w->q->drv->xfer_size);
 }
 
-/* Whether an attempt may start at now_us; takes its place in the rate if so. */
+/* Whether an attempt may start at now_us; takes its place in the rate if
+ * so. Under q->mu. */
 static bool rate_take(curlq *q, int64_t now_us) {
     if (!q->interval_us) return true;
     int64_t s = q->sched_us > now_us ? q->sched_us : now_us;
@@ -90,32 +108,9 @@ static bool rate_take(curlq *q, int64_t now_us) {
 
 /* Milliseconds until rate_take may succeed (rounded up: poll's unit). */
 static long rate_wait_ms(curlq *q, int64_t now_us) {
+    if (!q->interval_us) return 0;
     int64_t us = q->sched_us - q->burst_us - now_us;
     return us <= 0 ? 0 : (long)((us + 999) / 1000);
-}
-
-static void start(curlq *q, send_msg *m) {
-    curlq_xfer *x = slot(q, q->free_slots[--q->nfree]);
-    if (!x->h && !(x->h = curl_easy_init())) abort();
-    x->m = m;
-    q->drv->setup(q->drv_ud, x);
-    curl_easy_setopt(x->h, CURLOPT_PRIVATE, x);
-    x->started_us = clock_mono_us();
-    if (!m->first_at) m->first_at = clock_wall_ms();
-    m->attempts++;
-    curl_multi_add_handle(q->multi, x->h);
-    q->active++;
-}
-
-/* Gives x back: the driver's part released, the handle out of the multi
- * handle and reset for the next attempt. */
-static void put_back(curlq *q, curlq_xfer *x) {
-    curl_multi_remove_handle(q->multi, x->h);
-    if (q->drv->release) q->drv->release(x);
-    curl_easy_reset(x->h);
-    x->m = NULL;
-    q->free_slots[q->nfree++] = (int)(((char *)x - q->slots) / (ptrdiff_t)q->drv->xfer_size);
-    q->active--;
 }
 
 static void finish_msg(curlq *q, send_msg *m) {
@@ -123,6 +118,39 @@ static void finish_msg(curlq *q, send_msg *m) {
     pthread_mutex_lock(&q->mu);
     q->pending--;
     pthread_mutex_unlock(&q->mu);
+}
+
+/* Gives x back: the driver's part released, the handle reset for the
+ * next attempt. */
+static void free_slot(worker *w, curlq_xfer *x) {
+    if (w->q->drv->release) w->q->drv->release(x);
+    curl_easy_reset(x->h);
+    x->m = NULL;
+    w->free_slots[w->nfree++] = (int)(((char *)x - w->slots) / (ptrdiff_t)w->q->drv->xfer_size);
+}
+
+static void start(worker *w, send_msg *m) {
+    curlq *q = w->q;
+    curlq_xfer *x = slot(w, w->free_slots[--w->nfree]);
+    if (!x->h && !(x->h = curl_easy_init())) abort();
+    x->m = m;
+    if (!q->drv->setup(q->drv_ud, x)) {
+        free_slot(w, x);
+        finish_msg(q, m);
+        return;
+    }
+    curl_easy_setopt(x->h, CURLOPT_PRIVATE, x);
+    x->started_us = clock_mono_us();
+    if (!m->first_at) m->first_at = clock_wall_ms();
+    m->attempts++;
+    curl_multi_add_handle(w->multi, x->h);
+    w->active++;
+}
+
+static void remove_xfer(worker *w, curlq_xfer *x) {
+    curl_multi_remove_handle(w->multi, x->h);
+    w->active--;
+    free_slot(w, x);
 }
 
 /* Whether to try again, and when. */
@@ -135,11 +163,14 @@ static bool retry_later(curlq *q, send_msg *m, long retry_after_ms) {
     if (b > q->lim.max_backoff_ms) b = q->lim.max_backoff_ms;
     if (q->lim.max_total_ms && now + b - m->first_at > q->lim.max_total_ms) return false;
     m->retry_at = now + b;
+    pthread_mutex_lock(&q->mu);
     heap_push(q, m);
+    pthread_mutex_unlock(&q->mu);
     return true;
 }
 
-static void finished(curlq *q, CURL *h, CURLcode res, bool stopping) {
+static void finished(worker *w, CURL *h, CURLcode res, bool stopping) {
+    curlq *q = w->q;
     curlq_xfer *x;
     curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&x);
     send_msg *m = x->m;
@@ -149,65 +180,71 @@ static void finished(curlq *q, CURL *h, CURLcode res, bool stopping) {
     m->duration_ms = (clock_mono_us() - x->started_us) / 1000;
     long retry_after = 0;
     bool transient = q->drv->judge(q->drv_ud, x, res, &retry_after);
-    put_back(q, x);
+    remove_xfer(w, x);
     if (m->outcome == SEND_FAILED && transient && !stopping && retry_later(q, m, retry_after)) return;
     finish_msg(q, m);
 }
 
 static void *run(void *arg) {
-    curlq *q = arg;
+    worker *w = arg;
+    curlq *q = w->q;
     char tname[16];
-    snprintf(tname, sizeof tname, "brasa-%s", q->drv->name);
+    if (q->nw == 1) snprintf(tname, sizeof tname, "brasa-%s", q->drv->name);
+    else snprintf(tname, sizeof tname, "brasa-%s-%d", q->drv->name, w->id);
     thread_name(tname);
+    send_msg **take = xmalloc((size_t)q->lim.max_active * sizeof *take);
     for (;;) {
+        /* Due retries, then new messages, while there is room (and the
+         * rate allows). Draining, retries go at once. Started outside the
+         * lock: a setup that fails calls done(). */
+        int n = 0;
         pthread_mutex_lock(&q->mu);
         bool stop = q->stop, drain = q->drain;
-        pthread_mutex_unlock(&q->mu);
-        if (stop && (!drain || (!q->active && !q->nheap && !q->in_head))) break;
-        /* Due retries, then new messages, while there is room (and the
-         * rate allows). Draining, retries go at once. */
-        int64_t now = clock_wall_ms(), now_us = clock_mono_us();
-        bool held = false;
-        while (q->active < q->lim.max_active && q->nheap && (stop || q->heap[0]->retry_at <= now)) {
-            if (!rate_take(q, now_us)) {
-                held = true;
-                break;
-            }
-            start(q, heap_pop(q));
-        }
-        pthread_mutex_lock(&q->mu);
-        while (!held && q->active < q->lim.max_active && q->in_head) {
-            if (!rate_take(q, now_us)) break;
-            send_msg *m = q->in_head;
-            q->in_head = m->next;
-            if (!q->in_head) q->in_tail = NULL;
+        if (stop && (!drain || (!w->active && !q->nheap && !q->in_head))) {
             pthread_mutex_unlock(&q->mu);
-            start(q, m);
-            pthread_mutex_lock(&q->mu);
+            break;
+        }
+        int64_t now = clock_wall_ms(), now_us = clock_mono_us();
+        while (w->active + n < q->lim.max_active && q->nheap && (stop || q->heap[0]->retry_at <= now) && rate_take(q, now_us))
+            take[n++] = heap_pop(q);
+        while (w->active + n < q->lim.max_active && q->in_head && rate_take(q, now_us)) {
+            take[n++] = q->in_head;
+            q->in_head = q->in_head->next;
+            if (!q->in_head) q->in_tail = NULL;
         }
         pthread_mutex_unlock(&q->mu);
+        for (int i = 0; i < n; i++) start(w, take[i]);
         int running;
-        curl_multi_perform(q->multi, &running);
+        curl_multi_perform(w->multi, &running);
         CURLMsg *cm;
         int left;
-        while ((cm = curl_multi_info_read(q->multi, &left)))
-            if (cm->msg == CURLMSG_DONE) finished(q, cm->easy_handle, cm->data.result, stop);
+        while ((cm = curl_multi_info_read(w->multi, &left)))
+            if (cm->msg == CURLMSG_DONE) finished(w, cm->easy_handle, cm->data.result, stop);
         /* Wait until a socket is ready (or one of curl's timers), the
-         * next retry is due, or the rate lets the next message go. */
-        now = clock_wall_ms();
-        pthread_mutex_lock(&q->mu);
-        bool queued = q->in_head != NULL;
-        pthread_mutex_unlock(&q->mu);
-        bool due = q->nheap && (stop || q->heap[0]->retry_at <= now);
+         * next retry is due, the rate lets the next message go, or
+         * submit() brings one. */
         long wait = 1000;
-        if (q->active < q->lim.max_active && (queued || due)) {
-            long rw = q->interval_us ? rate_wait_ms(q, clock_mono_us()) : 0;
-            if (!rw) continue; /* transfers just finished: start the next ones first */
+        bool room = w->active < q->lim.max_active;
+        pthread_mutex_lock(&q->mu);
+        now = clock_wall_ms();
+        bool due = q->nheap && (stop || q->heap[0]->retry_at <= now);
+        if (room && (q->in_head || due)) {
+            long rw = rate_wait_ms(q, clock_mono_us());
+            if (!rw) { /* transfers just finished: start the next ones first */
+                pthread_mutex_unlock(&q->mu);
+                continue;
+            }
             if (rw < wait) wait = rw;
         }
         if (q->nheap && !due && q->heap[0]->retry_at - now < wait) wait = (long)(q->heap[0]->retry_at - now);
-        curl_multi_poll(q->multi, NULL, 0, (int)wait, NULL);
+        w->sleeping = room;
+        pthread_mutex_unlock(&q->mu);
+        curl_multi_poll(w->multi, NULL, 0, (int)wait, NULL);
+        pthread_mutex_lock(&q->mu);
+        w->sleeping = false;
+        pthread_mutex_unlock(&q->mu);
     }
+    free(take);
     return NULL;
 }
 
@@ -216,13 +253,20 @@ static void submit(send_channel *c, send_msg *m) {
     m->next = NULL;
     m->attempts = 0;
     m->first_at = 0;
+    worker *wake = NULL;
     pthread_mutex_lock(&q->mu);
     if (q->in_tail) q->in_tail->next = m;
     else q->in_head = m;
     q->in_tail = m;
     q->pending++;
+    /* Busy workers take it when a transfer of theirs ends (they look at
+     * the queue before they sleep, under this lock): only a sleeping one
+     * needs waking. curl_multi_wakeup is remembered until its next poll. */
+    for (int i = 0; i < q->nw && !wake; i++)
+        if (q->w[i].sleeping) wake = &q->w[i];
+    if (wake) wake->sleeping = false;
     pthread_mutex_unlock(&q->mu);
-    curl_multi_wakeup(q->multi);
+    if (wake) curl_multi_wakeup(wake->multi);
 }
 
 static size_t pending(send_channel *c) {
@@ -245,17 +289,20 @@ static void stop(send_channel *c, bool drain) {
     q->stop = true;
     q->drain = drain;
     pthread_mutex_unlock(&q->mu);
-    curl_multi_wakeup(q->multi);
-    pthread_join(q->th, NULL);
+    for (int i = 0; i < q->nw; i++) curl_multi_wakeup(q->w[i].multi);
+    for (int i = 0; i < q->nw; i++) pthread_join(q->w[i].th, NULL);
     /* Not drained: what is left is answered as not delivered (the
      * dispatcher, stopping too, does not record these: its durable cursor
      * re-sends them at the next start). */
-    for (int i = 0; i < q->lim.max_active; i++) {
-        curlq_xfer *x = slot(q, i);
-        if (!x->m) continue;
-        send_msg *m = x->m;
-        put_back(q, x);
-        stopped(q, m);
+    for (int i = 0; i < q->nw; i++) {
+        worker *w = &q->w[i];
+        for (int k = 0; k < q->lim.max_active; k++) {
+            curlq_xfer *x = slot(w, k);
+            if (!x->m) continue;
+            send_msg *m = x->m;
+            remove_xfer(w, x);
+            stopped(q, m);
+        }
     }
     while (q->nheap) stopped(q, heap_pop(q));
     for (send_msg *m; (m = q->in_head);) {
@@ -267,13 +314,17 @@ static void stop(send_channel *c, bool drain) {
 
 static void qfree(send_channel *c) {
     curlq *q = (curlq *)c;
-    curl_multi_cleanup(q->multi);
-    for (int i = 0; i < q->lim.max_active; i++)
-        if (slot(q, i)->h) curl_easy_cleanup(slot(q, i)->h);
+    for (int i = 0; i < q->nw; i++) {
+        worker *w = &q->w[i];
+        curl_multi_cleanup(w->multi);
+        for (int k = 0; k < q->lim.max_active; k++)
+            if (slot(w, k)->h) curl_easy_cleanup(slot(w, k)->h);
+        free(w->slots);
+        free(w->free_slots);
+    }
     if (q->drv->free_ud) q->drv->free_ud(q->drv_ud);
+    free(q->w);
     free(q->heap);
-    free(q->slots);
-    free(q->free_slots);
     pthread_mutex_destroy(&q->mu);
     free(q);
 }
@@ -293,10 +344,6 @@ send_channel *curlq_new(const curlq_driver *drv, void *drv_ud, const curlq_limit
     if (q->lim.max_attempts < 1) q->lim.max_attempts = 1;
     q->done = done;
     q->ud = ud;
-    q->slots = xcalloc((size_t)q->lim.max_active, drv->xfer_size);
-    q->free_slots = xmalloc((size_t)q->lim.max_active * sizeof *q->free_slots);
-    /* Highest first on the stack, so slot 0 is used first and kept warm. */
-    for (int i = q->lim.max_active - 1; i >= 0; i--) q->free_slots[q->nfree++] = i;
     if (q->lim.rate_per_second > 0) {
         q->interval_us = 1000000 / q->lim.rate_per_second;
         if (!q->interval_us) q->interval_us = 1;
@@ -305,16 +352,28 @@ send_channel *curlq_new(const curlq_driver *drv, void *drv_ud, const curlq_limit
         q->burst_us = 50000 - q->interval_us > 0 ? 50000 - q->interval_us : 0;
     }
     pthread_mutex_init(&q->mu, NULL);
-    q->multi = curl_multi_init();
-    if (q->lim.max_host_connections)
-        curl_multi_setopt(q->multi, CURLMOPT_MAX_HOST_CONNECTIONS, q->lim.max_host_connections);
-    if (q->lim.max_total_connections)
-        curl_multi_setopt(q->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, q->lim.max_total_connections);
-    if (q->lim.max_cached_connections)
-        curl_multi_setopt(q->multi, CURLMOPT_MAXCONNECTS, q->lim.max_cached_connections);
-    if (pthread_create(&q->th, NULL, run, q)) {
-        log_error("%s: cannot start its thread", drv->name);
-        abort();
+    q->nw = q->lim.threads > 1 ? q->lim.threads : 1;
+    q->w = xcalloc((size_t)q->nw, sizeof *q->w);
+    for (int i = 0; i < q->nw; i++) {
+        worker *w = &q->w[i];
+        w->q = q;
+        w->id = i;
+        w->slots = xcalloc((size_t)q->lim.max_active, drv->xfer_size);
+        w->free_slots = xmalloc((size_t)q->lim.max_active * sizeof *w->free_slots);
+        /* Highest first on the stack, so slot 0 is used first and kept warm. */
+        for (int k = q->lim.max_active - 1; k >= 0; k--) w->free_slots[w->nfree++] = k;
+        w->multi = curl_multi_init();
+        if (q->lim.max_host_connections)
+            curl_multi_setopt(w->multi, CURLMOPT_MAX_HOST_CONNECTIONS, q->lim.max_host_connections);
+        if (q->lim.max_total_connections)
+            curl_multi_setopt(w->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, q->lim.max_total_connections);
+        if (q->lim.max_cached_connections)
+            curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, q->lim.max_cached_connections);
     }
+    for (int i = 0; i < q->nw; i++)
+        if (pthread_create(&q->w[i].th, NULL, run, &q->w[i])) {
+            log_error("%s: cannot start its threads", drv->name);
+            abort();
+        }
     return &q->base;
 }

@@ -1,6 +1,7 @@
 /* curlq.h -- what the channel drivers over libcurl share (webhook.c,
- * smtp.c): a thread owning a curl multi handle, the queue of submitted
- * messages, at most max_active transfers in the multi handle at once (the
+ * smtp.c): worker threads, each owning a curl multi handle (one for the
+ * webhook channel; one per session for SMTP, see curlq.c), the queue of
+ * submitted messages, at most max_active transfers per worker at once (the
  * rest wait in the queue, so a million queued messages cost no sockets),
  * retries at a later time with exponential backoff, an optional rate of
  * attempts started per second, and stop() with or without draining.
@@ -26,8 +27,10 @@ typedef struct {
     const char *name;   /* the channel's ("webhook"); its thread is brasa-<name> */
     size_t xfer_size;   /* sizeof the driver's slot struct */
     /* Sets x->h (fresh from curl_easy_reset) up for an attempt at x->m;
-     * ud is the driver's (curlq_new's drv_ud). CURLOPT_PRIVATE is curlq's. */
-    void (*setup)(void *ud, curlq_xfer *x);
+     * ud is the driver's (curlq_new's drv_ud). CURLOPT_PRIVATE is curlq's.
+     * Returns false when m cannot be sent at all, m->outcome and m->error
+     * set: done() follows, no attempt made. */
+    bool (*setup)(void *ud, curlq_xfer *x);
     /* Judges a finished attempt, m->status being CURLINFO_RESPONSE_CODE
      * already: sets m->outcome, and m->error unless SEND_OK. Returns true
      * when a SEND_FAILED may be retried; may raise *retry_after_ms (0) to
@@ -40,8 +43,11 @@ typedef struct {
     void (*free_ud)(void *ud);
 } curlq_driver;
 
+/* Per worker: max_active and the connection caps apply to each worker's
+ * multi handle; the rest to the channel. */
 typedef struct {
-    int max_active;              /* transfers in the multi handle at once */
+    int threads;                 /* workers; 0 or 1: one */
+    int max_active;              /* transfers in a worker's multi handle at once */
     int max_attempts;
     long base_backoff_ms;        /* doubled per attempt... */
     long max_backoff_ms;         /* ...up to this */
@@ -52,7 +58,7 @@ typedef struct {
     long max_cached_connections; /* CURLMOPT_MAXCONNECTS: idle ones kept for reuse */
 } curlq_limits;
 
-/* Starts a channel's thread. drv is static; drv_ud is the driver's, passed
+/* Starts a channel's threads. drv is static; drv_ud is the driver's, passed
  * to its callbacks, freed with drv->free_ud when the channel is freed. */
 send_channel *curlq_new(const curlq_driver *drv, void *drv_ud, const curlq_limits *lim, send_done_fn done, void *ud);
 

@@ -35,7 +35,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     return len;
 }
 
-static void setup(void *ud, curlq_xfer *cx) {
+static bool setup(void *ud, curlq_xfer *cx) {
     const webhook_opts *o = ud;
     wxfer *x = (wxfer *)cx;
     send_msg *m = cx->m;
@@ -74,6 +74,7 @@ static void setup(void *ud, curlq_xfer *cx) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(m->body ? m->body_len : 0));
         if (strcmp(m->method, "POST")) curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m->method);
     }
+    return true;
 }
 
 /* 2xx is delivered; transport errors, 429 and 5xx may be retried; another
