@@ -18,6 +18,7 @@ const http_route *const api_tables[] = {
     api_credentials_routes,
     api_campaigns_routes,
     api_messages_routes,
+    api_email_routes,
     NULL,
 };
 

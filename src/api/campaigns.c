@@ -338,10 +338,12 @@ static json_object *day_entry(json_object *doc, int64_t day, store_stat_row *row
             add_int(row, "sent", r->sent);
             add_int(row, "errors", r->errors);
         } else {
-            static const char *const zero[] = {"opens", "unique_opens", "clicks", "unique_clicks", "unsubscribes", "bounces",
+            /* sent: offered to the relay; delivered: it accepted; bounces: it refused for good */
+            static const char *const zero[] = {"opens", "unique_opens", "clicks", "unique_clicks", "unsubscribes",
                                                "reported_spam", "machine_open"};
-            add_int(row, "sent", r->sent);
+            add_int(row, "sent", r->sent + r->errors + r->bounces);
             add_int(row, "delivered", r->sent);
+            add_int(row, "bounces", r->bounces);
             for (size_t k = 0; k < sizeof zero / sizeof *zero; k++) add_int(row, zero[k], 0);
         }
         if (sends) add_int(row, "unique_recipients", r->unique_recipients);

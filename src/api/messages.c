@@ -61,6 +61,7 @@ typedef struct {
     int64_t now_ms, end_ms;
     json_object *out;
     char zone[64]; /* the workspace's time zone */
+    bool email_ok; /* the server has an email relay */
     char why[400];
 } msg_req;
 
@@ -75,7 +76,13 @@ static void msg_req_free(void *p) {
     json_object_put(s->out);
 }
 
-static msg_req *state(http_req *r) { return http_state(r, sizeof(msg_req), msg_req_free); }
+static msg_req *state(http_req *r) {
+    msg_req *s = http_state(r, sizeof(msg_req), msg_req_free);
+    s->email_ok = dsp_delivers(http_context(r)->dispatcher, CH_EMAIL);
+    return s;
+}
+
+#define NO_RELAY "no email relay is configured on this server (BRASA_SMTP_URL)"
 
 /* ---- checking a body ----------------------------------------------------- */
 
@@ -272,7 +279,7 @@ static int check_schedule(json_object *v, int64_t now, json_object *out, char *w
 }
 
 /* The messages object: known channels only, each checked. */
-static int check_messages(json_object *m, json_object *out, char *why, size_t whylen) {
+static int check_messages(json_object *m, json_object *out, bool email_ok, char *why, size_t whylen) {
     if (!m) FAIL(BR_ENOMESSAGE, "'messages' is required");
     if (!json_object_is_type(m, json_type_object)) FAIL(BR_EINVAL, "'messages' must be an object");
     if (!json_object_object_length(m)) FAIL(BR_ENOMESSAGE, "'messages' has no channel object");
@@ -282,7 +289,9 @@ static int check_messages(json_object *m, json_object *out, char *why, size_t wh
         int c = msg_channel_of(ch);
         if (c < 0 && msg_channel_known_elsewhere(ch)) FAIL(BR_EINVAL, "messages.%s: brasa does not deliver this channel", ch);
         if (c < 0) FAIL(BR_EINVAL, "messages: unknown channel '%.60s'", ch);
-        if (c == CH_EMAIL) FAIL(BR_EINVAL, "messages.email: no email relay is configured on this server");
+        if (c == CH_EMAIL && !email_ok) FAIL(BR_EINVAL, "messages.email: " NO_RELAY);
+        if (c == CH_EMAIL && json_get(v, "attachments"))
+            FAIL(BR_EINVAL, "messages.email.attachments: attachments are not supported by this server yet");
         char pre[40];
         snprintf(pre, sizeof pre, "messages.%s", ch);
         int rc = msg_check((msg_channel)c, v, false, pre, why, whylen);
@@ -375,7 +384,7 @@ static int check_body(msg_req *s, json_object *b, bool schedule, char *why, size
         if (!json_object_is_type(json_get(b, "attachments"), json_type_array)) FAIL(BR_EINVAL, "'attachments' must be an array");
         if (broadcast) FAIL(BR_EINVAL, "'attachments' cannot be used with broadcast");
         if (json_object_array_length(json_get(b, "attachments")))
-            FAIL(BR_EINVAL, "'attachments' are for email messages, and no email relay is configured on this server");
+            FAIL(BR_EINVAL, "'attachments' are not supported by this server yet");
     }
     if ((v = json_get(b, "trigger_properties"))) {
         if ((rc = check_props(v, "trigger_properties", why, whylen)) < 0) return rc;
@@ -393,7 +402,7 @@ static int check_body(msg_req *s, json_object *b, bool schedule, char *why, size
             FAIL(BR_EINVAL, "'recipient_subscription_state' must be opted_in, subscribed or all");
         json_object_object_add(out, "recipient_subscription_state", json_object_get(v));
     }
-    if (!s->trigger && (rc = check_messages(json_get(b, "messages"), out, why, whylen)) < 0) return rc;
+    if (!s->trigger && (rc = check_messages(json_get(b, "messages"), out, s->email_ok, why, whylen)) < 0) return rc;
     if (schedule) {
         if (!json_get(b, "schedule")) FAIL(BR_EINVAL, "'schedule' is required");
         if ((rc = check_schedule(json_get(b, "schedule"), s->now_ms, out, why, whylen)) < 0) return rc;
@@ -463,6 +472,13 @@ static int check_read(engine_t *e, void *arg) {
     json_object_put(s->campaign);
     int rc = dsp_check_campaign(engine_reader(e), s->req, &s->campaign, s->why, sizeof s->why);
     if (rc == 0 && s->trigger && !s->campaign) rc = BR_ECAMPAIGNID;
+    json_object *vs = rc == 0 && s->trigger && !s->email_ok ? json_get(s->campaign, "variations") : NULL;
+    for (size_t i = 0; vs && i < json_object_array_length(vs) && rc == 0; i++)
+        if (msg_channel_of(json_object_get_string(json_get(json_object_array_get_idx(vs, i), "channel"))) == CH_EMAIL) {
+            snprintf(s->why, sizeof s->why, "campaign '%.64s' has an email variation, and " NO_RELAY,
+                     json_object_get_string(json_get(s->req, "campaign_id")));
+            rc = BR_EINVAL;
+        }
     return rc;
 }
 
@@ -666,7 +682,7 @@ static int got_for_update(http_req *r, int rc) {
         if ((rc = check_schedule(v, s->now_ms, s->req, s->why, sizeof s->why)) < 0) return http_error(r, rc, s->why);
     }
     if ((v = json_get(b, "messages"))) {
-        if ((rc = check_messages(v, s->req, s->why, sizeof s->why)) < 0) return http_error(r, rc, s->why);
+        if ((rc = check_messages(v, s->req, s->email_ok, s->why, sizeof s->why)) < 0) return http_error(r, rc, s->why);
     }
     return api_read(r, &s->cmd, check_read, s, update_checked);
 }

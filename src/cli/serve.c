@@ -158,6 +158,12 @@ int cli_serve(int argc, char **argv) {
         {"global-control-group-start", "BRASA_GLOBAL_CONTROL_GROUP_START", NULL,
          "first random bucket (0-9999) of the group's range (default: the top PERCENT x 100 buckets)", false, false, NULL},
         {"log-level", "BRASA_LOG_LEVEL", "info", "debug, info, warn, error or off", false, false, NULL},
+        {"smtp-url", "BRASA_SMTP_URL", NULL,
+         "the email relay: smtp://host:port (STARTTLS when offered) or smtps://host:port; none: email is refused", false,
+         false, NULL},
+        {"smtp-user", "BRASA_SMTP_USER", NULL, "the relay's AUTH user", false, false, NULL},
+        {"smtp-password", "BRASA_SMTP_PASSWORD", NULL, "the relay's AUTH password (better in the environment)", false, false,
+         NULL},
         {NULL, NULL, NULL, NULL, false, false, NULL},
     };
     char full_usage[4096];
@@ -267,7 +273,14 @@ int cli_serve(int argc, char **argv) {
     if (exporter_start(&ec, &exporter) < 0) goto out;
     /* Messaging: the dispatcher resumes what was sending, the scheduler
      * fires what came due while the server was down. */
-    if (!(dsp = dsp_start(engine, &gcg)) || !(sch = sched_start(engine, dsp))) goto out;
+    smtp_opts smtp = {.url = opts_get(opts, "smtp-url"), .user = opts_get(opts, "smtp-user"),
+                      .password = opts_get(opts, "smtp-password")};
+    if (smtp.url && strncmp(smtp.url, "smtp://", 7) && strncmp(smtp.url, "smtps://", 8)) {
+        log_error("serve: --smtp-url must be smtp://host:port or smtps://host:port, not '%s'", smtp.url);
+        goto out;
+    }
+    if (!(dsp = dsp_start(engine, &gcg, smtp.url ? &smtp : NULL)) || !(sch = sched_start(engine, dsp))) goto out;
+    if (smtp.url) log_info("serve: email through %s", smtp.url);
     /* Conversions: the converter goes on from its cursor over the outbox. */
     if (!(conv = conv_start(engine))) goto out;
     http_ctx ctx = {.engine = engine, .auth = auth, .rl = rl, .exporter = exporter, .public_url = public_url,

@@ -1,9 +1,11 @@
 /* dispatch.c -- dispatches: creation and delivery (dispatch.h). */
 #include "dispatch.h"
 #include "campaign.h"
+#include "email.h"
 #include "message.h"
 #include "fetch.h"
 #include "timing.h"
+#include "smtp.h"
 #include "webhook.h"
 #include "../core/export.h"
 #include "../core/gcg.h"
@@ -23,6 +25,7 @@
 #include "../liquid/liquid.h"
 #include "../store/content_blocks.h"
 #include "../store/credentials.h"
+#include "../store/email.h"
 #include "../store/keys.h"
 #include "../store/messaging.h"
 
@@ -73,10 +76,6 @@ int dsp_check_campaign(sqlite3 *db, json_object *req, json_object **doc, char *w
         FAIL(BR_ECAMPAIGNID, "campaign '%.64s' is API-triggered: send it with /campaigns/trigger/send", cid);
     if (json_object_get_boolean(json_get(d, "archived"))) FAIL(BR_ECAMPAIGNID, "campaign '%.64s' is archived", cid);
     if (json_object_get_boolean(json_get(d, "draft"))) FAIL(BR_ECAMPAIGNID, "campaign '%.64s' is a draft", cid);
-    json_object *vs = json_get(d, "variations");
-    for (size_t i = 0; trigger && i < json_object_array_length(vs); i++)
-        if (msg_channel_of(json_object_get_string(json_get(json_object_array_get_idx(vs, i), "channel"))) == CH_EMAIL)
-            FAIL(BR_EINVAL, "campaign '%.64s' has an email variation, and no email relay is configured on this server", cid);
     json_object *msgs = json_get(req, "messages");
     if (msgs) {
         json_object_object_foreach(msgs, ch, m) {
@@ -323,6 +322,7 @@ typedef struct {
     int nh;
     char **hname;
     liq_template **hval;
+    email_src *email;          /* the email channel's fields (the others are the webhook's) */
     json_object *campaign_var; /* the "campaign" Liquid object for it */
 } source;
 
@@ -361,6 +361,8 @@ struct job {
     store_cap caps[STORE_CAPS_MAX]; /* frequency capping, when the send obeys it */
     int ncaps;
     bool record_deliveries;
+    const char *subscription; /* recipient_subscription_state (email), NULL: "subscribed" */
+    bool bounces;             /* the workspace had hard-bounced addresses when the job loaded */
     double tokens;       /* per-campaign rate limit (messages) */
     double rate_per_ms;  /* 0: none */
     int64_t refill_at;
@@ -404,6 +406,7 @@ static void source_free(source *s) {
     }
     free(s->hname);
     free(s->hval);
+    email_src_free(s->email);
     json_object_put(s->campaign_var);
 }
 
@@ -456,7 +459,9 @@ static void add_source(job *j, msg_channel ch, json_object *m, json_object *var,
         s->variation_id = json_object_get_string(json_get(var, "id"));
         s->variation_name = json_object_get_string(json_get(var, "name"));
     }
-    if (m) {
+    if (m && ch == CH_EMAIL) {
+        s->email = email_src_new(m);
+    } else if (m) {
         s->method = json_object_get_string(json_get(m, "request_method"));
         s->url = compile(json_get(m, "url"));
         s->body = compile(json_get(m, "body"));
@@ -515,6 +520,10 @@ static job *job_load(dispatcher *d, const char *id) {
         }
     }
     j->props = json_get(j->req, "recipient_properties");
+    j->subscription = json_object_get_string(json_get(j->req, "recipient_subscription_state"));
+    /* Without any bounce, a million-user broadcast is spared a million lookups. */
+    bool bounced = false;
+    j->bounces = store_email_bounced(d->db, NULL, &bounced) < 0 || bounced;
     j->tprops = json_get(j->req, "trigger_properties");
     json_object *msgs = json_get(j->req, "messages");
     if (msgs) {
@@ -667,15 +676,31 @@ static int source_of(job *j, json_object *var) {
 typedef struct {
     json_object *user;   /* NULL: deleted, or nothing to render */
     json_object *tprops; /* the trigger properties it sees (a reference) */
+    const uint8_t *bz;   /* its braze_id */
     int from, to;        /* its sources; from < 0: the control group */
     struct slot {
         char *url, *body;
         char **hdr;
         size_t body_len;
-        bool ok;
+        char *mail_from, *rcpt; /* email: the envelope */
+        bool ok, skip;          /* skip: email the user cannot get (no address, unsubscribed, bounced) */
         liq_error err;
     } slot[CH__COUNT * 2];
 } recipient;
+
+/* One recipient's email (slot->rcpt is its address). */
+static void render_email(job *j, liq_renderer *r, const source *src, const liq_render_opts *o, const uint8_t bz[12],
+                         struct slot *sl, int64_t now) {
+    char hex[25], mid[112];
+    str_hex(bz, 12, hex);
+    snprintf(mid, sizeof mid, "%s-%s-email", j->bid, hex); /* as send_msg.message_id: the same on a re-send */
+    email_out out;
+    if (email_render(src->email, r, o, sl->rcpt, mid, now, &out, &sl->err) != 0) return;
+    sl->body = out.data;
+    sl->body_len = out.len;
+    sl->mail_from = out.mail_from;
+    sl->ok = true;
+}
 
 static void render_one(dispatcher *d, liq_renderer *r, job *j, recipient *rc_, int64_t now) {
     for (int s = rc_->from; s >= 0 && s < rc_->to; s++) {
@@ -685,6 +710,10 @@ static void render_one(dispatcher *d, liq_renderer *r, job *j, recipient *rc_, i
         liq_render_opts o = {.context = rc_->user, .resolve = resolve_name, .resolve_ud = &rc, .now_ms = now,
                              .fetch = d->fetcher ? send_fetch : NULL, .fetch_ud = d->fetcher,
                              .content_block = block_lookup, .block_ud = j, .max_time_us = DSP_RENDER_TIME_US};
+        if (src->ch == CH_EMAIL) {
+            if (!sl->skip) render_email(j, r, src, &o, rc_->bz, sl, now);
+            continue;
+        }
         size_t ul, bl = 0;
         char *url = render(r, src->url, &o, &ul, &sl->err), *body = url ? render(r, src->body, &o, &bl, &sl->err) : NULL;
         char **hdr = xcalloc((size_t)src->nh + 1, sizeof *hdr);
@@ -715,7 +744,7 @@ static void render_one(dispatcher *d, liq_renderer *r, job *j, recipient *rc_, i
             free(hdr);
             continue;
         }
-        *sl = (struct slot){url, body, hdr, bl, true, {0}};
+        *sl = (struct slot){.url = url, .body = body, .hdr = hdr, .body_len = bl, .ok = true};
     }
 }
 
@@ -816,6 +845,15 @@ static void issue(dispatcher *d, job *j, size_t count) {
             r->from = source_of(j, var);
             r->to = r->from + 1;
         }
+        r->bz = c->bz[i];
+        for (int k = r->from; k < r->to; k++) {
+            if (j->src[k].ch != CH_EMAIL) continue;
+            struct slot *sl = &r->slot[k - r->from];
+            const char *to = email_recipient(r->user, j->subscription);
+            bool bounced = false;
+            if (to && (!j->bounces || (store_email_bounced(d->db, to, &bounced) == 0 && !bounced))) sl->rcpt = xstrdup(to);
+            else sl->skip = true;
+        }
         bool over = false;
         for (int k = r->from; j->ncaps && k < r->to && !over; k++) over = capped(d, j, c->bz[i], j->src[k].ch, now);
         if (over) { /* frequency capping: not sent, counted as skipped */
@@ -848,9 +886,14 @@ static void issue(dispatcher *d, job *j, size_t count) {
         for (int s = r->from; r->user && s >= 0 && s < r->to; s++) {
             struct slot *sl = &r->slot[s - r->from];
             source *src = &j->src[s];
+            if (sl->skip) { /* an email the user cannot get */
+                c->skipped++;
+                continue;
+            }
             if (!sl->ok) { /* a render error or abort_message: this recipient's message only */
                 c->aborted++;
-                event_head(&c->events, "users.messages.webhook.Abort", "abort", j, c->bz[i], c->ext[i], src, now);
+                event_head(&c->events, src->ch == CH_EMAIL ? "users.messages.email.Abort" : "users.messages.webhook.Abort", "abort",
+                           j, c->bz[i], c->ext[i], src, now);
                 char log[600];
                 liq_error_format(&sl->err, log, sizeof log);
                 const char *type = sl->err.code == LIQ_EABORT ? "liquid_abort_message" : "liquid_error";
@@ -874,7 +917,14 @@ static void issue(dispatcher *d, job *j, size_t count) {
             m->headers = sl->hdr;
             m->body = sl->body;
             m->body_len = sl->body_len;
+            if (src->ch == CH_EMAIL) {
+                m->mail_from = sl->mail_from;
+                m->rcpt = xcalloc(2, sizeof *m->rcpt);
+                m->rcpt[0] = sl->rcpt;
+                sl->rcpt = NULL;
+            }
         }
+        for (int k = 0; k < CH__COUNT * 2; k++) free(r->slot[k].rcpt); /* those that made no message */
         json_object_put(r->tprops);
         json_object_put(r->user);
     }
@@ -926,7 +976,7 @@ static store_stat_delta *stat_of(stats *st, job *j, const source *s, int64_t day
     }
     if (st->n == st->cap) st->v = xrealloc(st->v, (size_t)(st->cap = st->cap ? st->cap * 2 : 4) * sizeof *st->v);
     store_stat_delta *x = &st->v[st->n++];
-    *x = (store_stat_delta){j->campaign_id, j->send_id, vid, ch, day, 0, 0, 0};
+    *x = (store_stat_delta){j->campaign_id, j->send_id, vid, ch, day, 0, 0, 0, 0};
     return x;
 }
 
@@ -937,6 +987,29 @@ static store_received *push(store_received **v, int *n, int *cap, const uint8_t 
     memset(r, 0, sizeof *r);
     memcpy(r->braze_id, bz, 12);
     return r;
+}
+
+/* The Currents events of an email's outcome: Send for every message the
+ * relay was offered, then Delivery, Bounce (5xx) or SoftBounce (4xx or no
+ * answer, retries exhausted). */
+static void record_email(buf_t *b, job *j, chunk *c, int k, const source *s, int64_t now) {
+    send_msg *m = &c->msgs[k];
+    uint32_t i = c->mrow[k];
+    const char *addr = m->rcpt[0];
+    event_head(b, "users.messages.email.Send", "send", j, c->bz[i], c->ext[i], s, now);
+    buf_puts(b, ",\"email_address\":");
+    buf_json_str(b, addr, strlen(addr));
+    buf_puts(b, "}");
+    const char *type = m->outcome == SEND_OK ? "users.messages.email.Delivery"
+                       : m->outcome == SEND_BOUNCED ? "users.messages.email.Bounce" : "users.messages.email.SoftBounce";
+    event_head(b, type, m->outcome == SEND_OK ? "delivery" : m->outcome == SEND_BOUNCED ? "bounce" : "softbounce", j, c->bz[i],
+               c->ext[i], s, now);
+    buf_puts(b, ",\"email_address\":");
+    buf_json_str(b, addr, strlen(addr));
+    const char *at = strchr(addr, '@');
+    if (at && m->outcome == SEND_OK) buf_puts(b, ",\"to_domain\":"), buf_json_str(b, at + 1, strlen(at + 1));
+    if (m->outcome != SEND_OK) buf_puts(b, ",\"bounce_reason\":"), buf_json_str(b, m->error, strlen(m->error));
+    buf_puts(b, "}");
 }
 
 /* Records the chunks at the head of j whose messages all have an outcome:
@@ -953,6 +1026,7 @@ static bool record(dispatcher *d, job *j, bool *progressed) {
     store_progress p = {.dispatch_id = j->id, .campaign_id = j->campaign_id, .send_id = j->send_id, .now_ms = now};
     stats st = {0};
     int cap = 0, dcap = 0;
+    const char **bounced = NULL;
     buf_t ev = BUF_INIT;
     buf_append(&ev, "[", 1);
     buf_t body = BUF_INIT;
@@ -967,11 +1041,21 @@ static bool record(dispatcher *d, job *j, bool *progressed) {
             source *s = &j->src[c->msrc[k]];
             uint32_t i = c->mrow[k];
             store_stat_delta *x = j->campaign_id ? stat_of(&st, j, s, day) : NULL;
+            if (s->ch == CH_EMAIL) {
+                record_email(&body, j, c, k, s, now);
+                if (m->outcome == SEND_BOUNCED) {
+                    bounced = xrealloc(bounced, (size_t)(p.nbounced + 1) * 2 * sizeof *bounced);
+                    bounced[2 * p.nbounced] = m->rcpt[0];
+                    bounced[2 * p.nbounced++ + 1] = m->error;
+                }
+            }
             if (m->outcome == SEND_OK) {
                 p.sent++;
                 if (x) x->sent++;
-                event_head(&body, "users.messages.webhook.Send", "send", j, c->bz[i], c->ext[i], s, now);
-                buf_puts(&body, "}");
+                if (s->ch == CH_WEBHOOK) {
+                    event_head(&body, "users.messages.webhook.Send", "send", j, c->bz[i], c->ext[i], s, now);
+                    buf_puts(&body, "}");
+                }
                 if (j->record_deliveries) {
                     store_received *dl = push(&p.delivered, &p.ndelivered, &dcap, c->bz[i]);
                     dl->channel = msg_channel_name(s->ch);
@@ -983,7 +1067,11 @@ static bool record(dispatcher *d, job *j, bool *progressed) {
                     r->channel = msg_channel_name(s->ch);
                     r->at = now;
                 }
-            } else { /* SEND_FAILED, and SEND_BOUNCED (email) counted as an error for now */
+            } else if (s->ch == CH_EMAIL) { /* bounced (5xx) or soft-bounced */
+                p.errors++;
+                if (x && m->outcome == SEND_BOUNCED) x->bounces++;
+                else if (x) x->errors++;
+            } else {
                 p.errors++;
                 if (x) x->errors++;
                 event_head(&body, "users.messages.webhook.Failure", "failure", j, c->bz[i], c->ext[i], s, now);
@@ -1019,12 +1107,14 @@ static bool record(dispatcher *d, job *j, bool *progressed) {
     p.events = body.len ? ev.data : NULL;
     p.stats = st.v;
     p.nstats = st.n;
+    p.bounced = bounced;
     int rc = eng_exec_store(d->e, store_progress_op, &p);
     buf_free(&ev);
     buf_free(&body);
     free(st.v);
     free(p.received);
     free(p.delivered);
+    free(bounced);
     if (rc < 0) {
         log_error("dispatch %s: recording progress failed: %s", j->id, br_err_message(rc));
         return false;
@@ -1129,7 +1219,9 @@ static void *run(void *arg) {
     return NULL;
 }
 
-dispatcher *dsp_start(engine_t *e, const gcg_t *gcg) {
+bool dsp_delivers(const dispatcher *d, int channel) { return d && channel >= 0 && channel < CH__COUNT && d->ch[channel]; }
+
+dispatcher *dsp_start(engine_t *e, const gcg_t *gcg, const smtp_opts *smtp) {
     dispatcher *d = xcalloc(1, sizeof *d);
     d->e = e;
     d->gcg = gcg;
@@ -1164,6 +1256,7 @@ dispatcher *dsp_start(engine_t *e, const gcg_t *gcg) {
     for (int i = 0; i < d->nthreads; i++)
         if (pthread_create(&d->threads[i], NULL, render_thread, d)) abort();
     d->ch[CH_WEBHOOK] = webhook_new(NULL, on_done, d);
+    if (smtp) d->ch[CH_EMAIL] = smtp_new(smtp, on_done, d);
     if (pthread_create(&d->th, NULL, run, d)) abort();
     return d;
 }

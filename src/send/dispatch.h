@@ -36,6 +36,7 @@
 #include "../engine/engine.h"
 #include "../lib/bitmap.h"
 #include "channel.h"
+#include "smtp.h"
 #include <json-c/json.h>
 
 #define DSP_CHUNK 500
@@ -94,7 +95,11 @@ typedef struct dispatcher dispatcher;
  * unless the request overrides them or the campaign does not obey them:
  * both are counted as skipped. */
 struct gcg;
-dispatcher *dsp_start(engine_t *e, const struct gcg *gcg);
+/* smtp: the email channel's relay (smtp.h); NULL: no email channel, and
+ * email messages fail ("the email channel is not available"). */
+dispatcher *dsp_start(engine_t *e, const struct gcg *gcg, const smtp_opts *smtp);
+/* Whether d has a driver for a channel (msg_channel). */
+bool dsp_delivers(const dispatcher *d, int channel);
 /* A dispatch was written: look for it now rather than at the next poll. */
 void dsp_wake(dispatcher *d);
 /* Stops issuing, records nothing more, stops the channels (messages in

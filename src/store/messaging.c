@@ -1,5 +1,6 @@
 /* messaging.c -- rows of the messaging tables (see messaging.h). */
 #include "messaging.h"
+#include "email.h"
 #include "store.h"
 #include "../lib/buf.h"
 #include "../lib/err.h"
@@ -419,6 +420,7 @@ static int add_stat(sqlite3_stmt *st, const store_stat_delta *d, int64_t unique)
     sqlite3_bind_int64(st, 7, d->errors);
     sqlite3_bind_int64(st, 8, d->enrolled);
     sqlite3_bind_int64(st, 9, unique);
+    sqlite3_bind_int64(st, 10, d->bounces);
     return sqlite3_step(st) == SQLITE_DONE ? 0 : BR_ESTORE;
 }
 
@@ -490,9 +492,9 @@ int store_progress_op(sqlite3 *db, void *arg) {
 
     if (p->nstats) {
         sqlite3_stmt *up = prep(db, "INSERT INTO message_stats (campaign_id, send_id, variation_id, channel, day, sent, "
-                                    "errors, enrolled, unique_recipients) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+                                    "errors, enrolled, unique_recipients, bounces) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
                                     "ON CONFLICT DO UPDATE SET sent = sent + ?6, errors = errors + ?7, "
-                                    "enrolled = enrolled + ?8, unique_recipients = unique_recipients + ?9");
+                                    "enrolled = enrolled + ?8, unique_recipients = unique_recipients + ?9, bounces = bounces + ?10");
         if (!up) return BR_ESTORE;
         for (int i = 0; i < p->nstats && rc == 0; i++) {
             const store_stat_delta *d = &p->stats[i];
@@ -507,6 +509,9 @@ int store_progress_op(sqlite3 *db, void *arg) {
         sqlite3_finalize(up);
         if (rc < 0) return rc;
     }
+
+    for (int i = 0; i < p->nbounced && rc == 0; i++) rc = store_email_bounce_add(db, p->bounced[2 * i], p->bounced[2 * i + 1], p->now_ms);
+    if (rc < 0) return rc;
 
     if (p->events) {
         if (!(st = prep(db, "INSERT INTO message_outbox (at, events) VALUES (?, ?)"))) return BR_ESTORE;
@@ -567,7 +572,7 @@ int store_msg_stats(sqlite3 *db, const char *campaign_id, const char *send_id, i
                 store_stat_row **rows, int *n) {
     sqlite3_stmt *st = prep(db, "SELECT variation_id, channel, day, sum(sent), sum(errors), sum(enrolled), "
                                 "sum(unique_recipients), sum(conversions), sum(conversions1), sum(conversions2), "
-                                "sum(conversions3), sum(revenue) FROM message_stats WHERE campaign_id = ?1 AND "
+                                "sum(conversions3), sum(revenue), sum(bounces) FROM message_stats WHERE campaign_id = ?1 AND "
                                 "(?2 IS NULL OR send_id = ?2) AND day BETWEEN ?3 AND ?4 "
                                 "GROUP BY day, variation_id, channel ORDER BY day, variation_id");
     if (!st) return BR_ESTORE;
@@ -590,6 +595,7 @@ int store_msg_stats(sqlite3 *db, const char *campaign_id, const char *send_id, i
         r->unique_recipients = sqlite3_column_int64(st, 6);
         for (int i = 0; i < 4; i++) r->conversions[i] = sqlite3_column_int64(st, 7 + i);
         r->revenue = sqlite3_column_double(st, 11);
+        r->bounces = sqlite3_column_int64(st, 12);
     }
     sqlite3_finalize(st);
     if (rc == SQLITE_DONE) return 0;

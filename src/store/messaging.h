@@ -121,7 +121,7 @@ void store_dispatch_row_free(store_dispatch_row *r);
 typedef struct {
     const char *campaign_id, *send_id, *variation_id, *channel;
     int64_t day;
-    int64_t sent, errors, enrolled;
+    int64_t sent, errors, enrolled, bounces;
 } store_stat_delta;
 
 typedef struct {
@@ -146,6 +146,8 @@ typedef struct {
     int nstats;
     store_received *delivered; /* every message delivered (frequency capping counts them) */
     int ndelivered;
+    const char **bounced;       /* addresses hard-bounced, with the relay's answers: pairs */
+    int nbounced;
     const char *events; /* Currents events: a JSON array text, or NULL */
 } store_progress;
 
@@ -175,7 +177,7 @@ int store_deliveries_count(sqlite3 *db, const uint8_t braze_id[12], const char *
 
 typedef struct {
     char *variation_id, *channel;
-    int64_t day, sent, errors, enrolled, unique_recipients, conversions[4];
+    int64_t day, sent, errors, enrolled, unique_recipients, conversions[4], bounces;
     double revenue;
 } store_stat_row;
 

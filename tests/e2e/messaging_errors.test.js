@@ -189,9 +189,9 @@ function messagesCases(base) {
       `${BAD}messages.apple_push: brasa does not deliver this channel`],
     ['an unknown channel', base({ messages: { carrier_pigeon: { body: 'coo' } } }), 400, `${BAD}messages: unknown channel 'carrier_pigeon'`],
     ['email (no relay)', base({ messages: { email: { app_id: 'a', from: 'A <a@example.com>', body: 'hi' } } }), 400,
-      `${BAD}messages.email: no email relay is configured on this server`],
+      `${BAD}messages.email: no email relay is configured on this server (BRASA_SMTP_URL)`],
     ['email beside a webhook', base({ messages: { webhook: wh(), email: { app_id: 'a', from: 'A <a@example.com>', body: 'hi' } } }), 400,
-      `${BAD}messages.email: no email relay is configured on this server`],
+      `${BAD}messages.email: no email relay is configured on this server (BRASA_SMTP_URL)`],
     // the webhook object
     ...[[], 'https://example.com', 5, null].map((v) => [`webhook ${show(v)}`, base({ messages: { webhook: v } }), 400,
       `${BAD}messages.webhook must be an object`]),
@@ -324,7 +324,7 @@ test('/messages/schedule/update: every refusal', async (t) => {
     ['messages empty', upd({ messages: {} }), 400, "No message to send: 'messages' has no channel object"],
     ['messages an array', upd({ messages: [] }), 400, "Bad Request: 'messages' must be an object"],
     ['messages.email (no relay)', upd({ messages: { email: { app_id: 'a', from: 'A <a@example.com>', body: 'hi' } } }), 400,
-      'Bad Request: messages.email: no email relay is configured on this server'],
+      'Bad Request: messages.email: no email relay is configured on this server (BRASA_SMTP_URL)'],
     ['messages.sms', upd({ messages: { sms: { body: 'hi' } } }), 400, 'Bad Request: messages.sms: brasa does not deliver this channel'],
     ['a webhook with a bad url', upd({ messages: { webhook: wh({ url: 'ftp://x', message_variation_id: fx.A }) } }), 400,
       'Bad Request: messages.webhook.url must be an http:// or https:// URL'],
@@ -465,8 +465,8 @@ function triggerCases(base) {
     ...['x', {}, 5].map((v) => [`attachments ${show(v)}`, base({ attachments: v }), 400, `${BAD}'attachments' must be an array`]),
     ['attachments with broadcast', base({ recipients: undefined, broadcast: true, attachments: [] }), 400,
       `${BAD}'attachments' cannot be used with broadcast`],
-    ['attachments (email only)', base({ attachments: [{ file_name: 'a', url: 'https://example.com/a.pdf' }] }), 400,
-      `${BAD}'attachments' are for email messages, and no email relay is configured on this server`],
+    ['attachments (not yet)', base({ attachments: [{ file_name: 'a', url: 'https://example.com/a.pdf' }] }), 400,
+      `${BAD}'attachments' are not supported by this server yet`],
   ];
 }
 

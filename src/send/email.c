@@ -1,0 +1,153 @@
+/* email.c -- an email object compiled, a recipient's message rendered (see email.h). */
+#include "email.h"
+#include "mime.h"
+#include "../lib/buf.h"
+#include "../lib/json.h"
+#include "../lib/mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The rendered fields, in this order. */
+enum { F_SUBJECT, F_FROM, F_REPLY_TO, F_BODY, F_PLAIN, F_PREHEADER, F__COUNT };
+static const char *const field_names[F__COUNT] = {"subject", "from", "reply_to", "body", "plaintext_body", "preheader"};
+
+struct email_src {
+    liq_template *f[F__COUNT]; /* NULL: the field is absent */
+    int nh;
+    char **hname;              /* custom headers, then X-SMTPAPI */
+    liq_template **hval;
+};
+
+static liq_template *compile(json_object *v) {
+    liq_template *t = NULL;
+    size_t n;
+    const char *s = v ? json_strlen(v, &n) : NULL;
+    if (s && liq_compile(s, n, &t, NULL) < 0) return NULL; /* checked when it came in: cannot happen */
+    return t;
+}
+
+static void add_header(email_src *s, const char *name, liq_template *t) {
+    s->hname = xrealloc(s->hname, (size_t)(s->nh + 1) * sizeof *s->hname);
+    s->hval = xrealloc(s->hval, (size_t)(s->nh + 1) * sizeof *s->hval);
+    s->hname[s->nh] = xstrdup(name);
+    s->hval[s->nh++] = t;
+}
+
+email_src *email_src_new(json_object *m) {
+    email_src *s = xcalloc(1, sizeof *s);
+    for (int i = 0; i < F__COUNT; i++) s->f[i] = compile(json_get(m, field_names[i]));
+    json_object *h = json_get(m, "headers"), *x = json_get(m, "extras");
+    if (json_object_is_type(h, json_type_object)) {
+        json_object_object_foreach(h, k, v) add_header(s, k, compile(v));
+    }
+    /* extras: Braze hands them to SendGrid as unique args; so does brasa,
+     * in SendGrid's SMTP API header, which other relays ignore. */
+    if (json_object_is_type(x, json_type_object) && json_object_object_length(x)) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "unique_args", json_object_get(x));
+        const char *txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        liq_template *t = NULL;
+        /* a raw tag: the extras are data, not Liquid */
+        buf_t b = BUF_INIT;
+        buf_puts(&b, "{% raw %}");
+        buf_puts(&b, txt);
+        buf_puts(&b, "{% endraw %}");
+        if (liq_compile(b.data, b.len, &t, NULL) == 0) add_header(s, "X-SMTPAPI", t);
+        buf_free(&b);
+        json_object_put(o);
+    }
+    return s;
+}
+
+void email_src_free(email_src *s) {
+    if (!s) return;
+    for (int i = 0; i < F__COUNT; i++) liq_template_free(s->f[i]);
+    for (int i = 0; i < s->nh; i++) {
+        free(s->hname[i]);
+        liq_template_free(s->hval[i]);
+    }
+    free(s->hname);
+    free(s->hval);
+    free(s);
+}
+
+const char *email_recipient(json_object *user, const char *rule) {
+    const char *to = json_object_get_string(json_get(user, "email"));
+    if (!to || !*to) return NULL;
+    const char *state = json_object_get_string(json_get(user, "email_subscribe"));
+    if (rule && !strcmp(rule, "all")) return to;
+    if (rule && !strcmp(rule, "opted_in")) return state && !strcmp(state, "opted_in") ? to : NULL;
+    return state && !strcmp(state, "unsubscribed") ? NULL : to;
+}
+
+/* Renders t (NULL: "") into a malloc'd string; NULL with err on failure. */
+static char *render(liq_renderer *r, const liq_template *t, const liq_render_opts *o, size_t *len, liq_error *err) {
+    liq_result res;
+    if (!t) return *len = 0, xstrdup("");
+    if (liq_render(r, t, o, &res) < 0) {
+        *err = res.err;
+        return NULL;
+    }
+    *len = res.len;
+    return xstrndup(res.out, res.len);
+}
+
+static int bad_address(liq_error *err, const char *field, const char *v) {
+    memset(err, 0, sizeof *err);
+    err->code = LIQ_ERENDER;
+    snprintf(err->message, sizeof err->message, "the %s rendered to '%.200s', not an address such as Brand <news@brand.com>",
+             field, v);
+    return LIQ_ERENDER;
+}
+
+int email_render(const email_src *s, liq_renderer *r, const liq_render_opts *o, const char *to, const char *message_id,
+                 int64_t now_ms, email_out *out, liq_error *err) {
+    char *v[F__COUNT] = {0};
+    size_t n[F__COUNT] = {0};
+    char **hv = xcalloc((size_t)s->nh * 2 + 1, sizeof *hv);
+    int rc = 0;
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < F__COUNT && rc == 0; i++)
+        if (s->f[i] && !(v[i] = render(r, s->f[i], o, &n[i], err))) rc = err->code ? err->code : LIQ_ERENDER;
+    for (int i = 0; i < s->nh && rc == 0; i++) {
+        size_t len;
+        hv[2 * i] = s->hname[i];
+        if (!(hv[2 * i + 1] = render(r, s->hval[i], o, &len, err))) rc = err->code ? err->code : LIQ_ERENDER;
+    }
+    mime_addr from, rcpt, reply;
+    char why[200];
+    if (rc == 0 && (!v[F_FROM] || mime_addr_parse(v[F_FROM], n[F_FROM], &from, why, sizeof why) < 0))
+        rc = bad_address(err, "from", v[F_FROM] ? v[F_FROM] : "");
+    bool has_reply = rc == 0 && v[F_REPLY_TO] && n[F_REPLY_TO] && strcmp(v[F_REPLY_TO], "NO_REPLY_TO");
+    if (has_reply && mime_addr_parse(v[F_REPLY_TO], n[F_REPLY_TO], &reply, why, sizeof why) < 0)
+        rc = bad_address(err, "reply_to", v[F_REPLY_TO]);
+    if (rc == 0 && mime_addr_parse(to, strlen(to), &rcpt, why, sizeof why) < 0) rc = bad_address(err, "recipient's email", to);
+    if (rc == 0) {
+        mime_email e = {
+            .from = &from, .to = &rcpt, .reply_to = has_reply ? &reply : NULL,
+            .subject = v[F_SUBJECT] ? v[F_SUBJECT] : "", .subject_len = n[F_SUBJECT],
+            .html = v[F_BODY] ? v[F_BODY] : "", .html_len = n[F_BODY],
+            .text = v[F_PLAIN], .text_len = n[F_PLAIN],
+            .preheader = v[F_PREHEADER] && n[F_PREHEADER] ? v[F_PREHEADER] : NULL, .preheader_len = n[F_PREHEADER],
+            .headers = (const char *const *)hv, .message_id = message_id, .date_ms = now_ms,
+        };
+        buf_t b = BUF_INIT;
+        if (mime_build(&e, &b, why, sizeof why) < 0) {
+            memset(err, 0, sizeof *err);
+            err->code = LIQ_ERENDER;
+            snprintf(err->message, sizeof err->message, "%s", why);
+            rc = LIQ_ERENDER;
+            buf_free(&b);
+        } else {
+            out->data = b.data;
+            out->len = b.len;
+            out->mail_from = xstrdup(from.addr);
+        }
+    }
+    for (int i = 0; i < F__COUNT; i++) free(v[i]);
+    for (int i = 0; i < s->nh; i++) free(hv[2 * i + 1]);
+    free(hv);
+    return rc;
+}
