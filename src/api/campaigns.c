@@ -610,12 +610,7 @@ typedef struct {
 
 static int ws_read(engine_t *e, void *arg) {
     ws_req *w = arg;
-    char *v = NULL;
-    int rc = store_meta_get(engine_reader(e), "time_zone", &v);
-    if (rc < 0 && rc != BR_ENOTFOUND) return rc;
-    snprintf(w->zone, sizeof w->zone, "%s", v ? v : "UTC");
-    free(v);
-    return 0;
+    return store_time_zone(engine_reader(e), w->zone, sizeof w->zone);
 }
 
 static int ws_write_op(sqlite3 *db, void *arg) {

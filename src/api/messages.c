@@ -718,10 +718,7 @@ static int broadcasts_read(engine_t *e, void *arg) {
     store_schedule_row *rows;
     int n, rc = store_schedule_due(db, s->end_ms, 100000, &rows, &n);
     if (rc < 0) return rc;
-    char *zone = NULL;
-    store_meta_get(db, "time_zone", &zone);
-    snprintf(s->zone, sizeof s->zone, "%s", zone ? zone : "UTC");
-    free(zone);
+    store_time_zone(db, s->zone, sizeof s->zone);
     s->out = json_object_new_array();
     for (int i = 0; i < n; i++) {
         json_object *o = json_object_new_object(), *doc = NULL;

@@ -196,10 +196,9 @@ static void wave_filter(engine_t *e, dsp_new *n) {
         n->has_fallback = true;
     }
     t.fallback_hour = n->fallback_hour;
-    char *ws = NULL;
-    store_meta_get(engine_reader(e), "time_zone", &ws);
+    char ws[64];
+    store_time_zone(engine_reader(e), ws, sizeof ws);
     w.zones = timing_zones_new(&t, ws);
-    free(ws);
     bitmap_iterate(n->rows, due_now, &w);
     timing_zones_free(w.zones);
     bitmap_free(n->rows);

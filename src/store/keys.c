@@ -6,6 +6,7 @@
 #include "../lib/log.h"
 #include "../lib/mem.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,6 +112,14 @@ int store_meta_get(sqlite3 *db, const char *key, char **value) {
     if (rc == SQLITE_ROW) *value = store_col_text(st, 0);
     sqlite3_finalize(st);
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? BR_ENOTFOUND : BR_ESTORE;
+}
+
+int store_time_zone(sqlite3 *db, char *out, size_t outlen) {
+    char *v = NULL;
+    int rc = store_meta_get(db, "time_zone", &v);
+    snprintf(out, outlen, "%s", v ? v : "UTC");
+    free(v);
+    return rc == BR_ENOTFOUND ? 0 : rc;
 }
 
 int store_meta_set(sqlite3 *db, const char *key, const char *value) {

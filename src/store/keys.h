@@ -47,5 +47,8 @@ void store_key_rows_free(store_key_row *rows, int n);
 /* meta table: small server facts such as "bootstrapped". */
 int store_meta_get(sqlite3 *db, const char *key, char **value); /* BR_ENOTFOUND if absent */
 int store_meta_set(sqlite3 *db, const char *key, const char *value);
+/* The workspace's time zone (meta "time_zone", set by POST /admin/workspace)
+ * into out: "UTC" when none was set. 0 or BR_ESTORE. */
+int store_time_zone(sqlite3 *db, char *out, size_t outlen);
 
 #endif
