@@ -15,5 +15,6 @@ int cli_campaigns(int argc, char **argv);
 int cli_apps(int argc, char **argv);
 int cli_liquid(int argc, char **argv);
 int cli_credentials(int argc, char **argv);
+int cli_smtp(int argc, char **argv);
 
 #endif

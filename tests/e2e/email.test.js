@@ -193,3 +193,29 @@ test('/email/hard_bounces and /email/bounce/remove: every refusal, and the permi
     await srv.stop();
   }
 });
+
+test('brasa smtp test: the relay accepts, refuses, or is not there', async () => {
+  const rx = await smtpReceiver();
+  try {
+    let r = h.cli(['smtp', 'test', '--from', 'ops@brand.example', '--to', 'me@example.com'], { env: { BRASA_SMTP_URL: rx.url } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `the relay at ${rx.url} accepted a message from ops@brand.example to me@example.com\n`);
+    await rx.wait(1);
+    assert.deepEqual(rx.got[0].rcpt_tos, ['me@example.com']);
+    assert.deepEqual(parseEmail(rx.got[0].data).defects, []);
+    r = h.cli(['smtp', 'test', '--smtp-url', rx.url, '--from', 'ops@brand.example', '--to', 'bounce-x@example.com']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^brasa: the relay at smtp:\/\/127\.0\.0\.1:\d+ did not take the message: 550 /);
+    r = h.cli(['smtp', 'test', '--smtp-url', 'smtp://127.0.0.1:1', '--from', 'ops@brand.example', '--to', 'a@example.com']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /did not take the message: /);
+    r = h.cli(['smtp', 'test', '--from', 'ops@brand.example']);
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr, 'brasa: smtp test needs --smtp-url (or BRASA_SMTP_URL), --from and --to\n');
+    r = h.cli(['smtp', 'send']);
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr, "brasa: unknown smtp command 'send'\n");
+  } finally {
+    rx.close();
+  }
+});
