@@ -3,6 +3,7 @@
 #include "api.h"
 #include "../lib/err.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,21 @@ const http_route *const api_tables[] = {
     api_email_routes,
     NULL,
 };
+
+int api_body_fields(http_req *r, const char *const *known) {
+    json_object *b = http_body(r);
+    if (!json_object_is_type(b, json_type_object)) return http_error(r, BR_EINVAL, "the body must be a JSON object"), -1;
+    json_object_object_foreach(b, key, val) {
+        (void)val;
+        size_t i = 0;
+        while (known[i] && strcmp(key, known[i])) i++;
+        if (known[i]) continue;
+        char why[100];
+        snprintf(why, sizeof why, "unknown field '%.60s'", key);
+        return http_error(r, BR_EINVAL, why), -1;
+    }
+    return 0;
+}
 
 int api_query_page(http_req *r, int *page, bool *desc) {
     const char *p = http_query(r, "page"), *d = http_query(r, "sort_direction");

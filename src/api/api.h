@@ -42,6 +42,10 @@ int api_store(http_req *r, eng_cmd *c, store_op_fn op, void *arg, http_finish fi
  * sort_direction (asc, the default, or desc); length (required, 1 to 100
  * days). Return 0, or -1 with the 400 answer set. */
 int api_query_page(http_req *r, int *page, bool *desc);
+/* A body that must be a JSON object with no field outside known
+ * (NULL-terminated): 0, or -1 after answering 400 ("the body must be a
+ * JSON object", "unknown field 'x'"). */
+int api_body_fields(http_req *r, const char *const *known);
 int api_query_length(http_req *r, long *days);
 
 /* The credential cache's loader over a store connection (creds.c): the

@@ -572,13 +572,10 @@ static int admin_caps(http_req *r) {
 
 static int admin_caps_set(http_req *r) {
     caps_req *c = http_state(r, sizeof *c, NULL);
-    json_object *b = http_body(r), *rules = json_get(b, "rules");
+    json_object *rules = json_get(http_body(r), "rules");
     char why[200];
-    if (!json_object_is_type(b, json_type_object)) return http_error(r, BR_EINVAL, "the body must be a JSON object");
-    json_object_object_foreach(b, key, val) {
-        (void)val;
-        if (strcmp(key, "rules")) return snprintf(why, sizeof why, "unknown field '%.60s'", key), http_error(r, BR_EINVAL, why);
-    }
+    static const char *const fields[] = {"rules", NULL};
+    if (api_body_fields(r, fields) < 0) return 0;
     if (!json_object_is_type(rules, json_type_array) || json_object_array_length(rules) > STORE_CAPS_MAX)
         return snprintf(why, sizeof why, "'rules' must be an array of at most %d rules", STORE_CAPS_MAX), http_error(r, BR_EINVAL, why);
     for (size_t i = 0; i < json_object_array_length(rules); i++) {
@@ -633,13 +630,9 @@ static int admin_workspace(http_req *r) {
 
 static int admin_workspace_set(http_req *r) {
     ws_req *w = http_state(r, sizeof *w, NULL);
-    json_object *b = http_body(r), *z = json_get(b, "time_zone");
-    char why[200];
-    if (!json_object_is_type(b, json_type_object)) return http_error(r, BR_EINVAL, "the body must be a JSON object");
-    json_object_object_foreach(b, key, val) {
-        (void)val;
-        if (strcmp(key, "time_zone")) return snprintf(why, sizeof why, "unknown field '%.60s'", key), http_error(r, BR_EINVAL, why);
-    }
+    json_object *z = json_get(http_body(r), "time_zone");
+    static const char *const fields[] = {"time_zone", NULL};
+    if (api_body_fields(r, fields) < 0) return 0;
     size_t n = 0;
     const char *zs = json_object_is_type(z, json_type_string) ? json_strlen(z, &n) : NULL;
     if (!zs || n >= sizeof w->zone || !liq_tz_get(zs, n))

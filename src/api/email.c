@@ -136,13 +136,9 @@ static int removed(http_req *r, int rc) {
 }
 
 static int post_bounce_remove(http_req *r) {
-    json_object *b = http_body(r), *v = json_get(b, "email");
-    if (!json_object_is_type(b, json_type_object)) return http_error(r, BR_EINVAL, "the body must be a JSON object");
-    json_object_object_foreach(b, k, val) {
-        (void)val;
-        char why[120];
-        if (strcmp(k, "email")) return snprintf(why, sizeof why, "unknown field '%.60s'", k), http_error(r, BR_EINVAL, why);
-    }
+    json_object *v = json_get(http_body(r), "email");
+    static const char *const fields[] = {"email", NULL};
+    if (api_body_fields(r, fields) < 0) return 0;
     email_req *s = state(r);
     bool list = json_object_is_type(v, json_type_array);
     size_t n = list ? json_object_array_length(v) : 1;

@@ -440,14 +440,6 @@ static void job_free(job *j) {
     free(j);
 }
 
-static liq_template *compile(json_object *v) {
-    liq_template *t = NULL;
-    size_t n = 0;
-    const char *s = v ? json_strlen(v, &n) : "";
-    if (liq_compile(s, n, &t, NULL) < 0) return NULL; /* checked when it came in: cannot happen */
-    return t;
-}
-
 static void add_source(job *j, msg_channel ch, json_object *m, json_object *var, bool control) {
     j->src = xrealloc(j->src, (size_t)(j->nsrc + 1) * sizeof *j->src);
     source *s = &j->src[j->nsrc++];
@@ -462,8 +454,8 @@ static void add_source(job *j, msg_channel ch, json_object *m, json_object *var,
         s->email = email_src_new(m);
     } else if (m) {
         s->method = json_object_get_string(json_get(m, "request_method"));
-        s->url = compile(json_get(m, "url"));
-        s->body = compile(json_get(m, "body"));
+        s->url = msg_compile(json_get(m, "url"));
+        s->body = msg_compile(json_get(m, "body"));
         json_object *h = json_get(m, "request_headers");
         if (h) {
             int n = json_object_object_length(h);
@@ -471,7 +463,7 @@ static void add_source(job *j, msg_channel ch, json_object *m, json_object *var,
             s->hval = xcalloc((size_t)n + 1, sizeof *s->hval);
             json_object_object_foreach(h, k, v) {
                 s->hname[s->nh] = xstrdup(k);
-                s->hval[s->nh++] = compile(v);
+                s->hval[s->nh++] = msg_compile(v);
             }
         }
     }
@@ -627,19 +619,6 @@ static int block_lookup(void *ud, const char *name, const char **src, size_t *le
     return 1;
 }
 
-static char *render(liq_renderer *r, liq_template *t, liq_render_opts *o, size_t *len, liq_error *err) {
-    liq_result res;
-    if (!t) return *len = 0, xstrdup("");
-    if (liq_render(r, t, o, &res) < 0) {
-        *err = res.err;
-        return NULL;
-    }
-    *len = res.len;
-    char *s = xmalloc(res.len + 1);
-    memcpy(s, res.out, res.len + 1);
-    return s;
-}
-
 /* A Currents event head for a recipient (the caller adds fields and "}"). */
 static void event_head(buf_t *b, const char *type, const char *id_suffix, job *j, const uint8_t bz[12], const char *ext,
                        const source *s, int64_t now_ms) {
@@ -714,11 +693,11 @@ static void render_one(dispatcher *d, liq_renderer *r, job *j, recipient *rc_, i
             continue;
         }
         size_t ul, bl = 0;
-        char *url = render(r, src->url, &o, &ul, &sl->err), *body = url ? render(r, src->body, &o, &bl, &sl->err) : NULL;
+        char *url = msg_render(r, src->url, &o, &ul, &sl->err), *body = url ? msg_render(r, src->body, &o, &bl, &sl->err) : NULL;
         char **hdr = xcalloc((size_t)src->nh + 1, sizeof *hdr);
         for (int h = 0; body && h < src->nh; h++) {
             size_t vl;
-            char *v = render(r, src->hval[h], &o, &vl, &sl->err);
+            char *v = msg_render(r, src->hval[h], &o, &vl, &sl->err);
             if (!v) {
                 free(body);
                 body = NULL;

@@ -1,5 +1,6 @@
 /* email.c -- an email object compiled, a recipient's message rendered (see email.h). */
 #include "email.h"
+#include "message.h"
 #include "mime.h"
 #include "../lib/buf.h"
 #include "../lib/json.h"
@@ -20,14 +21,6 @@ struct email_src {
     liq_template **hval;
 };
 
-static liq_template *compile(json_object *v) {
-    liq_template *t = NULL;
-    size_t n;
-    const char *s = v ? json_strlen(v, &n) : NULL;
-    if (s && liq_compile(s, n, &t, NULL) < 0) return NULL; /* checked when it came in: cannot happen */
-    return t;
-}
-
 static void add_header(email_src *s, const char *name, liq_template *t) {
     s->hname = xrealloc(s->hname, (size_t)(s->nh + 1) * sizeof *s->hname);
     s->hval = xrealloc(s->hval, (size_t)(s->nh + 1) * sizeof *s->hval);
@@ -37,10 +30,10 @@ static void add_header(email_src *s, const char *name, liq_template *t) {
 
 email_src *email_src_new(json_object *m) {
     email_src *s = xcalloc(1, sizeof *s);
-    for (int i = 0; i < F__COUNT; i++) s->f[i] = compile(json_get(m, field_names[i]));
+    for (int i = 0; i < F__COUNT; i++) s->f[i] = msg_compile(json_get(m, field_names[i]));
     json_object *h = json_get(m, "headers"), *x = json_get(m, "extras");
     if (json_object_is_type(h, json_type_object)) {
-        json_object_object_foreach(h, k, v) add_header(s, k, compile(v));
+        json_object_object_foreach(h, k, v) add_header(s, k, msg_compile(v));
     }
     /* extras: Braze hands them to SendGrid as unique args; so does brasa,
      * in SendGrid's SMTP API header, which other relays ignore. */
@@ -82,18 +75,6 @@ const char *email_recipient(json_object *user, const char *rule) {
     return state && !strcmp(state, "unsubscribed") ? NULL : to;
 }
 
-/* Renders t (NULL: "") into a malloc'd string; NULL with err on failure. */
-static char *render(liq_renderer *r, const liq_template *t, const liq_render_opts *o, size_t *len, liq_error *err) {
-    liq_result res;
-    if (!t) return *len = 0, xstrdup("");
-    if (liq_render(r, t, o, &res) < 0) {
-        *err = res.err;
-        return NULL;
-    }
-    *len = res.len;
-    return xstrndup(res.out, res.len);
-}
-
 static int bad_address(liq_error *err, const char *field, const char *v) {
     memset(err, 0, sizeof *err);
     err->code = LIQ_ERENDER;
@@ -110,11 +91,11 @@ int email_render(const email_src *s, liq_renderer *r, const liq_render_opts *o, 
     int rc = 0;
     memset(out, 0, sizeof *out);
     for (int i = 0; i < F__COUNT && rc == 0; i++)
-        if (s->f[i] && !(v[i] = render(r, s->f[i], o, &n[i], err))) rc = err->code ? err->code : LIQ_ERENDER;
+        if (s->f[i] && !(v[i] = msg_render(r, s->f[i], o, &n[i], err))) rc = err->code ? err->code : LIQ_ERENDER;
     for (int i = 0; i < s->nh && rc == 0; i++) {
         size_t len;
         hv[2 * i] = s->hname[i];
-        if (!(hv[2 * i + 1] = render(r, s->hval[i], o, &len, err))) rc = err->code ? err->code : LIQ_ERENDER;
+        if (!(hv[2 * i + 1] = msg_render(r, s->hval[i], o, &len, err))) rc = err->code ? err->code : LIQ_ERENDER;
     }
     mime_addr from, rcpt, reply;
     char why[200];

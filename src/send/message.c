@@ -7,7 +7,7 @@
 #include "message.h"
 #include "../lib/err.h"
 #include "../lib/json.h"
-#include "../liquid/liquid.h"
+#include "../lib/mem.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -126,6 +126,25 @@ int msg_check(msg_channel ch, json_object *m, bool in_campaign, const char *pref
     if (v && !is_str(v)) FAIL("%s.message_variation_id must be a string", prefix);
     int rc = ch == CH_WEBHOOK ? check_webhook(m, prefix, why, whylen) : check_email(m, prefix, why, whylen);
     return rc < 0 ? rc : msg_check_liquid(ch, m, prefix, why, whylen);
+}
+
+liq_template *msg_compile(json_object *v) {
+    liq_template *t = NULL;
+    size_t n;
+    const char *s = is_str(v) ? json_strlen(v, &n) : NULL;
+    if (s && liq_compile(s, n, &t, NULL) < 0) return NULL; /* checked when it came in: cannot happen */
+    return t;
+}
+
+char *msg_render(liq_renderer *r, const liq_template *t, const liq_render_opts *o, size_t *len, liq_error *err) {
+    liq_result res;
+    if (!t) return *len = 0, xstrdup("");
+    if (liq_render(r, t, o, &res) < 0) {
+        *err = res.err;
+        return NULL;
+    }
+    *len = res.len;
+    return xstrndup(res.out, res.len);
 }
 
 static int compiles(json_object *v, const char *field, char *why, size_t whylen) {

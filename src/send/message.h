@@ -9,6 +9,7 @@
  * never discovered per recipient). */
 #ifndef BR_SEND_MESSAGE_H
 #define BR_SEND_MESSAGE_H
+#include "../liquid/liquid.h"
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,5 +38,12 @@ int msg_check(msg_channel ch, json_object *m, bool in_campaign, const char *pref
 /* Checks that every Liquid string of a checked message compiles; BR_EINVAL
  * with "FIELD: line L, column C: ..." otherwise. */
 int msg_check_liquid(msg_channel ch, json_object *m, const char *prefix, char *why, size_t whylen);
+
+/* A checked message's Liquid string v compiled (NULL when v is absent);
+ * the dispatcher compiles each field once per dispatch. */
+liq_template *msg_compile(json_object *v);
+/* t rendered with o into a malloc'd string (*len bytes; "" for a NULL t),
+ * or NULL with err set. */
+char *msg_render(liq_renderer *r, const liq_template *t, const liq_render_opts *o, size_t *len, liq_error *err);
 
 #endif

@@ -10,14 +10,16 @@
 #define HOUR_MS 3600000LL
 #define ZONE_SLOTS 1024 /* open addressing; more distinct zones than tzdata has */
 
+/* The time of day of ms (also before 1970), and its day's midnight. */
+static int64_t time_of_day(int64_t ms) { return (ms % DAY_MS + DAY_MS) % DAY_MS; }
+static int64_t midnight(int64_t ms) { return ms - time_of_day(ms); }
+
 int64_t timing_first(const timing *t) {
-    int64_t day = t->time_ms - (t->time_ms % DAY_MS + DAY_MS) % DAY_MS;
-    return (t->mode == TIMING_OPTIMAL ? day : t->time_ms) - 14 * HOUR_MS;
+    return (t->mode == TIMING_OPTIMAL ? midnight(t->time_ms) : t->time_ms) - 14 * HOUR_MS;
 }
 
 int64_t timing_last(const timing *t) {
-    int64_t day = t->time_ms - (t->time_ms % DAY_MS + DAY_MS) % DAY_MS;
-    return t->mode == TIMING_OPTIMAL ? day + DAY_MS + 12 * HOUR_MS : t->time_ms + 12 * HOUR_MS;
+    return t->mode == TIMING_OPTIMAL ? midnight(t->time_ms) + DAY_MS + 12 * HOUR_MS : t->time_ms + 12 * HOUR_MS;
 }
 
 static int64_t snap(const timing *t, int64_t due) {
@@ -62,7 +64,7 @@ struct timing_zones {
 /* LOCAL: the user's due instant; OPTIMAL: the UTC instant their date starts. */
 static int64_t anchor(const timing *t, const liq_tz *z) {
     if (t->mode == TIMING_LOCAL) return local_to_utc(z, t->time_ms);
-    return local_to_utc(z, t->time_ms - (t->time_ms % DAY_MS + DAY_MS) % DAY_MS);
+    return local_to_utc(z, midnight(t->time_ms));
 }
 
 timing_zones *timing_zones_new(const timing *t, const char *workspace) {
@@ -105,8 +107,8 @@ int64_t timing_due(timing_zones *z, const char *zone, size_t zl, int hour) {
     if (t->mode == TIMING_LOCAL) return snap(t, a);
     if (hour < 0) hour = t->fallback_hour;
     if (hour < 0) /* the schedule's own time of day, in the user's zone */
-        return snap(t, a + (t->time_ms % DAY_MS + DAY_MS) % DAY_MS);
+        return snap(t, a + time_of_day(t->time_ms));
     /* the first instant of their date at that UTC hour */
-    int64_t into = ((int64_t)hour * HOUR_MS - (a % DAY_MS + DAY_MS) % DAY_MS + DAY_MS) % DAY_MS;
+    int64_t into = time_of_day((int64_t)hour * HOUR_MS - time_of_day(a));
     return snap(t, a + into);
 }
