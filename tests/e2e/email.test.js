@@ -219,3 +219,21 @@ test('brasa smtp test: the relay accepts, refuses, or is not there', async () =>
     rx.close();
   }
 });
+
+test('email refusals: attachments (not yet), and a relay URL that is not smtp:// or smtps://', async () => {
+  const rx = await smtpReceiver();
+  const srv = await h.startServer({ env: { BRASA_SMTP_URL: rx.url } });
+  try {
+    const res = await post(srv, '/messages/send', { external_user_ids: ['u1'], messages: { email: {
+      app_id: 'a', from: 'news@brand.example', subject: 's', body: '<p>x</p>', attachments: [{ file_name: 'a', url: 'https://x.org/a.pdf' }] } } });
+    h.assertError(res, 400, 'Bad Request: messages.email.attachments: attachments are not supported by this server yet');
+    assert.equal(rx.got.length, 0);
+  } finally {
+    await srv.stop();
+    rx.close();
+  }
+  const dir = h.makeDataDir();
+  const r = h.cli(['serve', '--port', '0', '--listen', '127.0.0.1'], { dir, env: { BRASA_SMTP_URL: 'http://127.0.0.1:25' } });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /serve: --smtp-url must be smtp:\/\/host:port or smtps:\/\/host:port, not 'http:\/\/127\.0\.0\.1:25'/);
+});
