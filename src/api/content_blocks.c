@@ -252,9 +252,9 @@ static int get_info(http_req *r) {
 }
 
 const http_route api_content_blocks_routes[] = {
-    {"POST", "/content_blocks/create", PERM_CONTENT_BLOCKS_CREATE, RL_DEFAULT, post_create},
-    {"POST", "/content_blocks/update", PERM_CONTENT_BLOCKS_UPDATE, RL_DEFAULT, post_update},
-    {"GET", "/content_blocks/list", PERM_CONTENT_BLOCKS_LIST, RL_DEFAULT, get_list},
-    {"GET", "/content_blocks/info", PERM_CONTENT_BLOCKS_INFO, RL_DEFAULT, get_info},
-    {NULL, NULL, 0, 0, NULL},
+    {"POST", "/content_blocks/create", PERM_CONTENT_BLOCKS_CREATE, RL_DEFAULT, post_create, 0},
+    {"POST", "/content_blocks/update", PERM_CONTENT_BLOCKS_UPDATE, RL_DEFAULT, post_update, 0},
+    {"GET", "/content_blocks/list", PERM_CONTENT_BLOCKS_LIST, RL_DEFAULT, get_list, 0},
+    {"GET", "/content_blocks/info", PERM_CONTENT_BLOCKS_INFO, RL_DEFAULT, get_info, 0},
+    {NULL, NULL, 0, 0, NULL, 0},
 };

@@ -133,8 +133,8 @@ static int delete_credential(http_req *r) {
 }
 
 const http_route api_credentials_routes[] = {
-    {"GET", "/admin/credentials", PERM_BRASA_KEYS, RL_DEFAULT, get_list},
-    {"POST", "/admin/credentials", PERM_BRASA_KEYS, RL_DEFAULT, post_credential},
-    {"DELETE", "/admin/credentials/{name}", PERM_BRASA_KEYS, RL_DEFAULT, delete_credential},
-    {NULL, NULL, 0, 0, NULL},
+    {"GET", "/admin/credentials", PERM_BRASA_KEYS, RL_DEFAULT, get_list, 0},
+    {"POST", "/admin/credentials", PERM_BRASA_KEYS, RL_DEFAULT, post_credential, 0},
+    {"DELETE", "/admin/credentials/{name}", PERM_BRASA_KEYS, RL_DEFAULT, delete_credential, 0},
+    {NULL, NULL, 0, 0, NULL, 0},
 };

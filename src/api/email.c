@@ -155,7 +155,7 @@ static int post_bounce_remove(http_req *r) {
 }
 
 const http_route api_email_routes[] = {
-    {"GET", "/email/hard_bounces", PERM_EMAIL_HARD_BOUNCES, RL_DEFAULT, get_hard_bounces},
-    {"POST", "/email/bounce/remove", PERM_EMAIL_BOUNCE_REMOVE, RL_DEFAULT, post_bounce_remove},
-    {NULL, NULL, 0, 0, NULL},
+    {"GET", "/email/hard_bounces", PERM_EMAIL_HARD_BOUNCES, RL_DEFAULT, get_hard_bounces, 0},
+    {"POST", "/email/bounce/remove", PERM_EMAIL_BOUNCE_REMOVE, RL_DEFAULT, post_bounce_remove, 0},
+    {NULL, NULL, 0, 0, NULL, 0},
 };

@@ -202,8 +202,8 @@ static int get_export(http_req *r) {
 }
 
 const http_route api_exports_routes[] = {
-    {"POST", "/users/export/segment", PERM_USERS_EXPORT_SEGMENT, RL_DEFAULT, post_export_segment},
-    {"POST", "/users/export/global_control_group", PERM_USERS_EXPORT_GCG, RL_DEFAULT, post_export_gcg},
-    {"GET", "/exports/{name}", PERM_NONE, RL_DEFAULT, get_export},
-    {NULL, NULL, 0, 0, NULL},
+    {"POST", "/users/export/segment", PERM_USERS_EXPORT_SEGMENT, RL_DEFAULT, post_export_segment, 0},
+    {"POST", "/users/export/global_control_group", PERM_USERS_EXPORT_GCG, RL_DEFAULT, post_export_gcg, 0},
+    {"GET", "/exports/{name}", PERM_NONE, RL_DEFAULT, get_export, 0},
+    {NULL, NULL, 0, 0, NULL, 0},
 };

@@ -25,6 +25,6 @@ static int get_healthz(http_req *r) {
 }
 
 const http_route api_health_routes[] = {
-    {"GET", "/healthz", PERM_NONE, RL_DEFAULT, get_healthz},
-    {NULL, NULL, 0, 0, NULL},
+    {"GET", "/healthz", PERM_NONE, RL_DEFAULT, get_healthz, 0},
+    {NULL, NULL, 0, 0, NULL, 0},
 };

@@ -156,8 +156,8 @@ static int post_revoke(http_req *r) {
 }
 
 const http_route api_keys_routes[] = {
-    {"GET", "/admin/keys", PERM_BRASA_KEYS, RL_DEFAULT, get_keys},
-    {"POST", "/admin/keys", PERM_BRASA_KEYS, RL_DEFAULT, post_keys},
-    {"POST", "/admin/keys/revoke", PERM_BRASA_KEYS, RL_DEFAULT, post_revoke},
-    {NULL, NULL, 0, 0, NULL},
+    {"GET", "/admin/keys", PERM_BRASA_KEYS, RL_DEFAULT, get_keys, 0},
+    {"POST", "/admin/keys", PERM_BRASA_KEYS, RL_DEFAULT, post_keys, 0},
+    {"POST", "/admin/keys/revoke", PERM_BRASA_KEYS, RL_DEFAULT, post_revoke, 0},
+    {NULL, NULL, 0, 0, NULL, 0},
 };

@@ -811,15 +811,15 @@ static int get_dispatch(http_req *r) {
 }
 
 const http_route api_messages_routes[] = {
-    {"POST", "/messages/send", PERM_MESSAGES_SEND, RL_DEFAULT, post_send},
-    {"POST", "/messages/schedule/create", PERM_MESSAGES_SCHEDULE_CREATE, RL_DEFAULT, post_schedule_create},
-    {"POST", "/messages/schedule/update", PERM_MESSAGES_SCHEDULE_UPDATE, RL_DEFAULT, post_schedule_update},
-    {"POST", "/messages/schedule/delete", PERM_MESSAGES_SCHEDULE_DELETE, RL_DEFAULT, post_schedule_delete},
-    {"GET", "/messages/scheduled_broadcasts", PERM_MESSAGES_SCHEDULE_BROADCASTS, RL_DEFAULT, get_broadcasts},
-    {"POST", "/campaigns/trigger/send", PERM_CAMPAIGNS_TRIGGER_SEND, RL_DEFAULT, post_trigger_send},
-    {"POST", "/campaigns/trigger/schedule/create", PERM_CAMPAIGNS_TRIGGER_SCHEDULE_CREATE, RL_DEFAULT, post_trigger_schedule_create},
-    {"POST", "/campaigns/trigger/schedule/update", PERM_CAMPAIGNS_TRIGGER_SCHEDULE_UPDATE, RL_DEFAULT, post_trigger_schedule_update},
-    {"POST", "/campaigns/trigger/schedule/delete", PERM_CAMPAIGNS_TRIGGER_SCHEDULE_DELETE, RL_DEFAULT, post_trigger_schedule_delete},
-    {"GET", "/admin/dispatches/{id}", PERM_BRASA_KEYS, RL_DEFAULT, get_dispatch},
-    {NULL, NULL, 0, 0, NULL},
+    {"POST", "/messages/send", PERM_MESSAGES_SEND, RL_DEFAULT, post_send, 0},
+    {"POST", "/messages/schedule/create", PERM_MESSAGES_SCHEDULE_CREATE, RL_DEFAULT, post_schedule_create, 0},
+    {"POST", "/messages/schedule/update", PERM_MESSAGES_SCHEDULE_UPDATE, RL_DEFAULT, post_schedule_update, 0},
+    {"POST", "/messages/schedule/delete", PERM_MESSAGES_SCHEDULE_DELETE, RL_DEFAULT, post_schedule_delete, 0},
+    {"GET", "/messages/scheduled_broadcasts", PERM_MESSAGES_SCHEDULE_BROADCASTS, RL_DEFAULT, get_broadcasts, 0},
+    {"POST", "/campaigns/trigger/send", PERM_CAMPAIGNS_TRIGGER_SEND, RL_DEFAULT, post_trigger_send, 0},
+    {"POST", "/campaigns/trigger/schedule/create", PERM_CAMPAIGNS_TRIGGER_SCHEDULE_CREATE, RL_DEFAULT, post_trigger_schedule_create, 0},
+    {"POST", "/campaigns/trigger/schedule/update", PERM_CAMPAIGNS_TRIGGER_SCHEDULE_UPDATE, RL_DEFAULT, post_trigger_schedule_update, 0},
+    {"POST", "/campaigns/trigger/schedule/delete", PERM_CAMPAIGNS_TRIGGER_SCHEDULE_DELETE, RL_DEFAULT, post_trigger_schedule_delete, 0},
+    {"GET", "/admin/dispatches/{id}", PERM_BRASA_KEYS, RL_DEFAULT, get_dispatch, 0},
+    {NULL, NULL, 0, 0, NULL, 0},
 };

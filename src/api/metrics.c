@@ -108,14 +108,14 @@ static int get_metrics(http_req *r) {
 }
 
 const http_route api_metrics_routes[] = {
-    {"GET", "/metrics", PERM_BRASA_METRICS, RL_DEFAULT, get_metrics},
-    {NULL, NULL, 0, 0, NULL},
+    {"GET", "/metrics", PERM_BRASA_METRICS, RL_DEFAULT, get_metrics, 0},
+    {NULL, NULL, 0, 0, NULL, 0},
 };
 
 /* The same without a key, alone on --metrics-listen: an address operators
  * keep to their monitoring network. */
 static const http_route open_routes[] = {
-    {"GET", "/metrics", PERM_NONE, RL_DEFAULT, get_metrics}, /* no key, so no rate limit: as /healthz */
-    {NULL, NULL, 0, 0, NULL},
+    {"GET", "/metrics", PERM_NONE, RL_DEFAULT, get_metrics, 0}, /* no key, so no rate limit: as /healthz */
+    {NULL, NULL, 0, 0, NULL, 0},
 };
 const http_route *const api_metrics_tables[] = {open_routes, NULL};

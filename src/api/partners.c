@@ -355,11 +355,11 @@ static int get_cohorts(http_req *r) {
 }
 
 const http_route api_partners_routes[] = {
-    {"POST", "/partners/{partner}/cohorts", PERM_NONE, RL_DEFAULT, post_cohorts},
-    {"POST", "/partners/{partner}/cohorts/users", PERM_NONE, RL_DEFAULT, post_cohort_users},
-    {"GET", "/admin/partners", PERM_BRASA_KEYS, RL_DEFAULT, get_partners},
-    {"POST", "/admin/partners/{partner}/keys", PERM_BRASA_KEYS, RL_DEFAULT, post_partner_key},
-    {"POST", "/admin/partners/{partner}/keys/invalidate", PERM_BRASA_KEYS, RL_DEFAULT, post_partner_invalidate},
-    {"GET", "/admin/cohorts", PERM_BRASA_KEYS, RL_DEFAULT, get_cohorts},
-    {NULL, NULL, 0, 0, NULL},
+    {"POST", "/partners/{partner}/cohorts", PERM_NONE, RL_DEFAULT, post_cohorts, 0},
+    {"POST", "/partners/{partner}/cohorts/users", PERM_NONE, RL_DEFAULT, post_cohort_users, 0},
+    {"GET", "/admin/partners", PERM_BRASA_KEYS, RL_DEFAULT, get_partners, 0},
+    {"POST", "/admin/partners/{partner}/keys", PERM_BRASA_KEYS, RL_DEFAULT, post_partner_key, 0},
+    {"POST", "/admin/partners/{partner}/keys/invalidate", PERM_BRASA_KEYS, RL_DEFAULT, post_partner_invalidate, 0},
+    {"GET", "/admin/cohorts", PERM_BRASA_KEYS, RL_DEFAULT, get_cohorts, 0},
+    {NULL, NULL, 0, 0, NULL, 0},
 };

@@ -323,12 +323,12 @@ int api_segment_parse(json_object *b, bool update, segs_write *w, char *why, siz
 }
 
 const http_route api_segments_routes[] = {
-    {"GET", "/segments/list", PERM_SEGMENTS_LIST, RL_DEFAULT, get_list},
-    {"GET", "/segments/details", PERM_SEGMENTS_DETAILS, RL_DEFAULT, get_details},
-    {"GET", "/segments/data_series", PERM_SEGMENTS_DATA_SERIES, RL_DEFAULT, get_series},
-    {"GET", "/admin/segments", PERM_BRASA_KEYS, RL_DEFAULT, admin_list},
-    {"POST", "/admin/segments", PERM_BRASA_KEYS, RL_DEFAULT, admin_create},
-    {"GET", "/admin/segments/{id}", PERM_BRASA_KEYS, RL_DEFAULT, admin_get},
-    {"POST", "/admin/segments/{id}", PERM_BRASA_KEYS, RL_DEFAULT, admin_update},
-    {NULL, NULL, 0, 0, NULL},
+    {"GET", "/segments/list", PERM_SEGMENTS_LIST, RL_DEFAULT, get_list, 0},
+    {"GET", "/segments/details", PERM_SEGMENTS_DETAILS, RL_DEFAULT, get_details, 0},
+    {"GET", "/segments/data_series", PERM_SEGMENTS_DATA_SERIES, RL_DEFAULT, get_series, 0},
+    {"GET", "/admin/segments", PERM_BRASA_KEYS, RL_DEFAULT, admin_list, 0},
+    {"POST", "/admin/segments", PERM_BRASA_KEYS, RL_DEFAULT, admin_create, 0},
+    {"GET", "/admin/segments/{id}", PERM_BRASA_KEYS, RL_DEFAULT, admin_get, 0},
+    {"POST", "/admin/segments/{id}", PERM_BRASA_KEYS, RL_DEFAULT, admin_update, 0},
+    {NULL, NULL, 0, 0, NULL, 0},
 };

@@ -390,14 +390,14 @@ static int post_export_ids(http_req *r) {
 }
 
 const http_route api_users_routes[] = {
-    {"POST", "/users/track", PERM_USERS_TRACK, RL_USERS_TRACK, post_track},
-    {"POST", "/users/export/ids", PERM_USERS_EXPORT_IDS, RL_USERS_EXPORT_IDS, post_export_ids},
-    {"POST", "/users/alias/new", PERM_USERS_ALIAS_NEW, RL_USERS_IDENTITY, post_alias_new},
-    {"POST", "/users/alias/update", PERM_USERS_ALIAS_UPDATE, RL_USERS_IDENTITY, post_alias_update},
-    {"POST", "/users/identify", PERM_USERS_IDENTIFY, RL_USERS_IDENTITY, post_identify},
-    {"POST", "/users/merge", PERM_USERS_MERGE, RL_USERS_IDENTITY, post_merge},
-    {"POST", "/users/delete", PERM_USERS_DELETE, RL_USERS_IDENTITY, post_delete},
-    {"POST", "/users/external_ids/rename", PERM_USERS_EXTERNAL_IDS_RENAME, RL_USERS_EXTERNAL_IDS, post_rename},
-    {"POST", "/users/external_ids/remove", PERM_USERS_EXTERNAL_IDS_REMOVE, RL_USERS_EXTERNAL_IDS, post_remove},
-    {NULL, NULL, 0, 0, NULL},
+    {"POST", "/users/track", PERM_USERS_TRACK, RL_USERS_TRACK, post_track, 0},
+    {"POST", "/users/export/ids", PERM_USERS_EXPORT_IDS, RL_USERS_EXPORT_IDS, post_export_ids, 0},
+    {"POST", "/users/alias/new", PERM_USERS_ALIAS_NEW, RL_USERS_IDENTITY, post_alias_new, 0},
+    {"POST", "/users/alias/update", PERM_USERS_ALIAS_UPDATE, RL_USERS_IDENTITY, post_alias_update, 0},
+    {"POST", "/users/identify", PERM_USERS_IDENTIFY, RL_USERS_IDENTITY, post_identify, 0},
+    {"POST", "/users/merge", PERM_USERS_MERGE, RL_USERS_IDENTITY, post_merge, 0},
+    {"POST", "/users/delete", PERM_USERS_DELETE, RL_USERS_IDENTITY, post_delete, 0},
+    {"POST", "/users/external_ids/rename", PERM_USERS_EXTERNAL_IDS_RENAME, RL_USERS_EXTERNAL_IDS, post_rename, 0},
+    {"POST", "/users/external_ids/remove", PERM_USERS_EXTERNAL_IDS_REMOVE, RL_USERS_EXTERNAL_IDS, post_remove, 0},
+    {NULL, NULL, 0, 0, NULL, 0},
 };

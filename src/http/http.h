@@ -32,7 +32,13 @@ typedef struct {
     perm_id perm;       /* PERM_NONE: no key needed */
     rl_group group;
     http_handler fn;
+    unsigned flags;     /* HTTP_* below; 0 for the API's routes */
 } http_route;
+
+/* The body is not JSON and not the handler's concern: any type is taken
+ * and left unparsed (the pages email links open, which browsers and mail
+ * clients post forms to). */
+#define HTTP_ANY_BODY 1u
 
 struct engine;
 struct gcg;
@@ -52,6 +58,7 @@ typedef struct {
     struct http_server *api;   /* whose requests GET /metrics counts, from any server; NULL: its own */
     struct dispatcher *dispatcher; /* send/dispatch.h: woken when a dispatch is written */
     struct scheduler *scheduler;   /* send/sched.h: woken when a schedule is written */
+    const uint8_t *links_key;      /* send/links.h: what email links are signed with; NULL: none */
 } http_ctx;
 
 #define HTTP_DEFERRED 1
@@ -73,6 +80,10 @@ int http_reply(http_req *r, int status, json_object *body);
 /* Sets a 200 reply that streams size bytes of the open file fd from disk
  * with this Content-Type; takes ownership of fd. Returns 0. */
 int http_reply_file(http_req *r, int fd, uint64_t size, const char *content_type);
+/* Adds a header to the reply (Location, Cache-Control...); at most
+ * HTTP_MAX_HEADERS per request. */
+#define HTTP_MAX_HEADERS 4
+void http_header_add(http_req *r, const char *name, const char *value);
 /* Sets a reply that is not JSON (GET /metrics: Prometheus' text format). */
 int http_reply_text(http_req *r, int status, const char *content_type, const char *text, size_t len);
 /* Appends the HTTP layer's counters in Prometheus' text format (reqstats.h). */

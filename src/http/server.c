@@ -105,6 +105,8 @@ struct http_req {
     bool quiet;   /* its log line is left out (authfail.h: sampling) */
     const char *allow; /* Allow header for 405 */
     char allow_buf[64];
+    char *headers[2 * HTTP_MAX_HEADERS]; /* http_header_add: name, value pairs */
+    int nheaders;
 
     int deferred_rc; /* http_resume's rc, published by MHD_resume_connection */
     http_finish finish;
@@ -150,6 +152,12 @@ int http_reply(http_req *r, int status, json_object *body) {
     r->status = status;
     json_object_put(body);
     return 0;
+}
+
+void http_header_add(http_req *r, const char *name, const char *value) {
+    if (r->nheaders == HTTP_MAX_HEADERS) abort(); /* a handler's bug: the limit is a constant */
+    r->headers[2 * r->nheaders] = xstrdup(name);
+    r->headers[2 * r->nheaders++ + 1] = xstrdup(value);
 }
 
 int http_reply_text(http_req *r, int status, const char *content_type, const char *text, size_t len) {
@@ -269,6 +277,7 @@ static enum MHD_Result send_reply(http_req *r) {
     if (r->close || atomic_load(&r->srv->stopping))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     add_rl_headers(r, resp);
+    for (int i = 0; i < r->nheaders; i++) MHD_add_response_header(resp, r->headers[2 * i], r->headers[2 * i + 1]);
     if (r->status == 405 && r->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     if (r->status == 429 && r->limited && r->rl.reset) {
         char ra[24];
@@ -419,7 +428,8 @@ static enum MHD_Result dispatch(http_req *r) {
     }
     char jerr[128] = "";
     int jrc = 0;
-    bool has_body = r->body.len > 0 && strcmp(r->method, "GET") && strcmp(r->method, "HEAD");
+    bool has_body = r->body.len > 0 && strcmp(r->method, "GET") && strcmp(r->method, "HEAD") &&
+                    !(r->route->flags & HTTP_ANY_BODY);
     if (has_body) {
         if (!json_content_type(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                                            MHD_HTTP_HEADER_CONTENT_TYPE)))
@@ -602,6 +612,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     free(r->target);
     free(r->path);
     free(r->params);
+    for (int i = 0; i < 2 * r->nheaders; i++) free(r->headers[i]);
     bool counted = r->counted;
     free(r);
     if (counted) atomic_fetch_sub(&s->inflight, 1);

@@ -14,13 +14,13 @@ static int h(http_req *r) {
 }
 
 static const http_route routes[] = {
-    {"POST", "/users/track", PERM_USERS_TRACK, RL_USERS_TRACK, h},
-    {"GET", "/segments/list", PERM_SEGMENTS_LIST, RL_DEFAULT, h},
-    {"POST", "/partners/{partner}/cohorts", PERM_NONE, RL_DEFAULT, h},
-    {"POST", "/partners/{partner}/cohorts/users", PERM_NONE, RL_DEFAULT, h},
-    {"GET", "/admin/keys", PERM_BRASA_KEYS, RL_DEFAULT, h},
-    {"POST", "/admin/keys", PERM_BRASA_KEYS, RL_DEFAULT, h},
-    {NULL, NULL, 0, 0, NULL},
+    {"POST", "/users/track", PERM_USERS_TRACK, RL_USERS_TRACK, h, 0},
+    {"GET", "/segments/list", PERM_SEGMENTS_LIST, RL_DEFAULT, h, 0},
+    {"POST", "/partners/{partner}/cohorts", PERM_NONE, RL_DEFAULT, h, 0},
+    {"POST", "/partners/{partner}/cohorts/users", PERM_NONE, RL_DEFAULT, h, 0},
+    {"GET", "/admin/keys", PERM_BRASA_KEYS, RL_DEFAULT, h, 0},
+    {"POST", "/admin/keys", PERM_BRASA_KEYS, RL_DEFAULT, h, 0},
+    {NULL, NULL, 0, 0, NULL, 0},
 };
 static const http_route *const tables[] = {routes, NULL};
 
@@ -168,8 +168,8 @@ static int noop(http_req *r) {
  * apart and counts more as "other"; an unmatched request has its own
  * series; a route nobody asked for has no latency series. */
 TEST(reqstats_counts_by_route_and_status) {
-    static const http_route t1[] = {{"GET", "/a", PERM_NONE, RL_DEFAULT, noop}, {"POST", "/b/{id}", PERM_NONE, RL_DEFAULT, noop},
-                                    {NULL, NULL, 0, 0, NULL}};
+    static const http_route t1[] = {{"GET", "/a", PERM_NONE, RL_DEFAULT, noop, 0}, {"POST", "/b/{id}", PERM_NONE, RL_DEFAULT, noop, 0},
+                                    {NULL, NULL, 0, 0, NULL, 0}};
     const http_route *const tabs[] = {t1, NULL};
     reqstats *s = reqstats_new(tabs);
     reqstats_note(s, &t1[0], 200, 100);
