@@ -339,12 +339,12 @@ static json_object *day_entry(json_object *doc, int64_t day, store_stat_row *row
             add_int(row, "errors", r->errors);
         } else {
             /* sent: offered to the relay; delivered: it accepted; bounces: it refused for good */
-            static const char *const zero[] = {"opens", "unique_opens", "clicks", "unique_clicks", "unsubscribes",
-                                               "reported_spam", "machine_open"};
+            static const char *const email[] = STORE_EMAIL_STATS;
             add_int(row, "sent", r->sent + r->errors + r->bounces);
             add_int(row, "delivered", r->sent);
             add_int(row, "bounces", r->bounces);
-            for (size_t k = 0; k < sizeof zero / sizeof *zero; k++) add_int(row, zero[k], 0);
+            for (size_t k = 0; k < sizeof email / sizeof *email; k++) add_int(row, email[k], r->email[k]);
+            add_int(row, "reported_spam", 0); /* no feedback loop reports spam to brasa */
         }
         if (sends) add_int(row, "unique_recipients", r->unique_recipients);
         if (sends && !ctl) { /* the control row has them already */
@@ -642,20 +642,20 @@ static int admin_workspace_set(http_req *r) {
 }
 
 const http_route api_campaigns_routes[] = {
-    {"GET", "/campaigns/list", PERM_CAMPAIGNS_LIST, RL_DEFAULT, get_list},
-    {"GET", "/campaigns/details", PERM_CAMPAIGNS_DETAILS, RL_DEFAULT, get_details},
-    {"GET", "/campaigns/data_series", PERM_CAMPAIGNS_DATA_SERIES, RL_CAMPAIGNS_DATA_SERIES, get_series},
-    {"POST", "/sends/id/create", PERM_SENDS_ID_CREATE, RL_DEFAULT, post_send_id},
-    {"GET", "/sends/data_series", PERM_SENDS_DATA_SERIES, RL_DEFAULT, get_send_series},
-    {"GET", "/admin/campaigns", PERM_BRASA_KEYS, RL_DEFAULT, admin_list},
-    {"POST", "/admin/campaigns", PERM_BRASA_KEYS, RL_DEFAULT, admin_create},
-    {"GET", "/admin/campaigns/{id}", PERM_BRASA_KEYS, RL_DEFAULT, admin_get},
-    {"POST", "/admin/campaigns/{id}", PERM_BRASA_KEYS, RL_DEFAULT, admin_update},
-    {"GET", "/admin/frequency_caps", PERM_BRASA_KEYS, RL_DEFAULT, admin_caps},
-    {"POST", "/admin/frequency_caps", PERM_BRASA_KEYS, RL_DEFAULT, admin_caps_set},
-    {"GET", "/admin/workspace", PERM_BRASA_KEYS, RL_DEFAULT, admin_workspace},
-    {"POST", "/admin/workspace", PERM_BRASA_KEYS, RL_DEFAULT, admin_workspace_set},
-    {"GET", "/admin/apps", PERM_BRASA_KEYS, RL_DEFAULT, admin_apps},
-    {"POST", "/admin/apps", PERM_BRASA_KEYS, RL_DEFAULT, admin_app_create},
-    {NULL, NULL, 0, 0, NULL},
+    {"GET", "/campaigns/list", PERM_CAMPAIGNS_LIST, RL_DEFAULT, get_list, 0},
+    {"GET", "/campaigns/details", PERM_CAMPAIGNS_DETAILS, RL_DEFAULT, get_details, 0},
+    {"GET", "/campaigns/data_series", PERM_CAMPAIGNS_DATA_SERIES, RL_CAMPAIGNS_DATA_SERIES, get_series, 0},
+    {"POST", "/sends/id/create", PERM_SENDS_ID_CREATE, RL_DEFAULT, post_send_id, 0},
+    {"GET", "/sends/data_series", PERM_SENDS_DATA_SERIES, RL_DEFAULT, get_send_series, 0},
+    {"GET", "/admin/campaigns", PERM_BRASA_KEYS, RL_DEFAULT, admin_list, 0},
+    {"POST", "/admin/campaigns", PERM_BRASA_KEYS, RL_DEFAULT, admin_create, 0},
+    {"GET", "/admin/campaigns/{id}", PERM_BRASA_KEYS, RL_DEFAULT, admin_get, 0},
+    {"POST", "/admin/campaigns/{id}", PERM_BRASA_KEYS, RL_DEFAULT, admin_update, 0},
+    {"GET", "/admin/frequency_caps", PERM_BRASA_KEYS, RL_DEFAULT, admin_caps, 0},
+    {"POST", "/admin/frequency_caps", PERM_BRASA_KEYS, RL_DEFAULT, admin_caps_set, 0},
+    {"GET", "/admin/workspace", PERM_BRASA_KEYS, RL_DEFAULT, admin_workspace, 0},
+    {"POST", "/admin/workspace", PERM_BRASA_KEYS, RL_DEFAULT, admin_workspace_set, 0},
+    {"GET", "/admin/apps", PERM_BRASA_KEYS, RL_DEFAULT, admin_apps, 0},
+    {"POST", "/admin/apps", PERM_BRASA_KEYS, RL_DEFAULT, admin_app_create, 0},
+    {NULL, NULL, 0, 0, NULL, 0},
 };

@@ -19,6 +19,7 @@
 #include "../engine/segments.h"
 #include "../send/convert.h"
 #include "../send/dispatch.h"
+#include "../send/links.h"
 #include "../send/sched.h"
 #include "../http/authfail.h"
 #include "../store/keys.h"
@@ -150,7 +151,7 @@ int cli_serve(int argc, char **argv) {
         {"commit-batch", "BRASA_COMMIT_BATCH", "8192", "most writes per transaction, at most 65535 (1 = a commit per write)", false, false, NULL},
         {"key-cache-ms", "BRASA_KEY_CACHE_MS", "1000", "how long a checked key is trusted before re-reading it", false, false, NULL},
         {"public-url", "BRASA_PUBLIC_URL", NULL,
-         "base of segment export download URLs, e.g. https://brasa.example.com (default: http:// + the request's Host)",
+         "the URL clients and recipients reach this server at: export downloads and email links, e.g. https://brasa.example.com (default: http:// + the request's Host for downloads, this server's address for email)",
          false, false, NULL},
         {"export-ttl", "BRASA_EXPORT_TTL", "24", "hours a segment export file is kept (0 = until deleted by hand)", false, false, NULL},
         {"global-control-group", "BRASA_GLOBAL_CONTROL_GROUP", "0",
@@ -191,6 +192,7 @@ int cli_serve(int argc, char **argv) {
     converter *conv = NULL;
     http_server *srv = NULL, *msrv = NULL;
     char *public_url = NULL, mhost[64] = "";
+    uint8_t links_key[LNK_KEY_LEN];
     long mport = -1;
 
     int lvl = log_parse_level(opts_get(opts, "log-level"));
@@ -283,9 +285,12 @@ int cli_serve(int argc, char **argv) {
     if (smtp.url) log_info("serve: email through %s", smtp.url);
     /* Conversions: the converter goes on from its cursor over the outbox. */
     if (!(conv = conv_start(engine))) goto out;
+    /* Email links (opens, clicks, unsubscribes) are signed with a key kept
+     * in the data directory: mail sent before a restart keeps working. */
+    if (lnk_key_load(dir, links_key) < 0) goto out;
     http_ctx ctx = {.engine = engine, .auth = auth, .rl = rl, .exporter = exporter, .public_url = public_url,
                     .data_dir = dir, .gcg = &gcg, .started_ms = clock_wall_ms(), .dispatcher = dsp,
-                    .scheduler = sch};
+                    .scheduler = sch, .links_key = links_key};
     if (gcg_enabled(&gcg))
         log_info("serve: Global Control Group: %u%% of users, random buckets %u to %u", gcg.percent, gcg.start,
                  (gcg.start + gcg.percent * 100 - 1) % GCG_BUCKETS);
@@ -314,8 +319,10 @@ int cli_serve(int argc, char **argv) {
     }
 
     char url[96];
-    printf("brasa %s listening on %s (data dir %s)\n", BRASA_VERSION, url_of(url, sizeof url, hc.listen, http_port(srv)),
-           dir);
+    url_of(url, sizeof url, hc.listen, http_port(srv));
+    /* the links in email lead to the public URL, else to this server */
+    dsp_set_links(dsp, public_url ? public_url : url, links_key);
+    printf("brasa %s listening on %s (data dir %s)\n", BRASA_VERSION, url, dir);
     fflush(stdout);
     log_info("serve: ready pid=%d port=%d threads=%u", (int)getpid(), http_port(srv), hc.threads);
 

@@ -46,7 +46,8 @@ int camp_build(json_object *body, json_object *old, int64_t now_ms, json_object 
     *doc = NULL;
     if (!json_object_is_type(body, json_type_object)) FAIL("the body must be a JSON object");
     static const char *const known[] = {"name", "kind", "tags", "description", "variations", "control_percent", "segment_id",
-                                        "conversion_events", "rate_limit_per_minute", "frequency_capping", "draft", "archived"};
+                                        "conversion_events", "rate_limit_per_minute", "frequency_capping", "draft", "archived",
+                                        "email_tracking"};
     json_object_object_foreach(body, key, val) {
         (void)val;
         size_t i = 0;
@@ -228,6 +229,24 @@ int camp_build(json_object *body, json_object *old, int64_t now_ms, json_object 
         if (!json_object_is_type(v, json_type_boolean)) FAIL("'%s' must be a boolean", flags[i]);
         json_object_object_add(d, flags[i], v);
     }
+    /* email_tracking: {"opens", "clicks"}, both on unless turned off */
+    v = pick(body, old, "email_tracking");
+    if (v && !json_object_is_type(v, json_type_object)) FAIL("'email_tracking' must be an object such as {\"opens\": true, \"clicks\": false}");
+    json_object *tr = json_object_new_object();
+    json_object_object_add(d, "email_tracking", tr);
+    static const char *const tracked[] = {"opens", "clicks"};
+    if (v) {
+        json_object_object_foreach(v, tk, tv) {
+            (void)tv;
+            if (strcmp(tk, "opens") && strcmp(tk, "clicks")) FAIL("unknown field 'email_tracking.%.60s'", tk);
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        json_object *t = json_get(v, tracked[i]);
+        if (t && !json_object_is_type(t, json_type_boolean)) FAIL("'email_tracking.%s' must be a boolean", tracked[i]);
+        json_object_object_add(tr, tracked[i], json_object_new_boolean(!t || json_object_get_boolean(t)));
+    }
+    json_object_put(v);
     v = NULL;
     json_object_object_add(d, "created_at", old ? json_object_get(json_get(old, "created_at")) : json_object_new_int64(now_ms));
     json_object_object_add(d, "updated_at", json_object_new_int64(now_ms));

@@ -9,7 +9,7 @@
  *                    "content": {channel message, Liquid inside; api_triggered only}}],
  *    "control_percent", "segment_id", "conversion_events": [{"type", "name"?,
  *    "window_hours"}] (at most 4), "rate_limit_per_minute", "frequency_capping",
- *    "draft", "archived"}
+ *    "draft", "archived", "email_tracking": {"opens", "clicks"} (booleans, default true)}
  *
  * The stored document adds "id", "variations[].id" (UUIDs, kept across
  * updates by name or id), "control_id" (the control group's variation id),

@@ -2,6 +2,7 @@
 #include "dispatch.h"
 #include "campaign.h"
 #include "email.h"
+#include "links.h"
 #include "message.h"
 #include "fetch.h"
 #include "timing.h"
@@ -361,6 +362,7 @@ struct job {
     int ncaps;
     bool record_deliveries;
     const char *subscription; /* recipient_subscription_state (email), NULL: "subscribed" */
+    bool track_opens, track_clicks; /* the campaign's email_tracking (default: both) */
     bool bounces;             /* the workspace had hard-bounced addresses when the job loaded */
     double tokens;       /* per-campaign rate limit (messages) */
     double rate_per_ms;  /* 0: none */
@@ -394,6 +396,10 @@ struct dispatcher {
     store_cred_reader *creds;
     sqlite3 *blocks_db;
     pthread_mutex_t blocks_mu;
+    /* email links (dsp_set_links): set once, before the thread renders email */
+    char *links_base;
+    uint8_t links_key[LNK_KEY_LEN];
+    bool links_ready;
 };
 
 static void source_free(source *s) {
@@ -512,6 +518,9 @@ static job *job_load(dispatcher *d, const char *id) {
     }
     j->props = json_get(j->req, "recipient_properties");
     j->subscription = json_object_get_string(json_get(j->req, "recipient_subscription_state"));
+    json_object *tr = json_get(j->campaign, "email_tracking");
+    j->track_opens = !json_object_is_type(json_get(tr, "opens"), json_type_boolean) || json_object_get_boolean(json_get(tr, "opens"));
+    j->track_clicks = !json_object_is_type(json_get(tr, "clicks"), json_type_boolean) || json_object_get_boolean(json_get(tr, "clicks"));
     /* Without any bounce, a million-user broadcast is spared a million lookups. */
     bool bounced = false;
     j->bounces = store_email_bounced(d->db, NULL, &bounced) < 0 || bounced;
@@ -579,7 +588,50 @@ typedef struct {
     job *j;
     source *s;
     json_object *tprops;
+    const uint8_t *bz;
+    json_object *links[4]; /* made on first use: the subscription links and the footer */
 } render_ctx;
+
+/* ${set_user_to_unsubscribed_url} and its kin: signed links to the
+ * recipient's subscription pages (links.h). */
+static const struct {
+    const char *name;
+    lnk_kind kind;
+} sub_links[] = {
+    {"set_user_to_unsubscribed_url", LNK_UNSUB},
+    {"set_user_to_subscribed_url", LNK_SUB},
+    {"set_user_to_opted_in_url", LNK_OPTIN},
+    {"email_footer", LNK_UNSUB},
+};
+
+static void who_of(const render_ctx *rc, lnk_token *t) {
+    memset(t, 0, sizeof *t);
+    memcpy(t->bz, rc->bz, 12);
+    snprintf(t->dispatch_id, sizeof t->dispatch_id, "%s", rc->j->id);
+    snprintf(t->variation_id, sizeof t->variation_id, "%s", rc->s->variation_id ? rc->s->variation_id : "");
+}
+
+static json_object *sub_link(render_ctx *rc, size_t i) {
+    if (rc->links[i]) return rc->links[i];
+    dispatcher *d = rc->j->d;
+    lnk_token t;
+    who_of(rc, &t);
+    t.kind = sub_links[i].kind;
+    buf_t b = BUF_INIT;
+    if (!strcmp(sub_links[i].name, "email_footer")) {
+        /* Braze's default footer, which CAN-SPAM wants in every commercial email */
+        buf_puts(&b, "<p style=\"font-size:12px;line-height:1.5;color:#6b6b6b;text-align:center\">"
+                     "You are receiving this email because you subscribed to it. <a href=\"");
+        lnk_url(&b, d->links_base, d->links_key, &t, NULL);
+        buf_puts(&b, "\" style=\"color:#6b6b6b\">Unsubscribe</a></p>");
+    } else {
+        lnk_url(&b, d->links_base, d->links_key, &t, NULL);
+    }
+    rc->links[i] = json_object_new_string_len(b.data ? b.data : "", (int)b.len);
+    buf_free(&b);
+    return rc->links[i];
+}
+
 
 static int resolve_name(void *ud, const char *name, size_t len, json_object **out) {
     render_ctx *rc = ud;
@@ -590,6 +642,8 @@ static int resolve_name(void *ud, const char *name, size_t len, json_object **ou
     else if (IS("send_id")) *out = json_get(rc->s->campaign_var, "send_id");
     else if (IS("message_api_id")) *out = json_get(rc->s->campaign_var, "message_api_id");
     else *out = NULL;
+    for (size_t i = 0; !*out && rc->s->ch == CH_EMAIL && i < sizeof sub_links / sizeof *sub_links; i++)
+        if (len == strlen(sub_links[i].name) && !memcmp(name, sub_links[i].name, len)) *out = sub_link(rc, i);
 #undef IS
     return 0;
 }
@@ -667,13 +721,26 @@ typedef struct {
 } recipient;
 
 /* One recipient's email (slot->rcpt is its address). */
-static void render_email(job *j, liq_renderer *r, const source *src, const liq_render_opts *o, const uint8_t bz[12],
-                         struct slot *sl, int64_t now) {
+static void render_email(job *j, liq_renderer *r, render_ctx *rc, const liq_render_opts *o, struct slot *sl, int64_t now) {
     char hex[25], mid[112];
-    str_hex(bz, 12, hex);
+    str_hex(rc->bz, 12, hex);
     snprintf(mid, sizeof mid, "%s-%s-email", j->bid, hex); /* as send_msg.message_id: the same on a re-send */
+    dispatcher *d = j->d;
+    lnk_token who;
+    who_of(rc, &who);
+    email_links links = {.track = {.base = d->links_base, .key = d->links_key, .who = &who, .opens = j->track_opens,
+                                   .clicks = j->track_clicks}};
+    /* List-Unsubscribe on marketing mail; transactional mail ("all") has none */
+    buf_t unsub = BUF_INIT;
+    if (!j->subscription || strcmp(j->subscription, "all")) {
+        who.kind = LNK_UNSUB;
+        lnk_url(&unsub, d->links_base, d->links_key, &who, NULL);
+        links.unsubscribe = unsub.data;
+    }
     email_out out;
-    if (email_render(src->email, r, o, sl->rcpt, mid, now, &out, &sl->err) != 0) return;
+    int rc_ = email_render(rc->s->email, r, o, &links, sl->rcpt, mid, now, &out, &sl->err);
+    buf_free(&unsub);
+    if (rc_ != 0) return;
     sl->body = out.data;
     sl->body_len = out.len;
     sl->mail_from = out.mail_from;
@@ -684,12 +751,13 @@ static void render_one(dispatcher *d, liq_renderer *r, job *j, recipient *rc_, i
     for (int s = rc_->from; s >= 0 && s < rc_->to; s++) {
         source *src = &j->src[s];
         struct slot *sl = &rc_->slot[s - rc_->from];
-        render_ctx rc = {j, src, rc_->tprops};
+        render_ctx rc = {j, src, rc_->tprops, rc_->bz, {0}};
         liq_render_opts o = {.context = rc_->user, .resolve = resolve_name, .resolve_ud = &rc, .now_ms = now,
                              .fetch = d->fetcher ? send_fetch : NULL, .fetch_ud = d->fetcher,
                              .content_block = block_lookup, .block_ud = j, .max_time_us = DSP_RENDER_TIME_US};
         if (src->ch == CH_EMAIL) {
-            if (!sl->skip) render_email(j, r, src, &o, rc_->bz, sl, now);
+            if (!sl->skip) render_email(j, r, &rc, &o, sl, now);
+            for (size_t i = 0; i < sizeof rc.links / sizeof *rc.links; i++) json_object_put(rc.links[i]);
             continue;
         }
         size_t ul, bl = 0;
@@ -1140,6 +1208,11 @@ static void *run(void *arg) {
             pthread_mutex_unlock(&d->mu);
             break;
         }
+        if (!d->links_ready) { /* the server is not listening yet: emails would have no links */
+            pthread_cond_wait(&d->cv, &d->mu);
+            pthread_mutex_unlock(&d->mu);
+            continue;
+        }
         if (d->wake) reload = true;
         d->wake = false;
         pthread_mutex_unlock(&d->mu);
@@ -1195,6 +1268,16 @@ static void *run(void *arg) {
         pthread_mutex_unlock(&d->mu);
     }
     return NULL;
+}
+
+void dsp_set_links(dispatcher *d, const char *base, const uint8_t key[32]) {
+    pthread_mutex_lock(&d->mu);
+    free(d->links_base);
+    d->links_base = xstrdup(base);
+    memcpy(d->links_key, key, LNK_KEY_LEN);
+    d->links_ready = d->wake = true;
+    pthread_cond_signal(&d->cv);
+    pthread_mutex_unlock(&d->mu);
 }
 
 bool dsp_delivers(const dispatcher *d, int channel) { return d && channel >= 0 && channel < CH__COUNT && d->ch[channel]; }
@@ -1279,5 +1362,6 @@ void dsp_stop(dispatcher *d) {
     pthread_mutex_destroy(&d->blocks_mu);
     pthread_mutex_destroy(&d->mu);
     pthread_cond_destroy(&d->cv);
+    free(d->links_base);
     free(d);
 }

@@ -98,6 +98,10 @@ struct gcg;
 /* smtp: the email channel's relay (smtp.h); NULL: no email channel, and
  * email messages fail ("the email channel is not available"). */
 dispatcher *dsp_start(engine_t *e, const struct gcg *gcg, const smtp_opts *smtp);
+/* The base of the links emails carry back to the server (send/links.h:
+ * the public URL, known once the server listens) and the key that signs
+ * them. The dispatcher renders no email before it has them. */
+void dsp_set_links(dispatcher *d, const char *base, const uint8_t key[32]);
 /* Whether d has a driver for a channel (msg_channel). */
 bool dsp_delivers(const dispatcher *d, int channel);
 /* A dispatch was written: look for it now rather than at the next poll. */

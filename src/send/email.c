@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* The rendered fields, in this order. */
 enum { F_SUBJECT, F_FROM, F_REPLY_TO, F_BODY, F_PLAIN, F_PREHEADER, F__COUNT };
@@ -83,11 +84,11 @@ static int bad_address(liq_error *err, const char *field, const char *v) {
     return LIQ_ERENDER;
 }
 
-int email_render(const email_src *s, liq_renderer *r, const liq_render_opts *o, const char *to, const char *message_id,
-                 int64_t now_ms, email_out *out, liq_error *err) {
+int email_render(const email_src *s, liq_renderer *r, const liq_render_opts *o, const email_links *links, const char *to,
+                 const char *message_id, int64_t now_ms, email_out *out, liq_error *err) {
     char *v[F__COUNT] = {0};
     size_t n[F__COUNT] = {0};
-    char **hv = xcalloc((size_t)s->nh * 2 + 1, sizeof *hv);
+    char **hv = xcalloc((size_t)s->nh * 2 + 5, sizeof *hv);
     int rc = 0;
     memset(out, 0, sizeof *out);
     for (int i = 0; i < F__COUNT && rc == 0; i++)
@@ -96,6 +97,33 @@ int email_render(const email_src *s, liq_renderer *r, const liq_render_opts *o, 
         size_t len;
         hv[2 * i] = s->hname[i];
         if (!(hv[2 * i + 1] = msg_render(r, s->hval[i], o, &len, err))) rc = err->code ? err->code : LIQ_ERENDER;
+    }
+    int nh = s->nh;
+    bool own_unsub = false;
+    for (int i = 0; i < s->nh; i++) own_unsub |= !strcasecmp(s->hname[i], "List-Unsubscribe");
+    char *unsub = NULL;
+    if (rc == 0 && links && links->unsubscribe && !own_unsub) {
+        /* RFC 2369's angle brackets; RFC 8058: a POST to it unsubscribes */
+        size_t ul = strlen(links->unsubscribe) + 3;
+        unsub = xmalloc(ul);
+        snprintf(unsub, ul, "<%s>", links->unsubscribe);
+        hv[2 * nh] = "List-Unsubscribe", hv[2 * nh++ + 1] = unsub;
+        hv[2 * nh] = "List-Unsubscribe-Post", hv[2 * nh++ + 1] = "List-Unsubscribe=One-Click";
+    }
+    if (rc == 0 && links && v[F_BODY] && (links->track.opens || links->track.clicks)) {
+        /* the text part reads the links as written: a tracking URL in
+         * plain text is a line of noise */
+        if (!v[F_PLAIN]) {
+            buf_t t = BUF_INIT;
+            mime_html_to_text(v[F_BODY], n[F_BODY], &t);
+            n[F_PLAIN] = t.len;
+            v[F_PLAIN] = t.data ? buf_take(&t) : xstrdup("");
+        }
+        buf_t b = BUF_INIT;
+        lnk_rewrite(&links->track, v[F_BODY], n[F_BODY], &b);
+        free(v[F_BODY]);
+        n[F_BODY] = b.len;
+        v[F_BODY] = buf_take(&b);
     }
     mime_addr from, rcpt, reply;
     char why[200];
@@ -130,5 +158,6 @@ int email_render(const email_src *s, liq_renderer *r, const liq_render_opts *o, 
     for (int i = 0; i < F__COUNT; i++) free(v[i]);
     for (int i = 0; i < s->nh; i++) free(hv[2 * i + 1]);
     free(hv);
+    free(unsub);
     return rc;
 }

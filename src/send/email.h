@@ -10,6 +10,7 @@
  * dispatcher's to skip (store/email.h). */
 #ifndef BR_SEND_EMAIL_H
 #define BR_SEND_EMAIL_H
+#include "links.h"
 #include "../liquid/liquid.h"
 #include <json-c/json.h>
 #include <stddef.h>
@@ -32,10 +33,20 @@ typedef struct {
     char *mail_from; /* the envelope sender: the From address (malloc'd) */
 } email_out;
 
-/* Renders s for the address `to` with o (the recipient's Liquid context):
- * 0 and *out, or a Liquid code with err filled (a render error, an
- * abort_message, or a from/reply_to that rendered to no address). */
-int email_render(const email_src *s, liq_renderer *r, const liq_render_opts *o, const char *to, const char *message_id,
-                 int64_t now_ms, email_out *out, liq_error *err);
+/* What email_render adds to a message for brasa's links (links.h): the
+ * pixel and tracked links in the HTML (track.opens, track.clicks), and
+ * List-Unsubscribe with RFC 8058's one-click List-Unsubscribe-Post when
+ * unsubscribe is set (unless the message has its own List-Unsubscribe). */
+typedef struct {
+    lnk_ctx track;
+    const char *unsubscribe; /* the recipient's unsubscribe URL, or NULL */
+} email_links;
+
+/* Renders s for the address `to` with o (the recipient's Liquid context)
+ * and links (NULL: none): 0 and *out, or a Liquid code with err filled (a
+ * render error, an abort_message, or a from/reply_to that rendered to no
+ * address). */
+int email_render(const email_src *s, liq_renderer *r, const liq_render_opts *o, const email_links *links, const char *to,
+                 const char *message_id, int64_t now_ms, email_out *out, liq_error *err);
 
 #endif

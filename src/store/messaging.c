@@ -572,7 +572,8 @@ int store_msg_stats(sqlite3 *db, const char *campaign_id, const char *send_id, i
                 store_stat_row **rows, int *n) {
     sqlite3_stmt *st = prep(db, "SELECT variation_id, channel, day, sum(sent), sum(errors), sum(enrolled), "
                                 "sum(unique_recipients), sum(conversions), sum(conversions1), sum(conversions2), "
-                                "sum(conversions3), sum(revenue), sum(bounces) FROM message_stats WHERE campaign_id = ?1 AND "
+                                "sum(conversions3), sum(revenue), sum(bounces), sum(opens), sum(unique_opens), sum(machine_opens), "
+                                "sum(clicks), sum(unique_clicks), sum(unsubscribes) FROM message_stats WHERE campaign_id = ?1 AND "
                                 "(?2 IS NULL OR send_id = ?2) AND day BETWEEN ?3 AND ?4 "
                                 "GROUP BY day, variation_id, channel ORDER BY day, variation_id");
     if (!st) return BR_ESTORE;
@@ -596,6 +597,7 @@ int store_msg_stats(sqlite3 *db, const char *campaign_id, const char *send_id, i
         for (int i = 0; i < 4; i++) r->conversions[i] = sqlite3_column_int64(st, 7 + i);
         r->revenue = sqlite3_column_double(st, 11);
         r->bounces = sqlite3_column_int64(st, 12);
+        for (int i = 0; i < 6; i++) r->email[i] = sqlite3_column_int64(st, 13 + i);
     }
     sqlite3_finalize(st);
     if (rc == SQLITE_DONE) return 0;
@@ -621,8 +623,10 @@ int store_received_of(sqlite3 *db, const uint8_t braze_id[12], char **json) {
                                 "(SELECT json_extract(v.value, '$.name') FROM json_each(c.doc, '$.variations') v "
                                 "WHERE json_extract(v.value, '$.id') = r.variation_id), 'channel', r.channel, "
                                 "'in_control', json(CASE WHEN r.in_control THEN 'true' ELSE 'false' END), "
-                                "'converted', json('false'), 'engaged', json_object('opened_email', json('false'), "
-                                "'clicked_email', json('false')))) FROM (SELECT * FROM received WHERE braze_id = ? "
+                                "'converted', json(CASE WHEN EXISTS (SELECT 1 FROM conversions v WHERE v.braze_id = r.braze_id AND "
+                                "v.campaign_id = r.campaign_id AND v.received_at = r.at) THEN 'true' ELSE 'false' END), 'engaged', json_object('opened_email', json(CASE WHEN r.opened THEN "
+                                "'true' ELSE 'false' END), 'clicked_email', json(CASE WHEN r.clicked THEN 'true' ELSE 'false' "
+                                "END)))) FROM (SELECT * FROM received WHERE braze_id = ? "
                                 "ORDER BY at) r LEFT JOIN campaigns c ON c.id = r.campaign_id");
     if (!st) return BR_ESTORE;
     sqlite3_bind_blob(st, 1, braze_id, 12, SQLITE_STATIC);

@@ -179,7 +179,12 @@ typedef struct {
     char *variation_id, *channel;
     int64_t day, sent, errors, enrolled, unique_recipients, conversions[4], bounces;
     double revenue;
+    int64_t email[6]; /* in the order of STORE_EMAIL_STATS */
 } store_stat_row;
+
+/* The email counters of the tracking links (store/engagement.h), as the
+ * data series name them. */
+#define STORE_EMAIL_STATS {"opens", "unique_opens", "machine_open", "clicks", "unique_clicks", "unsubscribes"}
 
 /* Rows of a campaign (send_id NULL: every send) between two days
  * (inclusive), by day then variation. */

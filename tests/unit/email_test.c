@@ -35,7 +35,7 @@ static int render(const char *msg_json, const char *user_json, email_out *out, l
     email_src *s = email_src_new(m);
     liq_renderer *r = liq_renderer_new();
     liq_render_opts o = {.context = u, .now_ms = 1782896400000LL};
-    int rc = email_render(s, r, &o, json_object_get_string(json_object_object_get(u, "email")), "d1-u1-email",
+    int rc = email_render(s, r, &o, NULL, json_object_get_string(json_object_object_get(u, "email")), "d1-u1-email",
                           1782896400000LL, out, err);
     liq_renderer_free(r);
     email_src_free(s);
