@@ -290,8 +290,6 @@ static int check_messages(json_object *m, json_object *out, bool email_ok, char 
         if (c < 0 && msg_channel_known_elsewhere(ch)) FAIL(BR_EINVAL, "messages.%s: brasa does not deliver this channel", ch);
         if (c < 0) FAIL(BR_EINVAL, "messages: unknown channel '%.60s'", ch);
         if (c == CH_EMAIL && !email_ok) FAIL(BR_EINVAL, "messages.email: " NO_RELAY);
-        if (c == CH_EMAIL && json_get(v, "attachments"))
-            FAIL(BR_EINVAL, "messages.email.attachments: attachments are not supported by this server yet");
         char pre[40];
         snprintf(pre, sizeof pre, "messages.%s", ch);
         int rc = msg_check((msg_channel)c, v, false, pre, why, whylen);
@@ -383,8 +381,8 @@ static int check_body(msg_req *s, json_object *b, bool schedule, char *why, size
     if (json_get(b, "attachments")) {
         if (!json_object_is_type(json_get(b, "attachments"), json_type_array)) FAIL(BR_EINVAL, "'attachments' must be an array");
         if (broadcast) FAIL(BR_EINVAL, "'attachments' cannot be used with broadcast");
-        if (json_object_array_length(json_get(b, "attachments")))
-            FAIL(BR_EINVAL, "'attachments' are not supported by this server yet");
+        if ((rc = msg_check_attachments(json_get(b, "attachments"), "attachments", why, whylen)) < 0) return rc;
+        json_object_object_add(out, "attachments", json_object_get(json_get(b, "attachments")));
     }
     if ((v = json_get(b, "trigger_properties"))) {
         if ((rc = check_props(v, "trigger_properties", why, whylen)) < 0) return rc;

@@ -1,6 +1,7 @@
 /* dispatch.c -- dispatches: creation and delivery (dispatch.h). */
 #include "dispatch.h"
 #include "campaign.h"
+#include "attach.h"
 #include "email.h"
 #include "links.h"
 #include "message.h"
@@ -323,6 +324,9 @@ typedef struct {
     char **hname;
     liq_template **hval;
     email_src *email;          /* the email channel's fields (the others are the webhook's) */
+    mime_attachment *att;      /* its attachments, fetched when the dispatch loads */
+    int natt;
+    char *att_error;           /* one could not be fetched: each recipient's message aborts with this */
     json_object *campaign_var; /* the "campaign" Liquid object for it */
 } source;
 
@@ -400,6 +404,7 @@ struct dispatcher {
     char *links_base;
     uint8_t links_key[LNK_KEY_LEN];
     bool links_ready;
+    long att_timeout_ms; /* per attachment fetch (BRASA_ATTACHMENT_TIMEOUT_MS) */
 };
 
 static void source_free(source *s) {
@@ -412,7 +417,32 @@ static void source_free(source *s) {
     free(s->hname);
     free(s->hval);
     email_src_free(s->email);
+    for (int i = 0; i < s->natt; i++) att_free(&s->att[i]);
+    free(s->att);
+    free(s->att_error);
     json_object_put(s->campaign_var);
+}
+
+/* The files of list into s (the first failure stops: s->att_error). The
+ * dispatcher thread waits for them, once per dispatch, each for at most
+ * the attachment timeout. */
+static void fetch_attachments(dispatcher *d, source *s, json_object *list) {
+    if (!json_object_is_type(list, json_type_array)) return;
+    for (size_t i = 0; !s->att_error && i < json_object_array_length(list); i++) {
+        json_object *a = json_object_array_get_idx(list, i);
+        const char *name = json_object_get_string(json_get(a, "file_name")), *cred = json_object_get_string(json_get(a, "basic_auth_credential"));
+        char user[256], pass[1024], why[400];
+        if (cred && store_cred_lookup(d->creds, cred, user, sizeof user, pass, sizeof pass) < 0) {
+            snprintf(why, sizeof why, "attachment '%s': no credential named '%.100s'", name, cred);
+            s->att_error = xstrdup(why);
+            break;
+        }
+        s->att = xrealloc(s->att, (size_t)(s->natt + 1) * sizeof *s->att);
+        if (att_fetch(json_object_get_string(json_get(a, "url")), name, cred ? user : NULL, cred ? pass : NULL,
+                      d->att_timeout_ms, &s->att[s->natt], why, sizeof why) < 0)
+            s->att_error = xstrdup(why);
+        else s->natt++;
+    }
 }
 
 static void chunk_free(chunk *c) {
@@ -458,6 +488,8 @@ static void add_source(job *j, msg_channel ch, json_object *m, json_object *var,
     }
     if (m && ch == CH_EMAIL) {
         s->email = email_src_new(m);
+        fetch_attachments(j->d, s, json_get(m, "attachments"));
+        fetch_attachments(j->d, s, json_get(j->req, "attachments")); /* /campaigns/trigger/send's, for its email */
     } else if (m) {
         s->method = json_object_get_string(json_get(m, "request_method"));
         s->url = msg_compile(json_get(m, "url"));
@@ -737,6 +769,15 @@ static void render_email(job *j, liq_renderer *r, render_ctx *rc, const liq_rend
         lnk_url(&unsub, d->links_base, d->links_key, &who, NULL);
         links.unsubscribe = unsub.data;
     }
+    if (rc->s->att_error) { /* as Braze: a message whose attachment failed is not sent */
+        memset(&sl->err, 0, sizeof sl->err);
+        sl->err.code = LIQ_ERENDER;
+        snprintf(sl->err.message, sizeof sl->err.message, "%s", rc->s->att_error);
+        buf_free(&unsub);
+        return;
+    }
+    links.attachments = rc->s->att;
+    links.nattachments = rc->s->natt;
     email_out out;
     int rc_ = email_render(rc->s->email, r, o, &links, sl->rcpt, mid, now, &out, &sl->err);
     buf_free(&unsub);
@@ -1309,6 +1350,8 @@ dispatcher *dsp_start(engine_t *e, const gcg_t *gcg, const smtp_opts *smtp) {
     pthread_mutex_init(&d->blocks_mu, NULL);
     store_t *st = engine_store(e);
     if (store_open_reader(st, &d->blocks_db) < 0 || store_cred_reader_open(st, &d->creds) < 0) abort();
+    const char *at = getenv("BRASA_ATTACHMENT_TIMEOUT_MS");
+    d->att_timeout_ms = at && atol(at) > 0 ? atol(at) : ATT_TIMEOUT_MS;
     send_fetch_opts fo = {.credential = store_cred_lookup, .credential_ud = d->creds};
     d->fetcher = send_fetcher_new(&fo);
     const char *nt = getenv("BRASA_RENDER_THREADS");

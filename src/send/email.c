@@ -141,6 +141,7 @@ int email_render(const email_src *s, liq_renderer *r, const liq_render_opts *o, 
             .text = v[F_PLAIN], .text_len = n[F_PLAIN],
             .preheader = v[F_PREHEADER] && n[F_PREHEADER] ? v[F_PREHEADER] : NULL, .preheader_len = n[F_PREHEADER],
             .headers = (const char *const *)hv, .message_id = message_id, .date_ms = now_ms,
+            .attachments = links ? links->attachments : NULL, .nattachments = links ? links->nattachments : 0,
         };
         buf_t b = BUF_INIT;
         if (mime_build(&e, &b, why, sizeof why) < 0) {

@@ -11,6 +11,7 @@
 #ifndef BR_SEND_EMAIL_H
 #define BR_SEND_EMAIL_H
 #include "links.h"
+#include "mime.h"
 #include "../liquid/liquid.h"
 #include <json-c/json.h>
 #include <stddef.h>
@@ -33,13 +34,16 @@ typedef struct {
     char *mail_from; /* the envelope sender: the From address (malloc'd) */
 } email_out;
 
-/* What email_render adds to a message for brasa's links (links.h): the
- * pixel and tracked links in the HTML (track.opens, track.clicks), and
- * List-Unsubscribe with RFC 8058's one-click List-Unsubscribe-Post when
- * unsubscribe is set (unless the message has its own List-Unsubscribe). */
+/* What email_render adds to a message beyond its fields: for brasa's links
+ * (links.h), the pixel and tracked links in the HTML (track.opens,
+ * track.clicks) and List-Unsubscribe with RFC 8058's one-click
+ * List-Unsubscribe-Post when unsubscribe is set (unless the message has
+ * its own List-Unsubscribe); and the send's attachments. */
 typedef struct {
     lnk_ctx track;
     const char *unsubscribe; /* the recipient's unsubscribe URL, or NULL */
+    const mime_attachment *attachments; /* the send's files (attach.h) */
+    int nattachments;
 } email_links;
 
 /* Renders s for the address `to` with o (the recipient's Liquid context)

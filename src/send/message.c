@@ -5,6 +5,8 @@
  * Email: the shape of Braze's email object; its delivery is the email
  * channel's (an SMTP relay must be configured before one is sent). */
 #include "message.h"
+#include "attach.h"
+#include "../lib/httpc.h"
 #include "../lib/err.h"
 #include "../lib/json.h"
 #include "../lib/mem.h"
@@ -115,7 +117,32 @@ static int check_email(json_object *m, const char *pre, char *why, size_t whylen
     if ((v = json_get(m, "extras")) && !json_object_is_type(v, json_type_object)) FAIL("%s.extras must be an object", pre);
     if ((v = json_get(m, "should_inline_css")) && !json_object_is_type(v, json_type_boolean))
         FAIL("%s.should_inline_css must be a boolean", pre);
-    if ((v = json_get(m, "attachments")) && !json_object_is_type(v, json_type_array)) FAIL("%s.attachments must be an array", pre);
+    if ((v = json_get(m, "attachments"))) {
+        snprintf(what, sizeof what, "%s.attachments", pre);
+        return msg_check_attachments(v, what, why, whylen);
+    }
+    return 0;
+}
+
+int msg_check_attachments(json_object *v, const char *what, char *why, size_t whylen) {
+    if (!json_object_is_type(v, json_type_array)) FAIL("%s must be an array", what);
+    if (json_object_array_length(v) > ATT_MAX_FILES) FAIL("%s has more than %d files", what, ATT_MAX_FILES);
+    for (size_t i = 0; i < json_object_array_length(v); i++) {
+        json_object *a = json_object_array_get_idx(v, i), *x;
+        if (!json_object_is_type(a, json_type_object)) FAIL("%s[%zu] must be an object with file_name and url", what, i);
+        json_object_object_foreach(a, k, val) {
+            (void)val;
+            if (strcmp(k, "file_name") && strcmp(k, "url") && strcmp(k, "basic_auth_credential"))
+                FAIL("%s[%zu]: unknown field '%.60s'", what, i, k);
+        }
+        if (!is_str(x = json_get(a, "file_name")) || !att_name_ok(json_object_get_string(x)))
+            FAIL("%s[%zu].file_name must be a name of 1 to %d characters without an extension, '/' or '\\'", what, i,
+                 ATT_NAME_MAX);
+        if (!is_str(x = json_get(a, "url")) || !httpc_url_valid(json_object_get_string(x)))
+            FAIL("%s[%zu].url must be an http:// or https:// URL", what, i);
+        if ((x = json_get(a, "basic_auth_credential")) && !is_str(x))
+            FAIL("%s[%zu].basic_auth_credential must be the name of a credential", what, i);
+    }
     return 0;
 }
 

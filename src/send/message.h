@@ -38,6 +38,9 @@ int msg_check(msg_channel ch, json_object *m, bool in_campaign, const char *pref
 /* Checks that every Liquid string of a checked message compiles; BR_EINVAL
  * with "FIELD: line L, column C: ..." otherwise. */
 int msg_check_liquid(msg_channel ch, json_object *m, const char *prefix, char *why, size_t whylen);
+/* Checks Braze's attachments array (send/attach.h: at most ATT_MAX_FILES
+ * {"file_name", "url", "basic_auth_credential"?}); what names it in why. */
+int msg_check_attachments(json_object *v, const char *what, char *why, size_t whylen);
 
 /* A checked message's Liquid string v compiled (NULL when v is absent);
  * the dispatcher compiles each field once per dispatch. */

@@ -13,6 +13,7 @@
 #include "../lib/timefmt.h"
 #include "../lib/utf8.h"
 
+#include <ctype.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -435,6 +436,37 @@ static void put_part(buf_t *b, const char *boundary, const char *type, const buf
     buf_append(b, "\r\n", 2);
 }
 
+/* A parameter of a part's header: name="value" for printable ASCII without
+ * quotes or backslashes, else RFC 2231's name*=UTF-8''%XX form. */
+static void put_param(buf_t *b, const char *name, const char *v) {
+    bool plain = true;
+    for (const char *p = v; *p; p++) plain &= *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\';
+    if (plain) {
+        buf_printf(b, ";\r\n %s=\"%s\"", name, v);
+        return;
+    }
+    buf_printf(b, ";\r\n %s*=UTF-8''", name);
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if (isalnum(*p) || strchr("!#$&+-.^_`|~", *p)) buf_append(b, (const char *)p, 1);
+        else buf_printf(b, "%%%02X", *p);
+    }
+}
+
+/* A file: base64 in lines of 76 (RFC 2045). */
+static void put_attachment(buf_t *b, const char *boundary, const mime_attachment *a) {
+    buf_printf(b, "--%s\r\nContent-Type: %s", boundary, a->type);
+    put_param(b, "name", a->filename);
+    buf_puts(b, "\r\nContent-Disposition: attachment");
+    put_param(b, "filename", a->filename);
+    buf_puts(b, "\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+    char line[80];
+    for (size_t i = 0; i < a->len; i += 57) {
+        int n = EVP_EncodeBlock((unsigned char *)line, (const unsigned char *)a->data + i, (int)(a->len - i < 57 ? a->len - i : 57));
+        buf_append(b, line, (size_t)n);
+        buf_append(b, "\r\n", 2);
+    }
+}
+
 int mime_build(const mime_email *e, buf_t *out, char *why, size_t whylen) {
     if (check_email(e, why, whylen)) return -1;
     char date[40], boundary[35];
@@ -449,6 +481,10 @@ int mime_build(const mime_email *e, buf_t *out, char *why, size_t whylen) {
     buf_printf(out, "Message-ID: <%s@%s>\r\n", e->message_id, strchr(e->from->addr, '@') + 1);
     buf_puts(out, "MIME-Version: 1.0\r\n");
     for (const char *const *h = e->headers; h && *h; h += 2) mime_header(out, h[0], h[1], h[1] ? strlen(h[1]) : 0);
+    char mixed[36];
+    snprintf(mixed, sizeof mixed, "m%s", boundary);
+    if (e->nattachments)
+        buf_printf(out, "Content-Type: multipart/mixed;\r\n boundary=\"%s\"\r\n\r\n--%s\r\n", mixed, mixed);
     buf_printf(out, "Content-Type: multipart/alternative;\r\n boundary=\"%s\"\r\n\r\n", boundary);
 
     buf_t html = BUF_INIT, text = BUF_INIT;
@@ -461,6 +497,8 @@ int mime_build(const mime_email *e, buf_t *out, char *why, size_t whylen) {
     put_part(out, boundary, "text/plain", &text);
     put_part(out, boundary, "text/html", &html);
     buf_printf(out, "--%s--\r\n", boundary);
+    for (int i = 0; i < e->nattachments; i++) put_attachment(out, mixed, &e->attachments[i]);
+    if (e->nattachments) buf_printf(out, "--%s--\r\n", mixed);
     buf_free(&html);
     buf_free(&text);
     return 0;

@@ -33,6 +33,14 @@ typedef struct {
  * field. 0 on success. */
 int mime_addr_parse(const char *s, size_t n, mime_addr *a, char *why, size_t whylen);
 
+/* A file attached to a message. */
+typedef struct {
+    char *filename; /* UTF-8: "report.pdf" */
+    char *type;     /* "application/pdf" */
+    char *data;
+    size_t len;
+} mime_attachment;
+
 /* One message, as the email channel has rendered it for one recipient.
  * Nothing is copied or kept. */
 typedef struct {
@@ -55,13 +63,17 @@ typedef struct {
      * characters) and may not be one of the headers the builder writes;
      * values are written with mime_header. */
     const char *const *headers;
+    const mime_attachment *attachments; /* nattachments of them: a multipart/mixed around the rest */
+    int nattachments;
     const char *message_id; /* left part: Message-ID: <message_id@domain of from> */
     int64_t date_ms;        /* Date:, written in UTC */
 } mime_email;
 
 /* Appends the whole message to out: headers, then a multipart/alternative
  * body with a text/plain and a text/html part, both UTF-8 and
- * quoted-printable, lines ending in CRLF. The boundary is derived from
+ * quoted-printable, lines ending in CRLF; with attachments, that body is
+ * the first part of a multipart/mixed and each file follows in base64,
+ * its name in RFC 2231 form when it is not plain ASCII. The boundary is derived from
  * message_id. Returns 0, or -1 with why when a custom header is refused
  * (or the addresses or message_id are not usable); out is then unchanged. */
 int mime_build(const mime_email *e, buf_t *out, char *why, size_t whylen);

@@ -220,13 +220,20 @@ test('brasa smtp test: the relay accepts, refuses, or is not there', async () =>
   }
 });
 
-test('email refusals: attachments (not yet), and a relay URL that is not smtp:// or smtps://', async () => {
+test('email refusals: attachments that are not Braze\'s shape, and a relay URL that is not smtp:// or smtps://', async () => {
   const rx = await smtpReceiver();
   const srv = await h.startServer({ env: { BRASA_SMTP_URL: rx.url } });
   try {
-    const res = await post(srv, '/messages/send', { external_user_ids: ['u1'], messages: { email: {
-      app_id: 'a', from: 'news@brand.example', subject: 's', body: '<p>x</p>', attachments: [{ file_name: 'a', url: 'https://x.org/a.pdf' }] } } });
-    h.assertError(res, 400, 'Bad Request: messages.email.attachments: attachments are not supported by this server yet');
+    const send = (attachments) => post(srv, '/messages/send', { external_user_ids: ['u1'], messages: { email: {
+      app_id: 'a', from: 'news@brand.example', subject: 's', body: '<p>x</p>', attachments } } });
+    const bad = 'Bad Request: messages.email.attachments';
+    h.assertError(await send({}), 400, `${bad} must be an array`);
+    h.assertError(await send(['x']), 400, `${bad}[0] must be an object with file_name and url`);
+    h.assertError(await send([{ url: 'https://x.org/a' }]), 400, `${bad}[0].file_name must be a name of 1 to 255 characters without an extension, '/' or '\\'`);
+    h.assertError(await send([{ file_name: 'a\nb', url: 'https://x.org/a' }]), 400, /file_name must be a name/);
+    h.assertError(await send([{ file_name: 'a', url: 'ftp://x.org/a' }]), 400, `${bad}[0].url must be an http:// or https:// URL`);
+    h.assertError(await send([{ file_name: 'a', url: 'https://x.org/a', basic_auth_credential: 5 }]), 400,
+      `${bad}[0].basic_auth_credential must be the name of a credential`);
     assert.equal(rx.got.length, 0);
   } finally {
     await srv.stop();

@@ -465,8 +465,14 @@ function triggerCases(base) {
     ...['x', {}, 5].map((v) => [`attachments ${show(v)}`, base({ attachments: v }), 400, `${BAD}'attachments' must be an array`]),
     ['attachments with broadcast', base({ recipients: undefined, broadcast: true, attachments: [] }), 400,
       `${BAD}'attachments' cannot be used with broadcast`],
-    ['attachments (not yet)', base({ attachments: [{ file_name: 'a', url: 'https://example.com/a.pdf' }] }), 400,
-      `${BAD}'attachments' are not supported by this server yet`],
+    ['attachment without a url', base({ attachments: [{ file_name: 'a' }] }), 400,
+      `${BAD}attachments[0].url must be an http:// or https:// URL`],
+    ['attachment with a path in its name', base({ attachments: [{ file_name: '../etc/passwd', url: 'https://example.com/a' }] }), 400,
+      `${BAD}attachments[0].file_name must be a name of 1 to 255 characters without an extension, '/' or '\\'`],
+    ['attachment with an unknown field', base({ attachments: [{ file_name: 'a', url: 'https://example.com/a', size: 1 }] }), 400,
+      `${BAD}attachments[0]: unknown field 'size'`],
+    ['eleven attachments', base({ attachments: Array.from({ length: 11 }, () => ({ file_name: 'a', url: 'https://example.com/a' })) }), 400,
+      `${BAD}attachments has more than 10 files`],
   ];
 }
 
