@@ -47,17 +47,8 @@ int store_email_bounce_remove(sqlite3 *db, const char *address) {
     return rc < 0 ? rc : sqlite3_changes(db) ? 0 : BR_ENOTFOUND;
 }
 
-int store_email_bounces(sqlite3 *db, const char *address, int64_t from_ms, int64_t to_ms, int limit, int offset,
-                        store_bounce_row **rows, int *n) {
-    char k[STORE_EMAIL_MAX + 1];
-    sqlite3_stmt *st = store_prep(db, address ? "SELECT address, at FROM email_bounces WHERE address = ?1 LIMIT ?4 OFFSET ?5"
-                                              : "SELECT address, at FROM email_bounces WHERE at >= ?2 AND at < ?3 "
-                                                "ORDER BY at DESC, address LIMIT ?4 OFFSET ?5");
-    if (!st) return BR_ESTORE;
-    if (address) sqlite3_bind_text(st, 1, key(address, k), -1, SQLITE_STATIC);
-    else sqlite3_bind_int64(st, 2, from_ms), sqlite3_bind_int64(st, 3, to_ms);
-    sqlite3_bind_int(st, 4, limit);
-    sqlite3_bind_int(st, 5, offset);
+/* Collects (address, at) rows from a prepared statement. */
+static int collect(sqlite3_stmt *st, store_bounce_row **rows, int *n) {
     int cap = 0, rc;
     *rows = NULL;
     *n = 0;
@@ -72,6 +63,85 @@ int store_email_bounces(sqlite3 *db, const char *address, int64_t from_ms, int64
     *rows = NULL;
     *n = 0;
     return BR_ESTORE;
+}
+
+int store_email_bounces(sqlite3 *db, const char *address, int64_t from_ms, int64_t to_ms, int limit, int offset,
+                        store_bounce_row **rows, int *n) {
+    char k[STORE_EMAIL_MAX + 1];
+    sqlite3_stmt *st = store_prep(db, address ? "SELECT address, at FROM email_bounces WHERE address = ?1 LIMIT ?4 OFFSET ?5"
+                                              : "SELECT address, at FROM email_bounces WHERE at >= ?2 AND at < ?3 "
+                                                "ORDER BY at DESC, address LIMIT ?4 OFFSET ?5");
+    if (!st) return BR_ESTORE;
+    if (address) sqlite3_bind_text(st, 1, key(address, k), -1, SQLITE_STATIC);
+    else sqlite3_bind_int64(st, 2, from_ms), sqlite3_bind_int64(st, 3, to_ms);
+    sqlite3_bind_int(st, 4, limit);
+    sqlite3_bind_int(st, 5, offset);
+    return collect(st, rows, n);
+}
+
+/* ---- global states and spam ------------------------------------------------ */
+
+int store_email_state_put(sqlite3 *db, const char *address, const char *state, int64_t at_ms) {
+    char k[STORE_EMAIL_MAX + 1];
+    sqlite3_stmt *st = store_prep(db, "INSERT OR REPLACE INTO email_states (address, state, at) VALUES (?, ?, ?)");
+    if (!st) return BR_ESTORE;
+    sqlite3_bind_text(st, 1, key(address, k), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, at_ms);
+    return store_done(db, st);
+}
+
+int store_email_states_each(sqlite3 *db, int (*fn)(void *arg, const char *address, const char *state, int64_t at_ms),
+                            void *arg) {
+    sqlite3_stmt *st = store_prep(db, "SELECT address, state, at FROM email_states");
+    if (!st) return BR_ESTORE;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int frc = fn(arg, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+                     sqlite3_column_int64(st, 2));
+        if (frc < 0) {
+            sqlite3_finalize(st);
+            return frc;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : BR_ESTORE;
+}
+
+int store_email_unsubscribes(sqlite3 *db, const char *address, int64_t from_ms, int64_t to_ms, int limit, int offset,
+                             bool asc, store_bounce_row **rows, int *n) {
+    char k[STORE_EMAIL_MAX + 1];
+    const char *sql = address ? "SELECT address, at FROM email_states WHERE address = ?1 AND state = 'unsubscribed' "
+                                "LIMIT ?4 OFFSET ?5"
+                      : asc ? "SELECT address, at FROM email_states WHERE state = 'unsubscribed' AND at >= ?2 AND at < ?3 "
+                              "ORDER BY at, address LIMIT ?4 OFFSET ?5"
+                            : "SELECT address, at FROM email_states WHERE state = 'unsubscribed' AND at >= ?2 AND at < ?3 "
+                              "ORDER BY at DESC, address LIMIT ?4 OFFSET ?5";
+    sqlite3_stmt *st = store_prep(db, sql);
+    if (!st) return BR_ESTORE;
+    if (address) sqlite3_bind_text(st, 1, key(address, k), -1, SQLITE_STATIC);
+    else sqlite3_bind_int64(st, 2, from_ms), sqlite3_bind_int64(st, 3, to_ms);
+    sqlite3_bind_int(st, 4, limit);
+    sqlite3_bind_int(st, 5, offset);
+    return collect(st, rows, n);
+}
+
+int store_email_spam_add(sqlite3 *db, const char *address, int64_t at_ms) {
+    char k[STORE_EMAIL_MAX + 1];
+    sqlite3_stmt *st = store_prep(db, "INSERT OR REPLACE INTO email_spam (address, at) VALUES (?, ?)");
+    if (!st) return BR_ESTORE;
+    sqlite3_bind_text(st, 1, key(address, k), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, at_ms);
+    return store_done(db, st);
+}
+
+int store_email_spam_remove(sqlite3 *db, const char *address) {
+    char k[STORE_EMAIL_MAX + 1];
+    sqlite3_stmt *st = store_prep(db, "DELETE FROM email_spam WHERE address = ?");
+    if (!st) return BR_ESTORE;
+    sqlite3_bind_text(st, 1, key(address, k), -1, SQLITE_STATIC);
+    int rc = store_done(db, st);
+    return rc < 0 ? rc : sqlite3_changes(db) ? 0 : BR_ENOTFOUND;
 }
 
 void store_bounce_rows_free(store_bounce_row *rows, int n) {

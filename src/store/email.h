@@ -1,5 +1,6 @@
-/* email.h -- SQL for the email channel's state (sql/014_email.sql): the
- * addresses that hard-bounced.
+/* email.h -- SQL for the email channel's state (sql/014_email.sql,
+ * 017_email_state.sql): the addresses that hard-bounced, the global state
+ * last set for an address, and spam reports.
  *
  * The dispatcher asks store_email_bounced before it renders a message to
  * an address; the progress op (messaging.h) adds the addresses a relay
@@ -32,5 +33,20 @@ typedef struct {
 int store_email_bounces(sqlite3 *db, const char *address, int64_t from_ms, int64_t to_ms, int limit, int offset,
                         store_bounce_row **rows, int *n);
 void store_bounce_rows_free(store_bounce_row *rows, int n);
+
+/* The global state ("subscribed", "unsubscribed", "opted_in") last set for
+ * an address; the engine's copy (core/subs.h) is loaded with _each at
+ * start and its changes written with _put in each batch. */
+int store_email_state_put(sqlite3 *db, const char *address, const char *state, int64_t at_ms);
+int store_email_states_each(sqlite3 *db, int (*fn)(void *arg, const char *address, const char *state, int64_t at_ms),
+                            void *arg);
+/* Addresses whose state is unsubscribed, as store_email_bounces (asc:
+ * oldest first). */
+int store_email_unsubscribes(sqlite3 *db, const char *address, int64_t from_ms, int64_t to_ms, int limit, int offset,
+                             bool asc, store_bounce_row **rows, int *n);
+/* Spam reports: add one (a feedback loop), lift one (BR_ENOTFOUND when it
+ * was not there). */
+int store_email_spam_add(sqlite3 *db, const char *address, int64_t at_ms);
+int store_email_spam_remove(sqlite3 *db, const char *address);
 
 #endif
