@@ -2,6 +2,7 @@
 #include "track.h"
 #include "engage.h"
 #include "limits.h"
+#include "subs.h"
 #include "../lib/json.h"
 #include "../lib/mem.h"
 #include "../lib/varint.h"
@@ -61,6 +62,7 @@ static uint32_t create(track_ctx *c, const track_ident *id) {
     set_identity(&e, id);
     uint32_t row = create_with(c, &e);
     pedit_close(&e);
+    if (id->kind == ID_EMAIL) subs_after_track(c, row, NULL, NULL);
     return row;
 }
 
@@ -72,37 +74,6 @@ static uint32_t resolve(track_ctx *c, const track_ident *id, bool may_create) {
 }
 
 /* ---- attributes ---------------------------------------------------------- */
-
-typedef struct {
-    track_ctx *c;
-    uint32_t self;
-    const char *state;
-} share_arg;
-
-static void share_one(uint32_t row, void *arg) {
-    share_arg *a = arg;
-    if (row == a->self) return;
-    pedit e;
-    pedit_open(&e, users_get(a->c->users, row)->blob);
-    pedit_set(&e, pkey(PF_EMAIL_SUBSCRIBE, PK_ATTR), PT_STR, a->state, strlen(a->state));
-    /* Not an identifier: the commit does not touch the index being walked. */
-    if (e.changed) users_commit(a->c->users, row, &e, (uint32_t)(a->c->now_ms / 1000));
-    pedit_close(&e);
-    a->c->touch(a->c->touch_arg, row);
-}
-
-/* Braze: setting email_subscribe through /users/track also sets it on the
- * other users with that email (an unsubscribe must reach duplicates). */
-static void share_email_state(track_ctx *c, uint32_t row, const char *state) {
-    pfield f;
-    profile_t *p = users_get(c->users, row);
-    if (!p->blob || !profile_get(p->blob, pkey(PF_EMAIL, PK_ATTR), &f)) return;
-    char email[256];
-    if (f.len >= sizeof email) return;
-    memcpy(email, f.p, f.len); /* the blob may be replaced while walking */
-    share_arg a = {c, row, state};
-    users_each_email(c->users, email, f.len, share_one, &a);
-}
 
 #define LIST_FIELDS (1u << PF_ALIASES | 1u << PF_DEVICES | 1u << PF_PUSH_TOKENS | 1u << PF_OLD_EXTERNAL_IDS)
 
@@ -122,6 +93,8 @@ static void apply_attrs(track_ctx *c, const track_cmd *cmd, track_attrs *o) {
     uint32_t row = find(c->users, &o->id);
     if (row == USERS_NONE && (!o->may_create || o->id.kind == ID_BRAZE)) return;
     const uint8_t *old = row == USERS_NONE ? NULL : users_get(c->users, row)->blob;
+    subs_before before;
+    subs_before_of(old, &before);
     pedit e;
     pedit_open(&e, old);
     if (row == USERS_NONE) set_identity(&e, &o->id);
@@ -136,7 +109,7 @@ static void apply_attrs(track_ctx *c, const track_cmd *cmd, track_attrs *o) {
     else if (e.changed) users_commit(c->users, row, &e, (uint32_t)(c->now_ms / 1000));
     pedit_close(&e);
     c->touch(c->touch_arg, row);
-    if (o->email_subscribe) share_email_state(c, row, o->email_subscribe);
+    subs_after_track(c, row, &before, o->email_subscribe);
 }
 
 /* ---- push token import ----------------------------------------------------- */
@@ -261,6 +234,8 @@ static void apply_import(track_ctx *c, track_attrs *o) {
         json_object *tok = json_object_array_get_idx(o->tokens, i);
         if (row != USERS_NONE && has_token(users_get(c->users, row)->blob, tok)) continue;
         pedit e;
+        subs_before before;
+        subs_before_of(row == USERS_NONE ? NULL : users_get(c->users, row)->blob, &before);
         if (row == USERS_NONE) {
             if (!o->may_create) continue;
             pedit_open(&e, NULL);
@@ -282,7 +257,7 @@ static void apply_import(track_ctx *c, track_attrs *o) {
         pedit_close(&e);
         t[i].row = row;
         c->touch(c->touch_arg, row);
-        if (o->email_subscribe) share_email_state(c, row, o->email_subscribe);
+        subs_after_track(c, row, &before, o->email_subscribe);
     }
     free(t);
 }

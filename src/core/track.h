@@ -81,6 +81,8 @@ typedef struct {
     uint64_t event_base;   /* event ids are "<event_base hex>-<idx>-<sub>" */
     void (*touch)(void *arg, uint32_t row); /* a row changed */
     void *touch_arg;
+    struct subs_kept *kept; /* the kept email states of addresses (subs.h); NULL: none */
+    uint32_t subs_events;   /* subs.c: its events so far (their ids) */
 } track_ctx;
 
 /* Applies every object of the command; refusals go into cmd->attrs[i].refused. */

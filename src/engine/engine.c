@@ -8,6 +8,7 @@
 #include "../lib/err.h"
 #include "../lib/log.h"
 #include "../lib/mem.h"
+#include "../store/email.h"
 #include "../store/journal.h"
 
 #include <stdio.h>
@@ -177,6 +178,28 @@ static void batch_done(void *arg, int rc) {
     batch_free(b);
 }
 
+typedef struct {
+    subs_kept_row *rows;
+    int n;
+} kept_write;
+
+static int kept_write_op(sqlite3 *db, void *arg) {
+    kept_write *kw = arg;
+    for (int i = 0; i < kw->n; i++) {
+        int rc = store_email_state_put(db, kw->rows[i].address, subs_state_name(kw->rows[i].state), kw->rows[i].at_ms);
+        if (rc < 0) return BR_ESTORE; /* memory is ahead of the disk: the batch fails */
+    }
+    return 0;
+}
+
+static void kept_write_free(void *arg) {
+    kept_write *kw = arg;
+    subs_kept_rows_free(kw->rows, kw->n);
+    free(kw);
+}
+
+static void later_add(engine_t *e, store_op_fn op, void *arg, void (*free_arg)(void *), void (*done)(void *, int));
+
 /* Turns what the commands changed into records and rows to write. */
 static void batch_collect(engine_t *e, batch *b) {
     for (uint32_t i = 0; i < e->batch.n; i++) {
@@ -227,6 +250,10 @@ static void batch_collect(engine_t *e, batch *b) {
         buf_append(&b->names, s, len);
     }
     e->names_saved = names_next(e->names);
+    /* The kept email states this batch changed (core/subs.h). */
+    kept_write *kw = xmalloc(sizeof *kw);
+    if ((kw->rows = subs_kept_take(e->kept, &kw->n))) later_add(e, kept_write_op, kw, kept_write_free, NULL);
+    else free(kw);
 }
 
 /* Hands the batch to the store (or, with nothing in it, drops it). */
@@ -266,8 +293,16 @@ static void batch_close(engine_t *e, batch *b) {
 void engine_apply(engine_t *e, eng_cmd *c, buf_t *outbox, uint64_t event_base) {
     switch (c->kind) {
     case ENG_TRACK: {
-        track_ctx tc = {e->users, e->names, c->now_ms, outbox, event_base, engine_touch, e};
+        track_ctx tc = {e->users, e->names, c->now_ms, outbox, event_base, engine_touch, e, e->kept, 0};
         track_apply(&tc, c->arg);
+        break;
+    }
+    case ENG_SUBSCRIPTION: {
+        subs_cmd *sc = c->arg;
+        track_ctx tc = {e->users, e->names, c->now_ms, outbox, event_base, engine_touch, e, e->kept, 0};
+        subs_apply(&tc, sc);
+        for (; sc; sc = sc->next)
+            if (sc->op) later_add(e, sc->op, sc->op_arg, NULL, NULL); /* in this batch, with the change */
         break;
     }
     case ENG_IDENTITY: {
@@ -670,6 +705,7 @@ int engine_open(store_t *store, engine_t **out) {
     e->store = store;
     e->names = names_new();
     e->cohorts = cohorts_new();
+    e->kept = subs_kept_new();
     pthread_mutex_init(&e->lock, NULL);
     pthread_cond_init(&e->wake, NULL);
     pthread_cond_init(&e->drained, NULL);
@@ -717,6 +753,7 @@ void engine_free(engine_t *e) {
     users_free(e->users);
     names_free(e->names);
     cohorts_free(e->cohorts);
+    subs_kept_free(e->kept);
     cols_free(e->cols);
     free(e->dirty.v);
     free(e->stale.v);

@@ -34,6 +34,7 @@
 #include "../core/identity.h"
 #include "../core/merge.h"
 #include "../core/names.h"
+#include "../core/subs.h"
 #include "../core/track.h"
 #include "../core/users.h"
 #include "../store/store.h"
@@ -54,6 +55,7 @@ typedef enum {
     ENG_MERGE,        /* arg: merge_cmd; outcome: merge_cmd->n bytes */
     ENG_COHORT_NAME,  /* arg: cohort_cmd; result: cohort */
     ENG_COHORT_USERS, /* arg: cohort_cmd; result: cohort */
+    ENG_SUBSCRIPTION, /* arg: subs_cmd (core/subs.h): email and group states */
 } eng_kind;
 
 struct eng_cmd {

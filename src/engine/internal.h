@@ -26,6 +26,7 @@ struct engine {
     users_t *users;
     names_t *names;
     cohorts_t *cohorts;
+    subs_kept *kept;  /* the kept email states of addresses (core/subs.h) */
     cols_t *cols;     /* built after load + replay */
     rowlist dirty;    /* for the next checkpoint */
     rowlist stale;    /* for engine_columns() */

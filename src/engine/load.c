@@ -12,6 +12,7 @@
 #include "../lib/err.h"
 #include "../lib/log.h"
 #include "../lib/mem.h"
+#include "../store/email.h"
 #include "../store/journal.h"
 
 #include <stdlib.h>
@@ -26,6 +27,12 @@ void engine_set_legacy(eng_legacy_fn decode, void (*free_cmd)(eng_cmd *c)) {
 }
 
 static int load_name(void *arg, uint32_t id, const char *s, size_t n) { return names_load_one(arg, id, s, n); }
+
+static int load_kept(void *arg, const char *address, const char *state, int64_t at_ms) {
+    int s = subs_state_parse(state, false);
+    if (s >= 0) subs_kept_set(arg, address, strlen(address), (subs_state)s, at_ms, false);
+    return 0;
+}
 
 static int load_profile(void *arg, const store_profile_row *r) {
     engine_t *e = arg;
@@ -101,6 +108,7 @@ static int load_op(sqlite3 *db, void *arg) {
     e->users = users_new(inst);
     if ((rc = store_names_each(db, load_name, e->names)) < 0) return rc;
     e->names_saved = names_next(e->names);
+    if ((rc = store_email_states_each(db, load_kept, e->kept)) < 0) return rc;
     rc = ckpt_load_seq(e->ck, &e->loaded_seq);
     if (rc == 0) {
         /* profiles.db is the checkpoint. If it is ahead of this brasa.db

@@ -610,6 +610,8 @@ static int copy_read(engine_t *e, void *arg) {
         if (a->d->gcg && gcg_enabled(a->d->gcg) && gcg_has(a->d->gcg, u, row)) continue; /* the Global Control Group */
         users_braze_id(u, row, a->bz[i]);
         a->users[i] = export_user(u, engine_names(e), row, &a->d->fields);
+        /* subscribed_state.${<group id>} (subscribed_state.${email_global} is email_subscribe) */
+        json_object_object_add(a->users[i], "subscribed_state", subs_group_states(users_get(u, row)->blob));
         const char *x = json_object_get_string(json_get(a->users[i], "external_id"));
         a->ext[i] = x ? xstrdup(x) : NULL;
     }
