@@ -7,6 +7,7 @@
 #include "segment.h"
 #include "../lib/buf.h"
 #include "../lib/err.h"
+#include "../lib/json.h"
 #include "../lib/mem.h"
 #include "../lib/relin.h"
 #include "../lib/timefmt.h"
@@ -33,6 +34,7 @@ enum {
     F_COHORT,
     F_SEGMENT,
     F_SUB,       /* email/push subscription status: no value = "subscribed" */
+    F_GROUP,     /* a subscription group's state: no value = neither state */
 };
 
 /* Operators. The negated forms are NOT of a positive one (neg below). */
@@ -139,6 +141,7 @@ static const struct {
     {"total_revenue", F_ATTR, PF_TOTAL_REVENUE, C_GEN | C_NUM},
     {"email_subscription_status", F_SUB, PF_EMAIL_SUBSCRIBE, C_SUB},
     {"push_subscription_status", F_SUB, PF_PUSH_SUBSCRIBE, C_SUB},
+    {"subscription_group", F_GROUP, PF_SUBSCRIPTION_GROUPS, C_SUB},
     {"last_used_app", F_ATTR, PF_LAST_SESSION, C_GEN | C_TIME},
     {"email", F_PRESENCE, PF_EMAIL, C_GEN},
     {"phone", F_PRESENCE, PF_PHONE, C_GEN},
@@ -172,6 +175,8 @@ struct snode {
     double a, b;     /* numbers; times in ms */
     int64_t n;       /* counts, days */
     int64_t days;    /* event window, 0 = all time */
+    char *needle;    /* subscription groups: the group's key as stored, "\"id\":" */
+    size_t nneedle;
     relin_t *re;
     snode *sub;      /* segment */
 };
@@ -199,6 +204,7 @@ static void node_free(snode *n) {
     free(n->kids);
     free(n->name);
     free(n->cohort_id);
+    free(n->needle);
     for (int i = 0; i < n->nstrs; i++) free(n->strs[i]);
     free(n->strs);
     free(n->lens);
@@ -282,6 +288,26 @@ static snode *compile_leaf(cctx *c, json_object *j, const char *path, int depth)
             n->name = xstrdup(s);
         }
         break;
+    case F_GROUP: {
+        /* The attribute is a JSON object written by json-c (JSON_PLAIN):
+         * the group's key is found as json-c escapes it. */
+        const char *g = jstr(j, "group_id");
+        if (!g || !*g) {
+            node_free(n);
+            return bad(c, path, "a subscription_group filter needs a string 'group_id'", NULL);
+        }
+        n->name = xstrdup(g);
+        json_object *k = json_object_new_string(g);
+        size_t kl;
+        const char *kt = json_text(k, &kl);
+        n->needle = xmalloc(kl + 2);
+        memcpy(n->needle, kt, kl);
+        n->needle[kl] = ':';
+        n->needle[kl + 1] = '\0';
+        n->nneedle = kl + 1;
+        json_object_put(k);
+        break;
+    }
     case F_COHORT: {
         const char *p = jstr(j, "partner"), *id = jstr(j, "cohort_id");
         if (!p || !*p || !id || !*id) {
@@ -446,6 +472,11 @@ static snode *compile_leaf(cctx *c, json_object *j, const char *path, int depth)
         node_free(n);
         return bad(c, path, "random_bucket values are 0 to 9999", NULL);
     }
+    for (int i = 0; n->f == F_GROUP && i < n->nstrs; i++)
+        if (n->lens[i] != strlen(n->strs[i]) || (strcmp(n->strs[i], "subscribed") && strcmp(n->strs[i], "unsubscribed"))) {
+            node_free(n);
+            return bad(c, path, "%s values are 'subscribed' and 'unsubscribed'", type);
+        }
     for (int i = 0; n->f == F_SUB && i < n->nstrs; i++)
         if (n->lens[i] != strlen(n->strs[i]) ||
             (strcmp(n->strs[i], "opted_in") && strcmp(n->strs[i], "subscribed") && strcmp(n->strs[i], "unsubscribed"))) {
@@ -642,6 +673,23 @@ static bool event_test(const snode *n, uint64_t count, uint64_t in_window, int64
     return false;
 }
 
+/* A subscription group's state in a profile: its value in the stored
+ * object, found by key. In JSON text a '"' inside a string is escaped, so
+ * a key is the needle right after '{' or ','. */
+static bool group_test(const snode *n, const uint8_t *blob) {
+    pfield f;
+    if (!blob || !profile_get(blob, pkey(PF_SUBSCRIPTION_GROUPS, PK_ATTR), &f) || f.type != PT_JSON) return false;
+    const char *h = (const char *)f.p;
+    for (size_t i = 1; i + n->nneedle < f.len; i++) {
+        if ((h[i - 1] != '{' && h[i - 1] != ',') || memcmp(h + i, n->needle, n->nneedle)) continue;
+        const char *v = h + i + n->nneedle, *end = h + f.len;
+        if (*v != '"') return false;
+        const char *q = memchr(v + 1, '"', (size_t)(end - v - 1));
+        return q && str_test(n, v + 1, (size_t)(q - v - 1));
+    }
+    return false;
+}
+
 static uint32_t leaf_name_id(const snode *n, const seg_env *env) {
     if (n->std) return n->std;
     return n->name ? names_find(env->names, n->name, strlen(n->name)) : 0;
@@ -667,6 +715,7 @@ static bool ref_leaf(const snode *n, const seg_env *env, uint32_t row, const pro
         /* A user who never had a status has Braze's default. */
         if (!p->blob || !profile_get(p->blob, pkey(n->std, PK_ATTR), &f)) return str_test(n, SUB_DEFAULT, strlen(SUB_DEFAULT));
         return f.type == PT_STR && str_test(n, (const char *)f.p, f.len);
+    case F_GROUP: return group_test(n, p->blob);
     case F_CREATED: return time_test(n, (double)p->created * 1000, env->now_ms);
     case F_RANDOM: return num_test(n, (double)users_random_bucket(env->users, row));
     case F_EVENT:
@@ -830,6 +879,7 @@ static bool leaf_row(const prep *x, uint32_t row) {
     case F_ATTR:
     case F_PRESENCE: return attr_row(x, row);
     case F_SUB: return x->a && x->a->type[row] ? attr_row(x, row) : x->absent_ok;
+    case F_GROUP: return group_test(n, users_get(x->env->users, row)->blob);
     case F_CREATED: return time_test(n, (double)users_get(x->env->users, row)->created * 1000, x->env->now_ms);
     case F_RANDOM: return num_test(n, (double)users_random_bucket(x->env->users, row));
     case F_EVENT:
@@ -1095,7 +1145,7 @@ static int rank(const snode *n, const seg_env *env) {
         const cols_attr *a = id ? cols_attr_get(env->cols, id) : NULL;
         return !a || a->nums ? 1 : 2;
     }
-    if (n->f == F_SEGMENT) return 3;
+    if (n->f == F_SEGMENT || n->f == F_GROUP) return 3; /* F_GROUP reads blobs */
     if (n->f == F_ATTR && n->op->op >= OP_ANY && n->op->op <= OP_SIZE_LT) return 3; /* reads blobs */
     return 2;
 }
@@ -1151,6 +1201,11 @@ static void describe_leaf(const snode *n, buf_t *b) {
         break;
     case F_PRESENCE:
     case F_SUB: buf_printf(b, "%s ", n->ftype); break;
+    case F_GROUP:
+        buf_puts(b, "subscription group ");
+        q(b, n->name, strlen(n->name));
+        buf_puts(b, " ");
+        break;
     case F_CREATED: buf_puts(b, "profile created "); break;
     case F_RANDOM: buf_puts(b, "random bucket "); break;
     case F_EVENT:
