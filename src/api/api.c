@@ -21,6 +21,7 @@ const http_route *const api_tables[] = {
     api_messages_routes,
     api_email_routes,
     api_tracking_routes,
+    api_subscriptions_routes,
     NULL,
 };
 

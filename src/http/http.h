@@ -68,6 +68,10 @@ http_ctx *http_context(http_req *r);
 json_object *http_body(http_req *r);
 /* A query-string parameter (decoded), or NULL. */
 const char *http_query(http_req *r, const char *name);
+/* Every value of a repeated query parameter (name=a&name=b, and Braze's
+ * name[]=a&name[]=b), at most max into out; returns how many there are
+ * (which may exceed max). */
+int http_query_all(http_req *r, const char *name, const char **out, int max);
 /* A request header (case-insensitive name), or NULL. */
 const char *http_header(http_req *r, const char *name);
 /* The value of a "{name}" path segment, or NULL. */

@@ -125,6 +125,32 @@ const char *http_query(http_req *r, const char *name) {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+typedef struct {
+    const char *name;
+    size_t len;
+    const char **out;
+    int max, n;
+} query_all;
+
+static enum MHD_Result query_one(void *arg, enum MHD_ValueKind kind, const char *key, const char *value) {
+    (void)kind;
+    query_all *q = arg;
+    size_t kl = key ? strlen(key) : 0;
+    bool hit = kl >= q->len && !memcmp(key, q->name, q->len) &&
+               (kl == q->len || (kl == q->len + 2 && !strcmp(key + q->len, "[]")));
+    if (hit && value) {
+        if (q->n < q->max) q->out[q->n] = value;
+        q->n++;
+    }
+    return MHD_YES;
+}
+
+int http_query_all(http_req *r, const char *name, const char **out, int max) {
+    query_all q = {name, strlen(name), out, max, 0};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_one, &q);
+    return q.n;
+}
+
 const char *http_header(http_req *r, const char *name) {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }

@@ -83,7 +83,10 @@
     XX(CBOFFSET,    400, "Offset is invalid")                                 \
     XX(CBIDBLANK,   400, "Content Block ID cannot be blank")                  \
     XX(CBID,        400, "Content Block ID is invalid for this workspace")    \
-    XX(CBDELETED,   400, "Content Block has been deleted—content not available")
+    XX(CBDELETED,   400, "Content Block has been deleted—content not available") \
+    /* Subscription groups (Braze's texts; api/subscriptions.c) */           \
+    XX(SUBGROUP,    400, "Invalid subscription group ID")                     \
+    XX(SUBBOTH,     400, "Either an email address or a phone number should be provided, but not both.")
 
 typedef enum {
 #define XX(name, status, msg) BR_E_##name##_IDX,
