@@ -12,7 +12,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const h = require('./harness.js');
-const { smtpReceiver } = require('./smtp_receiver.js');
+const { smtpReceiver, parseEmail } = require('./smtp_receiver.js');
 
 const post = (srv, p, body) => h.request(srv, 'POST', p, { key: srv.key, body });
 const get = (srv, p) => h.request(srv, 'GET', p, { key: srv.key });
@@ -50,7 +50,8 @@ test('/email/status and /email/blocklist: every user of the address, kept for a 
       { external_id: 'ann', email: 'ann@example.com', time_zone: 'Europe/Paris' },
       { external_id: 'ann2', email: 'ANN@example.com' }, // the same address, another user
       { external_id: 'bob', email: 'bob@example.com' },
-      { external_id: 'carl', email: 'carl@example.com' },
+      { external_id: 'carl', email: 'carl@example.com',
+        subscription_groups: [{ subscription_group_id: 'grp-1', subscription_state: 'subscribed' }] },
     ] });
     let res = await post(srv, '/email/status', { email: 'Ann@Example.com', subscription_state: 'unsubscribed' });
     assert.equal(res.status, 201, res.text);
@@ -90,13 +91,17 @@ test('/email/status and /email/blocklist: every user of the address, kept for a 
     assert.equal(seg.status, 201, seg.text);
     const c = (await post(srv, '/admin/campaigns', { name: 'News', kind: 'api', variations: [{ name: 'v', channel: 'email' }] })).json;
     res = await post(srv, '/messages/send', { campaign_id: c.campaign_id, segment_id: seg.json.segment.id, broadcast: true,
-      messages: { email: { app_id: 'a', message_variation_id: c.variations[0].id, from: 'news@brand.example', subject: 'Hi',
+      messages: { email: { app_id: 'a', message_variation_id: c.variations[0].id, from: 'news@brand.example',
+        subject: 'Hi {{subscribed_state.${email_global}}} {{subscribed_state.${grp-1} | default: "none"}}',
         body: '<p>News</p>' } } });
     assert.equal(res.status, 201, res.text);
     const d = await done(srv, res.json.dispatch_id);
     const got = rx.got.map((m) => m.rcpt_tos[0].toLowerCase()).sort();
     assert.deepEqual(got, ['carl@example.com', 'carl@example.com', 'later@example.com', 'optin@example.com']);
     assert.equal(d.sent, 4, JSON.stringify(d));
+    // Liquid: subscribed_state.${email_global} and subscribed_state.${<group id>}
+    const subjects = rx.got.map((m) => parseEmail(m.data).headers.subject[0]).sort();
+    assert.deepEqual(subjects, ['Hi opted_in none', 'Hi subscribed none', 'Hi subscribed none', 'Hi subscribed subscribed']);
 
     // Subscribed again, ann gets the next one.
     res = await post(srv, '/email/status', { email: 'ann@example.com', subscription_state: 'subscribed' });
