@@ -736,3 +736,28 @@ TEST(segment_strings_with_nul_bytes_compare_whole) {
     cols_free(cols);
     fixture_world_free(&fw);
 }
+
+/* subscription_group: the group's key is found as a whole key of the
+ * stored object, not inside another key or a value; a user with no state
+ * matches neither value. */
+TEST(segment_subscription_group_filter) {
+    fixture_world fw = fixture_world_new();
+    json_object_put(fixture_world_track(&fw, NOW, "{\"attributes\":["
+        "{\"external_id\":\"a\",\"subscription_groups\":[{\"subscription_group_id\":\"g1\",\"subscription_state\":\"subscribed\"}]},"
+        "{\"external_id\":\"b\",\"subscription_groups\":[{\"subscription_group_id\":\"xg1\",\"subscription_state\":\"subscribed\"},"
+        "{\"subscription_group_id\":\"g1\",\"subscription_state\":\"unsubscribed\"}]},"
+        "{\"external_id\":\"c\",\"subscription_groups\":[{\"subscription_group_id\":\"a/\\\"g1\",\"subscription_state\":\"subscribed\"}]},"
+        "{\"external_id\":\"d\"}]}").errors);
+    cols_t *cols = cols_new();
+    cols_build(cols, fw.u);
+    T_EQ_INT(count_of(&fw, cols, "{\"type\":\"subscription_group\",\"group_id\":\"g1\",\"op\":\"equals\",\"value\":\"subscribed\"}"), 1);
+    T_EQ_INT(count_of(&fw, cols, "{\"type\":\"subscription_group\",\"group_id\":\"g1\",\"op\":\"equals\",\"value\":\"unsubscribed\"}"), 1);
+    T_EQ_INT(count_of(&fw, cols, "{\"type\":\"subscription_group\",\"group_id\":\"g1\",\"op\":\"not_equals\",\"value\":\"subscribed\"}"), 3);
+    T_EQ_INT(count_of(&fw, cols, "{\"type\":\"subscription_group\",\"group_id\":\"a/\\\"g1\",\"op\":\"in\",\"value\":[\"subscribed\"]}"), 1);
+    T_EQ_INT(count_of(&fw, cols, "{\"type\":\"subscription_group\",\"group_id\":\"nope\",\"op\":\"in\",\"value\":[\"subscribed\",\"unsubscribed\"]}"), 0);
+    T_EQ_INT(bad_def("{\"type\":\"subscription_group\",\"op\":\"equals\",\"value\":\"subscribed\"}", "needs a string 'group_id'"), 0);
+    T_EQ_INT(bad_def("{\"type\":\"subscription_group\",\"group_id\":\"g\",\"op\":\"equals\",\"value\":\"opted_in\"}",
+                     "values are 'subscribed' and 'unsubscribed'"), 0);
+    cols_free(cols);
+    fixture_world_free(&fw);
+}
