@@ -72,10 +72,9 @@ uint32_t subs_set_email(track_ctx *c, const char *address, size_t n, subs_state 
  * This is what an unsubscribe link calls (the engine thread, in a
  * command; see subs_cmd). */
 void subs_set_user_email(track_ctx *c, uint32_t row, subs_state s, const char *source);
-/* Sets row's state in a group; a StateChange event when it changed.
- * channel ("email" or "sms") and identifier (the address or phone the
- * change came through, or NULL) go into the event. Returns whether the
- * state changed. */
+/* Sets row's state in a group; a StateChange event when it changed, with
+ * the group's channel ("email" or "sms": the channel_identifier is the
+ * user's address or phone). Returns whether the state changed. */
 bool subs_set_group(track_ctx *c, uint32_t row, const char *group_id, subs_state s, const char *channel,
                     const char *source);
 /* A user's group states as {group id: "subscribed" | "unsubscribed"}

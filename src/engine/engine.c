@@ -44,6 +44,7 @@ typedef struct {
     int64_t seq; /* 0: nothing journaled */
     int64_t at;
     bool critical; /* memory changed: its failure fails the store */
+    bool kept;     /* kept email states changed (memory too) */
     buf_t rec;     /* change records */
     buf_t outbox;  /* Currents events: "[" item, ... */
     buf_t names;   /* new names: u32 id, u32 len, bytes */
@@ -252,7 +253,7 @@ static void batch_collect(engine_t *e, batch *b) {
     e->names_saved = names_next(e->names);
     /* The kept email states this batch changed (core/subs.h). */
     kept_write *kw = xmalloc(sizeof *kw);
-    if ((kw->rows = subs_kept_take(e->kept, &kw->n))) later_add(e, kept_write_op, kw, kept_write_free, NULL);
+    if ((kw->rows = subs_kept_take(e->kept, &kw->n))) later_add(e, kept_write_op, kw, kept_write_free, NULL), b->kept = true;
     else free(kw);
 }
 
@@ -261,7 +262,7 @@ static void batch_close(engine_t *e, batch *b) {
     batch_collect(e, b);
     b->later = e->later;
     e->later = NULL;
-    b->critical = b->rec.len || b->outbox.len > 1 || b->names.len || b->ncohorts;
+    b->critical = b->rec.len || b->outbox.len > 1 || b->names.len || b->ncohorts || b->kept;
     if (b->rec.len || b->outbox.len > 1) {
         e->last_seq = b->seq;
         e->journal_bytes += b->rec.len;
