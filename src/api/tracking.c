@@ -19,12 +19,13 @@
  * recipient or send is gone still works (the pixel answers, the click
  * redirects) but records nothing. Every record is written before the
  * answer: a read of the user and the send (engine thread), for a
- * subscription link the profile's email_subscribe (ENG_TRACK, as
- * /users/track sets it, shared with every user of the address), then the
- * engagement (store/engagement.h) with its Currents event. */
+ * subscription link the global email state (core/subs.h: every user of
+ * the address, its kept state, GlobalStateChange with state_change_source
+ * "Email Link"), then the engagement (store/engagement.h) with its
+ * Currents event. */
 #include "api.h"
-#include "parse.h"
 #include "../core/export.h"
+#include "../core/subs.h"
 #include "../lib/buf.h"
 #include "../lib/clock.h"
 #include "../lib/err.h"
@@ -53,8 +54,9 @@ typedef struct {
     char *external_id, *email, *campaign_id, *send_id, *campaign_name, *variation_name;
     store_engagement e;
     buf_t events;
-    track_cmd track;
-    bool has_track;
+    subs_cmd subs;
+    char hex[25];
+    const char *hexp;
 } trk_req;
 
 static void trk_req_free(void *p) {
@@ -66,7 +68,6 @@ static void trk_req_free(void *p) {
     free(s->campaign_name);
     free(s->variation_name);
     buf_free(&s->events);
-    if (s->has_track) track_cmd_free(&s->track);
 }
 
 /* ---- answers -------------------------------------------------------------- */
@@ -220,7 +221,7 @@ static int record(http_req *r, trk_req *s) {
     return api_store(r, &s->cmd, store_engage_op, &s->e, recorded);
 }
 
-static int tracked(http_req *r, int rc) {
+static int changed(http_req *r, int rc) {
     trk_req *s = http_state_get(r);
     if (rc < 0) return rc;
     /* subscribing again or opting in is the profile's change alone */
@@ -235,25 +236,15 @@ static int read_done(http_req *r, int rc) {
         return page(r, 404, "Link no longer valid", "The subscription this link was for no longer exists.", false, NULL);
     }
     if (s->t.kind == LNK_OPEN || s->t.kind == LNK_CLICK) return record(r, s);
-    /* email_subscribe through /users/track's own path: the state is shared
-     * with every user of the address, as Braze does */
-    char hex[25];
-    str_hex(s->t.bz, 12, hex);
-    const char *state = s->t.kind == LNK_UNSUB ? "unsubscribed" : s->t.kind == LNK_SUB ? "subscribed" : "opted_in";
-    json_object *body = json_object_new_object(), *attrs = json_object_new_array(), *a = json_object_new_object();
-    json_object_object_add(a, "braze_id", json_object_new_string(hex));
-    json_object_object_add(a, "email_subscribe", json_object_new_string(state));
-    json_object_array_add(attrs, a);
-    json_object_object_add(body, "attributes", attrs);
-    api_track_result res = {0};
-    char why[200];
-    rc = api_track_parse(body, &s->track, &res, why, sizeof why);
-    json_object_put(res.errors);
-    json_object_put(body); /* the command holds its own reference */
-    if (rc < 0 || res.processed[0] != 1) return http_error(r, BR_EINTERNAL, "the subscription change did not parse");
-    s->has_track = true;
-    s->cmd = (eng_cmd){.kind = ENG_TRACK, .arg = &s->track};
-    return api_submit(r, &s->cmd, tracked);
+    /* the global state, through core/subs.h: every user of the address,
+     * the address's kept state and a GlobalStateChange event */
+    str_hex(s->t.bz, 12, s->hex);
+    s->hexp = s->hex;
+    s->subs = (subs_cmd){.kind = SUBS_EMAIL,
+                         .state = s->t.kind == LNK_UNSUB ? SUBS_UNSUBSCRIBED : s->t.kind == LNK_SUB ? SUBS_SUBSCRIBED : SUBS_OPTED_IN,
+                         .source = "Email Link", .braze_ids = &s->hexp, .nbraze = 1};
+    s->cmd = (eng_cmd){.kind = ENG_SUBSCRIPTION, .arg = &s->subs};
+    return api_submit(r, &s->cmd, changed);
 }
 
 /* ---- handlers --------------------------------------------------------------- */

@@ -145,6 +145,9 @@ test('opens, clicks and the one-click unsubscribe, followed from a received emai
     const un = ev.find((e) => e.event_type === 'users.messages.email.Unsubscribe');
     assert.deepEqual([un.external_user_id, un.email_address, un.campaign_id], ['ann', 'ann@example.com', c.campaign_id]);
 
+    const gsc = events(dir, 'users.behaviors.subscription.GlobalStateChange').filter((e) => e.state_change_source === 'Email Link');
+    assert.deepEqual(gsc.map((e) => [e.external_user_id, e.subscription_status, e.email_address]), [['ann', 'Unsubscribed', 'ann@example.com']]);
+
     // The subscribe link (a Liquid tag like the others) puts her back.
     const m2 = parseEmail(rx.got.at(-1).data);
     assert.ok(m2.headers['list-unsubscribe'][0].includes(srv.url));
