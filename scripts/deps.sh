@@ -4,8 +4,10 @@
 set -eu
 # ruby and ruby-liquid: the reference Liquid that `make liquid-diff` compares with.
 # libxml2: the HTML parser that email link rewriting and plain-text parts use.
-# python3-aiosmtpd: the SMTP server the email tests send to.
-pkgs="build-essential pkg-config clang libmicrohttpd-dev libjson-c-dev libroaring-dev libsqlite3-dev libssl-dev libzip-dev zlib1g-dev libcurl4-openssl-dev libjemalloc-dev libxml2-dev sqlite3 nodejs ruby ruby-liquid python3-aiosmtpd"
+# libopendkim-dev: DKIM signatures on email (--dkim-*).
+# python3-aiosmtpd: the SMTP server the email tests send to; python3-dkim:
+# a second DKIM implementation that checks brasa's signatures in them.
+pkgs="build-essential pkg-config clang libmicrohttpd-dev libjson-c-dev libroaring-dev libsqlite3-dev libssl-dev libzip-dev zlib1g-dev libcurl4-openssl-dev libjemalloc-dev libxml2-dev libopendkim-dev sqlite3 nodejs ruby ruby-liquid python3-aiosmtpd python3-dkim"
 [ "${1:-}" = bench ] && pkgs="$pkgs libjansson-dev libcjson-dev wrk"
 missing=""
 for p in $pkgs; do

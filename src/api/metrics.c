@@ -7,13 +7,15 @@
  * fsync times, failed writes and WAL checkpoints (store/); profiles,
  * cohorts, segments, the journal not yet checkpointed and the engine's
  * memory (read on the engine thread, like any read: never behind an
- * fsync); the process' uptime and resident memory. Names and units follow
+ * fsync); emails signed with DKIM or not; the process' uptime and
+ * resident memory. Names and units follow
  * Prometheus' conventions (_total counters, _seconds, _bytes). */
 #include "api.h"
 #include "../core/cohort.h"
 #include "../lib/buf.h"
 #include "../lib/clock.h"
 #include "../lib/metrics.h"
+#include "../send/dkim.h"
 #include "../store/segments.h"
 #include "../version.h"
 
@@ -97,6 +99,15 @@ static int metrics_done(http_req *r, int rc) {
           (double)m->eng.batches);
     metric(&b, "brasa_cohorts", "gauge", "Partner cohorts.", m->cohorts);
     metric(&b, "brasa_segments", "gauge", "Segments not archived.", (double)m->segments);
+    if (ctx->dkim) {
+        dkim_signer_stats ds = dkim_signer_get_stats(ctx->dkim);
+        metrics_head(&b, "brasa_email_dkim_total", "counter",
+                     "Emails by DKIM outcome: signed, or unsigned because From is outside --dkim-domain "
+                     "(other_domain) or libopendkim failed (failed).");
+        metrics_sample(&b, "brasa_email_dkim_total", "result=\"signed\"", (double)ds.signed_);
+        metrics_sample(&b, "brasa_email_dkim_total", "result=\"other_domain\"", (double)ds.other);
+        metrics_sample(&b, "brasa_email_dkim_total", "result=\"failed\"", (double)ds.failed);
+    }
     int out = http_reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
     buf_free(&b);
     return out;

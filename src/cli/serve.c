@@ -18,6 +18,7 @@
 #include "../engine/exporter.h"
 #include "../engine/segments.h"
 #include "../send/convert.h"
+#include "../send/dkim.h"
 #include "../send/dispatch.h"
 #include "../send/links.h"
 #include "../send/sched.h"
@@ -165,6 +166,13 @@ int cli_serve(int argc, char **argv) {
         {"smtp-user", "BRASA_SMTP_USER", NULL, "the relay's AUTH user", false, false, NULL},
         {"smtp-password", "BRASA_SMTP_PASSWORD", NULL, "the relay's AUTH password (better in the environment)", false, false,
          NULL},
+        {"dkim-domain", "BRASA_DKIM_DOMAIN", NULL,
+         "DKIM-sign email From this domain or its subdomains (d=); with --dkim-selector and --dkim-key", false, false,
+         NULL},
+        {"dkim-selector", "BRASA_DKIM_SELECTOR", NULL, "the DKIM selector (s=): the key's TXT record is SELECTOR._domainkey.DOMAIN",
+         false, false, NULL},
+        {"dkim-key", "BRASA_DKIM_KEY", NULL, "file of the DKIM private key (PEM, RSA, 2048 bits recommended)", false, false,
+         NULL},
         {NULL, NULL, NULL, NULL, false, false, NULL},
     };
     char full_usage[4096];
@@ -190,6 +198,7 @@ int cli_serve(int argc, char **argv) {
     dispatcher *dsp = NULL;
     scheduler *sch = NULL;
     converter *conv = NULL;
+    dkim_signer *dkim = NULL;
     http_server *srv = NULL, *msrv = NULL;
     char *public_url = NULL, mhost[64] = "";
     uint8_t links_key[LNK_KEY_LEN];
@@ -246,6 +255,16 @@ int cli_serve(int argc, char **argv) {
         free(why);
         goto usage;
     }
+    const char *dkd = opts_get(opts, "dkim-domain"), *dks = opts_get(opts, "dkim-selector"), *dkk = opts_get(opts, "dkim-key");
+    if ((dkd || dks || dkk) && !(dkd && dks && dkk)) {
+        fprintf(stderr, "brasa: DKIM signing needs --dkim-domain, --dkim-selector and --dkim-key together\n");
+        goto usage;
+    }
+    char dwhy[600];
+    if (dkd && !(dkim = dkim_signer_new(dkd, dks, dkk, dwhy, sizeof dwhy))) {
+        fprintf(stderr, "brasa: %s\n", dwhy);
+        goto usage;
+    }
 
     /* Threads inherit this mask; only the main thread takes the signals. */
     sigset_t sigs;
@@ -276,13 +295,15 @@ int cli_serve(int argc, char **argv) {
     /* Messaging: the dispatcher resumes what was sending, the scheduler
      * fires what came due while the server was down. */
     smtp_opts smtp = {.url = opts_get(opts, "smtp-url"), .user = opts_get(opts, "smtp-user"),
-                      .password = opts_get(opts, "smtp-password")};
+                      .password = opts_get(opts, "smtp-password"), .dkim = dkim};
     if (smtp.url && strncmp(smtp.url, "smtp://", 7) && strncmp(smtp.url, "smtps://", 8)) {
         log_error("serve: --smtp-url must be smtp://host:port or smtps://host:port, not '%s'", smtp.url);
         goto out;
     }
     if (!(dsp = dsp_start(engine, &gcg, smtp.url ? &smtp : NULL)) || !(sch = sched_start(engine, dsp))) goto out;
     if (smtp.url) log_info("serve: email through %s", smtp.url);
+    if (dkim) log_info("serve: DKIM: signing email from %s and its subdomains (selector %s)%s", dkd, dks,
+                       smtp.url ? "" : ", but there is no --smtp-url to send any");
     /* Conversions: the converter goes on from its cursor over the outbox. */
     if (!(conv = conv_start(engine))) goto out;
     /* Email links (opens, clicks, unsubscribes) are signed with a key kept
@@ -290,7 +311,7 @@ int cli_serve(int argc, char **argv) {
     if (lnk_key_load(dir, links_key) < 0) goto out;
     http_ctx ctx = {.engine = engine, .auth = auth, .rl = rl, .exporter = exporter, .public_url = public_url,
                     .data_dir = dir, .gcg = &gcg, .started_ms = clock_wall_ms(), .dispatcher = dsp,
-                    .scheduler = sch, .links_key = links_key};
+                    .scheduler = sch, .links_key = links_key, .dkim = dkim};
     if (gcg_enabled(&gcg))
         log_info("serve: Global Control Group: %u%% of users, random buckets %u to %u", gcg.percent, gcg.start,
                  (gcg.start + gcg.percent * 100 - 1) % GCG_BUCKETS);
@@ -365,6 +386,7 @@ out:
     exporter_free(exporter); /* after the handlers that kick it, before the engine its commands need */
     sched_stop(sch);         /* likewise; what they did not record is redone at the next start */
     dsp_stop(dsp);
+    dkim_signer_free(dkim);  /* after the render threads and the metrics that read it */
     conv_stop(conv);         /* a batch not recorded is read again at the next start */
     if (engine) engine_stop(engine, !store_failed(store)); /* a clean stop leaves no journal to replay */
     store_stop(store);

@@ -59,6 +59,7 @@ typedef struct {
     struct dispatcher *dispatcher; /* send/dispatch.h: woken when a dispatch is written */
     struct scheduler *scheduler;   /* send/sched.h: woken when a schedule is written */
     const uint8_t *links_key;      /* send/links.h: what email links are signed with; NULL: none */
+    const struct dkim_signer *dkim; /* send/dkim.h: its counters in GET /metrics; NULL: no DKIM */
 } http_ctx;
 
 #define HTTP_DEFERRED 1

@@ -8,6 +8,7 @@
 #include "fetch.h"
 #include "timing.h"
 #include "smtp.h"
+#include "dkim.h"
 #include "webhook.h"
 #include "../core/export.h"
 #include "../core/gcg.h"
@@ -387,6 +388,7 @@ struct dispatcher {
     job *jobs;
     export_fields fields;
     const gcg_t *gcg; /* its users get no campaign message */
+    dkim_signer *dkim; /* email: signs what email_render produced (NULL: no DKIM) */
     /* render threads (render_all) */
     pthread_t *threads;
     int nthreads;
@@ -784,6 +786,7 @@ static void render_email(job *j, liq_renderer *r, render_ctx *rc, const liq_rend
     int rc_ = email_render(rc->s->email, r, o, &links, sl->rcpt, mid, now, &out, &sl->err);
     buf_free(&unsub);
     if (rc_ != 0) return;
+    if (d->dkim) dkim_signer_prepend(d->dkim, &out.data, &out.len, out.mail_from); /* mail_from: the From address */
     sl->body = out.data;
     sl->body_len = out.len;
     sl->mail_from = out.mail_from;
@@ -1329,6 +1332,7 @@ dispatcher *dsp_start(engine_t *e, const gcg_t *gcg, const smtp_opts *smtp) {
     dispatcher *d = xcalloc(1, sizeof *d);
     d->e = e;
     d->gcg = gcg;
+    d->dkim = smtp ? smtp->dkim : NULL;
     if (store_open_reader(engine_store(e), &d->db) < 0) {
         free(d);
         return NULL;

@@ -28,6 +28,7 @@ typedef struct {
     int max_attempts;            /* default 5 (4xx and transport errors retried) */
     long base_backoff_ms;        /* default 2,000, doubled per attempt */
     long max_backoff_ms;         /* default 300,000 */
+    struct dkim_signer *dkim;    /* not the relay's: the dispatcher signs each message with it (dkim.h); NULL: none */
 } smtp_opts;
 
 /* Starts the channel's threads. The options' strings are copied. Returns
