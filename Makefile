@@ -81,10 +81,11 @@ liquid-diff: build/test/brasa
 	else echo "liquid-diff: skipped (ruby is not installed)"; fi
 
 # Each bench/NAME.c is linked with the project's sources, except those that
-# stand alone: json_libs (it compares other JSON libraries), and recv and
-# recv_client (a webhook receiver and its load generator: sockets only, so
-# they build in a second and can run anywhere). Each bench/*.sh runs one.
-BENCH_ALONE := bench/json_libs.c bench/recv.c bench/recv_client.c
+# stand alone: json_libs (it compares other JSON libraries), recv and
+# recv_client (a webhook receiver and its load generator) and smtp_sink (an
+# SMTP server that takes everything, and its load generator): sockets only,
+# so they build in a second and can run anywhere. Each bench/*.sh runs one.
+BENCH_ALONE := bench/json_libs.c bench/recv.c bench/recv_client.c bench/smtp_sink.c
 BENCH_C    := $(filter-out $(BENCH_ALONE),$(wildcard bench/*.c))
 BENCH_BINS := $(patsubst bench/%.c,build/bench/%,$(BENCH_C)) $(patsubst bench/%.c,build/bench/%,$(BENCH_ALONE))
 
@@ -96,7 +97,7 @@ build/bench/json_libs: bench/json_libs.c
 	@mkdir -p $(@D)
 	$(CC) -O2 $(WARN) bench/json_libs.c $(shell pkg-config --cflags --libs json-c jansson libcjson) -ldl -o $@
 
-build/bench/recv build/bench/recv_client: build/bench/%: bench/%.c
+build/bench/recv build/bench/recv_client build/bench/smtp_sink: build/bench/%: bench/%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g $(WARN) -o $@ $< -lpthread
 
