@@ -78,6 +78,23 @@ typedef struct {
  * (or the addresses or message_id are not usable); out is then unchanged. */
 int mime_build(const mime_email *e, buf_t *out, char *why, size_t whylen);
 
+/* The content of a message's two parts, quoted-printable: all that depends
+ * on the HTML, the plain text and the preheader, and nothing on the
+ * recipient's headers or the boundary. A broadcast whose recipients get the
+ * same body builds it once (email.c keeps the last one) rather than
+ * deriving the text and encoding 20 KB for each. */
+typedef struct {
+    buf_t text, html;
+} mime_body;
+
+/* The parts of e (its html, text and preheader; the rest is not read). */
+void mime_body_build(const mime_email *e, mime_body *body);
+void mime_body_free(mime_body *body);
+
+/* mime_build with the parts already built, from an email with the same
+ * html, text and preheader as e: the same bytes as mime_build(e). */
+int mime_build_with(const mime_email *e, const mime_body *body, buf_t *out, char *why, size_t whylen);
+
 /* Appends the header field "name: value" CRLF to out. A value that is not
  * printable ASCII (or that would read as an encoded word) is written as
  * RFC 2047 encoded words (UTF-8, base64, each <= 75 characters, split

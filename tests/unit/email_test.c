@@ -8,6 +8,7 @@
 
 #include <json-c/json.h>
 #include <stdlib.h>
+#include <string.h>
 
 static json_object *user(const char *json) { return json_tokener_parse(json); }
 
@@ -72,4 +73,41 @@ TEST(email_render_fills_every_field_and_refuses_a_bad_from) {
                 &out, &err);
     T_EQ_INT(rc, LIQ_ERENDER);
     T_EQ_STR(err.message, "the reply_to rendered to 'nope', not an address such as Brand <news@brand.com>");
+}
+
+/* One email_src renders users in turn, its last built body reused when a
+ * user's body is the same: every message must be the bytes a fresh
+ * email_src (nothing reused) gives for that user, whether the body was
+ * reused, differs, or comes back after another. */
+TEST(email_render_reuses_a_body_only_when_it_is_the_same) {
+    static const char *msg = "{\"from\":\"Shop <news@shop.example>\",\"subject\":\"Hi {{first_name}}\","
+                             "\"preheader\":\"{{tier}} news\",\"body\":\"<p>Sale {{tier}}</p><p>Line . one</p>\"}";
+    static const char *users[] = {
+        "{\"email\":\"a@x.org\",\"first_name\":\"Ann\",\"tier\":\"gold\"}",
+        "{\"email\":\"b@x.org\",\"first_name\":\"Bob\",\"tier\":\"gold\"}",
+        "{\"email\":\"c@x.org\",\"first_name\":\"Cy\",\"tier\":\"silver\"}",
+        "{\"email\":\"d@x.org\",\"first_name\":\"Di\",\"tier\":\"gold\"}",
+    };
+    json_object *m = json_tokener_parse(msg);
+    email_src *s = email_src_new(m);
+    liq_renderer *r = liq_renderer_new();
+    for (int i = 0; i < 4; i++) {
+        json_object *u = json_tokener_parse(users[i]);
+        liq_render_opts o = {.context = u, .now_ms = 1782896400000LL};
+        email_out got, want;
+        liq_error err;
+        const char *to = json_object_get_string(json_object_object_get(u, "email"));
+        T_EQ_INT(email_render(s, r, &o, to, "d1-u1-email", 1782896400000LL, &got, &err), 0);
+        T_EQ_INT(render(msg, users[i], &want, &err), 0);
+        T_EQ_INT((long)got.len, (long)want.len);
+        T_TRUE(got.len == want.len && !memcmp(got.data, want.data, got.len));
+        char *txt = strndup(got.data, got.len);
+        T_TRUE(strstr(txt, i == 2 ? "Sale silver" : "Sale gold") != NULL);
+        free(txt);
+        free(got.data), free(got.mail_from), free(want.data), free(want.mail_from);
+        json_object_put(u);
+    }
+    liq_renderer_free(r);
+    email_src_free(s);
+    json_object_put(m);
 }
