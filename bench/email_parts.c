@@ -95,7 +95,7 @@ static int render_one(const email_src *s, liq_renderer *r, long k, email_out *ou
     char mid[64];
     snprintf(mid, sizeof mid, "bench-%ld-email", k);
     liq_error err;
-    int rc = email_render(s, r, &o, json_object_get_string(json_object_object_get(u, "email")), mid, o.now_ms, out, &err);
+    int rc = email_render(s, r, &o, NULL, json_object_get_string(json_object_object_get(u, "email")), mid, o.now_ms, out, &err);
     if (rc) fprintf(stderr, "email_parts: render failed: %s\n", err.message);
     json_object_put(u);
     return rc;

@@ -97,7 +97,7 @@ TEST(email_render_reuses_a_body_only_when_it_is_the_same) {
         email_out got, want;
         liq_error err;
         const char *to = json_object_get_string(json_object_object_get(u, "email"));
-        T_EQ_INT(email_render(s, r, &o, to, "d1-u1-email", 1782896400000LL, &got, &err), 0);
+        T_EQ_INT(email_render(s, r, &o, NULL, to, "d1-u1-email", 1782896400000LL, &got, &err), 0);
         T_EQ_INT(render(msg, users[i], &want, &err), 0);
         T_EQ_INT((long)got.len, (long)want.len);
         T_TRUE(got.len == want.len && !memcmp(got.data, want.data, got.len));
