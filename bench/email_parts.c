@@ -8,7 +8,9 @@
  *                                email_render in all: as it is (the same
  *                                body for all), and with the body
  *                                personalised too (the user's name, tier and
- *                                id in it: no two the same); then its two
+ *                                id in it: no two the same), and tracked as a
+ *                                campaign's email is (the shared body with the
+ *                                recipient's pixel, links and List-Unsubscribe); then its two
  *                                heaviest parts alone (the plain text derived
  *                                from the HTML; a whole MIME message built
  *                                with mime_build)
@@ -18,12 +20,13 @@
  *                                on 127.0.0.1:PORT (bench/smtp_sink): the
  *                                process's CPU per message and messages/s
  *
- * Prints one line each: "render: shared_body_us=... unique_body_us=...
+ * Prints one line each: "render: shared_body_us=... unique_body_us=... tracked_body_us=...
  * text_us=... build_us=... bytes=..." and "smtp: messages=... seconds=... rate=... cpu_us_per_msg=...". */
 #include "lib/buf.h"
 #include "lib/clock.h"
 #include "lib/httpc.h"
 #include "send/email.h"
+#include "send/links.h"
 #include "send/mime.h"
 #include "send/smtp.h"
 
@@ -89,27 +92,39 @@ static json_object *user(long k) {
     return u;
 }
 
-static int render_one(const email_src *s, liq_renderer *r, long k, email_out *out) {
+static const uint8_t link_key[LNK_KEY_LEN] = {7};
+
+static int render_one(const email_src *s, liq_renderer *r, long k, bool tracked, email_out *out) {
     json_object *u = user(k);
     liq_render_opts o = {.context = u, .now_ms = 1767225600000};
     char mid[64];
     snprintf(mid, sizeof mid, "bench-%ld-email", k);
     liq_error err;
-    int rc = email_render(s, r, &o, NULL, json_object_get_string(json_object_object_get(u, "email")), mid, o.now_ms, out, &err);
+    /* as the dispatcher tracks a campaign's email: the pixel, every link, List-Unsubscribe */
+    lnk_token who = {.kind = LNK_UNSUB};
+    memcpy(who.bz, &k, sizeof k);
+    snprintf(who.dispatch_id, sizeof who.dispatch_id, "0123456789abcdef01234567");
+    buf_t unsub = BUF_INIT;
+    lnk_url(&unsub, "https://links.shop.example.com", link_key, &who, NULL);
+    email_links links = {.track = {.base = "https://links.shop.example.com", .key = link_key, .who = &who, .opens = true,
+                                   .clicks = true},
+                         .unsubscribe = unsub.data};
+    int rc = email_render(s, r, &o, tracked ? &links : NULL, json_object_get_string(json_object_object_get(u, "email")), mid, o.now_ms, out, &err);
     if (rc) fprintf(stderr, "email_parts: render failed: %s\n", err.message);
+    buf_free(&unsub);
     json_object_put(u);
     return rc;
 }
 
 /* CPU microseconds per email_render of n messages; *bytes per message. */
-static double render_n(bool unique, long n, size_t *bytes) {
+static double render_n(bool unique, bool tracked, long n, size_t *bytes) {
     email_src *s = source(unique);
     liq_renderer *r = liq_renderer_new();
     size_t total = 0;
     int64_t t0 = cpu_us(CLOCK_THREAD_CPUTIME_ID);
     for (long k = 0; k < n; k++) {
         email_out out;
-        if (render_one(s, r, k, &out)) exit(1);
+        if (render_one(s, r, k, tracked, &out)) exit(1);
         total += out.len;
         free(out.data);
         free(out.mail_from);
@@ -123,7 +138,8 @@ static double render_n(bool unique, long n, size_t *bytes) {
 
 static int render_main(long n) {
     size_t bytes;
-    double shared = render_n(false, n, &bytes), unique = render_n(true, n, &bytes);
+    double shared = render_n(false, false, n, &bytes), unique = render_n(true, false, n, &bytes),
+           tracked = render_n(false, true, n, &bytes);
     /* The parts, on one HTML. */
     buf_t h = BUF_INIT, txt = BUF_INIT, msg = BUF_INIT;
     body_html(&h, false);
@@ -145,8 +161,8 @@ static int render_main(long n) {
         mime_build(&e, &msg, why, sizeof why);
     }
     int64_t t4 = cpu_us(CLOCK_THREAD_CPUTIME_ID);
-    printf("render: messages=%ld shared_body_us=%.1f unique_body_us=%.1f text_us=%.1f build_us=%.1f bytes=%zu\n", n, shared,
-           unique, (double)(t3 - t2) / (double)parts, (double)(t4 - t3) / (double)parts, bytes);
+    printf("render: messages=%ld shared_body_us=%.1f unique_body_us=%.1f tracked_body_us=%.1f text_us=%.1f build_us=%.1f "
+           "bytes=%zu\n", n, shared, unique, tracked, (double)(t3 - t2) / (double)parts, (double)(t4 - t3) / (double)parts, bytes);
     buf_free(&h);
     buf_free(&txt);
     buf_free(&msg);

@@ -20,9 +20,10 @@ const post = (srv, p, body) => h.request(srv, 'POST', p, { key: srv.key, body })
 const get = (srv, p) => h.request(srv, 'GET', p, { key: srv.key });
 const BROWSER = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36';
 
-function events(dir, prefix) {
+// Currents events of messaging (message_outbox) or of profiles (outbox).
+function events(dir, prefix, table = 'message_outbox') {
   const r = spawnSync('sqlite3', [path.join(dir, 'brasa.db'),
-    "SELECT json_group_array(json(e.value)) FROM message_outbox, json_each(events) e " +
+    `SELECT json_group_array(json(e.value)) FROM ${table}, json_each(events) e ` +
     `WHERE json_extract(e.value, '$.event_type') LIKE '${prefix}%'`], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout.trim());
@@ -145,7 +146,7 @@ test('opens, clicks and the one-click unsubscribe, followed from a received emai
     const un = ev.find((e) => e.event_type === 'users.messages.email.Unsubscribe');
     assert.deepEqual([un.external_user_id, un.email_address, un.campaign_id], ['ann', 'ann@example.com', c.campaign_id]);
 
-    const gsc = events(dir, 'users.behaviors.subscription.GlobalStateChange').filter((e) => e.state_change_source === 'Email Link');
+    const gsc = events(dir, 'users.behaviors.subscription.GlobalStateChange', 'outbox').filter((e) => e.state_change_source === 'Email Link');
     assert.deepEqual(gsc.map((e) => [e.external_user_id, e.subscription_status, e.email_address]), [['ann', 'Unsubscribed', 'ann@example.com']]);
 
     // The subscribe link (a Liquid tag like the others) puts her back.
