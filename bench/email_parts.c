@@ -188,7 +188,7 @@ static int smtp_main(int port, long n, int conns) {
     liq_renderer *r = liq_renderer_new();
     send_msg *ms = calloc((size_t)n, sizeof *ms);
     email_out out;
-    if (render_one(s, r, 0, &out)) return 1;
+    if (render_one(s, r, 0, false, &out)) return 1;
     for (long k = 0; k < n; k++) { /* copies of one message: the driver's cost alone is measured */
         ms[k].body = malloc(out.len);
         memcpy(ms[k].body, out.data, out.len);

@@ -36,9 +36,21 @@ typedef struct {
     mime_body body;
 } built;
 
+/* A tracked body's plan (links.h) and plain text, made once from the
+ * rendered HTML, before its links are the recipient's own. */
+typedef struct {
+    int refs; /* under the memo's mutex */
+    char *html, *base;
+    size_t len;
+    lnk_plan *plan;
+    char *text;
+    size_t text_len;
+} planned;
+
 typedef struct {
     pthread_mutex_t mu;
     built *last;
+    planned *plan;
 } memo;
 
 struct email_src {
@@ -99,6 +111,49 @@ static built *body_of(memo *mo, const mime_email *e) {
     return b;
 }
 
+static void planned_unref(memo *mo, planned *p) {
+    if (!p) return;
+    pthread_mutex_lock(&mo->mu);
+    bool last = --p->refs == 0;
+    pthread_mutex_unlock(&mo->mu);
+    if (!last) return;
+    lnk_plan_free(p->plan);
+    free(p->html);
+    free(p->base);
+    free(p->text);
+    free(p);
+}
+
+/* The plan and text of html[0..n) under base: the last ones when they are
+ * for the same bytes, else new ones, kept in their place. Release with
+ * planned_unref. Tracking makes every recipient's HTML differ, so this,
+ * not body_of, is what spares a shared body its parses. */
+static planned *plan_of(memo *mo, const char *base, const char *html, size_t n) {
+    pthread_mutex_lock(&mo->mu);
+    planned *p = mo->plan;
+    if (p && p->len == n && !memcmp(p->html, html, n) && !strcmp(p->base, base)) p->refs++;
+    else p = NULL;
+    pthread_mutex_unlock(&mo->mu);
+    if (p) return p;
+    p = xcalloc(1, sizeof *p);
+    p->html = xmalloc(n + 1);
+    memcpy(p->html, html, n);
+    p->len = n;
+    p->base = xstrdup(base);
+    p->plan = lnk_plan_new(base, html, n);
+    buf_t t = BUF_INIT;
+    mime_html_to_text(html, n, &t);
+    p->text_len = t.len;
+    p->text = t.data ? buf_take(&t) : xstrdup("");
+    p->refs = 2; /* the caller's, and the memo's */
+    pthread_mutex_lock(&mo->mu);
+    planned *old = mo->plan;
+    mo->plan = p;
+    pthread_mutex_unlock(&mo->mu);
+    planned_unref(mo, old);
+    return p;
+}
+
 static void add_header(email_src *s, const char *name, liq_template *t) {
     s->hname = xrealloc(s->hname, (size_t)(s->nh + 1) * sizeof *s->hname);
     s->hval = xrealloc(s->hval, (size_t)(s->nh + 1) * sizeof *s->hval);
@@ -144,6 +199,7 @@ void email_src_free(email_src *s) {
     free(s->hname);
     free(s->hval);
     built_unref(s->memo, s->memo->last);
+    planned_unref(s->memo, s->memo->plan);
     pthread_mutex_destroy(&s->memo->mu);
     free(s->memo);
     free(s);
@@ -193,16 +249,17 @@ int email_render(const email_src *s, liq_renderer *r, const liq_render_opts *o, 
         hv[2 * nh] = "List-Unsubscribe-Post", hv[2 * nh++ + 1] = "List-Unsubscribe=One-Click";
     }
     if (rc == 0 && links && v[F_BODY] && (links->track.opens || links->track.clicks)) {
+        planned *p = plan_of(s->memo, links->track.base, v[F_BODY], n[F_BODY]);
         /* the text part reads the links as written: a tracking URL in
          * plain text is a line of noise */
         if (!v[F_PLAIN]) {
-            buf_t t = BUF_INIT;
-            mime_html_to_text(v[F_BODY], n[F_BODY], &t);
-            n[F_PLAIN] = t.len;
-            v[F_PLAIN] = t.data ? buf_take(&t) : xstrdup("");
+            v[F_PLAIN] = xmalloc(p->text_len + 1);
+            memcpy(v[F_PLAIN], p->text, p->text_len + 1);
+            n[F_PLAIN] = p->text_len;
         }
         buf_t b = BUF_INIT;
-        lnk_rewrite(&links->track, v[F_BODY], n[F_BODY], &b);
+        lnk_apply(p->plan, &links->track, v[F_BODY], &b);
+        planned_unref(s->memo, p);
         free(v[F_BODY]);
         n[F_BODY] = b.len;
         v[F_BODY] = buf_take(&b);

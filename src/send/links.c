@@ -2,6 +2,7 @@
  * (see links.h). */
 #include "links.h"
 #include "../lib/log.h"
+#include "../lib/mem.h"
 #include "../lib/secret.h"
 
 #include <ctype.h>
@@ -102,18 +103,23 @@ static void url_hash(const char *url, uint8_t out[32]) {
     EVP_Digest(url, strlen(url), out, &len, EVP_sha256(), NULL);
 }
 
-void lnk_url(buf_t *out, const char *base, const uint8_t key[LNK_KEY_LEN], const lnk_token *t, const char *url) {
-    lnk_token c = *t;
-    if (c.kind == LNK_CLICK) url_hash(url, c.url_hash);
+/* "<base>/t/<kind>/<token>" for t (its url_hash set for a click). */
+static void put_token(buf_t *out, const char *base, const uint8_t key[LNK_KEY_LEN], const lnk_token *t) {
     uint8_t raw[PAYLOAD_MAX + MAC_LEN];
-    size_t n = payload(&c, raw);
+    size_t n = payload(t, raw);
     mac(key, raw, n, raw + n);
     n += MAC_LEN;
     char b64[(sizeof raw + 2) / 3 * 4 + 1];
     int m = EVP_EncodeBlock((unsigned char *)b64, raw, (int)n);
     while (m > 0 && b64[m - 1] == '=') m--; /* base64url: no padding, - and _ */
     for (int i = 0; i < m; i++) b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
-    buf_printf(out, "%s/t/%c/%.*s", base, (char)c.kind, m, b64);
+    buf_printf(out, "%s/t/%c/%.*s", base, (char)t->kind, m, b64);
+}
+
+void lnk_url(buf_t *out, const char *base, const uint8_t key[LNK_KEY_LEN], const lnk_token *t, const char *url) {
+    lnk_token c = *t;
+    if (c.kind == LNK_CLICK) url_hash(url, c.url_hash);
+    put_token(out, base, key, &c);
     if (c.kind == LNK_CLICK) {
         char *e = curl_easy_escape(NULL, url, (int)strlen(url));
         if (e) buf_puts(out, "?u="), buf_puts(out, e);
@@ -170,14 +176,28 @@ int lnk_parse(const uint8_t key[LNK_KEY_LEN], int kind, const char *tok, const c
 
 /* ---- rewriting -------------------------------------------------------------- */
 
+/* A link to track: its href value's bytes in the body, and what each
+ * recipient's URL is made of. */
 typedef struct {
-    const lnk_ctx *c;
-    const char *html;
-    size_t n, copied; /* html[0..copied) is in out */
+    size_t vs, ve;     /* html[vs..ve): the value, without quotes */
+    bool quoted;
+    char *escaped;     /* the URL, percent-encoded for ?u= */
+    uint8_t hash[32];  /* its SHA-256, for the token */
+} href_t;
+
+struct lnk_plan {
+    href_t *links;
+    int n;
+    size_t pixel_at;   /* where the pixel goes: before </body>, or the end */
+    size_t len;        /* of the body it was made from */
+};
+
+typedef struct {
+    const char *base, *html;
+    size_t n, last;    /* last: the end of the previous link's tag */
     htmlParserCtxtPtr p;
-    buf_t *out;
-    int links;
-} rewriter;
+    lnk_plan *plan;
+} planner;
 
 static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
 
@@ -219,7 +239,7 @@ static bool find_href(const char *h, size_t s, size_t e, size_t *vs, size_t *ve,
 }
 
 static void on_start(void *ud, const xmlChar *name, const xmlChar **atts) {
-    rewriter *w = ud;
+    planner *w = ud;
     const char *el = (const char *)name;
     if (strcmp(el, "a") && strcmp(el, "area")) return;
     const char *href = NULL;
@@ -230,33 +250,31 @@ static void on_start(void *ud, const xmlChar *name, const xmlChar **atts) {
     }
     if (!href) return;
     while (is_space(*href)) href++;
-    size_t hl = strlen(href), bl = strlen(w->c->base);
+    size_t hl = strlen(href), bl = strlen(w->base);
     while (hl && is_space(href[hl - 1])) hl--;
     if (hl > LNK_URL_MAX || (strncasecmp(href, "http://", 7) && strncasecmp(href, "https://", 8))) return;
-    if (!strncmp(href, w->c->base, bl) && (href[bl] == '/' || href[bl] == '\0')) return; /* brasa's own links */
+    if (!strncmp(href, w->base, bl) && (href[bl] == '/' || href[bl] == '\0')) return; /* brasa's own links */
     long end = xmlByteConsumed(w->p); /* at the tag's '>' (or "/>") */
     if (end < 0 || (size_t)end > w->n) return;
     size_t el_len = strlen(el), s = (size_t)end;
     for (;;) { /* back to the '<' that opened this tag */
-        if (s <= w->copied) return;
+        if (s <= w->last) return;
         s--;
         if (w->html[s] == '<' && s + 1 + el_len < (size_t)end && !strncasecmp(w->html + s + 1, el, el_len) &&
             (is_space(w->html[s + 1 + el_len]) || w->html[s + 1 + el_len] == '/'))
             break;
     }
-    size_t vs, ve;
-    bool quoted;
-    if (!find_href(w->html, s + 1 + el_len, (size_t)end, &vs, &ve, &quoted)) return;
+    href_t k;
+    if (!find_href(w->html, s + 1 + el_len, (size_t)end, &k.vs, &k.ve, &k.quoted)) return;
     char *url = strndup(href, hl);
-    buf_append(w->out, w->html + w->copied, vs - w->copied);
-    if (!quoted) buf_append(w->out, "\"", 1);
-    lnk_token t = *w->c->who;
-    t.kind = LNK_CLICK;
-    t.link = ++w->links;
-    lnk_url(w->out, w->c->base, w->c->key, &t, url); /* base64url and %-escapes: nothing to quote */
-    if (!quoted) buf_append(w->out, "\"", 1);
-    w->copied = ve;
+    url_hash(url, k.hash);
+    k.escaped = curl_easy_escape(NULL, url, (int)hl);
     free(url);
+    if (!k.escaped) return;
+    lnk_plan *p = w->plan;
+    p->links = xrealloc(p->links, (size_t)(p->n + 1) * sizeof *p->links);
+    p->links[p->n++] = k;
+    w->last = (size_t)end;
 }
 
 static const char *last_body_end(const char *h, size_t from, size_t n) {
@@ -266,9 +284,11 @@ static const char *last_body_end(const char *h, size_t from, size_t n) {
     return NULL;
 }
 
-void lnk_rewrite(const lnk_ctx *c, const char *html, size_t n, buf_t *out) {
-    rewriter w = {.c = c, .html = html, .n = n, .out = out};
-    if (c->clicks && n <= INT32_MAX && (w.p = htmlCreateMemoryParserCtxt(html, (int)n))) {
+lnk_plan *lnk_plan_new(const char *base, const char *html, size_t n) {
+    lnk_plan *plan = xcalloc(1, sizeof *plan);
+    plan->len = n;
+    planner w = {.base = base, .html = html, .n = n, .plan = plan};
+    if (n <= INT32_MAX && (w.p = htmlCreateMemoryParserCtxt(html, (int)n))) {
         memset(w.p->sax, 0, sizeof *w.p->sax);
         w.p->sax->startElement = on_start;
         w.p->userData = &w;
@@ -281,17 +301,49 @@ void lnk_rewrite(const lnk_ctx *c, const char *html, size_t n, buf_t *out) {
         htmlParseDocument(w.p);
         htmlFreeParserCtxt(w.p);
     }
+    size_t after = plan->n ? plan->links[plan->n - 1].ve : 0;
+    const char *body_end = last_body_end(html, after, n);
+    plan->pixel_at = body_end ? (size_t)(body_end - html) : n;
+    return plan;
+}
+
+void lnk_plan_free(lnk_plan *p) {
+    if (!p) return;
+    for (int i = 0; i < p->n; i++) curl_free(p->links[i].escaped);
+    free(p->links);
+    free(p);
+}
+
+void lnk_apply(const lnk_plan *p, const lnk_ctx *c, const char *html, buf_t *out) {
+    size_t at = 0;
+    lnk_token t = *c->who;
+    for (int i = 0; c->clicks && i < p->n; i++) {
+        const href_t *k = &p->links[i];
+        buf_append(out, html + at, k->vs - at);
+        if (!k->quoted) buf_append(out, "\"", 1);
+        t.kind = LNK_CLICK;
+        t.link = i + 1;
+        memcpy(t.url_hash, k->hash, 32);
+        put_token(out, c->base, c->key, &t); /* base64url and %-escapes: nothing to quote */
+        buf_puts(out, "?u=");
+        buf_puts(out, k->escaped);
+        if (!k->quoted) buf_append(out, "\"", 1);
+        at = k->ve;
+    }
     if (!c->opens) {
-        buf_append(out, html + w.copied, n - w.copied);
+        buf_append(out, html + at, p->len - at);
         return;
     }
-    const char *body_end = last_body_end(html, w.copied, n);
-    size_t cut = body_end ? (size_t)(body_end - html) : n;
-    buf_append(out, html + w.copied, cut - w.copied);
-    lnk_token t = *c->who;
+    buf_append(out, html + at, p->pixel_at - at);
     t.kind = LNK_OPEN;
     buf_puts(out, "<img src=\"");
-    lnk_url(out, c->base, c->key, &t, NULL);
+    put_token(out, c->base, c->key, &t);
     buf_puts(out, "\" width=\"1\" height=\"1\" alt=\"\" style=\"display:block;height:1px;width:1px;border:0;margin:0;padding:0\">");
-    buf_append(out, html + cut, n - cut);
+    buf_append(out, html + p->pixel_at, p->len - p->pixel_at);
+}
+
+void lnk_rewrite(const lnk_ctx *c, const char *html, size_t n, buf_t *out) {
+    lnk_plan *p = lnk_plan_new(c->base, html, n);
+    lnk_apply(p, c, html, out);
+    lnk_plan_free(p);
 }

@@ -70,4 +70,14 @@ typedef struct {
  * (when c->opens). */
 void lnk_rewrite(const lnk_ctx *c, const char *html, size_t n, buf_t *out);
 
+/* The same in two steps, for a body many recipients share: the parse
+ * once (a plan: where the links and the pixel go), then each
+ * recipient's tokens put in (HMACs and copies, no parsing). html must be
+ * the bytes the plan was made from. A plan is read-only once made: any
+ * number of threads may apply it at once. */
+typedef struct lnk_plan lnk_plan;
+lnk_plan *lnk_plan_new(const char *base, const char *html, size_t n);
+void lnk_apply(const lnk_plan *p, const lnk_ctx *c, const char *html, buf_t *out);
+void lnk_plan_free(lnk_plan *p);
+
 #endif
