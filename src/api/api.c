@@ -14,6 +14,7 @@ const http_route *const api_tables[] = {
     api_partners_routes,
     api_segments_routes,
     api_content_blocks_routes,
+    api_templates_routes,
     api_exports_routes,
     api_metrics_routes,
     api_credentials_routes,

@@ -32,6 +32,7 @@
 #include "../store/messaging.h"
 #include "../store/segments.h"
 #include "campaigns.h"
+#include "templates.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +122,15 @@ int api_campaign_write_op(sqlite3 *db, void *arg) {
     rc = camp_build(w->body, old, w->now_ms, &w->doc, w->why, sizeof w->why);
     json_object_put(old);
     if (rc < 0) return rc;
+    json_object *vs = json_get(w->doc, "variations");
+    for (size_t i = 0; i < json_object_array_length(vs) && rc == 0; i++) {
+        char pre[48];
+        snprintf(pre, sizeof pre, "variations[%zu].content", i);
+        json_object *c = json_get(json_object_array_get_idx(vs, i), "content");
+        if (c && !strcmp(json_object_get_string(json_get(json_object_array_get_idx(vs, i), "channel")), "email"))
+            rc = api_template_apply(db, c, pre, w->why, sizeof w->why);
+    }
+    if (rc < 0) return rc;
     const char *seg = json_object_get_string(json_get(w->doc, "segment_id"));
     store_segment_row sr;
     if (seg && (rc = store_segment_get(db, seg, &sr)) == 0) store_segment_row_free(&sr);
@@ -167,7 +177,7 @@ int api_app_parse(json_object *b, api_app_create *a, char *why, size_t whylen) {
 static int written(http_req *r, int rc) {
     camp_req *s = http_state_get(r);
     if (rc == BR_ENOTFOUND) return http_error(r, BR_ENOTFOUND, s->w.why);
-    if (rc == BR_EINVAL) return http_error(r, rc, s->w.why);
+    if (rc == BR_EINVAL || rc == BR_ETPLID) return http_error(r, rc, s->w.why);
     if (rc < 0) return rc;
     if (!s->w.id) return http_reply(r, 201, camp_created_json(s->w.doc));
     return http_reply(r, 200, api_campaign_view(json_object_get(s->w.doc), s->w.first_sent, s->w.last_sent));

@@ -21,6 +21,7 @@
  * dispatch when its time comes (send/sched.h). */
 #include "api.h"
 #include "parse.h"
+#include "templates.h"
 #include "../core/audience.h"
 #include "../lib/clock.h"
 #include "../lib/err.h"
@@ -470,6 +471,8 @@ static int check_read(engine_t *e, void *arg) {
     json_object_put(s->campaign);
     int rc = dsp_check_campaign(engine_reader(e), s->req, &s->campaign, s->why, sizeof s->why);
     if (rc == 0 && s->trigger && !s->campaign) rc = BR_ECAMPAIGNID;
+    json_object *em = json_get(json_get(s->req, "messages"), "email");
+    if (rc == 0 && em) rc = api_template_apply(engine_reader(e), em, "messages.email", s->why, sizeof s->why);
     json_object *vs = rc == 0 && s->trigger && !s->email_ok ? json_get(s->campaign, "variations") : NULL;
     for (size_t i = 0; vs && i < json_object_array_length(vs) && rc == 0; i++)
         if (msg_channel_of(json_object_get_string(json_get(json_object_array_get_idx(vs, i), "channel"))) == CH_EMAIL) {

@@ -138,7 +138,7 @@ static int write_campaign(store_t *store, const char *id, json_object *body) {
     if (rc == 0) opts_print_json(id ? api_campaign_view(json_object_get(w.doc), w.first_sent, w.last_sent) : camp_created_json(w.doc));
     json_object_put(w.doc);
     json_object_put(body);
-    if (rc == BR_EINVAL || rc == BR_ENOTFOUND) return refused(rc, w.why);
+    if (rc == BR_EINVAL || rc == BR_ENOTFOUND || rc == BR_ETPLID) return refused(rc, w.why);
     return rc < 0 ? refused(rc, NULL) : 0;
 }
 

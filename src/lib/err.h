@@ -54,6 +54,12 @@
     XX(MSGTYPE,     400, "Mismatched Message Type")                           \
     XX(NOMESSAGE,   400, "No message to send")                                \
     XX(MAXRECIPS,   400, "The max number of ids per request was exceeded")    \
+    /* Email templates (api/templates.c; Braze's texts where it documents them) */ \
+    XX(TPLNAME,     400, "Template name is required")                         \
+    XX(TPLINLINECSS, 400, "Invalid value for 'should_inline_css'. One of 'true' or 'false' was expected") \
+    XX(TPLBLOCKS,   400, "Email must have valid Content Block names")         \
+    XX(TPLLIQUID,   400, "Template contains malformed liquid")                \
+    XX(TPLID,       400, "Invalid email_template_id")                         \
     /* HTTP edge (http/head.c, http/guard.c, http/authfail.c) */            \
     XX(TENCODING,   501, "Not Implemented")                                   \
     XX(AUTHFAIL,    429, "Too Many Requests: too many failed authentications from this address") \
