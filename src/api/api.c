@@ -20,6 +20,7 @@ const http_route *const api_tables[] = {
     api_credentials_routes,
     api_campaigns_routes,
     api_messages_routes,
+    api_transactional_routes,
     api_email_routes,
     api_tracking_routes,
     api_subscriptions_routes,

@@ -18,6 +18,7 @@ extern const http_route api_partners_routes[];
 extern const http_route api_segments_routes[];
 extern const http_route api_content_blocks_routes[];
 extern const http_route api_templates_routes[];
+extern const http_route api_transactional_routes[];
 extern const http_route api_exports_routes[];
 extern const http_route api_metrics_routes[];
 extern const http_route api_credentials_routes[];

@@ -453,12 +453,12 @@ static int send_id_op(sqlite3 *db, void *arg) {
     if (rc < 0) return rc;
     json_object *doc = json_parse(row.doc, strlen(row.doc));
     store_campaign_row_free(&row);
-    bool api = doc && !camp_is_triggered(doc);
+    bool api = doc && !strcmp(camp_kind(doc), "api");
+    if (!api)
+        snprintf(s->why, sizeof s->why, "send ids are for API campaigns; '%s' is %s", s->id,
+                 doc && camp_is_transactional(doc) ? "transactional" : "API-triggered");
     json_object_put(doc);
-    if (!api) {
-        snprintf(s->why, sizeof s->why, "send ids are for API campaigns; '%s' is API-triggered", s->id);
-        return BR_ECAMPAIGNID;
-    }
+    if (!api) return BR_ECAMPAIGNID;
     int64_t now = clock_wall_ms();
     rc = store_send_id_create(db, s->id, s->new_send_id, now, now / DAY_MS * DAY_MS, SEND_IDS_PER_DAY);
     if (rc == BR_EEXISTS) snprintf(s->why, sizeof s->why, "send_id '%s' exists already for this campaign", s->new_send_id);

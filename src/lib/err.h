@@ -60,6 +60,12 @@
     XX(TPLBLOCKS,   400, "Email must have valid Content Block names")         \
     XX(TPLLIQUID,   400, "Template contains malformed liquid")                \
     XX(TPLID,       400, "Invalid email_template_id")                         \
+    /* Transactional email (api/transactional.c; Braze's texts) */           \
+    XX(TXCAMPAIGNID, 400, "campaign_id must be a string of the campaign api identifier") \
+    XX(TXNOCAMPAIGN, 400, "Campaign does not exist")                          \
+    XX(TXNOTTX,     400, "The campaign is not a transactional campaign. Only transactional campaigns may use this endpoint") \
+    XX(TXARCHIVED,  400, "The campaign is archived. Unarchive the campaign in order for trigger requests to take effect.") \
+    XX(TXPAUSED,    400, "The campaign is paused. Resume the campaign in order for trigger requests to take effect.") \
     /* HTTP edge (http/head.c, http/guard.c, http/authfail.c) */            \
     XX(TENCODING,   501, "Not Implemented")                                   \
     XX(AUTHFAIL,    429, "Too Many Requests: too many failed authentications from this address") \

@@ -47,7 +47,7 @@ int camp_build(json_object *body, json_object *old, int64_t now_ms, json_object 
     if (!json_object_is_type(body, json_type_object)) FAIL("the body must be a JSON object");
     static const char *const known[] = {"name", "kind", "tags", "description", "variations", "control_percent", "segment_id",
                                         "conversion_events", "rate_limit_per_minute", "frequency_capping", "draft", "archived",
-                                        "email_tracking"};
+                                        "email_tracking", "postback_url"};
     json_object_object_foreach(body, key, val) {
         (void)val;
         size_t i = 0;
@@ -65,10 +65,15 @@ int camp_build(json_object *body, json_object *old, int64_t now_ms, json_object 
     json_object_object_add(d, "name", v);
 
     v = pick(body, old, "kind");
-    if (!is_str(v) || (strcmp(json_object_get_string(v), "api") && strcmp(json_object_get_string(v), "api_triggered")))
-        FAIL("'kind' must be \"api\" or \"api_triggered\"");
+    if (!is_str(v) || (strcmp(json_object_get_string(v), "api") && strcmp(json_object_get_string(v), "api_triggered") &&
+                       strcmp(json_object_get_string(v), "transactional")))
+        FAIL("'kind' must be \"api\", \"api_triggered\" or \"transactional\"");
     if (old && strcmp(json_object_get_string(v), camp_kind(old))) FAIL("'kind' cannot change once a campaign exists");
-    bool triggered = !strcmp(json_object_get_string(v), "api_triggered");
+    /* A transactional campaign stores its message as an API-triggered one
+     * does; it is one email to one user, so it has one email variation and
+     * no control group (there is nothing to compare). */
+    bool transactional = !strcmp(json_object_get_string(v), "transactional");
+    bool triggered = transactional || !strcmp(json_object_get_string(v), "api_triggered");
     json_object_object_add(d, "kind", v);
 
     v = pick(body, old, "tags");
@@ -106,6 +111,8 @@ int camp_build(json_object *body, json_object *old, int64_t now_ms, json_object 
     if (!json_object_is_type(v, json_type_array) || !json_object_array_length(v) ||
         json_object_array_length(v) > CAMP_VARIATIONS_MAX)
         FAIL("'variations' must be an array of 1 to %d variations", CAMP_VARIATIONS_MAX);
+    if (transactional && json_object_array_length(v) != 1) FAIL("a transactional campaign has exactly one variation");
+    if (transactional && control > 0) FAIL("a transactional campaign has no control group (control_percent 0)");
     json_object *vars = json_object_new_array(), *channels = json_object_new_array();
     json_object_object_add(d, "variations", vars);
     json_object_object_add(d, "channels", channels);
@@ -157,6 +164,7 @@ int camp_build(json_object *body, json_object *old, int64_t now_ms, json_object 
         if (!x && ov) x = json_get(ov, "channel");
         int ch = is_str(x) ? msg_channel_of(json_object_get_string(x)) : -1;
         if (ch < 0) FAIL("%s.channel must be \"webhook\" or \"email\"", pre);
+        if (transactional && ch != CH_EMAIL) FAIL("%s.channel: a transactional campaign sends email", pre);
         json_object_object_add(out, "channel", json_object_get(x));
         bool seen = false;
         for (size_t j = 0; j < json_object_array_length(channels); j++)
@@ -171,7 +179,7 @@ int camp_build(json_object *body, json_object *old, int64_t now_ms, json_object 
         x = json_get(in, "content");
         if (x && !triggered) FAIL("%s.content: an API campaign's content comes with each /messages/send request", pre);
         if (triggered) {
-            if (!x) FAIL("%s.content is required: an API-triggered campaign stores its message", pre);
+            if (!x) FAIL("%s.content is required: an API-triggered or transactional campaign stores its message", pre);
             char cpre[64];
             snprintf(cpre, sizeof cpre, "%s.content", pre);
             if ((rc = msg_check((msg_channel)ch, x, true, cpre, why, whylen)) < 0) goto out;
@@ -187,6 +195,15 @@ int camp_build(json_object *body, json_object *old, int64_t now_ms, json_object 
         json_object *o = json_object_array_get_idx(vars, i);
         if (!json_get(o, "percent")) json_object_object_add(o, "percent", json_object_new_double((100 - control - given) / unsplit));
     }
+
+    /* Where the delivery postbacks of a transactional campaign go (Braze
+     * keeps one URL for the workspace; brasa one per campaign). */
+    v = pick(body, old, "postback_url");
+    if (v && !transactional) FAIL("'postback_url' is for transactional campaigns");
+    if (v && (!is_str(v) || json_object_get_string_len(v) > MSG_URL_MAX ||
+              (strncmp(json_object_get_string(v), "http://", 7) && strncmp(json_object_get_string(v), "https://", 8))))
+        FAIL("'postback_url' must be an http:// or https:// URL of at most %d bytes", MSG_URL_MAX);
+    json_object_object_add(d, "postback_url", v);
 
     v = pick(body, old, "segment_id");
     if (v && (!is_str(v) || json_object_get_string_len(v) > 64)) FAIL("'segment_id' must be a segment id (a string)");
@@ -261,6 +278,7 @@ out:
 const char *camp_id(json_object *doc) { return json_object_get_string(json_get(doc, "id")); }
 const char *camp_kind(json_object *doc) { return json_object_get_string(json_get(doc, "kind")); }
 bool camp_is_triggered(json_object *doc) { return !strcmp(camp_kind(doc), "api_triggered"); }
+bool camp_is_transactional(json_object *doc) { return !strcmp(camp_kind(doc), "transactional"); }
 
 json_object *camp_variation(json_object *doc, const char *id, bool *is_control) {
     *is_control = false;
@@ -343,7 +361,7 @@ json_object *camp_details_json(json_object *doc, int64_t first_sent, int64_t las
     json_object_object_add(o, "has_post_launch_draft", json_object_new_boolean(0));
     json_object_object_add(o, "name", json_object_get(json_get(doc, "name")));
     json_object_object_add(o, "description", json_object_get(json_get(doc, "description")));
-    json_object_object_add(o, "schedule_type", json_object_new_string(camp_is_triggered(doc) ? "api_triggered" : "api"));
+    json_object_object_add(o, "schedule_type", json_object_new_string(camp_kind(doc)));
     json_object_object_add(o, "channels", json_object_get(json_get(doc, "channels")));
     json_object_object_add(o, "first_sent", json_time_or_null(first_sent));
     json_object_object_add(o, "last_sent", json_time_or_null(last_sent));

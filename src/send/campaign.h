@@ -4,12 +4,17 @@
  *
  * The admin API's body (POST /admin/campaigns, brasa campaigns create):
  *
- *   {"name", "kind": "api"|"api_triggered", "tags": [..], "description",
+ *   {"name", "kind": "api"|"api_triggered"|"transactional", "tags": [..], "description",
  *    "variations": [{"name", "channel": "webhook"|"email", "percent",
- *                    "content": {channel message, Liquid inside; api_triggered only}}],
+ *                    "content": {channel message, Liquid inside; api_triggered
+ *                                and transactional only}}],
  *    "control_percent", "segment_id", "conversion_events": [{"type", "name"?,
  *    "window_hours"}] (at most 4), "rate_limit_per_minute", "frequency_capping",
- *    "draft", "archived", "email_tracking": {"opens", "clicks"} (booleans, default true)}
+ *    "draft", "archived", "email_tracking": {"opens", "clicks"} (booleans, default true),
+ *    "postback_url" (transactional only)}
+ *
+ * A transactional campaign (POST /transactional/v1/campaigns/{id}/send,
+ * api/transactional.c) has one email variation and no control group.
  *
  * The stored document adds "id", "variations[].id" (UUIDs, kept across
  * updates by name or id), "control_id" (the control group's variation id),
@@ -38,7 +43,8 @@ int camp_build(json_object *body, json_object *old, int64_t now_ms, json_object 
 /* Reads from a document (borrowed values; NULL when absent). */
 const char *camp_id(json_object *doc);
 const char *camp_kind(json_object *doc);
-bool camp_is_triggered(json_object *doc);
+bool camp_is_triggered(json_object *doc);      /* api_triggered */
+bool camp_is_transactional(json_object *doc);  /* transactional */
 /* The variation with this id (NULL: none); *is_control when it is the
  * control group's id. */
 json_object *camp_variation(json_object *doc, const char *id, bool *is_control);

@@ -6,6 +6,7 @@
 #include "links.h"
 #include "message.h"
 #include "fetch.h"
+#include "postback.h"
 #include "timing.h"
 #include "smtp.h"
 #include "dkim.h"
@@ -74,6 +75,10 @@ int dsp_check_campaign(sqlite3 *db, json_object *req, json_object **doc, char *w
     d = json_parse(row.doc, strlen(row.doc));
     store_campaign_row_free(&row);
     if (!d) return BR_ESTORE;
+    bool tx = !strcmp(json_object_get_string(json_get(req, "type")), "transactional");
+    if (tx != camp_is_transactional(d))
+        FAIL(BR_ECAMPAIGNID, tx ? "campaign '%.64s' is not a transactional campaign"
+                                : "campaign '%.64s' is transactional: send it with /transactional/v1/campaigns/{id}/send", cid);
     if (trigger && !camp_is_triggered(d)) FAIL(BR_ECAMPAIGNID, "campaign '%.64s' is not an API-triggered campaign", cid);
     if (!trigger && camp_is_triggered(d))
         FAIL(BR_ECAMPAIGNID, "campaign '%.64s' is API-triggered: send it with /campaigns/trigger/send", cid);
@@ -348,6 +353,8 @@ typedef struct chunk {
     int *ctl;           /* positions enrolled in the control group */
     int nctl;
     buf_t events;       /* Currents events of aborts */
+    int64_t at;         /* rendered (ms) */
+    char *why;          /* the first abort's reason (transactional postbacks) */
     struct chunk *next;
 } chunk;
 
@@ -368,6 +375,7 @@ struct job {
     bool record_deliveries;
     const char *subscription; /* recipient_subscription_state (email), NULL: "subscribed" */
     bool track_opens, track_clicks; /* the campaign's email_tracking (default: both) */
+    const char *postback_url; /* a transactional campaign's (postback.h), NULL: none */
     bool bounces;             /* the workspace had hard-bounced addresses when the job loaded */
     double tokens;       /* per-campaign rate limit (messages) */
     double rate_per_ms;  /* 0: none */
@@ -407,6 +415,7 @@ struct dispatcher {
     uint8_t links_key[LNK_KEY_LEN];
     bool links_ready;
     long att_timeout_ms; /* per attachment fetch (BRASA_ATTACHMENT_TIMEOUT_MS) */
+    postback *postback; /* transactional sends' delivery postbacks */
 };
 
 static void source_free(source *s) {
@@ -457,6 +466,7 @@ static void chunk_free(chunk *c) {
     free(c->bz);
     free(c->ctl);
     buf_free(&c->events);
+    free(c->why);
     free(c);
 }
 
@@ -555,6 +565,8 @@ static job *job_load(dispatcher *d, const char *id) {
     json_object *tr = json_get(j->campaign, "email_tracking");
     j->track_opens = !json_object_is_type(json_get(tr, "opens"), json_type_boolean) || json_object_get_boolean(json_get(tr, "opens"));
     j->track_clicks = !json_object_is_type(json_get(tr, "clicks"), json_type_boolean) || json_object_get_boolean(json_get(tr, "clicks"));
+    if (j->campaign && camp_is_transactional(j->campaign))
+        j->postback_url = json_object_get_string(json_get(j->campaign, "postback_url"));
     /* Without any bounce, a million-user broadcast is spared a million lookups. */
     bool bounced = false;
     j->bounces = store_email_bounced(d->db, NULL, &bounced) < 0 || bounced;
@@ -919,6 +931,7 @@ static void issue(dispatcher *d, job *j, size_t count) {
     recipient *rs = xcalloc(n, sizeof *rs);
     c->ctl = xcalloc(n, sizeof *c->ctl);
     int64_t now = clock_wall_ms();
+    c->at = now;
     for (size_t i = 0; i < n; i++) {
         recipient *r = &rs[i];
         if (!(r->user = users[i])) {
@@ -988,6 +1001,7 @@ static void issue(dispatcher *d, job *j, size_t count) {
                            j, c->bz[i], c->ext[i], src, now);
                 char log[600];
                 liq_error_format(&sl->err, log, sizeof log);
+                if (!c->why) c->why = xstrdup(log);
                 const char *type = sl->err.code == LIQ_EABORT ? "liquid_abort_message" : "liquid_error";
                 buf_puts(&c->events, ",\"abort_type\":");
                 buf_json_str(&c->events, type, strlen(type));
@@ -1104,6 +1118,21 @@ static void record_email(buf_t *b, job *j, chunk *c, int k, const source *s, int
     buf_puts(b, "}");
 }
 
+/* The postbacks of a transactional send's recorded chunks (up to end; a
+ * transactional dispatch has one recipient, or none when the request
+ * named no user). */
+static void postbacks(dispatcher *d, job *j, chunk *end, bool finished, int64_t now) {
+    postback_send ps = {j->postback_url, j->bid, j->campaign_id, json_object_get_string(json_get(j->req, "external_send_id")),
+                        json_object_get_int64(json_get(j->req, "received_at")), now};
+    if (finished && !j->n) postback_aborted(d->postback, &ps, "User does not exist", now);
+    for (chunk *c = j->head; c != end; c = c->next) {
+        ps.executed_at = c->at;
+        for (int k = 0; k < c->nmsgs; k++) postback_outcome(d->postback, &ps, &c->msgs[k], now);
+        if (!c->nmsgs && c->aborted) postback_aborted(d->postback, &ps, c->why ? c->why : "Liquid abort", now);
+        else if (!c->nmsgs && c->skipped) postback_aborted(d->postback, &ps, "User not emailable", now);
+    }
+}
+
 /* Records the chunks at the head of j whose messages all have an outcome:
  * one store op. Returns false when the store failed. */
 static bool record(dispatcher *d, job *j, bool *progressed) {
@@ -1212,6 +1241,7 @@ static bool record(dispatcher *d, job *j, bool *progressed) {
         return false;
     }
     *progressed = true;
+    if (j->postback_url) postbacks(d, j, end, finished, now);
     while (j->head != end) {
         chunk *c = j->head;
         j->head = c->next;
@@ -1366,6 +1396,7 @@ dispatcher *dsp_start(engine_t *e, const gcg_t *gcg, const smtp_opts *smtp) {
     for (int i = 0; i < d->nthreads; i++)
         if (pthread_create(&d->threads[i], NULL, render_thread, d)) abort();
     d->ch[CH_WEBHOOK] = webhook_new(NULL, on_done, d);
+    d->postback = postback_new();
     if (smtp) d->ch[CH_EMAIL] = smtp_new(smtp, on_done, d);
     if (pthread_create(&d->th, NULL, run, d)) abort();
     return d;
@@ -1390,6 +1421,7 @@ void dsp_stop(dispatcher *d) {
         if (d->ch[i]) d->ch[i]->stop(d->ch[i], false);
     for (int i = 0; i < CH__COUNT; i++)
         if (d->ch[i]) d->ch[i]->free(d->ch[i]);
+    postback_free(d->postback);
     while (d->jobs) {
         job *j = d->jobs;
         d->jobs = j->next;

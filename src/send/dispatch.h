@@ -22,12 +22,15 @@
  *
  * The request shape (normalised JSON, stored with the dispatch or the
  * schedule):
- *   {"type": "messages"|"trigger", "campaign_id", "send_id", "broadcast",
+ *   {"type": "messages"|"trigger"|"transactional", "campaign_id", "send_id", "broadcast",
  *    "segment_id", "audience" (a compiled segment definition),
  *    "recipients": [{"external_user_id"|"braze_id"|"user_alias"|"email",
  *                    "prioritization", "trigger_properties"}],
  *    "messages": {"webhook": {...}} (type messages),
- *    "trigger_properties" (type trigger),
+ *    "trigger_properties" (types trigger and transactional),
+ *    "external_send_id", "received_at" (ms) (type transactional: one
+ *    recipient, api/transactional.c; its outcome goes to the campaign's
+ *    postback_url, send/postback.h),
  *    "override_frequency_capping", "recipient_subscription_state",
  *    "schedule": {"time" (ms; local and optimal time: its wall clock read
  *                 as UTC), "in_local_time", "at_optimal_time"}} */
