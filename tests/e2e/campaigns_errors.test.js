@@ -233,7 +233,7 @@ function contentCases() {
   const L = 'Liquid syntax error at line';
   return [
     ['an API-triggered variation without content', { name: 'T', kind: 'api_triggered', variations: [{ name: 'T', channel: 'webhook' }] },
-      `${BAD}variations[0].content is required: an API-triggered campaign stores its message`],
+      `${BAD}variations[0].content is required: an API-triggered or transactional campaign stores its message`],
     ...[5, 'https://x', []].map((v) => [`content ${show(v)}`, tbase(v), `${BAD}variations[0].content must be an object`]),
     ['content with message_variation_id', tbase(hook({ message_variation_id: 'x' })),
       `${BAD}variations[0].content.message_variation_id does not belong in a campaign's stored content`],
@@ -275,7 +275,7 @@ test('POST /admin/campaigns: every refusal', async (t) => {
     ['the body is a string', raw('"C"'), `${BAD}the body must be a JSON object`],
     ['no body', undefined, `${BAD}the body must be a JSON object`],
     ...[undefined, 'email', 5, 'API', 'api-triggered'].map((v) => [`kind ${show(v)}`, base({ kind: v }),
-      `${BAD}'kind' must be "api" or "api_triggered"`]),
+      `${BAD}'kind' must be "api", "api_triggered" or "transactional"`]),
     ['a variation id on create', base({ variations: [{ id: fx.api.variations[0].id, name: 'A', channel: 'webhook' }] }),
       `${BAD}variations[0].id is not a variation of this campaign`],
     ['content in an API campaign', base({ variations: [{ name: 'A', channel: 'webhook', content: hook() }] }),
@@ -298,7 +298,7 @@ test('POST /admin/campaigns/{id}: every refusal, and the stored campaign is unch
     ['the body is an array', raw('[]'), `${BAD}the body must be a JSON object`],
     ['no body', undefined, `${BAD}the body must be a JSON object`],
     ['kind changed to api_triggered', { kind: 'api_triggered' }, `${BAD}'kind' cannot change once a campaign exists`],
-    ...[5, 'email', null].map((v) => [`kind ${show(v)}`, { kind: v }, `${BAD}'kind' must be "api" or "api_triggered"`]),
+    ...[5, 'email', null].map((v) => [`kind ${show(v)}`, { kind: v }, `${BAD}'kind' must be "api", "api_triggered" or "transactional"`]),
     ["another campaign's variation id", { variations: [{ id: fx.other.variations[0].id, name: 'A' }] },
       `${BAD}variations[0].id is not a variation of this campaign`],
     ["the control group's id as a variation's", { variations: [{ id: fx.api.control_id, name: 'A', channel: 'webhook' }] },
@@ -319,9 +319,9 @@ test('POST /admin/campaigns/{id}: every refusal, and the stored campaign is unch
   await cases(trig, [
     ['kind changed to api', { kind: 'api' }, `${BAD}'kind' cannot change once a campaign exists`],
     ['a variation restated without its content', { variations: [{ id: T }] },
-      `${BAD}variations[0].content is required: an API-triggered campaign stores its message`],
+      `${BAD}variations[0].content is required: an API-triggered or transactional campaign stores its message`],
     ['a new variation without content', { variations: [{ id: T, content: hook() }, { name: 'New', channel: 'webhook' }] },
-      `${BAD}variations[1].content is required: an API-triggered campaign stores its message`],
+      `${BAD}variations[1].content is required: an API-triggered or transactional campaign stores its message`],
     ['content replaced by one with a Liquid error', { variations: [{ id: T, content: hook({ body: 'line 1\nline 2 {% if %}' }) }] },
       `${BAD}variations[0].content.body: Liquid syntax error at line 2, column 14: expected a value, got end of markup`],
     ['content replaced by one with a bad header', { variations: [{ id: T, content: hook({ request_headers: { 'Bad Header': 'x' } }) }] },

@@ -43,3 +43,33 @@ TEST(camp_refused_fields_keep_body) {
     T_TRUE(member_intact("{\"name\":\"C\",\"kind\":\"api\",\"variations\":[{\"channel\":\"webhook\"}],\"draft\":\"no\"}", "variations",
                          "'draft' must be a boolean"));
 }
+
+TEST(camp_refused_transactional_keeps_body) {
+    const char *v = "\"variations\":[{\"channel\":\"email\",\"content\":{\"app_id\":\"a\",\"from\":\"a@b.c\",\"body\":\"b\"}}]";
+    char b[400];
+    T_TRUE(member_intact("{\"name\":\"T\",\"kind\":\"api\",\"variations\":[{\"channel\":\"email\"}],"
+                         "\"postback_url\":\"https://x.example/p\"}",
+                         "postback_url", "'postback_url' is for transactional campaigns"));
+    snprintf(b, sizeof b, "{\"name\":\"T\",\"kind\":\"transactional\",%s,\"postback_url\":\"ftp://x\"}", v);
+    T_TRUE(member_intact(b, "postback_url", "'postback_url' must be an http:// or https:// URL of at most 2048 bytes"));
+    snprintf(b, sizeof b, "{\"name\":\"T\",\"kind\":\"transactional\",%s,\"control_percent\":5}", v);
+    T_TRUE(member_intact(b, "variations", "a transactional campaign has no control group (control_percent 0)"));
+    T_TRUE(member_intact("{\"name\":\"T\",\"kind\":\"transactional\",\"variations\":[{\"channel\":\"email\"},{\"channel\":\"email\"}]}",
+                         "variations", "a transactional campaign has exactly one variation"));
+    T_TRUE(member_intact("{\"name\":\"T\",\"kind\":\"transactional\",\"variations\":[{\"channel\":\"webhook\"}]}", "variations",
+                         "variations[0].channel: a transactional campaign sends email"));
+}
+
+TEST(camp_transactional_document) {
+    json_object *body = json_tokener_parse("{\"name\":\"T\",\"kind\":\"transactional\",\"postback_url\":\"https://x.example/p\","
+                                           "\"variations\":[{\"channel\":\"email\",\"content\":{\"app_id\":\"a\",\"from\":\"a@b.c\","
+                                           "\"subject\":\"s\",\"body\":\"b\"}}]}"),
+                *doc = NULL;
+    char why[400] = "";
+    T_EQ_INT(camp_build(body, NULL, 0, &doc, why, sizeof why), 0);
+    T_TRUE(camp_is_transactional(doc));
+    T_TRUE(!camp_is_triggered(doc));
+    T_EQ_STR(json_object_get_string(json_get(doc, "postback_url")), "https://x.example/p");
+    json_object_put(doc);
+    json_object_put(body);
+}
