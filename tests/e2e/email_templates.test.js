@@ -257,3 +257,28 @@ test('an unknown email_template_id is refused where the message comes in', async
   h.assertError(await post(srv, '/messages/send', { external_user_ids: ['tina'], messages: { email: { ...email, email_template_id: 5 } } }),
                 400, 'Bad Request: messages.email.email_template_id must be a string');
 });
+
+test('templates survive a restart', async (t) => {
+  const dir = h.makeDataDir();
+  t.after(() => require('node:fs').rmSync(dir, { recursive: true, force: true }));
+  let s = await h.startServer({ dir });
+  const key = s.key;
+  let res, got;
+  try {
+    res = await h.request(s, 'POST', '/templates/email/create', { key, body: { template_name: 'Kept', subject: 'S {{${first_name}}}',
+      body: '<p>B</p>', preheader: 'P', tags: ['k'] } });
+    assert.equal(res.status, 201, res.text);
+    got = (await h.request(s, 'GET', `/templates/email/info?email_template_id=${res.json.email_template_id}`, { key })).json;
+    await s.stop();
+  } finally {
+    await s.cleanup();
+  }
+  s = await h.startServer({ dir });
+  try {
+    const again = await h.request(s, 'GET', `/templates/email/info?email_template_id=${res.json.email_template_id}`, { key });
+    assert.equal(again.status, 200, again.text);
+    assert.deepEqual(again.json, got);
+  } finally {
+    await s.stop();
+  }
+});
