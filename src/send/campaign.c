@@ -231,6 +231,7 @@ int camp_build(json_object *body, json_object *old, int64_t now_ms, json_object 
             FAIL("conversion_events[%zu].window_hours must be an integer from 1 to 720", i);
         if (!w) json_object_object_add(c, "window_hours", json_object_new_int(72));
     }
+    if (transactional && json_object_array_length(v)) FAIL("a transactional campaign has no conversion events");
     json_object_object_add(d, "conversion_events", v); /* after the checks: a failed one puts v once */
 
     v = pick(body, old, "rate_limit_per_minute");

@@ -613,6 +613,7 @@ typedef struct {
     json_object **users; /* NULL for a deleted user */
     uint8_t (*bz)[12];
     char **ext;
+    bool everyone; /* a transactional send: the Global Control Group too */
 } copy_arg;
 
 static int copy_read(engine_t *e, void *arg) {
@@ -621,7 +622,8 @@ static int copy_read(engine_t *e, void *arg) {
     for (size_t i = 0; i < a->n; i++) {
         uint32_t row = a->rows[i];
         if (row >= users_rows(u) || (users_get(u, row)->flags & PROFILE_DELETED)) continue;
-        if (a->d->gcg && gcg_enabled(a->d->gcg) && gcg_has(a->d->gcg, u, row)) continue; /* the Global Control Group */
+        if (!a->everyone && a->d->gcg && gcg_enabled(a->d->gcg) && gcg_has(a->d->gcg, u, row))
+            continue; /* the Global Control Group */
         users_braze_id(u, row, a->bz[i]);
         a->users[i] = export_user(u, engine_names(e), row, &a->d->fields);
         /* subscribed_state.${<group id>} (subscribed_state.${email_global} is email_subscribe) */
@@ -924,7 +926,8 @@ static void issue(dispatcher *d, job *j, size_t count) {
     c->bz = xcalloc(n, sizeof *c->bz);
     c->ext = xcalloc(n, sizeof *c->ext);
     json_object **users = xcalloc(n, sizeof *users);
-    copy_arg ca = {d, j->aud + c->from, n, users, c->bz, c->ext};
+    /* Braze's transactional email counts every user eligible: the Global Control Group gets it too. */
+    copy_arg ca = {d, j->aud + c->from, n, users, c->bz, c->ext, j->campaign && camp_is_transactional(j->campaign)};
     eng_exec_read(d->e, copy_read, &ca);
     bool triggered = j->campaign && camp_is_triggered(j->campaign);
     int per = triggered ? 1 : (j->nsrc ? j->nsrc : 1);

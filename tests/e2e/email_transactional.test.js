@@ -239,6 +239,8 @@ test('a transactional campaign: one email variation, no control group, a postbac
                 'Bad Request: variations[0].channel: a transactional campaign sends email');
   h.assertError(await mk({ variations: [{ channel: 'email' }] }), 400,
                 'Bad Request: variations[0].content is required: an API-triggered or transactional campaign stores its message');
+  h.assertError(await mk({ conversion_events: [{ type: 'starts_session' }] }), 400,
+                'Bad Request: a transactional campaign has no conversion events');
   h.assertError(await mk({ postback_url: 'ftp://x.example/p' }), 400,
                 "Bad Request: 'postback_url' must be an http:// or https:// URL of at most 2048 bytes");
   h.assertError(await mk({ postback_url: 5 }), 400, "Bad Request: 'postback_url' must be an http:// or https:// URL of at most 2048 bytes");
@@ -253,4 +255,41 @@ test('a transactional campaign: one email variation, no control group, a postbac
   assert.equal(up.status, 200, up.text);
   assert.equal(up.json.postback_url, 'https://hooks.example/tx');
   assert.equal((await post(`/admin/campaigns/${ok.json.campaign_id}`, { name: 'T2' })).json.postback_url, 'https://hooks.example/tx');
+});
+
+test('the Global Control Group gets transactional email (every user is eligible), not other campaigns', async () => {
+  const g = await h.startServer({ env: { BRASA_SMTP_URL: rx.url }, args: ['--global-control-group', '15', '--global-control-group-start', '0'] });
+  try {
+    const req = (p, body) => h.request(g, 'POST', p, { key: g.key, body });
+    const users = [];
+    for (let b = 0; b < 2; b++) {
+      const ids = Array.from({ length: 50 }, (_, i) => `gcg${b * 50 + i}`);
+      await h.usersApi(g).trackOk({ attributes: ids.map((external_id) => ({ external_id, email: `${external_id}@example.com` })) });
+      const ex = await req('/users/export/ids', { external_ids: ids, fields_to_export: ['external_id', 'random_bucket'] });
+      assert.equal(ex.status, 201, ex.text);
+      users.push(...ex.json.users);
+    }
+    const member = users.find((u) => u.random_bucket < 1500); // buckets 0..1499: the group
+    assert.ok(member, 'one of 100 users is in a 15% group');
+    const content = { app_id: 'app', from: 'shop@brand.example', subject: 'GCG {{${user_id}}}', body: '<p>x</p>' };
+    const tx = await req('/admin/campaigns', { name: 'T', kind: 'transactional', variations: [{ channel: 'email', content }] });
+    const tr = await req('/admin/campaigns', { name: 'R', kind: 'api_triggered', variations: [{ channel: 'email', content }] });
+    const waitDone = async (id) => {
+      let d;
+      await h.poll(async () => (d = (await h.request(g, 'GET', `/admin/dispatches/${id}`, { key: g.key })).json).state === 'done',
+                   { deadlineMs: 30000, intervalMs: 100 });
+      return d;
+    };
+    let res = await req('/campaigns/trigger/send', { campaign_id: tr.json.campaign_id, recipients: [{ external_user_id: member.external_id }] });
+    assert.equal(res.status, 201, res.text);
+    assert.deepEqual([(await waitDone(res.json.dispatch_id)).sent], [0], 'the group gets no API-triggered campaign');
+    const n = rx.got.length;
+    res = await req(`/transactional/v1/campaigns/${tx.json.campaign_id}/send`, { recipient: { external_user_id: member.external_id } });
+    assert.equal(res.status, 201, res.text);
+    assert.equal((await waitDone(res.json.dispatch_id)).sent, 1);
+    await rx.wait(n + 1);
+    assert.deepEqual(rx.got[n].rcpt_tos, [`${member.external_id}@example.com`]);
+  } finally {
+    await g.stop();
+  }
 });
