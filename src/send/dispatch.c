@@ -345,6 +345,8 @@ typedef struct chunk {
     int pending;        /* messages without an outcome (dispatcher mutex) */
     send_msg *msgs;
     int nmsgs;
+    send_msg *copies;   /* bcc copies of emails: sent, their outcome nobody's */
+    int ncopies;
     int *msrc;          /* each message's source */
     uint32_t *mrow;
     uint8_t (*bz)[12];  /* per position in the chunk */
@@ -458,6 +460,8 @@ static void fetch_attachments(dispatcher *d, source *s, json_object *list) {
 
 static void chunk_free(chunk *c) {
     for (int i = 0; i < c->nmsgs; i++) send_msg_clear(&c->msgs[i]);
+    for (int i = 0; i < c->ncopies; i++) send_msg_clear(&c->copies[i]);
+    free(c->copies);
     for (size_t i = 0; c->ext && i < c->to - c->from; i++) free(c->ext[i]);
     free(c->ext);
     free(c->msgs);
@@ -765,6 +769,7 @@ typedef struct {
         char **hdr;
         size_t body_len;
         char *mail_from, *rcpt; /* email: the envelope */
+        char *bcc;              /* email: where a copy goes too, or NULL */
         bool ok, skip;          /* skip: email the user cannot get (no address, unsubscribed, bounced) */
         liq_error err;
     } slot[CH__COUNT * 2];
@@ -804,6 +809,7 @@ static void render_email(job *j, liq_renderer *r, render_ctx *rc, const liq_rend
     sl->body = out.data;
     sl->body_len = out.len;
     sl->mail_from = out.mail_from;
+    sl->bcc = out.bcc;
     sl->ok = true;
 }
 
@@ -1032,8 +1038,22 @@ static void issue(dispatcher *d, job *j, size_t count) {
                 m->rcpt[0] = sl->rcpt;
                 sl->rcpt = NULL;
             }
+            if (sl->bcc) { /* its own transaction: a refused bcc address must not bounce the user's message */
+                c->copies = xrealloc(c->copies, (size_t)(c->ncopies + 1) * sizeof *c->copies);
+                send_msg *x = &c->copies[c->ncopies++];
+                *x = (send_msg){.owner = c, .index = UINT32_MAX, .body_len = m->body_len, .mail_from = xstrdup(m->mail_from)};
+                snprintf(x->message_id, sizeof x->message_id, "%.100s-bcc", m->message_id);
+                x->body = xmalloc(m->body_len);
+                memcpy(x->body, m->body, m->body_len);
+                x->rcpt = xcalloc(2, sizeof *x->rcpt);
+                x->rcpt[0] = sl->bcc;
+                sl->bcc = NULL;
+            }
         }
-        for (int k = 0; k < CH__COUNT * 2; k++) free(r->slot[k].rcpt); /* those that made no message */
+        for (int k = 0; k < CH__COUNT * 2; k++) { /* those that made no message */
+            free(r->slot[k].rcpt);
+            free(r->slot[k].bcc);
+        }
         json_object_put(r->tprops);
         json_object_put(r->user);
     }
@@ -1044,8 +1064,12 @@ static void issue(dispatcher *d, job *j, size_t count) {
     j->tail = c;
     j->inflight++;
     pthread_mutex_lock(&d->mu);
-    c->pending = c->nmsgs;
+    c->pending = c->nmsgs + c->ncopies;
     pthread_mutex_unlock(&d->mu);
+    for (int k = 0; k < c->ncopies; k++) {
+        if (d->ch[CH_EMAIL]) d->ch[CH_EMAIL]->submit(d->ch[CH_EMAIL], &c->copies[k]);
+        else on_done(d, &c->copies[k]);
+    }
     for (int k = 0; k < c->nmsgs; k++) {
         source *src = &j->src[c->msrc[k]];
         send_channel *ch = d->ch[src->ch];

@@ -22,8 +22,8 @@
 #include <strings.h>
 
 /* The rendered fields, in this order. */
-enum { F_SUBJECT, F_FROM, F_REPLY_TO, F_BODY, F_PLAIN, F_PREHEADER, F__COUNT };
-static const char *const field_names[F__COUNT] = {"subject", "from", "reply_to", "body", "plaintext_body", "preheader"};
+enum { F_SUBJECT, F_FROM, F_REPLY_TO, F_BODY, F_PLAIN, F_PREHEADER, F_BCC, F__COUNT };
+static const char *const field_names[F__COUNT] = {"subject", "from", "reply_to", "body", "plaintext_body", "preheader", "bcc"};
 
 /* Built parts and what they were built from: the HTML, text and
  * preheader, one after the other in key (text and preheader may be
@@ -272,6 +272,9 @@ int email_render(const email_src *s, liq_renderer *r, const liq_render_opts *o, 
     if (has_reply && mime_addr_parse(v[F_REPLY_TO], n[F_REPLY_TO], &reply, why, sizeof why) < 0)
         rc = bad_address(err, "reply_to", v[F_REPLY_TO]);
     if (rc == 0 && mime_addr_parse(to, strlen(to), &rcpt, why, sizeof why) < 0) rc = bad_address(err, "recipient's email", to);
+    mime_addr bcc;
+    bool has_bcc = rc == 0 && v[F_BCC] && n[F_BCC];
+    if (has_bcc && mime_addr_parse(v[F_BCC], n[F_BCC], &bcc, why, sizeof why) < 0) rc = bad_address(err, "bcc", v[F_BCC]);
     if (rc == 0) {
         mime_email e = {
             .from = &from, .to = &rcpt, .reply_to = has_reply ? &reply : NULL,
@@ -296,6 +299,7 @@ int email_render(const email_src *s, liq_renderer *r, const liq_render_opts *o, 
             out->data = b.data;
             out->len = b.len;
             out->mail_from = xstrdup(from.addr);
+            out->bcc = has_bcc ? xstrdup(bcc.addr) : NULL;
         }
     }
     for (int i = 0; i < F__COUNT; i++) free(v[i]);

@@ -32,6 +32,7 @@ typedef struct {
     char *data;      /* the RFC 5322 message (malloc'd) */
     size_t len;
     char *mail_from; /* the envelope sender: the From address (malloc'd) */
+    char *bcc;       /* the message's bcc address (malloc'd), or NULL */
 } email_out;
 
 /* What email_render adds to a message beyond its fields: for brasa's links

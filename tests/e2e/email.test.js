@@ -244,3 +244,36 @@ test('email refusals: attachments that are not Braze\'s shape, and a relay URL t
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /serve: --smtp-url must be smtp:\/\/host:port or smtps:\/\/host:port, not 'http:\/\/127\.0\.0\.1:25'/);
 });
+
+test('bcc: a copy in its own transaction, whose refusal is not the user\'s; a bcc that is no address aborts', async () => {
+  const rx = await smtpReceiver();
+  const srv = await h.startServer({ env: { BRASA_SMTP_URL: rx.url } });
+  try {
+    await h.usersApi(srv).trackOk({ attributes: [{ external_id: 'ann', email: 'ann@example.com' }] });
+    const send = async (bcc) => {
+      const res = await post(srv, '/messages/send', { external_user_ids: ['ann'], messages: { email: {
+        app_id: 'a', from: 'news@brand.example', subject: 's', body: '<p>x</p>', bcc } } });
+      assert.equal(res.status, 201, res.text);
+      return done(srv, res.json.dispatch_id);
+    };
+    let d = await send('Archive <archive@brand.example>');
+    assert.deepEqual([d.sent, d.errors], [1, 0]);
+    await h.poll(async () => rx.got.length === 2);
+    const byRcpt = Object.fromEntries(rx.got.map((m) => [m.rcpt_tos.join(','), m]));
+    assert.deepEqual(Object.keys(byRcpt).sort(), ['ann@example.com', 'archive@brand.example']);
+    assert.deepEqual(byRcpt['archive@brand.example'].data, byRcpt['ann@example.com'].data, 'the same message');
+    const m = parseEmail(byRcpt['ann@example.com'].data);
+    assert.equal(m.headers.bcc, undefined, 'no Bcc header');
+    // A refused bcc address: the user's message is still delivered, nothing bounces.
+    d = await send('bounce-archive@brand.example');
+    assert.deepEqual([d.sent, d.errors], [1, 0]);
+    const today = new Date().toISOString().slice(0, 10);
+    assert.deepEqual((await get(srv, `/email/hard_bounces?start_date=${today}&end_date=${today}`)).json.emails, []);
+    // A bcc that renders to no address aborts the message.
+    d = await send('archive of {{${user_id}}}');
+    assert.deepEqual([d.sent, d.aborted], [0, 1]);
+  } finally {
+    await srv.stop();
+    rx.close();
+  }
+});
