@@ -205,9 +205,13 @@ static bool check_answers(const uint8_t *got, size_t n, bool partial) {
             continue;
         }
         if ((size_t)(end - body) < len) {
-            if (partial) return false;
-            /* A HEAD answer last: nothing follows its head. */
+            /* A HEAD answer last: nothing follows its head. Whole so far,
+             * even while more may come: the server need not close (a
+             * HEAD whose body swallowed the sentinel leaves it waiting
+             * for a request), and a body that is still coming arrives
+             * within the quiet wait and is checked then. */
             if (body == end) return true;
+            if (partial) return false;
             finding("a body shorter than its Content-Length", got, n);
         }
         if (ct && ctl >= 15 && (!strncmp(ct, "application/zip", 15) || !strncmp(ct, "application/gzip", 16))) {
