@@ -22,7 +22,7 @@ static const struct {
     {"apps", cli_apps, "create and list the workspace's apps"},
     {"liquid", cli_liquid, "render a Liquid template against a user (preview)"},
     {"credentials", cli_credentials, "basic-auth credentials for connected_content"},
-    {"smtp", cli_smtp, "send a test message through the email relay"},
+    {"smtp", cli_smtp, "the SMTP relays email goes out through; a test message"},
 };
 
 static void usage(FILE *f) {

@@ -18,6 +18,7 @@ const http_route *const api_tables[] = {
     api_exports_routes,
     api_metrics_routes,
     api_credentials_routes,
+    api_smtp_relays_routes,
     api_campaigns_routes,
     api_messages_routes,
     api_transactional_routes,

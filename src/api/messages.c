@@ -83,7 +83,7 @@ static msg_req *state(http_req *r) {
     return s;
 }
 
-#define NO_RELAY "no email relay is configured on this server (BRASA_SMTP_URL)"
+#define NO_RELAY "no email relay is configured on this server (BRASA_SMTP_URL or brasa smtp add)"
 
 /* ---- checking a body ----------------------------------------------------- */
 

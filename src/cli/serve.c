@@ -161,7 +161,7 @@ int cli_serve(int argc, char **argv) {
          "first random bucket (0-9999) of the group's range (default: the top PERCENT x 100 buckets)", false, false, NULL},
         {"log-level", "BRASA_LOG_LEVEL", "info", "debug, info, warn, error or off", false, false, NULL},
         {"smtp-url", "BRASA_SMTP_URL", NULL,
-         "the email relay: smtp://host:port (STARTTLS when offered) or smtps://host:port; none: email is refused", false,
+         "an email relay, named default: smtp://host:port (STARTTLS when offered) or smtps://host:port; more with `brasa smtp add`; none at all: email is refused", false,
          false, NULL},
         {"smtp-user", "BRASA_SMTP_USER", NULL, "the relay's AUTH user", false, false, NULL},
         {"smtp-password", "BRASA_SMTP_PASSWORD", NULL, "the relay's AUTH password (better in the environment)", false, false,
@@ -300,10 +300,10 @@ int cli_serve(int argc, char **argv) {
         log_error("serve: --smtp-url must be smtp://host:port or smtps://host:port, not '%s'", smtp.url);
         goto out;
     }
-    if (!(dsp = dsp_start(engine, &gcg, smtp.url ? &smtp : NULL)) || !(sch = sched_start(engine, dsp))) goto out;
-    if (smtp.url) log_info("serve: email through %s", smtp.url);
-    if (dkim) log_info("serve: DKIM: signing email from %s and its subdomains (selector %s)%s", dkd, dks,
-                       smtp.url ? "" : ", but there is no --smtp-url to send any");
+    /* Email: through smtp.url's relay ("default") and those `brasa smtp
+     * add` and /admin/smtp_relays store, read again as they change. */
+    if (!(dsp = dsp_start(engine, &gcg, &smtp)) || !(sch = sched_start(engine, dsp))) goto out;
+    if (dkim) log_info("serve: DKIM: signing email from %s and its subdomains (selector %s)", dkd, dks);
     /* Conversions: the converter goes on from its cursor over the outbox. */
     if (!(conv = conv_start(engine))) goto out;
     /* Email links (opens, clicks, unsubscribes) are signed with a key kept

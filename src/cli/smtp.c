@@ -1,52 +1,239 @@
-/* smtp.c -- `brasa smtp test`: one message through the relay the server
- * would use (--smtp-url / BRASA_SMTP_URL, as `brasa serve` takes it), so an
- * operator sees the relay's own answer before a campaign does. */
+/* smtp.c -- `brasa smtp add|list|remove|test`: the SMTP relays email goes
+ * out through (store/relays.h), the CLI twin of /admin/smtp_relays, and one
+ * message through a relay so an operator sees its own answer before a
+ * campaign does.
+ *
+ * add/list/remove work on the data directory directly, also while `brasa
+ * serve` runs on it (SQLite serialises the writers); the server reads the
+ * relays again whenever it looks for new sends (every few seconds), so a
+ * change applies without a restart. The password is best given on stdin
+ * (--password-stdin) or in BRASA_SMTP_PASSWORD: an argument is visible to
+ * other users in `ps`. */
 #include "cli.h"
 #include "opts.h"
+#include "../lib/err.h"
 #include "../lib/httpc.h"
+#include "../lib/timefmt.h"
 #include "../send/smtp.h"
+#include "../store/relays.h"
+#include "../store/store.h"
 
+#include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 
 static const char usage[] =
-    "usage: brasa smtp test --from ADDRESS --to ADDRESS [--smtp-url URL]\n"
+    "usage: brasa smtp add NAME --url URL [--user U (--password-stdin | BRASA_SMTP_PASSWORD)]\n"
+    "                      [--max-connections N] [--rate N] [--timeout-ms N] [--disabled] [--json]\n"
+    "       brasa smtp list [--json]\n"
+    "       brasa smtp remove NAME\n"
+    "       brasa smtp test --from ADDRESS --to ADDRESS [--smtp-url URL]\n"
     "\n"
-    "Sends one short message through the relay (the same --smtp-url,\n"
-    "--smtp-user and --smtp-password as `brasa serve`, or their BRASA_SMTP_*\n"
-    "variables) and prints the outcome: exit 0 when the relay accepted it,\n"
-    "1 with its answer when it did not.";
+    "add stores a relay email goes out through, next to --smtp-url's (named\n"
+    "default): URL is smtp://host:port (STARTTLS when offered) or\n"
+    "smtps://host:port. With several relays, each message goes to the one with\n"
+    "the fewest messages in hand for its --max-connections (default 16, at most\n"
+    "128 sessions); --rate caps its messages per second (0: none); --timeout-ms\n"
+    "bounds each message (0: the server's default). A running server picks\n"
+    "changes up within seconds. NAME is 1 to 64 letters, digits, '_', '-' or\n"
+    "'.'. Passwords are never shown again.\n"
+    "\n"
+    "test sends one short message through the relay of --smtp-url (the same\n"
+    "--smtp-url, --smtp-user and --smtp-password as `brasa serve`, or their\n"
+    "BRASA_SMTP_* variables) and prints the outcome: exit 0 when the relay\n"
+    "accepted it, 1 with its answer when it did not.";
+
+/* The first line of stdin, without its newline, into out[size]; -1 when
+ * it is longer than that. */
+static int read_line(char *out, size_t size) {
+    size_t n = 0;
+    int ch;
+    while ((ch = getchar()) != EOF && ch != '\n') {
+        if (n + 1 >= size) return -1;
+        out[n++] = (char)ch;
+    }
+    if (n && out[n - 1] == '\r') n--;
+    out[n] = '\0';
+    return 0;
+}
+
+/* An optional number option into *out (dflt when absent); false after
+ * saying why. */
+static bool number(const cli_opt *opts, const char *name, long long max, long dflt, long *out) {
+    *out = dflt;
+    if (!opts_get(opts, name)) return true;
+    long long v = opts_uint(opts, name, max);
+    if (v < 0) return false;
+    *out = (long)v;
+    return true;
+}
+
+static int add(store_t *store, const char *name, const cli_opt *opts) {
+    const char *url = opts_get(opts, "url"), *user = opts_get(opts, "user"), *pass = NULL;
+    if (!name || !url) {
+        fprintf(stderr, "brasa: smtp add needs a NAME and --url\n");
+        return 2;
+    }
+    long conns, rate, timeout;
+    if (!number(opts, "max-connections", STORE_RELAY_CONN_MAX, STORE_RELAY_DEFAULT_CONN, &conns) ||
+        !number(opts, "rate", STORE_RELAY_RATE_MAX, 0, &rate) ||
+        !number(opts, "timeout-ms", STORE_RELAY_TIMEOUT_MAX, 0, &timeout))
+        return 2;
+    char line[STORE_RELAY_PASS_MAX + 2];
+    line[0] = 0;
+    /* The password only with a user: BRASA_SMTP_PASSWORD may be there for
+     * --smtp-url's relay. */
+    if (user) {
+        if (opts_get(opts, "password-stdin")) {
+            if (read_line(line, sizeof line) < 0) {
+                fprintf(stderr, "brasa: the password must be at most %d bytes\n", STORE_RELAY_PASS_MAX);
+                return 2;
+            }
+            pass = line;
+        } else if (!(pass = opts_get(opts, "smtp-password"))) {
+            fprintf(stderr, "brasa: --user needs the password on stdin (--password-stdin) or in BRASA_SMTP_PASSWORD\n");
+            return 2;
+        }
+    } else if (opts_get(opts, "password-stdin")) {
+        fprintf(stderr, "brasa: --password-stdin needs --user\n");
+        return 2;
+    }
+    store_relay r = {.name = name, .url = url, .username = user, .password = pass, .max_connections = (int)conns,
+                     .rate_per_second = (int)rate, .timeout_ms = timeout, .enabled = !opts_get(opts, "disabled")};
+    char why[200];
+    if (store_relay_check(&r, why, sizeof why) < 0) {
+        fprintf(stderr, "brasa: %s\n", why);
+        return 2;
+    }
+    int rc = store_exec(store, store_relay_insert_op, &r);
+    memset(line, 0, sizeof line);
+    if (rc == BR_EEXISTS) fprintf(stderr, "brasa: an SMTP relay named '%s' already exists\n", name);
+    else if (rc == BR_ETOOMANY) fprintf(stderr, "brasa: at most %d SMTP relays can be stored\n", STORE_RELAY_MAX);
+    if (rc < 0) return 1;
+    if (opts_get(opts, "json")) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "name", json_object_new_string(name));
+        opts_print_json(o);
+    } else {
+        printf("added SMTP relay %s\n", name);
+    }
+    return 0;
+}
+
+static int list(store_t *store, const cli_opt *opts) {
+    store_relay *rows;
+    int n;
+    sqlite3 *db;
+    if (store_open_reader(store, &db) < 0) return 1;
+    int rc = store_relay_list(db, false, &rows, &n);
+    sqlite3_close(db);
+    if (rc < 0) return 1;
+    if (opts_get(opts, "json")) {
+        json_object *a = json_object_new_array();
+        for (int i = 0; i < n; i++) {
+            const store_relay *x = &rows[i];
+            char t[32];
+            timefmt_iso(x->created_at, t, sizeof t);
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "name", json_object_new_string(x->name));
+            json_object_object_add(o, "url", json_object_new_string(x->url));
+            json_object_object_add(o, "user", x->username ? json_object_new_string(x->username) : NULL);
+            json_object_object_add(o, "max_connections", json_object_new_int(x->max_connections));
+            json_object_object_add(o, "rate_per_second", json_object_new_int(x->rate_per_second));
+            json_object_object_add(o, "timeout_ms", json_object_new_int64(x->timeout_ms));
+            json_object_object_add(o, "enabled", json_object_new_boolean(x->enabled));
+            json_object_object_add(o, "created_at", json_object_new_string(t));
+            json_object_array_add(a, o);
+        }
+        opts_print_json(a);
+    } else {
+        printf("%-16s %-8s %-5s %-6s %-8s %-16s %s\n", "NAME", "ENABLED", "CONNS", "RATE", "TIMEOUT", "USER", "URL");
+        for (int i = 0; i < n; i++) {
+            const store_relay *x = &rows[i];
+            char rate[16], timeout[16];
+            snprintf(rate, sizeof rate, "%d", x->rate_per_second);
+            snprintf(timeout, sizeof timeout, "%ld", x->timeout_ms);
+            printf("%-16s %-8s %-5d %-6s %-8s %-16s %s\n", x->name, x->enabled ? "yes" : "no", x->max_connections,
+                   x->rate_per_second ? rate : "-", x->timeout_ms ? timeout : "-", x->username ? x->username : "-",
+                   x->url);
+        }
+    }
+    store_relay_rows_free(rows, n);
+    return 0;
+}
+
+static int remove_one(store_t *store, const char *name) {
+    if (!name) {
+        fprintf(stderr, "brasa: smtp remove needs a NAME (see `brasa smtp list`)\n");
+        return 2;
+    }
+    store_relay probe = {.name = name, .url = "smtp://x", .max_connections = 1};
+    char why[200];
+    if (store_relay_check(&probe, why, sizeof why) < 0) {
+        fprintf(stderr, "brasa: %s\n", why);
+        return 2;
+    }
+    int rc = store_exec(store, store_relay_delete_op, (void *)name);
+    if (rc == BR_ENOTFOUND) fprintf(stderr, "brasa: no SMTP relay named '%s'\n", name);
+    else if (rc == 0) printf("removed SMTP relay %s\n", name);
+    return rc == 0 ? 0 : 1;
+}
+
+static int test(const cli_opt *opts) {
+    const char *url = opts_get(opts, "smtp-url"), *from = opts_get(opts, "from"), *to = opts_get(opts, "to");
+    if (!url || !from || !to) {
+        fprintf(stderr, "brasa: smtp test needs --smtp-url (or BRASA_SMTP_URL), --from and --to\n");
+        return 2;
+    }
+    httpc_global_init();
+    smtp_opts o = {.url = url, .user = opts_get(opts, "smtp-user"), .password = opts_get(opts, "smtp-password")};
+    char why[300];
+    if (smtp_probe(&o, from, to, why, sizeof why) == 0) {
+        printf("the relay at %s accepted a message from %s to %s\n", url, from, to);
+        return 0;
+    }
+    fprintf(stderr, "brasa: the relay at %s did not take the message: %s\n", url, why);
+    return 1;
+}
 
 int cli_smtp(int argc, char **argv) {
     cli_opt opts[] = {
-        {"smtp-url", "BRASA_SMTP_URL", NULL, "the relay: smtp://host:port or smtps://host:port", false, false, NULL},
-        {"smtp-user", "BRASA_SMTP_USER", NULL, "the relay's AUTH user", false, false, NULL},
-        {"smtp-password", "BRASA_SMTP_PASSWORD", NULL, "the relay's AUTH password", false, false, NULL},
-        {"from", NULL, NULL, "the envelope sender and From address", false, false, NULL},
-        {"to", NULL, NULL, "the recipient", false, false, NULL},
+        CLI_DATA_DIR_OPT,
+        {"url", NULL, NULL, "add: the relay, smtp://host:port or smtps://host:port", false, false, NULL},
+        {"user", NULL, NULL, "add: the relay's AUTH user", false, false, NULL},
+        {"password-stdin", NULL, NULL, "add: read the AUTH password from stdin", true, false, NULL},
+        {"max-connections", NULL, NULL, "add: SMTP sessions at most (1-128, default 16)", false, false, NULL},
+        {"rate", NULL, NULL, "add: messages per second at most (0: no limit)", false, false, NULL},
+        {"timeout-ms", NULL, NULL, "add: per message (0: the server's default)", false, false, NULL},
+        {"disabled", NULL, NULL, "add: stored, not sent through", true, false, NULL},
+        {"json", NULL, NULL, "machine-readable output", true, false, NULL},
+        {"smtp-url", "BRASA_SMTP_URL", NULL, "test: the relay: smtp://host:port or smtps://host:port", false, false, NULL},
+        {"smtp-user", "BRASA_SMTP_USER", NULL, "test: the relay's AUTH user", false, false, NULL},
+        {"smtp-password", "BRASA_SMTP_PASSWORD", NULL, "test: the relay's AUTH password; add: the password of --user",
+         false, false, NULL},
+        {"from", NULL, NULL, "test: the envelope sender and From address", false, false, NULL},
+        {"to", NULL, NULL, "test: the recipient", false, false, NULL},
         {NULL, NULL, NULL, NULL, false, false, NULL},
     };
-    char *pos[1];
-    int npos = 0, rc = opts_parse_verb(argc, argv, opts, usage, pos, &npos, 1);
+    char *pos[2];
+    int npos = 0, rc = opts_parse_verb(argc, argv, opts, usage, pos, &npos, 2);
     if (rc >= 0) return rc;
-    const char *url = opts_get(opts, "smtp-url"), *from = opts_get(opts, "from"), *to = opts_get(opts, "to");
-    if (strcmp(pos[0], "test")) {
-        fprintf(stderr, "brasa: unknown smtp command '%s'\n", pos[0]);
-        rc = 2;
-    } else if (!url || !from || !to) {
-        fprintf(stderr, "brasa: smtp test needs --smtp-url (or BRASA_SMTP_URL), --from and --to\n");
-        rc = 2;
-    } else {
-        httpc_global_init();
-        smtp_opts o = {.url = url, .user = opts_get(opts, "smtp-user"), .password = opts_get(opts, "smtp-password")};
-        char why[300];
-        if (smtp_probe(&o, from, to, why, sizeof why) == 0) {
-            printf("the relay at %s accepted a message from %s to %s\n", url, from, to);
-            rc = 0;
-        } else {
-            fprintf(stderr, "brasa: the relay at %s did not take the message: %s\n", url, why);
-            rc = 1;
+    const char *verb = pos[0], *name = npos > 1 ? pos[1] : NULL;
+    if (!strcmp(verb, "test") && npos == 1) rc = test(opts);
+    else if ((!strcmp(verb, "add") || !strcmp(verb, "remove") || !strcmp(verb, "list")) &&
+             (npos == 1 || strcmp(verb, "list"))) {
+        store_t *store;
+        if (store_open(opts_get(opts, "data-dir"), &store) < 0) {
+            opts_free(opts);
+            return 1;
         }
+        if (!strcmp(verb, "add")) rc = add(store, name, opts);
+        else if (!strcmp(verb, "list")) rc = list(store, opts);
+        else rc = remove_one(store, name);
+        store_close(store);
+    } else {
+        fprintf(stderr, "brasa: unknown smtp command '%s'\n", verb);
+        rc = 2;
     }
     opts_free(opts);
     return rc;

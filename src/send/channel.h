@@ -43,6 +43,14 @@ struct send_msg {
     char error[160];         /* what failed, for SEND_FAILED and SEND_BOUNCED:
                                 the receiver's answer (an SMTP reply line) or
                                 the transport's error */
+    /* between the email channel over several relays (relays.c) and the
+     * SMTP driver under it */
+    bool failover;           /* relays.c: when the relay itself fails, give m back at once
+                                (relay_down) rather than retrying on it */
+    bool relay_down;         /* the driver, after an attempt: it failed for the relay's own
+                                doing (connection, TLS, greeting, AUTH, timeout), not an answer to m */
+    uint8_t hops;            /* relays.c: relays tried */
+    void *relay;             /* relays.c: the relay holding m */
     /* the driver's */
     int64_t first_at, retry_at;
     send_msg *next;

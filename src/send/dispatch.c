@@ -8,6 +8,7 @@
 #include "fetch.h"
 #include "postback.h"
 #include "timing.h"
+#include "relays.h"
 #include "smtp.h"
 #include "dkim.h"
 #include "webhook.h"
@@ -32,6 +33,7 @@
 #include "../store/email.h"
 #include "../store/keys.h"
 #include "../store/messaging.h"
+#include "../store/relays.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -399,6 +401,8 @@ struct dispatcher {
     export_fields fields;
     const gcg_t *gcg; /* its users get no campaign message */
     dkim_signer *dkim; /* email: signs what email_render produced (NULL: no DKIM) */
+    rly_set *relays;   /* the email channel (d->ch[CH_EMAIL]) */
+    smtp_opts smtp;    /* BRASA_SMTP_URL's relay, when url: strings owned */
     /* render threads (render_all) */
     pthread_t *threads;
     int nthreads;
@@ -1074,7 +1078,7 @@ static void issue(dispatcher *d, job *j, size_t count) {
         source *src = &j->src[c->msrc[k]];
         send_channel *ch = d->ch[src->ch];
         if (ch) ch->submit(ch, &c->msgs[k]);
-        else { /* a channel brasa cannot deliver through yet (email without a relay) */
+        else { /* a channel brasa cannot deliver through yet */
             c->msgs[k].outcome = SEND_FAILED;
             snprintf(c->msgs[k].error, sizeof c->msgs[k].error, "the %s channel is not available", msg_channel_name(src->ch));
             on_done(d, &c->msgs[k]);
@@ -1300,6 +1304,27 @@ static void load_new(dispatcher *d) {
     free(ids);
 }
 
+/* The email relays: BRASA_SMTP_URL's ("default", not stored) and the
+ * enabled ones of the store, read whenever the dispatcher looks for new
+ * dispatches, so `brasa smtp add|remove` and /admin/smtp_relays apply
+ * without a restart. A store that cannot be read leaves the list as is. */
+static void load_relays(dispatcher *d) {
+    store_relay *rows;
+    int n;
+    if (store_relay_list(d->db, true, &rows, &n) < 0) return;
+    rly_relay *rl = xcalloc((size_t)n + 1, sizeof *rl);
+    int k = 0;
+    if (d->smtp.url) rl[k++] = (rly_relay){"default", d->smtp};
+    for (int i = 0; i < n; i++)
+        rl[k++] = (rly_relay){rows[i].name,
+                              {.url = rows[i].url, .user = rows[i].username, .password = rows[i].password,
+                               .max_connections = rows[i].max_connections, .rate_per_second = rows[i].rate_per_second,
+                               .timeout_ms = rows[i].timeout_ms}};
+    rly_update(d->relays, rl, k);
+    free(rl);
+    store_relay_rows_free(rows, n);
+}
+
 static void *run(void *arg) {
     dispatcher *d = arg;
     thread_name("brasa-dispatch");
@@ -1322,6 +1347,7 @@ static void *run(void *arg) {
         int64_t now = clock_wall_ms();
         if (reload || now - last_load > 5000) {
             load_new(d);
+            load_relays(d); /* after: a dispatch just loaded sees the relays as they were when it was written */
             last_load = now;
             reload = false;
         }
@@ -1383,7 +1409,12 @@ void dsp_set_links(dispatcher *d, const char *base, const uint8_t key[32]) {
     pthread_mutex_unlock(&d->mu);
 }
 
-bool dsp_delivers(const dispatcher *d, int channel) { return d && channel >= 0 && channel < CH__COUNT && d->ch[channel]; }
+bool dsp_delivers(const dispatcher *d, int channel) {
+    if (d && channel == CH_EMAIL) return rly_count(d->relays) > 0;
+    return d && channel >= 0 && channel < CH__COUNT && d->ch[channel];
+}
+
+bool dsp_relay_in_use(const dispatcher *d, const char *name) { return d && rly_has(d->relays, name); }
 
 dispatcher *dsp_start(engine_t *e, const gcg_t *gcg, const smtp_opts *smtp) {
     dispatcher *d = xcalloc(1, sizeof *d);
@@ -1424,7 +1455,15 @@ dispatcher *dsp_start(engine_t *e, const gcg_t *gcg, const smtp_opts *smtp) {
         if (pthread_create(&d->threads[i], NULL, render_thread, d)) abort();
     d->ch[CH_WEBHOOK] = webhook_new(NULL, on_done, d);
     d->postback = postback_new();
-    if (smtp) d->ch[CH_EMAIL] = smtp_new(smtp, on_done, d);
+    if (smtp && smtp->url) {
+        d->smtp = *smtp;
+        d->smtp.url = xstrdup(smtp->url);
+        d->smtp.user = smtp->user ? xstrdup(smtp->user) : NULL;
+        d->smtp.password = smtp->password ? xstrdup(smtp->password) : NULL;
+    }
+    d->relays = rly_new(on_done, d);
+    d->ch[CH_EMAIL] = rly_channel(d->relays);
+    load_relays(d);
     if (pthread_create(&d->th, NULL, run, d)) abort();
     return d;
 }
@@ -1471,5 +1510,8 @@ void dsp_stop(dispatcher *d) {
     pthread_mutex_destroy(&d->mu);
     pthread_cond_destroy(&d->cv);
     free(d->links_base);
+    free((char *)d->smtp.url);
+    free((char *)d->smtp.user);
+    free((char *)d->smtp.password);
     free(d);
 }

@@ -98,15 +98,21 @@ typedef struct dispatcher dispatcher;
  * unless the request overrides them or the campaign does not obey them:
  * both are counted as skipped. */
 struct gcg;
-/* smtp: the email channel's relay (smtp.h); NULL: no email channel, and
- * email messages fail ("the email channel is not available"). */
+/* Email goes out through the relays of the store (store/relays.h, read
+ * again whenever the dispatcher looks for dispatches: send/relays.h) and
+ * smtp's, named "default", when smtp->url is set; smtp->dkim (may be NULL)
+ * signs. smtp may be NULL. With no relay, email messages fail ("no email
+ * relay is configured"). */
 dispatcher *dsp_start(engine_t *e, const struct gcg *gcg, const smtp_opts *smtp);
 /* The base of the links emails carry back to the server (send/links.h:
  * the public URL, known once the server listens) and the key that signs
  * them. The dispatcher renders no email before it has them. */
 void dsp_set_links(dispatcher *d, const char *base, const uint8_t key[32]);
-/* Whether d has a driver for a channel (msg_channel). */
+/* Whether d has a driver for a channel (msg_channel): for email, whether
+ * it has a relay now. Any thread. */
 bool dsp_delivers(const dispatcher *d, int channel);
+/* Whether email goes out through the relay named name now. Any thread. */
+bool dsp_relay_in_use(const dispatcher *d, const char *name);
 /* A dispatch was written: look for it now rather than at the next poll. */
 void dsp_wake(dispatcher *d);
 /* Stops issuing, records nothing more, stops the channels (messages in

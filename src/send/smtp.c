@@ -137,17 +137,23 @@ static bool judge(void *ud, curlq_xfer *cx, CURLcode res, long *retry_after_ms) 
     if (res == CURLE_OK) {
         m->outcome = SEND_OK;
         m->error[0] = 0;
+        m->relay_down = false;
         return false;
     }
     int st = m->status;
     if (st >= 400 && st < 600 && x->reply[0] && atoi(x->reply) == st) snprintf(m->error, sizeof m->error, "%s", x->reply);
     else snprintf(m->error, sizeof m->error, "%.*s", (int)sizeof m->error - 1, x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
     m->outcome = SEND_FAILED;
+    /* Anything but an answer to the message is the relay's own failure:
+     * over several relays (m->failover), another one takes the message
+     * rather than this one's retries (relays.h). */
+    bool answered = st >= 400 && st < 600 && (res == CURLE_SEND_ERROR || x->sent_all);
+    m->relay_down = !answered;
     if (st >= 500 && st < 600) {
-        if (res == CURLE_SEND_ERROR || x->sent_all) m->outcome = SEND_BOUNCED;
+        if (answered) m->outcome = SEND_BOUNCED;
         return false;
     }
-    return true;
+    return !(m->relay_down && m->failover);
 }
 
 static void release(curlq_xfer *cx) {

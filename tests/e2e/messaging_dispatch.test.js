@@ -236,7 +236,7 @@ test('a URL that renders to something other than http(s) aborts that recipient; 
     const c = await campaign(srv, { name: 'Mail', kind: 'api_triggered', variations: [{ name: 'm', channel: 'email',
       content: { app_id: 'a', from: 'Shop <shop@example.com>', subject: 'Hi', body: '<p>Hi</p>' } }] });
     res = await post(srv, '/campaigns/trigger/send', { campaign_id: c.campaign_id, recipients: [{ external_user_id: 'w1' }] });
-    h.assertError(res, 400, `Bad Request: campaign '${c.campaign_id}' has an email variation, and no email relay is configured on this server (BRASA_SMTP_URL)`);
+    h.assertError(res, 400, `Bad Request: campaign '${c.campaign_id}' has an email variation, and no email relay is configured on this server (BRASA_SMTP_URL or brasa smtp add)`);
   } finally {
     await srv.stop();
     await rx.close();

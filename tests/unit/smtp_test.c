@@ -1,5 +1,5 @@
 /* smtp_test.c -- unit tests for src/send/smtp.c (the email channel's SMTP
- * driver) against a real SMTP server, tests/e2e/smtp_receiver.py
+ * driver) and src/send/relays.c (the channel over several relays) against a real SMTP server, tests/e2e/smtp_receiver.py
  * (aiosmtpd, run by /usr/bin/python3), whose answers each recipient
  * address programs (bounce-*, soft-*, softonce-*, reject-*) and which
  * can be slow to accept a message, and against tiny TCP servers in this
@@ -10,6 +10,7 @@
 #include "test.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "send/relays.h"
 #include "send/smtp.h"
 
 #include <arpa/inet.h>
@@ -623,4 +624,139 @@ TEST(smtp_slow_relay_concurrency) {
     c->free(c);
     for (int i = 0; i < N; i++) send_msg_clear(&m[i]);
     rcv_stop(r);
+}
+
+/* ---- several relays (relays.c) -------------------------------------------- */
+
+static rly_relay relay_at(const char *name, int port) {
+    smtp_opts o = opts_for(port);
+    char *url = malloc(64); /* opts_for's is static: one per relay here */
+    snprintf(url, 64, "%s", o.url);
+    o.url = url;
+    o.max_connections = 1; /* one session: the tests see it kept */
+    return (rly_relay){name, o};
+}
+
+static int to_port(const receiver *r, int k) { return r->n > k ? r->msgs[k].peer_port : -1; }
+
+/* Waits until a and b received n messages between them (their output may
+ * come after the relay's 250). */
+static bool wait_total(receiver *a, receiver *b, int n, int timeout_ms) {
+    for (int64_t t0 = clock_mono_us(); clock_mono_us() - t0 < (int64_t)timeout_ms * 1000; usleep(2000)) {
+        pthread_mutex_lock(&a->mu);
+        int k = a->n;
+        pthread_mutex_unlock(&a->mu);
+        pthread_mutex_lock(&b->mu);
+        k += b->n;
+        pthread_mutex_unlock(&b->mu);
+        if (k >= n) return true;
+    }
+    return false;
+}
+
+/* Two relays share the messages; one down, the other takes all of them at
+ * once (no retry counted, no soft bounce); the list changed in place. */
+TEST(relays_spread_failover_and_update) {
+    if (!have_aiosmtpd()) return;
+    receiver *ra = rcv_start(0), *rb = rcv_start(0);
+    T_TRUE(ra && rb);
+    rly_set *s = rly_new(on_done, NULL);
+    send_channel *c = rly_channel(s);
+    /* No relay: failed at once. */
+    static send_msg m0;
+    msg_init(&m0, 0, "a@example.test", NULL, 1);
+    c->submit(c, &m0);
+    T_TRUE(wait_done(1, 5000));
+    T_EQ_INT(m0.outcome, SEND_FAILED);
+    T_EQ_STR(m0.error, "no email relay is configured");
+    rly_relay two[2] = {relay_at("a", ra->port), relay_at("b", rb->port)};
+    T_EQ_INT(rly_update(s, two, 2), 2);
+    T_EQ_INT(rly_count(s), 2);
+    T_TRUE(rly_has(s, "a") && rly_has(s, "b") && !rly_has(s, "c"));
+    enum { N = 20 };
+    static send_msg m[N];
+    for (int i = 0; i < N; i++) {
+        msg_init(&m[i], i, "ok@example.test", NULL, 1);
+        c->submit(c, &m[i]);
+    }
+    T_TRUE(wait_done(1 + N, 30000));
+    for (int i = 0; i < N; i++) T_EQ_INT(m[i].outcome, SEND_OK);
+    T_TRUE(wait_total(ra, rb, N, 5000));
+    printf("    %d messages: %d through a, %d through b\n", N, ra->n, rb->n);
+    T_EQ_INT(ra->n + rb->n, N);
+    T_TRUE(ra->n >= N / 4 && rb->n >= N / 4);
+    /* "a" moves to a port nothing listens on: its messages go to "b"
+     * at once, delivered on their first attempt there. */
+    int a_before = ra->n, b_before = rb->n;
+    rly_relay down[2] = {relay_at("a", closed_port()), relay_at("b", rb->port)};
+    T_EQ_INT(rly_update(s, down, 2), 2);
+    for (int i = 0; i < N; i++) {
+        send_msg_clear(&m[i]);
+        msg_init(&m[i], 100 + i, "ok@example.test", NULL, 1);
+        c->submit(c, &m[i]);
+    }
+    T_TRUE(wait_done(1 + 2 * N, 30000));
+    for (int i = 0; i < N; i++) {
+        T_EQ_INT(m[i].outcome, SEND_OK);
+        T_EQ_INT(m[i].attempts, 1);
+        T_TRUE(m[i].hops >= 1 && m[i].hops <= 2);
+    }
+    T_TRUE(rcv_wait(rb, b_before + N, 5000));
+    T_EQ_INT(ra->n, a_before);
+    /* Both down: each message tries the other relay, then the last one's
+     * retries, then fails (a soft bounce). */
+    rly_relay both[2] = {relay_at("a", closed_port()), relay_at("b", closed_port())};
+    T_EQ_INT(rly_update(s, both, 2), 2);
+    send_msg_clear(&m[0]);
+    msg_init(&m[0], 200, "ok@example.test", NULL, 1);
+    c->submit(c, &m[0]);
+    T_TRUE(wait_done(2 + 2 * N, 30000));
+    T_EQ_INT(m[0].outcome, SEND_FAILED);
+    T_EQ_INT(m[0].hops, 2);
+    T_EQ_INT(m[0].attempts, 3); /* the last relay's max_attempts */
+    T_TRUE(m[0].relay_down);
+    /* Only "b" (on the receiver again): "a" retired, not sent through. */
+    rly_relay one[1] = {relay_at("b", rb->port)};
+    T_EQ_INT(rly_update(s, one, 1), 1);
+    T_TRUE(!rly_has(s, "a") && rly_has(s, "b"));
+    b_before = rb->n;
+    for (int i = 0; i < 4; i++) {
+        send_msg_clear(&m[i]);
+        msg_init(&m[i], 300 + i, "ok@example.test", NULL, 1);
+        c->submit(c, &m[i]);
+    }
+    T_TRUE(wait_done(2 + 2 * N + 4, 30000));
+    for (int i = 0; i < 4; i++) T_EQ_INT(m[i].outcome, SEND_OK);
+    T_TRUE(rcv_wait(rb, b_before + 4, 5000));
+    T_EQ_INT(ra->n, a_before);
+    /* The same list again keeps the relay and its session. */
+    rly_relay same[1] = {relay_at("b", rb->port)};
+    T_EQ_INT(rly_update(s, same, 1), 1);
+    send_msg_clear(&m[0]);
+    msg_init(&m[0], 400, "ok@example.test", NULL, 1);
+    c->submit(c, &m[0]);
+    T_TRUE(wait_done(2 + 2 * N + 5, 30000));
+    T_TRUE(rcv_wait(rb, b_before + 5, 5000));
+    T_EQ_INT(rb->msgs[rb->n - 1].peer_port, to_port(rb, rb->n - 2));
+    /* An answer to the message is not the relay's failure: no failover. */
+    rly_relay ab[2] = {relay_at("a", ra->port), relay_at("b", rb->port)};
+    T_EQ_INT(rly_update(s, ab, 2), 2);
+    send_msg_clear(&m[0]);
+    msg_init(&m[0], 500, "bounce-x@example.test", NULL, 1);
+    c->submit(c, &m[0]);
+    T_TRUE(wait_done(2 + 2 * N + 6, 30000));
+    T_EQ_INT(m[0].outcome, SEND_BOUNCED);
+    T_EQ_INT(m[0].hops, 1);
+    T_TRUE(!m[0].relay_down);
+    rly_update(s, NULL, 0);
+    T_EQ_INT(rly_count(s), 0);
+    c->stop(c, false);
+    c->free(c);
+    send_msg_clear(&m0);
+    for (int i = 0; i < N; i++) send_msg_clear(&m[i]);
+    free((char *)two[0].o.url), free((char *)two[1].o.url), free((char *)down[0].o.url), free((char *)down[1].o.url);
+    free((char *)both[0].o.url), free((char *)both[1].o.url), free((char *)one[0].o.url), free((char *)same[0].o.url);
+    free((char *)ab[0].o.url), free((char *)ab[1].o.url);
+    rcv_stop(ra);
+    rcv_stop(rb);
 }
