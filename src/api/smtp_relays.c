@@ -95,8 +95,8 @@ static int created(http_req *r, int rc) {
     return http_reply(r, 201, o);
 }
 
-/* An optional string field into *out (NULL when absent); false after
- * setting the 400 answer. */
+/* An optional string field into *out (NULL when absent or null); false
+ * after setting the 400 answer. */
 static bool opt_str(http_req *r, json_object *b, const char *k, const char **out) {
     json_object *v = json_get(b, k);
     *out = NULL;
@@ -132,14 +132,14 @@ static int post_relay(http_req *r) {
                                         "timeout_ms", "enabled", NULL};
     if (api_body_fields(r, known) < 0) return 0;
     json_object *b = http_body(r), *en;
-    const char *name, *url, *user, *pass;
-    long conns, rate, timeout;
-    if (!opt_str(r, b, "name", &name) || !opt_str(r, b, "url", &url) || !opt_str(r, b, "user", &user) ||
-        !opt_str(r, b, "password", &pass) || !opt_int(r, b, "max_connections", STORE_RELAY_DEFAULT_CONN, &conns) ||
-        !opt_int(r, b, "rate_per_second", 0, &rate) || !opt_int(r, b, "timeout_ms", 0, &timeout))
-        return 0;
+    const char *name = json_str(b, "name", NULL), *url = json_str(b, "url", NULL), *user, *pass;
     if (!name) return http_error(r, BR_EINVAL, "'name' is required and must be a string");
     if (!url) return http_error(r, BR_EINVAL, "'url' is required and must be a string");
+    long conns, rate, timeout;
+    if (!opt_str(r, b, "user", &user) || !opt_str(r, b, "password", &pass) ||
+        !opt_int(r, b, "max_connections", STORE_RELAY_DEFAULT_CONN, &conns) ||
+        !opt_int(r, b, "rate_per_second", 0, &rate) || !opt_int(r, b, "timeout_ms", 0, &timeout))
+        return 0;
     if ((en = json_get(b, "enabled")) && !json_object_is_type(en, json_type_boolean))
         return http_error(r, BR_EINVAL, "'enabled' must be true or false");
     relay_state *s = state(r);
