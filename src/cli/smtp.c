@@ -5,7 +5,7 @@
  *
  * add/list/remove work on the data directory directly, also while `brasa
  * serve` runs on it (SQLite serialises the writers); the server reads the
- * relays again whenever it looks for new sends (every few seconds), so a
+ * relays again at every send and every second, so a
  * change applies without a restart. The password is best given on stdin
  * (--password-stdin) or in BRASA_SMTP_PASSWORD: an argument is visible to
  * other users in `ps`. */
@@ -35,7 +35,7 @@ static const char usage[] =
     "the fewest messages in hand for its --max-connections (default 16, at most\n"
     "128 sessions); --rate caps its messages per second (0: none); --timeout-ms\n"
     "bounds each message (0: the server's default). A running server picks\n"
-    "changes up within seconds. NAME is 1 to 64 letters, digits, '_', '-' or\n"
+    "changes up within a second. NAME is 1 to 64 letters, digits, '_', '-' or\n"
     "'.'. Passwords are never shown again.\n"
     "\n"
     "test sends one short message through the relay of --smtp-url (the same\n"

@@ -1305,9 +1305,9 @@ static void load_new(dispatcher *d) {
 }
 
 /* The email relays: BRASA_SMTP_URL's ("default", not stored) and the
- * enabled ones of the store, read whenever the dispatcher looks for new
- * dispatches, so `brasa smtp add|remove` and /admin/smtp_relays apply
- * without a restart. A store that cannot be read leaves the list as is. */
+ * enabled ones of the store, read at every send and every second, so
+ * `brasa smtp add|remove` and /admin/smtp_relays apply without a restart.
+ * A store that cannot be read leaves the list as is. */
 static void load_relays(dispatcher *d) {
     store_relay *rows;
     int n;
@@ -1329,7 +1329,7 @@ static void *run(void *arg) {
     dispatcher *d = arg;
     thread_name("brasa-dispatch");
     bool reload = true;
-    int64_t last_load = 0;
+    int64_t last_load = 0, last_relays = 0;
     for (;;) {
         pthread_mutex_lock(&d->mu);
         if (d->stop) {
@@ -1347,10 +1347,16 @@ static void *run(void *arg) {
         int64_t now = clock_wall_ms();
         if (reload || now - last_load > 5000) {
             load_new(d);
-            load_relays(d); /* after: a dispatch just loaded sees the relays as they were when it was written */
             last_load = now;
-            reload = false;
         }
+        /* After load_new: a dispatch just loaded goes by the relays as they
+         * were once it was written. Every second besides: a relay the CLI
+         * added lets email in (dsp_delivers) soon after. */
+        if (reload || now - last_relays >= 1000) {
+            load_relays(d);
+            last_relays = now;
+        }
+        reload = false;
         bool busy = false;
         int64_t wait_ms = 1000;
         for (job **pp = &d->jobs; *pp;) {

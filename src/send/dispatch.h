@@ -99,10 +99,10 @@ typedef struct dispatcher dispatcher;
  * both are counted as skipped. */
 struct gcg;
 /* Email goes out through the relays of the store (store/relays.h, read
- * again whenever the dispatcher looks for dispatches: send/relays.h) and
- * smtp's, named "default", when smtp->url is set; smtp->dkim (may be NULL)
- * signs. smtp may be NULL. With no relay, email messages fail ("no email
- * relay is configured"). */
+ * again at every send and every second: send/relays.h) and smtp's, named
+ * "default", when smtp->url is set; smtp->dkim (may be NULL) signs. smtp
+ * may be NULL. With no relay, email messages fail ("no email relay is
+ * configured"). */
 dispatcher *dsp_start(engine_t *e, const struct gcg *gcg, const smtp_opts *smtp);
 /* The base of the links emails carry back to the server (send/links.h:
  * the public URL, known once the server listens) and the key that signs

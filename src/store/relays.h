@@ -4,7 +4,7 @@
  * Writes are store ops (the admin routes, api/smtp_relays.c) or store_exec
  * (`brasa smtp add|remove`, also while the server runs). The dispatcher
  * reads the enabled ones with their passwords (send/relays.h sends through
- * them) when it is woken and every few seconds, so a change applies
+ * them) at every send and every second, so a change applies
  * without a restart. The list for people (admin API, CLI) never carries a
  * password. */
 #ifndef BR_STORE_RELAYS_H

@@ -62,6 +62,8 @@ test('relays from the API and the CLI share the email; removed, unused; one down
     let r = smtpCli(dir, ['add', 'b', '--url', rb.url, '--max-connections', '2', '--rate', '1000', '--timeout-ms', '20000']);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, 'added SMTP relay b\n');
+    // The server picks it up by itself (it reads the relays every second).
+    await h.poll(async () => (await relays(srv)).every((x) => x.in_use), { deadlineMs: 10000, intervalMs: 100 });
 
     // Spread over both (a send wakes the dispatcher, which reads the relays again).
     let d = await send(srv);
