@@ -27,7 +27,7 @@ static const char usage[] =
     "                      [--max-connections N] [--rate N] [--timeout-ms N] [--disabled] [--json]\n"
     "       brasa smtp list [--json]\n"
     "       brasa smtp remove NAME\n"
-    "       brasa smtp test --from ADDRESS --to ADDRESS [--smtp-url URL]\n"
+    "       brasa smtp test --from ADDRESS --to ADDRESS [--smtp-url URL | --relay NAME]\n"
     "\n"
     "add stores a relay email goes out through, next to --smtp-url's (named\n"
     "default): URL is smtp://host:port (STARTTLS when offered) or\n"
@@ -40,8 +40,9 @@ static const char usage[] =
     "\n"
     "test sends one short message through the relay of --smtp-url (the same\n"
     "--smtp-url, --smtp-user and --smtp-password as `brasa serve`, or their\n"
-    "BRASA_SMTP_* variables) and prints the outcome: exit 0 when the relay\n"
-    "accepted it, 1 with its answer when it did not.";
+    "BRASA_SMTP_* variables), or a stored one (--relay NAME, enabled or not),\n"
+    "and prints the outcome: exit 0 when the relay accepted it, 1 with its\n"
+    "answer when it did not.";
 
 /* The first line of stdin, without its newline, into out[size]; -1 when
  * it is longer than that. */
@@ -179,21 +180,47 @@ static int remove_one(store_t *store, const char *name) {
     return rc == 0 ? 0 : 1;
 }
 
+static int probe(const smtp_opts *o, const char *from, const char *to) {
+    httpc_global_init();
+    char why[300];
+    if (smtp_probe(o, from, to, why, sizeof why) == 0) {
+        printf("the relay at %s accepted a message from %s to %s\n", o->url, from, to);
+        return 0;
+    }
+    fprintf(stderr, "brasa: the relay at %s did not take the message: %s\n", o->url, why);
+    return 1;
+}
+
+/* --relay NAME: a stored relay (enabled or not), with its settings. */
+static int test_stored(const cli_opt *opts, const char *name, const char *from, const char *to) {
+    store_t *store;
+    sqlite3 *db;
+    store_relay *r;
+    if (store_open(opts_get(opts, "data-dir"), &store) < 0) return 1;
+    int rc = store_open_reader(store, &db);
+    if (rc == 0) {
+        rc = store_relay_get(db, name, &r);
+        sqlite3_close(db);
+    }
+    store_close(store);
+    if (rc == BR_ENOTFOUND) fprintf(stderr, "brasa: no SMTP relay named '%s'\n", name);
+    if (rc < 0) return 1;
+    smtp_opts o = {.url = r->url, .user = r->username, .password = r->password, .timeout_ms = r->timeout_ms};
+    rc = probe(&o, from, to);
+    store_relay_rows_free(r, 1);
+    return rc;
+}
+
 static int test(const cli_opt *opts) {
-    const char *url = opts_get(opts, "smtp-url"), *from = opts_get(opts, "from"), *to = opts_get(opts, "to");
-    if (!url || !from || !to) {
+    const char *url = opts_get(opts, "smtp-url"), *relay = opts_get(opts, "relay"), *from = opts_get(opts, "from"),
+               *to = opts_get(opts, "to");
+    if ((!url && !relay) || !from || !to) {
         fprintf(stderr, "brasa: smtp test needs --smtp-url (or BRASA_SMTP_URL), --from and --to\n");
         return 2;
     }
-    httpc_global_init();
+    if (relay) return test_stored(opts, relay, from, to);
     smtp_opts o = {.url = url, .user = opts_get(opts, "smtp-user"), .password = opts_get(opts, "smtp-password")};
-    char why[300];
-    if (smtp_probe(&o, from, to, why, sizeof why) == 0) {
-        printf("the relay at %s accepted a message from %s to %s\n", url, from, to);
-        return 0;
-    }
-    fprintf(stderr, "brasa: the relay at %s did not take the message: %s\n", url, why);
-    return 1;
+    return probe(&o, from, to);
 }
 
 int cli_smtp(int argc, char **argv) {
@@ -211,6 +238,7 @@ int cli_smtp(int argc, char **argv) {
         {"smtp-user", "BRASA_SMTP_USER", NULL, "test: the relay's AUTH user", false, false, NULL},
         {"smtp-password", "BRASA_SMTP_PASSWORD", NULL, "test: the relay's AUTH password; add: the password of --user",
          false, false, NULL},
+        {"relay", NULL, NULL, "test: a stored relay, by name, instead of --smtp-url", false, false, NULL},
         {"from", NULL, NULL, "test: the envelope sender and From address", false, false, NULL},
         {"to", NULL, NULL, "test: the recipient", false, false, NULL},
         {NULL, NULL, NULL, NULL, false, false, NULL},

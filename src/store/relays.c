@@ -113,15 +113,33 @@ int store_relay_delete(sqlite3 *db, const char *name) {
 
 int store_relay_delete_op(sqlite3 *db, void *arg) { return store_relay_delete(db, arg); }
 
+#define COLUMNS "name, url, username, max_connections, rate_per_second, timeout_ms, enabled, created_at"
+
+/* The rows of st (COLUMNS, then the password when with_password). */
+static int rows_of(sqlite3_stmt *st, bool with_password, store_relay **rows, int *n);
+
 int store_relay_list(sqlite3 *db, bool for_sending, store_relay **rows, int *n) {
     *rows = NULL;
     *n = 0;
-    sqlite3_stmt *st = store_prep(db, for_sending ? "SELECT name, url, username, max_connections, rate_per_second, "
-                                                    "timeout_ms, enabled, created_at, password FROM smtp_relays "
-                                                    "WHERE enabled ORDER BY name"
-                                                  : "SELECT name, url, username, max_connections, rate_per_second, "
-                                                    "timeout_ms, enabled, created_at FROM smtp_relays ORDER BY name");
+    sqlite3_stmt *st = store_prep(db, for_sending ? "SELECT " COLUMNS ", password FROM smtp_relays WHERE enabled ORDER BY name"
+                                                  : "SELECT " COLUMNS " FROM smtp_relays ORDER BY name");
     if (!st) return BR_ESTORE;
+    return rows_of(st, for_sending, rows, n);
+}
+
+int store_relay_get(sqlite3 *db, const char *name, store_relay **row) {
+    *row = NULL;
+    sqlite3_stmt *st = store_prep(db, "SELECT " COLUMNS ", password FROM smtp_relays WHERE name = ?");
+    if (!st) return BR_ESTORE;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int n, rc = rows_of(st, true, row, &n);
+    if (rc == 0 && !n) rc = BR_ENOTFOUND;
+    return rc;
+}
+
+static int rows_of(sqlite3_stmt *st, bool with_password, store_relay **rows, int *n) {
+    *rows = NULL;
+    *n = 0;
     int cap = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (*n == cap) {
@@ -138,7 +156,7 @@ int store_relay_list(sqlite3 *db, bool for_sending, store_relay **rows, int *n) 
             .timeout_ms = (long)sqlite3_column_int64(st, 5),
             .enabled = sqlite3_column_int(st, 6),
             .created_at = sqlite3_column_int64(st, 7),
-            .password = for_sending && sqlite3_column_type(st, 8) != SQLITE_NULL ? store_col_text(st, 8) : NULL,
+            .password = with_password && sqlite3_column_type(st, 8) != SQLITE_NULL ? store_col_text(st, 8) : NULL,
         };
     }
     sqlite3_finalize(st);

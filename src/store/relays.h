@@ -57,6 +57,10 @@ int store_relay_delete_op(sqlite3 *db, void *arg);
  * store_relay_rows_free): for_sending (the dispatcher), the enabled ones
  * with their passwords; else all of them, no password. 0 or BR_ESTORE. */
 int store_relay_list(sqlite3 *db, bool for_sending, store_relay **rows, int *n);
+/* One relay by name, enabled or not, with its password (`brasa smtp test
+ * --relay`): *row malloc'd, free with store_relay_rows_free(*row, 1).
+ * 0, BR_ENOTFOUND or BR_ESTORE. */
+int store_relay_get(sqlite3 *db, const char *name, store_relay **row);
 void store_relay_rows_free(store_relay *rows, int n);
 
 #endif

@@ -3,8 +3,8 @@
 // over two real SMTP servers (aiosmtpd, smtp_receiver.js), a relay removed
 // and no longer used, a relay down and everything delivered through the
 // other with no soft bounce; every way /admin/smtp_relays and `brasa smtp
-// add|list|remove` refuse (status and body, or exit code and message);
-// passwords never shown again.
+// add|list|remove|test` refuse (status and body, or exit code and message);
+// passwords never shown again; `brasa smtp test --relay NAME`.
 'use strict';
 
 const { test } = require('node:test');
@@ -237,7 +237,7 @@ test('/admin/smtp_relays: every refusal, status and body', async () => {
   }
 });
 
-test('brasa smtp add|list|remove: every refusal, exit code and message; passwords never shown', async () => {
+test('brasa smtp add|list|remove|test --relay: every refusal, exit code and message; passwords never shown', async () => {
   const dir = h.makeDataDir();
   try {
     const url = 'smtp://127.0.0.1:2525';
@@ -291,6 +291,23 @@ test('brasa smtp add|list|remove: every refusal, exit code and message; password
     // The passwords are stored for sending, as given.
     const q = spawnSync('sqlite3', [`${dir}/brasa.db`, 'SELECT name, password FROM smtp_relays ORDER BY name'], { encoding: 'utf8' });
     assert.equal(q.stdout, 'r|stdin-secret\ns|env-secret\nt|\n');
+    // test --relay: a stored relay by name, with its settings.
+    const rx = await smtpReceiver();
+    try {
+      r = smtpCli(dir, ['add', 'live', '--url', rx.url, '--disabled']);
+      assert.equal(r.status, 0, r.stderr);
+      r = smtpCli(dir, ['test', '--relay', 'live', '--from', 'ops@brand.example', '--to', 'probe@example.com']);
+      assert.deepEqual([r.status, r.stdout], [0, `the relay at ${rx.url} accepted a message from ops@brand.example to probe@example.com\n`], r.stderr);
+      await rx.wait(1);
+      assert.deepEqual(rx.got[0].rcpt_tos, ['probe@example.com']);
+      r = smtpCli(dir, ['test', '--relay', 'live', '--from', 'ops@brand.example', '--to', 'bounce-x@example.com']);
+      assert.deepEqual([r.status, r.stderr], [1, `brasa: the relay at ${rx.url} did not take the message: 550 5.1.1 No such user\n`]);
+      refused(['test', '--relay', 'nope', '--from', 'ops@brand.example', '--to', 'probe@example.com'], 1, "brasa: no SMTP relay named 'nope'\n");
+      refused(['test', '--relay', 'live', '--to', 'probe@example.com'], 2, 'brasa: smtp test needs --smtp-url (or BRASA_SMTP_URL), --from and --to\n');
+      assert.equal(smtpCli(dir, ['remove', 'live']).status, 0);
+    } finally {
+      rx.close();
+    }
     r = smtpCli(dir, ['remove', 's']);
     assert.deepEqual([r.status, r.stdout], [0, 'removed SMTP relay s\n']);
     assert.deepEqual(JSON.parse(smtpCli(dir, ['list', '--json']).stdout).map((x) => x.name), ['r', 't']);

@@ -114,6 +114,17 @@ TEST(relays_store_round_trip) {
     T_EQ_STR(rows[0].name, "b-relay");
     T_EQ_STR(rows[0].password, "s3cret");
     store_relay_rows_free(rows, n);
+    /* One by name, enabled or not, with its password (smtp test --relay). */
+    store_relay *one;
+    T_EQ_INT(store_relay_get(db, "b-relay", &one), 0);
+    T_EQ_STR(one->password, "s3cret");
+    T_EQ_INT(one->timeout_ms, 5000);
+    store_relay_rows_free(one, 1);
+    T_EQ_INT(store_relay_get(db, "a-relay", &one), 0);
+    T_TRUE(!one->enabled && !one->password);
+    store_relay_rows_free(one, 1);
+    T_EQ_INT(store_relay_get(db, "nope", &one), BR_ENOTFOUND);
+    T_TRUE(!one);
     T_EQ_INT(store_exec(s, store_relay_delete_op, "a-relay"), 0);
     T_EQ_INT(store_exec(s, store_relay_delete_op, "a-relay"), BR_ENOTFOUND);
     /* At most STORE_RELAY_MAX. */
