@@ -146,7 +146,7 @@ static size_t pending(send_channel *c) {
 }
 
 static void relay_free(relay *r) {
-    r->ch->free(r->ch);
+    if (r->ch) r->ch->free(r->ch);
     free(r->name);
     free(r->url);
     free(r->user);
@@ -220,12 +220,7 @@ static relay *relay_new(rly_set *s, const rly_relay *c) {
     r->o.password = r->password = c->o.password ? xstrdup(c->o.password) : NULL;
     if (!(r->ch = smtp_new(&r->o, relay_done, r))) {
         log_error("email: relay '%s' left out", c->name);
-        r->ch = NULL;
-        free(r->name);
-        free(r->url);
-        free(r->user);
-        free(r->password);
-        free(r);
+        relay_free(r);
         return NULL;
     }
     char u[256];

@@ -8,7 +8,12 @@
  * transport error is retried, then SEND_FAILED (a soft bounce, or the
  * relay unreachable). A 5xx before any message (the greeting, EHLO, AUTH)
  * is SEND_FAILED at once: the relay refuses us, not the recipient. status
- * is the last reply code, error the relay's reply line or curl's error. */
+ * is the last reply code, error the relay's reply line or curl's error.
+ *
+ * Anything but an answer to the message (a connection, TLS, greeting,
+ * EHLO or AUTH failure, a timeout) sets m->relay_down; when m->failover
+ * is set (relays.h: other relays are left to try), such a failure ends
+ * the message at once rather than retrying it here. */
 #ifndef BR_SEND_SMTP_H
 #define BR_SEND_SMTP_H
 #include "channel.h"
