@@ -95,17 +95,20 @@ static void relay_done(void *ud, send_msg *m) {
     rly_set *s = r->set;
     pthread_mutex_lock(&s->mu);
     r->held--;
-    if (m->relay_down) {
+    int64_t now = clock_mono_us() / 1000;
+    if (!m->relay_down) {
+        if (m->outcome != SEND_FAILED || m->status >= 400) { /* it answered */
+            if (r->fails) log_info("email: relay '%s' answers again", r->name);
+            r->fails = 0;
+            r->down_until = 0;
+        }
+    } else if (r->down_until <= now) { /* failures while it cools down are the same outage */
         int64_t cool = COOL_MIN_MS;
         for (int i = 0; i < r->fails && cool < COOL_MAX_MS; i++) cool *= 2;
-        r->down_until = clock_mono_us() / 1000 + (cool < COOL_MAX_MS ? cool : COOL_MAX_MS);
+        r->down_until = now + (cool < COOL_MAX_MS ? cool : COOL_MAX_MS);
         if (!r->fails++ && s->nlive > 1)
             log_warn("email: relay '%s' failed (%s): the other relays take its messages while it cools down", r->name,
                      m->error);
-    } else if (m->outcome != SEND_FAILED || m->status >= 400) { /* it answered */
-        if (r->fails) log_info("email: relay '%s' answers again", r->name);
-        r->fails = 0;
-        r->down_until = 0;
     }
     if (m->relay_down && m->failover && !s->stopping) {
         bool live = false;
@@ -210,11 +213,23 @@ static void url_for_log(const char *url, char *out, size_t size) {
     else snprintf(out, size, "%s", url);
 }
 
+/* smtp_opts.down: whether r cools down (its messages that may fail over
+ * go to another relay rather than wait on it). */
+static bool relay_down(void *ud) {
+    relay *r = ud;
+    pthread_mutex_lock(&r->set->mu);
+    bool down = r->down_until > clock_mono_us() / 1000;
+    pthread_mutex_unlock(&r->set->mu);
+    return down;
+}
+
 static relay *relay_new(rly_set *s, const rly_relay *c) {
     relay *r = xcalloc(1, sizeof *r);
     r->set = s;
     r->name = xstrdup(c->name);
     r->o = c->o;
+    r->o.down = relay_down;
+    r->o.down_ud = r;
     r->o.url = r->url = xstrdup(c->o.url);
     r->o.user = r->user = c->o.user ? xstrdup(c->o.user) : NULL;
     r->o.password = r->password = c->o.password ? xstrdup(c->o.password) : NULL;

@@ -6,7 +6,8 @@
  *
  * Which relay: the one with the fewest messages in hand for its weight
  * (its max_connections), round robin among equals; a relay that has just
- * failed at the connection level is passed over while it cools down. A
+ * failed at the connection level is passed over while it cools down, and
+ * the messages already queued on it go elsewhere without trying it. A
  * message whose relay failed itself (refused, unreachable, TLS, a greeting
  * or AUTH refused, a timeout: not an answer to the message) goes to
  * another relay at once rather than into that relay's retries; on the

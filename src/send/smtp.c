@@ -89,6 +89,14 @@ static bool setup(void *ud, curlq_xfer *cx) {
     CURL *h = cx->h;
     size_t n = 0;
     while (m->rcpt && m->rcpt[n]) n++;
+    if (m->failover && c->o.down && c->o.down(c->o.down_ud)) {
+        /* Queued here before the relay failed: another relay takes it. */
+        m->outcome = SEND_FAILED;
+        m->relay_down = true;
+        m->status = 0;
+        snprintf(m->error, sizeof m->error, "the relay is down");
+        return false;
+    }
     if (!n) {
         m->outcome = SEND_FAILED;
         snprintf(m->error, sizeof m->error, "no envelope recipient");

@@ -34,6 +34,12 @@ typedef struct {
     long base_backoff_ms;        /* default 2,000, doubled per attempt */
     long max_backoff_ms;         /* default 300,000 */
     struct dkim_signer *dkim;    /* not the relay's: the dispatcher signs each message with it (dkim.h); NULL: none */
+    /* Over several relays (relays.h): asked as an attempt at a message
+     * that may fail over (m->failover) starts; true when the relay is
+     * known down, and the message goes back at once (relay_down) rather
+     * than waiting on it. NULL: never asked. */
+    bool (*down)(void *ud);
+    void *down_ud;
 } smtp_opts;
 
 /* Starts the channel's threads. The options' strings are copied. Returns

@@ -760,3 +760,40 @@ TEST(relays_spread_failover_and_update) {
     rcv_stop(ra);
     rcv_stop(rb);
 }
+
+/* A relay that refuses brasa itself (a 554 greeting, garbage) is the
+ * relay's failure, as a connection refused is: the other relay delivers. */
+TEST(relays_failover_from_a_refusing_relay) {
+    if (!have_aiosmtpd()) return;
+    receiver *rb = rcv_start(0);
+    T_TRUE(rb);
+    tcpsrv *no = tcp_start("554 5.7.1 go away\r\n"), *junk = tcp_start("hello\r\n");
+    rly_set *s = rly_new(on_done, NULL);
+    send_channel *c = rly_channel(s);
+    rly_relay l[3] = {relay_at("no", no->port), relay_at("junk", junk->port), relay_at("b", rb->port)};
+    T_EQ_INT(rly_update(s, l, 3), 3);
+    enum { N = 12 };
+    static send_msg m[N];
+    for (int i = 0; i < N; i++) {
+        msg_init(&m[i], i, "ok@example.test", NULL, 1);
+        c->submit(c, &m[i]);
+    }
+    T_TRUE(wait_done(N, 30000));
+    for (int i = 0; i < N; i++) {
+        T_EQ_INT(m[i].outcome, SEND_OK);
+        T_EQ_INT(m[i].attempts, 1);
+    }
+    T_TRUE(rcv_wait(rb, N, 5000));
+    /* Each refusing relay was tried, then passed over while cooling down. */
+    T_TRUE(atomic_load(&no->conns) >= 1 && atomic_load(&junk->conns) >= 1);
+    printf("    %d messages: the 554 relay saw %d connections, the garbled one %d\n", N, atomic_load(&no->conns),
+           atomic_load(&junk->conns));
+    T_TRUE(atomic_load(&no->conns) <= 3 && atomic_load(&junk->conns) <= 3); /* not once per message */
+    c->stop(c, false);
+    c->free(c);
+    for (int i = 0; i < N; i++) send_msg_clear(&m[i]);
+    for (int i = 0; i < 3; i++) free((char *)l[i].o.url);
+    tcp_stop(no);
+    tcp_stop(junk);
+    rcv_stop(rb);
+}
