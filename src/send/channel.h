@@ -50,7 +50,6 @@ struct send_msg {
     bool relay_down;         /* the driver, after an attempt: it failed for the relay's own
                                 doing (connection, TLS, greeting, AUTH, timeout), not an answer to m */
     uint8_t hops;            /* relays.c: relays tried */
-    void *relay;             /* relays.c: the relay holding m */
     /* the driver's */
     int64_t first_at, retry_at;
     send_msg *next;

@@ -76,7 +76,6 @@ static relay *choose(rly_set *s, const relay *not) {
 /* m goes to r: the last relay left to try retries it itself. (mu) */
 static void assign(rly_set *s, relay *r, send_msg *m) {
     r->held++;
-    m->relay = r;
     m->failover = m->hops + 1 < s->nlive;
     if (m->hops < UINT8_MAX) m->hops++;
     m->relay_down = false;
