@@ -41,7 +41,7 @@
 #define TRIGGER_PROPS_MAX (50 << 10)
 #define DEDUP_MS (24 * 3600 * 1000LL)
 
-#define NO_RELAY "no email relay is configured on this server (BRASA_SMTP_URL)"
+#define NO_RELAY "no email relay is configured on this server (BRASA_SMTP_URL or brasa smtp add)"
 
 typedef struct {
     eng_cmd cmd;

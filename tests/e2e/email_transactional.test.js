@@ -224,7 +224,7 @@ test('refusals: the campaign, the body, the key, the server without a relay', as
       variations: [{ channel: 'email', content: { app_id: 'app', from: 'a@b.example', subject: 's', body: 'b' } }] } });
     assert.equal(c.status, 201, c.text);
     h.assertError(await h.request(bare, 'POST', `/transactional/v1/campaigns/${c.json.campaign_id}/send`, { key: bare.key, body }), 400,
-                  `Bad Request: campaign '${c.json.campaign_id}' sends email, and no email relay is configured on this server (BRASA_SMTP_URL)`);
+                  `Bad Request: campaign '${c.json.campaign_id}' sends email, and no email relay is configured on this server (BRASA_SMTP_URL or brasa smtp add)`);
   } finally {
     await bare.stop();
   }
