@@ -42,33 +42,6 @@ kpid='' spid=''
 trap 'sink_stop; sampler_stop; bench_stop; rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM HUP PIPE
 
-fail() {
-    echo "email_fanout: $*" >&2
-    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then echo "email_fanout: the server died; its log:" >&2; fi
-    [ -n "${srvdir:-}" ] && [ -f "$srvdir/err" ] && tail -20 "$srvdir/err" >&2
-    exit 1
-}
-now_ms() { date +%s%3N; }
-api() {
-    if [ $# -gt 2 ]; then
-        curl -sS -o "$tmp/resp" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $key" \
-            -H 'Content-Type: application/json' --data-binary @"$3" "$url$2" || true
-    else
-        curl -sS -o "$tmp/resp" -w '%{http_code}' -H "Authorization: Bearer $key" "$url$2" || true
-    fi
-}
-jget() {
-    awk -v k="\"$1\"" '{
-        i = index($0, k); if (!i) next
-        s = substr($0, i + length(k)); sub(/^[ \t]*:[ \t]*/, "", s)
-        if (substr(s, 1, 1) == "\"") { s = substr(s, 2); sub(/".*/, "", s) } else sub(/[,}\] \t].*/, "", s)
-        print s; exit }' "${2:-$tmp/resp}"
-}
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-hz=$(getconf CLK_TCK)
-pct() { awk -v a="$1" -v b="$2" -v ms="$3" -v hz="$hz" 'BEGIN { printf "%.0f", (b - a) / hz / (ms / 1000) * 100 }'; }
-
 # sink_start NAME: bench/smtp_sink on a free port; sets kpid, kport.
 sink_start() {
     "$sk" --port 0 >"$tmp/$1.out" 2>"$tmp/$1.err" &
@@ -232,7 +205,7 @@ awk -v b="$rss0" -v p="$peak" -v a="$rss_after" -v n="$samples" 'BEGIN {
         n, b / 1024, p / 1024, (p - b) * 1024 / 1e6, a / 1024 }'
 echo "  CPU during the broadcast, % of one core (the machine has $(nproc)): server $(pct "$cs0" "$cs1" $((w1 - w0)))%, sink $(pct "$ck0" "$ck1" $((w1 - w0)))%"
 # CPU time per message: what the rate would be on idle cores, whatever else ran meanwhile.
-awk -v a="$cs0" -v b="$cs1" -v c="$ck0" -v d="$ck1" -v n="$msgs" -v hz="$hz" 'BEGIN {
+awk -v a="$cs0" -v b="$cs1" -v c="$ck0" -v d="$ck1" -v n="$msgs" -v hz="$(getconf CLK_TCK)" 'BEGIN {
     s = (b - a) / hz * 1e6 / n; k = (d - c) / hz * 1e6 / n
     printf "  CPU per message: server %.0f us, sink %.0f us (two idle cores would carry %.0f messages/s)\n", s, k, 2e6 / (s + k) }'
 echo "  the parts, CPU per message (bench/email_parts): email_render $(pget render shared_body_us) us with this body," \

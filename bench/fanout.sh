@@ -49,35 +49,6 @@ rpid='' spid=''
 trap 'recv_stop; sampler_stop; bench_stop; rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM HUP PIPE # (a reader that went away, as in `| head`, must not leave the receiver running)
 
-fail() {
-    echo "fanout: $*" >&2
-    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then echo "fanout: the server died; its log:" >&2; fi
-    [ -n "${srvdir:-}" ] && [ -f "$srvdir/err" ] && tail -20 "$srvdir/err" >&2
-    exit 1
-}
-now_ms() { date +%s%3N; }
-
-# api METHOD PATH [BODY_FILE]: prints the status; the answer is in $tmp/resp.
-api() {
-    if [ $# -gt 2 ]; then
-        curl -sS -o "$tmp/resp" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $key" \
-            -H 'Content-Type: application/json' --data-binary @"$3" "$url$2" || true
-    else
-        curl -sS -o "$tmp/resp" -w '%{http_code}' -H "Authorization: Bearer $key" "$url$2" || true
-    fi
-}
-# jget KEY [FILE]: the value (string or number) of the first "KEY" in FILE
-# ($tmp/resp), a one-line JSON answer.
-jget() {
-    awk -v k="\"$1\"" '{
-        i = index($0, k); if (!i) next
-        s = substr($0, i + length(k)); sub(/^[ \t]*:[ \t]*/, "", s)
-        if (substr(s, 1, 1) == "\"") { s = substr(s, 2); sub(/".*/, "", s) } else sub(/[,}\] \t].*/, "", s)
-        print s; exit }' "${2:-$tmp/resp}"
-}
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-
 # recv_start NAME ARGS...: bench/recv on a free port (output in $tmp/NAME.*);
 # sets rpid, rport. recv_count NAME: its counts into $tmp/NAME.count.
 recv_start() {
@@ -194,10 +165,9 @@ c0=$(cpu_ticks "$rpid") w0=$(now_ms)
     { cat "$tmp/ceiling" >&2; fail "the receiver's ceiling run failed"; }
 c1=$(cpu_ticks "$rpid") w1=$(now_ms)
 recv_stop
-hz=$(getconf CLK_TCK)
 ceiling=$(sed -n 's/.* rps=\([0-9]*\).*/\1/p' "$tmp/ceiling")
 # its CPU share: below 100% the client (or another tenant of the machine) was the limit
-ceiling_cpu=$(awk -v a="$c0" -v b="$c1" -v ms="$((w1 - w0))" -v hz="$hz" 'BEGIN { printf "%.0f", (b - a) / hz / (ms / 1000) * 100 }')
+ceiling_cpu=$(pct "$c0" "$c1" $((w1 - w0)))
 
 # ---- 2. users, segment, campaign --------------------------------------------
 t=$(now_ms)
@@ -255,8 +225,8 @@ steady=$(awk -v n="$requests" -v ms="$((last_at - first_at))" 'BEGIN { printf "%
 first_ms=$((first_at - t_send))
 peak=$(awk -v m="$rss0" '$2 > m { m = $2 } END { print m }' "$tmp/rss")
 samples=$(wc -l <"$tmp/rss")
-cpu_srv=$(awk -v a="$cs0" -v b="$cs1" -v ms="$((w1 - w0))" -v hz="$hz" 'BEGIN { printf "%.0f", (b - a) / hz / (ms / 1000) * 100 }')
-cpu_rcv=$(awk -v a="$cr0" -v b="$cr1" -v ms="$((w1 - w0))" -v hz="$hz" 'BEGIN { printf "%.0f", (b - a) / hz / (ms / 1000) * 100 }')
+cpu_srv=$(pct "$cs0" "$cs1" $((w1 - w0)))
+cpu_rcv=$(pct "$cr0" "$cr1" $((w1 - w0)))
 recv_stop
 
 # ---- 4. /users/track alone --------------------------------------------------

@@ -9,6 +9,16 @@
 #                           output in DIR/out and DIR/err; once it listens
 #                           sets pid, port, url and key (the bootstrap key)
 #   bench_stop              stops it (and waits)
+#   fail MSG                prints "NAME: MSG" (with the server's log when it
+#                           died, or the tail of its errors) and exits 1
+#   api METHOD PATH [BODY_FILE]
+#                           a request with the key: prints the status, the
+#                           answer is in $tmp/resp
+#   jget KEY [FILE]         the value (string or number) of the first "KEY"
+#                           in FILE ($tmp/resp), a one-line JSON answer
+#   now_ms, rss_kb PID, cpu_ticks PID, pct TICKS0 TICKS1 MS
+#                           clocks and /proc readings; pct is the % of
+#                           one core the ticks are over MS milliseconds
 bin=${BRASA_BIN:-build/brasa}
 
 bench_init() {
@@ -42,3 +52,33 @@ bench_serve() {
     key=$(sed -n 's/^bootstrap key: //p' "$srvdir/out")
     url=http://127.0.0.1:$port
 }
+
+fail() {
+    echo "$bench_name: $*" >&2
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then echo "$bench_name: the server died; its log:" >&2; fi
+    [ -n "${srvdir:-}" ] && [ -f "$srvdir/err" ] && tail -20 "$srvdir/err" >&2
+    exit 1
+}
+
+now_ms() { date +%s%3N; }
+
+api() {
+    if [ $# -gt 2 ]; then
+        curl -sS -o "$tmp/resp" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $key" \
+            -H 'Content-Type: application/json' --data-binary @"$3" "$url$2" || true
+    else
+        curl -sS -o "$tmp/resp" -w '%{http_code}' -H "Authorization: Bearer $key" "$url$2" || true
+    fi
+}
+
+jget() {
+    awk -v k="\"$1\"" '{
+        i = index($0, k); if (!i) next
+        s = substr($0, i + length(k)); sub(/^[ \t]*:[ \t]*/, "", s)
+        if (substr(s, 1, 1) == "\"") { s = substr(s, 2); sub(/".*/, "", s) } else sub(/[,}\] \t].*/, "", s)
+        print s; exit }' "${2:-$tmp/resp}"
+}
+
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+pct() { awk -v a="$1" -v b="$2" -v ms="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (b - a) / hz / (ms / 1000) * 100 }'; }
