@@ -38,13 +38,18 @@ int store_email_bounce_add(sqlite3 *db, const char *address, const char *reason,
     return store_done(db, st);
 }
 
-int store_email_bounce_remove(sqlite3 *db, const char *address) {
+/* Deletes address's row with sql; BR_ENOTFOUND when there was none. */
+static int remove_address(sqlite3 *db, const char *sql, const char *address) {
     char k[STORE_EMAIL_MAX + 1];
-    sqlite3_stmt *st = store_prep(db, "DELETE FROM email_bounces WHERE address = ?");
+    sqlite3_stmt *st = store_prep(db, sql);
     if (!st) return BR_ESTORE;
     sqlite3_bind_text(st, 1, key(address, k), -1, SQLITE_STATIC);
     int rc = store_done(db, st);
     return rc < 0 ? rc : sqlite3_changes(db) ? 0 : BR_ENOTFOUND;
+}
+
+int store_email_bounce_remove(sqlite3 *db, const char *address) {
+    return remove_address(db, "DELETE FROM email_bounces WHERE address = ?", address);
 }
 
 /* Collects (address, at) rows from a prepared statement. */
@@ -126,22 +131,8 @@ int store_email_unsubscribes(sqlite3 *db, const char *address, int64_t from_ms, 
     return collect(st, rows, n);
 }
 
-int store_email_spam_add(sqlite3 *db, const char *address, int64_t at_ms) {
-    char k[STORE_EMAIL_MAX + 1];
-    sqlite3_stmt *st = store_prep(db, "INSERT OR REPLACE INTO email_spam (address, at) VALUES (?, ?)");
-    if (!st) return BR_ESTORE;
-    sqlite3_bind_text(st, 1, key(address, k), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, at_ms);
-    return store_done(db, st);
-}
-
 int store_email_spam_remove(sqlite3 *db, const char *address) {
-    char k[STORE_EMAIL_MAX + 1];
-    sqlite3_stmt *st = store_prep(db, "DELETE FROM email_spam WHERE address = ?");
-    if (!st) return BR_ESTORE;
-    sqlite3_bind_text(st, 1, key(address, k), -1, SQLITE_STATIC);
-    int rc = store_done(db, st);
-    return rc < 0 ? rc : sqlite3_changes(db) ? 0 : BR_ENOTFOUND;
+    return remove_address(db, "DELETE FROM email_spam WHERE address = ?", address);
 }
 
 void store_bounce_rows_free(store_bounce_row *rows, int n) {

@@ -44,9 +44,8 @@ int store_email_states_each(sqlite3 *db, int (*fn)(void *arg, const char *addres
  * oldest first). */
 int store_email_unsubscribes(sqlite3 *db, const char *address, int64_t from_ms, int64_t to_ms, int limit, int offset,
                              bool asc, store_bounce_row **rows, int *n);
-/* Spam reports: add one (a feedback loop), lift one (BR_ENOTFOUND when it
- * was not there). */
-int store_email_spam_add(sqlite3 *db, const char *address, int64_t at_ms);
+/* Lifts a spam report (BR_ENOTFOUND when it was not there). Nothing
+ * records one yet: a feedback loop would. */
 int store_email_spam_remove(sqlite3 *db, const char *address);
 
 #endif
