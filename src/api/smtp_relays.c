@@ -54,16 +54,8 @@ static int list_done(http_req *r, int rc) {
     json_object *o = success(), *a = json_object_new_array();
     for (int i = 0; i < s->n; i++) {
         const store_relay *x = &s->rows[i];
-        json_object *j = json_object_new_object();
-        json_object_object_add(j, "name", json_object_new_string(x->name));
-        json_object_object_add(j, "url", json_object_new_string(x->url));
-        json_object_object_add(j, "user", x->username ? json_object_new_string(x->username) : NULL);
-        json_object_object_add(j, "max_connections", json_object_new_int(x->max_connections));
-        json_object_object_add(j, "rate_per_second", json_object_new_int(x->rate_per_second));
-        json_object_object_add(j, "timeout_ms", json_object_new_int64(x->timeout_ms));
-        json_object_object_add(j, "enabled", json_object_new_boolean(x->enabled));
+        json_object *j = store_relay_json(x);
         json_object_object_add(j, "in_use", json_object_new_boolean(dsp_relay_in_use(http_context(r)->dispatcher, x->name)));
-        json_object_object_add(j, "created_at", json_time(x->created_at));
         json_object_array_add(a, j);
     }
     json_object_object_add(o, "smtp_relays", a);

@@ -13,7 +13,6 @@
 #include "opts.h"
 #include "../lib/err.h"
 #include "../lib/httpc.h"
-#include "../lib/timefmt.h"
 #include "../send/smtp.h"
 #include "../store/relays.h"
 #include "../store/store.h"
@@ -132,18 +131,7 @@ static int list(store_t *store, const cli_opt *opts) {
     if (opts_get(opts, "json")) {
         json_object *a = json_object_new_array();
         for (int i = 0; i < n; i++) {
-            const store_relay *x = &rows[i];
-            char t[32];
-            timefmt_iso(x->created_at, t, sizeof t);
-            json_object *o = json_object_new_object();
-            json_object_object_add(o, "name", json_object_new_string(x->name));
-            json_object_object_add(o, "url", json_object_new_string(x->url));
-            json_object_object_add(o, "user", x->username ? json_object_new_string(x->username) : NULL);
-            json_object_object_add(o, "max_connections", json_object_new_int(x->max_connections));
-            json_object_object_add(o, "rate_per_second", json_object_new_int(x->rate_per_second));
-            json_object_object_add(o, "timeout_ms", json_object_new_int64(x->timeout_ms));
-            json_object_object_add(o, "enabled", json_object_new_boolean(x->enabled));
-            json_object_object_add(o, "created_at", json_object_new_string(t));
+            json_object *o = store_relay_json(&rows[i]);
             json_object_array_add(a, o);
         }
         opts_print_json(a);

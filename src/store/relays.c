@@ -4,6 +4,7 @@
 #include "credentials.h"
 #include "../lib/clock.h"
 #include "../lib/err.h"
+#include "../lib/json.h"
 #include "../lib/mem.h"
 
 #include <stdio.h>
@@ -179,4 +180,17 @@ void store_relay_rows_free(store_relay *rows, int n) {
         }
     }
     free(rows);
+}
+
+json_object *store_relay_json(const store_relay *r) {
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "name", json_object_new_string(r->name));
+    json_object_object_add(o, "url", json_object_new_string(r->url));
+    json_object_object_add(o, "user", r->username ? json_object_new_string(r->username) : NULL);
+    json_object_object_add(o, "max_connections", json_object_new_int(r->max_connections));
+    json_object_object_add(o, "rate_per_second", json_object_new_int(r->rate_per_second));
+    json_object_object_add(o, "timeout_ms", json_object_new_int64(r->timeout_ms));
+    json_object_object_add(o, "enabled", json_object_new_boolean(r->enabled));
+    json_object_object_add(o, "created_at", json_time(r->created_at));
+    return o;
 }

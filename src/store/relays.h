@@ -11,6 +11,7 @@
 #define BR_STORE_RELAYS_H
 #include "store.h"
 
+#include <json-c/json.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -62,5 +63,8 @@ int store_relay_list(sqlite3 *db, bool for_sending, store_relay **rows, int *n);
  * 0, BR_ENOTFOUND or BR_ESTORE. */
 int store_relay_get(sqlite3 *db, const char *name, store_relay **row);
 void store_relay_rows_free(store_relay *rows, int n);
+/* A relay as the admin API and `brasa smtp list --json` show it: every
+ * field but the password (new object). */
+json_object *store_relay_json(const store_relay *r);
 
 #endif
