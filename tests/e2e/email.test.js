@@ -9,8 +9,6 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const path = require('node:path');
-const { spawnSync } = require('node:child_process');
 const h = require('./harness.js');
 const { smtpReceiver, parseEmail } = require('./smtp_receiver.js');
 
@@ -18,13 +16,6 @@ const post = (srv, p, body) => h.request(srv, 'POST', p, { key: srv.key, body })
 const get = (srv, p) => h.request(srv, 'GET', p, { key: srv.key });
 const today = () => new Date().toISOString().slice(0, 10);
 
-function events(dir, prefix) {
-  const r = spawnSync('sqlite3', [path.join(dir, 'brasa.db'),
-    "SELECT json_group_array(json(e.value)) FROM message_outbox, json_each(events) e " +
-    `WHERE json_extract(e.value, '$.event_type') LIKE '${prefix}%'`], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout.trim());
-}
 
 async function done(srv, id) {
   let d;
@@ -115,7 +106,7 @@ test('campaign email: rendered per user, parsed clean, bounces hard and soft, sk
     const s = (await get(srv, `/campaigns/data_series?campaign_id=${c.campaign_id}&length=1`)).json.data[0].messages.email[0];
     // offered: ann, fay, carl (soft), bob twice (hard); accepted: ann, fay
     assert.deepEqual([s.sent, s.delivered, s.bounces], [5, 2, 2], JSON.stringify(s));
-    const ev = events(dir, 'users.messages.email.');
+    const ev = h.outboxEvents(dir, 'users.messages.email.');
     const count = (t) => ev.filter((e) => e.event_type === `users.messages.email.${t}`).length;
     assert.deepEqual([count('Send'), count('Delivery'), count('Bounce'), count('SoftBounce')], [9, 6, 2, 1]);
     const bounce = ev.find((e) => e.event_type === 'users.messages.email.Bounce');

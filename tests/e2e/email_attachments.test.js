@@ -10,7 +10,6 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
-const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const h = require('./harness.js');
 const { smtpReceiver } = require('./smtp_receiver.js');
@@ -70,13 +69,6 @@ print(json.dumps(out))
 
 const sha = (b) => require('node:crypto').createHash('sha256').update(b).digest('hex');
 
-function events(dir, type) {
-  const r = spawnSync('sqlite3', [path.join(dir, 'brasa.db'),
-    "SELECT json_group_array(json(e.value)) FROM message_outbox, json_each(events) e " +
-    `WHERE json_extract(e.value, '$.event_type') = '${type}'`], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout.trim());
-}
 
 async function done(srv, id) {
   let d;
@@ -133,7 +125,7 @@ test('attachments: fetched once, attached to every message; the ones that cannot
       const r = await send(att);
       assert.deepEqual([r.d.sent, r.d.aborted], [0, 2], JSON.stringify(att));
       assert.equal(rx.got.length, before);
-      const ab = events(dir, 'users.messages.email.Abort').filter((e) => e.dispatch_id === r.id);
+      const ab = h.outboxEvents(dir, 'users.messages.email.Abort').filter((e) => e.dispatch_id === r.id);
       assert.equal(ab.length, 2);
       assert.match(ab[0].abort_log, why);
     }

@@ -24,8 +24,7 @@ function sql(dir, q) {
   return r.stdout.trim();
 }
 
-const stateEvents = (dir) => JSON.parse(sql(dir, "SELECT json_group_array(json(e.value)) FROM outbox, json_each(events) e " +
-  "WHERE json_extract(e.value, '$.event_type') = 'users.behaviors.subscription.GlobalStateChange'"));
+const stateEvents = (dir) => h.outboxEvents(dir, 'users.behaviors.subscription.GlobalStateChange', 'outbox');
 
 async function states(srv, ids) {
   const res = await post(srv, '/users/export/ids', { external_ids: ids, fields_to_export: ['external_id', 'email_subscribe'] });

@@ -11,8 +11,6 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const path = require('node:path');
-const { spawnSync } = require('node:child_process');
 const h = require('./harness.js');
 const { smtpReceiver, parseEmail } = require('./smtp_receiver.js');
 
@@ -20,14 +18,6 @@ const post = (srv, p, body) => h.request(srv, 'POST', p, { key: srv.key, body })
 const get = (srv, p) => h.request(srv, 'GET', p, { key: srv.key });
 const BROWSER = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36';
 
-// Currents events of messaging (message_outbox) or of profiles (outbox).
-function events(dir, prefix, table = 'message_outbox') {
-  const r = spawnSync('sqlite3', [path.join(dir, 'brasa.db'),
-    `SELECT json_group_array(json(e.value)) FROM ${table}, json_each(events) e ` +
-    `WHERE json_extract(e.value, '$.event_type') LIKE '${prefix}%'`], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout.trim());
-}
 
 async function done(srv, id) {
   let d;
@@ -132,7 +122,7 @@ test('opens, clicks and the one-click unsubscribe, followed from a received emai
     assert.deepEqual(rx.got.slice(before).map((x) => x.rcpt_tos[0]), ['ben@example.com']);
 
     // The Currents events, with Braze's fields.
-    const ev = events(dir, 'users.messages.email.');
+    const ev = h.outboxEvents(dir, 'users.messages.email.');
     const opens = ev.filter((e) => e.event_type === 'users.messages.email.Open');
     assert.equal(opens.length, 3);
     assert.equal(new Set(opens.map((e) => e.id)).size, 3, 'each event its own id');
@@ -146,7 +136,7 @@ test('opens, clicks and the one-click unsubscribe, followed from a received emai
     const un = ev.find((e) => e.event_type === 'users.messages.email.Unsubscribe');
     assert.deepEqual([un.external_user_id, un.email_address, un.campaign_id], ['ann', 'ann@example.com', c.campaign_id]);
 
-    const gsc = events(dir, 'users.behaviors.subscription.GlobalStateChange', 'outbox').filter((e) => e.state_change_source === 'Email Link');
+    const gsc = h.outboxEvents(dir, 'users.behaviors.subscription.GlobalStateChange', 'outbox').filter((e) => e.state_change_source === 'Email Link');
     assert.deepEqual(gsc.map((e) => [e.external_user_id, e.subscription_status, e.email_address]), [['ann', 'Unsubscribed', 'ann@example.com']]);
 
     // The subscribe link (a Liquid tag like the others) puts her back.
@@ -213,7 +203,7 @@ test('links that do not check answer 404 and record nothing; a public URL; track
     assert.equal(r.status, 404, 'a POST with another kind\'s token');
     const s = (await get(srv, `/campaigns/data_series?campaign_id=${on.campaign_id}&length=1`)).json.data[0].messages.email[0];
     assert.deepEqual([s.opens, s.clicks, s.unsubscribes], [0, 0, 0], 'nothing recorded');
-    assert.deepEqual(events(dir, 'users.messages.email.Open'), []);
+    assert.deepEqual(h.outboxEvents(dir, 'users.messages.email.Open'), []);
     // An unknown method on a link path
     r = await follow(pixel, { method: 'DELETE' });
     assert.equal(r.status, 405);

@@ -554,3 +554,19 @@ async function callbackServer({ hold = false } = {}) {
 }
 
 Object.assign(module.exports, { unzip, ndjson, callbackServer });
+
+// ---- Currents events (messaging and subscription tests) ------------------------
+
+// The Currents events of dir's store whose event_type starts with prefix:
+// from message_outbox (messaging events) or outbox (profile events:
+// custom events, subscription changes). Read with the sqlite3 CLI while
+// the server may be writing (it waits for the lock).
+function outboxEvents(dir, prefix, table = 'message_outbox') {
+  const r = spawnSync('sqlite3', ['-cmd', '.timeout 5000', path.join(dir, 'brasa.db'),
+    `SELECT json_group_array(json(e.value)) FROM ${table}, json_each(events) e ` +
+    `WHERE json_extract(e.value, '$.event_type') LIKE '${prefix}%'`], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout.trim());
+}
+
+Object.assign(module.exports, { outboxEvents });

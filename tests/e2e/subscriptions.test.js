@@ -8,20 +8,11 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const path = require('node:path');
-const { spawnSync } = require('node:child_process');
 const h = require('./harness.js');
 
 const post = (srv, p, body) => h.request(srv, 'POST', p, { key: srv.key, body });
 const get = (srv, p) => h.request(srv, 'GET', p, { key: srv.key });
 
-function groupEvents(dir) {
-  const r = spawnSync('sqlite3', ['-cmd', '.timeout 5000', path.join(dir, 'brasa.db'),
-    "SELECT json_group_array(json(e.value)) FROM outbox, json_each(events) e " +
-    "WHERE json_extract(e.value, '$.event_type') = 'users.behaviors.subscriptiongroup.StateChange'"], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout.trim());
-}
 
 test('subscription groups: set (v1, v2), get, user status, events and the segment filter', async (t) => {
   const dir = h.makeDataDir();
@@ -74,7 +65,7 @@ test('subscription groups: set (v1, v2), get, user status, events and the segmen
 
     // Events: one per change; setting a state a user already has is none.
     await post(srv, '/subscription/status/set', { subscription_group_id: news, subscription_state: 'subscribed', external_id: 'u1' });
-    const ev = groupEvents(dir);
+    const ev = h.outboxEvents(dir, 'users.behaviors.subscriptiongroup.StateChange', 'outbox');
     assert.equal(ev.length, 6, JSON.stringify(ev)); // u1, u2, u3 (news), then u3, u1 (sms), u4
     const e = ev.find((x) => x.external_user_id === 'u1' && x.channel === 'sms');
     assert.deepEqual([e.subscription_group_id, e.subscription_status, e.channel_identifier, e.phone_number, e.email_address,
