@@ -31,20 +31,6 @@ static const char usage[] =
     "shown again; removing a credential makes the calls that name it abort\n"
     "their message.";
 
-/* The first line of stdin, without its newline, into out[size]; -1 when
- * it is longer than that. */
-static int read_line(char *out, size_t size) {
-    size_t n = 0;
-    int ch;
-    while ((ch = getchar()) != EOF && ch != '\n') {
-        if (n + 1 >= size) return -1;
-        out[n++] = (char)ch;
-    }
-    if (n && out[n - 1] == '\r') n--;
-    out[n] = '\0';
-    return 0;
-}
-
 static int add(store_t *store, const cli_opt *opts) {
     const char *name = opts_get(opts, "name"), *user = opts_get(opts, "username"), *pass = opts_get(opts, "password");
     bool from_stdin = opts_get(opts, "password-stdin");
@@ -54,7 +40,7 @@ static int add(store_t *store, const cli_opt *opts) {
     }
     char line[STORE_CRED_PASS_MAX + 2], why[160];
     if (from_stdin) {
-        if (read_line(line, sizeof line) < 0) {
+        if (opts_read_line(line, sizeof line) < 0) {
             fprintf(stderr, "brasa: the password must be at most %d bytes\n", STORE_CRED_PASS_MAX);
             return 2;
         }

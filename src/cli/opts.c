@@ -117,3 +117,16 @@ void opts_print_json(json_object *o) {
     printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(o);
 }
+
+int opts_read_line(char *out, size_t size) {
+    size_t n = 0;
+    int ch;
+    while ((ch = getchar()) != EOF && ch != '\n') {
+        if (n + 1 >= size) return -1;
+        out[n++] = (char)ch;
+    }
+    if (n && out[n - 1] == '\r') n--;
+    out[n] = '\0';
+    return 0;
+}
+

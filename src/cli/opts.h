@@ -37,5 +37,8 @@ int opts_parse_verb(int argc, char **argv, cli_opt *opts, const char *usage, cha
 struct json_object;
 /* Prints o compactly on one line of stdout (for --json) and releases it. */
 void opts_print_json(struct json_object *o);
+/* The first line of stdin (a --password-stdin), without its newline or a
+ * CR before it, into out[size]; -1 when it is longer than that. */
+int opts_read_line(char *out, size_t size);
 
 #endif

@@ -43,20 +43,6 @@ static const char usage[] =
     "and prints the outcome: exit 0 when the relay accepted it, 1 with its\n"
     "answer when it did not.";
 
-/* The first line of stdin, without its newline, into out[size]; -1 when
- * it is longer than that. */
-static int read_line(char *out, size_t size) {
-    size_t n = 0;
-    int ch;
-    while ((ch = getchar()) != EOF && ch != '\n') {
-        if (n + 1 >= size) return -1;
-        out[n++] = (char)ch;
-    }
-    if (n && out[n - 1] == '\r') n--;
-    out[n] = '\0';
-    return 0;
-}
-
 /* An optional number option into *out (dflt when absent); false after
  * saying why. */
 static bool number(const cli_opt *opts, const char *name, long long max, long dflt, long *out) {
@@ -85,7 +71,7 @@ static int add(store_t *store, const char *name, const cli_opt *opts) {
      * --smtp-url's relay. */
     if (user) {
         if (opts_get(opts, "password-stdin")) {
-            if (read_line(line, sizeof line) < 0) {
+            if (opts_read_line(line, sizeof line) < 0) {
                 fprintf(stderr, "brasa: the password must be at most %d bytes\n", STORE_RELAY_PASS_MAX);
                 return 2;
             }
