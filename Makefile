@@ -1,6 +1,6 @@
 # brasa -- build, test, run, bench. `make help` lists the targets.
 
-PKGS     := libmicrohttpd json-c sqlite3 libcrypto libzip zlib libcurl libxml-2.0 opendkim
+PKGS     := libmicrohttpd json-c sqlite3 libcrypto libzip zlib libcurl libxml-2.0 opendkim avro-c
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -std=c11 -D_DEFAULT_SOURCE -mpopcnt -Wall -Wextra -Wshadow -Werror

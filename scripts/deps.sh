@@ -5,9 +5,11 @@ set -eu
 # ruby and ruby-liquid: the reference Liquid that `make liquid-diff` compares with.
 # libxml2: the HTML parser that email link rewriting and plain-text parts use.
 # libopendkim-dev: DKIM signatures on email (--dkim-*).
+# libavro-dev: Currents storage files (Avro containers); python3-avro and
+# avro-bin (avrocat): the readers the Currents tests check them with.
 # python3-aiosmtpd: the SMTP server the email tests send to; python3-dkim:
 # a second DKIM implementation that checks brasa's signatures in them.
-pkgs="build-essential pkg-config clang libmicrohttpd-dev libjson-c-dev libroaring-dev libsqlite3-dev libssl-dev libzip-dev zlib1g-dev libcurl4-openssl-dev libjemalloc-dev libxml2-dev libopendkim-dev sqlite3 nodejs ruby ruby-liquid python3-aiosmtpd python3-dkim"
+pkgs="build-essential pkg-config clang libmicrohttpd-dev libjson-c-dev libroaring-dev libsqlite3-dev libssl-dev libzip-dev zlib1g-dev libcurl4-openssl-dev libjemalloc-dev libxml2-dev libopendkim-dev libavro-dev sqlite3 nodejs ruby ruby-liquid python3-aiosmtpd python3-dkim python3-avro avro-bin"
 [ "${1:-}" = bench ] && pkgs="$pkgs libjansson-dev libcjson-dev wrk"
 missing=""
 for p in $pkgs; do
