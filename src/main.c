@@ -23,6 +23,7 @@ static const struct {
     {"liquid", cli_liquid, "render a Liquid template against a user (preview)"},
     {"credentials", cli_credentials, "basic-auth credentials for connected_content"},
     {"smtp", cli_smtp, "the SMTP relays email goes out through; a test message"},
+    {"currents", cli_currents, "Currents connectors: stream events to partners and files"},
 };
 
 static void usage(FILE *f) {

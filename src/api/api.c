@@ -19,6 +19,7 @@ const http_route *const api_tables[] = {
     api_metrics_routes,
     api_credentials_routes,
     api_smtp_relays_routes,
+    api_currents_routes,
     api_campaigns_routes,
     api_messages_routes,
     api_transactional_routes,

@@ -23,6 +23,7 @@ extern const http_route api_exports_routes[];
 extern const http_route api_metrics_routes[];
 extern const http_route api_credentials_routes[];
 extern const http_route api_smtp_relays_routes[];
+extern const http_route api_currents_routes[];
 extern const http_route api_campaigns_routes[];
 extern const http_route api_messages_routes[];
 extern const http_route api_email_routes[];

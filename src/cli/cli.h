@@ -16,5 +16,6 @@ int cli_apps(int argc, char **argv);
 int cli_liquid(int argc, char **argv);
 int cli_credentials(int argc, char **argv);
 int cli_smtp(int argc, char **argv);
+int cli_currents(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@
 #include "../api/api.h"
 #include "../core/apikey.h"
 #include "../core/gcg.h"
+#include "../currents/currents.h"
 #include "../engine/engine.h"
 #include "../engine/exporter.h"
 #include "../engine/segments.h"
@@ -155,6 +156,9 @@ int cli_serve(int argc, char **argv) {
          "the URL clients and recipients reach this server at: export downloads and email links, e.g. https://brasa.example.com (default: http:// + the request's Host for downloads, this server's address for email)",
          false, false, NULL},
         {"export-ttl", "BRASA_EXPORT_TTL", "24", "hours a segment export file is kept (0 = until deleted by hand)", false, false, NULL},
+        {"currents-retention", "BRASA_CURRENTS_RETENTION", "7",
+         "days the outboxes keep Currents events for replays (at least until every connector passed them)", false,
+         false, NULL},
         {"global-control-group", "BRASA_GLOBAL_CONTROL_GROUP", "0",
          "percent of users (1-15) in the Global Control Group, chosen by random bucket; 0 = none", false, false, NULL},
         {"global-control-group-start", "BRASA_GLOBAL_CONTROL_GROUP_START", NULL,
@@ -198,6 +202,7 @@ int cli_serve(int argc, char **argv) {
     dispatcher *dsp = NULL;
     scheduler *sch = NULL;
     converter *conv = NULL;
+    currents *cur = NULL;
     dkim_signer *dkim = NULL;
     http_server *srv = NULL, *msrv = NULL;
     char *public_url = NULL, mhost[64] = "";
@@ -212,12 +217,13 @@ int cli_serve(int argc, char **argv) {
               ttl = opts_uint(opts, "key-cache-ms", 3600 * 1000),
               batch = opts_uint(opts, "commit-batch", ENG_MAX_BATCH),
               export_ttl = opts_uint(opts, "export-ttl", 24 * 365 * 100),
+              retention = opts_uint(opts, "currents-retention", 36500),
               max_conns = opts_uint(opts, "max-connections", 1 << 20),
               max_per_ip = opts_uint(opts, "max-connections-per-ip", 1 << 20),
               header_timeout = opts_uint(opts, "header-timeout", 86400),
               body_timeout = opts_uint(opts, "body-timeout", 86400);
     if (port < 0 || threads < 0 || max_body < 0 || max_headers < 0 || timeout < 0 || ttl < 0 || batch < 0 ||
-        export_ttl < 0 || max_conns < 1 || max_per_ip < 0 || header_timeout < 0 || body_timeout < 0)
+        export_ttl < 0 || retention < 1 || max_conns < 1 || max_per_ip < 0 || header_timeout < 0 || body_timeout < 0)
         goto usage;
     /* Download URLs are "<public-url>/exports/<name>": no trailing slash. */
     public_url = opts_get(opts, "public-url") ? xstrdup(opts_get(opts, "public-url")) : NULL;
@@ -306,12 +312,14 @@ int cli_serve(int argc, char **argv) {
     if (dkim) log_info("serve: DKIM: signing email from %s and its subdomains (selector %s)", dkd, dks);
     /* Conversions: the converter goes on from its cursor over the outbox. */
     if (!(conv = conv_start(engine))) goto out;
+    /* Currents: each connector goes on from its durable cursor. */
+    if (!(cur = cur_start(engine, (int)retention))) goto out;
     /* Email links (opens, clicks, unsubscribes) are signed with a key kept
      * in the data directory: mail sent before a restart keeps working. */
     if (lnk_key_load(dir, links_key) < 0) goto out;
     http_ctx ctx = {.engine = engine, .auth = auth, .rl = rl, .exporter = exporter, .public_url = public_url,
                     .data_dir = dir, .gcg = &gcg, .started_ms = clock_wall_ms(), .dispatcher = dsp,
-                    .scheduler = sch, .links_key = links_key, .dkim = dkim};
+                    .scheduler = sch, .currents = cur, .links_key = links_key, .dkim = dkim};
     if (gcg_enabled(&gcg))
         log_info("serve: Global Control Group: %u%% of users, random buckets %u to %u", gcg.percent, gcg.start,
                  (gcg.start + gcg.percent * 100 - 1) % GCG_BUCKETS);
@@ -387,6 +395,7 @@ out:
     sched_stop(sch);         /* likewise; what they did not record is redone at the next start */
     dsp_stop(dsp);
     dkim_signer_free(dkim);  /* after the render threads and the metrics that read it */
+    cur_stop(cur);           /* what no cursor passed yet is sent again at the next start */
     conv_stop(conv);         /* a batch not recorded is read again at the next start */
     if (engine) engine_stop(engine, !store_failed(store)); /* a clean stop leaves no journal to replay */
     store_stop(store);

@@ -20,6 +20,7 @@
 
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum { CUR_CUSTOM_HTTP, CUR_AMPLITUDE, CUR_MIXPANEL, CUR_FILES, CUR__TYPES } cur_type;
@@ -53,6 +54,11 @@ typedef struct {
 } cur_conf;
 
 void cur_conf_free(cur_conf *c);
+/* Checks o into *c (config.c; see currents.h's cur_check): 0 or
+ * BR_EINVAL with why. _text: from the stored JSON. */
+int cur_conf_parse(json_object *o, cur_conf *c, int64_t *start_ms, char *why, size_t whylen);
+int cur_conf_parse_text(const char *text, cur_conf *c, char *why, size_t whylen);
+const char *cur_type_name(cur_type t);
 
 /* One event in a batch. */
 typedef struct {
@@ -85,6 +91,7 @@ typedef struct {
 
 struct cur_sink {
     const cur_sink_ops *ops;
+    const volatile int *stop; /* set by the runner: non-zero abandons a request in flight */
 };
 
 /* The sinks. id: the connector's id (24 hex), for the files layout. NULL
@@ -97,6 +104,29 @@ cur_sink *cur_files_open(const char *id, const cur_conf *c, char *err, size_t er
 int cur_fmt_custom_http(const cur_conf *c, const cur_event *ev, int n, buf_t *out);
 int cur_fmt_amplitude(const cur_conf *c, const cur_event *ev, int n, buf_t *out);
 int cur_fmt_mixpanel(const cur_conf *c, const cur_event *ev, int n, buf_t *out);
+
+/* ---- runners (runner.c): one thread per active connector ---------------- */
+
+struct engine;
+struct store_cur;
+typedef struct runner runner;
+
+typedef struct {
+    long backoff_ms;     /* the first retry's delay (BRASA_CURRENTS_BACKOFF_MS, 1000) */
+    long backoff_max_ms; /* the longest (BRASA_CURRENTS_BACKOFF_MAX_MS, 300000) */
+    long poll_ms;        /* how often a caught-up runner looks for new rows (50) */
+} cur_tuning;
+
+/* Starts delivering connector row (its id, settings, gen and cursor). */
+runner *runner_start(struct engine *e, const struct store_cur *row, const cur_tuning *t);
+const char *runner_id(const runner *r);
+/* Tells the runner the connector's gen in the store (a replay bumps it). */
+void runner_set_gen(runner *r, int64_t gen);
+/* Asks it to stop (non-blocking), then waits for it and frees it. */
+void runner_stop(runner *r);
+void runner_free(runner *r);
+/* "delivering", "idle" (caught up) or "retrying". */
+const char *runner_state(const runner *r);
 
 /* The event types brasa produces (NULL-terminated): what a connector's
  * event_types may name. */

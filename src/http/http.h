@@ -44,6 +44,7 @@ struct engine;
 struct gcg;
 struct dispatcher;
 struct scheduler;
+struct currents;
 
 /* What every handler may use; owned by the serve command. */
 typedef struct {
@@ -58,6 +59,7 @@ typedef struct {
     struct http_server *api;   /* whose requests GET /metrics counts, from any server; NULL: its own */
     struct dispatcher *dispatcher; /* send/dispatch.h: woken when a dispatch is written */
     struct scheduler *scheduler;   /* send/sched.h: woken when a schedule is written */
+    struct currents *currents;     /* currents/currents.h: woken when a connector changes */
     const uint8_t *links_key;      /* send/links.h: what email links are signed with; NULL: none */
     const struct dkim_signer *dkim; /* send/dkim.h: its counters in GET /metrics; NULL: no DKIM */
 } http_ctx;
