@@ -137,7 +137,7 @@ static int created(http_req *r, int rc) {
     }
     if (rc == BR_ETOOMANY) {
         snprintf(d, sizeof d, "at most %d Currents connectors can be configured", STORE_CUR_MAX);
-        return http_error(r, rc, d);
+        return http_error(r, BR_EINVAL, d);
     }
     if (rc < 0) return rc;
     cur_wake(http_context(r)->currents);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const type_names[CUR__TYPES] = {"custom_http", "amplitude", "mixpanel", "files"};
 /* events per request or file write: Braze's 100 for Custom HTTP; the
@@ -30,7 +31,7 @@ static const char *const endpoints[CUR__TYPES][2] = {
 
 static const char *const known_fields[] = {"name", "type", "url", "token", "api_key", "api_secret", "project_token",
                                            "region", "event_types", "batch_size", "timeout_ms", "dir", "prefix",
-                                           "cluster", "format", "max_bytes", "max_age_seconds", "start", NULL};
+                                           "cluster", "format", "max_bytes", "max_age_seconds", "start", "ca_file", NULL};
 /* shown back as "<field>_set": true */
 static const char *const secret_fields[] = {"token", "api_key", "api_secret", NULL};
 
@@ -40,7 +41,7 @@ void cur_conf_free(cur_conf *c) {
     if (!c) return;
     free(c->name), free(c->url), free(c->token), free(c->api_key), free(c->api_secret), free(c->project_token);
     for (int i = 0; i < c->n_types; i++) free(c->event_types[i]);
-    free(c->event_types), free(c->dir), free(c->prefix), free(c->cluster);
+    free(c->event_types), free(c->dir), free(c->prefix), free(c->cluster), free(c->ca_file);
     memset(c, 0, sizeof *c);
 }
 
@@ -116,7 +117,7 @@ static int parse(json_object *o, cur_conf *c, int64_t *start_ms, char *why, size
         (rc = opt_str(o, "api_secret", 512, &c->api_secret, why, n)) ||
         (rc = opt_str(o, "project_token", 512, &c->project_token, why, n)) ||
         (rc = opt_str(o, "dir", 4000, &c->dir, why, n)) || (rc = opt_str(o, "prefix", 1000, &c->prefix, why, n)) ||
-        (rc = opt_str(o, "cluster", 64, &c->cluster, why, n)))
+        (rc = opt_str(o, "cluster", 64, &c->cluster, why, n)) || (rc = opt_str(o, "ca_file", 4000, &c->ca_file, why, n)))
         return rc;
     if ((rc = opt_str(o, "region", 8, &region, why, n)) || (rc = opt_str(o, "format", 8, &format, why, n))) {
         free(region);
@@ -141,6 +142,7 @@ static int parse(json_object *o, cur_conf *c, int64_t *start_ms, char *why, size
         {"project_token", c->project_token != NULL, c->type == CUR_MIXPANEL},
         {"region", json_get(o, "region") != NULL, c->type == CUR_AMPLITUDE || c->type == CUR_MIXPANEL},
         {"timeout_ms", json_get(o, "timeout_ms") != NULL, http},
+        {"ca_file", c->ca_file != NULL, http},
         {"dir", c->dir != NULL, !http},
         {"prefix", c->prefix != NULL, !http},
         {"cluster", c->cluster != NULL, !http},
@@ -175,6 +177,8 @@ static int parse(json_object *o, cur_conf *c, int64_t *start_ms, char *why, size
     }
     if (http && !c->url) c->url = xstrdup(endpoints[c->type][c->eu]);
     if (http && !httpc_url_valid(c->url)) return fail(why, n, "'url' must be an absolute http:// or https:// URL");
+    if (c->ca_file && (c->ca_file[0] != '/' || access(c->ca_file, R_OK) < 0))
+        return fail(why, n, "'ca_file' must be an absolute path to a readable PEM file of CA certificates");
     if (!http) {
         if (!c->prefix) c->prefix = xstrdup("");
         if (!c->cluster) c->cluster = xstrdup("brasa-01");

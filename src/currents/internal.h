@@ -40,6 +40,7 @@ typedef struct {
     char *api_secret;   /* mixpanel: the project's API secret (Basic auth user) */
     char *project_token;/* mixpanel: the project token (each event's `token`) */
     bool eu;            /* amplitude, mixpanel: the EU endpoint */
+    char *ca_file;      /* http: CA certificates to trust instead of the system's (a private CA) */
     char **event_types; /* NULL: every type; else n_types names */
     int n_types;
     int batch_size;     /* events per request or file write: 1..CUR_BATCH_MAX (http), default 100 */

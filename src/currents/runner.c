@@ -203,8 +203,9 @@ static bool persist(runner *r) {
 }
 
 /* Asks the sink whether what it accepted is durable, and writes the
- * cursor when due. force: close open files, write now. */
-static bool checkpoint(runner *r, bool force) {
+ * cursor when due: at once when `now` (caught up: the admin list then
+ * shows it), else at most every PERSIST_MS. force: close open files too. */
+static bool checkpoint(runner *r, bool force, bool now_too) {
     cur_result res = {.retry_after_ms = -1};
     int64_t now = clock_wall_ms();
     int d = r->sink ? r->sink->ops->sync(r->sink, now, force, &res) : 1;
@@ -214,7 +215,7 @@ static bool checkpoint(runner *r, bool force) {
         r->last_error_at = now;
         r->counters_dirty = true;
     }
-    if (!force && now - r->saved_at < PERSIST_MS) return true;
+    if (!force && !now_too && now - r->saved_at < PERSIST_MS) return true;
     return persist(r);
 }
 
@@ -293,7 +294,7 @@ static int deliver(runner *r, const cur_event *ev, int n) {
         long wait = backoff(r, &res);
         if (r->failures == 1 || r->failures % 10 == 0)
             log_warn("currents: %s: %s; retry %u in %ld ms", r->conf.name, res.error, r->failures, wait);
-        checkpoint(r, false); /* the counters show the failures while it waits */
+        checkpoint(r, false, true); /* the counters show the failures while it waits */
         nap(r, wait);
     }
 }
@@ -371,7 +372,7 @@ static void *run(void *arg) {
         if (!r->sink && !open_sink(r)) {
             r->failures++;
             atomic_store(&r->state, 2);
-            checkpoint(r, false);
+            checkpoint(r, false, true);
             nap(r, backoff(r, &(cur_result){.retry_after_ms = -1}));
             continue;
         }
@@ -396,16 +397,17 @@ static void *run(void *arg) {
         }
         events_put(ev, n);
         r->accepted = r->pos;
-        if (!checkpoint(r, false)) {
+        bool caught_up = n < r->conf.batch_size;
+        if (!checkpoint(r, false, caught_up)) {
             if (!reload(r)) break;
             continue;
         }
-        if (n < r->conf.batch_size) { /* caught up */
+        if (caught_up) {
             atomic_store(&r->state, 1);
             nap(r, r->t.poll_ms);
         }
     }
-    checkpoint(r, true); /* files: closed, so the cursor passes them */
+    checkpoint(r, true, true); /* files: closed, so the cursor passes them */
     free(ev);
     return NULL;
 }
