@@ -248,6 +248,8 @@ static void *run(void *arg) {
     return NULL;
 }
 
+static void stopped(curlq *q, send_msg *m);
+
 static void submit(send_channel *c, send_msg *m) {
     curlq *q = (curlq *)c;
     m->next = NULL;
@@ -255,10 +257,17 @@ static void submit(send_channel *c, send_msg *m) {
     m->first_at = 0;
     worker *wake = NULL;
     pthread_mutex_lock(&q->mu);
+    q->pending++;
+    if (q->stop) {
+        /* Too late (a relay's failover raced its stop): no worker would
+         * ever take it, and a pending message holds up the shutdown. */
+        pthread_mutex_unlock(&q->mu);
+        stopped(q, m);
+        return;
+    }
     if (q->in_tail) q->in_tail->next = m;
     else q->in_head = m;
     q->in_tail = m;
-    q->pending++;
     /* Busy workers take it when a transfer of theirs ends (they look at
      * the queue before they sleep, under this lock): only a sleeping one
      * needs waking. curl_multi_wakeup is remembered until its next poll. */
