@@ -158,10 +158,12 @@ static bool wanted(const runner *r, const char *type) {
  * -1 when the store failed. */
 static int fill(runner *r, cur_event *ev, int max) {
     int n = 0;
-    bool failed = false;
+    bool failed = false, dry[2] = {false, false}; /* found empty: not read again in this fill */
     while (n < max) {
-        json_object *a = source_row(r, &r->src[0], &failed), *b = failed ? NULL : source_row(r, &r->src[1], &failed);
+        json_object *a = dry[0] ? NULL : source_row(r, &r->src[0], &failed);
+        json_object *b = dry[1] || failed ? NULL : source_row(r, &r->src[1], &failed);
         if (failed) return -1;
+        dry[0] = !a, dry[1] = !b;
         if (!a && !b) break;
         source *s = &r->src[0];
         if (!a || (b && r->src[1].rows[r->src[1].at].at < r->src[0].rows[r->src[0].at].at)) s = &r->src[1];
