@@ -1,6 +1,7 @@
 /* cohort.c -- the cohort registry, the import commands and their change
  * log (see cohort.h). */
 #include "cohort.h"
+#include "lifecycle.h"
 #include "../lib/err.h"
 #include "../lib/hash.h"
 #include "../lib/json.h"
@@ -160,11 +161,41 @@ void cohort_apply_name(cohorts_t *c, const cohort_cmd *cmd, int64_t now_ms, coho
     }
 }
 
-static void change(cohorts_t *c, cohort_t *k, uint32_t row, bool remove, cohort_result *t) {
+/* A command's events: the outbox, and the fields every event of the
+ * command shares, escaped once ("...,\"change\":\""). */
+typedef struct {
+    buf_t *outbox, tail;
+    uint64_t base;
+    int64_t now_ms;
+} cohort_events;
+
+static void events_open(cohort_events *ev, const cohort_t *k, buf_t *outbox, uint64_t base, int64_t now_ms) {
+    *ev = (cohort_events){outbox, BUF_INIT, base, now_ms};
+    if (!outbox) return;
+    buf_puts(&ev->tail, ",\"cohort_id\":");
+    buf_json_str(&ev->tail, k->id, strlen(k->id));
+    buf_puts(&ev->tail, ",\"cohort_name\":"); /* never empty (the name call) */
+    buf_json_str(&ev->tail, k->name, strlen(k->name));
+    buf_puts(&ev->tail, ",\"partner\":");
+    buf_json_str(&ev->tail, k->partner, strlen(k->partner));
+    buf_puts(&ev->tail, ",\"change\":\"");
+}
+
+/* brasa.cohorts.Change for row, changed by the command's ref i. */
+static void event(cohort_events *ev, users_t *u, uint32_t row, uint32_t i, bool added) {
+    if (!ev->outbox) return;
+    life_head(ev->outbox, u, row, "brasa.cohorts.Change", ev->base, 'c', i, true, ev->now_ms);
+    buf_append(ev->outbox, ev->tail.data, ev->tail.len);
+    buf_puts(ev->outbox, added ? "added\"}" : "removed\"}");
+}
+
+/* Applies ref i (its user: row); true when the membership changed. */
+static bool change(cohorts_t *c, cohort_t *k, uint32_t row, bool remove, cohort_result *t) {
     if (row == USERS_NONE) t->unmatched++;
-    else if (remove && bitmap_remove(k->members, row)) t->removed++, log_delta(c, k->idx, row, false);
-    else if (!remove && bitmap_add(k->members, row)) t->added++, log_delta(c, k->idx, row, true);
+    else if (remove && bitmap_remove(k->members, row)) return t->removed++, log_delta(c, k->idx, row, false), true;
+    else if (!remove && bitmap_add(k->members, row)) return t->added++, log_delta(c, k->idx, row, true), true;
     else t->unchanged++;
+    return false;
 }
 
 static uint32_t find_ref(users_t *u, const cohort_ref *r) {
@@ -175,12 +206,19 @@ static uint32_t find_ref(users_t *u, const cohort_ref *r) {
     }
 }
 
-int cohort_apply_users(cohorts_t *c, users_t *u, const cohort_cmd *cmd, int64_t now_ms, cohort_result *r) {
+int cohort_apply_users(cohorts_t *c, users_t *u, const cohort_cmd *cmd, int64_t now_ms, buf_t *outbox,
+                       uint64_t event_base, cohort_result *r) {
     memset(r, 0, sizeof *r);
     cohort_t *k = cohorts_find(c, cmd->partner, cmd->cohort_id, cmd->idlen);
     if (!k) return BR_ENOCOHORT;
     if (!cmd->nrefs) return 0; /* a credentials check (Segment's destination set-up) changes nothing */
-    for (uint32_t i = 0; i < cmd->nrefs; i++) change(c, k, find_ref(u, &cmd->refs[i]), cmd->refs[i].remove, r);
+    cohort_events ev;
+    events_open(&ev, k, outbox, event_base, now_ms);
+    for (uint32_t i = 0; i < cmd->nrefs; i++) {
+        uint32_t row = find_ref(u, &cmd->refs[i]);
+        if (change(c, k, row, cmd->refs[i].remove, r)) event(&ev, u, row, i, !cmd->refs[i].remove);
+    }
+    buf_free(&ev.tail);
     k->import_at = now_ms;
     k->import_added = r->added;
     k->import_removed = r->removed;

@@ -96,9 +96,12 @@ typedef struct {
 
 /* Creates or renames the cohort. */
 void cohort_apply_name(cohorts_t *c, const cohort_cmd *cmd, int64_t now_ms, cohort_result *r);
-/* Adds and removes members. BR_ENOCOHORT (nothing changed) when the name
- * call never created the cohort. */
-int cohort_apply_users(cohorts_t *c, users_t *u, const cohort_cmd *cmd, int64_t now_ms, cohort_result *r);
+/* Adds and removes members, appending a brasa.cohorts.Change event
+ * (lifecycle.h) per user added or removed to outbox (NULL: none, a replay).
+ * BR_ENOCOHORT (nothing changed) when the name call never created the
+ * cohort. */
+int cohort_apply_users(cohorts_t *c, users_t *u, const cohort_cmd *cmd, int64_t now_ms, buf_t *outbox,
+                       uint64_t event_base, cohort_result *r);
 
 /* ---- the change log ------------------------------------------------------ */
 

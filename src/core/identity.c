@@ -1,6 +1,7 @@
 /* identity.c -- aliases (new, update), identify (a merge, merge.h), delete,
  * external id rename and remove (see identity.h). */
 #include "identity.h"
+#include "lifecycle.h"
 #include "merge.h"
 #include "../lib/json.h"
 #include "../lib/mem.h"
@@ -195,6 +196,7 @@ static int identify(identity_ctx *c, const identity_item *it, bool enforce) {
 static void delete_user(identity_ctx *c, const identity_item *it) {
     uint32_t row = identity_find(c, it);
     if (row == USERS_NONE) return;
+    if (c->outbox) life_deleted(c->outbox, c->users, row, c->event_base, c->events++, c->now_ms);
     users_delete(c->users, row);
     c->touch(c->touch_arg, row);
 }

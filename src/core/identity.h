@@ -84,6 +84,11 @@ typedef struct {
     int64_t now_ms;
     void (*touch)(void *arg, uint32_t row);
     void *touch_arg;
+    /* Currents events of deletes and merges (lifecycle.h) appended as
+     * outbox items; NULL: none (a replay, a lookup). */
+    buf_t *outbox;
+    uint64_t event_base;
+    uint32_t events; /* written by the command so far: their ids */
 } identity_ctx;
 
 /* Applies cmd; outcome[i] (cmd->n entries) gets each item's outcome. */

@@ -2,6 +2,7 @@
 #include "merge.h"
 #include "attrs.h"
 #include "engage.h"
+#include "lifecycle.h"
 #include "../lib/json.h"
 #include "../lib/mem.h"
 
@@ -201,6 +202,7 @@ limit_kind identity_merge(identity_ctx *c, uint32_t from, uint32_t into, bool en
     /* The merged user's aliases must leave the index before the kept user
      * takes them: delete first, then commit the kept user. */
     uint32_t created = pf->created;
+    if (c->outbox) life_orphaned(c->outbox, c->users, from, into, c->event_base, c->events++, c->now_ms);
     users_delete(c->users, from);
     c->touch(c->touch_arg, from);
     profile_t *pi = users_get(c->users, into);

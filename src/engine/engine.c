@@ -307,17 +307,19 @@ void engine_apply(engine_t *e, eng_cmd *c, buf_t *outbox, uint64_t event_base) {
         break;
     }
     case ENG_IDENTITY: {
-        identity_ctx ic = {e->users, e->names, c->now_ms, engine_touch, e};
+        identity_ctx ic = {e->users, e->names, c->now_ms, engine_touch, e, outbox, event_base, 0};
         identity_apply(&ic, c->arg, c->outcome);
         break;
     }
     case ENG_MERGE: {
-        identity_ctx ic = {e->users, e->names, c->now_ms, engine_touch, e};
+        identity_ctx ic = {e->users, e->names, c->now_ms, engine_touch, e, outbox, event_base, 0};
         merge_apply(&ic, c->arg, c->outcome);
         break;
     }
     case ENG_COHORT_NAME: cohort_apply_name(e->cohorts, c->arg, c->now_ms, &c->cohort); break;
-    case ENG_COHORT_USERS: c->rc = cohort_apply_users(e->cohorts, e->users, c->arg, c->now_ms, &c->cohort); break;
+    case ENG_COHORT_USERS:
+        c->rc = cohort_apply_users(e->cohorts, e->users, c->arg, c->now_ms, outbox, event_base, &c->cohort);
+        break;
     default: break;
     }
 }

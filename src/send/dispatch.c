@@ -246,7 +246,7 @@ static int resolve(engine_t *e, dsp_new *n) {
         n->rows = base;
         return 0;
     }
-    identity_ctx ic = {engine_users(e), engine_names(e), n->now_ms, NULL, NULL};
+    identity_ctx ic = {.users = engine_users(e), .names = engine_names(e), .now_ms = n->now_ms};
     n->rows = bitmap_new();
     for (size_t i = 0; i < json_object_array_length(recips); i++) {
         json_object *r = json_object_array_get_idx(recips, i), *tp = json_get(r, "trigger_properties");

@@ -89,7 +89,7 @@ int fixture_cohort(engine_t *e, eng_kind kind, const char *json, cohort_result *
 
 static void no_touch(void *a, uint32_t r) { (void)a, (void)r; }
 
-fixture_world fixture_world_new(void) { return (fixture_world){users_new(3), names_new(), cohorts_new()}; }
+fixture_world fixture_world_new(void) { return (fixture_world){.u = users_new(3), .n = names_new(), .c = cohorts_new()}; }
 
 void fixture_world_free(fixture_world *w) {
     cohorts_free(w->c);
@@ -122,7 +122,7 @@ int fixture_world_identity_out(fixture_world *w, int64_t now_ms, int kind, const
     char why[256];
     int rc = api_identity_parse(kind, body, &id, why, sizeof why);
     if (rc == 0) {
-        identity_ctx ic = {w->u, w->n, now_ms, no_touch, NULL};
+        identity_ctx ic = {w->u, w->n, now_ms, no_touch, NULL, w->outbox, w->event_base, 0};
         identity_apply(&ic, &id, outcome);
     }
     identity_cmd_free(&id);
@@ -136,7 +136,7 @@ int fixture_world_merge(fixture_world *w, int64_t now_ms, const char *json, cons
     char why[400];
     int rc = api_merge_parse(body, gcg, &m, why, sizeof why);
     if (rc == 0) {
-        identity_ctx ic = {w->u, w->n, now_ms, no_touch, NULL};
+        identity_ctx ic = {w->u, w->n, now_ms, no_touch, NULL, w->outbox, w->event_base, 0};
         merge_apply(&ic, &m, outcome);
         merge_cmd_free(&m);
     }
@@ -151,7 +151,7 @@ int fixture_world_cohort(fixture_world *w, int64_t now_ms, eng_kind kind, const 
     cohort_result r = {0};
     int rc = parse_cohort(body, kind, &cmd, refs);
     if (rc == 0 && kind == ENG_COHORT_NAME) cohort_apply_name(w->c, &cmd, now_ms, &r);
-    else if (rc == 0) rc = cohort_apply_users(w->c, w->u, &cmd, now_ms, &r);
+    else if (rc == 0) rc = cohort_apply_users(w->c, w->u, &cmd, now_ms, w->outbox, w->event_base, &r);
     cohorts_log_clear(w->c);
     if (out) *out = r;
     free(refs);

@@ -30,6 +30,8 @@ typedef struct {
     users_t *u;
     names_t *n;
     cohorts_t *c;
+    buf_t *outbox;       /* identity, merge and cohort commands' Currents events; NULL: none */
+    uint64_t event_base; /* their ids' */
 } fixture_world;
 fixture_world fixture_world_new(void);
 void fixture_world_free(fixture_world *w);

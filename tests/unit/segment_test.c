@@ -225,7 +225,7 @@ static void randomise(world *w, uint32_t row, bool may_delete) {
 }
 
 static void run_cohort(world *w, int kind, const char *json) {
-    fixture_world fw = {w->u, w->n, w->c};
+    fixture_world fw = {.u = w->u, .n = w->n, .c = w->c};
     fixture_world_cohort(&fw, NOW, kind, json, NULL);
 }
 
