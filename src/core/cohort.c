@@ -189,13 +189,20 @@ static void event(cohort_events *ev, users_t *u, uint32_t row, uint32_t i, bool 
     buf_puts(ev->outbox, added ? "added\"}" : "removed\"}");
 }
 
-/* Applies ref i (its user: row); true when the membership changed. */
+/* Applies a ref to row (its user); true when the membership changed. */
 static bool change(cohorts_t *c, cohort_t *k, uint32_t row, bool remove, cohort_result *t) {
-    if (row == USERS_NONE) t->unmatched++;
-    else if (remove && bitmap_remove(k->members, row)) return t->removed++, log_delta(c, k->idx, row, false), true;
-    else if (!remove && bitmap_add(k->members, row)) return t->added++, log_delta(c, k->idx, row, true), true;
-    else t->unchanged++;
-    return false;
+    if (row == USERS_NONE) {
+        t->unmatched++;
+        return false;
+    }
+    if (remove ? !bitmap_remove(k->members, row) : !bitmap_add(k->members, row)) {
+        t->unchanged++;
+        return false;
+    }
+    if (remove) t->removed++;
+    else t->added++;
+    log_delta(c, k->idx, row, !remove);
+    return true;
 }
 
 static uint32_t find_ref(users_t *u, const cohort_ref *r) {

@@ -17,7 +17,9 @@
  * identified user who began anonymous is not found by device id.
  *
  * Every change is also logged for the engine, which turns it into change
- * records (engine/records.h) and drains the log after each command.
+ * records (engine/records.h) and drains the log after each command, and a
+ * users call reports each user it adds or removes to Currents
+ * (brasa.cohorts.Change, lifecycle.h).
  *
  * Owned by the engine thread; no locking. */
 #ifndef BR_COHORT_H

@@ -7,7 +7,8 @@
  * items; this applies them on the engine thread and reports per-item
  * outcomes where the answer depends on the profiles: rename and remove
  * errors, and any item refused by a per-user limit (limits.h) or, for an
- * alias update, by the aliases in place. */
+ * alias update, by the aliases in place. A deleted user and a user merged
+ * into another are reported to Currents (lifecycle.h). */
 #ifndef BR_IDENTITY_H
 #define BR_IDENTITY_H
 #include "limits.h"

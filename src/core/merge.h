@@ -4,8 +4,9 @@
  * identity_merge() serves /users/identify (an unidentified user into the
  * identified one) and /users/merge (any user into any other). The kept
  * profile's values win; what it lacks comes from the merged one; counts
- * add up and dates widen; the merged user is then deleted (docs/api.md,
- * "Merging users", lists every field and where brasa differs from Braze).
+ * add up and dates widen; the merged user is then deleted, a
+ * users.UserOrphan event for Currents (lifecycle.h) (docs/api.md, "Merging
+ * users", lists every field and where brasa differs from Braze).
  *
  * api/merge.c checks a request and turns each merge update into a pair of
  * identifiers; merge_apply() resolves and merges them in order on the
