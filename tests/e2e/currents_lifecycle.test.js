@@ -4,13 +4,15 @@
 // users.UserOrphan per user /users/merge or /users/identify merges into
 // another; each with its fields, none for a call that changes nothing or is
 // refused, and the same events (no more) after a clean restart and after a
-// SIGKILL (the journal replay writes none).
+// SIGKILL (the journal replay writes none); and a Custom HTTP connector
+// selecting these types receives them.
 'use strict';
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const h = require('./harness.js');
+const { webhookReceiver } = require('./webhook_receiver.js');
 
 const ARGS = ['--rate-limit', 'users.export.ids=0'];
 const ID_RE = (tag) => new RegExp(`^[0-9a-f]{16}-${tag}[0-9a-f]{4}$`);
@@ -184,5 +186,51 @@ test('/users/delete writes users.UserDeleteRequest; /users/merge and /users/iden
   assert.deepEqual(userEvents(dir), events);
   srv = await restart(srv, dir, true);
   assert.deepEqual(userEvents(dir), events);
+  await srv.stop();
+});
+
+test('a Custom HTTP connector selecting the lifecycle types receives them, in Braze\'s event shape', async (t) => {
+  const rx = await webhookReceiver();
+  t.after(() => rx.close());
+  const srv = await h.startServer({ args: ARGS });
+  t.after(() => srv.cleanup());
+  const api = h.usersApi(srv);
+  const res = await h.request(srv, 'POST', '/admin/currents', { key: srv.key, body: {
+    name: 'lifecycle', type: 'custom_http', url: rx.url('/currents'), start: 'earliest',
+    event_types: ['brasa.cohorts.Change', 'users.UserDeleteRequest', 'users.UserOrphan'],
+  } });
+  assert.equal(res.status, 201, res.text);
+  await api.trackOk({ attributes: [{ external_id: 'x-1' }, { external_id: 'x-2' }, { external_id: 'x-3' }], events: [{ external_id: 'x-1', name: 'not-selected', time: new Date().toISOString() }] });
+  const bz = {};
+  for (const x of ['x-1', 'x-2', 'x-3']) bz[x] = (await api.user(x)).braze_id;
+  const secret = partnerKey(srv.dir);
+  const base = { partner_api_key: 'p', client_secret: secret, cohort_id: 'vip' };
+  assert.equal((await partnerPost(srv, '', { ...base, name: 'VIP', created_at: '2024-01-01T00:00:00Z' })).status, 201);
+  assert.equal((await partnerPost(srv, '/users', { ...base, cohort_changes: [{ user_ids: ['x-1', 'x-2'] }] })).status, 201);
+  await api.ok('/users/delete', { external_ids: ['x-1'] });
+  assert.equal((await api.post('/users/merge', { merge_updates: [{ identifier_to_merge: { external_id: 'x-2' }, identifier_to_keep: { external_id: 'x-3' } }] })).status, 202);
+
+  // Every event of the outbox, and only the selected types, at least once.
+  const want = [...cohortEvents(srv.dir), ...userEvents(srv.dir)];
+  assert.equal(want.length, 4);
+  const got = new Map();
+  await h.poll(async () => {
+    for (const r of rx.got) for (const e of JSON.parse(r.body).events) got.set(e.id, e);
+    return got.size >= 4;
+  }, { deadlineMs: 30000, intervalMs: 100 });
+  assert.deepEqual([...got.values()].map((e) => e.event_type).sort(),
+    ['brasa.cohorts.Change', 'brasa.cohorts.Change', 'users.UserDeleteRequest', 'users.UserOrphan']);
+  for (const r of rx.got) assert.equal(r.headers['braze-currents-version'], '1');
+  const byId = Object.fromEntries(want.map((e) => [e.id, e]));
+  for (const e of got.values()) {
+    const f = byId[e.id];
+    assert.ok(f, `an event of the outbox: ${JSON.stringify(e)}`);
+    const user = { user_id: f.user_id, ...(f.external_user_id ? { external_user_id: f.external_user_id } : {}) };
+    const { id, event_type: type, user_id: u, external_user_id: x, time, ...props } = f;
+    assert.deepEqual(e, { event_type: type, id, time, user, properties: props });
+  }
+  const orphan = [...got.values()].find((e) => e.event_type === 'users.UserOrphan');
+  assert.deepEqual(orphan.properties, { orphaned_by_id: bz['x-3'] });
+  assert.deepEqual(orphan.user, { user_id: bz['x-2'], external_user_id: 'x-2' });
   await srv.stop();
 });
