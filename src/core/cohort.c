@@ -1,7 +1,8 @@
 /* cohort.c -- the cohort registry, the import commands and their change
  * log (see cohort.h). */
 #include "cohort.h"
-#include "lifecycle.h"
+#include "profile.h"
+#include "users.h"
 #include "../lib/err.h"
 #include "../lib/hash.h"
 #include "../lib/json.h"
@@ -9,6 +10,7 @@
 #include "../lib/mem.h"
 #include "../lib/timefmt.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,32 +163,60 @@ void cohort_apply_name(cohorts_t *c, const cohort_cmd *cmd, int64_t now_ms, coho
     }
 }
 
-/* A command's events: the outbox, and the fields every event of the
- * command shares, escaped once ("...,\"change\":\""). */
+/* A command's events, written compactly: one outbox item per command,
+ *
+ *   {"event_type":"brasa.cohorts.Change","id":"<base>-c","time":T,
+ *    "cohort_id":..,"cohort_name":..,"partner":..,
+ *    "changes":[[i,"<braze_id>","<external id>"|null,1 (added)|0], ...]}
+ *
+ * which Currents expands into one flat event per change (id "<base>-c" +
+ * i as 4+ hex digits: currents/outbox.c). Writing the full events made
+ * imports 3x slower at 1M profiles (~250 bytes of outbox per change,
+ * written twice by the WAL); this is ~45. */
 typedef struct {
-    buf_t *outbox, tail;
-    uint64_t base;
-    int64_t now_ms;
+    buf_t *outbox, head;
+    bool open;
 } cohort_events;
 
 static void events_open(cohort_events *ev, const cohort_t *k, buf_t *outbox, uint64_t base, int64_t now_ms) {
-    *ev = (cohort_events){outbox, BUF_INIT, base, now_ms};
+    *ev = (cohort_events){outbox, BUF_INIT, false};
     if (!outbox) return;
-    buf_puts(&ev->tail, ",\"cohort_id\":");
-    buf_json_str(&ev->tail, k->id, strlen(k->id));
-    buf_puts(&ev->tail, ",\"cohort_name\":"); /* never empty (the name call) */
-    buf_json_str(&ev->tail, k->name, strlen(k->name));
-    buf_puts(&ev->tail, ",\"partner\":");
-    buf_json_str(&ev->tail, k->partner, strlen(k->partner));
-    buf_puts(&ev->tail, ",\"change\":\"");
+    buf_printf(&ev->head, "{\"event_type\":\"brasa.cohorts.Change\",\"id\":\"%016" PRIx64 "-c\",\"time\":%" PRId64,
+               base, now_ms / 1000);
+    buf_puts(&ev->head, ",\"cohort_id\":");
+    buf_json_str(&ev->head, k->id, strlen(k->id));
+    buf_puts(&ev->head, ",\"cohort_name\":"); /* never empty (the name call) */
+    buf_json_str(&ev->head, k->name, strlen(k->name));
+    buf_puts(&ev->head, ",\"partner\":");
+    buf_json_str(&ev->head, k->partner, strlen(k->partner));
+    buf_puts(&ev->head, ",\"changes\":[");
 }
 
-/* brasa.cohorts.Change for row, changed by the command's ref i. */
+/* One change: row, by the command's ref i. */
 static void event(cohort_events *ev, users_t *u, uint32_t row, uint32_t i, bool added) {
-    if (!ev->outbox) return;
-    life_head(ev->outbox, u, row, "brasa.cohorts.Change", ev->base, 'c', i, true, ev->now_ms);
-    buf_append(ev->outbox, ev->tail.data, ev->tail.len);
-    buf_puts(ev->outbox, added ? "added\"}" : "removed\"}");
+    buf_t *b = ev->outbox;
+    if (!b) return;
+    if (!ev->open) {
+        if (b->len > 1) buf_append(b, ",", 1);
+        buf_append(b, ev->head.data, ev->head.len);
+        ev->open = true;
+    } else buf_append(b, ",", 1);
+    char num[16], bz[25];
+    int n = snprintf(num, sizeof num, "[%u,\"", i);
+    buf_append(b, num, (size_t)n);
+    users_braze_hex(u, row, bz);
+    buf_append(b, bz, 24);
+    buf_append(b, "\",", 2);
+    const uint8_t *blob = users_get(u, row)->blob;
+    pfield f;
+    if (blob && profile_get(blob, pkey(PF_EXTERNAL_ID, PK_ATTR), &f)) buf_json_str(b, (const char *)f.p, f.len);
+    else buf_append(b, "null", 4);
+    buf_append(b, added ? ",1]" : ",0]", 3);
+}
+
+static void events_close(cohort_events *ev) {
+    if (ev->open) buf_append(ev->outbox, "]}", 2);
+    buf_free(&ev->head);
 }
 
 /* Applies a ref to row (its user); true when the membership changed. */
@@ -225,7 +255,7 @@ int cohort_apply_users(cohorts_t *c, users_t *u, const cohort_cmd *cmd, int64_t 
         uint32_t row = find_ref(u, &cmd->refs[i]);
         if (change(c, k, row, cmd->refs[i].remove, r)) event(&ev, u, row, i, !cmd->refs[i].remove);
     }
-    buf_free(&ev.tail);
+    events_close(&ev);
     k->import_at = now_ms;
     k->import_added = r->added;
     k->import_removed = r->removed;

@@ -10,7 +10,8 @@
  *
  * Ids: "<event base, 16 hex>-<tag><n, 4 hex>", where the event base is the
  * command's (engine.h), the tag a letter of the event's module ('c'
- * cohorts, 'd' deletes, 'o' orphans) and n an index within the command:
+ * cohorts, written compactly by core/cohort.c; 'd' deletes, 'o' orphans)
+ * and n an index within the command:
  * stable across retries of a delivery, and apart from /users/track's
  * ("-%04x-%04x") and subscriptions' ("-s%04x"). */
 #ifndef BR_LIFECYCLE_H

@@ -129,6 +129,10 @@ void runner_free(runner *r);
 /* "delivering", "idle" (caught up) or "retrying". */
 const char *runner_state(const runner *r);
 
+/* An outbox row's text as a JSON array of flat events, compact items
+ * expanded (outbox.c); NULL when it is not a JSON array. */
+json_object *cur_outbox_events(const char *text, size_t n);
+
 /* The event types brasa produces (NULL-terminated): what a connector's
  * event_types may name. */
 extern const char *const cur_event_types[];

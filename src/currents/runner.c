@@ -137,10 +137,8 @@ static json_object *source_row(runner *r, source *s, bool *failed) {
             *s->key = row->key;
             *s->idx = 0;
         }
-        s->arr = json_parse(row->events, strlen(row->events));
-        if (!s->arr || !json_object_is_type(s->arr, json_type_array)) {
+        if (!(s->arr = cur_outbox_events(row->events, strlen(row->events)))) {
             log_error("currents: %s: outbox row %lld is not a JSON array; passed over", r->conf.name, (long long)row->key);
-            json_object_put(s->arr);
             s->arr = json_object_new_array(); /* empty: done at once */
         }
     }

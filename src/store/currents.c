@@ -318,12 +318,18 @@ int store_cur_read(sqlite3 *db, bool messages, int64_t from, int limit, store_cu
     return BR_ESTORE;
 }
 
+/* The events an outbox row holds: its items, a cohort import's compact
+ * item counting as its changes (core/cohort.c). */
+#define ROW_EVENTS                                                                                            \
+    "CASE WHEN instr(events, '\"changes\":[') THEN (SELECT sum(coalesce(json_array_length(value, '$.changes'), 1)) " \
+    "FROM json_each(events)) ELSE json_array_length(events) END"
+
 /* One outbox's share of a lag: events from (key, idx) on, and the time of
  * the row holding the first of them (0: none). */
 static int lag_of(sqlite3 *db, bool messages, int64_t key, int64_t idx, int64_t *events, int64_t *oldest) {
-    sqlite3_stmt *st = store_prep(db, messages ? "SELECT coalesce(sum(json_array_length(events)), 0), min(at) "
+    sqlite3_stmt *st = store_prep(db, messages ? "SELECT coalesce(sum(" ROW_EVENTS "), 0), min(at) "
                                                  "FROM message_outbox WHERE id >= ?"
-                                               : "SELECT coalesce(sum(json_array_length(events)), 0), min(at) "
+                                               : "SELECT coalesce(sum(" ROW_EVENTS "), 0), min(at) "
                                                  "FROM outbox WHERE seq >= ?");
     if (!st) return BR_ESTORE;
     sqlite3_bind_int64(st, 1, key);
@@ -337,8 +343,8 @@ static int lag_of(sqlite3 *db, bool messages, int64_t key, int64_t idx, int64_t 
     if (rc != SQLITE_ROW) return BR_ESTORE;
     /* the cursor's own row: the events before idx are done */
     int64_t first;
-    if (*events && query_int(db, messages ? "SELECT json_array_length(events) FROM message_outbox WHERE id = ?1"
-                                          : "SELECT json_array_length(events) FROM outbox WHERE seq = ?1",
+    if (*events && query_int(db, messages ? "SELECT " ROW_EVENTS " FROM message_outbox WHERE id = ?1"
+                                          : "SELECT " ROW_EVENTS " FROM outbox WHERE seq = ?1",
                              key, 0, &first) < 0)
         return BR_ESTORE;
     if (*events && first) *events -= idx < first ? idx : first;

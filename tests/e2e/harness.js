@@ -566,7 +566,24 @@ function outboxEvents(dir, prefix, table = 'message_outbox') {
     `SELECT json_group_array(json(e.value)) FROM ${table}, json_each(events) e ` +
     `WHERE json_extract(e.value, '$.event_type') LIKE '${prefix}%'`], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout.trim());
+  return JSON.parse(r.stdout.trim()).flatMap(expandChanges);
+}
+
+// A cohort import's compact item (core/cohort.c) as the flat events
+// Currents delivers (currents/outbox.c): one per change.
+function expandChanges(e) {
+  if (!Array.isArray(e.changes)) return [e];
+  return e.changes.map(([i, userId, ext, added]) => ({
+    id: `${e.id}${i.toString(16).padStart(4, '0')}`,
+    event_type: e.event_type,
+    user_id: userId,
+    ...(ext === null ? {} : { external_user_id: ext }),
+    time: e.time,
+    cohort_id: e.cohort_id,
+    cohort_name: e.cohort_name,
+    partner: e.partner,
+    change: added ? 'added' : 'removed',
+  }));
 }
 
 Object.assign(module.exports, { outboxEvents });

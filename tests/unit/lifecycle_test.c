@@ -1,12 +1,14 @@
 /* lifecycle_test.c -- the user-lifecycle Currents events (src/core/
  * lifecycle.c): a cohort import's brasa.cohorts.Change per user added or
- * removed (src/core/cohort.c), users.UserDeleteRequest (src/core/
+ * removed (src/core/cohort.c, one compact item expanded by
+ * src/currents/outbox.c), users.UserDeleteRequest (src/core/
  * identity.c), users.UserOrphan (src/core/merge.c), and through the engine:
  * written with the change, never again by a replay of the journal. */
 #define _GNU_SOURCE
 #include "test.h"
 #include "fixture.h"
 #include "core/lifecycle.h"
+#include "currents/internal.h"
 #include "lib/err.h"
 #include "store/conversions.h"
 
@@ -18,12 +20,13 @@
 #define NOW 1700000000123LL
 #define BASE 0x2a0007ULL
 
-/* The outbox so far ("[" items) as a JSON array; NULL when it does not parse. */
+/* The outbox so far ("[" items) as the events Currents delivers (a
+ * cohort import's compact item expanded); NULL when it does not parse. */
 static json_object *events(const buf_t *b) {
     buf_t c = BUF_INIT;
     buf_append(&c, b->data, b->len);
     buf_append(&c, "]", 1);
-    json_object *a = json_tokener_parse(c.data);
+    json_object *a = cur_outbox_events(c.data, c.len);
     buf_free(&c);
     return a;
 }
@@ -245,7 +248,7 @@ static int count_outbox(store_t *s, tally *t) {
     sqlite3_close(db);
     if (rc < 0) return rc;
     for (int i = 0; i < n; i++) {
-        json_object *a = json_tokener_parse(rows[i].events);
+        json_object *a = cur_outbox_events(rows[i].events, strlen(rows[i].events));
         for (size_t j = 0; a && j < json_object_array_length(a); j++) {
             json_object *ev = json_object_array_get_idx(a, j);
             const char *type = field(ev, "event_type"), *id = field(ev, "id");
