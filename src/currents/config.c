@@ -101,9 +101,12 @@ static int parse(json_object *o, cur_conf *c, int64_t *start_ms, char *why, size
         for (const char *const *f = known_fields; *f && !known; f++) known = !strcmp(*f, key);
         if (!known) return fail(why, n, "unknown field '%s'", key);
     }
-    const char *name = json_str(o, "name", NULL), *type = json_str(o, "type", NULL);
+    size_t name_len = 0, type_len = 0;
+    const char *name = json_str(o, "name", &name_len), *type = json_str(o, "type", &type_len);
     if (!name) return fail(why, n, "'name' is required and must be a string");
-    if (store_cred_check(name, NULL, NULL, 0, why, n) < 0) return BR_EINVAL;
+    /* a NUL inside ("a\u0000b") would cut the name C code sees: "" is refused */
+    if (store_cred_check(strlen(name) == name_len ? name : "", NULL, NULL, 0, why, n) < 0) return BR_EINVAL;
+    if (type && strlen(type) != type_len) type = NULL;
     c->name = xstrdup(name);
     c->type = CUR__TYPES;
     for (int t = 0; type && t < CUR__TYPES; t++)
