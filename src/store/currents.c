@@ -327,6 +327,14 @@ int store_cur_read(sqlite3 *db, bool messages, int64_t from, int limit, store_cu
 /* One outbox's share of a lag: events from (key, idx) on, and the time of
  * the row holding the first of them (0: none). */
 static int lag_of(sqlite3 *db, bool messages, int64_t key, int64_t idx, int64_t *events, int64_t *oldest) {
+    /* the cursor's own row: the events before idx are done */
+    int64_t first;
+    if (query_int(db, messages ? "SELECT " ROW_EVENTS " FROM message_outbox WHERE id = ?1"
+                               : "SELECT " ROW_EVENTS " FROM outbox WHERE seq = ?1",
+                  key, 0, &first) < 0)
+        return BR_ESTORE;
+    if (!first) idx = 0;                   /* gone (trimmed, or a gap in seqs): the runner takes the next row whole */
+    else if (idx >= first) key++, idx = 0; /* all of it (a batch ended with it): its age is no longer the lag's */
     sqlite3_stmt *st = store_prep(db, messages ? "SELECT coalesce(sum(" ROW_EVENTS "), 0), min(at) "
                                                  "FROM message_outbox WHERE id >= ?"
                                                : "SELECT coalesce(sum(" ROW_EVENTS "), 0), min(at) "
@@ -336,18 +344,11 @@ static int lag_of(sqlite3 *db, bool messages, int64_t key, int64_t idx, int64_t 
     int rc = sqlite3_step(st);
     *events = *oldest = 0;
     if (rc == SQLITE_ROW) {
-        *events = sqlite3_column_int64(st, 0);
+        *events = sqlite3_column_int64(st, 0) - idx;
         *oldest = sqlite3_column_int64(st, 1);
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW) return BR_ESTORE;
-    /* the cursor's own row: the events before idx are done */
-    int64_t first;
-    if (*events && query_int(db, messages ? "SELECT " ROW_EVENTS " FROM message_outbox WHERE id = ?1"
-                                          : "SELECT " ROW_EVENTS " FROM outbox WHERE seq = ?1",
-                             key, 0, &first) < 0)
-        return BR_ESTORE;
-    if (*events && first) *events -= idx < first ? idx : first;
     if (!*events) *oldest = 0;
     return 0;
 }
