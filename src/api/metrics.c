@@ -7,19 +7,28 @@
  * fsync times, failed writes and WAL checkpoints (store/); profiles,
  * cohorts, segments, the journal not yet checkpointed and the engine's
  * memory (read on the engine thread, like any read: never behind an
- * fsync); emails signed with DKIM or not; the process' uptime and
- * resident memory. Names and units follow
- * Prometheus' conventions (_total counters, _seconds, _bytes). */
+ * fsync); emails signed with DKIM or not; each Currents connector's
+ * deliveries, failures, dead letter and lag (read on the HTTP thread with
+ * a connection of its own: the lag sums the outbox after each cursor,
+ * slow on a big backlog); the process' uptime and resident memory. Names
+ * and units follow Prometheus' conventions (_total counters, _seconds,
+ * _bytes). */
 #include "api.h"
 #include "../core/cohort.h"
 #include "../lib/buf.h"
 #include "../lib/clock.h"
+#include "../lib/err.h"
+#include "../lib/json.h"
+#include "../lib/mem.h"
 #include "../lib/metrics.h"
 #include "../send/dkim.h"
+#include "../store/currents.h"
 #include "../store/segments.h"
 #include "../version.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 typedef struct {
@@ -51,6 +60,74 @@ static double resident_bytes(void) {
         fclose(f);
     }
     return (double)rss * (double)sysconf(_SC_PAGESIZE);
+}
+
+/* The Currents connectors, labelled {connector, type}: their counters as
+ * stored (the runners write them at least every quarter second while
+ * busy), the dead letter, and the lag of their cursors. */
+static int currents_metrics(buf_t *b, store_t *s) {
+    static const struct {
+        const char *name, *type, *help;
+    } fam[] = {
+        {"brasa_currents_events_sent_total", "counter", "Events each Currents connector's destination accepted."},
+        {"brasa_currents_batches_total", "counter", "Requests (files: writes) each connector's destination accepted."},
+        {"brasa_currents_retries_total", "counter",
+         "Attempts that failed and were tried again (5xx, 429, timeouts, network and TLS errors)."},
+        {"brasa_currents_dead_letter_events", "gauge",
+         "Events the destination refused on their own (400, or 413 for one event), kept in the dead letter."},
+        {"brasa_currents_lag_events", "gauge", "Events in the outboxes each connector has yet to deliver."},
+        {"brasa_currents_lag_seconds", "gauge",
+         "Age of the oldest event each connector has yet to deliver (0 when caught up)."},
+        {"brasa_currents_paused", "gauge", "1 while the connector is paused (its events wait in the outboxes)."},
+    };
+    sqlite3 *db = NULL;
+    store_cur *rows = NULL;
+    int n = 0;
+    if (store_open_reader(s, &db) < 0) return BR_ESTORE;
+    int rc = store_cur_list(db, &rows, &n);
+    int64_t *lag = xcalloc((size_t)n + 1, 2 * sizeof *lag), now = clock_wall_ms();
+    for (int i = 0; rc == 0 && i < n; i++) rc = store_cur_lag(db, &rows[i].pos, now, &lag[2 * i], &lag[2 * i + 1]);
+    sqlite3_close(db);
+    buf_t *labels = xcalloc((size_t)n + 1, sizeof *labels);
+    for (int i = 0; i < n; i++) {
+        buf_puts(&labels[i], "connector=\"");
+        metrics_label(&labels[i], rows[i].name);
+        buf_puts(&labels[i], "\",type=\"");
+        metrics_label(&labels[i], rows[i].type);
+        buf_puts(&labels[i], "\"");
+    }
+    for (size_t f = 0; rc == 0 && f < sizeof fam / sizeof *fam; f++) {
+        metrics_head(b, fam[f].name, fam[f].type, fam[f].help);
+        for (int i = 0; i < n; i++) {
+            const store_cur *c = &rows[i];
+            int64_t v[] = {c->sent, c->batches, c->retries, c->dead, lag[2 * i], lag[2 * i + 1], c->paused};
+            metrics_sample(b, fam[f].name, labels[i].data, (double)v[f]);
+        }
+        if (strcmp(fam[f].name, "brasa_currents_retries_total")) continue;
+        /* after the retries: the failed attempts by status */
+        metrics_head(b, "brasa_currents_errors_total", "counter",
+                     "Failed attempts by the destination's HTTP status (0: none came: a timeout, a network or TLS "
+                     "error).");
+        for (int i = 0; i < n; i++) {
+            json_object *errs = json_parse(rows[i].errors, strlen(rows[i].errors));
+            if (json_object_is_type(errs, json_type_object)) {
+                json_object_object_foreach(errs, status, count) {
+                    buf_t l = BUF_INIT;
+                    buf_printf(&l, "%s,status=\"", labels[i].data);
+                    metrics_label(&l, status);
+                    buf_puts(&l, "\"");
+                    metrics_sample(b, "brasa_currents_errors_total", l.data, (double)json_object_get_int64(count));
+                    buf_free(&l);
+                }
+            }
+            json_object_put(errs);
+        }
+    }
+    for (int i = 0; i < n; i++) buf_free(&labels[i]);
+    free(labels);
+    free(lag);
+    store_cur_rows_free(rows, n);
+    return rc < 0 ? BR_ESTORE : 0;
 }
 
 static int metrics_done(http_req *r, int rc) {
@@ -107,6 +184,10 @@ static int metrics_done(http_req *r, int rc) {
         metrics_sample(&b, "brasa_email_dkim_total", "result=\"signed\"", (double)ds.signed_);
         metrics_sample(&b, "brasa_email_dkim_total", "result=\"other_domain\"", (double)ds.other);
         metrics_sample(&b, "brasa_email_dkim_total", "result=\"failed\"", (double)ds.failed);
+    }
+    if (currents_metrics(&b, engine_store(ctx->engine)) < 0) {
+        buf_free(&b);
+        return BR_ESTORE;
     }
     int out = http_reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
     buf_free(&b);

@@ -2,12 +2,15 @@
 // line parses as the text exposition format (0.0.4), every sample belongs to
 // a metric declared by # HELP and # TYPE before it, histograms are
 // cumulative and end with +Inf = _count, and the figures move with what the
-// server did. The permission is brasa.metrics, which "all" does not grant.
+// server did (Currents connectors too: one delivering to a receiver started
+// here, with a poisoned event in its dead letter, and one whose destination
+// answers 503). The permission is brasa.metrics, which "all" does not grant.
 'use strict';
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const http = require('node:http');
 const h = require('./harness.js');
 
 let srv;
@@ -90,8 +93,8 @@ function value(metrics, name, labels = {}) {
   return s ? s.value : undefined;
 }
 
-async function scrape(key = srv.key) {
-  const res = await h.request(srv, 'GET', '/metrics', { key });
+async function scrape(key = srv.key, server = srv) {
+  const res = await h.request(server, 'GET', '/metrics', { key });
   assert.equal(res.status, 200, res.text);
   assert.equal(res.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
   const metrics = parse(res.text);
@@ -174,5 +177,97 @@ test('--metrics-listen: GET /metrics without a key on its own address, nothing e
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const CURRENTS = ['brasa_currents_events_sent_total', 'brasa_currents_batches_total', 'brasa_currents_retries_total',
+  'brasa_currents_errors_total', 'brasa_currents_dead_letter_events', 'brasa_currents_lag_events',
+  'brasa_currents_lag_seconds', 'brasa_currents_paused'];
+
+test('Currents: per connector, what was sent, retried, failed and dead-lettered, the lag and whether it is paused', async () => {
+  // /ok takes every batch but one holding a poisoned event (400: split,
+  // then that event alone is refused); /down answers 503 to everything.
+  const rcv = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const events = JSON.parse(Buffer.concat(chunks).toString('utf8')).events;
+      const poisoned = events.some((e) => e.properties.custom_properties.poison);
+      res.writeHead(req.url === '/down' ? 503 : poisoned ? 400 : 200).end();
+    });
+  });
+  await new Promise((resolve) => rcv.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${rcv.address().port}`;
+  const s2 = await h.startServer({ env: { BRASA_CURRENTS_BACKOFF_MS: '20', BRASA_CURRENTS_BACKOFF_MAX_MS: '200' } });
+  const call = (method, p, body) => h.request(s2, method, p, { key: s2.key, body });
+  try {
+    // No connector: the families are declared, without samples.
+    let m = await scrape(s2.key, s2);
+    for (const name of CURRENTS) {
+      assert.ok(m[name], `${name} is declared`);
+      assert.equal(m[name].samples.length, 0, name);
+    }
+    assert.equal(m.brasa_currents_lag_seconds.type, 'gauge');
+    assert.equal(m.brasa_currents_errors_total.type, 'counter');
+
+    for (const [name, url] of [['good', `${base}/ok`], ['bad', `${base}/down`]]) {
+      const res = await call('POST', '/admin/currents', { name, type: 'custom_http', url });
+      assert.equal(res.status, 201, res.text);
+    }
+    const time = new Date().toISOString();
+    await h.usersApi(s2, s2.key).trackOk({ events: [
+      { external_id: 'u1', name: 'e', time, properties: { n: 1 } },
+      { external_id: 'u1', name: 'e', time, properties: { n: 2, poison: true } },
+      { external_id: 'u1', name: 'e', time, properties: { n: 3 } },
+    ] });
+    const show = async (name) => (await call('GET', `/admin/currents/${name}`)).json.connector;
+    // Delivered: 2 events (alone, after the 400 split), the poisoned one
+    // dead-lettered; the other has retried and waits, a second old at least.
+    assert.ok(await h.poll(async () => {
+      const [g, b] = [await show('good'), await show('bad')];
+      return g.sent === 2 && g.dead_letter === 1 && g.lag.events === 0 && b.retries >= 2 && b.lag.seconds >= 1;
+    }, { deadlineMs: 30000, intervalMs: 50 }), 'the connectors delivered and failed');
+
+    m = await scrape(s2.key, s2);
+    const good = { connector: 'good', type: 'custom_http' }, bad = { connector: 'bad', type: 'custom_http' };
+    assert.equal(value(m, 'brasa_currents_events_sent_total', good), 2);
+    assert.equal(value(m, 'brasa_currents_batches_total', good), 2);
+    assert.equal(value(m, 'brasa_currents_retries_total', good), 0);
+    assert.equal(value(m, 'brasa_currents_errors_total', { ...good, status: '400' }), 2); // the batch, then the event
+    assert.equal(value(m, 'brasa_currents_dead_letter_events', good), 1);
+    assert.equal(value(m, 'brasa_currents_lag_events', good), 0);
+    assert.equal(value(m, 'brasa_currents_lag_seconds', good), 0);
+    assert.equal(value(m, 'brasa_currents_paused', good), 0);
+    assert.equal(value(m, 'brasa_currents_events_sent_total', bad), 0);
+    assert.equal(value(m, 'brasa_currents_batches_total', bad), 0);
+    assert.equal(value(m, 'brasa_currents_dead_letter_events', bad), 0);
+    assert.equal(value(m, 'brasa_currents_lag_events', bad), 3);
+    assert.ok(value(m, 'brasa_currents_lag_seconds', bad) >= 1);
+    const retries = value(m, 'brasa_currents_retries_total', bad);
+    assert.ok(retries >= 2);
+    assert.equal(value(m, 'brasa_currents_errors_total', { ...bad, status: '503' }), retries, 'each failed attempt counted once');
+    // Only statuses that happened have a series.
+    assert.deepEqual(m.brasa_currents_errors_total.samples.map((x) => `${x.labels.connector}/${x.labels.status}`).sort(),
+      ['bad/503', 'good/400']);
+    // One series per connector in every other family.
+    for (const name of CURRENTS.filter((x) => x !== 'brasa_currents_errors_total'))
+      assert.deepEqual(m[name].samples.map((x) => x.labels.connector), ['bad', 'good'], name);
+
+    // Paused: 1, and its events still wait.
+    assert.equal((await call('POST', '/admin/currents/bad/pause')).status, 200);
+    m = await scrape(s2.key, s2);
+    assert.equal(value(m, 'brasa_currents_paused', bad), 1);
+    assert.equal(value(m, 'brasa_currents_paused', good), 0);
+    assert.equal(value(m, 'brasa_currents_lag_events', bad), 3);
+    assert.ok(value(m, 'brasa_currents_retries_total', bad) >= retries);
+
+    // Removed: its series go.
+    assert.equal((await call('DELETE', '/admin/currents/bad')).status, 200);
+    m = await scrape(s2.key, s2);
+    assert.equal(value(m, 'brasa_currents_lag_events', bad), undefined);
+    assert.deepEqual(m.brasa_currents_errors_total.samples.map((x) => x.labels.connector), ['good']);
+  } finally {
+    await s2.stop();
+    await new Promise((resolve) => rcv.close(resolve));
   }
 });
