@@ -8,8 +8,11 @@ avro-c's avrocat (avro-bin), which must agree record for record; every
               "records": [...]}...],       sorted by path
    "tmp": [<relative paths of *.tmp files>], "other": [<anything else>]}
 
+With --tmp, also "pending": the records the .tmp files hold so far (read
+with python3-avro only: exit 3 when one is caught mid-write).
+
 Used by tests/unit/currents_files_test.c and tests/e2e/currents_files.test.js.
-Usage: currents_files_read.py ROOT   (exit 1 with why on stderr on any mismatch)
+Usage: currents_files_read.py ROOT [--tmp]  (exit 1 with why on stderr on any mismatch)
 """
 import json
 import os
@@ -32,13 +35,18 @@ def unwrap(schema, value):
     return out
 
 
-def read_avro(path):
+def read_python(path):
     with open(path, "rb") as fh:
         reader = avro.datafile.DataFileReader(fh, avro.io.DatumReader())
         schema = json.loads(reader.schema)
         codec = reader.get_meta("avro.codec")
         records = list(reader)
         reader.close()
+    return schema, codec, records
+
+
+def read_avro(path):
+    schema, codec, records = read_python(path)
     if codec not in (None, b"null"):
         sys.exit(f"{path}: codec {codec!r}")
     cat = subprocess.run(["avrocat", path], capture_output=True, text=True)
@@ -53,12 +61,23 @@ def read_avro(path):
 def main():
     root = sys.argv[1]
     doc = {"files": [], "tmp": [], "other": []}
+    if "--tmp" in sys.argv[2:]:
+        doc["pending"] = []
     for d, _, names in os.walk(root):
         for name in names:
             path = os.path.join(d, name)
             rel = os.path.relpath(path, root)
             if name.endswith(".tmp"):
                 doc["tmp"].append(rel)
+                if "pending" in doc:
+                    try:
+                        if name.endswith(".avro.tmp"):
+                            doc["pending"] += read_python(path)[2]
+                        else:
+                            with open(path, encoding="utf-8") as fh:
+                                doc["pending"] += [json.loads(line) for line in fh.read().splitlines()]
+                    except Exception:  # caught mid-write
+                        sys.exit(3)
             elif name.endswith(".avro"):
                 schema, records = read_avro(path)
                 if not records:
@@ -73,7 +92,7 @@ def main():
                 doc["files"].append({"path": rel, "schema": None, "records": records})
             else:
                 doc["other"].append(rel)
-    for k in doc:
+    for k in ("files", "tmp", "other"):
         doc[k].sort(key=lambda x: x["path"] if isinstance(x, dict) else x)
     json.dump(doc, sys.stdout)
 
