@@ -76,6 +76,7 @@ struct runner {
     char last_error[256];
     bool counters_dirty;
     unsigned failures;     /* in a row: the backoff's exponent */
+    bool reopen;           /* the sink lost events it had accepted: a new one, from durable */
 };
 
 static const char *const state_names[] = {"delivering", "idle", "retrying"};
@@ -86,8 +87,9 @@ void runner_set_gen(runner *r, int64_t gen) { atomic_store(&r->want_gen, gen); }
 
 static bool pos_eq(const store_cur_pos *a, const store_cur_pos *b) { return !memcmp(a, b, sizeof *a); }
 
-/* Whether the runner must leave what it does: stopping, or replayed. */
-static bool interrupted(runner *r) { return r->stop || atomic_load(&r->want_gen) != r->gen; }
+/* Whether the runner must leave what it does: stopping, replayed, or its
+ * sink to be opened again. */
+static bool interrupted(runner *r) { return r->stop || atomic_load(&r->want_gen) != r->gen || r->reopen; }
 
 /* Sleeps ms, waking early when interrupted. */
 static void nap(runner *r, long ms) {
@@ -211,6 +213,7 @@ static bool checkpoint(runner *r, bool force, bool now_too) {
     int d = r->sink ? r->sink->ops->sync(r->sink, now, force, &res) : 1;
     if (d > 0) r->durable = r->accepted;
     else if (d < 0) {
+        r->reopen = true; /* files: a failed fsync or rename lost what the open files held */
         snprintf(r->last_error, sizeof r->last_error, "%s", res.error);
         r->last_error_at = now;
         r->counters_dirty = true;
@@ -365,6 +368,15 @@ static void *run(void *arg) {
     thread_name("brasa-currents");
     cur_event *ev = xcalloc((size_t)r->conf.batch_size, sizeof *ev);
     while (!r->stop) {
+        if (r->reopen) {
+            /* what was accepted after the durable cursor is sent again, to a new sink */
+            r->sink->ops->free(r->sink);
+            r->sink = NULL;
+            r->reopen = false;
+            r->pos = r->accepted = r->durable;
+            source_reset(&r->src[0]);
+            source_reset(&r->src[1]);
+        }
         if (atomic_load(&r->want_gen) != r->gen) {
             if (r->sink) r->sink->ops->sync(r->sink, clock_wall_ms(), true, &(cur_result){0});
             if (!reload(r)) break;
