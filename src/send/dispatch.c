@@ -1020,6 +1020,10 @@ static void issue(dispatcher *d, job *j, size_t count) {
                 buf_json_str(&c->events, type, strlen(type));
                 buf_puts(&c->events, ",\"abort_log\":");
                 buf_json_str(&c->events, log, strlen(log));
+                if (sl->rcpt) { /* required in Braze's schema of email.Abort (the storage files check it) */
+                    buf_puts(&c->events, ",\"email_address\":");
+                    buf_json_str(&c->events, sl->rcpt, strlen(sl->rcpt));
+                }
                 buf_puts(&c->events, "}");
                 continue;
             }

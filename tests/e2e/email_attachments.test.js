@@ -128,6 +128,7 @@ test('attachments: fetched once, attached to every message; the ones that cannot
       const ab = h.outboxEvents(dir, 'users.messages.email.Abort').filter((e) => e.dispatch_id === r.id);
       assert.equal(ab.length, 2);
       assert.match(ab[0].abort_log, why);
+      assert.match(ab[0].email_address, /@/);
     }
     assert.equal((await get(srv, '/healthz')).status, 200);
   } finally {
