@@ -134,12 +134,12 @@ static int write_file(const char *dir, const char *name, const char *text) {
     return rc;
 }
 
+/* A name that is one path segment, neither hidden nor "..": event types,
+ * the cluster, the connector id. */
 static bool safe_name(const char *s) {
-    if (!s || !*s || *s == '.' || strlen(s) > 200) return false;
-    for (; *s; s++)
-        if (!(*s == '.' || *s == '_' || *s == '-' || (*s >= '0' && *s <= '9') || ((*s | 0x20) >= 'a' && (*s | 0x20) <= 'z')))
-            return false;
-    return true;
+    size_t n = s ? strlen(s) : 0;
+    return n && n <= 200 && *s != '.' &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
 
 /* ---- one file ------------------------------------------------------------ */
