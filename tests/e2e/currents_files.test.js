@@ -2,7 +2,8 @@
 // files) end to end: events tracked through /users/track land in Avro
 // object container files and NDJSON files in Braze's storage layout, read
 // back the way a consumer would (Apache's python3-avro and avro-c's
-// avrocat, by currents_files_read.py); SIGKILL with files still open loses
+// avrocat, by currents_files_read.py), every profile event type brasa
+// writes field by field as the outbox holds it; SIGKILL with files still open loses
 // nothing; a restart goes on with new names; a sink that fails to finish
 // its files is opened again and loses nothing; bad settings are refused.
 'use strict';
@@ -117,6 +118,65 @@ test('avro and ndjson files in the storage layout, read back with python3-avro a
     const c = await show(srv, avro);
     assert.equal(c.sent, 10);
     assert.equal(c.lag.events, 0);
+  } finally {
+    await srv.stop();
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('every profile event type brasa writes fits its Avro schema: each field as the outbox holds it', async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'brasa-currents-files-'));
+  const srv = await h.startServer({ env: FAST });
+  try {
+    const id = await connector(srv, { name: 'all', type: 'files', dir: out, max_age_seconds: 1, start: 'earliest' });
+    const root = path.join(out, `dataexport.brasa-01.Local.integration.${id}`);
+    const api = h.usersApi(srv);
+    const g = await call(srv, 'POST', '/admin/subscription_groups', { name: 'News', channel: 'email' });
+    assert.equal(g.status, 201, g.text);
+    await api.trackOk({ attributes: [
+      { external_id: 'x-1', email: 'x1@example.com', time_zone: 'Europe/Paris' },
+      { external_id: 'x-2', email: 'x2@example.com' },
+      { external_id: 'x-3' },
+    ] });
+    const sub = await call(srv, 'POST', '/subscription/status/set',
+      { subscription_group_id: g.json.subscription_group_id, subscription_state: 'subscribed', external_id: ['x-2'] });
+    assert.equal(sub.status, 201, sub.text);
+    await track(srv, 2, 0);
+    await api.trackOk({ attributes: [{ external_id: 'x-1', email_subscribe: 'unsubscribed' }] });
+    const r = h.cli(['partners', 'key', 'heap'], { dir: srv.dir });
+    assert.equal(r.status, 0, r.stderr);
+    const base = { partner_api_key: 'p', client_secret: r.stdout.trim(), cohort_id: 'vip' };
+    const partner = (suffix, body) => h.request(srv, 'POST', `/partners/heap/cohorts${suffix}`, { body });
+    assert.equal((await partner('', { ...base, name: 'VIP', created_at: '2024-01-01T00:00:00Z' })).status, 201);
+    assert.equal((await partner('/users', { ...base, cohort_changes: [{ user_ids: ['x-1', 'x-2'] }] })).status, 201);
+    await api.ok('/users/delete', { external_ids: ['x-1'] });
+    assert.equal((await api.post('/users/merge', { merge_updates: [{ identifier_to_merge: { external_id: 'x-2' }, identifier_to_keep: { external_id: 'x-3' } }] })).status, 202);
+
+    const want = ['brasa.cohorts.Change', 'users.UserDeleteRequest', 'users.UserOrphan', 'users.behaviors.CustomEvent',
+      'users.behaviors.Purchase', 'users.behaviors.subscription.GlobalStateChange', 'users.behaviors.subscriptiongroup.StateChange'];
+    let stored;
+    await until(async () => {
+      stored = [...h.outboxEvents(srv.dir, 'users.', 'outbox'), ...h.outboxEvents(srv.dir, 'brasa.', 'outbox')];
+      return [...new Set(stored.map((e) => e.event_type))].sort().join() === want.join();
+    }, 'an event of every type in the outbox');
+    let d;
+    await until(async () => {
+      d = readBack(root);
+      return d.tmp.length === 0 && records(d).length === stored.length;
+    }, 'every event in finished files');
+    const byId = Object.fromEntries(stored.map((e) => [e.id, e]));
+    for (const f of d.files) {
+      const type = f.path.split('/')[0].slice('event_type='.length);
+      for (const rec of f.records) {
+        const e = byId[rec.id];
+        assert.ok(e && e.event_type === type, `${rec.id} in ${f.path}`);
+        for (const { name, type: t } of f.schema.fields) {
+          const want = e[name] === undefined ? null : e[name];
+          if ((t === 'float' || t[1] === 'float') && want !== null) assert.ok(Math.abs(rec[name] - want) < 1e-4, `${type}.${name}`);
+          else assert.deepEqual(rec[name], want, `${type}.${name}`);
+        }
+      }
+    }
   } finally {
     await srv.stop();
     fs.rmSync(out, { recursive: true, force: true });
