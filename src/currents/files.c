@@ -17,9 +17,9 @@
  * an open file, and only then may the runner advance its cursor. A batch is
  * written whole (one Avro block) or, when a write fails, cut back off the
  * file. A failure that could have lost accepted events (fsync, rename)
- * breaks the sink: it refuses everything after, so the cursor stays where
- * it was until the sink is opened again, which deletes the .tmp files and
- * so resends their events. */
+ * breaks the sink: it deletes the open files and refuses everything after,
+ * so the cursor stays where it was; the runner opens a new sink and sends
+ * again from there. */
 #include "avro.h"
 #include "internal.h"
 
@@ -422,6 +422,10 @@ cur_sink *cur_files_open(const char *id, const cur_conf *c, char *err, size_t er
     char path[4200], text[32] = "0\n";
     snprintf(path, sizeof path, "%s/.offset", s->root);
     FILE *f = fopen(path, "r");
+    if (!f && errno != ENOENT) {
+        snprintf(err, errlen, "%s: cannot read %s", strerror(errno), path);
+        goto fail;
+    }
     if (f) {
         char *end = NULL;
         if (!fgets(text, sizeof text, f) || (s->offset = strtoll(text, &end, 10)) < 0 || end == text || *end != '\n') {
