@@ -1,5 +1,6 @@
-/* recv.c -- a webhook receiver: the far end of the fan-out benchmark
- * (bench/fanout.sh) and of tests that need to see what was delivered.
+/* recv.c -- a webhook receiver: the far end of the fan-out and Currents
+ * benchmarks (bench/fanout.sh, bench/currents.sh) and of tests that need to
+ * see what was delivered.
  *
  * HTTP/1.1 over epoll, non-blocking, keep-alive and pipelining, many
  * connections, bodies framed by Content-Length or chunked. Every request
@@ -10,12 +11,20 @@
  * hashes: this is how duplicate deliveries are measured), and
  * `GET /__count` answers them as JSON (that request is not counted):
  *   {"requests":N,"bytes":B,"unique_ids":U,"ok":..,"failed":..,
- *    "duplicates":..,"without_id":..,"bad_requests":..,"connections":..,
- *    "first_at":MS,"last_at":MS}
+ *    "duplicates":..,"without_id":..,"untracked_ids":..,"bad_requests":..,
+ *    "connections":..,"first_at":MS,"last_at":MS,"events":E,
+ *    "unique_events":..,"accepted_events":..,"duplicate_events":..,
+ *    "untracked_events":..,"bad_bodies":..}
  * ok/failed split the requests by the status answered (2xx or not);
  * duplicates counts requests answered 2xx whose id had already been answered
  * 2xx; first_at/last_at are the wall-clock epoch milliseconds of the first
- * and the last counted request (0 before any).
+ * and the last counted request (0 before any). Bodies shaped as Currents'
+ * Custom HTTP batches, {"events":[...]}, are counted by event (see
+ * scan_events): events is the elements of all counted requests' arrays;
+ * the events' "id" values go to a second id set: unique_events distinct
+ * ids, accepted_events distinct ids answered 2xx at least once,
+ * duplicate_events ids answered 2xx again; bad_bodies counts bodies that
+ * start with '{' but are not one whole JSON object.
  *
  * Robust by construction: a malformed request gets 400 and the connection
  * is closed; heads over 16 KB get 431, bodies over --max-body 413; input and
@@ -40,8 +49,9 @@
  *   --max-body BYTES     (1048576)
  *   --max-conns N        connections open at once; more are closed (10000)
  *   --idle-timeout S     (60)
- *   --max-ids N          distinct message ids tracked, bounding the set's
- *                        memory (20000000; more are counted, not tracked)
+ *   --max-ids N          distinct message ids, and event ids, tracked,
+ *                        bounding each set's memory (20000000; more are
+ *                        counted in untracked_*, not told apart)
  * On SIGTERM or SIGINT it prints the final counts (the JSON above) on stdout
  * and exits 0. */
 #define _GNU_SOURCE
@@ -200,22 +210,27 @@ typedef _Atomic uint64_t counter;
 #define GET(a) atomic_load_explicit(&(a), memory_order_relaxed)
 #define BUMP(a, n) atomic_store_explicit(&(a), GET(a) + (n), memory_order_relaxed)
 
-/* ---- the message id set -------------------------------------------------- */
+/* ---- the id sets ---------------------------------------------------------- */
 
-/* 64-bit hashes of the ids, open addressing; bit 0 of a slot says the id was
+/* 64-bit hashes of ids, open addressing; bit 0 of a slot says the id was
  * answered 2xx at least once, the other bits are the hash (0: empty). A
  * false match needs two ids whose hashes agree in 63 bits: about 5e-6 for
- * 10 million ids. Striped locks, so --threads loops rarely meet. */
+ * 10 million ids. Striped locks, so --threads loops rarely meet. Two sets:
+ * the X-Brasa-Message-Id values, and the ids of Currents events. */
 typedef struct {
     pthread_mutex_t mu;
     uint64_t *slot;
     size_t cap, n;
-    counter unique, dups;
+    counter unique, dups, accepted;
 } stripe;
 
-static stripe ids[STRIPES];
-static _Atomic size_t ids_total;
-static counter ids_untracked;
+typedef struct {
+    stripe s[STRIPES];
+    _Atomic size_t total;
+    counter untracked;
+} idset;
+
+static idset msg_ids, ev_ids;
 
 static uint64_t rotl(uint64_t x, int r) { return x << r | x >> (64 - r); }
 
@@ -241,24 +256,24 @@ static uint64_t hash64(const char *s, size_t n) {
     return fmix(h);
 }
 
-static void ids_init(void) {
-    for (int i = 0; i < STRIPES; i++) pthread_mutex_init(&ids[i].mu, NULL);
+static void ids_init(idset *set) {
+    for (int i = 0; i < STRIPES; i++) pthread_mutex_init(&set->s[i].mu, NULL);
 }
 
-/* Records one request's id; ok: it was answered 2xx. */
-static void ids_note(const char *id, size_t n, bool ok) {
+/* Records one id; ok: the request carrying it was answered 2xx. */
+static void ids_note(idset *set, const char *id, size_t n, bool ok) {
     uint64_t h = hash64(id, n);
-    stripe *s = &ids[h >> 58];
+    stripe *s = &set->s[h >> 58];
     uint64_t key = h & ~1ull;
     if (!key) key = 2;
     pthread_mutex_lock(&s->mu);
     if (s->n * 2 >= s->cap) {
-        if (atomic_load(&ids_total) >= opt.max_ids) {
+        if (atomic_load(&set->total) >= opt.max_ids) {
             /* full: only ids already known are still told apart */
             size_t i = s->cap ? (key >> 1) & (s->cap - 1) : 0;
             while (s->cap && s->slot[i] && (s->slot[i] & ~1ull) != key) i = (i + 1) & (s->cap - 1);
             if (!s->cap || !s->slot[i]) {
-                atomic_fetch_add(&ids_untracked, 1);
+                atomic_fetch_add(&set->untracked, 1);
                 pthread_mutex_unlock(&s->mu);
                 return;
             }
@@ -282,13 +297,25 @@ static void ids_note(const char *id, size_t n, bool ok) {
     if (!s->slot[i]) {
         s->slot[i] = key | ok;
         s->n++;
-        atomic_fetch_add(&ids_total, 1);
+        atomic_fetch_add(&set->total, 1);
         BUMP(s->unique, 1);
+        if (ok) BUMP(s->accepted, 1);
     } else if (ok) {
         if (s->slot[i] & 1) BUMP(s->dups, 1);
+        else BUMP(s->accepted, 1);
         s->slot[i] |= 1;
     }
     pthread_mutex_unlock(&s->mu);
+}
+
+/* The set's totals: distinct ids, duplicates, distinct ids answered 2xx. */
+static void ids_sum(idset *set, uint64_t *uniq, uint64_t *dups, uint64_t *accepted) {
+    *uniq = *dups = *accepted = 0;
+    for (int i = 0; i < STRIPES; i++) {
+        *uniq += GET(set->s[i].unique);
+        *dups += GET(set->s[i].dups);
+        *accepted += GET(set->s[i].accepted);
+    }
 }
 
 /* ---- connections and threads --------------------------------------------- */
@@ -308,7 +335,7 @@ typedef struct {
 } conn;
 
 typedef struct {
-    counter requests, bytes, ok, failed, bad, accepted, noid;
+    counter requests, bytes, ok, failed, bad, accepted, noid, events, bad_bodies;
     _Atomic int64_t first_ms, last_ms;
 } stats;
 
@@ -319,6 +346,7 @@ typedef struct {
     size_t nfd;
     char *scratch;
     sbuf out, dump, dumpv;
+    sbuf spans;        /* the event ids of the body being scanned (span[]) */
     stats st;
 } worker;
 
@@ -373,7 +401,7 @@ static void answer(sbuf *out, int status, bool close_after, bool keep_alive_10, 
 }
 
 static void count_json(sbuf *b) {
-    uint64_t req = 0, bytes = 0, ok = 0, failed = 0, bad = 0, noid = 0, uniq = 0, dups = 0;
+    uint64_t req = 0, bytes = 0, ok = 0, failed = 0, bad = 0, noid = 0, events = 0, bad_bodies = 0;
     int64_t first = 0, last = 0;
     for (int i = 0; i < opt.threads; i++) {
         stats *s = &workers[i].st;
@@ -383,18 +411,27 @@ static void count_json(sbuf *b) {
         failed += GET(s->failed);
         bad += GET(s->bad);
         noid += GET(s->noid);
+        events += GET(s->events);
+        bad_bodies += GET(s->bad_bodies);
         int64_t f = atomic_load(&s->first_ms), l = atomic_load(&s->last_ms);
         if (f && (!first || f < first)) first = f;
         if (l > last) last = l;
     }
-    for (int i = 0; i < STRIPES; i++) uniq += GET(ids[i].unique), dups += GET(ids[i].dups);
+    uint64_t uniq, dups, acc, ev_uniq, ev_dups, ev_acc;
+    ids_sum(&msg_ids, &uniq, &dups, &acc);
+    ids_sum(&ev_ids, &ev_uniq, &ev_dups, &ev_acc);
     sb_printf(b,
               "{\"requests\":%llu,\"bytes\":%llu,\"unique_ids\":%llu,\"ok\":%llu,\"failed\":%llu,"
               "\"duplicates\":%llu,\"without_id\":%llu,\"untracked_ids\":%llu,\"bad_requests\":%llu,\"connections\":%d,"
-              "\"first_at\":%lld,\"last_at\":%lld}",
+              "\"first_at\":%lld,\"last_at\":%lld,",
               (unsigned long long)req, (unsigned long long)bytes, (unsigned long long)uniq, (unsigned long long)ok,
-              (unsigned long long)failed, (unsigned long long)dups, (unsigned long long)noid, (unsigned long long)GET(ids_untracked),
+              (unsigned long long)failed, (unsigned long long)dups, (unsigned long long)noid, (unsigned long long)GET(msg_ids.untracked),
               (unsigned long long)bad, atomic_load(&open_conns), (long long)first, (long long)last);
+    sb_printf(b,
+              "\"events\":%llu,\"unique_events\":%llu,\"accepted_events\":%llu,\"duplicate_events\":%llu,"
+              "\"untracked_events\":%llu,\"bad_bodies\":%llu}",
+              (unsigned long long)events, (unsigned long long)ev_uniq, (unsigned long long)ev_acc, (unsigned long long)ev_dups,
+              (unsigned long long)GET(ev_ids.untracked), (unsigned long long)bad_bodies);
 }
 
 /* ---- parsing ------------------------------------------------------------- */
@@ -576,6 +613,121 @@ static size_t chunked_decode(char *p) {
     }
 }
 
+/* ---- Currents bodies ------------------------------------------------------ */
+
+/* Counts the events of a Currents Custom HTTP body, {"events":[e, ...]}:
+ * the elements of the top-level object's "events" array, and each
+ * element's "id" (a string) goes into the event id set. A structural scan,
+ * not a parser: strings are skipped whole (their end is the first quote not
+ * escaped by an odd run of backslashes), brackets must balance and close
+ * the body, scalars are not looked at. Counting occurrences of
+ * "event_type": would be cheaper but wrong: a needle inside a string value
+ * is escaped (\"event_type\"), but CustomEvent's and Purchase's properties
+ * are a real object in this format (custom_properties,
+ * purchase_properties), so a property named event_type or id appears
+ * unescaped, deeper down. The scan knows each key's level. Keys are
+ * compared as written (brasa writes them unescaped). A body that starts
+ * with '{' but is not one whole object (an unclosed string, unbalanced
+ * brackets, bytes after it) counts no events and one bad body: a sender's
+ * broken JSON is a finding. Other bodies (not JSON objects) count nothing. */
+#define SCAN_DEPTH 64
+
+typedef struct {
+    size_t off, len;
+} span;
+
+/* The bytes that end a scalar. */
+static const bool delim[256] = {[' '] = 1, ['\t'] = 1, ['\r'] = 1, ['\n'] = 1, [','] = 1, [':'] = 1,
+                                ['['] = 1, [']'] = 1, ['{'] = 1, ['}'] = 1, ['"'] = 1};
+
+/* The events of p[0..n) (which starts with '{': depth is 0 only before
+ * it), their ids into w->spans; -1 when the body is not one whole object. */
+static long scan_events(worker *w, const char *p, size_t n) {
+    char stack[SCAN_DEPTH];
+    int depth = 0;
+    bool key_next = false;  /* in an object, the next string is a key */
+    bool events_key = false;/* the last key at level 1 was "events" */
+    bool in_events = false; /* level 2 is the events array */
+    bool id_key = false;    /* the last key of the event object (level 3) was "id" */
+    long count = 0;
+    w->spans.len = 0;
+    for (size_t i = 0; i < n;) {
+        char c = p[i];
+        switch (c) {
+        case ' ': case '\t': case '\n': case '\r': case ':':
+            i++;
+            continue;
+        case ',':
+            key_next = depth && stack[depth - 1] == '{';
+            i++;
+            continue;
+        case '{': case '[':
+            if (depth == SCAN_DEPTH) return -1;
+            if (depth == 2 && in_events) count++;
+            if (depth == 1 && c == '[' && events_key) in_events = true;
+            stack[depth++] = c;
+            key_next = c == '{';
+            i++;
+            continue;
+        case '}': case ']':
+            if (!depth || stack[depth - 1] != (c == '}' ? '{' : '[')) return -1;
+            depth--;
+            key_next = false;
+            if (depth == 1) in_events = false;
+            i++;
+            if (!depth) { /* the object closed: nothing may follow but blanks */
+                while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r')) i++;
+                return i == n ? count : -1;
+            }
+            continue;
+        case '"': {
+            size_t s = i + 1, e;
+            for (size_t from = s;;) {
+                const char *q = memchr(p + from, '"', n - from);
+                if (!q) return -1;
+                e = (size_t)(q - p);
+                size_t bs = 0;
+                while (e - bs > s && p[e - bs - 1] == '\\') bs++;
+                if (!(bs & 1)) break;
+                from = e + 1;
+            }
+            if (key_next) {
+                if (depth == 1) events_key = e - s == 6 && !memcmp(p + s, "events", 6);
+                if (depth == 3 && in_events) id_key = e - s == 2 && !memcmp(p + s, "id", 2);
+                key_next = false;
+            } else if (depth == 2 && in_events) {
+                count++;
+            } else if (depth == 3 && in_events && id_key && stack[2] == '{') {
+                sb_add(&w->spans, &(span){s, e - s}, sizeof(span));
+            }
+            i = e + 1;
+            continue;
+        }
+        default: /* a scalar (or garbage): up to the next delimiter */
+            if (depth == 2 && in_events) count++;
+            for (i++; i < n && !delim[(unsigned char)p[i]]; i++) {
+            }
+            continue;
+        }
+    }
+    return -1; /* the body ended inside the object */
+}
+
+/* Counts a request body's events (see scan_events); ok: answered 2xx. */
+static void count_events(worker *w, const char *body, size_t blen, bool ok) {
+    size_t i = 0;
+    while (i < blen && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r')) i++;
+    if (i == blen || body[i] != '{') return;
+    long n = scan_events(w, body + i, blen - i);
+    if (n < 0) {
+        BUMP(w->st.bad_bodies, 1);
+        return;
+    }
+    BUMP(w->st.events, (uint64_t)n);
+    const span *sp = (const span *)w->spans.p;
+    for (size_t k = 0; k < w->spans.len / sizeof(span); k++) ids_note(&ev_ids, body + i + sp[k].off, sp[k].len, ok);
+}
+
 /* ---- serving ------------------------------------------------------------- */
 
 static void dump_request(worker *w, const request *r, int status, const char *body, size_t blen) {
@@ -648,8 +800,9 @@ static void serve_one(worker *w, conn *c, const request *r, const char *body, si
         else BUMP(s->failed, 1);
         if (!atomic_load_explicit(&s->first_ms, memory_order_relaxed)) atomic_store(&s->first_ms, now_ms);
         atomic_store_explicit(&s->last_ms, now_ms, memory_order_relaxed);
-        if (r->id) ids_note(r->id, r->idlen, ok);
+        if (r->id) ids_note(&msg_ids, r->id, r->idlen, ok);
         else BUMP(s->noid, 1);
+        count_events(w, body, blen, ok);
         if (dump_fd >= 0) dump_request(w, r, status, body, blen);
         answer(&w->out, status, close_after, ka10, retry);
     }
@@ -904,17 +1057,22 @@ static void sweep(worker *w) {
 
 static void progress(int64_t t) {
     static uint64_t prev;
-    uint64_t req = 0, bytes = 0, uniq = 0, dups = 0, failed = 0;
+    static uint64_t prev_ev;
+    uint64_t req = 0, bytes = 0, failed = 0, events = 0, uniq, dups, acc;
     for (int i = 0; i < opt.threads; i++) {
         req += GET(workers[i].st.requests);
         bytes += GET(workers[i].st.bytes);
         failed += GET(workers[i].st.failed);
+        events += GET(workers[i].st.events);
     }
-    for (int i = 0; i < STRIPES; i++) uniq += GET(ids[i].unique), dups += GET(ids[i].dups);
-    fprintf(stderr, "recv: %4llds  requests %llu (+%llu/s)  failed %llu  bytes %llu  unique_ids %llu  duplicates %llu  conns %d\n",
+    ids_sum(&msg_ids, &uniq, &dups, &acc);
+    fprintf(stderr, "recv: %4llds  requests %llu (+%llu/s)  failed %llu  bytes %llu  unique_ids %llu  duplicates %llu  "
+                    "events %llu (+%llu/s)  conns %d\n",
             (long long)t, (unsigned long long)req, (unsigned long long)(req - prev), (unsigned long long)failed,
-            (unsigned long long)bytes, (unsigned long long)uniq, (unsigned long long)dups, atomic_load(&open_conns));
+            (unsigned long long)bytes, (unsigned long long)uniq, (unsigned long long)dups, (unsigned long long)events,
+            (unsigned long long)(events - prev_ev), atomic_load(&open_conns));
     prev = req;
+    prev_ev = events;
 }
 
 static void *loop(void *arg) {
@@ -998,7 +1156,8 @@ int main(int argc, char **argv) {
     /* a chunked body may take up to twice its size on the wire here */
     in_limit = HEAD_MAX + 2 * opt.max_body + 4096;
     atomic_store(&fail_left, opt.fail);
-    ids_init();
+    ids_init(&msg_ids);
+    ids_init(&ev_ids);
     signal(SIGPIPE, SIG_IGN);
     if (opt.dump && (dump_fd = open(opt.dump, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0)
         die("cannot open the dump file");

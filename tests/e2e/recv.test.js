@@ -257,6 +257,92 @@ test('--dump writes one JSON line per request, up to --dump-max', async () => {
   fs.rmSync(path.dirname(file), { recursive: true });
 });
 
+// A Currents Custom HTTP event as brasa writes one (spec/currents.md 2.2).
+const currentsEvent = (id, props = {}) => ({
+  event_type: 'users.behaviors.CustomEvent',
+  id,
+  time: 1764800000,
+  user: { user_id: '639a35d192b0df004d06514c', external_user_id: 'u1' },
+  properties: { app_group_id: 'g', name: 'viewed', custom_properties: props },
+});
+const batch = (events) => JSON.stringify({ events });
+
+test('Currents bodies: events counted by structure, ids into their own set', async () => {
+  const r = await startRecv();
+  // the needles a text search would trip on: keys named event_type and id one
+  // level down (custom_properties is an object), the same words escaped
+  // inside strings, backslashes before quotes, nested arrays and objects
+  const tricky = currentsEvent('e3', {
+    event_type: 'x',
+    id: 'not-an-event-id',
+    note: '"event_type":"y","id":"z" \\" \\\\',
+    list: [{ id: 'deeper' }, ['a', 1, null, true]],
+    '}{][': '{"events":[1,2]}',
+  });
+  const chunked = batch([currentsEvent('e5')]);
+  const reqs = [
+    post('m1', batch([currentsEvent('e1'), currentsEvent('e2')])),
+    post('m2', ` \r\n${batch([tricky, currentsEvent('e4')])}\n`),
+    post('m3', batch([currentsEvent('e1')])), // a resend: e1 again
+    post('m4', '{"events":[]}'),
+    post('m5', '{"other":[{"id":"q"}],"events":[{"id":"e6"},{"no_id":1},"scalar",7,[]],"more":{"events":[1]}}'),
+    post('m6', '{"events":{"id":"e7"}}'), // not an array: no events
+    'POST /hook HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n' +
+      `${Buffer.byteLength(chunked.slice(0, 10)).toString(16)}\r\n${chunked.slice(0, 10)}\r\n` +
+      `${Buffer.byteLength(chunked.slice(10)).toString(16)}\r\n${chunked.slice(10)}\r\n0\r\n\r\n`,
+    post('m7', 'not json'),
+    post('m8', ''),
+    post('m9', '[{"id":"e8"}]'),
+  ];
+  const { answers } = await talk(r.port, [reqs.join('')], reqs.length);
+  assert.deepEqual(answers.map((a) => a.status), reqs.map(() => 200));
+  const c = await count(r.port);
+  assert.equal(c.events, 2 + 2 + 1 + 0 + 5 + 0 + 1, JSON.stringify(c));
+  assert.equal(c.unique_events, 6, 'e1 e2 e3 e4 e5 e6; not the ids inside custom_properties'); // e1..e6
+  assert.equal(c.accepted_events, 6);
+  assert.equal(c.duplicate_events, 1, 'e1 resent');
+  assert.equal(c.bad_bodies, 0);
+  assert.equal(c.unique_ids, 9, 'the message ids are a separate set');
+  await r.stop();
+});
+
+test('Currents bodies: broken JSON counts a bad body and no events', async () => {
+  const r = await startRecv();
+  const good = batch([currentsEvent('g1')]);
+  const broken = [
+    '{"events":[{"id":"b1"}', // cut short
+    '{"events":[{"id":"b2"}]]', // unbalanced
+    '{"events":[{"id":"b3"}]}}', // one close too many
+    '{"events":[{"id":"b4"}]} x', // bytes after the object
+    '{"events":[{"id":"b5"}]}{"events":[]}', // two objects
+    '{"events":[{"id":"b6\\"}]}', // the string never ends (its quote is escaped)
+    '{"events":[{"id":"b7"}}]}', // } closes an array
+    '{"events":[' + '['.repeat(100) + ']'.repeat(100) + ']}', // deeper than the scan follows
+    '{',
+    good.slice(0, -1),
+  ];
+  const reqs = broken.map((b, i) => post(`x${i}`, b)).join('') + post('ok', good);
+  const { answers } = await talk(r.port, [reqs], broken.length + 1);
+  assert.equal(answers.length, broken.length + 1);
+  const c = await count(r.port);
+  assert.equal(c.bad_bodies, broken.length, JSON.stringify(c));
+  assert.equal(c.events, 1);
+  assert.equal(c.unique_events, 1, 'no id of a broken body is recorded');
+  await r.stop();
+});
+
+test('Currents bodies: event ids of refused requests are seen but not accepted', async () => {
+  const r = await startRecv(['--fail', '1', '--retry-after', '-1']);
+  const body = batch([currentsEvent('f1'), currentsEvent('f2')]);
+  const { answers } = await talk(r.port, [post('a', body) + post('a', body) + post('a', body) + post('b', batch([currentsEvent('f3')]))], 4);
+  assert.deepEqual(answers.map((a) => a.status), [503, 200, 200, 200]);
+  const c = await r.stop();
+  assert.equal(c.events, 7, 'every counted request, refused or not');
+  assert.equal(c.unique_events, 3);
+  assert.equal(c.accepted_events, 3);
+  assert.equal(c.duplicate_events, 2, 'the retry after the 503 is not a duplicate, the third copy is');
+});
+
 test('bad requests: 400 (or 413, 417, 431) and close, nothing counted', async () => {
   const r = await startRecv(['--max-body', '1000']);
   const cases = [
