@@ -20,6 +20,8 @@
  *   -r RATE     requests/s, open loop (0 = closed loop; default 100)
  *   -d SECONDS  measured duration (5)
  *   -w SECONDS  warm-up before it, not recorded (1)
+ *   -n N        closed loop: send N requests in all, then stop (a fill of
+ *               known size; a broken connection makes the run fail)
  *   -H 'K: V'   extra header (repeatable)
  *   -b FILE     body of every request (POST)
  *   --track N   generated /users/track bodies over N users (POST)
@@ -293,7 +295,7 @@ static double pct(const samples *s, double p) {
 /* ---- main ---------------------------------------------------------------- */
 
 static void usage(void) {
-    fprintf(stderr, "usage: loadgen [-c conns] [-r rate|0] [-d seconds] [-w warmup] [-H 'K: V']... "
+    fprintf(stderr, "usage: loadgen [-c conns] [-r rate|0] [-d seconds] [-w warmup] [-n requests] [-H 'K: V']... "
                     "[-b file | --track USERS] [-s status] [-e text]... http://host:port/path\n");
     exit(2);
 }
@@ -335,6 +337,7 @@ int main(int argc, char **argv) {
     const char *headers[MAX_HEADERS], *expects[MAX_EXPECT], *body_file = NULL, *url = NULL;
     int nh = 0, ne = 0;
     uint32_t track = 0;
+    uint64_t limit = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -348,6 +351,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "-r")) rate = atof(v);
         else if (!strcmp(a, "-d")) duration = atof(v);
         else if (!strcmp(a, "-w")) warmup = atof(v);
+        else if (!strcmp(a, "-n")) limit = strtoull(v, NULL, 10);
         else if (!strcmp(a, "-s")) expect_status = atoi(v);
         else if (!strcmp(a, "-b")) body_file = v;
         else if (!strcmp(a, "--track")) track = (uint32_t)strtoul(v, NULL, 10);
@@ -355,7 +359,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "-e") && ne < MAX_EXPECT) expects[ne++] = v;
         else usage();
     }
-    if (!url || nconn < 1 || rate < 0 || duration <= 0 || warmup < 0) usage();
+    if (!url || nconn < 1 || rate < 0 || duration <= 0 || warmup < 0 || (limit && rate > 0)) usage();
     char host[256], path[1024];
     int port;
     parse_url(url, host, sizeof host, path, sizeof path, &port);
@@ -420,6 +424,7 @@ int main(int argc, char **argv) {
             if (due > dispatched && due - dispatched > max_backlog) max_backlog = due - dispatched;
         } else {
             due = now >= t0 && now < w_end ? dispatched + (uint64_t)nfree : dispatched;
+            if (limit && due > limit) due = limit;
         }
         while (dispatched < due && nfree > 0) {
             conn *c = &conns[freel[--nfree]];
@@ -446,7 +451,7 @@ int main(int argc, char **argv) {
             ssize_t w = write(c->fd, c->out.p, c->out.len);
             if (w > 0) c->written = (size_t)w;
         }
-        bool schedule_done = open_loop ? dispatched >= total : now >= w_end;
+        bool schedule_done = open_loop ? dispatched >= total : now >= w_end || (limit && dispatched >= limit);
         if (schedule_done && busy == 0) break;
 
         /* Sleep until the next request is due or I/O is ready. */

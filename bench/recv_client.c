@@ -8,10 +8,14 @@
  * parsing rather than its system calls). Each request is a POST of a JSON
  * body of about BYTES bytes (a rendered fan-out message) with a distinct
  * X-Brasa-Message-Id, so the receiver's id set works as in a real run.
- * Requests are made from one template, the id written in place.
+ * Requests are made from one template, the id written in place. With -b
+ * FILE the body is that file's bytes instead (bench/currents.sh posts a
+ * Currents batch brasa sent), and the request's id is also written over
+ * every run of 16 '@' in it, so the ids of the events it holds are
+ * distinct across requests too.
  *
- * Usage: recv_client [-c CONNS] [-p DEPTH] [-d SECONDS] [-w WARMUP] [-s BYTES]
- *                    http://HOST:PORT/PATH
+ * Usage: recv_client [-c CONNS] [-p DEPTH] [-d SECONDS] [-w WARMUP]
+ *                    [-s BYTES | -b FILE] http://HOST:PORT/PATH
  * Prints one "recv_client:" line of key=value pairs (requests, rps in the
  * measured window, errors). Exits 1 on any non-2xx answer or broken
  * connection. */
@@ -47,7 +51,7 @@ static void die(const char *what) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: recv_client [-c conns] [-p depth] [-d seconds] [-w warmup] [-s body_bytes] "
+    fprintf(stderr, "usage: recv_client [-c conns] [-p depth] [-d seconds] [-w warmup] [-s body_bytes | -b file] "
                     "http://host:port/path\n");
     exit(2);
 }
@@ -66,6 +70,7 @@ static socklen_t addrlen;
 static int ep;
 static char *tmpl;          /* one request, its id at id_at */
 static size_t tmpl_len, id_at;
+static size_t *marks, nmarks; /* more places for the id (-b) */
 static uint64_t next_id;
 
 static void conn_open(conn *c) {
@@ -94,7 +99,10 @@ static void queue(conn *c, int k) {
         char *r = c->out + c->out_len;
         memcpy(r, tmpl, tmpl_len);
         uint64_t id = next_id++;
-        for (int d = ID_DIGITS - 1; d >= 0; d--, id >>= 4) r[id_at + (size_t)d] = hex[id & 15];
+        char digits[ID_DIGITS];
+        for (int d = ID_DIGITS - 1; d >= 0; d--, id >>= 4) digits[d] = hex[id & 15];
+        memcpy(r + id_at, digits, ID_DIGITS);
+        for (size_t m = 0; m < nmarks; m++) memcpy(r + marks[m], digits, ID_DIGITS);
         c->out_len += tmpl_len;
     }
     c->inflight += k;
@@ -115,7 +123,7 @@ static bool flush(conn *c) {
 int main(int argc, char **argv) {
     int nconn = 64, depth = 1, body_bytes = 250;
     double secs = 5, warmup = 1;
-    const char *url = NULL;
+    const char *url = NULL, *body_file = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-') {
@@ -129,6 +137,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "-d")) secs = atof(v);
         else if (!strcmp(a, "-w")) warmup = atof(v);
         else if (!strcmp(a, "-s")) body_bytes = atoi(v);
+        else if (!strcmp(a, "-b")) body_file = v;
         else usage();
     }
     if (!url || nconn < 1 || depth < 1 || depth > 1024 || secs <= 0 || warmup < 0 || body_bytes < 0 ||
@@ -159,15 +168,29 @@ int main(int argc, char **argv) {
     addrlen = ai->ai_addrlen;
     freeaddrinfo(ai);
 
-    /* The template: a body shaped like a rendered fan-out message, padded. */
-    size_t bcap = (size_t)body_bytes + 256;
-    char *body = malloc(bcap);
-    if (!body) die("out of memory");
-    int bl = snprintf(body, bcap,
+    /* The template: the -b file, or a body shaped like a rendered fan-out
+     * message, padded. */
+    char *body;
+    int bl;
+    if (body_file) {
+        FILE *f = fopen(body_file, "rb");
+        if (!f) die("cannot open the body file");
+        body = malloc(1 << 20);
+        if (!body) die("out of memory");
+        size_t got = fread(body, 1, 1 << 20, f);
+        if (!feof(f) || ferror(f)) die("the body file is over 1 MB, or unreadable");
+        fclose(f);
+        bl = (int)got;
+    } else {
+        size_t bcap = (size_t)body_bytes + 256;
+        body = malloc(bcap);
+        if (!body) die("out of memory");
+        bl = snprintf(body, bcap,
                       "{\"user\":\"user-123456\",\"name\":\"Ana\",\"email\":\"user-123456@example.com\","
                       "\"tier\":\"gold\",\"dispatch\":\"2f0e6c1a-bench\",\"pad\":\"");
-    while (bl < body_bytes - 2) body[bl++] = 'x';
-    bl += snprintf(body + bl, bcap - (size_t)bl, "\"}");
+        while (bl < body_bytes - 2) body[bl++] = 'x';
+        bl += snprintf(body + bl, bcap - (size_t)bl, "\"}");
+    }
     char head[2048];
     int n = snprintf(head, sizeof head,
                      "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: application/json\r\nX-Brasa-Message-Id: ", path,
@@ -179,6 +202,12 @@ int main(int argc, char **argv) {
     if (!tmpl) die("out of memory");
     memcpy(tmpl, head, (size_t)n);
     memcpy(tmpl + n, body, (size_t)bl);
+    for (char *m = tmpl + n; (m = memmem(m, tmpl_len - (size_t)(m - tmpl), "@@@@@@@@@@@@@@@@", ID_DIGITS));
+         m += ID_DIGITS) {
+        marks = realloc(marks, (nmarks + 1) * sizeof *marks);
+        if (!marks) die("out of memory");
+        marks[nmarks++] = (size_t)(m - tmpl);
+    }
     next_id = (uint64_t)now_ns() << 20; /* distinct across runs against one receiver */
 
     ep = epoll_create1(EPOLL_CLOEXEC);
