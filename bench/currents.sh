@@ -172,12 +172,16 @@ cpu_srv=$(pct "$cs0" "$cs1" $((t_seen - t_create)))
 cpu_rcv=$(pct "$cr0" "$cr1" $((t_seen - t_create)))
 
 # ---- 3. the receiver's ceiling ----------------------------------------------
-# The first batch the server sent, its event ids' first 16 characters made
-# the marker recv_client writes each request's id over.
+# The first batch the server sent, each event id rewritten to the same
+# length: 16 '@' (the marker recv_client writes each request's id over),
+# then the event's place in the batch (brasa's ids, base-index-sub, repeat
+# their index part when a batch spans two /users/track requests).
 node -e '
 const fs = require("fs");
 const d = JSON.parse(fs.readFileSync(process.argv[1], "utf8").split("\n")[0]);
-const body = d.body.replace(/"id":"[^"]{16}/g, "\"id\":\"@@@@@@@@@@@@@@@@");
+let k = 0;
+const body = d.body.replace(/"id":"([^"]{16})([^"]{5,})"/g, (m, base, tail) =>
+  "\"id\":\"" + "@".repeat(16) + "-" + (k++).toString(16).padStart(tail.length - 1, "0") + "\"");
 fs.writeFileSync(process.argv[2], body);
 process.stdout.write(String(JSON.parse(body).events.length));
 ' "$tmp/dump" "$tmp/batch.json" >"$tmp/batch.n" || fail "cannot read the first batch from the receiver's dump"
