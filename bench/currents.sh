@@ -27,11 +27,13 @@
 #    connector drives its receiver), and on 8. The drain's rate means
 #    something only well under it.
 # 4. /users/track with and without a live connector: wrk -t2 -c64 with
-#    bench/ingest.lua (the bodies of bench/ingest.sh), $BENCH_SECONDS (10) s,
-#    on a fresh server alone, then on a fresh server with a custom_http
-#    connector ("start":"latest") delivering to bench/recv meanwhile. The
-#    ratio of the two request rates (target >= 0.90), and what the connector
-#    delivered during the second run (its lag at the end).
+#    bench/ingest.lua (the bodies of bench/ingest.sh), $BENCH_SECONDS (10) s
+#    a run, on a fresh server alone, then on a fresh server with a
+#    custom_http connector ("start":"latest") delivering to bench/recv
+#    meanwhile; $BENCH_TRACK_ROUNDS (2) rounds, alternating, so a drift of
+#    the machine falls on both. The ratio of the mean request rates (target
+#    >= 0.90), and what the connector delivered during the live runs (its
+#    lag at their end).
 #
 # Everything shares the machine's cores (server, receiver, load
 # generators); the figures include that. Skipped, with a message, against a
@@ -43,6 +45,7 @@ events=${BENCH_EVENTS:-1000000}
 users=${BENCH_USERS:-100000}
 secs=${BENCH_SECONDS:-10}
 recv_secs=${BENCH_RECV_SECONDS:-3}
+rounds=${BENCH_TRACK_ROUNDS:-2}
 lg=${LOADGEN:-build/bench/loadgen}
 rv=build/bench/recv
 rc=build/bench/recv_client
@@ -218,26 +221,39 @@ track() {
     fi
     rps=$(awk '/Requests\/sec/ {print $2}' "$tmp/$1.wrk")
 }
-serve alone
-s0=$(cpu_ticks "$pid") w0=$(now_ms)
-track alone
-a_rps=$rps a_cpu=$(pct "$s0" "$(cpu_ticks "$pid")" $(($(now_ms) - w0)))
-bench_stop
-
-serve live
-recv_start live
-connector latest
-s0=$(cpu_ticks "$pid") r0=$(cpu_ticks "$rpid") w0=$(now_ms)
-track live
-w1=$(now_ms)
-l_rps=$rps l_cpu=$(pct "$s0" "$(cpu_ticks "$pid")" $((w1 - w0))) l_rcpu=$(pct "$r0" "$(cpu_ticks "$rpid")" $((w1 - w0)))
-recv_count live
-connector_state "$tmp/live.state"
-sed 's/.*"lag"//' "$tmp/live.state" >"$tmp/live.lag"
-l_events=$(jget events "$tmp/live.count") l_lag=$(jget events "$tmp/live.lag") l_lag_s=$(jget seconds "$tmp/live.lag")
-[ "$(jget bad_bodies "$tmp/live.count")" = 0 ] || fail "broken bodies during the live run: $(cat "$tmp/live.count")"
-recv_stop
-bench_stop
+# run_alone K, run_live K: one run on a fresh server, a line into $tmp/track.runs:
+# "mode req/s server% receiver% events-delivered lag-events lag-seconds".
+run_alone() {
+    serve "alone$1"
+    s0=$(cpu_ticks "$pid") w0=$(now_ms)
+    track "alone$1"
+    echo "alone $rps $(pct "$s0" "$(cpu_ticks "$pid")" $(($(now_ms) - w0))) 0 0 0 0" >>"$tmp/track.runs"
+    bench_stop
+}
+run_live() {
+    serve "live$1"
+    recv_start "live$1"
+    connector latest
+    s0=$(cpu_ticks "$pid") r0=$(cpu_ticks "$rpid") w0=$(now_ms)
+    track "live$1"
+    w1=$(now_ms)
+    recv_count "live$1"
+    connector_state "$tmp/live$1.state"
+    sed 's/.*"lag"//' "$tmp/live$1.state" >"$tmp/live$1.lag"
+    [ "$(jget bad_bodies "$tmp/live$1.count")" = 0 ] || fail "broken bodies during the live run: $(cat "$tmp/live$1.count")"
+    echo "live $rps $(pct "$s0" "$(cpu_ticks "$pid")" $((w1 - w0))) $(pct "$r0" "$(cpu_ticks "$rpid")" $((w1 - w0)))" \
+        "$(jget events "$tmp/live$1.count") $(jget events "$tmp/live$1.lag") $(jget seconds "$tmp/live$1.lag")" >>"$tmp/track.runs"
+    recv_stop
+    bench_stop
+}
+# Alternating, so a drift in the machine's speed falls on both.
+: >"$tmp/track.runs"
+k=1
+while [ $k -le "$rounds" ]; do
+    run_alone $k
+    run_live $k
+    k=$((k + 1))
+done
 
 # ---- report -----------------------------------------------------------------
 echo "Currents: outbox -> custom_http connector -> bench/recv (one thread) on this machine ($(nproc) cores, shared by server, receiver and load generators)"
@@ -256,8 +272,14 @@ awk -v n="$batch_n" -v b="$batch_bytes" -v s="$recv_secs" -v r1="$c1_rps" -v e1=
     printf "    1 connection, 1 request in flight: %d req/s = %d events/s (receiver at %d%% of a core)\n", r1, e1, p1
     printf "    8 connections, 1 in flight each:   %d req/s = %d events/s (receiver at %d%% of a core)\n", r8, e8, p8
     printf "    the drain ran at %.0f%% of the one-connection ceiling\n", (e1 > 0 ? rate * 100 / e1 : 0) }'
-awk -v a="$a_rps" -v l="$l_rps" -v s="$secs" -v ac="$a_cpu" -v lc="$l_cpu" -v rc="$l_rcpu" -v e="$l_events" -v lag="$l_lag" -v lags="$l_lag_s" 'BEGIN {
-    printf "  /users/track (wrk -t2 -c64, bench/ingest.lua, %d s each, fresh server each):\n", s
-    printf "    alone: %.0f req/s (%.0f objects/s; server %d%% of one core)\n", a, a * 150, ac
-    printf "    with a live custom_http connector: %.0f req/s (%.0f objects/s; server %d%%, receiver %d%%); the connector delivered %d events meanwhile, lag at the end %d events, %s s\n", l, l * 150, lc, rc, e, lag, lags
-    printf "    ratio %.2f; target >= 0.90: %s\n", (a > 0 ? l / a : 0), (a > 0 && l / a >= 0.9 ? "met" : "not met") }'
+awk -v s="$secs" -v r="$rounds" '
+    { n[$1]++; rps[$1] += $2; cpu[$1] += $3; rcv[$1] += $4
+      runs[$1] = runs[$1] (runs[$1] == "" ? "" : ", ") sprintf("%.0f", $2)
+      if ($1 == "live") { ev += $5; lag = lag (lag == "" ? "" : ", ") $6 " events/" $7 " s" } }
+    END {
+        a = rps["alone"] / n["alone"]; l = rps["live"] / n["live"]
+        printf "  /users/track (wrk -t2 -c64, bench/ingest.lua, %d s a run, %d rounds alternating, a fresh server each run):\n", s, r
+        printf "    alone: %.0f req/s (%.0f objects/s; runs %s; server %.0f%% of one core)\n", a, a * 150, runs["alone"], cpu["alone"] / n["alone"]
+        printf "    with a live custom_http connector: %.0f req/s (%.0f objects/s; runs %s; server %.0f%%, receiver %.0f%%)\n", l, l * 150, runs["live"], cpu["live"] / n["live"], rcv["live"] / n["live"]
+        printf "    the connector meanwhile: %.0f events/s delivered; its lag at the end of each run: %s\n", ev / n["live"] / s, lag
+        printf "    ratio %.2f; target >= 0.90: %s\n", (a > 0 ? l / a : 0), (a > 0 && l / a >= 0.9 ? "met" : "not met") }' "$tmp/track.runs"
