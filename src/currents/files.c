@@ -373,7 +373,7 @@ static void files_free(cur_sink *base) {
     free(s);
 }
 
-static const cur_sink_ops files_ops = {files_send, files_sync, files_free};
+static const cur_sink_ops files_ops = {files_send, files_sync, files_free, NULL, NULL}; /* no overlap: writes are local */
 
 /* Deletes the .tmp files a crash left in root's event_type=/date= directories. */
 static int remove_tmp(const char *root, int depth) {

@@ -22,6 +22,7 @@ typedef struct {
     cur_sink base;
     const cur_conf *c;
     int (*fmt)(const cur_conf *c, const cur_event *ev, int n, buf_t *out);
+    CURLM *m; /* one easy handle in it at a time: the runner overlaps its reads with the request */
     CURL *h;
     struct curl_slist *hdr;
     buf_t body;
@@ -74,7 +75,7 @@ static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_
     return s->base.stop && *s->base.stop; /* non-zero: abandon (CURLE_ABORTED_BY_CALLBACK) */
 }
 
-static int send_batch(cur_sink *base, const cur_event *ev, int n, cur_result *r) {
+static int begin(cur_sink *base, const cur_event *ev, int n) {
     http_sink *s = (http_sink *)base;
     buf_reset(&s->body);
     if (!s->fmt(s->c, ev, n, &s->body)) return 0; /* none the destination takes: all done */
@@ -84,7 +85,24 @@ static int send_batch(cur_sink *base, const cur_event *ev, int n, cur_result *r)
     s->errbuf[0] = 0;
     curl_easy_setopt(s->h, CURLOPT_POSTFIELDS, s->body.data);
     curl_easy_setopt(s->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->body.len);
-    CURLcode cc = curl_easy_perform(s->h);
+    curl_multi_add_handle(s->m, s->h);
+    int running;
+    curl_multi_perform(s->m, &running); /* connect (or reuse) and write what the socket takes */
+    return 1;
+}
+
+static int end(cur_sink *base, cur_result *r) {
+    http_sink *s = (http_sink *)base;
+    int running = 1;
+    CURLcode cc = CURLE_OK;
+    while (running) {
+        if (curl_multi_perform(s->m, &running) != CURLM_OK) break;
+        if (running) curl_multi_poll(s->m, NULL, 0, 1000, NULL);
+    }
+    int left;
+    for (CURLMsg *msg; (msg = curl_multi_info_read(s->m, &left));)
+        if (msg->msg == CURLMSG_DONE) cc = msg->data.result;
+    curl_multi_remove_handle(s->m, s->h);
     long status = 0;
     if (cc == CURLE_OK) curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
     if (cc == CURLE_OK && status >= 200 && status < 300) return 0;
@@ -104,6 +122,10 @@ static int send_batch(cur_sink *base, const cur_event *ev, int n, cur_result *r)
     return -1;
 }
 
+static int send_batch(cur_sink *base, const cur_event *ev, int n, cur_result *r) {
+    return begin(base, ev, n) ? end(base, r) : 0;
+}
+
 static int sync_http(cur_sink *s, int64_t now_ms, bool force, cur_result *r) {
     (void)s, (void)now_ms, (void)force, (void)r;
     return 1; /* what a receiver answered 2xx to is its own */
@@ -111,13 +133,14 @@ static int sync_http(cur_sink *s, int64_t now_ms, bool force, cur_result *r) {
 
 static void free_http(cur_sink *base) {
     http_sink *s = (http_sink *)base;
+    curl_multi_cleanup(s->m);
     curl_easy_cleanup(s->h);
     curl_slist_free_all(s->hdr);
     buf_free(&s->body);
     free(s);
 }
 
-static const cur_sink_ops http_ops = {send_batch, sync_http, free_http};
+static const cur_sink_ops http_ops = {send_batch, sync_http, free_http, begin, end};
 
 cur_sink *cur_http_open(const char *id, const cur_conf *c, char *err, size_t errlen) {
     (void)id;
@@ -125,8 +148,9 @@ cur_sink *cur_http_open(const char *id, const cur_conf *c, char *err, size_t err
     s->base.ops = &http_ops;
     s->c = c;
     s->fmt = c->type == CUR_AMPLITUDE ? cur_fmt_amplitude : c->type == CUR_MIXPANEL ? cur_fmt_mixpanel : cur_fmt_custom_http;
-    if (!(s->h = curl_easy_init())) {
+    if (!(s->h = curl_easy_init()) || !(s->m = curl_multi_init())) {
         snprintf(err, errlen, "libcurl could not make a handle");
+        curl_easy_cleanup(s->h);
         free(s);
         return NULL;
     }

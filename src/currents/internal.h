@@ -88,6 +88,12 @@ typedef struct {
      * true once nothing accepted is in an open file. -1 on an error (r). */
     int (*sync)(cur_sink *s, int64_t now_ms, bool force, cur_result *r);
     void (*free)(cur_sink *s);
+    /* Optional: send split in two, so the runner reads the next batch
+     * while this one is in flight. begin starts sending ev[0..n) (1), or
+     * answers 0 when there was nothing to send (accepted); end waits for
+     * the answer: 0 or -1 with r, as send. */
+    int (*begin)(cur_sink *s, const cur_event *ev, int n);
+    int (*end)(cur_sink *s, cur_result *r);
 } cur_sink_ops;
 
 struct cur_sink {
