@@ -58,27 +58,6 @@ rpid=''
 trap 'recv_stop; bench_stop; rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM HUP PIPE
 
-# recv_start NAME ARGS...: bench/recv on a free port (output in $tmp/NAME.*);
-# sets rpid, rport. recv_count NAME: its counts into $tmp/NAME.count.
-recv_start() {
-    rname=$1
-    shift
-    "$rv" --port 0 "$@" >"$tmp/$rname.out" 2>"$tmp/$rname.err" &
-    rpid=$!
-    i=0
-    while ! grep -q '^listening' "$tmp/$rname.out" 2>/dev/null; do
-        i=$((i + 1))
-        if [ $i -gt 200 ] || ! kill -0 "$rpid" 2>/dev/null; then cat "$tmp/$rname.err" >&2; fail "the receiver did not start"; fi
-        sleep 0.05
-    done
-    rport=$(sed -n 's/^listening //p' "$tmp/$rname.out")
-}
-recv_stop() {
-    if [ -n "$rpid" ]; then kill "$rpid" 2>/dev/null || true; wait "$rpid" 2>/dev/null || true; fi
-    rpid=
-}
-recv_count() { curl -sS "http://127.0.0.1:$rport/__count" >"$tmp/$1.count" || fail "the receiver does not answer"; }
-
 # connector START: POST /admin/currents, a custom_http connector to the
 # receiver on $rport; sets cid.
 connector() {

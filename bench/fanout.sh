@@ -49,27 +49,6 @@ rpid='' spid=''
 trap 'recv_stop; sampler_stop; bench_stop; rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM HUP PIPE # (a reader that went away, as in `| head`, must not leave the receiver running)
 
-# recv_start NAME ARGS...: bench/recv on a free port (output in $tmp/NAME.*);
-# sets rpid, rport. recv_count NAME: its counts into $tmp/NAME.count.
-recv_start() {
-    rname=$1
-    shift
-    "$rv" --port 0 "$@" >"$tmp/$rname.out" 2>"$tmp/$rname.err" &
-    rpid=$!
-    i=0
-    while ! grep -q '^listening' "$tmp/$rname.out" 2>/dev/null; do
-        i=$((i + 1))
-        if [ $i -gt 200 ] || ! kill -0 "$rpid" 2>/dev/null; then cat "$tmp/$rname.err" >&2; fail "the receiver did not start"; fi
-        sleep 0.05
-    done
-    rport=$(sed -n 's/^listening //p' "$tmp/$rname.out")
-}
-recv_stop() {
-    if [ -n "$rpid" ]; then kill "$rpid" 2>/dev/null || true; wait "$rpid" 2>/dev/null || true; fi
-    rpid=
-}
-recv_count() { curl -sS "http://127.0.0.1:$rport/__count" >"$tmp/$1.count" || fail "the receiver does not answer"; }
-
 # sampler_start PID FILE: "epoch_ms rss_kb" of PID every 200 ms into FILE.
 sampler_start() {
     (while kill -0 "$1" 2>/dev/null; do

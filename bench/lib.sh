@@ -19,6 +19,9 @@
 #   now_ms, rss_kb PID, cpu_ticks PID, pct TICKS0 TICKS1 MS
 #                           clocks and /proc readings; pct is the % of
 #                           one core the ticks are over MS milliseconds
+#   recv_start NAME ARGS..., recv_stop, recv_count NAME
+#                           bench/recv ($rv) as a webhook or Currents
+#                           destination: below
 bin=${BRASA_BIN:-build/brasa}
 
 bench_init() {
@@ -82,3 +85,24 @@ jget() {
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 pct() { awk -v a="$1" -v b="$2" -v ms="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (b - a) / hz / (ms / 1000) * 100 }'; }
+
+# recv_start NAME ARGS...: bench/recv ($rv) on a free port (output in $tmp/NAME.*);
+# sets rpid, rport. recv_count NAME: its counts into $tmp/NAME.count.
+recv_start() {
+    rname=$1
+    shift
+    "$rv" --port 0 "$@" >"$tmp/$rname.out" 2>"$tmp/$rname.err" &
+    rpid=$!
+    i=0
+    while ! grep -q '^listening' "$tmp/$rname.out" 2>/dev/null; do
+        i=$((i + 1))
+        if [ $i -gt 200 ] || ! kill -0 "$rpid" 2>/dev/null; then cat "$tmp/$rname.err" >&2; fail "the receiver did not start"; fi
+        sleep 0.05
+    done
+    rport=$(sed -n 's/^listening //p' "$tmp/$rname.out")
+}
+recv_stop() {
+    if [ -n "$rpid" ]; then kill "$rpid" 2>/dev/null || true; wait "$rpid" 2>/dev/null || true; fi
+    rpid=
+}
+recv_count() { curl -sS "http://127.0.0.1:$rport/__count" >"$tmp/$1.count" || fail "the receiver does not answer"; }
