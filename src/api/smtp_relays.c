@@ -7,9 +7,10 @@
  *                                                  "rate_per_second", "timeout_ms", "enabled"} -> 201 {"name"}
  *   DELETE /admin/smtp_relays/{name}  brasa.keys  retired: delivers what it holds, then closes
  *
- * Writes are store ops in the engine's batches, after which the
- * dispatcher is woken to read the relays again (send/relays.h): the next
- * message already goes by the new list. BRASA_SMTP_URL's relay, "default",
+ * Writes are store ops in the engine's batches, after which the answer
+ * waits for the dispatcher to read the relays again (send/relays.h): the
+ * next message, and the next request's check for a relay, go by the new
+ * list. BRASA_SMTP_URL's relay, "default",
  * is the server's option and is not listed. */
 #include "api.h"
 #include "../lib/err.h"
@@ -81,7 +82,7 @@ static int created(http_req *r, int rc) {
         return http_error(r, rc, d);
     }
     if (rc < 0) return rc;
-    dsp_wake(http_context(r)->dispatcher);
+    dsp_sync_relays(http_context(r)->dispatcher);
     json_object *o = success();
     json_object_object_add(o, "name", json_object_new_string(s->name));
     return http_reply(r, 201, o);
@@ -154,7 +155,7 @@ static int deleted(http_req *r, int rc) {
         return http_error(r, rc, d);
     }
     if (rc < 0) return rc;
-    dsp_wake(http_context(r)->dispatcher);
+    dsp_sync_relays(http_context(r)->dispatcher);
     return http_reply(r, 200, success());
 }
 

@@ -396,6 +396,8 @@ struct dispatcher {
     pthread_t th;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    uint64_t relays_asked, relays_loaded; /* dsp_sync_relays' requests, and the last one served */
+    pthread_cond_t relays_cv;
     bool stop, wake;
     job *jobs;
     export_fields fields;
@@ -1347,6 +1349,7 @@ static void *run(void *arg) {
         }
         if (d->wake) reload = true;
         d->wake = false;
+        uint64_t asked = d->relays_asked;
         pthread_mutex_unlock(&d->mu);
         int64_t now = clock_wall_ms();
         if (reload || now - last_load > 5000) {
@@ -1359,6 +1362,10 @@ static void *run(void *arg) {
         if (reload || now - last_relays >= 1000) {
             load_relays(d);
             last_relays = now;
+            pthread_mutex_lock(&d->mu);
+            d->relays_loaded = asked;
+            pthread_cond_broadcast(&d->relays_cv);
+            pthread_mutex_unlock(&d->mu);
         }
         reload = false;
         bool busy = false;
@@ -1448,6 +1455,7 @@ dispatcher *dsp_start(engine_t *e, const gcg_t *gcg, const smtp_opts *smtp) {
     json_object_put(f);
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv, NULL);
+    pthread_cond_init(&d->relays_cv, NULL);
     pthread_mutex_init(&d->pool_mu, NULL);
     pthread_cond_init(&d->pool_go, NULL);
     pthread_cond_init(&d->pool_done, NULL);
@@ -1486,6 +1494,20 @@ void dsp_wake(dispatcher *d) {
     pthread_mutex_unlock(&d->mu);
 }
 
+void dsp_sync_relays(dispatcher *d) {
+    if (!d) return;
+    pthread_mutex_lock(&d->mu);
+    uint64_t want = ++d->relays_asked;
+    d->wake = true;
+    pthread_cond_signal(&d->cv);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 2; /* bounded: before the server listens, the thread waits for its links */
+    while (d->relays_loaded < want && !d->stop)
+        if (pthread_cond_timedwait(&d->relays_cv, &d->mu, &until)) break;
+    pthread_mutex_unlock(&d->mu);
+}
+
 void dsp_stop(dispatcher *d) {
     if (!d) return;
     pthread_mutex_lock(&d->mu);
@@ -1519,6 +1541,7 @@ void dsp_stop(dispatcher *d) {
     pthread_mutex_destroy(&d->blocks_mu);
     pthread_mutex_destroy(&d->mu);
     pthread_cond_destroy(&d->cv);
+    pthread_cond_destroy(&d->relays_cv);
     free(d->links_base);
     free((char *)d->smtp.url);
     free((char *)d->smtp.user);

@@ -115,6 +115,10 @@ bool dsp_delivers(const dispatcher *d, int channel);
 bool dsp_relay_in_use(const dispatcher *d, const char *name);
 /* A dispatch was written: look for it now rather than at the next poll. */
 void dsp_wake(dispatcher *d);
+/* The relays were changed in the store: returns once the dispatcher read
+ * them again (at most ~2 s), so dsp_delivers and the next message go by
+ * them. */
+void dsp_sync_relays(dispatcher *d);
 /* Stops issuing, records nothing more, stops the channels (messages in
  * flight are re-sent at the next start) and frees d. Before engine_stop. */
 void dsp_stop(dispatcher *d);
