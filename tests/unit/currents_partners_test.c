@@ -4,6 +4,7 @@
  * and compared whole, a name for every event type brasa produces, the
  * users each partner cannot take, and odd values. */
 #include "test.h"
+#include "fixture.h"
 #include "currents/internal.h"
 #include "currents/partner.h"
 
@@ -60,16 +61,7 @@ static json_object *nth(bool amplitude, json_object *o, int i) {
     return json_object_array_get_idx(evs, (size_t)i);
 }
 
-#define T_JSON(got, want)                                                                                \
-    do {                                                                                                 \
-        json_object *w_ = json_tokener_parse(want);                                                      \
-        if (!w_) T_FAIL_("bad expected JSON: %s", want);                                                 \
-        bool eq_ = json_object_equal((got), w_);                                                         \
-        json_object_put(w_);                                                                             \
-        if (!eq_)                                                                                        \
-            T_FAIL_("%s:\n      got  %s\n      want %s", #got,                                           \
-                    (got) ? json_object_to_json_string_ext((got), JSON_C_TO_STRING_PLAIN) : "(null)", want); \
-    } while (0)
+#define T_JSON(got, want) T_JSON_AS(got, json_tokener_parse(want), want)
 
 /* ---- Amplitude ---------------------------------------------------------- */
 

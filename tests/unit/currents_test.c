@@ -396,16 +396,7 @@ static json_object *custom_body(const char *records, int *held) {
 }
 
 /* got equals the JSON want (written with '), or the test fails. */
-#define T_JSON(got, want)                                                                                    \
-    do {                                                                                                     \
-        json_object *w_ = jq(want);                                                                          \
-        if (!w_) T_FAIL_("bad expected JSON: %s", want);                                                     \
-        bool eq_ = json_object_equal((got), w_);                                                             \
-        json_object_put(w_);                                                                                 \
-        if (!eq_)                                                                                            \
-            T_FAIL_("%s:\n      got  %s\n      want %s", #got,                                               \
-                    (got) ? json_object_to_json_string_ext((got), JSON_C_TO_STRING_PLAIN) : "(null)", want); \
-    } while (0)
+#define T_JSON(got, want) T_JSON_AS(got, jq(want), want)
 
 static json_object *nth_event(json_object *body, int i) {
     json_object *evs = json_get(body, "events");

@@ -47,4 +47,17 @@ int fixture_world_merge(fixture_world *w, int64_t now_ms, const char *json, cons
 /* Returns the cohort command's rc; *out its result. */
 int fixture_world_cohort(fixture_world *w, int64_t now_ms, eng_kind kind, const char *json, cohort_result *out);
 
+/* got (a json_object) equals w (parsed from the text want), or the test
+ * fails showing both; w is consumed. */
+#define T_JSON_AS(got, w, want)                                                                              \
+    do {                                                                                                     \
+        json_object *w_ = (w);                                                                               \
+        if (!w_) T_FAIL_("bad expected JSON: %s", want);                                                     \
+        bool eq_ = json_object_equal((got), w_);                                                             \
+        json_object_put(w_);                                                                                 \
+        if (!eq_)                                                                                            \
+            T_FAIL_("%s:\n      got  %s\n      want %s", #got,                                               \
+                    (got) ? json_object_to_json_string_ext((got), JSON_C_TO_STRING_PLAIN) : "(null)", want); \
+    } while (0)
+
 #endif
