@@ -1,6 +1,7 @@
 /* links.c -- signed tracking tokens and the rewriting of an email's links
  * (see links.h). */
 #include "links.h"
+#include "mime.h"
 #include "../lib/log.h"
 #include "../lib/mem.h"
 #include "../lib/secret.h"
@@ -288,6 +289,7 @@ lnk_plan *lnk_plan_new(const char *base, const char *html, size_t n) {
     lnk_plan *plan = xcalloc(1, sizeof *plan);
     plan->len = n;
     planner w = {.base = base, .html = html, .n = n, .plan = plan};
+    mime_xml_init();
     if (n <= INT32_MAX && (w.p = htmlCreateMemoryParserCtxt(html, (int)n))) {
         memset(w.p->sax, 0, sizeof *w.p->sax);
         w.p->sax->startElement = on_start;

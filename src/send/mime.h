@@ -113,4 +113,9 @@ void mime_header(buf_t *out, const char *name, const char *value, size_t len);
  * document). Uses libxml2's forgiving HTML parser. */
 void mime_html_to_text(const char *html, size_t n, buf_t *out);
 
+/* libxml2 sets up its globals (encoding handlers, dictionaries) on first
+ * use, and that is not thread-safe: the render threads parse at once, so
+ * every parse of ours calls this first, which initializes them once. */
+void mime_xml_init(void);
+
 #endif

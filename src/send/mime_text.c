@@ -241,13 +241,13 @@ static void walk_tree(walk *w, xmlNode *root) {
     }
 }
 
-/* libxml2 initializes its globals on first use, which is not thread-safe:
- * the first parse happens under pthread_once instead. */
 static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
+
+void mime_xml_init(void) { pthread_once(&xml_once, xmlInitParser); }
 
 void mime_html_to_text(const char *html, size_t n, buf_t *out) {
     if (!n) return;
-    pthread_once(&xml_once, xmlInitParser);
+    mime_xml_init();
     buf_t fixed = BUF_INIT;
     if (!utf8_valid(html, n, NULL)) {
         utf8_repair(&fixed, html, n);
