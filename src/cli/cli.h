@@ -17,5 +17,17 @@ int cli_liquid(int argc, char **argv);
 int cli_credentials(int argc, char **argv);
 int cli_smtp(int argc, char **argv);
 int cli_currents(int argc, char **argv);
+int cli_backup(int argc, char **argv);
+int cli_restore(int argc, char **argv);
+int cli_check(int argc, char **argv);
+
+/* datadir.c. Takes the lock `brasa serve` holds on dir for as long as it
+ * runs (dir/brasa.lock, created if missing): the fd to close to let go,
+ * or -1 with errno (EWOULDBLOCK: a server, or another command, holds it). */
+int cli_lock_dir(const char *dir);
+/* Removes dir and everything under it (a staging directory of ours). */
+void cli_rm_rf(const char *dir);
+/* fsync(2) of a file or a directory by its path: 0, or -1 with errno. */
+int cli_fsync_path(const char *path);
 
 #endif

@@ -19,10 +19,8 @@
 #include "../lib/timefmt.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -121,12 +119,9 @@ static int show(store_t *store, const char *id) {
 }
 
 static int size(store_t *store, const char *dir, const char *id) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/brasa.lock", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    int fd = cli_lock_dir(dir);
+    if (fd < 0) {
         fprintf(stderr, "brasa: %s is in use by brasa serve: ask the server (GET /admin/segments/%s) or stop it\n", dir, id);
-        if (fd >= 0) close(fd);
         return 1;
     }
     engine_t *eng = NULL;

@@ -35,11 +35,9 @@
 #include "../version.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #define FLUSH_INTERVAL_S 10
@@ -54,14 +52,8 @@ static const char usage[] =
 
 /* One server per data directory: a second would be a second writer. */
 static int lock_data_dir(const char *dir) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/brasa.lock", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        log_error("serve: %s is in use by another brasa serve (%s)", dir, strerror(errno));
-        if (fd >= 0) close(fd);
-        return -1;
-    }
+    int fd = cli_lock_dir(dir);
+    if (fd < 0) log_error("serve: %s is in use by another brasa serve (%s)", dir, strerror(errno));
     return fd;
 }
 

@@ -506,7 +506,7 @@ void engine_checkpoint(engine_t *e, bool force) {
     int64_t now = clock_wall_ms(), pending = e->last_seq - e->snap_seq;
     if (!pending && !e->dirty.n && !e->upgrade) return;
     if (!force && e->dirty.n < CKPT_DIRTY && e->journal_bytes < CKPT_JOURNAL_BYTES &&
-        now - e->checkpoint_ms < CKPT_AGE_MS)
+        now - e->checkpoint_ms < e->checkpoint_age_ms)
         return;
     int64_t t0 = clock_mono_us();
     ckpt_snap *s = take_snapshot(e);
@@ -735,6 +735,10 @@ int engine_open(store_t *store, engine_t **out) {
     }
     e->trimmed = 0;
     e->checkpoint_ms = clock_wall_ms();
+    /* Operators may checkpoint more often (a shorter replay at start, for
+     * more writes to profiles.db); tests do, to see checkpoints happen. */
+    const char *age = getenv("BRASA_CHECKPOINT_MS");
+    e->checkpoint_age_ms = age && atoll(age) > 0 ? atoll(age) : CKPT_AGE_MS;
     mem_trim(); /* start-up's transient arrays */
     log_info("engine: loaded %u profiles (%u rows) in %.3f s", users_live(e->users), users_rows(e->users),
              (double)(clock_mono_us() - t0) / 1e6);

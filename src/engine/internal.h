@@ -44,6 +44,7 @@ struct engine {
     ckpt_t *ck;
     int64_t snap_seq;         /* S of the last snapshot taken */
     int64_t checkpoint_ms;    /* when it was taken */
+    int64_t checkpoint_age_ms; /* the longest a change waits for one (BRASA_CHECKPOINT_MS) */
     size_t journal_bytes;     /* record bytes since then */
     bool retained;            /* users_retain() holds blobs for a snapshot in flight */
     bool upgrade;             /* loaded from brasa.db's old tables: write everything once */
