@@ -25,7 +25,7 @@ HDRS     := $(wildcard src/*.h src/*/*.h)
 UNIT     := $(wildcard tests/unit/*.c)
 DATA_DIR ?= ./brasa-data
 
-.PHONY: all deps run test unit e2e liquid-diff bench fuzz clean help
+.PHONY: all deps run test unit e2e liquid-diff deb deb-test bench fuzz clean help
 all: build/brasa
 
 help:
@@ -35,6 +35,7 @@ help:
 	@echo "make test     deps + unit and end-to-end tests under ASan/UBSan"
 	@echo "make bench    deps + benchmarks (bench/), printing figures and ratios"
 	@echo "make fuzz     libFuzzer targets (fuzz/), FUZZ_SECONDS each"
+	@echo "make deb      build/deb/brasa_VERSION_ARCH.deb: binary, man page, systemd unit"
 
 deps:
 	@scripts/deps.sh
@@ -76,13 +77,22 @@ e2e: build/test/brasa build/test/recv
 		node --test --test-concurrency=1 --test-timeout=300000 --test-force-exit tests/e2e/
 
 test: deps
-	@$(MAKE) --no-print-directory unit liquid-diff e2e $(if $(FUZZ_C),fuzz)
+	@$(MAKE) --no-print-directory unit liquid-diff e2e deb-test $(if $(FUZZ_C),fuzz)
 
 # Random templates rendered by brasa and by Shopify's Liquid (Ruby), compared
 # (tests/liquid/diff.rb); skipped where ruby or ruby-liquid is missing.
 liquid-diff: build/test/brasa
 	@if command -v ruby >/dev/null 2>&1; then ruby tests/liquid/diff.rb --bin build/test/brasa; \
 	else echo "liquid-diff: skipped (ruby is not installed)"; fi
+
+# The Debian package of the release build (packaging/, scripts/deb.sh), and
+# its test: installed on this machine, its service run, then purged
+# (tests/deb/install.sh; skipped unless root).
+deb: build/brasa
+	@scripts/deb.sh build/brasa
+
+deb-test: build/brasa
+	@tests/deb/install.sh build/brasa
 
 # Each bench/NAME.c is linked with the project's sources, except those that
 # stand alone: json_libs (it compares other JSON libraries), recv and
