@@ -32,7 +32,7 @@ help:
 	@echo "make          build build/brasa"
 	@echo "make deps     install missing Debian packages (apt-get, as root)"
 	@echo "make run      deps + build + serve on :8080 with data in $(DATA_DIR)"
-	@echo "make test     deps + unit and end-to-end tests under ASan/UBSan"
+	@echo "make test     deps + unit and end-to-end tests under ASan/UBSan, the package test"
 	@echo "make bench    deps + benchmarks (bench/), printing figures and ratios"
 	@echo "make fuzz     libFuzzer targets (fuzz/), FUZZ_SECONDS each"
 	@echo "make deb      build/deb/brasa_VERSION_ARCH.deb: binary, man page, systemd unit"
