@@ -3,9 +3,11 @@
  * brasa is one binary: the server and the operator's tools share the store
  * code, so what the CLI writes the server reads with the same rules. */
 #include "cli/cli.h"
+#include "lib/log.h"
 #include "version.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const struct {
@@ -48,6 +50,18 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         printf("brasa %s\n", BRASA_VERSION);
         return 0;
+    }
+    /* serve has --log-format (a flag overrides the variable); the other
+     * commands log little (the store's warnings) but a shipper reading them
+     * wants the same format, so they take the variable alone. */
+    const char *lf = getenv("BRASA_LOG_FORMAT");
+    if (lf && *lf && strcmp(argv[1], "serve")) {
+        int f = log_parse_format(lf);
+        if (f < 0) {
+            fprintf(stderr, "brasa: unknown BRASA_LOG_FORMAT '%s' (text or json)\n", lf);
+            return 2;
+        }
+        log_set_format((log_format)f);
     }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 2, argv + 2);

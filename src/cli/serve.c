@@ -156,6 +156,8 @@ int cli_serve(int argc, char **argv) {
         {"global-control-group-start", "BRASA_GLOBAL_CONTROL_GROUP_START", NULL,
          "first random bucket (0-9999) of the group's range (default: the top PERCENT x 100 buckets)", false, false, NULL},
         {"log-level", "BRASA_LOG_LEVEL", "info", "debug, info, warn, error or off", false, false, NULL},
+        {"log-format", "BRASA_LOG_FORMAT", "text", "text, or json: one JSON object a line, for log shippers", false,
+         false, NULL},
         {"smtp-url", "BRASA_SMTP_URL", NULL,
          "an email relay, named default: smtp://host:port (STARTTLS when offered) or smtps://host:port; more with `brasa smtp add`; none at all: email is refused", false,
          false, NULL},
@@ -201,7 +203,7 @@ int cli_serve(int argc, char **argv) {
     uint8_t links_key[LNK_KEY_LEN];
     long mport = -1;
 
-    int lvl = log_parse_level(opts_get(opts, "log-level"));
+    int lvl = log_parse_level(opts_get(opts, "log-level")), lfmt = log_parse_format(opts_get(opts, "log-format"));
     long long port = opts_uint(opts, "port", 65535), threads = opts_uint(opts, "threads", 256),
               max_body = opts_uint(opts, "max-body", 1LL << 30),
               max_headers = opts_uint(opts, "max-headers", 1 << 20),
@@ -228,12 +230,17 @@ int cli_serve(int argc, char **argv) {
         fprintf(stderr, "brasa: unknown --log-level '%s'\n", opts_get(opts, "log-level"));
         goto usage;
     }
+    if (lfmt < 0) {
+        fprintf(stderr, "brasa: unknown --log-format '%s' (text or json)\n", opts_get(opts, "log-format"));
+        goto usage;
+    }
     if (opts_get(opts, "metrics-listen") && parse_hostport(opts_get(opts, "metrics-listen"), mhost, sizeof mhost, &mport) < 0) {
         fprintf(stderr, "brasa: --metrics-listen must be HOST:PORT, e.g. 127.0.0.1:9100 or [::1]:9100 (got '%s')\n",
                 opts_get(opts, "metrics-listen"));
         goto usage;
     }
     log_set_level((log_level)lvl);
+    log_set_format((log_format)lfmt);
     gcg_t gcg;
     char gwhy[160];
     if (gcg_parse(opts_get(opts, "global-control-group"), opts_get(opts, "global-control-group-start"), &gcg, gwhy,
