@@ -605,6 +605,16 @@ static void log_path(buf_t *b, const char *p) {
     }
 }
 
+/* A key's name inside key="...": quotes and backslashes escaped as logfmt
+ * does, so a name with quotes still reads as one value (names hold no
+ * control characters). */
+static void log_name(buf_t *b, const char *s) {
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') buf_append(b, "\\", 1);
+        buf_append(b, s, 1);
+    }
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
     http_server *s = cls;
@@ -622,12 +632,14 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (log_get_level() <= LOG_INFO && !r->quiet) {
         char ip[INET6_ADDRSTRLEN];
         cidr_addr_str(r->client, ip, sizeof ip);
-        buf_t b = BUF_INIT;
+        buf_t b = BUF_INIT, name = BUF_INIT;
         log_path(&b, r->path);
+        log_name(&name, r->has_ident ? r->ident.name : "");
         log_info("http method=%s path=%s status=%d us=%lld key=\"%s\" ip=%s%s", r->method[0] ? r->method : "-",
-                 b.data, status, (long long)us, r->has_ident ? r->ident.name : "",
-                 ip, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+                 b.data, status, (long long)us, name.data ? name.data : "", ip,
+                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
         buf_free(&b);
+        buf_free(&name);
     }
     if (r->mem_cleanup) r->mem_cleanup(r->mem);
     free(r->mem);
