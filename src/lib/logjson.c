@@ -137,16 +137,18 @@ static bool plain_int(const char *v, size_t n) {
     return true;
 }
 
-/* The module word at the start of s, or 0. */
+static bool is_module_char(char c, bool first) {
+    return (c >= 'a' && c <= 'z') || (!first && ((c >= '0' && c <= '9') || c == '_' || c == '-'));
+}
+
+/* The length of the module word at the start of s, or 0. */
 static size_t module_len(const char *s, size_t n) {
     size_t w = 0;
-    while (w < n && w <= MAX_MODULE && ((s[w] >= 'a' && s[w] <= 'z') || (w && ((s[w] >= '0' && s[w] <= '9') || s[w] == '_' || s[w] == '-'))))
-        w++;
+    while (w < n && w <= MAX_MODULE && is_module_char(s[w], w == 0)) w++;
     if (w == 0 || w > MAX_MODULE || w >= n) return 0;
     if (s[w] == ':' && (w + 1 == n || s[w + 1] == ' ')) return w;
     pair p;
-    size_t e;
-    size_t j = w;
+    size_t e, j = w;
     while (j < n && s[j] == ' ') j++;
     return j > w && j < n && pair_at(s, n, j, &p, &e) ? w : 0;
 }
