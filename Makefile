@@ -115,9 +115,17 @@ build/bench/recv build/bench/recv_client build/bench/smtp_sink: build/bench/%: b
 	@mkdir -p $(@D)
 	$(CC) -O2 -g $(WARN) -o $@ $< -lpthread
 
+# The engines from npm that benchmarks compare brasa with (bench/package.json,
+# pinned by bench/package-lock.json; LiquidJS for bench/liquid.sh), installed
+# again only when the lockfile changes. Without npm those comparisons are
+# skipped, each with a line saying so.
+bench/node_modules/.package-lock.json: bench/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix bench --no-audit --no-fund --loglevel=error; \
+	else echo "bench: npm is not installed: comparisons with npm packages will be skipped"; fi
+
 bench:
 	@scripts/deps.sh bench
-	@$(MAKE) --no-print-directory $(BENCH_BINS) build/brasa
+	@$(MAKE) --no-print-directory $(BENCH_BINS) build/brasa bench/node_modules/.package-lock.json
 	@for b in bench/*.sh; do [ $$b = bench/lib.sh ] || sh $$b || exit 1; done
 
 # libFuzzer targets: fuzz/NAME.c defines LLVMFuzzerTestOneInput and is run
