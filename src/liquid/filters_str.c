@@ -433,8 +433,9 @@ FILTER(f_truncate) {
     if ((la && (rc = liq_to_integer(c, la, f->pos, &len))) || (rc = str_of(c, in, &p, &n)) ||
         (rc = arg_str(c, f, args, nargs, 1, "...", &ell, &en)))
         return rc;
-    int64_t chars = (int64_t)liq_utf8_len(p, n);
-    if (chars <= len) {
+    /* A character is at least a byte: text of at most len bytes is kept
+     * without counting its characters. */
+    if ((int64_t)n <= len || (int64_t)liq_utf8_len(p, n) <= len) {
         *out = liq_str(p, n);
         return 0;
     }
