@@ -5,9 +5,9 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -std=c11 -D_DEFAULT_SOURCE -mpopcnt -Wall -Wextra -Wshadow -Werror
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-# CRoaring ships no pkg-config file in bookworm: linked by name. -mpopcnt
+# CRoaring and libcsv ship no pkg-config file in bookworm: linked by name. -mpopcnt
 # because its bitmap counts are built on it (DESIGN.md §2).
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lroaring -lpthread
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lroaring -lcsv -lpthread
 # Release and bench builds allocate with jemalloc: json-c builds a tree of
 # small objects per request, and glibc's malloc (consolidating its fastbins
 # on every large allocation) took ~20% of the ingest CPU; jemalloc gives

@@ -11,7 +11,7 @@ set -eu
 # a second DKIM implementation that checks brasa's signatures in them.
 # dpkg-dev (dpkg-shlibdeps), systemd (systemd-analyze), man-db and curl:
 # what `make deb` and its test (tests/deb/install.sh) use.
-pkgs="build-essential pkg-config clang libmicrohttpd-dev libjson-c-dev libroaring-dev libsqlite3-dev libssl-dev libzip-dev zlib1g-dev libcurl4-openssl-dev libjemalloc-dev libxml2-dev libopendkim-dev libavro-dev sqlite3 nodejs ruby ruby-liquid python3-aiosmtpd python3-dkim python3-avro avro-bin dpkg-dev systemd man-db curl"
+pkgs="build-essential pkg-config clang libmicrohttpd-dev libjson-c-dev libroaring-dev libsqlite3-dev libssl-dev libzip-dev zlib1g-dev libcurl4-openssl-dev libjemalloc-dev libxml2-dev libopendkim-dev libavro-dev libcsv-dev sqlite3 nodejs ruby ruby-liquid python3-aiosmtpd python3-dkim python3-avro avro-bin dpkg-dev systemd man-db curl"
 [ "${1:-}" = bench ] && pkgs="$pkgs libjansson-dev libcjson-dev wrk"
 missing=""
 for p in $pkgs; do

@@ -26,6 +26,7 @@ static const struct {
     {"credentials", cli_credentials, "basic-auth credentials for connected_content"},
     {"smtp", cli_smtp, "the SMTP relays email goes out through; a test message"},
     {"currents", cli_currents, "Currents connectors: stream events to partners and files"},
+    {"import", cli_import, "create or update users from a CSV or NDJSON file, resumable"},
     {"backup", cli_backup, "write a consistent backup of a data directory, while the server runs"},
     {"restore", cli_restore, "restore a backup into a new data directory, checked first"},
     {"check", cli_check, "verify a data directory: integrity, journal, a load as at start"},

@@ -17,13 +17,16 @@ int cli_liquid(int argc, char **argv);
 int cli_credentials(int argc, char **argv);
 int cli_smtp(int argc, char **argv);
 int cli_currents(int argc, char **argv);
+int cli_import(int argc, char **argv);
 int cli_backup(int argc, char **argv);
 int cli_restore(int argc, char **argv);
 int cli_check(int argc, char **argv);
 
 /* datadir.c. Takes the lock `brasa serve` holds on dir for as long as it
  * runs (dir/brasa.lock, created if missing): the fd to close to let go,
- * or -1 with errno (EWOULDBLOCK: a server, or another command, holds it). */
+ * or -1 with errno (EWOULDBLOCK: a server, or another command, holds it).
+ * The file is emptied: serve then writes its URL there, for the commands
+ * that send to it (brasa import). */
 int cli_lock_dir(const char *dir);
 /* Removes dir and everything under it (a staging directory of ours). */
 void cli_rm_rf(const char *dir);

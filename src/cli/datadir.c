@@ -24,6 +24,10 @@ int cli_lock_dir(const char *dir) {
         errno = e;
         return -1;
     }
+    if (fd >= 0 && ftruncate(fd, 0) < 0) { /* a stopped server's URL is no one's */
+        close(fd);
+        return -1;
+    }
     return fd;
 }
 

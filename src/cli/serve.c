@@ -350,6 +350,8 @@ int cli_serve(int argc, char **argv) {
     url_of(url, sizeof url, hc.listen, http_port(srv));
     /* the links in email lead to the public URL, else to this server */
     dsp_set_links(dsp, public_url ? public_url : url, links_key);
+    /* Where to find this server, for the commands that send to it. */
+    if (dprintf(lockfd, "%s\n", url) < 0) log_warn("serve: cannot write %s/brasa.lock: %s", dir, strerror(errno));
     printf("brasa %s listening on %s (data dir %s)\n", BRASA_VERSION, url, dir);
     fflush(stdout);
     log_info("serve: ready pid=%d port=%d threads=%u", (int)getpid(), http_port(srv), hc.threads);
