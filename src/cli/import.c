@@ -14,6 +14,7 @@
 #include "opts.h"
 #include "../core/apikey.h"
 #include "../lib/clock.h"
+#include "../lib/buf.h"
 #include "../lib/err.h"
 #include "../lib/log.h"
 #include "../lib/mem.h"
@@ -291,7 +292,9 @@ typedef struct {
     struct csv_parser cp;
     bool have_header, row_done;
     csv_header header;
-    char **cells;
+    buf_t text;      /* the row's fields, each NUL-terminated */
+    size_t *offs;    /* where each starts in text */
+    char **cells;    /* and pointers to them, once the row is complete */
     int ncells, capcells;
     /* batches, in file order */
     imp_batch *head, *tail, *cur;
@@ -421,12 +424,12 @@ static void on_field(void *s, size_t n, void *ud) {
     run *r = ud;
     if (r->ncells == r->capcells) {
         r->capcells = r->capcells ? 2 * r->capcells : 16;
+        r->offs = xrealloc(r->offs, (size_t)r->capcells * sizeof *r->offs);
         r->cells = xrealloc(r->cells, (size_t)r->capcells * sizeof *r->cells);
     }
-    char *c = xmalloc(n + 1);
-    if (n) memcpy(c, s, n);
-    c[n] = '\0';
-    r->cells[r->ncells++] = c;
+    r->offs[r->ncells++] = r->text.len;
+    buf_append(&r->text, s, n);
+    buf_append(&r->text, "", 1);
 }
 
 static void on_row(int term, void *ud) {
@@ -435,22 +438,26 @@ static void on_row(int term, void *ud) {
 }
 
 static void cells_clear(run *r) {
-    for (int i = 0; i < r->ncells; i++) free(r->cells[i]);
+    r->text.len = 0;
     r->ncells = 0;
 }
 
 /* The row libcsv just completed, which ends with the current line. */
 static int csv_row(run *r, int64_t end_offset, char *why, size_t whylen) {
     r->row_done = false;
-    for (int i = 0; i < r->ncells; i++)
-        if (!utf8_valid(r->cells[i], strlen(r->cells[i]), NULL)) {
-            snprintf(why, whylen, "field %d is not valid UTF-8", i + 1);
-            if (!r->have_header) return -1;
-            reject(r, r->row_line, why);
-            add_object(r, NULL, 0, end_offset);
-            cells_clear(r);
-            return 0;
-        }
+    for (int i = 0; i < r->ncells; i++) r->cells[i] = r->text.data + r->offs[i];
+    bool utf8 = utf8_valid(r->text.data, r->text.len, NULL); /* all fields at once: the common case */
+    for (int i = 0; i < r->ncells; i++) {
+        size_t len = (i + 1 < r->ncells ? r->offs[i + 1] : r->text.len) - r->offs[i] - 1;
+        bool has_nul = strlen(r->cells[i]) != len;
+        if (!has_nul && (utf8 || utf8_valid(r->cells[i], len, NULL))) continue;
+        snprintf(why, whylen, "field %d %s", i + 1, has_nul ? "holds a NUL byte" : "is not valid UTF-8");
+        if (!r->have_header) return -1;
+        reject(r, r->row_line, why);
+        add_object(r, NULL, 0, end_offset);
+        cells_clear(r);
+        return 0;
+    }
     if (!r->have_header) {
         int rc = header_read(&r->header, r->cells, r->ncells, why, whylen);
         cells_clear(r);
@@ -707,7 +714,8 @@ static int import_users(const char *dir, const char *file, const char *format, c
     if (lockfd >= 0) close(lockfd);
     csv_free(&r.cp);
     if (r.have_header) header_free(&r.header);
-    cells_clear(&r);
+    buf_free(&r.text);
+    free(r.offs);
     free(r.cells);
     free(rd.buf);
     close(fd);
