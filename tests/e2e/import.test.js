@@ -89,10 +89,11 @@ test('CSV: every refused row with its line and why; a file cut mid-row; the rest
       'g,"multi\nline",g@example.com,\n' +   // 8-9
       'h,'), Buffer.from([0xff, 0xfe]), Buffer.from(',h@example.com,\n' + // 10
       'ok2,Z,z@example.com,\n' +             // 11
-      'cut,"never closed,x@example.com,\n')])); // 12: the file ends inside the quote
+      'n,N\u0000x,n@example.com,\n' +          // 12
+      'cut,"never closed,x@example.com,\n')])); // 13: the file ends inside the quote
     const r = imp(dir, f);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /: 3 users created or updated, 7 rows refused, /);
+    assert.match(r.stdout, /: 3 users created or updated, 8 rows refused, /);
     const rejects = fs.readFileSync(`${f}.rejects`, 'utf8').trim().split('\n').map((l) => l.split('\t'))
       .sort((x, y) => Number(x[0]) - Number(y[0]));
     assert.deepEqual(rejects, [
@@ -102,7 +103,8 @@ test('CSV: every refused row with its line and why; a file cut mid-row; the rest
       ['6', "email_open_tracking_disabled must be true or false, not 'maybe'"],
       ['7', 'a quote inside an unquoted field, or text after a closing quote'],
       ['10', 'field 2 is not valid UTF-8'],
-      ['12', 'the file ends inside a quoted field (is it cut short?)'],
+      ['12', 'field 2 holds a NUL byte'],
+      ['13', 'the file ends inside a quoted field (is it cut short?)'],
     ]);
     for (const [line, why] of rejects) assert.ok(r.stderr.includes(`brasa: line ${line}: ${why}\n`), r.stderr);
     const out = await exported(dir, key, { external_ids: ['ok1', 'g', 'ok2', 'd', 'cut'], fields_to_export: ['external_id', 'first_name'] });
