@@ -700,6 +700,13 @@ static int import_users(const char *dir, const char *file, const char *format, c
     flush_batch(&r);
     imp_sink_wait(r.sink, 0);
     settle(&r);
+    for (imp_batch *b = r.head, *next; b; b = next) { /* after one that failed: to be sent again */
+        next = b->next;
+        imp_sink_release(r.sink, b);
+        json_object_put(b->errors);
+        json_object_put(b->body);
+        free(b);
+    }
     imp_sink_close(r.sink);
     bool finished = rc == 0 && !interrupted && !r.fatal[0];
     if (r.tty || finished) show(&r, true);

@@ -52,7 +52,7 @@ typedef struct {
 static void eng_done(eng_cmd *c) { /* the store's thread, once durable */
     eng_job *j = c->done_arg;
     if (c->rc == 0) api_track_refusals(&j->t, &j->r);
-    else snprintf(j->b->fatal, sizeof j->b->fatal, "the store failed (%s): see the log", br_err_message(c->rc));
+    else snprintf(j->b->fatal, sizeof j->b->fatal, "%s (the log above says why)", br_err_message(c->rc));
     pthread_mutex_lock(&j->s->mu);
     j->b->done = true;
     j->s->inflight--;

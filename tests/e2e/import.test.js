@@ -294,6 +294,36 @@ test('an import stopped by SIGINT, then by SIGKILL, goes on where it stopped; ev
   }
 });
 
+test('a store that fails mid-import (a full disk, an I/O error): stopped where it was durable, then resumed', async () => {
+  const w = work();
+  try {
+    const { dir, key } = await newDir(w);
+    const f = path.join(w, 'f.csv');
+    const N = 20000;
+    let csv = 'external_id,n\n';
+    for (let i = 0; i < N; i++) csv += `f${i},${i}\n`;
+    fs.writeFileSync(f, csv);
+    // The 10th fsync of the journal's WAL fails: the store refuses every
+    // write after it, as on a failing disk (test builds only).
+    const bad = spawnSync(h.BIN, ['import', 'users', f, '--data-dir', dir], { encoding: 'utf8', env: { ...process.env, BRASA_FAULT: 'sync:brasa.db-wal:10' } });
+    h.assertNoSanitizerReport(bad.stderr, 'brasa import');
+    assert.equal(bad.status, 1, bad.stderr);
+    const m = /brasa: import stopped at line (\d+): Internal Server Error: storage failure \(the log above says why\); run the same command again to go on from there\n$/.exec(bad.stderr);
+    assert.ok(m, bad.stderr);
+    assert.ok(Number(m[1]) < N + 2);
+    const r = imp(dir, f);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`import: resuming .*f\\.csv at line ${m[1]} \\(${Number(m[1]) - 2} rows imported before\\)`));
+    assert.match(r.stdout, new RegExp(`: ${N} users created or updated, 0 rows refused`));
+    const c = h.cli(['check'], { dir });
+    assert.match(c.stdout, new RegExp(`\\nload: ok: ${N} profiles\\n`), c.stdout + c.stderr);
+    const out = await exported(dir, key, { external_ids: ['f0', `f${N - 1}`], fields_to_export: ['external_id'] });
+    assert.equal(out.users.length, 2);
+  } finally {
+    fs.rmSync(w, { recursive: true, force: true });
+  }
+});
+
 test('progress: a bar on a terminal, a plain line otherwise', async () => {
   const w = work();
   try {
