@@ -1158,15 +1158,15 @@ static void record_email(buf_t *b, job *j, chunk *c, int k, const source *s, int
 /* The postbacks of a transactional send's recorded chunks (up to end; a
  * transactional dispatch has one recipient, or none when the request
  * named no user). */
-static void postbacks(dispatcher *d, job *j, chunk *end, bool finished, int64_t now) {
+static void postbacks(postback_list *l, job *j, chunk *end, bool finished, int64_t now) {
     postback_send ps = {j->postback_url, j->bid, j->campaign_id, json_object_get_string(json_get(j->req, "external_send_id")),
                         json_object_get_int64(json_get(j->req, "received_at")), now};
-    if (finished && !j->n) postback_aborted(d->postback, &ps, "User does not exist", now);
+    if (finished && !j->n) postback_aborted(l, &ps, "User does not exist", now);
     for (chunk *c = j->head; c != end; c = c->next) {
         ps.executed_at = c->at;
-        for (int k = 0; k < c->nmsgs; k++) postback_outcome(d->postback, &ps, &c->msgs[k], now);
-        if (!c->nmsgs && c->aborted) postback_aborted(d->postback, &ps, c->why ? c->why : "Liquid abort", now);
-        else if (!c->nmsgs && c->skipped) postback_aborted(d->postback, &ps, "User not emailable", now);
+        for (int k = 0; k < c->nmsgs; k++) postback_outcome(l, &ps, &c->msgs[k], now);
+        if (!c->nmsgs && c->aborted) postback_aborted(l, &ps, c->why ? c->why : "Liquid abort", now);
+        else if (!c->nmsgs && c->skipped) postback_aborted(l, &ps, "User not emailable", now);
     }
 }
 
@@ -1266,7 +1266,13 @@ static bool record(dispatcher *d, job *j, bool *progressed) {
     p.stats = st.v;
     p.nstats = st.n;
     p.bounced = bounced;
+    /* Queued with the outcome they report: none is lost to a restart. */
+    postback_list pl = {0};
+    if (j->postback_url) postbacks(&pl, j, end, finished, now);
+    p.postbacks = pl.v;
+    p.npostbacks = pl.n;
     int rc = eng_exec_store(d->e, store_progress_op, &p);
+    postback_list_free(&pl);
     buf_free(&ev);
     buf_free(&body);
     free(st.v);
@@ -1278,7 +1284,7 @@ static bool record(dispatcher *d, job *j, bool *progressed) {
         return false;
     }
     *progressed = true;
-    if (j->postback_url) postbacks(d, j, end, finished, now);
+    if (p.npostbacks && d->postback) postback_wake(d->postback);
     while (j->head != end) {
         chunk *c = j->head;
         j->head = c->next;
@@ -1472,7 +1478,7 @@ dispatcher *dsp_start(engine_t *e, const gcg_t *gcg, const smtp_opts *smtp) {
     for (int i = 0; i < d->nthreads; i++)
         if (pthread_create(&d->threads[i], NULL, render_thread, d)) abort();
     d->ch[CH_WEBHOOK] = webhook_new(NULL, on_done, d);
-    d->postback = postback_new();
+    if (!(d->postback = postback_new(e))) abort(); /* a reader on the store, as above */
     if (smtp && smtp->url) {
         d->smtp = *smtp;
         d->smtp.url = xstrdup(smtp->url);

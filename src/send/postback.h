@@ -19,22 +19,31 @@
  * address, or one that is hard-bounced, and a Liquid abort make it
  * aborted.
  *
- * The posts of one message go in that order, each once the one before
+ * The posts of one dispatch go in that order, each once the one before
  * was answered, over a webhook channel of their own (webhook.h: retries
- * with backoff on 5xx, 429 and transport errors). They start once the
- * dispatcher recorded the outcome; they are not themselves durable: a
- * restart loses the ones not yet answered (at most once). */
+ * with backoff on 5xx, 429 and transport errors). They are durable: the
+ * dispatcher queues them (postback_list) in the very transaction that
+ * records the outcome (store/postbacks.h), and a thread of this module
+ * posts what the queue holds, deleting each once answered. A post whose
+ * retries all failed is tried again a minute later, then less and less
+ * often (at most hourly), for a day; a restart resends the ones not yet
+ * answered (at least once: dispatch_id and status tell a repeat). */
 #ifndef BR_SEND_POSTBACK_H
 #define BR_SEND_POSTBACK_H
 #include "channel.h"
+#include "../engine/engine.h"
+#include "../store/postbacks.h"
 #include <stdint.h>
 
 typedef struct postback postback;
 
-/* Starts the postbacks' channel (NULL never). */
-postback *postback_new(void);
-/* Stops it (posts not answered yet are dropped) and frees p. */
+/* Starts the poster on e's store: it sends what the queue holds, what an
+ * earlier run left first. NULL when the store cannot be read (logged). */
+postback *postback_new(engine_t *e);
+/* Stops it (posts not answered stay queued for the next start), frees p. */
 void postback_free(postback *p);
+/* Posts were queued: look at once, not at the next second. */
+void postback_wake(postback *p);
 
 /* A transactional send, as its postbacks name it. */
 typedef struct {
@@ -45,10 +54,17 @@ typedef struct {
     int64_t executed_at;          /* ms: its message was rendered */
 } postback_send;
 
+/* Posts to queue, for the dispatcher's progress op (store/messaging.h). */
+typedef struct {
+    store_postback *v;
+    int n, cap;
+} postback_list;
+
 /* The posts of a message's outcome (m: outcome and error set by the
  * email channel), at now (ms). */
-void postback_outcome(postback *p, const postback_send *s, const send_msg *m, int64_t now);
+void postback_outcome(postback_list *l, const postback_send *s, const send_msg *m, int64_t now);
 /* The post of a send that made no message, with Braze's reason. */
-void postback_aborted(postback *p, const postback_send *s, const char *reason, int64_t now);
+void postback_aborted(postback_list *l, const postback_send *s, const char *reason, int64_t now);
+void postback_list_free(postback_list *l);
 
 #endif

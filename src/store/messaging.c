@@ -1,6 +1,7 @@
 /* messaging.c -- rows of the messaging tables (see messaging.h). */
 #include "messaging.h"
 #include "email.h"
+#include "postbacks.h"
 #include "store.h"
 #include "../lib/buf.h"
 #include "../lib/err.h"
@@ -519,6 +520,7 @@ int store_progress_op(sqlite3 *db, void *arg) {
         sqlite3_bind_text(st, 2, p->events, -1, SQLITE_STATIC);
         rc = store_done(db, st);
     }
+    if (rc == 0) rc = store_postbacks_put(db, p->postbacks, p->npostbacks, p->now_ms);
     return rc;
 }
 

@@ -149,6 +149,8 @@ typedef struct {
     const char **bounced;       /* addresses hard-bounced, with the relay's answers: pairs */
     int nbounced;
     const char *events; /* Currents events: a JSON array text, or NULL */
+    const struct store_postback *postbacks; /* transactional sends' posts (postbacks.h), queued here */
+    int npostbacks;
 } store_progress;
 
 /* A store op (store.h): applies p in the batch's transaction. Unique
