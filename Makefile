@@ -98,8 +98,10 @@ deb-test: build/brasa
 # stand alone: json_libs (it compares other JSON libraries), recv and
 # recv_client (a webhook receiver and its load generator) and smtp_sink (an
 # SMTP server that takes everything, and its load generator): sockets only,
-# so they build in a second and can run anywhere. Each bench/*.sh runs one.
-BENCH_ALONE := bench/json_libs.c bench/recv.c bench/recv_client.c bench/smtp_sink.c
+# so they build in a second and can run anywhere; naive_sender (the libcurl
+# loop the fan-out is compared with) links libcurl alone. Each bench/*.sh
+# runs one.
+BENCH_ALONE := bench/json_libs.c bench/recv.c bench/recv_client.c bench/smtp_sink.c bench/naive_sender.c
 BENCH_C    := $(filter-out $(BENCH_ALONE),$(wildcard bench/*.c))
 BENCH_BINS := $(patsubst bench/%.c,build/bench/%,$(BENCH_C)) $(patsubst bench/%.c,build/bench/%,$(BENCH_ALONE))
 
@@ -114,6 +116,10 @@ build/bench/json_libs: bench/json_libs.c
 build/bench/recv build/bench/recv_client build/bench/smtp_sink: build/bench/%: bench/%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g $(WARN) -o $@ $< -lpthread
+
+build/bench/naive_sender: bench/naive_sender.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g $(WARN) $(shell pkg-config --cflags libcurl) -o $@ $< $(shell pkg-config --libs libcurl) -lpthread
 
 # The engines from npm that benchmarks compare brasa with (bench/package.json,
 # pinned by bench/package-lock.json; LiquidJS for bench/liquid.sh), installed
