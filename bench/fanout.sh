@@ -25,12 +25,21 @@
 #    so the profiles it grows do not count in the broadcast's RSS.)
 # 5. A second broadcast with the /users/track load of 4 running meanwhile:
 #    its throughput as a ratio to 3, and the messages/s during that window.
+# 6. What a team would write instead (bench/naive_sender.c), with the server
+#    stopped, into a fresh receiver: the same $BENCH_USERS messages, the same
+#    bodies made by snprintf (no Liquid, no store, no durability, no
+#    retries), POSTed by 64 threads each looping on one libcurl easy handle
+#    (64 keep-alive connections, one request in flight each: the 64
+#    connections to one host of brasa's webhook channel). Its messages/s the
+#    same way as 3's (the receiver's count over the time from its start to
+#    the last delivery), every message once, the first 100 bodies checked as
+#    in 3; printed beside 3's with the ratio.
 #
 # Targets: >= 20,000 messages/s; RSS delta < 100 MB. Everything shares the
 # machine's cores (server, receiver, load generators); the figures include
 # that. Skipped, with a message, against a build without /admin/campaigns.
 # Binaries: $BRASA_BIN (build/brasa), $LOADGEN (build/bench/loadgen),
-# build/bench/{recv,recv_client,fanout}.
+# build/bench/{recv,recv_client,fanout,naive_sender}.
 set -eu
 . bench/lib.sh
 secs=${BENCH_SECONDS:-10}
@@ -41,7 +50,9 @@ lg=${LOADGEN:-build/bench/loadgen}
 rv=build/bench/recv
 rc=build/bench/recv_client
 fo=build/bench/fanout
-for f in "$bin" "$lg" "$rv" "$rc" "$fo"; do [ -x "$f" ] || { echo "fanout: $f is not built (make $f)" >&2; exit 1; }; done
+ns=build/bench/naive_sender
+naive_conns=64 # brasa's webhook channel: at most 64 connections to one host (src/send/webhook.c)
+for f in "$bin" "$lg" "$rv" "$rc" "$fo" "$ns"; do [ -x "$f" ] || { echo "fanout: $f is not built (make $f)" >&2; exit 1; }; done
 [ "$track_users" -le "$users" ] || track_users=$users
 
 bench_init fanout
@@ -127,6 +138,17 @@ check_delivery() {
     fi
 }
 
+# check_bodies DUMP DISPATCH: the first deliveries (bench/recv --dump): POST
+# /hook, the content type asked for, the template's body fully rendered.
+check_bodies() {
+    [ -s "$1" ] || fail "the receiver dumped no request"
+    head -1 "$1" | grep -q '"method":"POST","path":"/hook"' || fail "unexpected request: $(head -1 "$1")"
+    grep -q '"content-type":"application/json"' "$1" || fail "no Content-Type: application/json: $(head -1 "$1")"
+    ! grep -q '{{\|{%' "$1" || fail "a body left Liquid unrendered: $(grep -m1 '{{\|{%' "$1")"
+    awk -v d="$2" '!/"body":"[{]\\"user\\":\\"user-[0-9]+\\",\\"name\\":\\"[^\\"]+\\",\\"email\\":\\"user-[0-9]+@example.com\\",\\"tier\\":\\"(bronze|silver|gold|platinum)\\",\\"dispatch\\":\\"/ || index($0, d) == 0 { bad++ }
+        END { exit bad > 0 }' "$1" || fail "a body is not the rendered template: $(head -1 "$1")"
+}
+
 # ---- 0. does this build send? -----------------------------------------------
 printf '%s\n' '{"name":"fanout","kind":"api","variations":[{"name":"v1","channel":"webhook"}]}' >"$tmp/campaign.json"
 bench_serve "$tmp/probe" --log-level warn
@@ -191,12 +213,7 @@ wait_done
 cs1=$(cpu_ticks "$pid") cr1=$(cpu_ticks "$rpid") w1=$(now_ms)
 sampler_stop
 check_delivery send1
-# The first deliveries: POST /hook, the content type asked for, a rendered body.
-head -1 "$tmp/dump" | grep -q '"method":"POST","path":"/hook"' || fail "unexpected request: $(head -1 "$tmp/dump")"
-grep -q '"content-type":"application/json"' "$tmp/dump" || fail "no Content-Type: application/json: $(head -1 "$tmp/dump")"
-! grep -q '{{\|{%' "$tmp/dump" || fail "a body left Liquid unrendered: $(grep -m1 '{{\|{%' "$tmp/dump")"
-awk -v d="$did" '!/"body":"[{]\\"user\\":\\"user-[0-9]+\\",\\"name\\":\\"[^\\"]+\\",\\"email\\":\\"user-[0-9]+@example.com\\",\\"tier\\":\\"(bronze|silver|gold|platinum)\\",\\"dispatch\\":\\"/ || index($0, d) == 0 { bad++ }
-    END { exit bad > 0 }' "$tmp/dump" || fail "a body is not the rendered template: $(head -1 "$tmp/dump")"
+check_bodies "$tmp/dump" "$did"
 d1_requests=$requests d1_uniq=$uniq d1_dups=$dups d1_noid=$noid d1_sent=$sent d1_skipped=$skipped
 elapsed=$((last_at - t_send))
 rate=$(awk -v n="$requests" -v ms="$elapsed" 'BEGIN { printf "%.0f", (ms > 0 ? n * 1000 / ms : 0) }')
@@ -240,6 +257,25 @@ kill -0 "$pid" 2>/dev/null || fail "the server died"
 rss_end=$(rss_kb "$pid")
 bench_stop
 
+# ---- 6. the naive sender ----------------------------------------------------
+recv_start naive --dump "$tmp/naive_dump" --dump-max 100
+naive_did=$(printf '%024x' "$(now_ms)") # 24 hex digits, as a dispatch id
+t_naive=$(now_ms)
+cn0=$(cpu_ticks "$rpid") w0=$(now_ms)
+"$ns" -c "$naive_conns" -n "$users" -d "$naive_did" "http://127.0.0.1:$rport/hook" >"$tmp/naive" 2>&1 ||
+    { cat "$tmp/naive" >&2; fail "the naive sender failed"; }
+cn1=$(cpu_ticks "$rpid") w1=$(now_ms)
+recv_count naive
+f=$tmp/naive.count
+n_requests=$(jget requests "$f") n_uniq=$(jget unique_ids "$f") n_last=$(jget last_at "$f")
+[ "$n_requests" = "$users" ] && [ "$n_uniq" = "$users" ] && [ "$(jget without_id "$f")" = 0 ] ||
+    fail "naive sender: the receiver got $n_requests requests, $n_uniq distinct ids, for $users users: $(cat "$f")"
+check_bodies "$tmp/naive_dump" "$naive_did"
+recv_stop
+naive_rate=$(awk -v n="$n_requests" -v ms="$((n_last - t_naive))" 'BEGIN { printf "%.0f", (ms > 0 ? n * 1000 / ms : 0) }')
+naive_cpu=$(pct "$cn0" "$cn1" $((w1 - w0)))
+naive_own=$(sed -n 's/.* cpu=\([0-9]*\).*/\1/p' "$tmp/naive")
+
 # ---- report -----------------------------------------------------------------
 mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
 echo "Fan-out: webhook broadcast of one API campaign to a segment of every user ($users users), a JSON body with 5 Liquid variables"
@@ -260,3 +296,9 @@ awk -v a="$alone" -v d="$during" -v m="$during_msgs" -v o="$overlap" -v s="$secs
     printf "  /users/track (bench/loadgen, 64 connections, closed loop, %d s; 150 objects a request over %d users): alone %.0f req/s, during a second broadcast %.0f req/s: ratio %.2f\n", s, u, a, d, (a > 0 ? d / a : 0)
     printf "  the broadcast meanwhile: %d messages/s%s\n", m, (o + 0 < s - 0.5 ? sprintf(" (it ended %.1f s into the %d s ingest run: the ratio is diluted)", o, s) : "") }'
 echo "  server RSS at the end: $(mib "$rss_end") MiB"
+awk -v n="$n_requests" -v ms="$((n_last - t_naive))" -v c="$naive_cpu" -v o="$naive_own" 'BEGIN {
+    printf "  naive sender (bench/naive_sender: snprintf bodies, no Liquid, no store, no durability, no retries): %d messages in %.1f s, every one once; CPU, %% of one core: sender %d%%, receiver %d%%\n", n, ms / 1000, o, c }'
+awk -v b="$rate" -v bc="$cpu_srv" -v m="$naive_rate" -v mc="$naive_own" 'BEGIN {
+    printf "  messages per second of CPU: brasa %.0f (server), naive %.0f (sender): ratio %.2f\n", (bc > 0 ? b * 100 / bc : 0), (mc > 0 ? m * 100 / mc : 0), (bc > 0 && mc > 0 && m > 0 ? (b / bc) / (m / mc) : 0) }'
+awk -v b="$rate" -v m="$naive_rate" -v c="$naive_conns" 'BEGIN {
+    printf "fanout: brasa %d msg/s, naive libcurl sender (%d connections, keep-alive) %d msg/s: ratio %.2f\n", b, c, m, (m > 0 ? b / m : 0) }'
