@@ -5,6 +5,8 @@
  *   GET    /admin/smtp_relays         brasa.keys  every stored relay, no password; in_use: sent through now
  *   POST   /admin/smtp_relays         brasa.keys  {"name", "url", "user", "password", "max_connections",
  *                                                  "rate_per_second", "timeout_ms", "enabled"} -> 201 {"name"}
+ *   POST   /admin/smtp_relays/{name}  brasa.keys  any of those fields but name (user and password
+ *                                                  together; both null: no AUTH) -> 200, changed in place
  *   DELETE /admin/smtp_relays/{name}  brasa.keys  retired: delivers what it holds, then closes
  *
  * Writes are store ops in the engine's batches, after which the answer
@@ -24,6 +26,7 @@
 typedef struct {
     eng_cmd cmd;
     store_relay r;
+    store_relay_patch patch;
     char name[STORE_RELAY_NAME_MAX + 1];
     store_relay *rows;
     int n;
@@ -145,6 +148,62 @@ static int post_relay(http_req *r) {
     return api_store(r, &s->cmd, store_relay_insert_op, &s->r, created);
 }
 
+/* ---- POST {name}: a change in place --------------------------------------- */
+
+static int updated(http_req *r, int rc) {
+    relay_state *s = http_state_get(r);
+    if (rc == BR_ENOTFOUND) {
+        char d[160];
+        snprintf(d, sizeof d, "no SMTP relay named '%s'", s->name);
+        return http_error(r, rc, d);
+    }
+    if (rc == BR_EINVAL) return http_error(r, rc, s->patch.why);
+    if (rc < 0) return rc;
+    dsp_sync_relays(http_context(r)->dispatcher);
+    return http_reply(r, 200, success());
+}
+
+static int update_relay(http_req *r) {
+    static const char *const known[] = {"name", "url", "user", "password", "max_connections", "rate_per_second",
+                                        "timeout_ms", "enabled", NULL};
+    if (api_body_fields(r, known) < 0) return 0;
+    json_object *b = http_body(r), *en, *u, *pw;
+    bool has_u = json_object_object_get_ex(b, "user", &u), has_pw = json_object_object_get_ex(b, "password", &pw);
+    if (json_get(b, "name"))
+        return http_error(r, BR_EINVAL, "'name' cannot change: add the relay under the new name and remove this one");
+    if (!json_object_object_length(b))
+        return http_error(r, BR_EINVAL, "nothing to change: give any of 'url', 'user' and 'password', "
+                                        "'max_connections', 'rate_per_second', 'timeout_ms', 'enabled'");
+    const char *name = http_param(r, "name");
+    store_relay probe = {.name = name ? name : "", .url = "smtp://x", .max_connections = 1};
+    char why[200];
+    if (store_relay_check(&probe, why, sizeof why) < 0) return http_error(r, BR_EINVAL, why);
+    relay_state *s = state(r);
+    store_relay_patch *p = &s->patch;
+    *p = (store_relay_patch){.max_connections = -1, .rate_per_second = -1, .enabled = -1, .timeout_ms = -1};
+    long conns, rate, timeout;
+    if ((json_get(b, "url") && !opt_str(r, b, "url", &p->url)) ||
+        !opt_int(r, b, "max_connections", -1, &conns) || !opt_int(r, b, "rate_per_second", -1, &rate) ||
+        !opt_int(r, b, "timeout_ms", -1, &timeout))
+        return 0;
+    if (has_u && has_pw && !u && !pw) { /* both null: no AUTH any more */
+        p->auth = -1;
+    } else if (has_u || has_pw) { /* both strings; absent, both kept */
+        if (!opt_str(r, b, "user", &p->username) || !opt_str(r, b, "password", &p->password)) return 0;
+        if (!p->username || !p->password) return http_error(r, BR_EINVAL, "'user' and 'password' go together (AUTH needs both)");
+        p->auth = 1;
+    }
+    if ((en = json_get(b, "enabled")) && !json_object_is_type(en, json_type_boolean))
+        return http_error(r, BR_EINVAL, "'enabled' must be true or false");
+    p->max_connections = (int)conns;
+    p->rate_per_second = (int)rate;
+    p->timeout_ms = timeout;
+    p->enabled = en ? json_object_get_boolean(en) : -1;
+    snprintf(s->name, sizeof s->name, "%s", name);
+    p->name = s->name;
+    return api_store(r, &s->cmd, store_relay_update_op, p, updated);
+}
+
 /* ---- DELETE -------------------------------------------------------------- */
 
 static int deleted(http_req *r, int rc) {
@@ -172,6 +231,7 @@ static int delete_relay(http_req *r) {
 const http_route api_smtp_relays_routes[] = {
     {"GET", "/admin/smtp_relays", PERM_BRASA_KEYS, RL_DEFAULT, get_list, 0},
     {"POST", "/admin/smtp_relays", PERM_BRASA_KEYS, RL_DEFAULT, post_relay, 0},
+    {"POST", "/admin/smtp_relays/{name}", PERM_BRASA_KEYS, RL_DEFAULT, update_relay, 0},
     {"DELETE", "/admin/smtp_relays/{name}", PERM_BRASA_KEYS, RL_DEFAULT, delete_relay, 0},
     {NULL, NULL, 0, 0, NULL, 0},
 };

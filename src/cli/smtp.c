@@ -1,9 +1,9 @@
-/* smtp.c -- `brasa smtp add|list|remove|test`: the SMTP relays email goes
+/* smtp.c -- `brasa smtp add|update|list|remove|test`: the SMTP relays email goes
  * out through (store/relays.h), the CLI twin of /admin/smtp_relays, and one
  * message through a relay so an operator sees its own answer before a
  * campaign does.
  *
- * add/list/remove work on the data directory directly, also while `brasa
+ * add/update/list/remove work on the data directory directly, also while `brasa
  * serve` runs on it (SQLite serialises the writers); the server reads the
  * relays again at every send and every second, so a
  * change applies without a restart. The password is best given on stdin
@@ -24,6 +24,8 @@
 static const char usage[] =
     "usage: brasa smtp add NAME --url URL [--user U (--password-stdin | BRASA_SMTP_PASSWORD)]\n"
     "                      [--max-connections N] [--rate N] [--timeout-ms N] [--disabled] [--json]\n"
+    "       brasa smtp update NAME [--url URL] [--user U (--password-stdin | BRASA_SMTP_PASSWORD) | --no-auth]\n"
+    "                      [--max-connections N] [--rate N] [--timeout-ms N] [--enabled | --disabled]\n"
     "       brasa smtp list [--json]\n"
     "       brasa smtp remove NAME\n"
     "       brasa smtp test --from ADDRESS --to ADDRESS [--smtp-url URL | --relay NAME]\n"
@@ -35,7 +37,8 @@ static const char usage[] =
     "128 sessions); --rate caps its messages per second (0: none); --timeout-ms\n"
     "bounds each message (0: the server's default). A running server picks\n"
     "changes up within a second. NAME is 1 to 64 letters, digits, '_', '-' or\n"
-    "'.'. Passwords are never shown again.\n"
+    "'.'. Passwords are never shown again. update changes the options it is\n"
+    "given and keeps the others (--no-auth: no AUTH any more).\n"
     "\n"
     "test sends one short message through the relay of --smtp-url (the same\n"
     "--smtp-url, --smtp-user and --smtp-password as `brasa serve`, or their\n"
@@ -54,6 +57,29 @@ static bool number(const cli_opt *opts, const char *name, long long max, long df
     return true;
 }
 
+/* The password of --user into *pass: from stdin (--password-stdin) or
+ * BRASA_SMTP_PASSWORD, and only with a user (the variable may be there
+ * for --smtp-url's relay). 0, or -1 after saying why. */
+static int password_of(const cli_opt *opts, const char *user, char *line, size_t size, const char **pass) {
+    *pass = NULL;
+    if (!user) {
+        if (!opts_get(opts, "password-stdin")) return 0;
+        fprintf(stderr, "brasa: --password-stdin needs --user\n");
+        return -1;
+    }
+    if (opts_get(opts, "password-stdin")) {
+        if (opts_read_line(line, size) < 0) {
+            fprintf(stderr, "brasa: the password must be at most %d bytes\n", STORE_RELAY_PASS_MAX);
+            return -1;
+        }
+        *pass = line;
+    } else if (!(*pass = opts_get(opts, "smtp-password"))) {
+        fprintf(stderr, "brasa: --user needs the password on stdin (--password-stdin) or in BRASA_SMTP_PASSWORD\n");
+        return -1;
+    }
+    return 0;
+}
+
 static int add(store_t *store, const char *name, const cli_opt *opts) {
     const char *url = opts_get(opts, "url"), *user = opts_get(opts, "user"), *pass = NULL;
     if (!name || !url) {
@@ -67,23 +93,7 @@ static int add(store_t *store, const char *name, const cli_opt *opts) {
         return 2;
     char line[STORE_RELAY_PASS_MAX + 2];
     line[0] = 0;
-    /* The password only with a user: BRASA_SMTP_PASSWORD may be there for
-     * --smtp-url's relay. */
-    if (user) {
-        if (opts_get(opts, "password-stdin")) {
-            if (opts_read_line(line, sizeof line) < 0) {
-                fprintf(stderr, "brasa: the password must be at most %d bytes\n", STORE_RELAY_PASS_MAX);
-                return 2;
-            }
-            pass = line;
-        } else if (!(pass = opts_get(opts, "smtp-password"))) {
-            fprintf(stderr, "brasa: --user needs the password on stdin (--password-stdin) or in BRASA_SMTP_PASSWORD\n");
-            return 2;
-        }
-    } else if (opts_get(opts, "password-stdin")) {
-        fprintf(stderr, "brasa: --password-stdin needs --user\n");
-        return 2;
-    }
+    if (password_of(opts, user, line, sizeof line, &pass) < 0) return 2;
     store_relay r = {.name = name, .url = url, .username = user, .password = pass, .max_connections = (int)conns,
                      .rate_per_second = (int)rate, .timeout_ms = timeout, .enabled = !opts_get(opts, "disabled")};
     char why[200];
@@ -104,6 +114,44 @@ static int add(store_t *store, const char *name, const cli_opt *opts) {
         printf("added SMTP relay %s\n", name);
     }
     return 0;
+}
+
+static int update(store_t *store, const char *name, const cli_opt *opts) {
+    if (!name) {
+        fprintf(stderr, "brasa: smtp update needs a NAME\n");
+        return 2;
+    }
+    store_relay_patch p = {.name = name, .url = opts_get(opts, "url"), .username = opts_get(opts, "user"),
+                           .enabled = opts_get(opts, "enabled") ? 1 : opts_get(opts, "disabled") ? 0 : -1};
+    long conns, rate, timeout;
+    if (!number(opts, "max-connections", STORE_RELAY_CONN_MAX, -1, &conns) ||
+        !number(opts, "rate", STORE_RELAY_RATE_MAX, -1, &rate) ||
+        !number(opts, "timeout-ms", STORE_RELAY_TIMEOUT_MAX, -1, &timeout))
+        return 2;
+    p.max_connections = (int)conns;
+    p.rate_per_second = (int)rate;
+    p.timeout_ms = timeout;
+    if (opts_get(opts, "enabled") && opts_get(opts, "disabled")) {
+        fprintf(stderr, "brasa: smtp update takes --enabled or --disabled, not both\n");
+        return 2;
+    }
+    if (opts_get(opts, "no-auth") && p.username) {
+        fprintf(stderr, "brasa: smtp update takes --user or --no-auth, not both\n");
+        return 2;
+    }
+    char line[STORE_RELAY_PASS_MAX + 2];
+    if (password_of(opts, p.username, line, sizeof line, &p.password) < 0) return 2;
+    p.auth = p.username ? 1 : opts_get(opts, "no-auth") ? -1 : 0;
+    if (!p.url && !p.auth && p.max_connections < 0 && p.rate_per_second < 0 && p.timeout_ms < 0 && p.enabled < 0) {
+        fprintf(stderr, "brasa: smtp update needs something to change (see --help)\n");
+        return 2;
+    }
+    int rc = store_exec(store, store_relay_update_op, &p);
+    memset(line, 0, sizeof line);
+    if (rc == BR_ENOTFOUND) fprintf(stderr, "brasa: no SMTP relay named '%s'\n", name);
+    else if (rc == BR_EINVAL) fprintf(stderr, "brasa: %s\n", p.why);
+    else if (rc == 0) printf("updated SMTP relay %s\n", name);
+    return rc == 0 ? 0 : rc == BR_EINVAL ? 2 : 1;
 }
 
 static int list(store_t *store, const cli_opt *opts) {
@@ -206,7 +254,9 @@ int cli_smtp(int argc, char **argv) {
         {"max-connections", NULL, NULL, "add: SMTP sessions at most (1-128, default 16)", false, false, NULL},
         {"rate", NULL, NULL, "add: messages per second at most (0: no limit)", false, false, NULL},
         {"timeout-ms", NULL, NULL, "add: per message (0: the server's default)", false, false, NULL},
-        {"disabled", NULL, NULL, "add: stored, not sent through", true, false, NULL},
+        {"disabled", NULL, NULL, "add, update: stored, not sent through", true, false, NULL},
+        {"enabled", NULL, NULL, "update: sent through again", true, false, NULL},
+        {"no-auth", NULL, NULL, "update: no AUTH any more (user and password removed)", true, false, NULL},
         {"json", NULL, NULL, "machine-readable output", true, false, NULL},
         {"smtp-url", "BRASA_SMTP_URL", NULL, "test: the relay: smtp://host:port or smtps://host:port", false, false, NULL},
         {"smtp-user", "BRASA_SMTP_USER", NULL, "test: the relay's AUTH user", false, false, NULL},
@@ -222,7 +272,7 @@ int cli_smtp(int argc, char **argv) {
     if (rc >= 0) return rc;
     const char *verb = pos[0], *name = npos > 1 ? pos[1] : NULL;
     if (!strcmp(verb, "test") && npos == 1) rc = test(opts);
-    else if ((!strcmp(verb, "add") || !strcmp(verb, "remove") || !strcmp(verb, "list")) &&
+    else if ((!strcmp(verb, "add") || !strcmp(verb, "update") || !strcmp(verb, "remove") || !strcmp(verb, "list")) &&
              (npos == 1 || strcmp(verb, "list"))) {
         store_t *store;
         if (store_open(opts_get(opts, "data-dir"), &store) < 0) {
@@ -230,6 +280,7 @@ int cli_smtp(int argc, char **argv) {
             return 1;
         }
         if (!strcmp(verb, "add")) rc = add(store, name, opts);
+        else if (!strcmp(verb, "update")) rc = update(store, name, opts);
         else if (!strcmp(verb, "list")) rc = list(store, opts);
         else rc = remove_one(store, name);
         store_close(store);

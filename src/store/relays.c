@@ -103,6 +103,39 @@ int store_relay_insert(sqlite3 *db, const store_relay *r) {
 
 int store_relay_insert_op(sqlite3 *db, void *arg) { return store_relay_insert(db, arg); }
 
+int store_relay_update_op(sqlite3 *db, void *arg) {
+    store_relay_patch *p = arg;
+    store_relay *old;
+    int rc = store_relay_get(db, p->name, &old);
+    if (rc < 0) return rc;
+    store_relay r = *old;
+    if (p->url) r.url = p->url;
+    if (p->auth) r.username = p->auth > 0 ? p->username : NULL, r.password = p->auth > 0 ? p->password : NULL;
+    if (p->max_connections >= 0) r.max_connections = p->max_connections;
+    if (p->rate_per_second >= 0) r.rate_per_second = p->rate_per_second;
+    if (p->timeout_ms >= 0) r.timeout_ms = p->timeout_ms;
+    if (p->enabled >= 0) r.enabled = p->enabled;
+    rc = store_relay_check(&r, p->why, sizeof p->why);
+    sqlite3_stmt *st = rc < 0 ? NULL
+                              : store_prep(db, "UPDATE smtp_relays SET url = ?, username = ?, password = ?, "
+                                               "max_connections = ?, rate_per_second = ?, timeout_ms = ?, enabled = ? "
+                                               "WHERE name = ?");
+    if (rc == 0 && !st) rc = BR_ESTORE;
+    if (st) {
+        sqlite3_bind_text(st, 1, r.url, -1, SQLITE_STATIC);
+        if (r.username) sqlite3_bind_text(st, 2, r.username, -1, SQLITE_STATIC);
+        if (r.password) sqlite3_bind_text(st, 3, r.password, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 4, r.max_connections);
+        sqlite3_bind_int(st, 5, r.rate_per_second);
+        sqlite3_bind_int64(st, 6, r.timeout_ms);
+        sqlite3_bind_int(st, 7, r.enabled);
+        sqlite3_bind_text(st, 8, p->name, -1, SQLITE_STATIC);
+        rc = store_done(db, st);
+    }
+    store_relay_rows_free(old, 1);
+    return rc;
+}
+
 int store_relay_delete(sqlite3 *db, const char *name) {
     sqlite3_stmt *st = store_prep(db, "DELETE FROM smtp_relays WHERE name = ?");
     if (!st) return BR_ESTORE;

@@ -2,7 +2,7 @@
  * sql/018_smtp_relays.sql).
  *
  * Writes are store ops (the admin routes, api/smtp_relays.c) or store_exec
- * (`brasa smtp add|remove`, also while the server runs). The dispatcher
+ * (`brasa smtp add|update|remove`, also while the server runs). The dispatcher
  * reads the enabled ones with their passwords (send/relays.h sends through
  * them) at every send and every second, so a change applies
  * without a restart. The list for people (admin API, CLI) never carries a
@@ -54,6 +54,21 @@ int store_relay_insert_op(sqlite3 *db, void *arg);
 /* Deletes by name (arg of the op: const char *): 0, BR_ENOTFOUND, BR_ESTORE. */
 int store_relay_delete(sqlite3 *db, const char *name);
 int store_relay_delete_op(sqlite3 *db, void *arg);
+/* An update in place of the relay named `name` (a store op's argument):
+ * what is set changes, the rest is kept. auth: 0 keeps user and password,
+ * 1 sets them (username and password), -1 removes them. Numbers and
+ * enabled: -1 keeps. The result is checked as a new relay is; refused,
+ * why says why. */
+typedef struct {
+    const char *name, *url;
+    int auth;
+    const char *username, *password;
+    int max_connections, rate_per_second, enabled;
+    long timeout_ms;
+    char why[200]; /* out */
+} store_relay_patch;
+/* 0, BR_ENOTFOUND, BR_EINVAL (why), BR_ESTORE. */
+int store_relay_update_op(sqlite3 *db, void *arg);
 /* The relays by name into a malloc'd array (free with
  * store_relay_rows_free): for_sending (the dispatcher), the enabled ones
  * with their passwords; else all of them, no password. 0 or BR_ESTORE. */

@@ -315,3 +315,101 @@ test('brasa smtp add|list|remove|test --relay: every refusal, exit code and mess
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a relay changed in place over the API and with `brasa smtp update`; every refusal', async () => {
+  const ra = await smtpReceiver(), rb = await smtpReceiver();
+  const dir = h.makeDataDir();
+  const srv = await h.startServer({ dir });
+  try {
+    await h.usersApi(srv).trackOk({ attributes: USERS.map((id) => ({ external_id: id, email: `${id}@example.com`, first_name: id })) });
+    assert.equal((await call(srv, 'POST', '/admin/smtp_relays', { name: 'a', url: ra.url })).status, 201);
+    const created = (await relays(srv))[0].created_at;
+    let a0 = ra.got.length;
+    let d = await send(srv);
+    assert.deepEqual([d.sent, d.errors], [20, 0]);
+    await ra.wait(a0 + 20);
+
+    // Over the API: another server, sessions and rate; the rest kept.
+    let res = await call(srv, 'POST', '/admin/smtp_relays/a', { url: rb.url, max_connections: 3, rate_per_second: 500, user: 'u', password: 'pw-secret' });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json, { message: 'success' });
+    let list = await relays(srv);
+    assert.deepEqual(list.map((x) => [x.name, x.url, x.user, x.max_connections, x.rate_per_second, x.timeout_ms, x.enabled, x.created_at]),
+      [['a', rb.url, 'u', 3, 500, 0, true, created]]);
+    assert.ok(!JSON.stringify(list).includes('pw-secret'));
+    res = await call(srv, 'POST', '/admin/smtp_relays/a', { user: null, password: null });
+    assert.equal(res.status, 200, res.text);
+    assert.equal((await relays(srv))[0].user, null);
+    const b0 = rb.got.length;
+    a0 = ra.got.length;
+    d = await send(srv);
+    assert.deepEqual([d.sent, d.errors], [20, 0]);
+    await rb.wait(b0 + 20);
+    assert.equal(ra.got.length, a0);
+
+    // With the CLI while the server runs: disabled (email is refused), then back to the first server.
+    let r = smtpCli(dir, ['update', 'a', '--disabled']);
+    assert.deepEqual([r.status, r.stdout], [0, 'updated SMTP relay a\n'], r.stderr);
+    await h.poll(async () => (await call(srv, 'POST', '/messages/send', { external_user_ids: ['u0'], messages: { email } })).status === 400,
+      { deadlineMs: 10000, intervalMs: 100 });
+    r = smtpCli(dir, ['update', 'a', '--enabled', '--url', ra.url, '--timeout-ms', '20000']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual((await relays(srv)).map((x) => [x.url, x.timeout_ms, x.enabled, x.max_connections]), [[ra.url, 20000, true, 3]]);
+    r = smtpCli(dir, ['update', 'a', '--user', 'cli', '--password-stdin'], { input: 'pw2\n' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal((await relays(srv))[0].user, 'cli');
+    r = smtpCli(dir, ['update', 'a', '--no-auth']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal((await relays(srv))[0].user, null);
+    await h.poll(async () => (await relays(srv))[0].in_use, { deadlineMs: 10000, intervalMs: 100 });
+    a0 = ra.got.length;
+    d = await send(srv);
+    assert.deepEqual([d.sent, d.errors], [20, 0]);
+    await ra.wait(a0 + 20);
+
+    // Refusals over the API: nothing changed by any of them.
+    const before = await relays(srv);
+    const up = (name, body) => call(srv, 'POST', `/admin/smtp_relays/${name}`, body);
+    h.assertError(await up('nope', { rate_per_second: 1 }), 404, "Not Found: no SMTP relay named 'nope'");
+    h.assertError(await up('a%20b', { rate_per_second: 1 }), 400, /^Bad Request: 'name' must be/);
+    h.assertError(await up('a', { name: 'b' }), 400, "Bad Request: 'name' cannot change: add the relay under the new name and remove this one");
+    h.assertError(await up('a', {}), 400, "Bad Request: nothing to change: give any of 'url', 'user' and 'password', 'max_connections', 'rate_per_second', 'timeout_ms', 'enabled'");
+    h.assertError(await up('a', { url: 'http://mail.example.com' }), 400, /^Bad Request: 'url' must be smtp:\/\/host\[:port\] or smtps:\/\/host\[:port\]/);
+    h.assertError(await up('a', { url: 5 }), 400, "Bad Request: 'url' must be a string");
+    h.assertError(await up('a', { user: 'u' }), 400, "Bad Request: 'user' and 'password' go together (AUTH needs both)");
+    h.assertError(await up('a', { user: null, password: 'p' }), 400, "Bad Request: 'user' and 'password' go together (AUTH needs both)");
+    h.assertError(await up('a', { user: 5, password: 'p' }), 400, "Bad Request: 'user' must be a string");
+    h.assertError(await up('a', { max_connections: 0 }), 400, "Bad Request: 'max_connections' must be an integer from 1 to 128");
+    h.assertError(await up('a', { timeout_ms: 999 }), 400, /^Bad Request: 'timeout_ms' must be 0 \(the default\) or an integer from 1000 to 3600000$/);
+    h.assertError(await up('a', { enabled: 'yes' }), 400, "Bad Request: 'enabled' must be true or false");
+    h.assertError(await up('a', { colour: 'red' }), 400, /^Bad Request: .*colour/);
+    const k = await h.createKey(srv, srv.key, { name: 'no-admin', permissions: ['all'] });
+    h.assertError(await call(srv, 'POST', '/admin/smtp_relays/a', { rate_per_second: 1 }, k.key), 403,
+      "Access Denied: this API key does not have the 'brasa.keys' permission");
+    assert.deepEqual(await relays(srv), before);
+
+    // And with the CLI.
+    for (const [args, status, err, input] of [
+      [['update'], 2, 'brasa: smtp update needs a NAME\n'],
+      [['update', 'a'], 2, 'brasa: smtp update needs something to change (see --help)\n'],
+      [['update', 'nope', '--rate', '5'], 1, "brasa: no SMTP relay named 'nope'\n"],
+      [['update', 'a', '--enabled', '--disabled'], 2, 'brasa: smtp update takes --enabled or --disabled, not both\n'],
+      [['update', 'a', '--user', 'u', '--no-auth'], 2, 'brasa: smtp update takes --user or --no-auth, not both\n'],
+      [['update', 'a', '--user', 'u'], 2, 'brasa: --user needs the password on stdin (--password-stdin) or in BRASA_SMTP_PASSWORD\n'],
+      [['update', 'a', '--password-stdin'], 2, 'brasa: --password-stdin needs --user\n', 'x\n'],
+      [['update', 'a', '--url', 'http://x.example'], 2, /^brasa: 'url' must be smtp:\/\/host\[:port\]/],
+      [['update', 'a', '--max-connections', '0'], 2, "brasa: 'max_connections' must be an integer from 1 to 128\n"],
+    ]) {
+      r = smtpCli(dir, args, { input });
+      assert.equal(r.status, status, `${args.join(' ')}: ${r.stderr}`);
+      if (err instanceof RegExp) assert.match(r.stderr, err);
+      else assert.equal(r.stderr, err, args.join(' '));
+    }
+    assert.deepEqual(await relays(srv), before);
+  } finally {
+    await srv.stop();
+    ra.close();
+    rb.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
