@@ -3,7 +3,7 @@
 // over two real SMTP servers (aiosmtpd, smtp_receiver.js), a relay removed
 // and no longer used, a relay down and everything delivered through the
 // other with no soft bounce; every way /admin/smtp_relays and `brasa smtp
-// add|list|remove|test` refuse (status and body, or exit code and message);
+// add|update|list|remove|test` refuse (status and body, or exit code and message);
 // passwords never shown again; `brasa smtp test --relay NAME`.
 'use strict';
 
