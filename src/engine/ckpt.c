@@ -76,6 +76,7 @@ static int by_row(const void *a, const void *b) {
 }
 
 static void *ckpt_main(void *arg) {
+    thread_name("brasa-ckpt");
     ckpt_t *c = arg;
     /* Background work: the threads that answer requests come first, for
      * the CPU and for the disk (a checkpoint's fsync of ~25 MB made the

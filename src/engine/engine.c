@@ -8,6 +8,7 @@
 #include "../lib/err.h"
 #include "../lib/log.h"
 #include "../lib/mem.h"
+#include "../lib/thread.h"
 #include "../store/email.h"
 #include "../store/journal.h"
 
@@ -575,6 +576,7 @@ static void chores(engine_t *e) {
 /* ---- the thread ---------------------------------------------------------- */
 
 static void *engine_main(void *arg) {
+    thread_name("brasa-engine");
     engine_t *e = arg;
     pthread_mutex_lock(&e->lock);
     for (;;) {

@@ -14,6 +14,7 @@
 #include "../lib/json.h"
 #include "../lib/log.h"
 #include "../lib/mem.h"
+#include "../lib/thread.h"
 #include "../store/exports.h"
 
 #include <dirent.h>
@@ -385,6 +386,7 @@ static void expire(exporter_t *x) {
 }
 
 static void *exporter_main(void *arg) {
+    thread_name("brasa-export");
     exporter_t *x = arg;
     while (!atomic_load(&x->stopping)) {
         expire(x);

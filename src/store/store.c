@@ -13,6 +13,7 @@
 #include "../lib/err.h"
 #include "../lib/log.h"
 #include "../lib/mem.h"
+#include "../lib/thread.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -281,6 +282,7 @@ static void run_batch(store_t *s, store_op *list, unsigned n, store_stats *st) {
 }
 
 static void *writer_main(void *arg) {
+    thread_name("brasa-store");
     store_t *s = arg;
     pthread_mutex_lock(&s->lock);
     for (;;) {

@@ -55,6 +55,7 @@ static void checkpoint(walck_t *w) {
 }
 
 static void *walck_main(void *arg) {
+    thread_name("brasa-walckpt");
     walck_t *w = arg;
     /* Normal I/O class: past WALCK_MAX_PAGES the writer waits for this
      * thread, and idle I/O may wait indefinitely under bfq. */
