@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "import.h"
 #include "opts.h"
+#include "../api/csv_users.h"
 #include "../core/apikey.h"
 #include "../lib/clock.h"
 #include "../lib/buf.h"
@@ -27,12 +28,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -103,177 +102,6 @@ static int next_line(reader *r, const char **p, size_t *n) {
     }
 }
 
-/* ---- CSV rows into attribute objects ---------------------------------------- */
-
-typedef enum { COL_CUSTOM, COL_STRING, COL_BOOL, COL_EXTERNAL_ID, COL_BRAZE_ID, COL_ALIAS_NAME, COL_ALIAS_LABEL,
-               COL_SUBS_GROUP, COL_SUBS_STATE } col_kind;
-
-/* Braze's default attributes for CSV import and how their cells are read. */
-static const struct {
-    const char *name;
-    col_kind kind;
-} defaults[] = {
-    {"external_id", COL_EXTERNAL_ID}, {"braze_id", COL_BRAZE_ID}, {"user_alias_name", COL_ALIAS_NAME},
-    {"user_alias_label", COL_ALIAS_LABEL}, {"subscription_group_id", COL_SUBS_GROUP},
-    {"subscription_state", COL_SUBS_STATE}, {"email_open_tracking_disabled", COL_BOOL},
-    {"email_click_tracking_disabled", COL_BOOL}, {"first_name", COL_STRING}, {"last_name", COL_STRING},
-    {"email", COL_STRING}, {"country", COL_STRING}, {"dob", COL_STRING}, {"gender", COL_STRING},
-    {"home_city", COL_STRING}, {"language", COL_STRING}, {"phone", COL_STRING}, {"time_zone", COL_STRING},
-    {"date_of_first_session", COL_STRING}, {"date_of_last_session", COL_STRING},
-    {"email_subscribe", COL_STRING}, {"push_subscribe", COL_STRING},
-};
-
-typedef struct {
-    int ncols;
-    char **names;
-    col_kind *kinds;
-    int id_col[2];   /* the identifying column(s), -1 for none */
-    const char *id_what;
-    int subs_group, subs_state;
-} csv_header;
-
-static void header_free(csv_header *h) {
-    for (int i = 0; i < h->ncols; i++) free(h->names[i]);
-    free(h->names);
-    free(h->kinds);
-}
-
-static int col_of(const csv_header *h, const char *name) {
-    for (int i = 0; i < h->ncols; i++)
-        if (!strcmp(h->names[i], name)) return i;
-    return -1;
-}
-
-/* Checks the header row and decides what each column is. */
-static int header_read(csv_header *h, char **cells, int n, char *why, size_t whylen) {
-    h->ncols = n;
-    h->names = xcalloc((size_t)n, sizeof *h->names);
-    h->kinds = xcalloc((size_t)n, sizeof *h->kinds);
-    for (int i = 0; i < n; i++) {
-        h->names[i] = xstrdup(cells[i]);
-        if (!*cells[i]) {
-            snprintf(why, whylen, "the header's column %d has no name", i + 1);
-            return -1;
-        }
-        for (int k = 0; k < i; k++)
-            if (!strcmp(h->names[k], cells[i])) {
-                snprintf(why, whylen, "the header names '%s' twice (columns %d and %d)", cells[i], k + 1, i + 1);
-                return -1;
-            }
-        h->kinds[i] = COL_CUSTOM;
-        for (size_t d = 0; d < sizeof defaults / sizeof *defaults; d++)
-            if (!strcmp(defaults[d].name, cells[i])) h->kinds[i] = defaults[d].kind;
-    }
-    int ext = col_of(h, "external_id"), bz = col_of(h, "braze_id"), an = col_of(h, "user_alias_name"),
-        al = col_of(h, "user_alias_label"), em = col_of(h, "email"), ph = col_of(h, "phone");
-    h->subs_group = col_of(h, "subscription_group_id");
-    h->subs_state = col_of(h, "subscription_state");
-    if ((an >= 0) != (al >= 0)) {
-        snprintf(why, whylen, "user_alias_name and user_alias_label go together: the header has only %s",
-                 an >= 0 ? "user_alias_name" : "user_alias_label");
-        return -1;
-    }
-    if (ext >= 0 && an >= 0) {
-        snprintf(why, whylen, "one file cannot hold both external_id and user aliases: import them separately");
-        return -1;
-    }
-    if ((h->subs_group >= 0) != (h->subs_state >= 0)) {
-        snprintf(why, whylen, "subscription_group_id and subscription_state go together: the header has only %s",
-                 h->subs_group >= 0 ? "subscription_group_id" : "subscription_state");
-        return -1;
-    }
-    h->id_col[0] = h->id_col[1] = -1;
-    if (ext >= 0) h->id_col[0] = ext, h->id_what = "external_id";
-    else if (an >= 0) h->id_col[0] = an, h->id_col[1] = al, h->id_what = "user_alias_name and user_alias_label";
-    else if (bz >= 0) h->id_col[0] = bz, h->id_what = "braze_id";
-    else if (em >= 0) h->id_col[0] = em, h->id_what = "email";
-    else if (ph >= 0) h->id_col[0] = ph, h->id_what = "phone";
-    else {
-        snprintf(why, whylen, "the header has no identifier column: external_id, braze_id, user_alias_name and "
-                              "user_alias_label, email or phone");
-        return -1;
-    }
-    return 0;
-}
-
-static bool is_bool(const char *s, bool *v) {
-    if (!strcasecmp(s, "true")) return *v = true, true;
-    if (!strcasecmp(s, "false")) return *v = false, true;
-    return false;
-}
-
-/* A custom attribute's cell as Braze's CSV import types it: true/false,
- * a number (no leading zeros, so "00501" stays text), else text. */
-static json_object *typed(const char *s) {
-    bool b;
-    if (is_bool(s, &b)) return json_object_new_boolean(b);
-    const char *d = s + (*s == '-' || *s == '+');
-    if (*d >= '0' && *d <= '9' && !(d[0] == '0' && d[1] >= '0' && d[1] <= '9')) {
-        char *end;
-        errno = 0;
-        long long i = strtoll(s, &end, 10);
-        if (!*end && !errno) return json_object_new_int64(i);
-        double f = strtod(s, &end);
-        if (!*end && isfinite(f) && strspn(d, "0123456789.eE+-") == strlen(d)) return json_object_new_double(f);
-    }
-    return json_object_new_string(s);
-}
-
-/* One data row into an attributes object; NULL with why for a refused row. */
-static json_object *row_object(const csv_header *h, char **cells, int n, char *why, size_t whylen) {
-    if (n != h->ncols) {
-        snprintf(why, whylen, "%d field%s, the header has %d", n, n == 1 ? "" : "s", h->ncols);
-        return NULL;
-    }
-    for (int k = 0; k < 2; k++)
-        if (h->id_col[k] >= 0 && !*cells[h->id_col[k]]) {
-            snprintf(why, whylen, "no %s", h->id_what);
-            return NULL;
-        }
-    json_object *o = json_object_new_object(), *alias = NULL, *sub = NULL;
-    for (int i = 0; i < n; i++) {
-        const char *v = cells[i];
-        if (!*v) continue; /* a blank cell changes nothing */
-        bool b;
-        switch (h->kinds[i]) {
-        case COL_ALIAS_NAME:
-        case COL_ALIAS_LABEL:
-            if (!alias) alias = json_object_new_object();
-            json_object_object_add(alias, h->kinds[i] == COL_ALIAS_NAME ? "alias_name" : "alias_label",
-                                   json_object_new_string(v));
-            break;
-        case COL_SUBS_GROUP:
-        case COL_SUBS_STATE:
-            if (!sub) sub = json_object_new_object();
-            json_object_object_add(sub, h->kinds[i] == COL_SUBS_GROUP ? "subscription_group_id" : "subscription_state",
-                                   json_object_new_string(v));
-            break;
-        case COL_BOOL:
-            if (!is_bool(v, &b)) {
-                snprintf(why, whylen, "%s must be true or false, not '%.40s'", h->names[i], v);
-                json_object_put(o);
-                json_object_put(alias);
-                json_object_put(sub);
-                return NULL;
-            }
-            json_object_object_add(o, h->names[i], json_object_new_boolean(b));
-            break;
-        case COL_CUSTOM: json_object_object_add(o, h->names[i], typed(v)); break;
-        default: json_object_object_add(o, h->names[i], json_object_new_string(v)); /* ids, default strings */
-        }
-    }
-    if (alias) { /* Braze's CSV import creates alias-only users it does not find */
-        json_object_object_add(o, "user_alias", alias);
-        json_object_object_add(o, "_update_existing_only", json_object_new_boolean(0));
-    }
-    if (sub) {
-        json_object *a = json_object_new_array();
-        json_object_array_add(a, sub);
-        json_object_object_add(o, "subscription_groups", a);
-    }
-    return o;
-}
-
 /* ---- the run ------------------------------------------------------------------- */
 
 typedef struct {
@@ -291,7 +119,7 @@ typedef struct {
     /* the CSV row being built */
     struct csv_parser cp;
     bool have_header, row_done;
-    csv_header header;
+    csvu_header header;
     buf_t text;      /* the row's fields, each NUL-terminated */
     size_t *offs;    /* where each starts in text */
     char **cells;    /* and pointers to them, once the row is complete */
@@ -459,13 +287,13 @@ static int csv_row(run *r, int64_t end_offset, char *why, size_t whylen) {
         return 0;
     }
     if (!r->have_header) {
-        int rc = header_read(&r->header, r->cells, r->ncells, why, whylen);
+        int rc = csvu_header_read(&r->header, r->cells, r->ncells, why, whylen);
         cells_clear(r);
         r->have_header = true;
         return rc;
     }
     char rwhy[300];
-    json_object *o = row_object(&r->header, r->cells, r->ncells, rwhy, sizeof rwhy);
+    json_object *o = csvu_row(&r->header, r->cells, r->ncells, rwhy, sizeof rwhy);
     if (!o) reject(r, r->row_line, rwhy);
     add_object(r, o, r->row_line, end_offset);
     cells_clear(r);
@@ -720,7 +548,7 @@ static int import_users(const char *dir, const char *file, const char *format, c
     apikey_new_free(&key);
     if (lockfd >= 0) close(lockfd);
     csv_free(&r.cp);
-    if (r.have_header) header_free(&r.header);
+    if (r.have_header) csvu_header_free(&r.header);
     buf_free(&r.text);
     free(r.offs);
     free(r.cells);

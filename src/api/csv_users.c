@@ -1,0 +1,168 @@
+/* csv_users.c -- Braze's CSV user import format into /users/track
+ * attribute objects (see csv_users.h). */
+#include "csv_users.h"
+#include "../lib/mem.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Braze's default attributes for CSV import and how their cells are read. */
+static const struct {
+    const char *name;
+    csvu_kind kind;
+} defaults[] = {
+    {"external_id", CSVU_EXTERNAL_ID}, {"braze_id", CSVU_BRAZE_ID}, {"user_alias_name", CSVU_ALIAS_NAME},
+    {"user_alias_label", CSVU_ALIAS_LABEL}, {"subscription_group_id", CSVU_SUBS_GROUP},
+    {"subscription_state", CSVU_SUBS_STATE}, {"email_open_tracking_disabled", CSVU_BOOL},
+    {"email_click_tracking_disabled", CSVU_BOOL}, {"first_name", CSVU_STRING}, {"last_name", CSVU_STRING},
+    {"email", CSVU_STRING}, {"country", CSVU_STRING}, {"dob", CSVU_STRING}, {"gender", CSVU_STRING},
+    {"home_city", CSVU_STRING}, {"language", CSVU_STRING}, {"phone", CSVU_STRING}, {"time_zone", CSVU_STRING},
+    {"date_of_first_session", CSVU_STRING}, {"date_of_last_session", CSVU_STRING},
+    {"email_subscribe", CSVU_STRING}, {"push_subscribe", CSVU_STRING},
+};
+
+void csvu_header_free(csvu_header *h) {
+    for (int i = 0; i < h->ncols; i++) free(h->names[i]);
+    free(h->names);
+    free(h->kinds);
+}
+
+static int col_of(const csvu_header *h, const char *name) {
+    for (int i = 0; i < h->ncols; i++)
+        if (!strcmp(h->names[i], name)) return i;
+    return -1;
+}
+
+/* Checks the header row and decides what each column is. */
+int csvu_header_read(csvu_header *h, char **cells, int n, char *why, size_t whylen) {
+    h->ncols = n;
+    h->names = xcalloc((size_t)n, sizeof *h->names);
+    h->kinds = xcalloc((size_t)n, sizeof *h->kinds);
+    for (int i = 0; i < n; i++) {
+        h->names[i] = xstrdup(cells[i]);
+        if (!*cells[i]) {
+            snprintf(why, whylen, "the header's column %d has no name", i + 1);
+            return -1;
+        }
+        for (int k = 0; k < i; k++)
+            if (!strcmp(h->names[k], cells[i])) {
+                snprintf(why, whylen, "the header names '%s' twice (columns %d and %d)", cells[i], k + 1, i + 1);
+                return -1;
+            }
+        h->kinds[i] = CSVU_CUSTOM;
+        for (size_t d = 0; d < sizeof defaults / sizeof *defaults; d++)
+            if (!strcmp(defaults[d].name, cells[i])) h->kinds[i] = defaults[d].kind;
+    }
+    int ext = col_of(h, "external_id"), bz = col_of(h, "braze_id"), an = col_of(h, "user_alias_name"),
+        al = col_of(h, "user_alias_label"), em = col_of(h, "email"), ph = col_of(h, "phone");
+    h->subs_group = col_of(h, "subscription_group_id");
+    h->subs_state = col_of(h, "subscription_state");
+    if ((an >= 0) != (al >= 0)) {
+        snprintf(why, whylen, "user_alias_name and user_alias_label go together: the header has only %s",
+                 an >= 0 ? "user_alias_name" : "user_alias_label");
+        return -1;
+    }
+    if (ext >= 0 && an >= 0) {
+        snprintf(why, whylen, "one file cannot hold both external_id and user aliases: import them separately");
+        return -1;
+    }
+    if ((h->subs_group >= 0) != (h->subs_state >= 0)) {
+        snprintf(why, whylen, "subscription_group_id and subscription_state go together: the header has only %s",
+                 h->subs_group >= 0 ? "subscription_group_id" : "subscription_state");
+        return -1;
+    }
+    h->id_col[0] = h->id_col[1] = -1;
+    if (ext >= 0) h->id_col[0] = ext, h->id_what = "external_id";
+    else if (an >= 0) h->id_col[0] = an, h->id_col[1] = al, h->id_what = "user_alias_name and user_alias_label";
+    else if (bz >= 0) h->id_col[0] = bz, h->id_what = "braze_id";
+    else if (em >= 0) h->id_col[0] = em, h->id_what = "email";
+    else if (ph >= 0) h->id_col[0] = ph, h->id_what = "phone";
+    else {
+        snprintf(why, whylen, "the header has no identifier column: external_id, braze_id, user_alias_name and "
+                              "user_alias_label, email or phone");
+        return -1;
+    }
+    return 0;
+}
+
+static bool is_bool(const char *s, bool *v) {
+    if (!strcasecmp(s, "true")) return *v = true, true;
+    if (!strcasecmp(s, "false")) return *v = false, true;
+    return false;
+}
+
+/* A custom attribute's cell as Braze's CSV import types it: true/false,
+ * a number (no leading zeros, so "00501" stays text), else text. */
+static json_object *typed(const char *s) {
+    bool b;
+    if (is_bool(s, &b)) return json_object_new_boolean(b);
+    const char *d = s + (*s == '-' || *s == '+');
+    if (*d >= '0' && *d <= '9' && !(d[0] == '0' && d[1] >= '0' && d[1] <= '9')) {
+        char *end;
+        errno = 0;
+        long long i = strtoll(s, &end, 10);
+        if (!*end && !errno) return json_object_new_int64(i);
+        double f = strtod(s, &end);
+        if (!*end && isfinite(f) && strspn(d, "0123456789.eE+-") == strlen(d)) return json_object_new_double(f);
+    }
+    return json_object_new_string(s);
+}
+
+/* One data row into an attributes object; NULL with why for a refused row. */
+json_object *csvu_row(const csvu_header *h, char **cells, int n, char *why, size_t whylen) {
+    if (n != h->ncols) {
+        snprintf(why, whylen, "%d field%s, the header has %d", n, n == 1 ? "" : "s", h->ncols);
+        return NULL;
+    }
+    for (int k = 0; k < 2; k++)
+        if (h->id_col[k] >= 0 && !*cells[h->id_col[k]]) {
+            snprintf(why, whylen, "no %s", h->id_what);
+            return NULL;
+        }
+    json_object *o = json_object_new_object(), *alias = NULL, *sub = NULL;
+    for (int i = 0; i < n; i++) {
+        const char *v = cells[i];
+        if (!*v) continue; /* a blank cell changes nothing */
+        bool b;
+        switch (h->kinds[i]) {
+        case CSVU_ALIAS_NAME:
+        case CSVU_ALIAS_LABEL:
+            if (!alias) alias = json_object_new_object();
+            json_object_object_add(alias, h->kinds[i] == CSVU_ALIAS_NAME ? "alias_name" : "alias_label",
+                                   json_object_new_string(v));
+            break;
+        case CSVU_SUBS_GROUP:
+        case CSVU_SUBS_STATE:
+            if (!sub) sub = json_object_new_object();
+            json_object_object_add(sub, h->kinds[i] == CSVU_SUBS_GROUP ? "subscription_group_id" : "subscription_state",
+                                   json_object_new_string(v));
+            break;
+        case CSVU_BOOL:
+            if (!is_bool(v, &b)) {
+                snprintf(why, whylen, "%s must be true or false, not '%.40s'", h->names[i], v);
+                json_object_put(o);
+                json_object_put(alias);
+                json_object_put(sub);
+                return NULL;
+            }
+            json_object_object_add(o, h->names[i], json_object_new_boolean(b));
+            break;
+        case CSVU_CUSTOM: json_object_object_add(o, h->names[i], typed(v)); break;
+        default: json_object_object_add(o, h->names[i], json_object_new_string(v)); /* ids, default strings */
+        }
+    }
+    if (alias) { /* Braze's CSV import creates alias-only users it does not find */
+        json_object_object_add(o, "user_alias", alias);
+        json_object_object_add(o, "_update_existing_only", json_object_new_boolean(0));
+    }
+    if (sub) {
+        json_object *a = json_object_new_array();
+        json_object_array_add(a, sub);
+        json_object_object_add(o, "subscription_groups", a);
+    }
+    return o;
+}

@@ -1,0 +1,44 @@
+/* csv_users.h -- Braze's CSV user import format: a header row that names
+ * an identifier column and attribute columns, then a row per user, each
+ * turned into the /users/track attributes object it stands for (the
+ * `brasa import users` reader, cli/import.c, sends those objects through
+ * the same parser as the API).
+ *
+ * Columns: external_id, braze_id, user_alias_name with user_alias_label,
+ * email or phone identify the row (one kind per file; external_id and
+ * aliases never together). Braze's default attributes are text, except
+ * email_open_tracking_disabled and email_click_tracking_disabled (true or
+ * false); subscription_group_id with subscription_state become one
+ * subscription_groups entry. Every other column is a custom attribute,
+ * typed as Braze types CSV cells: true/false (any case) a boolean, an
+ * integer or decimal number without a leading zero a number ("00501"
+ * stays text), else text. A blank cell is left out: it changes nothing. */
+#ifndef BR_API_CSV_USERS_H
+#define BR_API_CSV_USERS_H
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum { CSVU_CUSTOM, CSVU_STRING, CSVU_BOOL, CSVU_EXTERNAL_ID, CSVU_BRAZE_ID, CSVU_ALIAS_NAME, CSVU_ALIAS_LABEL,
+               CSVU_SUBS_GROUP, CSVU_SUBS_STATE } csvu_kind;
+
+typedef struct {
+    int ncols;
+    char **names;
+    csvu_kind *kinds;
+    int id_col[2];   /* the identifying column(s), -1 for none */
+    const char *id_what;
+    int subs_group, subs_state;
+} csvu_header;
+
+/* Reads the header row's cells: 0, or -1 with why (a column named twice
+ * or not at all, no identifier, an alias half, mixed identifiers, a
+ * subscription column without its pair). Free with csvu_header_free. */
+int csvu_header_read(csvu_header *h, char **cells, int n, char *why, size_t whylen);
+void csvu_header_free(csvu_header *h);
+/* One data row (n cells, NUL-terminated) into a new attributes object, or
+ * NULL with why: a field count other than the header's, no identifier, a
+ * boolean column with another value. */
+json_object *csvu_row(const csvu_header *h, char **cells, int n, char *why, size_t whylen);
+
+#endif
