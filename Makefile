@@ -96,12 +96,13 @@ deb-test: build/brasa
 
 # Each bench/NAME.c is linked with the project's sources, except those that
 # stand alone: json_libs (it compares other JSON libraries), recv and
-# recv_client (a webhook receiver and its load generator) and smtp_sink (an
+# recv_client (a webhook receiver and its load generator), smtp_sink (an
 # SMTP server that takes everything, and its load generator): sockets only,
 # so they build in a second and can run anywhere; naive_sender (the libcurl
-# loop the fan-out is compared with) links libcurl alone. Each bench/*.sh
-# runs one.
-BENCH_ALONE := bench/json_libs.c bench/recv.c bench/recv_client.c bench/smtp_sink.c bench/naive_sender.c
+# loop the fan-out is compared with) links libcurl alone, and pg_loader
+# (ingest into PostgreSQL) libpq. Each bench/*.sh runs one.
+BENCH_ALONE := bench/json_libs.c bench/recv.c bench/recv_client.c bench/smtp_sink.c bench/naive_sender.c \
+               bench/pg_loader.c
 BENCH_C    := $(filter-out $(BENCH_ALONE),$(wildcard bench/*.c))
 BENCH_BINS := $(patsubst bench/%.c,build/bench/%,$(BENCH_C)) $(patsubst bench/%.c,build/bench/%,$(BENCH_ALONE))
 
@@ -120,6 +121,11 @@ build/bench/recv build/bench/recv_client build/bench/smtp_sink: build/bench/%: b
 build/bench/naive_sender: bench/naive_sender.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g $(WARN) $(shell pkg-config --cflags libcurl) -o $@ $< $(shell pkg-config --libs libcurl) -lpthread
+
+# PostgreSQL's client library, for the loader bench/ingest.sh compares with.
+build/bench/pg_loader: bench/pg_loader.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g $(WARN) $(shell pkg-config --cflags libpq json-c) -o $@ $< $(shell pkg-config --libs libpq json-c) -lpthread
 
 # The engines from npm that benchmarks compare brasa with (bench/package.json,
 # pinned by bench/package-lock.json; LiquidJS for bench/liquid.sh), installed

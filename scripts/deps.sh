@@ -12,7 +12,9 @@ set -eu
 # dpkg-dev (dpkg-shlibdeps), systemd (systemd-analyze), man-db and curl:
 # what `make deb` and its test (tests/deb/install.sh) use.
 pkgs="build-essential pkg-config clang libmicrohttpd-dev libjson-c-dev libroaring-dev libsqlite3-dev libssl-dev libzip-dev zlib1g-dev libcurl4-openssl-dev libjemalloc-dev libxml2-dev libopendkim-dev libavro-dev libcsv-dev sqlite3 nodejs ruby ruby-liquid python3-aiosmtpd python3-dkim python3-avro avro-bin dpkg-dev systemd man-db curl"
-[ "${1:-}" = bench ] && pkgs="$pkgs libjansson-dev libcjson-dev wrk"
+# postgresql-15 and libpq-dev: the PostgreSQL that bench/ingest.sh compares
+# ingest with, and the client library of its loader (bench/pg_loader.c).
+[ "${1:-}" = bench ] && pkgs="$pkgs libjansson-dev libcjson-dev wrk postgresql-15 libpq-dev"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
