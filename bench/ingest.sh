@@ -10,22 +10,95 @@
 #    brasa with group commit, then against the baseline with one SQLite
 #    transaction per request (--commit-batch 1). Every answer must be 201 and
 #    every 50th must report 75 attributes and 75 events processed.
-# 2. Latency: bench/loadgen at a constant (open-loop) rate of half the max
+# 2. PostgreSQL 15 on the same bodies, the way a team would store them
+#    without brasa: bench/pg_loader (64 connections, one transaction per
+#    request: a multi-row JSONB upsert into profiles and a multi-row insert
+#    into events) against a cluster this script makes in its scratch
+#    directory, durable like brasa (fsync and synchronous_commit on), and
+#    stops and deletes at exit. Prints both objects/s and the ratio (goal
+#    5x). Skipped, with a line saying so, without PostgreSQL's binaries.
+# 3. Latency: bench/loadgen at a constant (open-loop) rate of half the max
 #    measured in 1, 64 connections, latency counted from each request's
 #    intended send time; for both servers (each at half its own max).
 #
 # Every run gets a fresh server and data directory. Seconds per timed run:
 # $BENCH_SECONDS (5); binaries: $BRASA_BIN (build/brasa), $LOADGEN
-# (build/bench/loadgen). The load generator shares the machine's cores with the
-# server; the figures include that.
+# (build/bench/loadgen), $PG_LOADER (build/bench/pg_loader), PostgreSQL's in
+# $PG_BINDIR (/usr/lib/postgresql/15/bin). The load generator shares the
+# machine's cores with the server; the figures include that.
 set -eu
 . bench/lib.sh
 secs=${BENCH_SECONDS:-5}
 users=${BENCH_USERS:-100000}
 lg=${LOADGEN:-build/bench/loadgen}
-for f in "$bin" "$lg"; do [ -x "$f" ] || { echo "ingest: $f is not built (make $f)" >&2; exit 1; }; done
+pgl=${PG_LOADER:-build/bench/pg_loader}
+pgbin=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
+for f in "$bin" "$lg" "$pgl"; do [ -x "$f" ] || { echo "ingest: $f is not built (make $f)" >&2; exit 1; }; done
 
 bench_init ingest
+pgdata= pgpid=
+trap 'pg_down; bench_stop; rm -rf "$tmp"' EXIT
+
+# pg_as CMD...: PostgreSQL's tools refuse to run as root; as root they run
+# as the postgres user (Debian's package makes it), or nobody.
+pg_as() {
+    if [ "$(id -u)" = 0 ]; then
+        runuser -u "$pguser" -- "$@"
+    else
+        "$@"
+    fi
+}
+pguser=postgres
+id -u postgres >/dev/null 2>&1 || pguser=nobody
+
+# pg_up: a fresh cluster in $tmp/pg, listening only on a Unix socket there;
+# sets pgdata, pgpid and pgconn (the loader's connection string).
+pg_up() {
+    pgdir=$tmp/pg
+    mkdir -p "$pgdir"
+    if [ "$(id -u)" = 0 ]; then
+        chmod 711 "$tmp"
+        chown "$pguser" "$pgdir"
+    fi
+    pg_as "$pgbin/initdb" -D "$pgdir/data" -U bench --auth=trust -E UTF8 --no-locale >"$pgdir/initdb.log" 2>&1 ||
+        { cat "$pgdir/initdb.log" >&2; fail "initdb failed"; }
+    # Durable as brasa is (fsync, synchronous_commit and full_page_writes are
+    # PostgreSQL's defaults, written out to say so); memory and WAL sized as
+    # a team would for this load, so no checkpoint is forced during a run.
+    cat >>"$pgdir/data/postgresql.conf" <<EOF
+listen_addresses = ''
+unix_socket_directories = '$pgdir'
+fsync = on
+synchronous_commit = on
+full_page_writes = on
+shared_buffers = 1GB
+max_wal_size = 4GB
+EOF
+    pgdata=$pgdir/data
+    pg_as "$pgbin/pg_ctl" -D "$pgdata" -l "$pgdir/log" -w -t 60 start >/dev/null ||
+        { tail -20 "$pgdir/log" >&2; fail "PostgreSQL did not start"; }
+    pgpid=$(head -1 "$pgdata/postmaster.pid")
+    pgconn="host=$pgdir user=bench dbname=postgres"
+}
+
+pg_down() {
+    if [ -n "$pgdata" ] && [ -f "$pgdata/postmaster.pid" ]; then
+        pg_as "$pgbin/pg_ctl" -D "$pgdata" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+    pgdata= pgpid=
+}
+
+# server_ticks: CPU ticks so far of the server under test: brasa's process,
+# or PostgreSQL's postmaster, its live children (backends, WAL writer,
+# checkpointer...) and the children it has reaped.
+server_ticks() {
+    if [ -n "$pgpid" ]; then
+        for p in "$pgpid" $(ps -o pid= --ppid "$pgpid"); do cat "/proc/$p/stat" 2>/dev/null || true; done |
+            awk -v m="$pgpid" '{ t += $14 + $15; if ($1 == m) t += $16 + $17 } END { print t + 0 }'
+    else
+        awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0
+    fi
+}
 
 # start NAME BATCH: a fresh server; sets pid, port, key, dir.
 start() {
@@ -39,7 +112,7 @@ start() {
 # disturbed by other work on the machine shows it.
 snap() {
     times >"$dir/times"
-    set -- $(awk '/^cpu / {print $2+$3+$4+$7+$8+$9}' /proc/stat) "$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)" \
+    set -- $(awk '/^cpu / {print $2+$3+$4+$7+$8+$9}' /proc/stat) "$(server_ticks)" \
         "$(awk 'NR==2 { split($1, a, "m"); split($2, b, "m"); print a[1] * 60 + a[2] + b[1] * 60 + b[2] }' "$dir/times")" \
         "$(date +%s.%N)"
     snapv="$*"
@@ -102,8 +175,33 @@ paced() {
 }
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
+# postgres: bench/pg_loader against a fresh cluster; sets pg_rps pg_cpu and
+# pg_line (its "pg_loader:" line), or pg_skip (why it did not run). The
+# CPU shares cover the loader's whole run (schema, 1 s warm-up, checks).
+postgres() {
+    pg_skip=
+    if [ ! -x "$pgbin/initdb" ] || [ ! -x "$pgbin/pg_ctl" ]; then
+        pg_skip="$pgbin/initdb not found (scripts/deps.sh bench installs postgresql-15)"
+        return
+    fi
+    dir=$tmp/pg srvdir=
+    pg_up
+    snap; s0=$snapv
+    "$pgl" -c 64 -d "$secs" -w 1 -u "$users" "$pgconn" >"$dir/loader" 2>&1 || {
+        cat "$dir/loader" >&2
+        echo "ingest: PostgreSQL's log:" >&2; tail -20 "$dir/log" >&2
+        fail "bench/pg_loader failed"
+    }
+    snap; s1=$snapv
+    pg_down
+    shares "$s0" "$s1"
+    pg_line=$(grep '^pg_loader:' "$dir/loader")
+    pg_rps=$(field "$pg_line" rps) pg_cpu="$srv $gen $oth"
+}
+
 max group 8192; g_rps=$rps g_p50=$p50 g_p99=$p99 g_cpu="$srv $gen $oth" g_body=$body
 max single 1; o_rps=$rps o_p50=$p50 o_p99=$p99 o_cpu="$srv $gen $oth"
+postgres
 paced group-paced 8192 "$(awk -v r="$g_rps" 'BEGIN { printf "%.0f", r / 2 }')"; g_lg=$lgline g_lcpu="$srv $gen $oth"
 paced single-paced 1 "$(awk -v r="$o_rps" 'BEGIN { printf "%.0f", r / 2 }')"; o_lg=$lgline o_lcpu="$srv $gen $oth"
 
@@ -119,8 +217,20 @@ for m in g o; do
     printf '  %-28s %8.0f %10.0f %9s %9s %5s%% %5s%% %5s%%\n' "$(label $m)" "$rps" \
         "$(awk -v r="$rps" 'BEGIN { print r * 150 }')" "$p50" "$p99" "$1" "$2" "$3"
 done
+if [ -z "$pg_skip" ]; then
+    set -- $pg_cpu
+    printf '  %-28s %8.0f %10.0f %9s %9s %5s%% %5s%% %5s%%\n' "PostgreSQL 15, JSONB upsert" "$pg_rps" \
+        "$(awk -v r="$pg_rps" 'BEGIN { print r * 150 }')" - - "$1" "$2" "$3"
+fi
 awk -v g="$g_rps" -v o="$o_rps" 'BEGIN { printf "  ratio (group / one per request): %.2fx objects/s; target 150,000 objects/s: %s\n",
     g / o, (g * 150 >= 150000 ? "met" : "not met") }'
+if [ -n "$pg_skip" ]; then
+    echo "  PostgreSQL comparison skipped: $pg_skip"
+else
+    echo "  PostgreSQL: $(echo "$pg_line" | sed 's/^pg_loader: //'); gen = bench/pg_loader, server = every PostgreSQL process"
+    awk -v g="$g_rps" -v p="$pg_rps" 'BEGIN { printf "ingest: brasa %.0f objects/s, PostgreSQL 15 (JSONB upsert, 64 conns) %.0f objects/s: ratio %.2fx (goal 5x: %s)\n",
+        g * 150, p * 150, g / p, (g >= 5 * p ? "met" : "not met") }'
+fi
 echo "latency at half of each one's max, open loop (bench/loadgen -c64, ${secs}s after 1s warm-up; ms from intended send time)"
 printf '  %-28s %8s %9s %8s %8s %8s %8s %6s %6s %6s\n' mode rate achieved p50 p90 p99 max server gen other
 for m in g o; do
