@@ -13,10 +13,11 @@
 # 2. PostgreSQL 15 on the same bodies, the way a team would store them
 #    without brasa: bench/pg_loader (64 connections, one transaction per
 #    request: a multi-row JSONB upsert into profiles and a multi-row insert
-#    into events) against a cluster this script makes in its scratch
+#    into events) against a cluster that this script makes in its scratch
 #    directory, durable like brasa (fsync and synchronous_commit on), and
-#    stops and deletes at exit. Prints both objects/s and the ratio (goal
-#    5x). Skipped, with a line saying so, without PostgreSQL's binaries.
+#    stops and deletes at exit. Prints both objects/s, the ratio (goal 5x)
+#    and CPU per request. Skipped, with a line saying so, without
+#    PostgreSQL's binaries.
 # 3. Latency: bench/loadgen at a constant (open-loop) rate of half the max
 #    measured in 1, 64 connections, latency counted from each request's
 #    intended send time; for both servers (each at half its own max).
