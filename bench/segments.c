@@ -1,6 +1,6 @@
 /* segments.c -- segment evaluation over N profiles, against SQLite.
  *
- *   segments N [SQLITE_N]
+ *   segments N [SQLITE_N [CSV_DIR]]
  *
  * Generates N profiles in-process through the users/profile API (the
  * engine's own structures: users_create, pedit, users_commit; no HTTP):
@@ -18,7 +18,16 @@
  * question over SQLITE_N rows (default N) in an in-memory database with
  * covering indexes: users(tier, age, row), cohort_members(cohort, row)
  * WITHOUT ROWID, event_days(event, row, day, count) WITHOUT ROWID. Prints
- * both times, the ratio, and memory: resident set, profiles, columns. */
+ * both times, the ratio, and memory: resident set, profiles, columns.
+ *
+ * With CSV_DIR, the same profiles are also written there for DuckDB
+ * (bench/segments_duckdb.js), as an analyst would export them: users.csv,
+ * one row per profile with typed attributes, the 30-day count of each
+ * event (precomputed, as brasa keeps its window counts) and a boolean per
+ * cohort; cohort_members.csv, one (cohort, id) row per membership. The
+ * id is the profile's row. For each question (the segment and each filter
+ * alone) a line `q KEY COUNT BEST_MS MEDIAN_MS` is printed for
+ * bench/segments.sh to set beside DuckDB's. */
 #define _GNU_SOURCE
 #include "core/cohort.h"
 #include "core/columns.h"
@@ -33,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define DAY 86400000LL
 #define RUNS 21
@@ -104,11 +114,38 @@ static void sql(sqlite3 *db, const char *s) {
     }
 }
 
+static FILE *csv_open(const char *dir, const char *name, const char *header) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
+    fputs(header, f);
+    return f;
+}
+
+static void csv_close(FILE *f, const char *name) {
+    if (ferror(f) | fclose(f)) {
+        fprintf(stderr, "segments: writing %s failed\n", name);
+        exit(1);
+    }
+}
+
 int main(int argc, char **argv) {
     log_set_level(LOG_ERROR);
     uint32_t n = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 1000000;
     uint32_t sn = argc > 2 ? (uint32_t)strtoul(argv[2], NULL, 10) : n;
     if (sn > n) sn = n;
+    const char *csv_dir = argc > 3 ? argv[3] : NULL;
+    FILE *fu = NULL, *fc = NULL;
+    if (csv_dir) {
+        fu = csv_open(csv_dir, "users.csv",
+                      "id,external_id,tier,age,score,vip,city,signup,plan,visits,ltv,referrer,"
+                      "cart_30d,view_30d,search_30d,share_30d,login_30d,in_c1,in_c2,in_c3\n");
+        fc = csv_open(csv_dir, "cohort_members.csv", "cohort,id\n");
+    }
     int64_t now = clock_wall_ms();
     long rss0 = rss_kb();
 
@@ -149,19 +186,25 @@ int main(int argc, char **argv) {
         uint32_t tier = rnd(5), age = 18 + rnd(63);
         pedit_set(&e, pkey(id_tier, PK_ATTR), PT_STR, tiers[tier], strlen(tiers[tier]));
         pedit_set(&e, pkey(id_age, PK_ATTR), PT_INT, b, pval_int(b, age));
-        double d = rnd(100000) / 100.0;
-        pedit_set(&e, pkey(id_score, PK_ATTR), PT_DBL, &d, 8);
-        pedit_set(&e, pkey(id_vip, PK_ATTR), rnd(10) ? PT_FALSE : PT_TRUE, "", 0);
-        k = snprintf(s, sizeof s, "city-%u", rnd(100));
+        double score = rnd(100000) / 100.0;
+        pedit_set(&e, pkey(id_score, PK_ATTR), PT_DBL, &score, 8);
+        bool vip = rnd(10) == 0;
+        pedit_set(&e, pkey(id_vip, PK_ATTR), vip ? PT_TRUE : PT_FALSE, "", 0);
+        uint32_t city = rnd(100);
+        k = snprintf(s, sizeof s, "city-%u", city);
         pedit_set(&e, pkey(id_city, PK_ATTR), PT_STR, s, (size_t)k);
-        pedit_set(&e, pkey(id_signup, PK_ATTR), PT_TIME, b, pval_int(b, now - (int64_t)rnd(700) * DAY));
+        int64_t signup = now - (int64_t)rnd(700) * DAY;
+        pedit_set(&e, pkey(id_signup, PK_ATTR), PT_TIME, b, pval_int(b, signup));
         const char *plan = plans[rnd(4)];
         pedit_set(&e, pkey(id_plan, PK_ATTR), PT_STR, plan, strlen(plan));
-        pedit_set(&e, pkey(id_visits, PK_ATTR), PT_INT, b, pval_int(b, rnd(500)));
-        d = rnd(1000000) / 100.0;
-        pedit_set(&e, pkey(id_ltv, PK_ATTR), PT_DBL, &d, 8);
-        k = snprintf(s, sizeof s, "ref-%u", rnd(20));
+        uint32_t visits = rnd(500);
+        pedit_set(&e, pkey(id_visits, PK_ATTR), PT_INT, b, pval_int(b, visits));
+        double ltv = rnd(1000000) / 100.0;
+        pedit_set(&e, pkey(id_ltv, PK_ATTR), PT_DBL, &ltv, 8);
+        uint32_t ref = rnd(20);
+        k = snprintf(s, sizeof s, "ref-%u", ref);
         pedit_set(&e, pkey(id_ref, PK_ATTR), PT_STR, s, (size_t)k);
+        uint32_t last30[5] = {0}; /* per event: count over days 0-29 ago, brasa's 30-day window */
         if (i < sn) sh[i].tier = (uint8_t)tier, sh[i].age = (uint8_t)age;
         for (int x = 0; x < 5; x++) {
             if (rnd(2)) continue;
@@ -171,6 +214,7 @@ int main(int argc, char **argv) {
             for (int dd = 0; dd < days; dd++) {
                 uint32_t ago = rnd(60), cnt = 1 + rnd(3);
                 psummary_add(&ps, now - (int64_t)ago * DAY, cnt, 0, now);
+                if (ago < 30) last30[x] += cnt;
                 if (x == 0 && i < sn) {
                     sh[i].cart_day[sh[i].cart_days] = (uint8_t)ago;
                     sh[i].cart_cnt[sh[i].cart_days++] = (uint8_t)cnt;
@@ -182,12 +226,27 @@ int main(int argc, char **argv) {
         }
         users_commit(u, row, &e, (uint32_t)(now / 1000));
         pedit_close(&e);
+        uint8_t in = 0;
         for (int x = 0; x < 3; x++)
             if (rnd(3) == 0) {
                 bitmap_add(c[x]->members, row);
-                if (i < sn) sh[i].cohorts |= (uint8_t)(1 << x);
+                in |= (uint8_t)(1 << x);
+                if (fc) fprintf(fc, "c%d,%u\n", x + 1, row);
             }
+        if (i < sn) sh[i].cohorts = in;
+        if (fu) {
+            time_t st = (time_t)(signup / 1000);
+            struct tm tm;
+            char ts[32];
+            gmtime_r(&st, &tm);
+            strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
+            fprintf(fu, "%u,u%u,%s,%u,%.2f,%s,city-%u,%s.%03d,%s,%u,%.2f,ref-%u,%u,%u,%u,%u,%u,%s,%s,%s\n", row, i,
+                    tiers[tier], age, score, vip ? "true" : "false", city, ts, (int)(signup % 1000), plan, visits, ltv,
+                    ref, last30[0], last30[1], last30[2], last30[3], last30[4], in & 1 ? "true" : "false",
+                    in & 2 ? "true" : "false", in & 4 ? "true" : "false");
+        }
     }
+    if (fu) csv_close(fu, "users.csv"), csv_close(fc, "cohort_members.csv");
     buf_free(&sb);
     double gen_s = (double)(clock_mono_us() - t0) / 1e6;
     for (int x = 0; x < 3; x++) bitmap_optimize(c[x]->members);
@@ -224,13 +283,16 @@ int main(int argc, char **argv) {
            "best %.2f ms, median %.2f ms (%s); reference agrees on every 97th row: %s\n",
            (unsigned long long)count, best, med, best <= 20 ? "target <= 20 ms met" : "over the 20 ms target",
            bad ? "NO" : "yes");
+    printf("q all4 %llu %.3f %.3f\n", (unsigned long long)count, best, med);
     seg_free(d);
     static const char *const what[] = {"tier = gold", "age between 25 and 40", "in cohort c1", "cart >= 3 in 30 days"};
+    static const char *const key[] = {"tier", "age", "cohort", "cart"};
     for (int i = 0; i < 4; i++) {
         seg_def *one = compile(filters[i]);
         double m, b1 = time_eval(one, &env, &count, &m);
         printf("  alone, over every profile: %-24s %9llu users  best %7.2f ms  median %7.2f ms\n", what[i],
                (unsigned long long)count, b1, m);
+        printf("q %s %llu %.3f %.3f\n", key[i], (unsigned long long)count, b1, m);
         seg_free(one);
     }
 
