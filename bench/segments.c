@@ -23,8 +23,8 @@
  * With CSV_DIR, the same profiles are also written there for DuckDB
  * (bench/segments_duckdb.js), as an analyst would export them: users.csv,
  * one row per profile with typed attributes, the 30-day count of each
- * event (precomputed, as brasa keeps its window counts) and a boolean per
- * cohort; cohort_members.csv, one (cohort, id) row per membership. The
+ * event (precomputed, as brasa keeps its window counts), the cohorts as a
+ * list ("[c1,c3]") and as a boolean each; cohort_members.csv, one (cohort, id) row per membership. The
  * id is the profile's row. For each question (the segment and each filter
  * alone) a line `q KEY COUNT BEST_MS MEDIAN_MS` is printed for
  * bench/segments.sh to set beside DuckDB's. */
@@ -143,7 +143,7 @@ int main(int argc, char **argv) {
     if (csv_dir) {
         fu = csv_open(csv_dir, "users.csv",
                       "id,external_id,tier,age,score,vip,city,signup,plan,visits,ltv,referrer,"
-                      "cart_30d,view_30d,search_30d,share_30d,login_30d,in_c1,in_c2,in_c3\n");
+                      "cart_30d,view_30d,search_30d,share_30d,login_30d,cohorts,in_c1,in_c2,in_c3\n");
         fc = csv_open(csv_dir, "cohort_members.csv", "cohort,id\n");
     }
     int64_t now = clock_wall_ms();
@@ -240,9 +240,12 @@ int main(int argc, char **argv) {
             char ts[32];
             gmtime_r(&st, &tm);
             strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
-            fprintf(fu, "%u,u%u,%s,%u,%.2f,%s,city-%u,%s.%03d,%s,%u,%.2f,ref-%u,%u,%u,%u,%u,%u,%s,%s,%s\n", row, i,
+            char list[16] = "[";
+            for (int x = 0; x < 3; x++)
+                if (in >> x & 1) snprintf(list + strlen(list), sizeof list - strlen(list), "%sc%d", list[1] ? "," : "", x + 1);
+            fprintf(fu, "%u,u%u,%s,%u,%.2f,%s,city-%u,%s.%03d,%s,%u,%.2f,ref-%u,%u,%u,%u,%u,%u,\"%s]\",%s,%s,%s\n", row, i,
                     tiers[tier], age, score, vip ? "true" : "false", city, ts, (int)(signup % 1000), plan, visits, ltv,
-                    ref, last30[0], last30[1], last30[2], last30[3], last30[4], in & 1 ? "true" : "false",
+                    ref, last30[0], last30[1], last30[2], last30[3], last30[4], list, in & 1 ? "true" : "false",
                     in & 2 ? "true" : "false", in & 4 ? "true" : "false");
         }
     }
