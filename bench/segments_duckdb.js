@@ -8,10 +8,11 @@
 // threads = cores, `users` with typed columns (ENUM for the tier and plan,
 // small unsigned integers, DOUBLE, BOOLEAN, TIMESTAMP), the 30-day count of
 // each event precomputed as a column (brasa keeps window counts per event
-// and window the same way), and the cohorts as a membership table
-// `cohort_members(cohort, id)` the segment semi-joins. The same segment is
-// also asked with a BOOLEAN column per cohort on `users` (`wide`), which
-// spares DuckDB the join, and of a copy of `users` sorted by (tier, age)
+// and window the same way), and the cohorts two ways: a membership table
+// `cohort_members(cohort, id)` the segment semi-joins, and a list column
+// `users.cohorts` (`list`, tested with list_contains). The segment is also
+// asked with a BOOLEAN column per cohort on `users` (`wide`: no join, no
+// list, but a column per cohort, added as cohorts appear), and of a copy of `users` sorted by (tier, age)
 // (`sorted`), a layout made for this segment: DuckDB's per-block min/max
 // then skips most of the table. It doubles the table and serves only
 // segments that lead with those attributes, so it is printed for
@@ -43,6 +44,8 @@ const questions = [
   ['age', 'SELECT count(*) FROM users WHERE age BETWEEN 25 AND 40'],
   ['cohort', `SELECT count(*) FROM users WHERE ${inC1}`],
   ['cart', 'SELECT count(*) FROM users WHERE cart_30d >= 3'],
+  ['all4_list', "SELECT count(*) FROM users WHERE tier = 'gold' AND age BETWEEN 25 AND 40 AND list_contains(cohorts, 'c1') AND cart_30d >= 3"],
+  ['cohort_list', "SELECT count(*) FROM users WHERE list_contains(cohorts, 'c1')"],
   ['all4_wide', "SELECT count(*) FROM users WHERE tier = 'gold' AND age BETWEEN 25 AND 40 AND in_c1 AND cart_30d >= 3"],
   ['cohort_wide', 'SELECT count(*) FROM users WHERE in_c1'],
   ['all4_sorted', "SELECT count(*) FROM users_sorted WHERE tier = 'gold' AND age BETWEEN 25 AND 40 AND in_c1 AND cart_30d >= 3"],
@@ -61,7 +64,7 @@ async function main() {
       id UINTEGER, external_id VARCHAR, tier tier_t, age UTINYINT, score DOUBLE, vip BOOLEAN,
       city VARCHAR, signup TIMESTAMP, plan plan_t, visits USMALLINT, ltv DOUBLE, referrer VARCHAR,
       cart_30d UTINYINT, view_30d UTINYINT, search_30d UTINYINT, share_30d UTINYINT, login_30d UTINYINT,
-      in_c1 BOOLEAN, in_c2 BOOLEAN, in_c3 BOOLEAN);
+      cohorts cohort_t[], in_c1 BOOLEAN, in_c2 BOOLEAN, in_c3 BOOLEAN);
     CREATE TABLE cohort_members (cohort cohort_t, id UINTEGER);`);
   // COPY into the typed tables: each value is parsed as its column's type.
   const csv = (f) => path.resolve(dir, f).replace(/'/g, "''");
