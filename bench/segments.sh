@@ -16,8 +16,8 @@
 # set against the goal of 10x at 10 million. Skipped with a line saying so
 # when node or bench/node_modules/@duckdb is missing.
 #
-# About 3 minutes, 5 GiB (brasa) and 2 GiB of CSV in /tmp at 10 million;
-# BENCH_SEGMENT_PROFILES=1000000 for a 20 s run.
+# About 2.5 minutes, 5.2 GiB at peak (brasa) and 1.3 GB of CSV in /tmp at
+# 10 million; BENCH_SEGMENT_PROFILES=1000000 for a 20 s run.
 set -eu
 . bench/lib.sh
 bench_init segments
