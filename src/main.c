@@ -37,8 +37,8 @@ static void usage(FILE *f) {
                "usage: brasa COMMAND [options]    (brasa COMMAND --help for its options)\n\n"
                "Commands:\n", BRASA_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
-    fprintf(f, "  %-10s %s\n", "version", "print the version");
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "  %-12s %s\n", "version", "print the version");
     fprintf(f, "\nEvery option can also be set with its BRASA_* environment variable.\n");
 }
 
