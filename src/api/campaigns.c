@@ -12,8 +12,9 @@
  *   POST /admin/campaigns/{id}    brasa.keys  update any field, or {"archived": true}
  *   GET  /admin/frequency_caps    brasa.keys  the workspace's frequency capping rules
  *   POST /admin/frequency_caps    brasa.keys  replace them: {"rules": [{"channel", "max_messages", "period_hours"}]}
- *   GET  /admin/workspace         brasa.keys  the workspace's settings: {"time_zone"}
- *   POST /admin/workspace         brasa.keys  {"time_zone": IANA name}: the zone of users who have none
+ *   GET  /admin/workspace         brasa.keys  the workspace's settings: {"time_zone", "remove_bot_clicks"}
+ *   POST /admin/workspace         brasa.keys  {"time_zone": IANA name (the zone of users who have none),
+ *                                              "remove_bot_clicks": bool}: either or both
  *   GET  /admin/apps              brasa.keys  the workspace's apps
  *   POST /admin/apps              brasa.keys  {"name", "platform"} -> 201 {"app_id"}
  *
@@ -612,17 +613,26 @@ static int admin_caps_set(http_req *r) {
 
 typedef struct {
     eng_cmd cmd;
-    char zone[64];
+    char zone[64];    /* "": keep */
+    int remove_bots;  /* Braze's "Remove bot clicks" (api/tracking.c): 0, 1; -1: keep */
 } ws_req;
 
 static int ws_read(engine_t *e, void *arg) {
     ws_req *w = arg;
+    char *v = NULL;
+    int rc = store_meta_get(engine_reader(e), "remove_bot_clicks", &v);
+    w->remove_bots = rc == 0 && !strcmp(v, "1");
+    free(v);
+    if (rc < 0 && rc != BR_ENOTFOUND) return rc;
     return store_time_zone(engine_reader(e), w->zone, sizeof w->zone);
 }
 
 static int ws_write_op(sqlite3 *db, void *arg) {
     ws_req *w = arg;
-    return store_meta_set(db, "time_zone", w->zone);
+    int rc = 0;
+    if (*w->zone) rc = store_meta_set(db, "time_zone", w->zone);
+    if (rc == 0 && w->remove_bots >= 0) rc = store_meta_set(db, "remove_bot_clicks", w->remove_bots ? "1" : "0");
+    return rc;
 }
 
 static int ws_done(http_req *r, int rc) {
@@ -630,6 +640,7 @@ static int ws_done(http_req *r, int rc) {
     if (rc < 0) return rc;
     json_object *o = json_object_new_object();
     json_object_object_add(o, "time_zone", json_object_new_string(w->zone));
+    json_object_object_add(o, "remove_bot_clicks", json_object_new_boolean(w->remove_bots));
     return http_reply(r, 200, o);
 }
 
@@ -638,17 +649,28 @@ static int admin_workspace(http_req *r) {
     return api_read(r, &w->cmd, ws_read, w, ws_done);
 }
 
+/* The answer is the settings as they are after the write. */
+static int ws_written(http_req *r, int rc) {
+    ws_req *w = http_state_get(r);
+    if (rc < 0) return rc;
+    return api_read(r, &w->cmd, ws_read, w, ws_done);
+}
+
 static int admin_workspace_set(http_req *r) {
     ws_req *w = http_state(r, sizeof *w, NULL);
-    json_object *z = json_get(http_body(r), "time_zone");
-    static const char *const fields[] = {"time_zone", NULL};
+    json_object *b = http_body(r), *z = json_get(b, "time_zone"), *rb = json_get(b, "remove_bot_clicks");
+    static const char *const fields[] = {"time_zone", "remove_bot_clicks", NULL};
     if (api_body_fields(r, fields) < 0) return 0;
+    if (!z && !rb) return http_error(r, BR_EINVAL, "give 'time_zone' or 'remove_bot_clicks' to change");
     size_t n = 0;
     const char *zs = json_object_is_type(z, json_type_string) ? json_strlen(z, &n) : NULL;
-    if (!zs || n >= sizeof w->zone || !liq_tz_get(zs, n))
+    if (z && (!zs || n >= sizeof w->zone || !liq_tz_get(zs, n)))
         return http_error(r, BR_EINVAL, "'time_zone' must be an IANA time zone name such as America/New_York");
-    memcpy(w->zone, zs, n + 1);
-    return api_store(r, &w->cmd, ws_write_op, w, ws_done);
+    if (rb && !json_object_is_type(rb, json_type_boolean))
+        return http_error(r, BR_EINVAL, "'remove_bot_clicks' must be true or false");
+    if (zs) memcpy(w->zone, zs, n + 1);
+    w->remove_bots = rb ? json_object_get_boolean(rb) : -1;
+    return api_store(r, &w->cmd, ws_write_op, w, ws_written);
 }
 
 const http_route api_campaigns_routes[] = {

@@ -36,6 +36,7 @@
 #include "../send/campaign.h"
 #include "../send/links.h"
 #include "../store/engagement.h"
+#include "../store/keys.h"
 #include "../store/messaging.h"
 
 #include <inttypes.h>
@@ -49,6 +50,8 @@ typedef struct {
     const char *url;          /* clicks: where to (the query's) */
     char ua[512];
     bool machine;             /* an open by a privacy proxy */
+    const char *bot;          /* a click's reason to suspect a bot (Braze's suspected_bot_click_reason), or NULL */
+    bool remove_bots;         /* the workspace removes suspected bot clicks (/admin/workspace) */
     /* out of the read */
     bool known;               /* the user and the send exist */
     char *external_id, *email, *campaign_id, *send_id, *campaign_name, *variation_name;
@@ -153,6 +156,10 @@ static void event(trk_req *s, const char *type, int64_t now_ms) {
     if (s->t.kind == LNK_CLICK) {
         put_str(b, "url", s->url);
         buf_printf(b, ",\"link_id\":\"%d\"", s->t.link);
+        /* As Braze: the flag only once the workspace removes bot clicks,
+         * the reasons always (what removing them would change). */
+        if (s->remove_bots) buf_printf(b, ",\"is_suspected_bot_click\":%s", s->bot ? "true" : "false");
+        if (s->bot) buf_printf(b, ",\"suspected_bot_click_reason\":[\"%s\"]", s->bot);
     }
     const char *at = s->email ? strchr(s->email, '@') : NULL;
     if (at) put_str(b, "to_domain", at + 1);
@@ -168,6 +175,10 @@ static int who_read(engine_t *e, void *arg) {
     store_dispatch_row d;
     if (row == USERS_NONE || store_dispatch_get(engine_reader(e), s->t.dispatch_id, false, &d) != 0) return 0;
     s->known = true;
+    char *rm = NULL;
+    if (s->t.kind == LNK_CLICK && store_meta_get(engine_reader(e), "remove_bot_clicks", &rm) == 0)
+        s->remove_bots = !strcmp(rm, "1");
+    free(rm);
     s->campaign_id = d.campaign_id, d.campaign_id = NULL;
     s->send_id = d.send_id, d.send_id = NULL;
     store_dispatch_row_free(&d);
@@ -212,6 +223,7 @@ static int record(http_req *r, trk_req *s) {
     memcpy(s->e.braze_id, s->t.bz, 12);
     s->e.kind = k;
     s->e.machine = s->machine;
+    s->e.bot = s->bot && s->remove_bots;
     s->e.dispatch_id = s->t.dispatch_id;
     s->e.campaign_id = s->campaign_id;
     s->e.send_id = s->send_id;
@@ -249,6 +261,25 @@ static int read_done(http_req *r, int rc) {
 
 /* ---- handlers --------------------------------------------------------------- */
 
+/* Why a click looks like a machine's, or NULL. Mail security gateways
+ * (Proofpoint, Mimecast, Barracuda, Microsoft's Safe Links) and scanners
+ * follow every link of a message as it arrives, often with HEAD, often
+ * saying what they are; people's browsers send a browser's agent. */
+static const char *bot_reason(http_req *r, const char *ua) {
+    static const char *const marks[] = {"bot", "crawl", "spider", "slurp", "scan", "preview", "proofpoint", "mimecast",
+                                        "barracuda", "urldefense", "safelinks", "python-", "curl/", "wget/", "go-http",
+                                        "java/", "okhttp", "apache-httpclient", "libwww", "headless", "phantomjs"};
+    if (!strcmp(http_method(r), "HEAD")) return "head_request";
+    if (!ua || !*ua) return "user_agent";
+    char low[sizeof ((trk_req *)0)->ua];
+    size_t n = 0;
+    for (; ua[n] && n + 1 < sizeof low; n++) low[n] = (char)((ua[n] >= 'A' && ua[n] <= 'Z') ? ua[n] + 32 : ua[n]);
+    low[n] = '\0';
+    for (size_t i = 0; i < sizeof marks / sizeof *marks; i++)
+        if (strstr(low, marks[i])) return "user_agent";
+    return NULL;
+}
+
 static trk_req *begin(http_req *r, int kind, const char *url) {
     const uint8_t *key = http_context(r)->links_key;
     const char *tok = http_param(r, "token");
@@ -260,6 +291,7 @@ static trk_req *begin(http_req *r, int kind, const char *url) {
     /* Apple Mail's privacy protection fetches every image of a message
      * through proxies that send exactly this user agent */
     s->machine = kind == LNK_OPEN && (!ua || !*ua || !strcmp(ua, "Mozilla/5.0"));
+    if (kind == LNK_CLICK) s->bot = bot_reason(r, ua);
     return s;
 }
 

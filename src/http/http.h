@@ -77,6 +77,8 @@ const char *http_query(http_req *r, const char *name);
 int http_query_all(http_req *r, const char *name, const char **out, int max);
 /* A request header (case-insensitive name), or NULL. */
 const char *http_header(http_req *r, const char *name);
+/* The request's method as sent ("HEAD" reaches GET routes too). */
+const char *http_method(http_req *r);
 /* The value of a "{name}" path segment, or NULL. */
 const char *http_param(http_req *r, const char *name);
 /* The key that authenticated the request (NULL on PERM_NONE routes). */

@@ -155,6 +155,8 @@ const char *http_header(http_req *r, const char *name) {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+const char *http_method(http_req *r) { return r->method; }
+
 const char *http_param(http_req *r, const char *name) {
     for (int i = 0; r->params && i < r->params->n; i++)
         if (str_ieq(r->params->p[i].name, r->params->p[i].name_len, name)) return r->params->p[i].value;

@@ -13,6 +13,7 @@ int store_engage_op(sqlite3 *db, void *arg) {
     store_engagement *e = arg;
     sqlite3_stmt *st;
     e->first = false;
+    if (e->bot) goto event; /* Braze's "Remove bot clicks": not a click of anyone's */
     if (!e->machine) { /* a machine's open is no one's: not a person's first */
         if (!(st = store_prep(db, "INSERT INTO email_engagement (braze_id, dispatch_id, kind, first_at, count) "
                                   "VALUES (?, ?, ?, ?, 1) ON CONFLICT DO UPDATE SET count = count + 1 RETURNING count")))
@@ -58,6 +59,7 @@ int store_engage_op(sqlite3 *db, void *arg) {
             if ((rc = store_done(db, st)) < 0) return rc;
         }
     }
+event:
     if (!e->events) return 0;
     if (!(st = store_prep(db, "INSERT INTO message_outbox (at, events) VALUES (?, ?)"))) return BR_ESTORE;
     sqlite3_bind_int64(st, 1, e->now_ms);

@@ -18,6 +18,7 @@ typedef struct {
     uint8_t braze_id[12];
     store_engage_kind kind;
     bool machine;                 /* an open by a privacy proxy: in opens and machine_opens, never unique */
+    bool bot;                     /* a suspected bot's click the workspace removes: in no count, only its event */
     const char *dispatch_id;      /* the row's */
     const char *campaign_id;      /* NULL: a send without a campaign (no stats) */
     const char *send_id, *variation_id; /* NULL: none */

@@ -226,3 +226,53 @@ test('links that do not check answer 404 and record nothing; a public URL; track
     rx.close();
   }
 });
+
+test('suspected bot clicks: the reason always; once the workspace removes them, the flag, and no count', async () => {
+  const rx = await smtpReceiver();
+  const dir = h.makeDataDir();
+  const srv = await h.startServer({ dir, env: { BRASA_SMTP_URL: rx.url } });
+  try {
+    await h.usersApi(srv).trackOk({ attributes: [
+      { external_id: 'ann', email: 'ann@example.com' }, { external_id: 'ben', email: 'ben@example.com' },
+    ] });
+    const c = (await post(srv, '/admin/campaigns', { name: 'Bots', kind: 'api', variations: [{ name: 'Main', channel: 'email' }] })).json;
+    const clickOf = async (user, sendId) => {
+      const n = rx.got.length;
+      const res = await post(srv, '/messages/send', { campaign_id: c.campaign_id, send_id: sendId, external_user_ids: [user], messages: { email: {
+        app_id: 'app', message_variation_id: c.variations[0].id, from: 'news@brand.example', subject: 'Hi',
+        body: '<html><body><a href="https://shop.example.com/">shop</a></body></html>' } } });
+      assert.equal(res.status, 201, res.text);
+      await done(srv, res.json.dispatch_id);
+      await rx.wait(n + 1);
+      return hrefs(parseEmail(rx.got[n].data).html).find((u) => u.includes('/t/c/'));
+    };
+    const series = async (sendId) => (await get(srv, `/sends/data_series?campaign_id=${c.campaign_id}&send_id=${sendId}&length=1`)).json.data[0].messages.email[0];
+    const clicks = () => h.outboxEvents(dir, 'users.messages.email.Click');
+
+    // Not removed (the default): every click counts; the reasons are there, the flag is not.
+    let link = await clickOf('ann', 'w1');
+    for (const [method, ua] of [['GET', 'Mimecast Security Scanner/1.0'], ['HEAD', BROWSER], ['GET', ''], ['GET', BROWSER]]) {
+      const r = await follow(link, { method, ua });
+      assert.equal(r.status, 302, `${method} ${ua}`);
+    }
+    let s = await series('w1');
+    assert.deepEqual([s.clicks, s.unique_clicks], [4, 1]);
+    assert.deepEqual(clicks().map((e) => [e.suspected_bot_click_reason || null, 'is_suspected_bot_click' in e]),
+      [[['user_agent'], false], [['head_request'], false], [['user_agent'], false], [null, false]]);
+
+    // Removed: a bot's click is in no count and flagged; a person's counts, flagged false.
+    assert.equal((await post(srv, '/admin/workspace', { remove_bot_clicks: true })).status, 200);
+    link = await clickOf('ben', 'w2');
+    for (const ua of ['python-requests/2.31.0', 'Mozilla/5.0 (compatible; Googlebot/2.1)', BROWSER]) assert.equal((await follow(link, { ua })).status, 302);
+    s = await series('w2');
+    assert.deepEqual([s.clicks, s.unique_clicks], [1, 1]);
+    const ben = clicks().filter((e) => e.external_user_id === 'ben');
+    assert.deepEqual(ben.map((e) => [e.is_suspected_bot_click, e.suspected_bot_click_reason || null]),
+      [[true, ['user_agent']], [true, ['user_agent']], [false, null]]);
+    // Opens are not judged this way (a privacy proxy's open is a machine open).
+    assert.ok(h.outboxEvents(dir, 'users.messages.email.Open').every((e) => !('is_suspected_bot_click' in e)));
+  } finally {
+    await srv.stop();
+    rx.close();
+  }
+});

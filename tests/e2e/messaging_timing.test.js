@@ -31,7 +31,7 @@ test('in_local_time: each user at the wall-clock time in their zone, the workspa
     // Etc/GMT-3 is UTC+3 (POSIX signs); the workspace is there too.
     let res = await post(srv, '/admin/workspace', { time_zone: 'Etc/GMT-3' });
     assert.equal(res.status, 200, res.text);
-    assert.deepEqual(res.json, { time_zone: 'Etc/GMT-3' });
+    assert.deepEqual(res.json, { time_zone: 'Etc/GMT-3', remove_bot_clicks: false });
     await h.usersApi(srv).trackOk({ attributes: [
       { external_id: 'east', time_zone: 'Etc/GMT-3' },
       { external_id: 'nozone' },
@@ -114,15 +114,23 @@ test('/admin/workspace: the default, every refusal, and the permission', async (
   try {
     let res = await get(srv, '/admin/workspace');
     assert.equal(res.status, 200, res.text);
-    assert.deepEqual(res.json, { time_zone: 'UTC' });
+    assert.deepEqual(res.json, { time_zone: 'UTC', remove_bot_clicks: false });
     const bad = "Bad Request: 'time_zone' must be an IANA time zone name such as America/New_York";
+    const none = "Bad Request: give 'time_zone' or 'remove_bot_clicks' to change";
     for (const [body, msg] of [
       [[], 'Bad Request: the body must be a JSON object'],
       [{ time_zone: 'Europe/Paris', locale: 'fr' }, "Bad Request: unknown field 'locale'"],
-      [{}, bad], [{ time_zone: 5 }, bad], [{ time_zone: '' }, bad], [{ time_zone: 'Mars/Olympus' }, bad],
+      [{}, none], [{ time_zone: null }, none], [{ time_zone: 5 }, bad], [{ time_zone: '' }, bad], [{ time_zone: 'Mars/Olympus' }, bad],
       [{ time_zone: '../../etc/passwd' }, bad], [{ time_zone: 'x'.repeat(80) }, bad],
+      [{ remove_bot_clicks: 'yes' }, "Bad Request: 'remove_bot_clicks' must be true or false"],
+      [{ time_zone: 'Europe/Paris', remove_bot_clicks: 1 }, "Bad Request: 'remove_bot_clicks' must be true or false"],
     ]) h.assertError(await post(srv, '/admin/workspace', body), 400, msg);
-    assert.deepEqual((await get(srv, '/admin/workspace')).json, { time_zone: 'UTC' }, 'unchanged by refusals');
+    assert.deepEqual((await get(srv, '/admin/workspace')).json, { time_zone: 'UTC', remove_bot_clicks: false }, 'unchanged by refusals');
+    // Each setting alone keeps the other.
+    res = await post(srv, '/admin/workspace', { remove_bot_clicks: true });
+    assert.deepEqual([res.status, res.json], [200, { time_zone: 'UTC', remove_bot_clicks: true }]);
+    res = await post(srv, '/admin/workspace', { time_zone: 'Europe/Paris' });
+    assert.deepEqual([res.status, res.json], [200, { time_zone: 'Europe/Paris', remove_bot_clicks: true }]);
     const weak = (await h.createKey(srv, srv.key, { name: 'weak', permissions: ['messages.send'] })).key;
     res = await h.request(srv, 'POST', '/admin/workspace', { key: weak, body: { time_zone: 'Europe/Paris' } });
     h.assertError(res, 403, "Access Denied: this API key does not have the 'brasa.keys' permission");
