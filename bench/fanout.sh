@@ -256,6 +256,7 @@ overlap=$(awk -v d="$(jget last_at "$tmp/send2.count")" -v a="$ti0" -v b="$ti1" 
 kill -0 "$pid" 2>/dev/null || fail "the server died"
 rss_end=$(rss_kb "$pid")
 bench_stop
+recv_stop # the second broadcast's receiver; the naive sender gets a fresh one
 
 # ---- 6. the naive sender ----------------------------------------------------
 recv_start naive --dump "$tmp/naive_dump" --dump-max 100
