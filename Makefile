@@ -122,6 +122,9 @@ build/bench/naive_sender: bench/naive_sender.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g $(WARN) $(shell pkg-config --cflags libcurl) -o $@ $< $(shell pkg-config --libs libcurl) -lpthread
 
+# The /users/track bodies both ingest load generators send.
+build/bench/loadgen build/bench/pg_loader: bench/track_body.h
+
 # PostgreSQL's client library, for the loader bench/ingest.sh compares with.
 build/bench/pg_loader: bench/pg_loader.c
 	@mkdir -p $(@D)

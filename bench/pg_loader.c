@@ -40,8 +40,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PER_REQUEST 75
-
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...) {
     va_list ap;
@@ -59,160 +57,9 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* ---- a growable byte buffer ---------------------------------------------- */
+#include "track_body.h"
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-} sbuf;
-
-static void sb_reserve(sbuf *b, size_t extra) {
-    if (b->len + extra + 1 <= b->cap) return;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + extra + 1) cap *= 2;
-    b->p = realloc(b->p, cap);
-    if (!b->p) die("out of memory");
-    b->cap = cap;
-}
-
-static void sb_add(sbuf *b, const char *s, size_t n) {
-    sb_reserve(b, n);
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
 static void sb_str(sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    va_list ap;
-    for (;;) {
-        size_t room = b->cap - b->len;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? room : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) die("format");
-        if (b->p && (size_t)n < room) {
-            b->len += (size_t)n;
-            return;
-        }
-        sb_reserve(b, (size_t)n);
-    }
-}
-
-/* ---- generated /users/track bodies (as bench/loadgen.c --track) ---------- */
-
-/* One generator state per thread: the variant pools are built once, before
- * the threads start, then only read. */
-static _Thread_local uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint64_t rnd(void) { /* xorshift64* */
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return rng * 2685821657736338717ull;
-}
-static uint32_t rnd_in(uint32_t lo, uint32_t hi) { return lo + (uint32_t)(rnd() % (uint64_t)(hi - lo + 1)); }
-static double rnd_unit(void) { return (double)(rnd() >> 11) / 9007199254740992.0; }
-#define PICK(a) (a)[rnd() % (sizeof(a) / sizeof *(a))]
-
-#define VARIANTS 1024
-static char *attr_tails[VARIANTS], *event_tails[VARIANTS];
-static uint32_t track_users;
-
-static const char *const plans[] = {"free", "basic", "gold", "platinum", "enterprise"};
-static const char *const cities[] = {"Lisbon", "Porto", "Berlin", "Paris", "S\\u00e3o Paulo",
-                                     "New York", "Osaka", "Nairobi", "Lyon", "Austin"};
-static const char *const tagset[] = {"sports", "news", "music", "travel", "food", "tech", "finance", "kids"};
-static const char *const skus[] = {"sku-1001", "sku-2040", "sku-3310", "sku-4977", "sku-5123", "sku-6402"};
-
-static void iso(char out[32], time_t t) {
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static char *attr_tail(time_t now) {
-    sbuf b = {0};
-    char when[32], tags[128] = "";
-    iso(when, now - rnd_in(0, 30 * 86400));
-    for (uint32_t i = 0, n = rnd_in(1, 4); i < n; i++) {
-        strcat(tags, i ? ",\"" : "\"");
-        strcat(tags, PICK(tagset));
-        strcat(tags, "\"");
-    }
-    sb_printf(&b,
-              ",\"plan\":\"%s\",\"home_city_custom\":\"%s\",\"visits\":%u,\"loyalty_points\":%u,"
-              "\"lifetime_value\":%.2f,\"vip\":%s,\"last_purchase_at\":\"%s\",\"interests\":[%s]}",
-              PICK(plans), PICK(cities), rnd_in(0, 5000), rnd_in(0, 1000000), rnd_unit() * 2000,
-              rnd() & 1 ? "true" : "false", when, tags);
-    return b.p;
-}
-
-static char *event_tail(time_t now) {
-    sbuf b = {0}, props = {0};
-    const char *name = "";
-    const char *tf = rnd() & 1 ? "true" : "false";
-    switch (rnd() % 5) {
-    case 0:
-        name = "viewed_item";
-        sb_printf(&props, "{\"sku\":\"%s\",\"category\":\"%s\",\"price\":%.2f}", PICK(skus), PICK(tagset),
-                  rnd_unit() * 300);
-        break;
-    case 1:
-        name = "added_to_cart";
-        sb_printf(&props, "{\"sku\":\"%s\",\"quantity\":%u,\"price\":%.2f,\"gift\":%s}", PICK(skus), rnd_in(1, 5),
-                  rnd_unit() * 300, tf);
-        break;
-    case 2:
-        name = "search";
-        sb_printf(&props, "{\"query\":\"%s %s\",\"results\":%u,\"page\":%u,\"filters\":[\"%s\"]}", PICK(tagset),
-                  PICK(cities), rnd_in(0, 500), rnd_in(1, 10), PICK(plans));
-        break;
-    case 3:
-        name = "session_ping";
-        sb_printf(&props, "{\"screen\":\"home\",\"duration_s\":%u,\"battery\":%.2f,\"online\":true,\"build\":%u}",
-                  rnd_in(1, 3600), rnd_unit(), rnd_in(100, 999));
-        break;
-    default:
-        name = "article_read";
-        sb_printf(&props,
-                  "{\"article_id\":%u,\"section\":\"%s\",\"percent\":%.1f,\"paywalled\":%s,\"author\":\"a%u\"}",
-                  rnd_in(1, 100000), PICK(tagset), rnd_unit() * 100, tf, rnd_in(1, 300));
-    }
-    char when[32];
-    iso(when, now - rnd_in(0, 7 * 86400));
-    sb_printf(&b, ",\"name\":\"%s\",\"time\":\"%s\",\"properties\":%s}", name, when, props.p);
-    free(props.p);
-    return b.p;
-}
-
-static void track_init(uint32_t users) {
-    track_users = users;
-    rng ^= (uint64_t)(now_s() * 1e9);
-    time_t now = time(NULL);
-    for (int i = 0; i < VARIANTS; i++) {
-        attr_tails[i] = attr_tail(now);
-        event_tails[i] = event_tail(now);
-    }
-}
-
-static void track_body(sbuf *b) {
-    char id[48];
-    b->len = 0;
-    sb_add(b, "{\"attributes\":[", 15);
-    for (int k = 0; k < 2; k++) {
-        if (k) sb_add(b, "],\"events\":[", 12);
-        char **tails = k ? event_tails : attr_tails;
-        for (int i = 0; i < PER_REQUEST; i++) {
-            int n = snprintf(id, sizeof id, "%s{\"external_id\":\"user-%u\"", i ? "," : "",
-                             (unsigned)(rnd() % track_users));
-            sb_add(b, id, (size_t)n);
-            const char *t = tails[rnd() % VARIANTS];
-            sb_add(b, t, strlen(t));
-        }
-    }
-    sb_add(b, "]}", 2);
-}
 
 /* ---- the schema and the statement ---------------------------------------- */
 
@@ -277,8 +124,8 @@ static int prepare(const sbuf *body, sbuf *p1, sbuf *p2, uint32_t *ids) {
     if (!json_object_object_get_ex(root, "attributes", &attrs) || !json_object_object_get_ex(root, "events", &events))
         die("a generated body lacks attributes or events");
     size_t n = json_object_array_length(attrs);
-    entry e[PER_REQUEST];
-    if (n > PER_REQUEST) die("too many attributes objects");
+    entry e[TRACK_OBJECTS];
+    if (n > TRACK_OBJECTS) die("too many attributes objects");
     for (size_t i = 0; i < n; i++) {
         json_object *o = json_object_array_get_idx(attrs, i), *id;
         if (!json_object_object_get_ex(o, "external_id", &id)) die("an attributes object lacks external_id");
@@ -316,7 +163,7 @@ static void *work(void *arg) {
     worker *w = arg;
     rng ^= w->seed * 0x9e3779b97f4a7c15ull;
     sbuf body = {0}, p1 = {0}, p2 = {0};
-    uint32_t ids[PER_REQUEST];
+    uint32_t ids[TRACK_OBJECTS];
     while (!atomic_load(&stop)) {
         track_body(&body);
         int users = prepare(&body, &p1, &p2, ids);
@@ -326,9 +173,9 @@ static void *work(void *arg) {
             if (PQresultStatus(r) == PGRES_TUPLES_OK) {
                 long up = atol(PQgetvalue(r, 0, 0)), ev = atol(PQgetvalue(r, 0, 1));
                 PQclear(r);
-                if (up != users || ev != PER_REQUEST)
+                if (up != users || ev != TRACK_OBJECTS)
                     die("a request upserted %ld profiles (sent %d) and inserted %ld events (sent %d)", up, users, ev,
-                        PER_REQUEST);
+                        TRACK_OBJECTS);
                 break;
             }
             /* deadlocks cannot happen with sorted ids, but a team's code
@@ -411,7 +258,7 @@ int main(int argc, char **argv) {
     PGconn *admin = connect_to(conninfo);
     PQsetNoticeProcessor(admin, quiet, NULL); /* "table does not exist, skipping" */
     exec_ok(admin, schema);
-    track_init(users);
+    track_init(users, (uint64_t)(now_s() * 1e9));
     seen = calloc(users / 64 + 1, sizeof *seen);
     worker *w = calloc((size_t)nconn, sizeof *w);
     if (!seen || !w) die("out of memory");
@@ -446,14 +293,14 @@ int main(int argc, char **argv) {
                                      "'home_city_custom','visits','loyalty_points','lifetime_value','vip',"
                                      "'last_purchase_at','interests'] OR attributes ? 'external_id'");
     PQfinish(admin);
-    if (ev != (long long)total * PER_REQUEST)
-        die("events holds %lld rows, %llu requests committed %llu", ev, total, total * PER_REQUEST);
+    if (ev != (long long)total * TRACK_OBJECTS)
+        die("events holds %lld rows, %llu requests committed %llu", ev, total, total * TRACK_OBJECTS);
     if (pr != (long long)distinct) die("profiles holds %lld rows, committed requests named %llu users", pr, distinct);
     if (bad) die("%lld profiles lack an attribute or kept external_id", bad);
 
     double rps = (double)(c1 - c0) / (t1 - t0);
     printf("pg_loader: conns=%d seconds=%.2f requests=%llu rps=%.1f objects_per_s=%.0f committed=%llu profiles=%lld "
            "events=%lld retries=%llu\n",
-           nconn, t1 - t0, c1 - c0, rps, rps * 2 * PER_REQUEST, total, pr, ev, atomic_load(&retried));
+           nconn, t1 - t0, c1 - c0, rps, rps * 2 * TRACK_OBJECTS, total, pr, ev, atomic_load(&retried));
     return 0;
 }
