@@ -17,6 +17,7 @@
 #include "../lib/archive.h"
 #include "../lib/clock.h"
 #include "../lib/err.h"
+#include "../lib/file.h"
 #include "../lib/log.h"
 #include "../lib/timefmt.h"
 #include "../store/backup.h"
@@ -158,7 +159,7 @@ static int do_backup(const char *dir, const char *to, bool with_exports) {
     }
     if ((rc = archive_zip(to, (const char *const *)l.paths, (const char *const *)l.names, l.n)) == 0) {
         char *parent = dirname_of(to);
-        if (cli_fsync_path(to) < 0 || cli_fsync_path(parent) < 0) {
+        if (file_sync(parent) < 0) {
             fprintf(stderr, "brasa: cannot sync %s: %s\n", to, strerror(errno));
             unlink(to);
             rc = BR_EIO;
@@ -356,8 +357,8 @@ static int do_restore(const char *from, const char *dir) {
     }
     if (rc == 0) {
         char *parent = dirname_of(dir);
-        if (cli_fsync_path(stage) < 0 || (exists(dir) && rmdir(dir) < 0) || rename(stage, dir) < 0 ||
-            cli_fsync_path(parent) < 0) {
+        if (file_sync(stage) < 0 || (exists(dir) && rmdir(dir) < 0) || rename(stage, dir) < 0 ||
+            file_sync(parent) < 0) {
             fprintf(stderr, "brasa: cannot move the restored data to %s: %s\n", dir, strerror(errno));
             rc = BR_EIO;
         }

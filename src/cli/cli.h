@@ -30,7 +30,5 @@ int cli_check(int argc, char **argv);
 int cli_lock_dir(const char *dir);
 /* Removes dir and everything under it (a staging directory of ours). */
 void cli_rm_rf(const char *dir);
-/* fsync(2) of a file or a directory by its path: 0, or -1 with errno. */
-int cli_fsync_path(const char *path);
 
 #endif

@@ -17,6 +17,7 @@
 #include "../lib/clock.h"
 #include "../lib/buf.h"
 #include "../lib/err.h"
+#include "../lib/file.h"
 #include "../lib/log.h"
 #include "../lib/mem.h"
 #include "../lib/timefmt.h"
@@ -158,8 +159,7 @@ static void save_state(run *r, bool force) {
     snprintf(tmp, sizeof tmp, "%s.tmp", r->state_path);
     if (json_object_to_file_ext(tmp, o, JSON_C_TO_STRING_PLAIN) == 0) {
         if (r->rejects) fflush(r->rejects), fsync(fileno(r->rejects));
-        int fd = open(tmp, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) fsync(fd), close(fd);
+        file_sync(tmp);
         rename(tmp, r->state_path);
     }
     json_object_put(o);

@@ -24,6 +24,7 @@
 #include "internal.h"
 
 #include "../lib/clock.h"
+#include "../lib/file.h"
 #include "../lib/json.h"
 #include "../lib/mem.h"
 #include "../lib/secret.h"
@@ -76,16 +77,6 @@ static int fail(cur_result *r, int status, const char *fmt, ...) {
     return -1;
 }
 
-static int fsync_dir(const char *path) {
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    int e = errno;
-    close(fd);
-    errno = e;
-    return rc;
-}
-
 /* mkdir -p, making each directory it creates durable in its parent. */
 static int mkdirs(char *path) {
     for (char *p = path + 1;; p++) {
@@ -96,7 +87,7 @@ static int mkdirs(char *path) {
         if (!rc) {
             char *slash = strrchr(path, '/');
             *slash = '\0';
-            rc = fsync_dir(slash == path ? "/" : path);
+            rc = file_sync(slash == path ? "/" : path);
             *slash = '/';
         } else if (errno == EEXIST) {
             struct stat sb;
@@ -128,7 +119,7 @@ static int write_file(const char *dir, const char *name, const char *text) {
     int e = errno;
     if (close(fd) && !rc) rc = -1, e = errno;
     if (!rc && rename(tmp, path)) rc = -1, e = errno;
-    if (!rc && fsync_dir(dir)) rc = -1, e = errno;
+    if (!rc && file_sync(dir)) rc = -1, e = errno;
     if (rc) unlink(tmp);
     errno = e;
     return rc;
@@ -233,7 +224,7 @@ static int close_files(files_sink *s, stream *only, cur_result *r) {
         char *tmp = tmp_of(st);
         int rc = rename(tmp, st->path);
         free(tmp);
-        if (rc || fsync_dir(st->dir)) {
+        if (rc || file_sync(st->dir)) {
             snprintf(s->broken, sizeof s->broken, "%s: cannot rename %s.tmp", strerror(errno), st->path);
             goto broken;
         }

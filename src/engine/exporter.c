@@ -10,6 +10,7 @@
 #include "../lib/buf.h"
 #include "../lib/clock.h"
 #include "../lib/err.h"
+#include "../lib/file.h"
 #include "../lib/httpc.h"
 #include "../lib/json.h"
 #include "../lib/log.h"
@@ -162,14 +163,6 @@ static int write_all(const char *path, const char *data, size_t len) {
     return close(fd) < 0 ? BR_EIO : 0;
 }
 
-static int fsync_path(const char *path, int flags) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
-    if (fd < 0) return BR_EIO;
-    int rc = fsync(fd);
-    close(fd);
-    return rc < 0 ? BR_EIO : 0;
-}
-
 /* Where a running job's lines go: zip members in a staging directory, or
  * one gzip stream. */
 typedef struct {
@@ -219,7 +212,7 @@ static int sink_close(run_t *r) {
     if (r->job->format == STORE_EXPORT_GZIP) {
         int rc = gzclose(r->gz);
         r->gz = NULL;
-        return rc == Z_OK ? fsync_path(r->tmp, 0) : BR_EIO;
+        return rc == Z_OK ? (file_sync(r->tmp) < 0 ? BR_EIO : 0) : BR_EIO;
     }
     /* An empty segment still gets an archive, with one empty member. */
     if (!r->nmembers && sink_write(r, "", 0) < 0) return BR_EIO;
@@ -227,7 +220,7 @@ static int sink_close(run_t *r) {
     for (uint32_t i = 0; i < r->nmembers; i++) names[i] = strrchr(r->members[i], '/') + 1;
     int rc = archive_zip(r->tmp, (const char *const *)r->members, names, r->nmembers);
     free(names);
-    return rc < 0 ? rc : fsync_path(r->tmp, 0);
+    return rc;
 }
 
 static void sink_free(run_t *r) {
@@ -358,7 +351,7 @@ static void run_job(exporter_t *x, store_export_job *j) {
     }
     finish_arg f = {.id = j->id, .ok = r.rc == 0, .users = r.users, .error = r.rc ? r.why : NULL, .tmp = r.tmp, .final = r.final};
     if (eng_exec_store(x->cfg.engine, finish_op, &f) < 0) log_error("export: %s: cannot record its end", j->prefix);
-    if (f.ok) fsync_path(x->dir, O_DIRECTORY); /* the rename itself */
+    if (f.ok) file_sync(x->dir); /* the rename itself */
     remove_staging(x, j);
     r.rc = f.ok ? 0 : r.rc ? r.rc : BR_EIO;
     if (r.rc && !r.why[0]) snprintf(r.why, sizeof r.why, "%s", f.error);
