@@ -1,6 +1,7 @@
 /* archive.c -- zip archives with libzip (see archive.h). */
 #include "archive.h"
 #include "err.h"
+#include "file.h"
 #include "log.h"
 
 #include <ctype.h>
@@ -14,16 +15,22 @@
 #include <unistd.h>
 #include <zip.h>
 
-int archive_zip(const char *path, const char *const *files, const char *const *names, size_t n) {
-    int zerr;
-    zip_t *za = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &zerr);
+/* zip_open, saying why it failed ("cannot <what> <path>: ..."). */
+static zip_t *open_zip(const char *path, int flags, const char *what, int *zerr) {
+    zip_t *za = zip_open(path, flags, zerr);
     if (!za) {
         zip_error_t e;
-        zip_error_init_with_code(&e, zerr);
-        log_error("archive: cannot create %s: %s", path, zip_error_strerror(&e));
+        zip_error_init_with_code(&e, *zerr);
+        log_error("archive: cannot %s %s: %s", what, path, zip_error_strerror(&e));
         zip_error_fini(&e);
-        return BR_EIO;
     }
+    return za;
+}
+
+int archive_zip(const char *path, const char *const *files, const char *const *names, size_t n) {
+    int zerr;
+    zip_t *za = open_zip(path, ZIP_CREATE | ZIP_TRUNCATE, "create", &zerr);
+    if (!za) return BR_EIO;
     for (size_t i = 0; i < n; i++) {
         zip_source_t *src = zip_source_file(za, files[i], 0, -1);
         if (!src || zip_file_add(za, names[i], src, ZIP_FL_ENC_UTF_8) < 0) {
@@ -38,6 +45,10 @@ int archive_zip(const char *path, const char *const *files, const char *const *n
     if (zip_close(za) < 0) {
         log_error("archive: cannot write %s: %s", path, zip_strerror(za));
         zip_discard(za);
+        return BR_EIO;
+    }
+    if (file_sync(path) < 0) {
+        log_error("archive: cannot sync %s: %s", path, strerror(errno));
         return BR_EIO;
     }
     return 0;
@@ -109,14 +120,8 @@ static int extract(zip_t *za, zip_int64_t i, const char *name, const char *dir, 
 
 int archive_unzip(const char *path, const char *dir) {
     int zerr;
-    zip_t *za = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
-    if (!za) {
-        zip_error_t e;
-        zip_error_init_with_code(&e, zerr);
-        log_error("archive: cannot read %s: %s", path, zip_error_strerror(&e));
-        zip_error_fini(&e);
-        return zerr == ZIP_ER_OPEN || zerr == ZIP_ER_READ || zerr == ZIP_ER_MEMORY ? BR_EIO : BR_EINVAL;
-    }
+    zip_t *za = open_zip(path, ZIP_RDONLY | ZIP_CHECKCONS, "read", &zerr);
+    if (!za) return zerr == ZIP_ER_OPEN || zerr == ZIP_ER_READ || zerr == ZIP_ER_MEMORY ? BR_EIO : BR_EINVAL;
     zip_int64_t n = zip_get_num_entries(za, 0);
     int rc = 0;
     for (zip_int64_t i = 0; rc == 0 && i < n; i++) {

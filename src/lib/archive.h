@@ -9,7 +9,9 @@
 
 /* Writes a zip at path holding the n files files[i], deflated, under the
  * names names[i]. libzip writes a temporary file beside path and renames
- * it, so path is either whole or absent; the caller may rename it further.
+ * it, so path is either whole or absent, and it is synced before this
+ * returns (its directory is the caller's to sync); the caller may rename
+ * it further.
  * Returns 0, or BR_EIO (logged). */
 int archive_zip(const char *path, const char *const *files, const char *const *names, size_t n);
 
