@@ -150,17 +150,38 @@ static int post_relay(http_req *r) {
 
 /* ---- POST {name}: a change in place --------------------------------------- */
 
-static int updated(http_req *r, int rc) {
+/* The relay of the path, its name checked as a stored one's: the request's
+ * state, holding the name, or NULL after the 400. */
+static relay_state *named(http_req *r) {
+    const char *name = http_param(r, "name");
+    store_relay probe = {.name = name ? name : "", .url = "smtp://x", .max_connections = 1};
+    char why[200];
+    if (store_relay_check(&probe, why, sizeof why) < 0) {
+        http_error(r, BR_EINVAL, why);
+        return NULL;
+    }
+    relay_state *s = state(r);
+    snprintf(s->name, sizeof s->name, "%s", probe.name);
+    return s;
+}
+
+/* After a change or a removal: 404 for a name no relay has, else 200 once
+ * the dispatcher read the relays again. */
+static int changed(http_req *r, int rc) {
     relay_state *s = http_state_get(r);
     if (rc == BR_ENOTFOUND) {
         char d[160];
         snprintf(d, sizeof d, "no SMTP relay named '%s'", s->name);
         return http_error(r, rc, d);
     }
-    if (rc == BR_EINVAL) return http_error(r, rc, s->patch.why);
     if (rc < 0) return rc;
     dsp_sync_relays(http_context(r)->dispatcher);
     return http_reply(r, 200, success());
+}
+
+static int updated(http_req *r, int rc) {
+    relay_state *s = http_state_get(r);
+    return rc == BR_EINVAL ? http_error(r, rc, s->patch.why) : changed(r, rc);
 }
 
 static int update_relay(http_req *r) {
@@ -174,15 +195,12 @@ static int update_relay(http_req *r) {
     if (!json_object_object_length(b))
         return http_error(r, BR_EINVAL, "nothing to change: give any of 'url', 'user' and 'password', "
                                         "'max_connections', 'rate_per_second', 'timeout_ms', 'enabled'");
-    const char *name = http_param(r, "name");
-    store_relay probe = {.name = name ? name : "", .url = "smtp://x", .max_connections = 1};
-    char why[200];
-    if (store_relay_check(&probe, why, sizeof why) < 0) return http_error(r, BR_EINVAL, why);
-    relay_state *s = state(r);
+    relay_state *s = named(r);
+    if (!s) return 0;
     store_relay_patch *p = &s->patch;
     *p = (store_relay_patch){.max_connections = -1, .rate_per_second = -1, .enabled = -1, .timeout_ms = -1};
     long conns, rate, timeout;
-    if ((json_get(b, "url") && !opt_str(r, b, "url", &p->url)) ||
+    if (!opt_str(r, b, "url", &p->url) ||
         !opt_int(r, b, "max_connections", -1, &conns) || !opt_int(r, b, "rate_per_second", -1, &rate) ||
         !opt_int(r, b, "timeout_ms", -1, &timeout))
         return 0;
@@ -199,33 +217,15 @@ static int update_relay(http_req *r) {
     p->rate_per_second = (int)rate;
     p->timeout_ms = timeout;
     p->enabled = en ? json_object_get_boolean(en) : -1;
-    snprintf(s->name, sizeof s->name, "%s", name);
     p->name = s->name;
     return api_store(r, &s->cmd, store_relay_update_op, p, updated);
 }
 
 /* ---- DELETE -------------------------------------------------------------- */
 
-static int deleted(http_req *r, int rc) {
-    relay_state *s = http_state_get(r);
-    if (rc == BR_ENOTFOUND) {
-        char d[160];
-        snprintf(d, sizeof d, "no SMTP relay named '%s'", s->name);
-        return http_error(r, rc, d);
-    }
-    if (rc < 0) return rc;
-    dsp_sync_relays(http_context(r)->dispatcher);
-    return http_reply(r, 200, success());
-}
-
 static int delete_relay(http_req *r) {
-    const char *name = http_param(r, "name");
-    store_relay probe = {.name = name ? name : "", .url = "smtp://x", .max_connections = 1};
-    char why[200];
-    if (store_relay_check(&probe, why, sizeof why) < 0) return http_error(r, BR_EINVAL, why);
-    relay_state *s = state(r);
-    snprintf(s->name, sizeof s->name, "%s", name);
-    return api_store(r, &s->cmd, store_relay_delete_op, s->name, deleted);
+    relay_state *s = named(r);
+    return s ? api_store(r, &s->cmd, store_relay_delete_op, s->name, changed) : 0;
 }
 
 const http_route api_smtp_relays_routes[] = {
