@@ -226,6 +226,11 @@ static void flush_batch(run *r) {
     else r->head = b;
     r->tail = b;
     imp_sink_send(r->sink, b);
+    /* Once a batch, not once a line: what came back, and the progress. */
+    imp_sink_wait(r->sink, INT_MAX);
+    settle(r);
+    save_state(r, false);
+    show(r, false);
 }
 
 /* A row is complete: into the open batch (sent when full). end_offset
@@ -505,10 +510,6 @@ static int import_users(const char *dir, const char *file, const char *format, c
             break;
         }
         r.line++;
-        imp_sink_wait(r.sink, INT_MAX);
-        settle(&r);
-        save_state(&r, false);
-        show(&r, false);
     }
     if (rc == -1) snprintf(r.fatal, sizeof r.fatal, "cannot read %s: %s", file, strerror(errno));
     if (rc == 0 && !interrupted && !r.fatal[0]) {
