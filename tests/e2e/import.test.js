@@ -361,6 +361,25 @@ test('brasa import: usage and unreadable files', async () => {
       assert.equal(r.status, status, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, re, args.join(' '));
     }
+    // The lock held by a command other than a server (no URL in it): no server to send to.
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'brasa.lock'), '');
+    const holder = spawn('flock', ['-o', path.join(dir, 'brasa.lock'), 'sleep', '30'], { stdio: 'ignore' });
+    try {
+      await h.poll(() => spawnSync('flock', ['-n', path.join(dir, 'brasa.lock'), 'true']).status !== 0, { deadlineMs: 5000 });
+      const r = spawnSync(h.BIN, ['import', 'users', f, '--data-dir', dir], { encoding: 'utf8' });
+      assert.deepEqual([r.status, r.stderr], [1, `brasa: ${dir} is in use by another brasa command: wait for it to end\n`]);
+    } finally {
+      holder.kill();
+      await new Promise((resolve) => (holder.exitCode !== null ? resolve() : holder.on('exit', resolve)));
+    }
+    // A rejects file that cannot be written: the import goes on, the refusals listed on stderr only.
+    fs.writeFileSync(f, 'external_id\n\nok\n,\n');
+    const r = spawnSync(h.BIN, ['import', 'users', f, '--data-dir', dir, '--rejects', path.join(w, 'nodir', 'r.txt')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^brasa: cannot write .*nodir\/r\.txt \(No such file or directory\): rejected rows are only listed here\n/);
+    assert.match(r.stderr, /brasa: line 4: 2 fields, the header has 1\n/);
+    assert.match(r.stdout, /: 1 users created or updated, 1 rows refused, /);
   } finally {
     fs.rmSync(w, { recursive: true, force: true });
   }
