@@ -1,6 +1,6 @@
 # brasa -- build, test, run, bench. `make help` lists the targets.
 
-PKGS     := libmicrohttpd json-c sqlite3 libcrypto libzip zlib libcurl libxml-2.0 opendkim avro-c
+PKGS     := libmicrohttpd json-c sqlite3 libcrypto libzip zlib libcurl libxml-2.0 opendkim avro-c libsodium
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -std=c11 -D_DEFAULT_SOURCE -mpopcnt -Wall -Wextra -Wshadow -Werror
@@ -20,12 +20,16 @@ SAN      := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 SRC      := $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c))
 SQL      := $(sort $(wildcard src/store/sql/*.sql))
 SQL_PROF := $(sort $(wildcard src/store/sql/profiles/*.sql))
-GEN      := build/gen/migrations.c
+# Generated sources: the migrations, and the dashboard's files
+# (dashboard/, with the chart library from npm, pinned by its lockfile).
+GEN      := build/gen/migrations.c build/gen/dash_assets.c
+DASH     := $(sort $(wildcard dashboard/*.html dashboard/*.js dashboard/*.css dashboard/*.svg))
+UPLOT    := dashboard/node_modules/uplot/dist
 HDRS     := $(wildcard src/*.h src/*/*.h)
 UNIT     := $(wildcard tests/unit/*.c)
 DATA_DIR ?= ./brasa-data
 
-.PHONY: all deps run test unit e2e liquid-diff deb deb-test bench fuzz clean help
+.PHONY: all deps run test unit e2e browser liquid-diff deb deb-test bench fuzz clean help
 all: build/brasa
 
 help:
@@ -40,9 +44,19 @@ help:
 deps:
 	@scripts/deps.sh
 
-$(GEN): $(SQL) $(SQL_PROF) scripts/embed-sql.sh
+build/gen/migrations.c: $(SQL) $(SQL_PROF) scripts/embed-sql.sh
 	@mkdir -p $(@D)
 	scripts/embed-sql.sh store_migrations $(SQL) -- store_profiles_migrations $(SQL_PROF) > $@
+
+build/gen/dash_assets.c: $(DASH) $(UPLOT)/uPlot.iife.min.js scripts/embed-assets.sh
+	@mkdir -p $(@D)
+	scripts/embed-assets.sh $(foreach f,$(DASH),$(notdir $(f))=$(f)) \
+		uplot.js=$(UPLOT)/uPlot.iife.min.js uplot.css=$(UPLOT)/uPlot.min.css > $@
+
+# npm is needed to build, for this one library; never at run time.
+$(UPLOT)/uPlot.iife.min.js: dashboard/package-lock.json
+	npm ci --prefix dashboard --no-audit --no-fund --loglevel=error
+	@touch $@
 
 build/brasa: $(SRC) src/main.c $(GEN) $(HDRS)
 	@mkdir -p $(@D)
@@ -77,7 +91,17 @@ e2e: build/test/brasa build/test/recv
 		node --test --test-concurrency=1 --test-timeout=300000 --test-force-exit tests/e2e/
 
 test: deps
-	@$(MAKE) --no-print-directory unit liquid-diff e2e deb-test $(if $(FUZZ_C),fuzz)
+	@$(MAKE) --no-print-directory unit liquid-diff e2e browser deb-test $(if $(FUZZ_C),fuzz)
+
+# The dashboard in Debian's chromium, driven by playwright-core (pinned by
+# tests/browser/package-lock.json); screenshots of every page land in
+# build/screenshots/.
+tests/browser/node_modules/.package-lock.json: tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+
+browser: build/test/brasa tests/browser/node_modules/.package-lock.json
+	BRASA_BIN=$(CURDIR)/build/test/brasa \
+		node --test --test-concurrency=1 --test-timeout=300000 --test-force-exit tests/browser/
 
 # Random templates rendered by brasa and by Shopify's Liquid (Ruby), compared
 # (tests/liquid/diff.rb); skipped where ruby or ruby-liquid is missing.

@@ -9,9 +9,11 @@ set -eu
 # avro-bin (avrocat): the readers the Currents tests check them with.
 # python3-aiosmtpd: the SMTP server the email tests send to; python3-dkim:
 # a second DKIM implementation that checks brasa's signatures in them.
+# libsodium-dev: Argon2id password hashes of the dashboard's operators.
+# chromium: the browser the dashboard's tests drive (tests/browser/).
 # dpkg-dev (dpkg-shlibdeps), systemd (systemd-analyze), man-db and curl:
 # what `make deb` and its test (tests/deb/install.sh) use.
-pkgs="build-essential pkg-config clang libmicrohttpd-dev libjson-c-dev libroaring-dev libsqlite3-dev libssl-dev libzip-dev zlib1g-dev libcurl4-openssl-dev libjemalloc-dev libxml2-dev libopendkim-dev libavro-dev libcsv-dev sqlite3 nodejs ruby ruby-liquid python3-aiosmtpd python3-dkim python3-avro avro-bin dpkg-dev systemd man-db curl"
+pkgs="build-essential pkg-config clang libmicrohttpd-dev libjson-c-dev libroaring-dev libsqlite3-dev libssl-dev libzip-dev zlib1g-dev libcurl4-openssl-dev libjemalloc-dev libxml2-dev libopendkim-dev libavro-dev libcsv-dev libsodium-dev sqlite3 nodejs ruby ruby-liquid python3-aiosmtpd python3-dkim python3-avro avro-bin dpkg-dev systemd man-db curl chromium"
 # postgresql-15 and libpq-dev: the PostgreSQL that bench/ingest.sh compares
 # ingest with, and the client library of its loader (bench/pg_loader.c).
 [ "${1:-}" = bench ] && pkgs="$pkgs libjansson-dev libcjson-dev wrk postgresql-15 libpq-dev"

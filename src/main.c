@@ -17,6 +17,7 @@ static const struct {
 } commands[] = {
     {"serve", cli_serve, "run the server (Braze REST API)"},
     {"keys", cli_keys, "create, list and revoke REST API keys"},
+    {"operators", cli_operators, "the people who sign in to the dashboard, and their roles"},
     {"partners", cli_partners, "technology partners' data import keys (cohort import)"},
     {"cohorts", cli_cohorts, "list the cohorts partners imported"},
     {"segments", cli_segments, "create, list and size segments"},

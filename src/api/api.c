@@ -1,6 +1,7 @@
 /* api.c -- the list of route tables served by `brasa serve`, the bridge
  * from a handler to the engine, and the query parameters listings share. */
 #include "api.h"
+#include "../dash/dash.h"
 #include "../lib/err.h"
 
 #include <stdio.h>
@@ -26,6 +27,8 @@ const http_route *const api_tables[] = {
     api_email_routes,
     api_tracking_routes,
     api_subscriptions_routes,
+    dash_routes,       /* the dashboard's session, audit log, operators */
+    dash_asset_routes, /* and its pages: last, /dashboard/{page} matches much */
     NULL,
 };
 

@@ -6,16 +6,16 @@
  *   GET  /campaigns/data_series   campaigns.data_series   per day and variation: sent, errors, ...
  *   POST /sends/id/create         sends.id.create         a send id for a campaign (100 new a day)
  *   GET  /sends/data_series       sends.data_series       the same series for one send id
- *   GET  /admin/campaigns         brasa.keys  every campaign (?archived=true: archived ones too)
- *   POST /admin/campaigns         brasa.keys  create (send/campaign.h) -> 201 {"campaign_id", "variations"}
- *   GET  /admin/campaigns/{id}    brasa.keys  the stored document
- *   POST /admin/campaigns/{id}    brasa.keys  update any field, or {"archived": true}
- *   GET  /admin/frequency_caps    brasa.keys  the workspace's frequency capping rules
- *   POST /admin/frequency_caps    brasa.keys  replace them: {"rules": [{"channel", "max_messages", "period_hours"}]}
- *   GET  /admin/workspace         brasa.keys  the workspace's settings: {"time_zone", "remove_bot_clicks"}
+ *   GET  /admin/campaigns         brasa.marketing  every campaign (?archived=true: archived ones too)
+ *   POST /admin/campaigns         brasa.marketing  create (send/campaign.h) -> 201 {"campaign_id", "variations"}
+ *   GET  /admin/campaigns/{id}    brasa.marketing  the stored document
+ *   POST /admin/campaigns/{id}    brasa.marketing  update any field, or {"archived": true}
+ *   GET  /admin/frequency_caps    brasa.marketing  the workspace's frequency capping rules
+ *   POST /admin/frequency_caps    brasa.marketing  replace them: {"rules": [{"channel", "max_messages", "period_hours"}]}
+ *   GET  /admin/workspace         brasa.marketing  the workspace's settings: {"time_zone", "remove_bot_clicks"}
  *   POST /admin/workspace         brasa.keys  {"time_zone": IANA name (the zone of users who have none),
  *                                              "remove_bot_clicks": bool}: either or both
- *   GET  /admin/apps              brasa.keys  the workspace's apps
+ *   GET  /admin/apps              brasa.marketing  the workspace's apps
  *   POST /admin/apps              brasa.keys  {"name", "platform"} -> 201 {"app_id"}
  *
  * Braze creates campaigns in its dashboard; brasa's admin routes (and the
@@ -679,15 +679,15 @@ const http_route api_campaigns_routes[] = {
     {"GET", "/campaigns/data_series", PERM_CAMPAIGNS_DATA_SERIES, RL_CAMPAIGNS_DATA_SERIES, get_series, 0},
     {"POST", "/sends/id/create", PERM_SENDS_ID_CREATE, RL_DEFAULT, post_send_id, 0},
     {"GET", "/sends/data_series", PERM_SENDS_DATA_SERIES, RL_DEFAULT, get_send_series, 0},
-    {"GET", "/admin/campaigns", PERM_BRASA_KEYS, RL_DEFAULT, admin_list, 0},
-    {"POST", "/admin/campaigns", PERM_BRASA_KEYS, RL_DEFAULT, admin_create, 0},
-    {"GET", "/admin/campaigns/{id}", PERM_BRASA_KEYS, RL_DEFAULT, admin_get, 0},
-    {"POST", "/admin/campaigns/{id}", PERM_BRASA_KEYS, RL_DEFAULT, admin_update, 0},
-    {"GET", "/admin/frequency_caps", PERM_BRASA_KEYS, RL_DEFAULT, admin_caps, 0},
-    {"POST", "/admin/frequency_caps", PERM_BRASA_KEYS, RL_DEFAULT, admin_caps_set, 0},
-    {"GET", "/admin/workspace", PERM_BRASA_KEYS, RL_DEFAULT, admin_workspace, 0},
+    {"GET", "/admin/campaigns", PERM_BRASA_MARKETING, RL_DEFAULT, admin_list, 0},
+    {"POST", "/admin/campaigns", PERM_BRASA_MARKETING, RL_DEFAULT, admin_create, 0},
+    {"GET", "/admin/campaigns/{id}", PERM_BRASA_MARKETING, RL_DEFAULT, admin_get, 0},
+    {"POST", "/admin/campaigns/{id}", PERM_BRASA_MARKETING, RL_DEFAULT, admin_update, 0},
+    {"GET", "/admin/frequency_caps", PERM_BRASA_MARKETING, RL_DEFAULT, admin_caps, 0},
+    {"POST", "/admin/frequency_caps", PERM_BRASA_MARKETING, RL_DEFAULT, admin_caps_set, 0},
+    {"GET", "/admin/workspace", PERM_BRASA_MARKETING, RL_DEFAULT, admin_workspace, 0},
     {"POST", "/admin/workspace", PERM_BRASA_KEYS, RL_DEFAULT, admin_workspace_set, 0},
-    {"GET", "/admin/apps", PERM_BRASA_KEYS, RL_DEFAULT, admin_apps, 0},
+    {"GET", "/admin/apps", PERM_BRASA_MARKETING, RL_DEFAULT, admin_apps, 0},
     {"POST", "/admin/apps", PERM_BRASA_KEYS, RL_DEFAULT, admin_app_create, 0},
     {NULL, NULL, 0, 0, NULL, 0},
 };

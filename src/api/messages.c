@@ -9,7 +9,7 @@
  *   POST /campaigns/trigger/schedule/create     campaigns.trigger.schedule.create ... later
  *   POST /campaigns/trigger/schedule/update     campaigns.trigger.schedule.update
  *   POST /campaigns/trigger/schedule/delete     campaigns.trigger.schedule.delete
- *   GET  /admin/dispatches/{id}                 brasa.keys                        a dispatch's progress
+ *   GET  /admin/dispatches/{id}                 brasa.marketing                        a dispatch's progress
  *
  * A body is checked here, field by field, into the request shape of
  * send/dispatch.h; nothing is sent unless all of it is valid. A send then
@@ -821,6 +821,6 @@ const http_route api_messages_routes[] = {
     {"POST", "/campaigns/trigger/schedule/create", PERM_CAMPAIGNS_TRIGGER_SCHEDULE_CREATE, RL_DEFAULT, post_trigger_schedule_create, 0},
     {"POST", "/campaigns/trigger/schedule/update", PERM_CAMPAIGNS_TRIGGER_SCHEDULE_UPDATE, RL_DEFAULT, post_trigger_schedule_update, 0},
     {"POST", "/campaigns/trigger/schedule/delete", PERM_CAMPAIGNS_TRIGGER_SCHEDULE_DELETE, RL_DEFAULT, post_trigger_schedule_delete, 0},
-    {"GET", "/admin/dispatches/{id}", PERM_BRASA_KEYS, RL_DEFAULT, get_dispatch, 0},
+    {"GET", "/admin/dispatches/{id}", PERM_BRASA_MARKETING, RL_DEFAULT, get_dispatch, 0},
     {NULL, NULL, 0, 0, NULL, 0},
 };

@@ -3,10 +3,10 @@
  *
  *   POST /partners/{partner}/cohorts              data import key (body)  create or rename a cohort
  *   POST /partners/{partner}/cohorts/users        data import key (body)  add/remove members
- *   GET  /admin/partners                          brasa.keys  partners, their keys (never the text), settings
+ *   GET  /admin/partners                          brasa.marketing  partners, their keys (never the text), settings
  *   POST /admin/partners/{partner}/keys           brasa.keys  a new data import key, once; {"rotate", "overlap_seconds"}
  *   POST /admin/partners/{partner}/keys/invalidate brasa.keys end every key of the partner now
- *   GET  /admin/cohorts[?partner=P]               brasa.keys  cohorts with size, times, last import
+ *   GET  /admin/cohorts[?partner=P]               brasa.marketing  cohorts with size, times, last import
  *
  * The partner routes need no REST key (PERM_NONE): the body's
  * client_secret, a data import key of that partner, authorises them
@@ -357,9 +357,9 @@ static int get_cohorts(http_req *r) {
 const http_route api_partners_routes[] = {
     {"POST", "/partners/{partner}/cohorts", PERM_NONE, RL_DEFAULT, post_cohorts, 0},
     {"POST", "/partners/{partner}/cohorts/users", PERM_NONE, RL_DEFAULT, post_cohort_users, 0},
-    {"GET", "/admin/partners", PERM_BRASA_KEYS, RL_DEFAULT, get_partners, 0},
+    {"GET", "/admin/partners", PERM_BRASA_MARKETING, RL_DEFAULT, get_partners, 0},
     {"POST", "/admin/partners/{partner}/keys", PERM_BRASA_KEYS, RL_DEFAULT, post_partner_key, 0},
     {"POST", "/admin/partners/{partner}/keys/invalidate", PERM_BRASA_KEYS, RL_DEFAULT, post_partner_invalidate, 0},
-    {"GET", "/admin/cohorts", PERM_BRASA_KEYS, RL_DEFAULT, get_cohorts, 0},
+    {"GET", "/admin/cohorts", PERM_BRASA_MARKETING, RL_DEFAULT, get_cohorts, 0},
     {NULL, NULL, 0, 0, NULL, 0},
 };

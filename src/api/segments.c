@@ -3,15 +3,15 @@
  *   GET  /segments/list            segments.list          100 per page, by creation time, archived left out
  *   GET  /segments/details         segments.details       one segment; "description" = its filters in words
  *   GET  /segments/data_series     segments.data_series   daily sizes taken by the server
- *   GET  /admin/segments           brasa.keys  every segment (?archived=true: archived ones too)
- *   POST /admin/segments           brasa.keys  create {"name", "definition", "tags", "text_description"}
- *   GET  /admin/segments/{id}      brasa.keys  one segment, sized now
- *   POST /admin/segments/{id}      brasa.keys  update any of those fields, or {"archived": true}
+ *   GET  /admin/segments           brasa.marketing  every segment (?archived=true: archived ones too)
+ *   POST /admin/segments           brasa.marketing  create {"name", "definition", "tags", "text_description"}
+ *   GET  /admin/segments/{id}      brasa.marketing  one segment, sized now
+ *   POST /admin/segments/{id}      brasa.marketing  update any of those fields, or {"archived": true}
  *
  * Segments are rows in SQLite (engine/segments.h): reads run on the engine
  * thread with its connection, where sizing reads the profiles; writes are
- * store ops in the engine's batches. The admin routes use brasa.keys, the
- * admin permission, like /admin/cohorts. */
+ * store ops in the engine's batches. The admin routes use brasa.marketing
+ * (which brasa.keys implies), like /admin/cohorts. */
 #include "api.h"
 #include "parse.h"
 #include "../engine/segments.h"
@@ -326,9 +326,9 @@ const http_route api_segments_routes[] = {
     {"GET", "/segments/list", PERM_SEGMENTS_LIST, RL_DEFAULT, get_list, 0},
     {"GET", "/segments/details", PERM_SEGMENTS_DETAILS, RL_DEFAULT, get_details, 0},
     {"GET", "/segments/data_series", PERM_SEGMENTS_DATA_SERIES, RL_DEFAULT, get_series, 0},
-    {"GET", "/admin/segments", PERM_BRASA_KEYS, RL_DEFAULT, admin_list, 0},
-    {"POST", "/admin/segments", PERM_BRASA_KEYS, RL_DEFAULT, admin_create, 0},
-    {"GET", "/admin/segments/{id}", PERM_BRASA_KEYS, RL_DEFAULT, admin_get, 0},
-    {"POST", "/admin/segments/{id}", PERM_BRASA_KEYS, RL_DEFAULT, admin_update, 0},
+    {"GET", "/admin/segments", PERM_BRASA_MARKETING, RL_DEFAULT, admin_list, 0},
+    {"POST", "/admin/segments", PERM_BRASA_MARKETING, RL_DEFAULT, admin_create, 0},
+    {"GET", "/admin/segments/{id}", PERM_BRASA_MARKETING, RL_DEFAULT, admin_get, 0},
+    {"POST", "/admin/segments/{id}", PERM_BRASA_MARKETING, RL_DEFAULT, admin_update, 0},
     {NULL, NULL, 0, 0, NULL, 0},
 };

@@ -1,9 +1,9 @@
 /* subscriptions.c -- subscription groups: brasa's admin routes that make
  * them, and Braze's endpoints that set and read users' states in them.
  *
- *   POST /admin/subscription_groups    brasa.keys               {"name", "channel": email | sms}
+ *   POST /admin/subscription_groups    brasa.marketing               {"name", "channel": email | sms}
  *                                                               -> 201 {"subscription_group_id", ...}
- *   GET  /admin/subscription_groups    brasa.keys               every group
+ *   GET  /admin/subscription_groups    brasa.marketing               every group
  *   POST /subscription/status/set      subscription.status.set  {"subscription_group_id", "subscription_state",
  *                                                               "external_id", "email" | "phone"} (each <= 50)
  *   POST /v2/subscription/status/set   subscription.status.set  {"subscription_groups": [{"subscription_group_id",
@@ -430,8 +430,8 @@ static int get_user_status(http_req *r) {
 }
 
 const http_route api_subscriptions_routes[] = {
-    {"GET", "/admin/subscription_groups", PERM_BRASA_KEYS, RL_DEFAULT, admin_list, 0},
-    {"POST", "/admin/subscription_groups", PERM_BRASA_KEYS, RL_DEFAULT, admin_create, 0},
+    {"GET", "/admin/subscription_groups", PERM_BRASA_MARKETING, RL_DEFAULT, admin_list, 0},
+    {"POST", "/admin/subscription_groups", PERM_BRASA_MARKETING, RL_DEFAULT, admin_create, 0},
     {"POST", "/subscription/status/set", PERM_SUBSCRIPTION_STATUS_SET, RL_SUBSCRIPTION_STATUS_SET, post_set, 0},
     {"POST", "/v2/subscription/status/set", PERM_SUBSCRIPTION_STATUS_SET, RL_SUBSCRIPTION_STATUS_SET, post_set_v2, 0},
     {"GET", "/subscription/status/get", PERM_SUBSCRIPTION_STATUS_GET, RL_DEFAULT, get_status, 0},

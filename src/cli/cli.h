@@ -21,6 +21,7 @@ int cli_import(int argc, char **argv);
 int cli_backup(int argc, char **argv);
 int cli_restore(int argc, char **argv);
 int cli_check(int argc, char **argv);
+int cli_operators(int argc, char **argv);
 
 /* datadir.c. Takes the lock `brasa serve` holds on dir for as long as it
  * runs (dir/brasa.lock, created if missing): the fd to close to let go,

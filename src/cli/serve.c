@@ -14,6 +14,7 @@
 #include "../api/api.h"
 #include "../core/apikey.h"
 #include "../core/gcg.h"
+#include "../dash/dash.h"
 #include "../currents/currents.h"
 #include "../engine/engine.h"
 #include "../engine/exporter.h"
@@ -38,6 +39,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define FLUSH_INTERVAL_S 10
@@ -147,6 +149,7 @@ int cli_serve(int argc, char **argv) {
         {"public-url", "BRASA_PUBLIC_URL", NULL,
          "the URL clients and recipients reach this server at: export downloads and email links, e.g. https://brasa.example.com (default: http:// + the request's Host for downloads, this server's address for email)",
          false, false, NULL},
+        {"session-ttl", "BRASA_SESSION_TTL", "43200", "seconds a dashboard sign-in lasts", false, false, NULL},
         {"export-ttl", "BRASA_EXPORT_TTL", "24", "hours a segment export file is kept (0 = until deleted by hand)", false, false, NULL},
         {"currents-retention", "BRASA_CURRENTS_RETENTION", "7",
          "days the outboxes keep Currents events for replays (at least until every connector passed them)", false,
@@ -198,6 +201,7 @@ int cli_serve(int argc, char **argv) {
     converter *conv = NULL;
     currents *cur = NULL;
     dkim_signer *dkim = NULL;
+    dash_t *dash = NULL;
     http_server *srv = NULL, *msrv = NULL;
     char *public_url = NULL, mhost[64] = "";
     uint8_t links_key[LNK_KEY_LEN];
@@ -215,9 +219,11 @@ int cli_serve(int argc, char **argv) {
               max_conns = opts_uint(opts, "max-connections", 1 << 20),
               max_per_ip = opts_uint(opts, "max-connections-per-ip", 1 << 20),
               header_timeout = opts_uint(opts, "header-timeout", 86400),
-              body_timeout = opts_uint(opts, "body-timeout", 86400);
+              body_timeout = opts_uint(opts, "body-timeout", 86400),
+              session_ttl = opts_uint(opts, "session-ttl", 365LL * 86400);
     if (port < 0 || threads < 0 || max_body < 0 || max_headers < 0 || timeout < 0 || ttl < 0 || batch < 0 ||
-        export_ttl < 0 || retention < 1 || max_conns < 1 || max_per_ip < 0 || header_timeout < 0 || body_timeout < 0)
+        export_ttl < 0 || retention < 1 || max_conns < 1 || max_per_ip < 0 || header_timeout < 0 || body_timeout < 0 ||
+        session_ttl < 1)
         goto usage;
     /* Download URLs are "<public-url>/exports/<name>": no trailing slash. */
     public_url = opts_get(opts, "public-url") ? xstrdup(opts_get(opts, "public-url")) : NULL;
@@ -316,9 +322,12 @@ int cli_serve(int argc, char **argv) {
     /* Email links (opens, clicks, unsubscribes) are signed with a key kept
      * in the data directory: mail sent before a restart keeps working. */
     if (lnk_key_load(dir, links_key) < 0) goto out;
+    /* The dashboard's sessions, Secure cookies behind an https public URL. */
+    if (!(dash = dash_new(store, session_ttl, public_url && !strncasecmp(public_url, "https://", 8)))) goto out;
     http_ctx ctx = {.engine = engine, .auth = auth, .rl = rl, .exporter = exporter, .public_url = public_url,
                     .data_dir = dir, .gcg = &gcg, .started_ms = clock_wall_ms(), .dispatcher = dsp,
-                    .scheduler = sch, .currents = cur, .links_key = links_key, .dkim = dkim};
+                    .scheduler = sch, .currents = cur, .links_key = links_key, .dkim = dkim,
+                    .dash = dash_http(dash)};
     if (gcg_enabled(&gcg))
         log_info("serve: Global Control Group: %u%% of users, random buckets %u to %u", gcg.percent, gcg.start,
                  (gcg.start + gcg.percent * 100 - 1) % GCG_BUCKETS);
@@ -353,6 +362,12 @@ int cli_serve(int argc, char **argv) {
     /* Where to find this server, for the commands that send to it. */
     if (dprintf(lockfd, "%s\n", url) < 0) log_warn("serve: cannot write %s/brasa.lock: %s", dir, strerror(errno));
     printf("brasa %s listening on %s (data dir %s)\n", BRASA_VERSION, url, dir);
+    int64_t nops;
+    if (dash_operator_count(dash, &nops) == 0 && nops == 0)
+        printf("dashboard: %s/dashboard/ has no operator yet: create one with\n"
+               "  brasa operators add --data-dir %s NAME --role admin\n"
+               "which reads the password from standard input.\n",
+               url, dir);
     fflush(stdout);
     log_info("serve: ready pid=%d port=%d threads=%u", (int)getpid(), http_port(srv), hc.threads);
 
@@ -392,6 +407,7 @@ usage:
 out:
     http_stop(msrv);
     http_stop(srv);
+    dash_free(dash); /* after the last request that checks a session */
     exporter_free(exporter); /* after the handlers that kick it, before the engine its commands need */
     sched_stop(sch);         /* likewise; what they did not record is redone at the next start */
     dsp_stop(dsp);

@@ -21,13 +21,15 @@ int perm_lookup(const char *name, int len) {
     return -1;
 }
 
+static bool has(const perm_set *s, perm_id p) { return (unsigned)p < PERM__COUNT && (s->bits[p / 64] >> (p % 64)) & 1; }
+
 bool perm_has(const perm_set *s, perm_id p) {
-    return (unsigned)p < PERM__COUNT && (s->bits[p / 64] >> (p % 64)) & 1;
+    return has(s, p) || (p == PERM_BRASA_MARKETING && has(s, PERM_BRASA_KEYS));
 }
 
 void perm_add(perm_set *s, perm_id p) { s->bits[p / 64] |= (uint64_t)1 << (p % 64); }
 
-bool perm_is_admin(perm_id p) { return p == PERM_BRASA_KEYS || p == PERM_BRASA_METRICS; }
+bool perm_is_admin(perm_id p) { return p == PERM_BRASA_KEYS || p == PERM_BRASA_METRICS || p == PERM_BRASA_MARKETING; }
 
 void perm_all(perm_set *s) {
     memset(s, 0, sizeof *s);
@@ -60,7 +62,7 @@ int perm_parse(const char *list, perm_set *s, char **bad) {
 char *perm_format(const perm_set *s) {
     buf_t b = BUF_INIT;
     for (int i = 0; i < PERM__COUNT; i++) {
-        if (!perm_has(s, (perm_id)i)) continue;
+        if (!has(s, (perm_id)i)) continue;
         if (b.len) buf_append(&b, ",", 1);
         buf_puts(&b, names[i]);
     }

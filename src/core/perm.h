@@ -6,9 +6,12 @@
  * comma-separated names so that reordering the table never changes a key.
  *
  * "all" means every Braze permission. brasa's admin permissions (brasa.keys:
- * keys, partners' data import keys, admin segment routes; brasa.metrics:
- * GET /metrics) are granted only when named: a key made with "all" for a
- * partner must not be able to mint keys. Keys store the names they were granted, so a key made with "all"
+ * keys, partners' data import keys, SMTP relays, Currents connectors;
+ * brasa.marketing: the admin routes of segments, campaigns, cohorts and
+ * users, what the dashboard's marketer role may do; brasa.metrics: GET
+ * /metrics) are granted only when named: a key made with "all" for a
+ * partner must not be able to mint keys. brasa.keys implies
+ * brasa.marketing (those routes needed brasa.keys before it existed). Keys store the names they were granted, so a key made with "all"
  * before this rule still holds brasa.keys (docs/operations.md). */
 #ifndef BR_PERM_H
 #define BR_PERM_H
@@ -107,8 +110,9 @@
     XX(SDK_AUTHENTICATION_DELETE, "sdk_authentication.delete")                           \
     XX(SDK_AUTHENTICATION_KEYS, "sdk_authentication.keys")                               \
     XX(SSO_SAML_LOGIN, "sso.saml.login")                                                 \
-    XX(BRASA_KEYS, "brasa.keys")       /* brasa: manage REST API keys over HTTP */ \
-    XX(BRASA_METRICS, "brasa.metrics") /* brasa: read GET /metrics */
+    XX(BRASA_KEYS, "brasa.keys")       /* brasa: manage keys, partners, relays, connectors */ \
+    XX(BRASA_METRICS, "brasa.metrics") /* brasa: read GET /metrics */                   \
+    XX(BRASA_MARKETING, "brasa.marketing") /* brasa: segments, campaigns, cohorts, users */
 
 typedef enum {
 #define XX(id, name) PERM_##id,
@@ -126,6 +130,7 @@ typedef struct {
 const char *perm_name(perm_id p);
 /* Looks a name up; returns the id or -1. */
 int perm_lookup(const char *name, int len);
+/* Whether s grants p (brasa.keys grants brasa.marketing too). */
 bool perm_has(const perm_set *s, perm_id p);
 void perm_add(perm_set *s, perm_id p);
 /* Whether p is one of brasa's admin permissions, which "all" leaves out. */

@@ -39,6 +39,28 @@ typedef struct {
  * and left unparsed (the pages email links open, which browsers and mail
  * clients post forms to). */
 #define HTTP_ANY_BODY 1u
+/* The route only reads, whatever its method: a read-only dashboard
+ * operator may call it (dash/). */
+#define HTTP_READS 2u
+
+/* The dashboard's sessions (dash/session.c). A request that carries no
+ * key but the session cookie is an operator's: check() fills its identity
+ * (the permissions of the operator's role) and the CSRF token that every
+ * request but GET and HEAD must carry in X-CSRF-Token; a read-only
+ * operator may only read (GET, HEAD and HTTP_READS routes). */
+#define HTTP_SESSION_COOKIE "brasa_session"
+#define HTTP_CSRF_LEN 32
+typedef struct {
+    /* token: the cookie's value. 0, BR_ESESSION (unknown or expired) or
+     * BR_ESTORE. */
+    int (*check)(void *arg, const char *token, size_t len, auth_ident *id, bool *read_only,
+                 char csrf[HTTP_CSRF_LEN + 1]);
+    /* Runs once a request's reply is set, before it is sent: returns 0 to
+     * send it, or HTTP_DEFERRED after http_defer() (the audit log commits
+     * its row before the answer goes). May be NULL. */
+    int (*after)(http_req *r);
+    void *arg;
+} http_dash;
 
 struct engine;
 struct gcg;
@@ -62,6 +84,7 @@ typedef struct {
     struct currents *currents;     /* currents/currents.h: woken when a connector changes */
     const uint8_t *links_key;      /* send/links.h: what email links are signed with; NULL: none */
     const struct dkim_signer *dkim; /* send/dkim.h: its counters in GET /metrics; NULL: no DKIM */
+    const http_dash *dash;          /* dashboard sessions and the audit hook; NULL: none */
 } http_ctx;
 
 #define HTTP_DEFERRED 1
@@ -75,14 +98,29 @@ const char *http_query(http_req *r, const char *name);
  * name[]=a&name[]=b), at most max into out; returns how many there are
  * (which may exceed max). */
 int http_query_all(http_req *r, const char *name, const char **out, int max);
+/* A cookie's value, or NULL. */
+const char *http_cookie(http_req *r, const char *name);
 /* A request header (case-insensitive name), or NULL. */
 const char *http_header(http_req *r, const char *name);
 /* The request's method as sent ("HEAD" reaches GET routes too). */
 const char *http_method(http_req *r);
 /* The value of a "{name}" path segment, or NULL. */
 const char *http_param(http_req *r, const char *name);
-/* The key that authenticated the request (NULL on PERM_NONE routes). */
+/* The key or operator that authenticated the request (NULL on PERM_NONE
+ * routes). */
 const auth_ident *http_ident(http_req *r);
+/* Whether an operator's session cookie authenticated it (not a key). */
+bool http_by_session(http_req *r);
+/* The matched route, the path as received, the reply's status so far, the
+ * client's address as text. */
+const http_route *http_matched_route(http_req *r);
+const char *http_path(http_req *r);
+int http_status(http_req *r);
+void http_client_str(http_req *r, char *out, size_t len);
+/* Zeroed memory for the after hook (http_dash), freed with the request;
+ * and that memory again (NULL if none). */
+void *http_after_state(http_req *r, size_t size);
+void *http_after_state_get(http_req *r);
 
 /* Sets the reply; takes ownership of body. Returns 0. */
 int http_reply(http_req *r, int status, json_object *body);
@@ -91,7 +129,7 @@ int http_reply(http_req *r, int status, json_object *body);
 int http_reply_file(http_req *r, int fd, uint64_t size, const char *content_type);
 /* Adds a header to the reply (Location, Cache-Control...); at most
  * HTTP_MAX_HEADERS per request. */
-#define HTTP_MAX_HEADERS 4
+#define HTTP_MAX_HEADERS 8
 void http_header_add(http_req *r, const char *name, const char *value);
 /* Sets a reply that is not JSON (GET /metrics: Prometheus' text format). */
 int http_reply_text(http_req *r, int status, const char *content_type, const char *text, size_t len);

@@ -33,6 +33,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +90,9 @@ struct http_req {
 
     auth_ident ident;
     bool has_ident;
+    bool by_session; /* an operator's session cookie, not a key (http_dash) */
+    bool after_done; /* the http_dash after hook ran */
+    void *after_mem;
     rl_state rl;
     bool has_rl;
 
@@ -120,6 +124,18 @@ struct http_req {
 http_ctx *http_context(http_req *r) { return r->srv->ctx; }
 json_object *http_body(http_req *r) { return r->json; }
 const auth_ident *http_ident(http_req *r) { return r->has_ident ? &r->ident : NULL; }
+bool http_by_session(http_req *r) { return r->by_session; }
+const http_route *http_matched_route(http_req *r) { return r->route; }
+const char *http_path(http_req *r) { return r->path; }
+int http_status(http_req *r) { return r->status; }
+void http_client_str(http_req *r, char *out, size_t len) { cidr_addr_str(r->client, out, len); }
+
+void *http_after_state(http_req *r, size_t size) {
+    free(r->after_mem);
+    return r->after_mem = xcalloc(1, size);
+}
+
+void *http_after_state_get(http_req *r) { return r->after_mem; }
 
 const char *http_query(http_req *r, const char *name) {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
@@ -156,6 +172,10 @@ const char *http_header(http_req *r, const char *name) {
 }
 
 const char *http_method(http_req *r) { return r->method; }
+
+const char *http_cookie(http_req *r, const char *name) {
+    return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+}
 
 const char *http_param(http_req *r, const char *name) {
     for (int i = 0; r->params && i < r->params->n; i++)
@@ -328,6 +348,17 @@ static enum MHD_Result send_reply(http_req *r) {
     return ok;
 }
 
+/* A handler's answer is set: the after hook (the audit log, http_dash) may
+ * hold it until its own write committed. */
+static enum MHD_Result finish_request(http_req *r) {
+    const http_dash *d = r->srv->ctx->dash;
+    if (d && d->after && !r->after_done) {
+        r->after_done = true;
+        if (d->after(r) == HTTP_DEFERRED) return MHD_YES;
+    }
+    return send_reply(r);
+}
+
 static enum MHD_Result send_error(http_req *r, int code, const char *detail) {
     http_error(r, code, detail);
     return send_reply(r);
@@ -374,11 +405,34 @@ static const char *find_key(http_req *r, size_t *len) {
     return q ? q : "";
 }
 
-static int authenticate(http_req *r) {
-    size_t len;
-    const char *key = find_key(r, &len);
-    int rc = len ? auth_check(r->srv->ctx->auth, key, len, r->client, r->route->perm, &r->ident)
-                 : BR_ENOKEY;
+static bool safe_method(const char *m) { return !strcmp(m, "GET") || !strcmp(m, "HEAD"); }
+
+/* An operator's session (http_dash): the role must grant the route's
+ * permission, a read-only operator may only read, and anything but a read
+ * carries the session's CSRF token (a form another site makes a browser
+ * post has the cookie but cannot know the token). */
+static int check_session(http_req *r, const char *cookie) {
+    const http_dash *d = r->srv->ctx->dash;
+    char csrf[HTTP_CSRF_LEN + 1];
+    bool read_only;
+    int rc = d->check(d->arg, cookie, strlen(cookie), &r->ident, &read_only, csrf);
+    if (rc < 0) return http_error(r, rc, NULL), rc;
+    r->has_ident = r->by_session = true;
+    bool reads = safe_method(r->method) || (r->route->flags & HTTP_READS);
+    const char *tok = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-CSRF-Token");
+    if (!safe_method(r->method) && (!tok || strlen(tok) != HTTP_CSRF_LEN || CRYPTO_memcmp(tok, csrf, HTTP_CSRF_LEN)))
+        return http_error(r, BR_ECSRF, "reload the page and try again"), BR_ECSRF;
+    if (!perm_has(&r->ident.perms, r->route->perm) || (read_only && !reads)) {
+        char why[128];
+        snprintf(why, sizeof why, "your role (%s) does not allow this", read_only ? "read-only" : "marketer");
+        return http_error(r, BR_EROLE, why), BR_EROLE;
+    }
+    return 0;
+}
+
+/* A REST key: checked, or the reason set as the answer. */
+static int check_key(http_req *r, const char *key, size_t len) {
+    int rc = len ? auth_check(r->srv->ctx->auth, key, len, r->client, r->route->perm, &r->ident) : BR_ENOKEY;
     if (rc == 0 || rc == BR_EPERM || rc == BR_EIPDENIED) r->has_ident = true;
     if (rc == BR_ENOKEY || rc == BR_EBADKEY) {
         char echo[KEY_ECHO_MAX + 4];
@@ -398,6 +452,16 @@ static int authenticate(http_req *r) {
     } else if (rc < 0) {
         http_error(r, rc, NULL);
     }
+    return rc;
+}
+
+/* A key if the request names one, else an operator's session cookie. */
+static int authenticate(http_req *r) {
+    size_t len;
+    const char *key = find_key(r, &len), *cookie = NULL;
+    if (!len && r->srv->ctx->dash)
+        cookie = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, HTTP_SESSION_COOKIE);
+    int rc = cookie ? check_session(r, cookie) : check_key(r, key, len);
     if (rc < 0) return rc;
 
     rc = rl_take(r->srv->ctx->rl, r->ident.id, r->route->group, time(NULL), &r->rl);
@@ -470,7 +534,7 @@ static enum MHD_Result dispatch(http_req *r) {
     int rc = r->route->fn(r);
     if (rc == HTTP_DEFERRED) return MHD_YES;
     if (rc < 0) http_error(r, rc, NULL);
-    return send_reply(r);
+    return finish_request(r);
 }
 
 /* A request line is in: the request starts here, before libmicrohttpd
@@ -584,7 +648,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         int rc = r->finish(r, r->deferred_rc);
         if (rc == HTTP_DEFERRED) return MHD_YES; /* a second step was submitted */
         if (rc < 0) http_error(r, rc, NULL);
-        return send_reply(r);
+        return finish_request(r);
     }
     default:
         *upload_size = 0; /* replied early; discard what still arrives */
@@ -645,6 +709,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
     if (r->mem_cleanup) r->mem_cleanup(r->mem);
     free(r->mem);
+    free(r->after_mem);
     drop_file(r);
     json_object_put(r->json);
     buf_free(&r->body);

@@ -98,7 +98,12 @@
     XX(CBDELETED,   400, "Content Block has been deleted—content not available") \
     /* Subscription groups (Braze's texts; api/subscriptions.c) */           \
     XX(SUBGROUP,    400, "Invalid subscription group ID")                     \
-    XX(SUBBOTH,     400, "Either an email address or a phone number should be provided, but not both.")
+    XX(SUBBOTH,     400, "Either an email address or a phone number should be provided, but not both.") \
+    /* The dashboard's operators and sessions (dash/) */                     \
+    XX(LOGIN,       401, "Wrong operator name or password")                   \
+    XX(SESSION,     401, "Your session has expired or was ended: sign in again") \
+    XX(CSRF,        403, "Missing or invalid CSRF token")                     \
+    XX(ROLE,        403, "Access Denied")
 
 typedef enum {
 #define XX(name, status, msg) BR_E_##name##_IDX,

@@ -283,7 +283,7 @@ test('POST /admin/campaigns: every refusal', async (t) => {
     ...documentCases(base),
     ...contentCases(),
   ].map(([name, body, message]) => [name, body, 400, message]));
-  await t.test('a key without brasa.keys', () => refused(srv, 'POST', '/admin/campaigns', base(), 403, denied('brasa.keys'), { key: fx.weak }));
+  await t.test('a key without brasa.marketing', () => refused(srv, 'POST', '/admin/campaigns', base(), 403, denied('brasa.marketing'), { key: fx.weak }));
 });
 
 test('POST /admin/campaigns/{id}: every refusal, and the stored campaign is unchanged', async (t) => {
@@ -327,7 +327,7 @@ test('POST /admin/campaigns/{id}: every refusal, and the stored campaign is unch
     ['content replaced by one with a bad header', { variations: [{ id: T, content: hook({ request_headers: { 'Bad Header': 'x' } }) }] },
       `${BAD}variations[0].content.request_headers: 'Bad Header' is not a header name`],
   ]);
-  await t.test('a key without brasa.keys', () => refused(srv, 'POST', api, { name: 'x' }, 403, denied('brasa.keys'), { key: fx.weak }));
+  await t.test('a key without brasa.marketing', () => refused(srv, 'POST', api, { name: 'x' }, 403, denied('brasa.marketing'), { key: fx.weak }));
 });
 
 test('GET /admin/campaigns[/{id}]: every refusal', async (t) => {
@@ -335,8 +335,8 @@ test('GET /admin/campaigns[/{id}]: every refusal', async (t) => {
     await get(t, `archived ${show(a)}`, `/admin/campaigns?archived=${a}`, 400, `${BAD}'archived' must be true or false`);
   await get(t, 'an unknown campaign', '/admin/campaigns/no-such-campaign', 404, "Not Found: no campaign with id 'no-such-campaign'");
   await get(t, 'an id of 65 characters', `/admin/campaigns/${'c'.repeat(65)}`, 404, 'Not Found: no such campaign');
-  await get(t, 'a key without brasa.keys (list)', '/admin/campaigns', 403, denied('brasa.keys'), { key: fx.weak });
-  await get(t, 'a key without brasa.keys (one)', `/admin/campaigns/${fx.api.campaign_id}`, 403, denied('brasa.keys'), { key: fx.weak });
+  await get(t, 'a key without brasa.marketing (list)', '/admin/campaigns', 403, denied('brasa.marketing'), { key: fx.weak });
+  await get(t, 'a key without brasa.marketing (one)', `/admin/campaigns/${fx.api.campaign_id}`, 403, denied('brasa.marketing'), { key: fx.weak });
 });
 
 test('variations keep distinct ids when one takes an old id and another the old name', async () => {
@@ -364,7 +364,7 @@ test('/admin/apps: every refusal', async (t) => {
   ]);
   await t.test('a key without brasa.keys (create)', () => refused(srv, 'POST', '/admin/apps', { name: 'App' }, 403, denied('brasa.keys'),
     { key: fx.weak }));
-  await get(t, 'a key without brasa.keys (list)', '/admin/apps', 403, denied('brasa.keys'), { key: fx.weak });
+  await get(t, 'a key without brasa.marketing (list)', '/admin/apps', 403, denied('brasa.marketing'), { key: fx.weak });
 });
 
 test('nothing refused was stored', () => {

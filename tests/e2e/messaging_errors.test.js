@@ -555,8 +555,8 @@ test('/admin/dispatches/{id}: unknown ids, permission', async (t) => {
     /^Not Found: no (such dispatch|dispatch with id '.*')$/));
   await t.test('the dispatch id of a schedule that has not fired', () => refused(srv, 'GET', `/admin/dispatches/${fx.sPending.dispatch_id}`,
     undefined, 404, `Not Found: no dispatch with id '${fx.sPending.dispatch_id}'`));
-  await t.test('a key without brasa.keys', () => refused(srv, 'GET', `/admin/dispatches/${fx.sFired.dispatch_id}`, undefined, 403,
-    "Access Denied: this API key does not have the 'brasa.keys' permission", { key: fx.weak }));
+  await t.test('a key without brasa.marketing', () => refused(srv, 'GET', `/admin/dispatches/${fx.sFired.dispatch_id}`, undefined, 403,
+    "Access Denied: this API key does not have the 'brasa.marketing' permission", { key: fx.weak }));
 });
 
 test('a schedule whose campaign is archived before its time sends nothing, and makes no dispatch', async () => {

@@ -528,12 +528,13 @@ test('admin: generate, rotate with an overlap, invalidate at once; errors (exact
   h.assertError(await post('/admin/partners/ok/keys', [1]), 400, 'Bad Request: the body must be a JSON object');
   h.assertError(await h.request(srv, 'GET', '/admin/cohorts?partner=a%20b', { key: srv.key }), 400,
     "Bad Request: 'partner' must be 1-64 characters of a-z, 0-9, '.', '_' or '-'");
-  // brasa.keys is required.
+  // brasa.keys is required to change keys; reading partners and cohorts
+  // needs brasa.marketing (which brasa.keys implies).
   const limited = await h.createKey(srv, srv.key, { name: 'no-admin', permissions: ['users.track'] });
-  for (const [m, p2] of [['GET', '/admin/cohorts'], ['GET', '/admin/partners'], ['POST', '/admin/partners/heap/keys'],
-    ['POST', '/admin/partners/heap/keys/invalidate']]) {
+  for (const [m, p2, perm] of [['GET', '/admin/cohorts', 'brasa.marketing'], ['GET', '/admin/partners', 'brasa.marketing'],
+    ['POST', '/admin/partners/heap/keys', 'brasa.keys'], ['POST', '/admin/partners/heap/keys/invalidate', 'brasa.keys']]) {
     h.assertError(await h.request(srv, m, p2, { key: limited.key, body: m === 'POST' ? {} : undefined }), 403,
-      "Access Denied: this API key does not have the 'brasa.keys' permission");
+      `Access Denied: this API key does not have the '${perm}' permission`);
     h.assertError(await h.request(srv, m, p2, { body: m === 'POST' ? {} : undefined }), 401, 'Invalid API key: ');
   }
 });

@@ -161,8 +161,8 @@ test('subscription endpoints: every refusal, and the permissions', async () => {
       ['POST', '/v2/subscription/status/set', 'subscription.status.set', { subscription_groups: [g({ external_ids: ['a'] })] }],
       ['GET', `/subscription/status/get?subscription_group_id=${news}&external_id=a`, 'subscription.status.get'],
       ['GET', '/subscription/user/status?external_id=a', 'subscription.groups.get'],
-      ['GET', '/admin/subscription_groups', 'brasa.keys'],
-      ['POST', '/admin/subscription_groups', 'brasa.keys', { name: 'Z', channel: 'sms' }],
+      ['GET', '/admin/subscription_groups', 'brasa.marketing'],
+      ['POST', '/admin/subscription_groups', 'brasa.marketing', { name: 'Z', channel: 'sms' }],
     ]) h.assertError(await h.request(srv, method, p, { key: weak, body }), 403, `Access Denied: this API key does not have the '${perm}' permission`);
   } finally {
     await srv.stop();

@@ -1,0 +1,131 @@
+/* routes.c -- the dashboard's own routes: its session, the audit log and
+ * the operators.
+ *
+ *   POST /dashboard/api/login     -           {"name", "password"} -> the operator, a CSRF token; sets the cookie
+ *   POST /dashboard/api/logout    a session   ends it; clears the cookie
+ *   GET  /dashboard/api/me        a session   the operator, the CSRF token, when the session ends
+ *   GET  /admin/audit             brasa.keys  ?before=ID&limit=N: the audit log, newest first
+ *   GET  /admin/operators         brasa.keys  the operators: name, role, created_at, last_login_at
+ *
+ * The session routes are brasa.marketing, which every role holds, and
+ * HTTP_READS, so a read-only operator can sign out too. */
+#include "dash.h"
+#include "../api/api.h"
+#include "../lib/err.h"
+#include "../lib/mem.h"
+#include "../lib/timefmt.h"
+#include "../store/operators.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define AUDIT_PAGE_MAX 1000
+
+static json_object *iso_or_null(int64_t ms) {
+    if (!ms) return NULL;
+    char t[32];
+    timefmt_iso(ms, t, sizeof t);
+    return json_object_new_string(t);
+}
+
+typedef struct {
+    eng_cmd cmd;
+    int64_t before;
+    int limit;
+    store_audit *rows;
+    store_operator *ops;
+    int n;
+} list_state;
+
+static void list_free(void *p) {
+    list_state *s = p;
+    store_audit_rows_free(s->rows, s->n * (s->rows != NULL));
+    free(s->ops);
+}
+
+static int audit_read(engine_t *e, void *arg) {
+    list_state *s = arg;
+    return store_audit_list(engine_reader(e), s->before, s->limit, &s->rows, &s->n);
+}
+
+static int audit_done(http_req *r, int rc) {
+    list_state *s = http_state_get(r);
+    if (rc < 0) return rc;
+    json_object *o = json_object_new_object(), *a = json_object_new_array();
+    json_object_object_add(o, "message", json_object_new_string("success"));
+    for (int i = 0; i < s->n; i++) {
+        store_audit *e = &s->rows[i];
+        json_object *x = json_object_new_object();
+        json_object_object_add(x, "id", json_object_new_int64(e->id));
+        json_object_object_add(x, "at", iso_or_null(e->at));
+        json_object_object_add(x, "who", json_object_new_string(e->who));
+        json_object_object_add(x, "ip", json_object_new_string(e->ip));
+        json_object_object_add(x, "method", json_object_new_string(e->method));
+        json_object_object_add(x, "path", json_object_new_string(e->path));
+        json_object_object_add(x, "status", json_object_new_int(e->status));
+        json_object_array_add(a, x);
+    }
+    json_object_object_add(o, "entries", a);
+    /* The next page: ids below the last one shown. */
+    json_object_object_add(o, "next_before", s->n == s->limit ? json_object_new_int64(s->rows[s->n - 1].id) : NULL);
+    return http_reply(r, 200, o);
+}
+
+static int query_int(http_req *r, const char *name, int64_t lo, int64_t hi, int64_t *out) {
+    const char *v = http_query(r, name);
+    if (!v) return 0;
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    if (*v && !*end && x >= lo && x <= hi) return *out = x, 0;
+    char why[96];
+    snprintf(why, sizeof why, "'%s' must be an integer from %lld to %lld", name, (long long)lo, (long long)hi);
+    http_error(r, BR_EINVAL, why);
+    return -1;
+}
+
+static int get_audit(http_req *r) {
+    int64_t before = 0, limit = 100;
+    if (query_int(r, "before", 1, INT64_MAX, &before) < 0 || query_int(r, "limit", 1, AUDIT_PAGE_MAX, &limit) < 0)
+        return 0;
+    list_state *s = http_state(r, sizeof *s, list_free);
+    s->before = before;
+    s->limit = (int)limit;
+    return api_read(r, &s->cmd, audit_read, s, audit_done);
+}
+
+static int operators_read(engine_t *e, void *arg) {
+    list_state *s = arg;
+    return store_operator_list(engine_reader(e), &s->ops, &s->n);
+}
+
+static int operators_done(http_req *r, int rc) {
+    list_state *s = http_state_get(r);
+    if (rc < 0) return rc;
+    json_object *o = json_object_new_object(), *a = json_object_new_array();
+    json_object_object_add(o, "message", json_object_new_string("success"));
+    for (int i = 0; i < s->n; i++) {
+        json_object *x = json_object_new_object();
+        json_object_object_add(x, "name", json_object_new_string(s->ops[i].name));
+        json_object_object_add(x, "role", json_object_new_string(s->ops[i].role));
+        json_object_object_add(x, "created_at", iso_or_null(s->ops[i].created_at));
+        json_object_object_add(x, "last_login_at", iso_or_null(s->ops[i].last_login_at));
+        json_object_array_add(a, x);
+    }
+    json_object_object_add(o, "operators", a);
+    return http_reply(r, 200, o);
+}
+
+static int get_operators(http_req *r) {
+    list_state *s = http_state(r, sizeof *s, list_free);
+    return api_read(r, &s->cmd, operators_read, s, operators_done);
+}
+
+const http_route dash_routes[] = {
+    {"POST", "/dashboard/api/login", PERM_NONE, RL_DEFAULT, dash_post_login, 0},
+    {"POST", "/dashboard/api/logout", PERM_BRASA_MARKETING, RL_DEFAULT, dash_post_logout, HTTP_READS},
+    {"GET", "/dashboard/api/me", PERM_BRASA_MARKETING, RL_DEFAULT, dash_get_me, 0},
+    {"GET", "/admin/audit", PERM_BRASA_KEYS, RL_DEFAULT, get_audit, 0},
+    {"GET", "/admin/operators", PERM_BRASA_KEYS, RL_DEFAULT, get_operators, 0},
+    {NULL, NULL, 0, 0, NULL, 0},
+};
