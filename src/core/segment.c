@@ -765,10 +765,25 @@ static bool ref_node(const snode *n, const seg_env *env, uint32_t row, const pro
     return ref_leaf(n, env, row, p) != n->op->neg;
 }
 
-bool seg_match_row(const seg_def *d, const seg_env *env, uint32_t row) {
+static const profile_t *live_profile(const seg_env *env, uint32_t row) {
     profile_t *p = users_get(env->users, row);
-    if (!p || (p->flags & PROFILE_DELETED)) return false;
-    return ref_node(d->root, env, row, p);
+    return p && !(p->flags & PROFILE_DELETED) ? p : NULL;
+}
+
+bool seg_match_row(const seg_def *d, const seg_env *env, uint32_t row) {
+    const profile_t *p = live_profile(env, row);
+    return p && ref_node(d->root, env, row, p);
+}
+
+/* ---- per filter ---------------------------------------------------------- */
+
+static const snode *top_node(const seg_def *d, int i) { return d->root->group ? d->root->kids[i] : d->root; }
+
+int seg_top_count(const seg_def *d) { return d->root->group ? d->root->nkids : 1; }
+
+bool seg_top_match(const seg_def *d, const seg_env *env, uint32_t row, int i) {
+    const profile_t *p = live_profile(env, row);
+    return p && ref_node(top_node(d, i), env, row, p);
 }
 
 /* ---- fast evaluator ------------------------------------------------------ */
@@ -1287,5 +1302,11 @@ static void describe_node(const snode *n, buf_t *b, bool top) {
 char *seg_describe(const seg_def *d) {
     buf_t b = BUF_INIT;
     describe_node(d->root, &b, true);
+    return buf_take(&b);
+}
+
+char *seg_top_describe(const seg_def *d, int i) {
+    buf_t b = BUF_INIT;
+    describe_node(top_node(d, i), &b, true);
     return buf_take(&b);
 }

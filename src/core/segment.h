@@ -65,6 +65,16 @@ void seg_set_parallel(unsigned threads, size_t min_rows);
 /* Reference evaluator: whether row is in the segment, from its profile. */
 bool seg_match_row(const seg_def *d, const seg_env *env, uint32_t row);
 
+/* Why a user is in a segment or not, filter by filter. The top-level
+ * filters of d are the members of its root group, or the root alone when
+ * it is one filter: seg_top_count() of them. seg_top_match() says whether
+ * row passes filter i, by the reference evaluator's rules (a deleted row
+ * passes none); seg_top_describe() gives filter i in words, as
+ * seg_describe() writes it (caller frees). i in [0, seg_top_count()). */
+int seg_top_count(const seg_def *d);
+bool seg_top_match(const seg_def *d, const seg_env *env, uint32_t row, int i);
+char *seg_top_describe(const seg_def *d, int i);
+
 /* The definition in words, e.g. `custom attribute "tier" equals "gold"
  * AND (country equals "US" OR ...)` (caller frees). */
 char *seg_describe(const seg_def *d);
