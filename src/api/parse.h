@@ -58,6 +58,10 @@ int api_cohort_parse_users(json_object *body, const char *partner, cohort_cmd *c
  * w points into b. */
 struct segs_write;
 int api_segment_parse(json_object *b, bool update, struct segs_write *w, char *why, size_t whylen);
+/* The "definition" field of a segment body (create, update, preview):
+ * present and at most SEGS_DEFINITION_MAX bytes as JSON, before it is
+ * compiled. 0, or BR_EINVAL with why. */
+int api_segment_definition(json_object *def, char *why, size_t whylen);
 
 /* Cuts s (NUL-terminated) so it does not end inside a UTF-8 sequence, as
  * snprintf may leave a message that quoted client text. */

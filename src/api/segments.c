@@ -316,9 +316,18 @@ int api_segment_parse(json_object *b, bool update, segs_write *w, char *why, siz
     }
     json_object *def;
     if (json_object_object_get_ex(b, "definition", &def) || !update) {
-        if (!def) FAIL("'definition' is required (a filter, or an {\"and\": [...]} / {\"or\": [...]} group)");
+        int rc = api_segment_definition(def, why, whylen);
+        if (rc < 0) return rc;
         w->definition = def;
     }
+    return 0;
+}
+
+int api_segment_definition(json_object *def, char *why, size_t whylen) {
+    size_t n;
+    if (!def) FAIL("'definition' is required (a filter, or an {\"and\": [...]} / {\"or\": [...]} group)");
+    if (json_text(def, &n), n > SEGS_DEFINITION_MAX)
+        FAIL("'definition' is %zu bytes as JSON; at most %d are allowed", n, SEGS_DEFINITION_MAX);
     return 0;
 }
 

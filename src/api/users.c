@@ -17,7 +17,7 @@
 #include "api.h"
 #include "parse.h"
 #include "../core/export.h"
-#include "../store/messaging.h"
+#include "../engine/exporter.h"
 #include "../lib/err.h"
 #include "../lib/json.h"
 #include "../lib/mem.h"
@@ -282,12 +282,7 @@ typedef struct {
 static void export_row(each_arg *a, uint32_t row) {
     a->n++;
     if (!bitmap_add(a->seen, row)) return;
-    json_object *o = export_user(engine_users(a->e), engine_names(a->e), row, &a->x->fields);
-    export_cohorts(o, engine_cohorts(a->e), row, &a->x->fields);
-    uint8_t bz[12];
-    users_braze_id(engine_users(a->e), row, bz);
-    store_received_export(engine_reader(a->e), o, bz);
-    json_object_array_add(a->x->users, o);
+    json_object_array_add(a->x->users, exporter_user(a->e, row, &a->x->fields));
 }
 
 static void each_export(uint32_t row, void *arg) { export_row(arg, row); }

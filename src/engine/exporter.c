@@ -70,17 +70,22 @@ typedef struct {
     uint32_t users; /* out */
 } chunk_arg;
 
+json_object *exporter_user(engine_t *e, uint32_t row, const export_fields *f) {
+    json_object *o = export_user(engine_users(e), engine_names(e), row, f);
+    export_cohorts(o, engine_cohorts(e), row, f);
+    uint8_t bz[12];
+    users_braze_id(engine_users(e), row, bz);
+    store_received_export(engine_reader(e), o, bz);
+    return o;
+}
+
 static int chunk_read(engine_t *e, void *arg) {
     chunk_arg *c = arg;
     users_t *u = engine_users(e);
     c->users = 0;
     for (uint32_t i = 0; i < c->n; i++) {
         if (users_get(u, c->rows[i])->flags & PROFILE_DELETED) continue;
-        json_object *o = export_user(u, engine_names(e), c->rows[i], c->fields);
-        export_cohorts(o, engine_cohorts(e), c->rows[i], c->fields);
-        uint8_t bz[12];
-        users_braze_id(u, c->rows[i], bz);
-        store_received_export(engine_reader(e), o, bz);
+        json_object *o = exporter_user(e, c->rows[i], c->fields);
         size_t len;
         const char *s = json_object_to_json_string_length(o, JSON_PLAIN, &len);
         buf_append(c->out, s, len);

@@ -17,6 +17,7 @@
  * 'running'; the next start runs it again from the start. */
 #ifndef BR_EXPORTER_H
 #define BR_EXPORTER_H
+#include "../core/export.h"
 #include "engine.h"
 
 #define EXPORTER_CHUNK 5000
@@ -41,6 +42,11 @@ typedef struct {
 int exporter_start(const exporter_config *cfg, exporter_t **out);
 /* Tells the thread a job was queued (else it looks each second). */
 void exporter_kick(exporter_t *x);
+/* The user object of row every export writes (/users/export/ids and the
+ * segment files, the console's user page): the profile with the fields f
+ * selects, its partner cohorts and the campaigns it received. In an
+ * ENG_READ; the caller owns the object. */
+json_object *exporter_user(engine_t *e, uint32_t row, const export_fields *f);
 /* Stops at the end of the current chunk, joins and frees; NULL is a no-op. */
 void exporter_free(exporter_t *x);
 

@@ -158,7 +158,47 @@ int segs_eval_json_read(engine_t *e, void *arg) {
     if (rc < 0) return rc;
     seg_env env = {engine_users(e), engine_names(e), engine_cohorts(e), engine_columns(e), clock_wall_ms()};
     x->rows = seg_eval(d, &env);
+    if (x->describe) x->description = seg_describe(d);
     seg_free(d);
+    return 0;
+}
+
+/* Segment r explained for each row into out[i]'s array. */
+static void explain_one(engine_t *e, const store_segment_row *r, const uint32_t *rows, int n, json_object **out) {
+    json_object *def = stored_definition(r);
+    seg_def *d = NULL;
+    char why[400] = "its stored definition does not parse";
+    int rc = def ? seg_compile(def, r->id, segs_resolve, engine_reader(e), &d, why, sizeof why) : BR_EINTERNAL;
+    json_object_put(def);
+    seg_env env = {engine_users(e), engine_names(e), engine_cohorts(e), engine_columns(e), clock_wall_ms()};
+    for (int i = 0; i < n; i++) {
+        json_object *o = json_object_new_object(), *filters = json_object_new_array();
+        json_object_object_add(o, "id", json_object_new_string(r->id));
+        json_object_object_add(o, "name", json_object_new_string(r->name));
+        json_object_object_add(o, "member", json_object_new_boolean(rc == 0 && seg_match_row(d, &env, rows[i])));
+        for (int k = 0; rc == 0 && k < seg_top_count(d); k++) {
+            json_object *f = json_object_new_object();
+            char *words = seg_top_describe(d, k);
+            json_object_object_add(f, "description", json_object_new_string(words));
+            free(words);
+            json_object_object_add(f, "matched", json_object_new_boolean(seg_top_match(d, &env, rows[i], k)));
+            json_object_array_add(filters, f);
+        }
+        json_object_object_add(o, "filters", filters);
+        if (rc < 0) json_object_object_add(o, "error", json_object_new_string(why));
+        json_object_array_add(out[i], o);
+    }
+    seg_free(d);
+}
+
+int segs_explain(engine_t *e, const uint32_t *rows, int n, json_object **out) {
+    store_segment_row *list;
+    int count;
+    int rc = store_segment_list(engine_reader(e), false, false, 0, -1, &list, &count);
+    if (rc < 0) return rc;
+    for (int i = 0; i < n; i++) out[i] = json_object_new_array();
+    for (int k = 0; k < count; k++) explain_one(e, &list[k], rows, n, out);
+    store_segment_rows_free(list, count);
     return 0;
 }
 

@@ -18,6 +18,10 @@
 #define SEGS_NAME_MAX 255
 #define SEGS_TAGS_MAX 50
 #define SEGS_DESCRIPTION_MAX 10000
+/* Bytes of a definition as JSON: with core/segment.h's counts (filters,
+ * depth, values per list) this bounds the work of compiling one, which
+ * every evaluation repeats, whatever the server's --max-body. */
+#define SEGS_DEFINITION_MAX (256 * 1024)
 
 /* Looks up a referenced segment through db, a sqlite3 * (a seg_resolve_fn).
  * Archived segments still resolve: a definition that used one keeps
@@ -56,11 +60,16 @@ typedef struct {
 int segs_eval_read(engine_t *e, void *arg);
 
 /* ENG_READ: evaluates a definition given as JSON, with no segment row and
- * no size recorded (the Global Control Group, core/gcg.h). rows: out,
- * caller frees; BR_EINVAL with why for a definition that does not compile. */
+ * no size recorded (the Global Control Group, core/gcg.h; a segment
+ * previewed before it is saved, compiled as a new segment's would be).
+ * rows: out, caller frees; description: with describe, the definition in
+ * words (out, caller frees); BR_EINVAL with why for a definition that does
+ * not compile. */
 typedef struct {
     json_object *def;
+    bool describe;
     bitmap_t *rows;
+    char *description;
     char why[400];
 } segs_eval_json;
 int segs_eval_json_read(engine_t *e, void *arg);
@@ -78,6 +87,14 @@ typedef struct {
     bool more;
 } segs_snapshot;
 int segs_snapshot_read(engine_t *e, void *arg);
+
+/* ENG_READ helper: why each of n rows is in each live segment or not.
+ * out[i] gets a new array, for rows[i], of {"id", "name", "member",
+ * "filters": [{"description", "matched"}]}: the segment's top-level
+ * filters, each decided for that user (core/segment.h, seg_top_match); a
+ * segment whose stored definition no longer compiles has "member": false,
+ * "filters": [] and "error": why. Returns 0 or BR_ESTORE (out untouched). */
+int segs_explain(engine_t *e, const uint32_t *rows, int n, json_object **out);
 
 /* A row as the admin API and the CLI show it: {"id", "name", "tags",
  * "definition", "description" (in words), "text_description",

@@ -617,7 +617,9 @@ void store_stat_rows_free(store_stat_row *rows, int n) {
     free(rows);
 }
 
-int store_received_of(sqlite3 *db, const uint8_t braze_id[12], char **json) {
+/* What a user received, oldest first (or the latest `limit`, newest
+ * first): one query for the export and the console. */
+static int received_json(sqlite3 *db, const uint8_t braze_id[12], bool latest, int limit, char **json) {
     /* Braze's shape, with the campaign's and the variation's current names */
     sqlite3_stmt *st = prep(db, "SELECT json_group_array(json_object('name', c.name, 'api_campaign_id', r.campaign_id, "
                                 "'last_received', strftime('%Y-%m-%dT%H:%M:%fZ', r.at / 1000.0, 'unixepoch'), "
@@ -628,15 +630,25 @@ int store_received_of(sqlite3 *db, const uint8_t braze_id[12], char **json) {
                                 "'converted', json(CASE WHEN EXISTS (SELECT 1 FROM conversions v WHERE v.braze_id = r.braze_id AND "
                                 "v.campaign_id = r.campaign_id AND v.received_at = r.at) THEN 'true' ELSE 'false' END), 'engaged', json_object('opened_email', json(CASE WHEN r.opened THEN "
                                 "'true' ELSE 'false' END), 'clicked_email', json(CASE WHEN r.clicked THEN 'true' ELSE 'false' "
-                                "END)))) FROM (SELECT * FROM received WHERE braze_id = ? "
-                                "ORDER BY at) r LEFT JOIN campaigns c ON c.id = r.campaign_id");
+                                "END)))) FROM (SELECT * FROM received WHERE braze_id = ?1 "
+                                "ORDER BY CASE WHEN ?2 THEN -at ELSE at END LIMIT ?3) r LEFT JOIN campaigns c ON c.id = r.campaign_id");
     if (!st) return BR_ESTORE;
     sqlite3_bind_blob(st, 1, braze_id, 12, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, latest);
+    sqlite3_bind_int(st, 3, limit);
     int rc = one_row(st);
     if (rc < 0) return rc;
     *json = store_col_text(st, 0);
     sqlite3_finalize(st);
     return 0;
+}
+
+int store_received_of(sqlite3 *db, const uint8_t braze_id[12], char **json) {
+    return received_json(db, braze_id, false, -1, json);
+}
+
+int store_received_latest(sqlite3 *db, const uint8_t braze_id[12], int limit, char **json) {
+    return received_json(db, braze_id, true, limit, json);
 }
 
 void store_received_export(sqlite3 *db, json_object *user, const uint8_t braze_id[12]) {

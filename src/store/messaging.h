@@ -199,6 +199,8 @@ void store_stat_rows_free(store_stat_row *rows, int n);
  * "variation_api_id", "variation_name", "channel", "in_control",
  * "converted", "engaged"} (malloc'd). */
 int store_received_of(sqlite3 *db, const uint8_t braze_id[12], char **json);
+/* The same objects, the latest `limit` first (the console's user page). */
+int store_received_latest(sqlite3 *db, const uint8_t braze_id[12], int limit, char **json);
 /* Fills user's "campaigns_received" (when the export asked for it: the
  * key is there) with what row received. */
 void store_received_export(sqlite3 *db, json_object *user, const uint8_t braze_id[12]);
