@@ -16,7 +16,6 @@
 #include "../engine/segments.h"
 #include "../lib/err.h"
 #include "../lib/json.h"
-#include "../lib/mem.h"
 #include "../store/messaging.h"
 
 #include <stdio.h>
@@ -133,10 +132,11 @@ static json_object *profile_entry(engine_t *e, uint32_t row, json_object *segmen
 static int profile_read(engine_t *e, void *arg) {
     profile_req *x = arg;
     find_rows(e, x);
+    x->users = json_object_new_array();
+    if (!x->n) return 0;
     json_object *segments[PROFILE_USERS_MAX];
     int rc = segs_explain(e, x->rows, x->n, segments);
     if (rc < 0) return rc;
-    x->users = json_object_new_array();
     for (int i = 0; i < x->n; i++) json_object_array_add(x->users, profile_entry(e, x->rows[i], segments[i]));
     return 0;
 }

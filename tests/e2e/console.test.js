@@ -9,6 +9,8 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
 const h = require('./harness.js');
 const { webhookReceiver } = require('./webhook_receiver.js');
 
@@ -289,4 +291,23 @@ test('profile: no identifier, two, an alias half, an empty or over-long value ar
   h.assertError(await profile({ alias_name: 'ann', alias_label: long }), 400, "Bad Request: 'alias_label' is longer than 1024 bytes");
   // 1024 bytes is a value like any other.
   assert.deepEqual((await profile({ external_id: 'x'.repeat(1024) })).json, { message: 'success', users: [] });
+});
+
+// Last: it leaves a broken segment behind. A stored definition that no
+// longer compiles (written by hand, or by an older version) is listed with
+// the reason, not a failed page.
+test('profile: a segment whose stored definition no longer compiles says why', async () => {
+  await seed();
+  const seg = (await post('/admin/segments', { name: 'Broken', definition: GOLD })).json.segment;
+  const unknown = '00000000-0000-4000-8000-000000000000';
+  const def = JSON.stringify({ type: 'segment', id: unknown, op: 'in' });
+  const r = spawnSync('sqlite3', [path.join(srv.dir, 'brasa.db'), `UPDATE segments SET definition = '${def}' WHERE id = '${seg.id}'`],
+    { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const res = await profile({ external_id: 'u0' });
+  assert.equal(res.status, 200, res.text);
+  assert.deepEqual(res.json.users[0].segments.find((s) => s.id === seg.id), {
+    id: seg.id, name: 'Broken', member: false, filters: [],
+    error: `invalid segment definition: unknown segment id '${unknown}'`,
+  });
 });
