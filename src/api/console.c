@@ -115,7 +115,8 @@ static json_object *profile_entry(engine_t *e, uint32_t row, json_object *segmen
     json_object *o = json_object_new_object(), *profile = exporter_user(e, row, &all), *v;
     json_object_object_add(o, "profile", profile);
     /* The export lists the user's partner cohorts only when there are some. */
-    json_object_object_add(o, "cohorts", json_object_object_get_ex(profile, "cohorts", &v) ? json_object_get(v) : json_object_new_array());
+    bool has = json_object_object_get_ex(profile, "cohorts", &v);
+    json_object_object_add(o, "cohorts", has ? json_object_get(v) : json_object_new_array());
     json_object_object_add(o, "segments", segments);
     uint8_t bz[12];
     char *text;

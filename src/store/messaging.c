@@ -631,7 +631,8 @@ static int received_json(sqlite3 *db, const uint8_t braze_id[12], bool latest, i
                                 "v.campaign_id = r.campaign_id AND v.received_at = r.at) THEN 'true' ELSE 'false' END), 'engaged', json_object('opened_email', json(CASE WHEN r.opened THEN "
                                 "'true' ELSE 'false' END), 'clicked_email', json(CASE WHEN r.clicked THEN 'true' ELSE 'false' "
                                 "END)))) FROM (SELECT * FROM received WHERE braze_id = ?1 "
-                                "ORDER BY CASE WHEN ?2 THEN -at ELSE at END LIMIT ?3) r LEFT JOIN campaigns c ON c.id = r.campaign_id");
+                                "ORDER BY CASE WHEN ?2 THEN -at ELSE at END LIMIT ?3) r "
+                                "LEFT JOIN campaigns c ON c.id = r.campaign_id");
     if (!st) return BR_ESTORE;
     sqlite3_bind_blob(st, 1, braze_id, 12, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, latest);
