@@ -301,7 +301,8 @@ test('profile: a segment whose stored definition no longer compiles says why', a
   const seg = (await post('/admin/segments', { name: 'Broken', definition: GOLD })).json.segment;
   const unknown = '00000000-0000-4000-8000-000000000000';
   const def = JSON.stringify({ type: 'segment', id: unknown, op: 'in' });
-  const r = spawnSync('sqlite3', [path.join(srv.dir, 'brasa.db'), `UPDATE segments SET definition = '${def}' WHERE id = '${seg.id}'`],
+  // The server writes too (the segment's size of the day): wait for its lock.
+  const r = spawnSync('sqlite3', ['-cmd', '.timeout 10000', path.join(srv.dir, 'brasa.db'), `UPDATE segments SET definition = '${def}' WHERE id = '${seg.id}'`],
     { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const res = await profile({ external_id: 'u0' });
