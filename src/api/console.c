@@ -1,7 +1,7 @@
 /* console.c -- the reads the web console's Segments and Users pages need.
  *
- *   POST /admin/segments/preview  brasa.keys  a definition's exact size and words, nothing saved
- *   GET  /admin/users/profile     brasa.keys  a user as the console shows it: profile, cohorts,
+ *   POST /admin/segments/preview  brasa.marketing  a definition's exact size and words, nothing saved
+ *   GET  /admin/users/profile     brasa.marketing  a user as the console shows it: profile, cohorts,
  *                                             segments with the reason per filter, messages
  *
  * Both only read (HTTP_READS): the preview's POST carries a definition too
@@ -183,7 +183,7 @@ static int get_profile(http_req *r) {
 }
 
 const http_route api_console_routes[] = {
-    {"POST", "/admin/segments/preview", PERM_BRASA_KEYS, RL_DEFAULT, post_preview, HTTP_READS},
-    {"GET", "/admin/users/profile", PERM_BRASA_KEYS, RL_DEFAULT, get_profile, HTTP_READS},
+    {"POST", "/admin/segments/preview", PERM_BRASA_MARKETING, RL_DEFAULT, post_preview, HTTP_READS},
+    {"GET", "/admin/users/profile", PERM_BRASA_MARKETING, RL_DEFAULT, get_profile, HTTP_READS},
     {NULL, NULL, 0, 0, NULL, 0},
 };
