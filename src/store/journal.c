@@ -65,6 +65,34 @@ int store_outbox_put(sqlite3 *db, int64_t seq, int64_t at, const char *events, s
     return store_done(db, st);
 }
 
+int store_event_counts_add(sqlite3 *db, int64_t at, int64_t n) {
+    int64_t start = at / 1000 / 900 * 900;
+    sqlite3_stmt *st = store_prep(db, "INSERT INTO event_counts (start, events) VALUES (?, ?) "
+                                      "ON CONFLICT (start) DO UPDATE SET events = events + excluded.events");
+    if (!st) return BR_ESTORE;
+    sqlite3_bind_int64(st, 1, start);
+    sqlite3_bind_int64(st, 2, n);
+    if (store_done(db, st) < 0) return BR_ESTORE;
+    /* A range of the key: nothing to delete costs one seek. */
+    if (!(st = store_prep(db, "DELETE FROM event_counts WHERE start < ?"))) return BR_ESTORE;
+    sqlite3_bind_int64(st, 1, start - STORE_EVENT_COUNTS_DAYS * 86400);
+    return store_done(db, st);
+}
+
+int store_event_counts_sum(sqlite3 *db, int64_t from, int64_t to, int64_t step, int64_t *out) {
+    int64_t n = (to - from) / step;
+    for (int64_t i = 0; i < n; i++) out[i] = 0;
+    sqlite3_stmt *st = store_prep(db, "SELECT start, events FROM event_counts WHERE start >= ? AND start < ?");
+    if (!st) return BR_ESTORE;
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, from + n * step);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        out[(sqlite3_column_int64(st, 0) - from) / step] += sqlite3_column_int64(st, 1);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : BR_ESTORE;
+}
+
 int store_names_put(sqlite3 *db, uint32_t id, const char *s, size_t n) {
     sqlite3_stmt *st = store_prep(db, "INSERT INTO names (id, name) VALUES (?, ?)");
     if (!st) return BR_ESTORE;

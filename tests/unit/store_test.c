@@ -3,6 +3,8 @@
 #include "test.h"
 #include "core/apikey.h"
 #include "lib/err.h"
+#include "lib/clock.h"
+#include "store/journal.h"
 #include "store/keys.h"
 #include "store/migrations.h"
 #include "store/store.h"
@@ -168,6 +170,39 @@ TEST(store_wal_checkpoints_run_off_the_writer) {
     T_EQ_INT(count_rows(s, "b"), N);
     /* The frames reached the database file (all but what the WAL holds). */
     T_TRUE(file_size(d, "brasa.db") > 200000LL * N - (long long)WALCK_MAX_PAGES * 4096);
+    store_close(s);
+    rmdir_r(d);
+}
+
+/* One batch every 6 s for STORE_EVENT_COUNTS_DAYS + 2 days: the table
+ * keeps a quarter hour a row, and drops the old ones. */
+#define EC_T0 1764806400LL /* 2025-12-04T00:00:00Z */
+#define EC_BATCHES ((STORE_EVENT_COUNTS_DAYS + 2) * 86400LL / 6)
+static int event_counts_op(sqlite3 *db, void *arg) {
+    (void)arg;
+    int rc = 0;
+    for (int64_t i = 0; rc == 0 && i < EC_BATCHES; i++) rc = store_event_counts_add(db, EC_T0 * 1000 + i * 6000, 2);
+    return rc;
+}
+
+TEST(store_event_counts_by_quarter_hour) {
+    char *d = tmpdir();
+    store_t *s;
+    T_EQ_INT(store_open(d, &s), 0);
+    T_EQ_INT(store_exec(s, event_counts_op, NULL), 0);
+    T_EQ_INT(count_rows(s, "event_counts"), STORE_EVENT_COUNTS_DAYS * 96 + 1); /* the current quarter too */
+    sqlite3 *db = store_db_for_tests(s);
+    int64_t end = EC_T0 + EC_BATCHES * 6, v[24], day; /* end: midnight, the first batch not written */
+    int64_t t0 = clock_mono_us();
+    T_EQ_INT(store_event_counts_sum(db, end - 23 * 3600, end + 3600, 3600, v), 0);
+    T_EQ_INT(store_event_counts_sum(db, end - 86400, end, 86400, &day), 0);
+    printf("    24 hours and a day read in %lld us\n", (long long)(clock_mono_us() - t0));
+    for (int i = 0; i < 23; i++) T_EQ_INT(v[i], 600 * 2); /* 600 batches of 2 an hour */
+    T_EQ_INT(v[23], 0);                                  /* the hour from midnight: none */
+    T_EQ_INT(day, 24 * 600 * 2);
+    /* Nothing recorded: zeros, not missing. */
+    T_EQ_INT(store_event_counts_sum(db, EC_T0 - 86400, EC_T0, 3600, v), 0);
+    for (int i = 0; i < 24; i++) T_EQ_INT(v[i], 0);
     store_close(s);
     rmdir_r(d);
 }
