@@ -330,6 +330,7 @@ static void apply_event(track_ctx *c, const track_event *o, bool purchase) {
     pedit_close(&e);
     c->touch(c->touch_arg, row);
     if (!c->outbox) return;
+    c->recorded += purchase ? o->quantity : 1; /* as many as Currents gets */
     if (!purchase) {
         outbox_head(c, row, "users.behaviors.CustomEvent", t, o->app, o->idx, 0);
         buf_puts(c->outbox, ",\"name\":");

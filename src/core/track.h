@@ -83,6 +83,7 @@ typedef struct {
     void *touch_arg;
     struct subs_kept *kept; /* the kept email states of addresses (subs.h); NULL: none */
     uint32_t subs_events;   /* subs.c: its events so far (their ids) */
+    int64_t recorded;       /* out: custom events and purchases put in the outbox */
 } track_ctx;
 
 /* Applies every object of the command; refusals go into cmd->attrs[i].refused. */

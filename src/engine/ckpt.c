@@ -26,6 +26,7 @@ struct ckpt {
     bool (*wait_journal)(void *arg, int64_t seq);
     void *journal_arg;
     _Atomic int64_t durable;
+    _Atomic int64_t durable_ms; /* when it was written (0: not since start) */
 };
 
 void ckpt_snap_free(ckpt_snap *s) {
@@ -101,6 +102,7 @@ static void *ckpt_main(void *arg) {
         int64_t us = clock_mono_us() - t0;
         if (rc == 0) {
             atomic_store(&c->durable, s->s.seq);
+            atomic_store(&c->durable_ms, clock_wall_ms());
             log_info("ckpt: wrote %u profiles and %u cohorts up to journal seq %lld in %lld ms", s->s.nprofiles,
                      s->s.ncohorts, (long long)s->s.seq, (long long)us / 1000);
         } else {
@@ -180,3 +182,4 @@ bool ckpt_poll(ckpt_t *c, ckpt_snap **failed) {
 }
 
 int64_t ckpt_durable(ckpt_t *c) { return atomic_load(&c->durable); }
+int64_t ckpt_durable_ms(ckpt_t *c) { return atomic_load(&c->durable_ms); }

@@ -55,5 +55,7 @@ void ckpt_wait(ckpt_t *c);
 bool ckpt_poll(ckpt_t *c, ckpt_snap **failed);
 /* The S of the last committed write: journal rows up to it may go. */
 int64_t ckpt_durable(ckpt_t *c);
+/* When that write committed (ms; 0: none since the process started). */
+int64_t ckpt_durable_ms(ckpt_t *c);
 
 #endif

@@ -44,6 +44,7 @@ typedef struct {
     engine_t *e;
     int64_t seq; /* 0: nothing journaled */
     int64_t at;
+    int64_t recorded; /* custom events and purchases in the outbox row (event_counts) */
     bool critical; /* memory changed: its failure fails the store */
     bool kept;     /* kept email states changed (memory too) */
     buf_t rec;     /* change records */
@@ -141,6 +142,7 @@ static int batch_write(sqlite3 *db, void *arg) {
     int rc = 0;
     if (b->rec.len) rc = store_journal_append(db, b->seq, b->at, STORE_JOURNAL_V2, 0, b->rec.data, b->rec.len);
     if (rc == 0 && b->outbox.len > 1) rc = store_outbox_put(db, b->seq, b->at, b->outbox.data, b->outbox.len);
+    if (rc == 0 && b->recorded) rc = store_event_counts_add(db, b->at, b->recorded);
     for (size_t off = 0; rc == 0 && off < b->names.len;) {
         uint32_t id, len;
         memcpy(&id, b->names.data + off, 4);
@@ -263,6 +265,8 @@ static void batch_close(engine_t *e, batch *b) {
     batch_collect(e, b);
     b->later = e->later;
     e->later = NULL;
+    b->recorded = e->recorded;
+    e->recorded = 0;
     b->critical = b->rec.len || b->outbox.len > 1 || b->names.len || b->ncohorts || b->kept;
     if (b->rec.len || b->outbox.len > 1) {
         e->last_seq = b->seq;
@@ -295,13 +299,16 @@ static void batch_close(engine_t *e, batch *b) {
 void engine_apply(engine_t *e, eng_cmd *c, buf_t *outbox, uint64_t event_base) {
     switch (c->kind) {
     case ENG_TRACK: {
-        track_ctx tc = {e->users, e->names, c->now_ms, outbox, event_base, engine_touch, e, e->kept, 0};
-        track_apply(&tc, c->arg);
+        track_ctx tc = {e->users, e->names, c->now_ms, outbox, event_base, engine_touch, e, e->kept, 0, 0};
+        track_cmd *tr = c->arg;
+        track_apply(&tc, tr);
+        e->recorded += tc.recorded;
+        if (outbox) e->objects += tr->nattrs + tr->nevents + tr->npurchases; /* live, not replayed */
         break;
     }
     case ENG_SUBSCRIPTION: {
         subs_cmd *sc = c->arg;
-        track_ctx tc = {e->users, e->names, c->now_ms, outbox, event_base, engine_touch, e, e->kept, 0};
+        track_ctx tc = {e->users, e->names, c->now_ms, outbox, event_base, engine_touch, e, e->kept, 0, 0};
         subs_apply(&tc, sc);
         for (; sc; sc = sc->next)
             if (sc->op) later_add(e, sc->op, sc->op_arg, NULL, NULL); /* in this batch, with the change */
@@ -774,9 +781,11 @@ void engine_free(engine_t *e) {
 }
 
 eng_stats engine_stats(engine_t *e) {
-    eng_stats s = {users_rows(e->users), users_live(e->users), e->dirty.n, e->last_seq - ckpt_durable(e->ck),
+    int64_t durable = ckpt_durable(e->ck);
+    eng_stats s = {users_rows(e->users), users_live(e->users), e->dirty.n, e->last_seq - durable, e->last_seq, durable,
+                   ckpt_durable_ms(e->ck),
                    users_memory(e->users) + names_memory(e->names) + cohorts_memory(e->cohorts) +
                        (e->cols ? cols_memory(e->cols) : 0),
-                   e->commands, e->batches};
+                   e->commands, e->batches, e->objects};
     return s;
 }

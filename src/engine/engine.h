@@ -128,8 +128,11 @@ void engine_set_legacy(eng_legacy_fn decode, void (*free_cmd)(eng_cmd *c));
 typedef struct {
     uint32_t rows, live, dirty;
     int64_t journal_pending; /* batches after the last committed checkpoint */
+    int64_t journal_seq, checkpoint_seq; /* the newest batch; the one the last checkpoint covers */
+    int64_t checkpoint_ms;   /* when that checkpoint committed (0: none since start) */
     size_t memory;
     uint64_t commands, batches; /* applied since start */
+    uint64_t objects;        /* /users/track objects (attributes, events, purchases) applied since start */
 } eng_stats;
 /* Engine thread only (an ENG_READ), or before engine_start. */
 eng_stats engine_stats(engine_t *e);

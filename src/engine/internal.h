@@ -39,6 +39,8 @@ struct engine {
     _Atomic int64_t durable;  /* newest batch seq committed */
     int64_t loaded_seq;       /* start-up: the checkpoint loaded */
     uint64_t commands, batches;
+    uint64_t objects;         /* /users/track objects applied (eng_stats) */
+    int64_t recorded;         /* custom events and purchases the open batch put in the outbox */
 
     /* checkpoints */
     ckpt_t *ck;

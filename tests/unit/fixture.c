@@ -103,7 +103,7 @@ api_track_result fixture_world_track(fixture_world *w, int64_t now_ms, const cha
     api_track_result r;
     char why[256];
     if (api_track_parse(body, &t, &r, why, sizeof why) == 0) {
-        track_ctx tc = {w->u, w->n, now_ms, NULL, 1, no_touch, NULL, NULL, 0};
+        track_ctx tc = {w->u, w->n, now_ms, NULL, 1, no_touch, NULL, NULL, 0, 0};
         track_apply(&tc, &t);
         api_track_refusals(&t, &r);
     }

@@ -295,7 +295,7 @@ TEST(limits_do_not_apply_to_replayed_old_journals) {
     T_EQ_INT(r.processed[0], 1); /* the import was refused then, and is now */
     T_EQ_STR(json_object_get_string(json_object_object_get(json_object_array_get_idx(r.errors, 0), "type")),
              "'push_token_import' is not supported by this server");
-    track_ctx tc = {w.u, w.n, NOW, NULL, 1, no_touch, NULL, NULL, 0};
+    track_ctx tc = {w.u, w.n, NOW, NULL, 1, no_touch, NULL, NULL, 0, 0};
     track_apply(&tc, &t);
     T_EQ_INT(t.attrs[0].refused.kind, LIM_OK);
     json_object_put(r.errors);

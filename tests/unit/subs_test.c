@@ -66,7 +66,7 @@ TEST(subs_email_state_reaches_every_user_and_waits_for_a_new_one) {
     subs_kept *k = subs_kept_new();
     buf_t out = BUF_INIT;
     buf_append(&out, "[", 1);
-    track_ctx c = {w.u, w.n, NOW, &out, 7, no_touch, NULL, k, 0};
+    track_ctx c = {w.u, w.n, NOW, &out, 7, no_touch, NULL, k, 0, 0};
     const char *emails[] = {"x@e.org", "new@e.org"};
     subs_cmd cmd = {.kind = SUBS_EMAIL, .state = SUBS_UNSUBSCRIBED, .source = "REST API", .emails = emails, .nemails = 2};
     subs_apply(&c, &cmd);
@@ -125,7 +125,7 @@ TEST(subs_group_states_and_their_events) {
         "\"subscription_groups\":[{\"subscription_group_id\":\"g0\",\"subscription_state\":\"unsubscribed\"}]}]}").errors);
     buf_t out = BUF_INIT;
     buf_append(&out, "[", 1);
-    track_ctx c = {w.u, w.n, NOW, &out, 9, no_touch, NULL, NULL, 0};
+    track_ctx c = {w.u, w.n, NOW, &out, 9, no_touch, NULL, NULL, 0, 0};
     const char *phones[] = {"+15555550100"};
     subs_cmd second = {.kind = SUBS_GROUP, .state = SUBS_UNSUBSCRIBED, .group_id = "g0", .channel = "sms", .source = "REST API",
                        .phones = phones, .nphones = 1}; /* no change */
