@@ -135,6 +135,8 @@ void http_header_add(http_req *r, const char *name, const char *value);
 int http_reply_text(http_req *r, int status, const char *content_type, const char *text, size_t len);
 /* Appends the HTTP layer's counters in Prometheus' text format (reqstats.h). */
 void http_write_metrics(http_req *r, buf_t *b);
+/* Requests answered so far on the route method path (reqstats.h). */
+uint64_t http_requests(http_req *r, const char *method, const char *path);
 /* Sets a Braze-shaped error reply for code, with an optional detail that is
  * appended to the table's message. Returns 0. */
 int http_error(http_req *r, int code, const char *detail);

@@ -4,6 +4,7 @@
 #include "../lib/metrics.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     const http_route *route; /* NULL: the unmatched requests */
@@ -57,6 +58,17 @@ void reqstats_note(reqstats *s, const http_route *route, int status, int64_t us)
         }
     }
     __atomic_fetch_add(&r->other, 1, __ATOMIC_RELAXED);
+}
+
+uint64_t reqstats_requests(reqstats *s, const char *method, const char *path) {
+    uint64_t n = 0;
+    for (size_t i = 0; i < s->n - 1; i++) {
+        rstat *r = &s->v[i];
+        if (strcmp(r->route->method, method) || strcmp(r->route->path, path)) continue;
+        for (int k = 0; k < REQSTATS_CODES; k++) n += __atomic_load_n(&r->codes[k].n, __ATOMIC_RELAXED);
+        n += __atomic_load_n(&r->other, __ATOMIC_RELAXED);
+    }
+    return n;
 }
 
 /* method="POST",route="/users/track" */

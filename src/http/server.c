@@ -223,6 +223,11 @@ void http_write_metrics(http_req *r, buf_t *b) {
     reqstats_write(s->stats, b);
 }
 
+uint64_t http_requests(http_req *r, const char *method, const char *path) {
+    http_server *s = r->srv->ctx->api ? r->srv->ctx->api : r->srv;
+    return reqstats_requests(s->stats, method, path);
+}
+
 int http_reply_file(http_req *r, int fd, uint64_t size, const char *content_type) {
     drop_file(r);
     free(r->reply);
