@@ -132,6 +132,15 @@ int store_campaign_list(sqlite3 *db, bool archived, bool desc, int64_t edited_af
     return 0;
 }
 
+int store_campaign_count(sqlite3 *db, int64_t *n) {
+    sqlite3_stmt *st = prep(db, "SELECT count(*) FROM campaigns WHERE archived = 0");
+    if (!st) return BR_ESTORE;
+    int rc = sqlite3_step(st);
+    *n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : BR_ESTORE;
+}
+
 void store_campaign_row_free(store_campaign_row *r) {
     free(r->id);
     free(r->doc);

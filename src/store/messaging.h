@@ -41,6 +41,8 @@ int store_campaign_get(sqlite3 *db, const char *id, store_campaign_row *out);
  * edited_after ms (INT64_MIN: any). */
 int store_campaign_list(sqlite3 *db, bool archived, bool desc, int64_t edited_after, int offset, int limit,
                         store_campaign_row **rows, int *n);
+/* Campaigns not archived (as the listing shows them by default). */
+int store_campaign_count(sqlite3 *db, int64_t *n);
 void store_campaign_row_free(store_campaign_row *r);
 void store_campaign_rows_free(store_campaign_row *rows, int n);
 
