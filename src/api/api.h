@@ -30,6 +30,7 @@ extern const http_route api_email_routes[];
 extern const http_route api_tracking_routes[];
 extern const http_route api_subscriptions_routes[];
 extern const http_route api_console_routes[];
+extern const http_route api_overview_routes[];
 
 /* NULL-terminated list handed to http_start(). */
 extern const http_route *const api_tables[];
@@ -64,6 +65,15 @@ typedef struct {
     int n;
 } api_touches;
 int api_touches_op(sqlite3 *db, void *arg);
+
+/* Each Currents connector (store_cur_list, by name) with the lag of its
+ * cursor: lag[2i] events, lag[2i + 1] seconds (store_cur_lag). On a
+ * connection of its own, on the calling HTTP thread, never the engine's:
+ * the lag sums the outbox after each cursor, slow on a big backlog. The
+ * caller frees rows (store_cur_rows_free) and lag, whatever the result.
+ * 0 or BR_ESTORE (metrics.c: GET /metrics and GET /admin/overview). */
+struct store_cur;
+int api_currents_lag(store_t *s, struct store_cur **rows, int *n, int64_t **lag);
 
 /* Runs a /users/track body through the engine and waits, as the handler
  * would: for tools, benchmarks and tests. Returns the parser's or the

@@ -62,6 +62,20 @@ static double resident_bytes(void) {
     return (double)rss * (double)sysconf(_SC_PAGESIZE);
 }
 
+int api_currents_lag(store_t *s, store_cur **rows, int *n, int64_t **lag) {
+    sqlite3 *db = NULL;
+    *rows = NULL;
+    *n = 0;
+    if (store_open_reader(s, &db) < 0) return BR_ESTORE;
+    int rc = store_cur_list(db, rows, n);
+    int64_t now = clock_wall_ms();
+    *lag = xcalloc((size_t)*n + 1, 2 * sizeof **lag);
+    for (int i = 0; rc == 0 && i < *n; i++)
+        rc = store_cur_lag(db, &(*rows)[i].pos, now, &(*lag)[2 * i], &(*lag)[2 * i + 1]);
+    sqlite3_close(db);
+    return rc < 0 ? BR_ESTORE : 0;
+}
+
 /* The Currents connectors, labelled {connector, type}: their counters as
  * stored (the runners write them at least every quarter second while
  * busy), the dead letter, and the lag of their cursors. */
@@ -80,14 +94,9 @@ static int currents_metrics(buf_t *b, store_t *s) {
          "Age of the oldest event each connector has yet to deliver (0 when caught up)."},
         {"brasa_currents_paused", "gauge", "1 while the connector is paused (its events wait in the outboxes)."},
     };
-    sqlite3 *db = NULL;
-    store_cur *rows = NULL;
-    int n = 0;
-    if (store_open_reader(s, &db) < 0) return BR_ESTORE;
-    int rc = store_cur_list(db, &rows, &n);
-    int64_t *lag = xcalloc((size_t)n + 1, 2 * sizeof *lag), now = clock_wall_ms();
-    for (int i = 0; rc == 0 && i < n; i++) rc = store_cur_lag(db, &rows[i].pos, now, &lag[2 * i], &lag[2 * i + 1]);
-    sqlite3_close(db);
+    store_cur *rows;
+    int64_t *lag;
+    int n, rc = api_currents_lag(s, &rows, &n, &lag);
     buf_t *labels = xcalloc((size_t)n + 1, sizeof *labels);
     for (int i = 0; i < n; i++) {
         buf_puts(&labels[i], "connector=\"");
