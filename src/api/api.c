@@ -28,6 +28,7 @@ const http_route *const api_tables[] = {
     api_email_routes,
     api_tracking_routes,
     api_subscriptions_routes,
+    api_overview_routes,
     dash_routes,       /* the dashboard's session, audit log, operators */
     dash_asset_routes, /* and its pages: last, /dashboard/{page} matches much */
     NULL,
