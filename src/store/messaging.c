@@ -408,6 +408,16 @@ int store_dispatch_active(sqlite3 *db, char ***ids, int *n) {
     return rc == SQLITE_DONE ? 0 : BR_ESTORE;
 }
 
+int store_dispatch_pending(sqlite3 *db, int64_t *dispatches, int64_t *recipients) {
+    sqlite3_stmt *st = prep(db, "SELECT count(*), coalesce(sum(total - cursor), 0) FROM dispatches WHERE state = 0");
+    if (!st) return BR_ESTORE;
+    int rc = sqlite3_step(st);
+    *dispatches = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    *recipients = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : BR_ESTORE;
+}
+
 void store_dispatch_row_free(store_dispatch_row *r) {
     free(r->id);
     free(r->campaign_id);

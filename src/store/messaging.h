@@ -116,6 +116,9 @@ int store_dispatch_get(sqlite3 *db, const char *id, bool with_audience, store_di
 int store_dispatch_total(sqlite3 *db, const char *id, store_dispatch_row *out, int *rows);
 /* Ids of dispatches still sending, oldest first (malloc'd array of malloc'd strings). */
 int store_dispatch_active(sqlite3 *db, char ***ids, int *n);
+/* Dispatches still sending, and the recipients they have yet to pass
+ * (total - cursor, summed): by the index on state. */
+int store_dispatch_pending(sqlite3 *db, int64_t *dispatches, int64_t *recipients);
 void store_dispatch_row_free(store_dispatch_row *r);
 
 /* ---- progress: one op per delivered chunk -------------------------------- */

@@ -67,3 +67,12 @@ int store_postback_retry_op(sqlite3 *db, void *arg) {
     sqlite3_bind_int64(st, 2, r->id);
     return store_done(db, st);
 }
+
+int store_postbacks_pending(sqlite3 *db, int64_t *n) {
+    sqlite3_stmt *st = store_prep(db, "SELECT count(*) FROM postbacks");
+    if (!st) return BR_ESTORE;
+    int rc = sqlite3_step(st);
+    *n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : BR_ESTORE;
+}

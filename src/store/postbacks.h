@@ -20,6 +20,8 @@ int store_postbacks_put(sqlite3 *db, const store_postback *v, int n, int64_t now
  * dispatch's posts go one at a time, in order), oldest first. */
 int store_postbacks_due(sqlite3 *db, int64_t now, int limit, store_postback **rows, int *n);
 void store_postbacks_free(store_postback *rows, int n);
+/* Posts not answered yet (due or waiting to be tried again). */
+int store_postbacks_pending(sqlite3 *db, int64_t *n);
 
 /* Store ops: a post answered (arg: int64_t *id), and one to try again
  * later (arg: store_postback_retry *). */
