@@ -7,7 +7,8 @@
  * accessors: the engine's (eng_stats and the counts, on the engine thread
  * like any read), the store's group commits, the request counters
  * (http/reqstats.h) and the Currents connectors' lag (api_currents_lag, on
- * this HTTP thread). Events recorded (custom events and purchases, as many
+ * this HTTP thread); the dispatches and postbacks pending are counted by
+ * index or in a small table. Events recorded (custom events and purchases, as many
  * as Currents gets) come from event_counts (sql/023_event_counts.sql), which
  * the engine's batches keep by quarter hour: today (from midnight in the
  * workspace's time zone) and the last 24 hours are some 100 and 96 rows
@@ -26,6 +27,7 @@
 #include "../store/journal.h"
 #include "../store/keys.h"
 #include "../store/messaging.h"
+#include "../store/postbacks.h"
 #include "../store/segments.h"
 
 #include <pthread.h>
@@ -46,6 +48,7 @@ typedef struct {
     eng_stats eng;
     uint32_t cohorts;
     int64_t segments, campaigns, today;
+    int64_t dispatches, recipients, postbacks; /* pending */
     int64_t today_start, series_start; /* s */
     int64_t series[HOURS];
     char zone[64];
@@ -119,6 +122,8 @@ static int overview_read(engine_t *e, void *arg) {
     int rc = store_segment_count(db, &o->segments);
     if (rc == 0) rc = store_campaign_count(db, &o->campaigns);
     if (rc == 0) rc = store_time_zone(db, o->zone, sizeof o->zone);
+    if (rc == 0) rc = store_dispatch_pending(db, &o->dispatches, &o->recipients);
+    if (rc == 0) rc = store_postbacks_pending(db, &o->postbacks);
     if (rc < 0) return rc;
     int64_t now = o->now_ms / 1000, hour = now - now % 3600, quarter_end = now - now % QUARTER_S + QUARTER_S;
     o->today_start = local_midnight(o->zone, now);
@@ -158,8 +163,10 @@ static json_object *store_part(http_req *r, const overview_req *o) {
     return j;
 }
 
-/* The Currents connectors and what each has yet to deliver. */
-static int queues_part(http_req *r, json_object **out) {
+/* What waits to go out: dispatches still sending and the recipients they
+ * have yet to pass, transactional postbacks not answered, and each Currents
+ * connector's lag. */
+static int queues_part(http_req *r, const overview_req *o, json_object **out) {
     store_cur *rows;
     int64_t *lag;
     int n, rc = api_currents_lag(engine_store(http_context(r)->engine), &rows, &n, &lag);
@@ -182,6 +189,9 @@ static int queues_part(http_req *r, json_object **out) {
         return rc;
     }
     *out = json_object_new_object();
+    json_object_object_add(*out, "dispatches_sending", json_object_new_int64(o->dispatches));
+    json_object_object_add(*out, "recipients_pending", json_object_new_int64(o->recipients));
+    json_object_object_add(*out, "postbacks_pending", json_object_new_int64(o->postbacks));
     json_object_object_add(*out, "currents", list);
     return 0;
 }
@@ -204,7 +214,7 @@ static json_object *series_part(const overview_req *o) {
 static int overview_done(http_req *r, int rc) {
     overview_req *o = http_state_get(r);
     json_object *queues = NULL;
-    if (rc < 0 || (rc = queues_part(r, &queues)) < 0) return rc;
+    if (rc < 0 || (rc = queues_part(r, o, &queues)) < 0) return rc;
     json_object *j = json_object_new_object();
     json_object_object_add(j, "message", json_object_new_string("success"));
     json_object_object_add(j, "profiles", json_object_new_int64(o->eng.live));

@@ -8,6 +8,7 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
+const http = require('node:http');
 const h = require('./harness.js');
 
 let srv;
@@ -40,7 +41,7 @@ test('overview: the shape, and 24 hourly points ending with the current hour', a
     assert.equal(typeof o.store[k], 'number', `store.${k}`);
   assert.equal(o.store.failed, false);
   assert.ok(o.store.last_checkpoint_at === null || h.ISO_MS_RE.test(o.store.last_checkpoint_at), o.store.last_checkpoint_at);
-  assert.deepEqual(o.queues, { currents: [] });
+  assert.deepEqual(o.queues, { dispatches_sending: 0, recipients_pending: 0, postbacks_pending: 0, currents: [] });
   assert.equal(o.series.length, 24);
   const hour = Math.floor(Date.now() / 3600000) * 3600;
   assert.ok([hour, hour - 3600].includes(o.series[23].start), 'the last point is the current hour');
@@ -137,6 +138,33 @@ test('overview: segments, campaigns and a paused Currents connector\'s lag', asy
   const seg = (await admin('GET', '/admin/segments')).json.segments.find((s) => s.name === 'Openers');
   assert.equal((await admin('POST', `/admin/segments/${seg.segment_id || seg.id}`, { archived: true })).status, 200);
   assert.equal((await overview()).segments, before0.segments);
+});
+
+test('overview: a send in progress is a dispatch sending until its webhook answers', async () => {
+  // A webhook that holds its answer until released.
+  let release;
+  const held = new Promise((r) => { release = r; });
+  const rx = http.createServer((req, res) => { req.resume(); held.then(() => res.end('ok')); });
+  await new Promise((r) => rx.listen(0, '127.0.0.1', r));
+  try {
+    const t = new Date().toISOString();
+    await h.usersApi(srv).trackOk({ attributes: [{ external_id: 'ov-d', first_name: 'Dee' }] });
+    const res = await admin('POST', '/messages/send', { external_user_ids: ['ov-d'], messages: { webhook: {
+      url: `http://127.0.0.1:${rx.address().port}/hook`, request_method: 'POST', body: t } } });
+    assert.equal(res.status, 201, res.text);
+    const sending = await h.poll(async () => ((await overview()).queues.dispatches_sending === 1 ? true : null), { deadlineMs: 10000 });
+    assert.ok(sending, 'the dispatch shows as sending while its webhook is held');
+    release();
+    const done = await h.poll(async () => {
+      const q = (await overview()).queues;
+      return q.dispatches_sending === 0 && q.recipients_pending === 0 ? q : null;
+    }, { deadlineMs: 10000 });
+    assert.ok(done, 'and no longer once it answered');
+  } finally {
+    release();
+    rx.closeAllConnections();
+    await new Promise((r) => rx.close(r));
+  }
 });
 
 test('overview: today starts at midnight in the workspace\'s time zone', async () => {
