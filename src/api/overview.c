@@ -1,7 +1,7 @@
 /* overview.c -- GET /admin/overview: the figures of the dashboard's first
  * page, in one JSON answer.
  *
- *   GET  /admin/overview   brasa.keys   counts, events today, ingest rates, store, queues, last 24 hours
+ *   GET  /admin/overview   brasa.marketing   counts, events today, ingest rates, store, queues, last 24 hours
  *
  * Most figures are GET /metrics' (metrics.c), read through the same
  * accessors: the engine's (eng_stats and the counts, on the engine thread
@@ -238,6 +238,6 @@ static int get_overview(http_req *r) {
 }
 
 const http_route api_overview_routes[] = {
-    {"GET", "/admin/overview", PERM_BRASA_KEYS, RL_DEFAULT, get_overview, 0},
+    {"GET", "/admin/overview", PERM_BRASA_MARKETING, RL_DEFAULT, get_overview, 0},
     {NULL, NULL, 0, 0, NULL, 0},
 };

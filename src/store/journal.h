@@ -1,7 +1,7 @@
 /* journal.h -- SQL for the engine's durable log in brasa.db: the journal of
  * change records, the Currents outbox, interned names and the instance id
  * (sql/002_profiles.sql, sql/006_journal_format.sql), and the count of
- * events recorded by quarter hour (sql/023_event_counts.sql).
+ * events recorded by quarter hour (sql/022_event_counts.sql).
  *
  * What a record means is the engine's (engine/records.h); here a journal
  * row is (seq, at, format, kind, bytes). Every function takes the

@@ -53,13 +53,14 @@ test('overview: the shape, and 24 hourly points ending with the current hour', a
   });
 });
 
-test('overview: unknown query parameters are ignored; a POST is 405; a key needs brasa.keys', async () => {
+test('overview: unknown query parameters are ignored; a POST is 405; a key needs brasa.marketing', async () => {
   const o = await overview('?length=3&foo=bar');
   assert.equal(o.series.length, 24);
   h.assertError(await admin('POST', '/admin/overview', {}), 405, 'Method Not Allowed');
   h.assertError(await h.request(srv, 'GET', '/admin/overview'), 401, 'Invalid API key: ');
   const k = await h.createKey(srv, srv.key, { name: 'tracker', permissions: ['users.track'] });
-  h.assertError(await h.request(srv, 'GET', '/admin/overview', { key: k.key }), 403, /^Access Denied/);
+  h.assertError(await h.request(srv, 'GET', '/admin/overview', { key: k.key }), 403,
+    "Access Denied: this API key does not have the 'brasa.marketing' permission");
 });
 
 test('overview: the figures move by exactly what /users/track recorded', async () => {

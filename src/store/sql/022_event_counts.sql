@@ -1,4 +1,4 @@
--- 023_event_counts.sql: custom events and purchases recorded, by quarter
+-- 022_event_counts.sql: custom events and purchases recorded, by quarter
 -- hour of their recording (GET /admin/overview). Counted in the batch's
 -- own transaction, with the outbox row that holds them, so the two never
 -- disagree; a quarter hour because every time zone's midnight falls on
