@@ -129,6 +129,7 @@ function fromPicker(label, verb, first) {
   sync();
   return {
     wraps: [choice.wrap, when.wrap],
+    sync,
     value() {
       if (choice.input.value !== 'time') return choice.input.value;
       const t = when.input.value ? new Date(when.input.value) : null;
@@ -257,6 +258,7 @@ function addForm(added) {
       form.reset();
       syncEvery();
       syncType();
+      start.sync();
       await added();
     } catch (e) {
       fill(status, errorBox(e));
