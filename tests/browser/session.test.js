@@ -206,3 +206,19 @@ test('brasa operators: add, list, passwd ends sessions, remove; bad input refuse
     await srv.stop();
   }
 });
+
+test('sign-in throttling: wrong passwords count against the address, then 429 even for the right one', async () => {
+  const srv = await h.startServer({ args: ['--auth-fail-limit', '3/60s'] });
+  try {
+    b.addOperator(srv.dir, 'ada', 'admin');
+    for (let i = 0; i < 3; i++) {
+      const r = await h.request(srv, 'POST', '/dashboard/api/login', { body: { name: 'ada', password: `guess number ${i}` } });
+      h.assertError(r, 401, 'Wrong operator name or password');
+    }
+    const r = await h.request(srv, 'POST', '/dashboard/api/login', { body: { name: 'ada', password: b.PASSWORD } });
+    h.assertError(r, 429, /^Too Many Requests: too many failed authentications from this address: retry after \d+ s$/);
+    assert.ok(Number(r.headers.get('retry-after')) > 0);
+  } finally {
+    await srv.stop();
+  }
+});
