@@ -164,7 +164,8 @@ bench/node_modules/.package-lock.json: bench/package-lock.json
 
 bench:
 	@scripts/deps.sh bench
-	@$(MAKE) --no-print-directory $(BENCH_BINS) build/brasa bench/node_modules/.package-lock.json
+	@$(MAKE) --no-print-directory $(BENCH_BINS) build/brasa bench/node_modules/.package-lock.json \
+		tests/browser/node_modules/.package-lock.json
 	@for b in bench/*.sh; do [ $$b = bench/lib.sh ] || sh $$b || exit 1; done
 
 # libFuzzer targets: fuzz/NAME.c defines LLVMFuzzerTestOneInput and is run

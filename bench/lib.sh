@@ -51,7 +51,7 @@ bench_serve() {
         fi
         sleep 0.05
     done
-    port=$(sed -n 's/.*http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$srvdir/out")
+    port=$(sed -n 's/^brasa .* listening on http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$srvdir/out")
     key=$(sed -n 's/^bootstrap key: //p' "$srvdir/out")
     url=http://127.0.0.1:$port
 }

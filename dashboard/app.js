@@ -84,6 +84,12 @@ whenSignedOut((msg) => showLogin(msg));
 let renderSeq = 0;
 async function render() {
   const seq = ++renderSeq;
+  const r = route();
+  const page = PAGES.find((p) => p.path === r.page);
+  // The page's module loads while the session is asked for: one round
+  // trip less on a first visit.
+  const mod = page ? import(`./${page.module}.js`) : null;
+  if (mod) mod.catch(() => {}); // reported below, when awaited
   if (!session.operator) {
     try {
       const me = await api('GET', '/dashboard/api/me');
@@ -95,8 +101,6 @@ async function render() {
       return;
     }
   }
-  const r = route();
-  const page = PAGES.find((p) => p.path === r.page);
   renderNav();
   fill(document.getElementById('flash'));
   if (!page || (page.admin && session.operator.role !== 'admin')) {
@@ -109,9 +113,9 @@ async function render() {
   const view = h('div', { class: 'page' });
   fill(main, view);
   try {
-    const mod = await import(`./${page.module}.js`);
+    const m = await mod;
     if (seq !== renderSeq) return;
-    await mod.render(view, r);
+    await m.render(view, r);
   } catch (e) {
     if (seq === renderSeq && !(e instanceof ApiError && e.status === 401)) fill(view, h('h1', {}, page.label), errorBox(e));
   }

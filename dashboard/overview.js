@@ -1,11 +1,12 @@
 // overview.js -- the first page: how big the workspace is, what came in
 // today and in the last 24 hours, how the store and the outbound queues
 // are doing (GET /admin/overview), refreshed every 10 s while shown.
-import { api, h, fill, table, fmt, chart, link } from './ui.js';
+import { api, h, fill, table, fmt, chart, link, loadUplot } from './ui.js';
 
 const REFRESH_MS = 10000;
 
 export async function render(view) {
+  loadUplot();
   fill(view, h('h1', {}, 'Overview'));
   const body = h('div', {});
   view.append(body);

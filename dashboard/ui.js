@@ -144,7 +144,8 @@ export const isAdmin = () => session.operator && session.operator.role === 'admi
 // The chart library (uPlot, embedded from npm at build time), loaded on
 // the first chart only: pages without one never fetch it.
 let uplot;
-function loadUplot() {
+// Pages with a chart call it first: the library loads while they fetch.
+export function loadUplot() {
   uplot ||= new Promise((resolve, reject) => {
     document.head.append(h('link', { rel: 'stylesheet', href: '/dashboard/assets/uplot.css' }));
     const s = h('script', { src: '/dashboard/assets/uplot.js' });
