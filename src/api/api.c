@@ -13,6 +13,7 @@ const http_route *const api_tables[] = {
     api_keys_routes,
     api_users_routes,
     api_partners_routes,
+    api_liquid_routes,
     api_console_routes, /* first match wins: /admin/segments/preview before /admin/segments/{id} */
     api_segments_routes,
     api_content_blocks_routes,

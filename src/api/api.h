@@ -31,6 +31,7 @@ extern const http_route api_tracking_routes[];
 extern const http_route api_subscriptions_routes[];
 extern const http_route api_console_routes[];
 extern const http_route api_overview_routes[];
+extern const http_route api_liquid_routes[];
 
 /* NULL-terminated list handed to http_start(). */
 extern const http_route *const api_tables[];

@@ -173,33 +173,16 @@ static int parse_now(const char *s, int64_t *ms) {
 
 /* One template of a --batch run: its result as a JSON line on stdout. */
 static void batch_one(liq_renderer *r, liq_render_opts *ro, const char *src, size_t len) {
-    liq_template *t = NULL;
-    liq_error err;
+    liq_result res;
     char msg[1024];
     buf_t line = BUF_INIT;
-    if (liq_compile(src, len, &t, &err) < 0) {
-        liq_error_format(&err, msg, sizeof msg);
-        buf_puts(&line, "{\"syntax\":");
-        buf_json_str(&line, msg, strlen(msg));
-    } else {
-        liq_result res;
-        int e = liq_render(r, t, ro, &res);
-        if (e == 0) {
-            buf_puts(&line, "{\"out\":");
-            buf_json_str(&line, res.out, res.len);
-        } else if (e == LIQ_EABORT) {
-            buf_puts(&line, "{\"aborted\":");
-            buf_json_str(&line, res.err.message, strlen(res.err.message));
-        } else {
-            liq_error_format(&res.err, msg, sizeof msg);
-            buf_puts(&line, e == LIQ_ESYNTAX ? "{\"syntax\":" : "{\"error\":");
-            buf_json_str(&line, msg, strlen(msg));
-        }
-    }
+    int e = liq_render_source(r, src, len, ro, &res, msg, sizeof msg);
+    buf_printf(&line, "{\"%s\":", e == 0 ? "out" : e == LIQ_EABORT ? "aborted" : e == LIQ_ESYNTAX ? "syntax" : "error");
+    if (e == 0) buf_json_str(&line, res.out, res.len);
+    else buf_json_str(&line, msg, strlen(msg));
     buf_puts(&line, "}\n");
     fwrite(line.data, 1, line.len, stdout);
     buf_free(&line);
-    liq_template_free(t);
 }
 
 /* --batch: JSON lines in, JSON lines out (see the top of the file). A line
@@ -271,7 +254,6 @@ static int render(cli_opt *opts) {
     if (!is_batch && read_file(tpath, LIQ_MAX_SOURCE, &src, &len) < 0) return 1;
     json_object *ctx = NULL, *fixtures = NULL;
     int rc = 1;
-    liq_template *t = NULL;
     liq_renderer *r = NULL;
     blocks blk = {.dir = opts_get(opts, "content-blocks")};
     if (opts_get(opts, "context")) {
@@ -296,32 +278,20 @@ static int render(cli_opt *opts) {
         rc = batch(&ro);
         goto out;
     }
-    liq_error err;
-    char msg[1024];
-    if (liq_compile(src, len, &t, &err) < 0) {
-        liq_error_format(&err, msg, sizeof msg);
-        fprintf(stderr, "%s\n", msg);
-        rc = 2;
-        goto out;
-    }
     r = liq_renderer_new();
     liq_result res;
-    int e = liq_render(r, t, &ro, &res);
+    char msg[1024];
+    int e = liq_render_source(r, src, len, &ro, &res, msg, sizeof msg);
     if (e == 0) {
         fwrite(res.out, 1, res.len, stdout);
         fflush(stdout);
         rc = 0;
-    } else if (e == LIQ_EABORT) {
-        fprintf(stderr, "%s\n", res.err.message);
-        rc = 3;
     } else {
-        liq_error_format(&res.err, msg, sizeof msg);
         fprintf(stderr, "%s\n", msg);
-        rc = e == LIQ_ESYNTAX ? 2 : 1;
+        rc = e == LIQ_EABORT ? 3 : e == LIQ_ESYNTAX ? 2 : 1;
     }
 out:
     liq_renderer_free(r);
-    liq_template_free(t);
     json_object_put(ctx);
     json_object_put(fixtures);
     for (int i = 0; i < blk.n; i++) {

@@ -144,6 +144,13 @@ void liq_renderer_free(liq_renderer *r);
  * describing it (res->out empty). Never writes more than max_output bytes. */
 int liq_render(liq_renderer *r, const liq_template *t, const liq_render_opts *o, liq_result *res);
 
+/* Compiles and renders src in one step, as a preview does (`brasa liquid
+ * render`, POST /admin/liquid/preview): liq_render's answer, or LIQ_ESYNTAX
+ * when src does not compile. On failure msg gets what to show: the abort
+ * reason for LIQ_EABORT, else "line:col: message" (liq_error_format). */
+int liq_render_source(liq_renderer *r, const char *src, size_t len, const liq_render_opts *o, liq_result *res,
+                      char *msg, size_t msglen);
+
 /* IANA time zones (tz.c), read from the system's tzdata; the scheduler
  * uses them too (send/timing.c). Zone by IANA name ("America/New_York"),
  * "UTC", or "+05:30"; NULL if unknown. Zones live as long as the process. */

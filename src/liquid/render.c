@@ -601,3 +601,22 @@ int liq_render(liq_renderer *r, const liq_template *t, const liq_render_opts *in
     if (rc && !res->err.code) res->err.code = rc;
     return rc;
 }
+
+int liq_render_source(liq_renderer *r, const char *src, size_t len, const liq_render_opts *o, liq_result *res,
+                      char *msg, size_t msglen) {
+    liq_template *t = NULL;
+    liq_error err;
+    if (msglen) *msg = '\0';
+    if (liq_compile(src, len, &t, &err) < 0) {
+        memset(res, 0, sizeof *res);
+        res->err = err;
+        res->err.code = LIQ_ESYNTAX;
+        liq_error_format(&err, msg, msglen);
+        return LIQ_ESYNTAX;
+    }
+    int rc = liq_render(r, t, o, res);
+    liq_template_free(t);
+    if (rc == LIQ_EABORT) snprintf(msg, msglen, "%s", res->err.message);
+    else if (rc) liq_error_format(&res->err, msg, msglen);
+    return rc;
+}

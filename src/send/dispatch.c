@@ -400,7 +400,6 @@ struct dispatcher {
     pthread_cond_t relays_cv;
     bool stop, wake;
     job *jobs;
-    export_fields fields;
     const gcg_t *gcg; /* its users get no campaign message */
     dkim_signer *dkim; /* email: signs what email_render produced (NULL: no DKIM) */
     rly_set *relays;   /* the email channel (d->ch[CH_EMAIL]) */
@@ -616,6 +615,32 @@ static job *job_load(dispatcher *d, const char *id) {
 
 /* ---- one chunk: copy, render, submit ------------------------------------- */
 
+/* What Liquid sees of a user: the export's fields without the event and
+ * purchase histories, which no message template reads whole. */
+static export_fields context_fields;
+static pthread_once_t context_once = PTHREAD_ONCE_INIT;
+
+static void context_fields_init(void) {
+    static const char *const names[] = {"created_at", "external_id", "user_aliases", "braze_id", "random_bucket",
+                                        "first_name", "last_name", "email", "dob", "home_city", "country", "phone",
+                                        "language", "time_zone", "gender", "total_revenue", "push_subscribe",
+                                        "email_subscribe", "custom_attributes"};
+    json_object *f = json_object_new_array();
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) json_object_array_add(f, json_object_new_string(names[i]));
+    char why[200];
+    if (export_fields_parse(f, &context_fields, why, sizeof why) < 0) abort();
+    json_object_put(f);
+}
+
+json_object *dsp_user_context(engine_t *e, uint32_t row) {
+    pthread_once(&context_once, context_fields_init);
+    users_t *u = engine_users(e);
+    json_object *o = export_user(u, engine_names(e), row, &context_fields);
+    /* subscribed_state.${<group id>} (subscribed_state.${email_global} is email_subscribe) */
+    json_object_object_add(o, "subscribed_state", subs_group_states(users_get(u, row)->blob));
+    return o;
+}
+
 typedef struct {
     dispatcher *d;
     const uint32_t *rows;
@@ -635,9 +660,7 @@ static int copy_read(engine_t *e, void *arg) {
         if (!a->everyone && a->d->gcg && gcg_enabled(a->d->gcg) && gcg_has(a->d->gcg, u, row))
             continue; /* the Global Control Group */
         users_braze_id(u, row, a->bz[i]);
-        a->users[i] = export_user(u, engine_names(e), row, &a->d->fields);
-        /* subscribed_state.${<group id>} (subscribed_state.${email_global} is email_subscribe) */
-        json_object_object_add(a->users[i], "subscribed_state", subs_group_states(users_get(u, row)->blob));
+        a->users[i] = dsp_user_context(e, row);
         const char *x = json_object_get_string(json_get(a->users[i], "external_id"));
         a->ext[i] = x ? xstrdup(x) : NULL;
     }
@@ -1448,17 +1471,6 @@ dispatcher *dsp_start(engine_t *e, const gcg_t *gcg, const smtp_opts *smtp) {
         free(d);
         return NULL;
     }
-    /* What Liquid sees of a user: the export's fields without the event and
-     * purchase histories, which no message template reads whole. */
-    json_object *f = json_object_new_array();
-    static const char *const names[] = {"created_at", "external_id", "user_aliases", "braze_id", "random_bucket",
-                                        "first_name", "last_name", "email", "dob", "home_city", "country", "phone",
-                                        "language", "time_zone", "gender", "total_revenue", "push_subscribe",
-                                        "email_subscribe", "custom_attributes"};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) json_object_array_add(f, json_object_new_string(names[i]));
-    char why[200];
-    if (export_fields_parse(f, &d->fields, why, sizeof why) < 0) abort();
-    json_object_put(f);
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv, NULL);
     pthread_cond_init(&d->relays_cv, NULL);

@@ -46,6 +46,12 @@
 #define DSP_WINDOW 4
 #define DSP_ID_LEN 24 /* hex, as Braze's dispatch ids */
 
+/* The user object a message's Liquid sees for the live user at row (the
+ * profile without event and purchase histories, with subscribed_state):
+ * the dispatcher's for every recipient, the preview's (api/liquid.c). In
+ * an ENG_READ; the caller owns it. */
+json_object *dsp_user_context(engine_t *e, uint32_t row);
+
 /* Draws a new dispatch id. */
 void dsp_new_id(char out[DSP_ID_LEN + 1]);
 
