@@ -411,6 +411,27 @@ TEST(liquid_connected_content_without_fetcher_fails_cleanly) {
     T_TRUE(strstr(e.message, "no fetcher") != NULL);
 }
 
+TEST(liquid_render_source_compiles_renders_and_words_the_failure) {
+    json_object *ctx = json_tokener_parse("{\"first_name\": \"Ana\"}");
+    liq_render_opts o = {.context = ctx};
+    liq_renderer *r = liq_renderer_new();
+    liq_result res;
+    char msg[256];
+    T_EQ_INT(liq_render_source(r, "Hi {{${first_name}}}", 20, &o, &res, msg, sizeof msg), 0);
+    T_EQ_STR(res.out, "Hi Ana");
+    T_EQ_STR(msg, "");
+    T_EQ_INT(liq_render_source(r, "Hi {% if %}", 11, &o, &res, msg, sizeof msg), LIQ_ESYNTAX);
+    T_EQ_STR(msg, "1:10: expected a value, got end of markup");
+    T_EQ_INT(res.err.code, LIQ_ESYNTAX);
+    T_EQ_INT(liq_render_source(r, "{% abort_message('later') %}", 28, &o, &res, msg, sizeof msg), LIQ_EABORT);
+    T_EQ_STR(msg, "later");
+    T_EQ_INT(liq_render_source(r, "{{ 1 | divided_by: 0 }}", 23, &o, &res, msg, sizeof msg), LIQ_ERENDER);
+    T_EQ_STR(msg, "1:8: divided by 0");
+    T_EQ_STR(res.out, "");
+    liq_renderer_free(r);
+    json_object_put(ctx);
+}
+
 TEST(liquid_hostile_inputs_fail_without_crashing) {
     static const char *bad[] = {
         "{{", "{%", "{% if %}", "{{ 'abc }}", "{% for %}", "{{ a | }}", "{% endif %}", "{{ ${ }}", "{% raw %}",
