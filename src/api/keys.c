@@ -2,6 +2,7 @@
  * dashboard; brasa's dashboard and scripts use these routes).
  *
  *   GET  /admin/keys          list keys (never their text)
+ *   GET  /admin/keys/permissions  every permission a key can be given, in perm.h's order
  *   POST /admin/keys          {"name", "permissions", "allow_ips"} -> the key, once
  *   POST /admin/keys/revoke   {"id"}
  *
@@ -155,8 +156,24 @@ static int post_revoke(http_req *r) {
     return api_store(r, &s->cmd, store_key_revoke_op, &s->id, revoke_done);
 }
 
+/* The names come from perm.h's table alone, so the dashboard's form never
+ * lags behind a permission added there. */
+static int get_permissions(http_req *r) {
+    json_object *o = json_object_new_object(), *a = json_object_new_array();
+    json_object_object_add(o, "message", json_object_new_string("success"));
+    for (int i = 0; i < PERM__COUNT; i++) {
+        json_object *p = json_object_new_object();
+        json_object_object_add(p, "name", json_object_new_string(perm_name((perm_id)i)));
+        json_object_object_add(p, "admin", json_object_new_boolean(perm_is_admin((perm_id)i)));
+        json_object_array_add(a, p);
+    }
+    json_object_object_add(o, "permissions", a);
+    return http_reply(r, 200, o);
+}
+
 const http_route api_keys_routes[] = {
     {"GET", "/admin/keys", PERM_BRASA_KEYS, RL_DEFAULT, get_keys, 0},
+    {"GET", "/admin/keys/permissions", PERM_BRASA_KEYS, RL_DEFAULT, get_permissions, 0},
     {"POST", "/admin/keys", PERM_BRASA_KEYS, RL_DEFAULT, post_keys, 0},
     {"POST", "/admin/keys/revoke", PERM_BRASA_KEYS, RL_DEFAULT, post_revoke, 0},
     {NULL, NULL, 0, 0, NULL, 0},

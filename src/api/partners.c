@@ -6,6 +6,7 @@
  *   GET  /admin/partners                          brasa.marketing  partners, their keys (never the text), settings
  *   POST /admin/partners/{partner}/keys           brasa.keys  a new data import key, once; {"rotate", "overlap_seconds"}
  *   POST /admin/partners/{partner}/keys/invalidate brasa.keys end every key of the partner now
+ *   POST /admin/partners/{partner}/settings       brasa.keys  {"partner_api_key": "K" | null}
  *   GET  /admin/cohorts[?partner=P]               brasa.marketing  cohorts with size, times, last import
  *
  * The partner routes need no REST key (PERM_NONE): the body's
@@ -311,6 +312,52 @@ static int post_partner_invalidate(http_req *r) {
     return api_store(r, &s->cmd, store_partner_invalidate_op, &s->inv, invalidate_done);
 }
 
+/* ---- admin: settings ---------------------------------------------------- */
+
+#define PARTNER_API_KEY_MAX 255
+
+typedef struct {
+    eng_cmd cmd;
+    partner_setting set;
+    char api_key[PARTNER_API_KEY_MAX + 1];
+} setting_req;
+
+static void setting_req_free(void *p) {
+    setting_req *s = p;
+    memset(s->api_key, 0, sizeof s->api_key); /* only its hash is kept */
+}
+
+static int settings_done(http_req *r, int rc) {
+    setting_req *s = http_state_get(r);
+    if (rc < 0) return rc;
+    auth_forget_partner(http_context(r)->auth, s->set.partner); /* effective now, not after the cache time */
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "message", json_object_new_string("success"));
+    json_object_object_add(o, "partner_api_key", json_object_new_string(s->set.api_key ? "configured" : "any"));
+    return http_reply(r, 200, o);
+}
+
+/* What `brasa partners set` does: the partner_api_key to require, or null
+ * to accept any (the default, as brasa cannot know the one Braze issued). */
+static int post_partner_settings(http_req *r) {
+    static const char *const known[] = {"partner_api_key", NULL};
+    if (api_body_fields(r, known) < 0) return 0;
+    setting_req *s = http_state(r, sizeof *s, setting_req_free);
+    if (path_partner(r, s->set.partner) < 0) return 0;
+    json_object *v;
+    if (!json_object_object_get_ex(http_body(r), "partner_api_key", &v))
+        return http_error(r, BR_EINVAL, "give 'partner_api_key': the key to require, or null to accept any");
+    if (!json_object_is_type(v, json_type_null)) {
+        size_t n;
+        const char *k = json_object_is_type(v, json_type_string) ? json_strlen(v, &n) : NULL;
+        if (!k || n == 0 || n > PARTNER_API_KEY_MAX)
+            return http_error(r, BR_EINVAL, "'partner_api_key' must be a string of 1 to 255 bytes, or null");
+        memcpy(s->api_key, k, n);
+        s->set.api_key = s->api_key;
+    }
+    return api_store(r, &s->cmd, store_partner_set_api_key_op, &s->set, settings_done);
+}
+
 /* ---- admin: cohorts ------------------------------------------------------ */
 
 typedef struct {
@@ -360,6 +407,7 @@ const http_route api_partners_routes[] = {
     {"GET", "/admin/partners", PERM_BRASA_MARKETING, RL_DEFAULT, get_partners, 0},
     {"POST", "/admin/partners/{partner}/keys", PERM_BRASA_KEYS, RL_DEFAULT, post_partner_key, 0},
     {"POST", "/admin/partners/{partner}/keys/invalidate", PERM_BRASA_KEYS, RL_DEFAULT, post_partner_invalidate, 0},
+    {"POST", "/admin/partners/{partner}/settings", PERM_BRASA_KEYS, RL_DEFAULT, post_partner_settings, 0},
     {"GET", "/admin/cohorts", PERM_BRASA_MARKETING, RL_DEFAULT, get_cohorts, 0},
     {NULL, NULL, 0, 0, NULL, 0},
 };

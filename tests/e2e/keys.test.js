@@ -144,3 +144,20 @@ test('an empty allowlist entry is refused, not read as "any address"', async () 
     h.assertError(res, 400, /^Bad Request: 'allow_ips' item 0 must be a non-empty string without commas or spaces$/);
   }
 });
+
+test('GET /admin/keys/permissions: every name of perm.h, admin ones marked; brasa.keys only', async () => {
+  const res = await h.request(srv, 'GET', '/admin/keys/permissions', { key: srv.key });
+  assert.equal(res.status, 200, res.text);
+  assert.equal(res.json.message, 'success');
+  const names = res.json.permissions.map((p) => p.name);
+  assert.equal(names[0], 'users.track');
+  assert.ok(names.includes('messages.schedule.create') && names.includes('sso.saml.login'), res.text);
+  assert.equal(new Set(names).size, names.length);
+  assert.deepEqual(res.json.permissions.filter((p) => p.admin).map((p) => p.name), ['brasa.keys', 'brasa.metrics', 'brasa.marketing']);
+  // Each one is a name a key can be made with.
+  const k = await h.createKey(srv, srv.key, { name: 'every', permissions: names });
+  assert.deepEqual([...k.permissions].sort(), [...names].sort());
+  h.assertError(await h.request(srv, 'GET', '/admin/keys/permissions'), 401, 'Invalid API key: ');
+  const track = await h.createKey(srv, srv.key, { name: 'track-only', permissions: ['users.track', 'brasa.marketing'] });
+  h.assertError(await h.request(srv, 'GET', '/admin/keys/permissions', { key: track.key }), 403, /^Access Denied.*brasa\.keys/);
+});
