@@ -224,7 +224,7 @@ test('technology partners: a Heap key made on the page imports a cohort; rotate,
   }
 });
 
-test('a marketer: no Keys link, Not found at /dashboard/keys, partners without the buttons', async () => {
+test('a marketer or read-only operator: no Keys link, Not found at /dashboard/keys, partners without the buttons', async () => {
   const t = await b.start();
   try {
     const { page, base, srv } = t;
@@ -244,6 +244,17 @@ test('a marketer: no Keys link, Not found at /dashboard/keys, partners without t
     await card.getByText('No cohort yet: tinyclues creates them when it syncs.').waitFor();
     assert.equal(await page.getByRole('button').filter({ hasNotText: 'Sign out' }).filter({ hasNotText: 'Copy endpoint' }).count(), 0);
     assert.equal(await page.getByRole('heading', { name: 'Add a partner' }).count(), 0);
+
+    // Read-only: the same, after the key was invalidated.
+    await h.request(srv, 'POST', '/admin/partners/tinyclues/keys/invalidate', { key: srv.key, body: {} });
+    b.addOperator(srv.dir, 'rob', 'read-only');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await b.signIn(page, base, 'rob');
+    await page.goto(`${base}/dashboard/partners`);
+    await page.getByRole('region', { name: 'tinyclues' }).getByRole('cell', { name: 'no', exact: true }).waitFor();
+    assert.equal(await page.getByRole('button').filter({ hasNotText: 'Sign out' }).filter({ hasNotText: 'Copy endpoint' }).count(), 0);
+    await page.goto(`${base}/dashboard/keys`);
+    await page.getByRole('heading', { name: 'Not found' }).waitFor();
 
     assert.deepEqual(t.foreign, []);
     assert.deepEqual(t.pageErrors, []);
