@@ -33,14 +33,14 @@ typedef struct {
     eng_cmd cmd;
     int64_t before;
     int limit;
-    store_audit *rows;
-    store_operator *ops;
-    int n;
+    store_audit *rows; /* GET /admin/audit */
+    store_operator *ops; /* GET /admin/operators */
+    int n;             /* of the one the route reads */
 } list_state;
 
 static void list_free(void *p) {
     list_state *s = p;
-    store_audit_rows_free(s->rows, s->n * (s->rows != NULL));
+    if (s->rows) store_audit_rows_free(s->rows, s->n);
     free(s->ops);
 }
 
