@@ -16,6 +16,7 @@
 #include "../lib/err.h"
 #include "../lib/mem.h"
 #include "../lib/secret.h"
+#include "../lib/thread.h"
 #include "../lib/timefmt.h"
 
 #include <pthread.h>
@@ -24,13 +25,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+typedef struct login_state login_state;
+
 struct dash {
     http_dash http;
     sqlite3 *db; /* a reader of brasa.db, for sessions and logins */
     pthread_mutex_t lock;
     int64_t ttl_ms;
     bool secure;
+    /* The password checker (see "login and logout"): its queue. */
+    pthread_t checker;
+    pthread_mutex_t qlock;
+    pthread_cond_t qcond;
+    login_state *head, **tail;
+    bool stopping;
 };
+
+static void *checker_main(void *arg);
 
 static void csrf_of(const char *token, size_t len, char out[HTTP_CSRF_LEN + 1]) {
     buf_t b = BUF_INIT;
@@ -73,16 +84,28 @@ dash_t *dash_new(store_t *store, int64_t ttl_s, bool secure) {
         return NULL;
     }
     pthread_mutex_init(&d->lock, NULL);
+    pthread_mutex_init(&d->qlock, NULL);
+    pthread_cond_init(&d->qcond, NULL);
+    d->tail = &d->head;
     d->ttl_ms = ttl_s * 1000;
     d->secure = secure;
     d->http = (http_dash){.check = check, .after = dash_audit_after, .arg = d};
+    pthread_create(&d->checker, NULL, checker_main, d);
     return d;
 }
 
+/* After the HTTP servers stopped: no login waits in the queue then. */
 void dash_free(dash_t *d) {
     if (!d) return;
+    pthread_mutex_lock(&d->qlock);
+    d->stopping = true;
+    pthread_cond_signal(&d->qcond);
+    pthread_mutex_unlock(&d->qlock);
+    pthread_join(d->checker, NULL);
     sqlite3_close(d->db);
     pthread_mutex_destroy(&d->lock);
+    pthread_mutex_destroy(&d->qlock);
+    pthread_cond_destroy(&d->qcond);
     free(d);
 }
 
@@ -102,13 +125,24 @@ int dash_operator_count(dash_t *d, int64_t *n) {
 
 /* ---- login and logout ---------------------------------------------------- */
 
-/* A login's write: the session and its audit entry, one transaction. */
-typedef struct {
+/* A login: the password to check against the operator's hash, then the
+ * session and its audit entry, written in one transaction. */
+struct login_state {
+    http_req *r;
+    store_operator op; /* op.id 0: no such operator (checked against a decoy) */
+    char *password;
+    login_state *next; /* in the checker's queue */
     eng_cmd cmd;
     store_session sess;
     store_audit audit;
-    char token[64], name[STORE_OPERATOR_NAME_MAX + 1], role[16], ip[48], who[STORE_OPERATOR_NAME_MAX + 16];
-} login_state;
+    char token[64], ip[48], who[STORE_OPERATOR_NAME_MAX + 16];
+};
+
+static void login_free(void *p) {
+    login_state *s = p;
+    if (s->password) sodium_memzero(s->password, strlen(s->password));
+    free(s->password);
+}
 
 static int login_op(sqlite3 *db, void *arg) {
     login_state *s = arg;
@@ -145,7 +179,7 @@ static int login_done(http_req *r, int rc) {
     char csrf[HTTP_CSRF_LEN + 1];
     csrf_of(s->token, strlen(s->token), csrf);
     set_cookie(r, s->token, dash_of(r)->ttl_ms / 1000);
-    return http_reply(r, 200, me_json(s->name, s->role, csrf, s->sess.expires_at));
+    return http_reply(r, 200, me_json(s->op.name, s->op.role, csrf, s->sess.expires_at));
 }
 
 /* The hash a missing operator's password is checked against, so that a
@@ -156,10 +190,48 @@ static void make_decoy(void) {
     if (dash_password_hash("brasa-no-such-operator", decoy) < 0) decoy[0] = '\0';
 }
 
+/* Passwords are checked on a thread of their own, one at a time: Argon2id
+ * takes ~0.1 s and 64 MiB, and an HTTP thread busy with it would hold up
+ * the API requests behind it. Logins wait their turn in the queue, which
+ * also bounds what a burst of them costs. */
+static void *checker_main(void *arg) {
+    dash_t *d = arg;
+    thread_name("brasa-login");
+    for (;;) {
+        pthread_mutex_lock(&d->qlock);
+        while (!d->head && !d->stopping) pthread_cond_wait(&d->qcond, &d->qlock);
+        login_state *s = d->head;
+        if (s && !(d->head = s->next)) d->tail = &d->head;
+        pthread_mutex_unlock(&d->qlock);
+        if (!s) return NULL; /* stopping, and nothing queued */
+        pthread_once(&decoy_once, make_decoy);
+        bool ok = dash_password_verify(s->op.id ? s->op.pwhash : decoy, s->password) && s->op.id;
+        http_resume(s->r, ok ? 0 : BR_ELOGIN);
+    }
+}
+
+/* The password was checked: a session, written before the cookie is set. */
+static int checked(http_req *r, int rc) {
+    if (rc < 0) return http_error(r, rc, NULL);
+    login_state *s = http_state_get(r);
+    dash_t *d = dash_of(r);
+    uint8_t raw[32];
+    secret_random(raw, sizeof raw);
+    sodium_bin2base64(s->token, sizeof s->token, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    secret_hash(s->token, strlen(s->token), s->sess.hash);
+    s->sess.operator_id = s->op.id;
+    s->sess.now_ms = clock_wall_ms();
+    s->sess.expires_at = s->sess.now_ms + d->ttl_ms;
+    http_client_str(r, s->ip, sizeof s->ip);
+    snprintf(s->who, sizeof s->who, "operator:%s", s->op.name);
+    s->audit = (store_audit){.at = s->sess.now_ms, .who = s->who, .ip = s->ip, .method = "POST",
+                             .path = "/dashboard/api/login", .status = 200};
+    return api_store(r, &s->cmd, login_op, s, login_done);
+}
+
 /* POST /dashboard/api/login {"name", "password"}. The password is checked
- * here, on the HTTP thread (Argon2id takes ~0.1 s: never on the engine's);
- * the session is written through the engine's batches and the cookie set
- * once it is committed. Failures answer 401, which counts against the
+ * by the checker thread (above); the session is written through the
+ * engine's batches and the cookie set once it is committed. Failures answer 401, which counts against the
  * address like a wrong key (http/authfail.h): a guesser is throttled. */
 int dash_post_login(http_req *r) {
     static const char *const known[] = {"name", "password", NULL};
@@ -173,31 +245,22 @@ int dash_post_login(http_req *r) {
     const char *origin = http_header(r, "Origin"), *host = http_header(r, "Host");
     if (origin && strcmp(origin, "null") && (!host || !strstr(origin, "://") || strcmp(strstr(origin, "://") + 3, host)))
         return http_error(r, BR_ECSRF, "a login must come from this server's own pages");
-    const char *name = json_object_get_string(jn), *password = json_object_get_string(jp);
     dash_t *d = dash_of(r);
-    store_operator op;
+    login_state *s = http_state(r, sizeof *s, login_free);
+    s->r = r;
     pthread_mutex_lock(&d->lock);
-    int rc = store_operator_get(d->db, name, &op);
+    int rc = store_operator_get(d->db, json_object_get_string(jn), &s->op);
     pthread_mutex_unlock(&d->lock);
     if (rc < 0 && rc != BR_ENOTFOUND) return rc;
-    pthread_once(&decoy_once, make_decoy);
-    bool ok = dash_password_verify(rc == 0 ? op.pwhash : decoy, password) && rc == 0;
-    if (!ok) return http_error(r, BR_ELOGIN, NULL);
-    login_state *s = http_state(r, sizeof *s, NULL);
-    uint8_t raw[32];
-    secret_random(raw, sizeof raw);
-    sodium_bin2base64(s->token, sizeof s->token, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    secret_hash(s->token, strlen(s->token), s->sess.hash);
-    s->sess.operator_id = op.id;
-    s->sess.now_ms = clock_wall_ms();
-    s->sess.expires_at = s->sess.now_ms + d->ttl_ms;
-    snprintf(s->name, sizeof s->name, "%s", op.name);
-    snprintf(s->role, sizeof s->role, "%s", op.role);
-    http_client_str(r, s->ip, sizeof s->ip);
-    snprintf(s->who, sizeof s->who, "operator:%s", op.name);
-    s->audit = (store_audit){.at = s->sess.now_ms, .who = s->who, .ip = s->ip, .method = "POST",
-                             .path = "/dashboard/api/login", .status = 200};
-    return api_store(r, &s->cmd, login_op, s, login_done);
+    if (rc == BR_ENOTFOUND) s->op = (store_operator){0};
+    s->password = xstrdup(json_object_get_string(jp));
+    int d_rc = http_defer(r, checked); /* before queueing: the answer may come first */
+    pthread_mutex_lock(&d->qlock);
+    *d->tail = s;
+    d->tail = &s->next;
+    pthread_cond_signal(&d->qcond);
+    pthread_mutex_unlock(&d->qlock);
+    return d_rc;
 }
 
 static int need_session(http_req *r) {
