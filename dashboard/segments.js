@@ -261,9 +261,9 @@ async function renderBuilder(view, id) {
     try {
       const r = await api('POST', seg ? `/admin/segments/${encodeURIComponent(seg.id)}` : '/admin/segments', body);
       navigate(`/dashboard/segments/${encodeURIComponent(r.segment.id)}`);
-      flash(`Saved "${r.segment.name}": ${fmt.n(r.segment.size)} users.`); // after navigate, which clears messages
+      flash(`Saved "${r.segment.name}": ${fmt.n(r.segment.size)} ${r.segment.size === 1 ? 'user' : 'users'}.`); // after navigate, which clears messages
     } catch (e) {
-      fill(saveStatus, errorBox(e));
+      fill(saveStatus, errorBox(`Not saved: ${e.message}`));
     }
   });
 
