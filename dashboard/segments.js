@@ -320,7 +320,12 @@ function groupEditor(ctx, g, label, parent) {
     match.input.addEventListener('change', () => { g.group = match.input.value; ctx.changed(); });
     const items = g.items.map((it, i) => {
       const l = label ? `${label}.${i + 1}` : String(i + 1);
-      const remove = () => { g.items.splice(i, 1); draw(); ctx.changed(); };
+      const remove = () => {
+        g.items.splice(i, 1);
+        draw();
+        ctx.changed();
+        box.querySelector(':scope > .row > button').focus(); // the removed row had it
+      };
       if (it.group) {
         return h('fieldset', { class: 'seg-subgroup' }, h('legend', {}, `Group ${l}`), groupEditor(ctx, it, l, g),
           h('button', { type: 'button', class: 'secondary', onclick: remove }, `Remove group ${l}`));

@@ -232,15 +232,15 @@ async function everyFilter(page) {
     const ops = await f.getByLabel('Operator').locator('option').evaluateAll((os) => os.map((o) => o.value));
     for (const op of ops) {
       await f.getByLabel('Operator').selectOption(op);
-      for (const [label, value] of fills) {
-        const x = f.getByLabel(label, { exact: true });
-        if (await x.count()) await x.fill(value);
+      const shown = new Set(await f.locator('label, legend').allTextContents());
+      for (const [label, value] of fills) if (shown.has(label)) await f.getByLabel(label, { exact: true }).fill(value);
+      if (shown.has('Value')) {
+        const v = f.getByLabel('Value', { exact: true });
+        await v.fill((await v.getAttribute('type')) === 'number' ? '5' : 'gold');
       }
-      const v = f.getByLabel('Value', { exact: true });
-      if (await v.count()) await v.fill((await v.getAttribute('type')) === 'number' ? '5' : 'gold');
-      if (await f.getByLabel('Regex', { exact: true }).count()) await f.getByLabel('Regex', { exact: true }).fill('^g(o|a)ld$');
-      if (await f.getByLabel('Status', { exact: true }).count()) await f.getByLabel('Status', { exact: true }).selectOption({ index: 1 });
-      if (await f.getByRole('group', { name: 'Statuses' }).count()) await f.getByRole('group', { name: 'Statuses' }).getByRole('checkbox').first().check();
+      if (shown.has('Regex')) await f.getByLabel('Regex', { exact: true }).fill('^g(o|a)ld$');
+      if (shown.has('Status')) await f.getByLabel('Status', { exact: true }).selectOption({ index: 1 });
+      if (shown.has('Statuses')) await f.getByRole('group', { name: 'Statuses' }).getByRole('checkbox').first().check();
       if (type === 'cohort') {
         await f.getByLabel('Partner').selectOption('heap');
         await f.getByLabel('Cohort').locator('option[value="c1"]').waitFor({ state: 'attached' });
