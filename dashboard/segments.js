@@ -165,12 +165,15 @@ export async function render(view, route) {
     { label: 'Name', cell: (s) => [link(`/dashboard/segments/${encodeURIComponent(s.id)}`, s.name), s.archived ? h('span', { class: 'no' }, ' (archived)') : null] },
     { label: 'Size', class: 'num', cell: (s) => fmt.n(s.size) },
     { label: 'Tags', cell: (s) => (s.tags || []).join(', ') },
-    { label: 'Description', cell: (s) => s.text_description || h('span', { class: 'muted' }, s.description || '') },
+    { label: 'Description', cell: (s) => s.text_description || h('span', { class: 'muted', title: s.description || '' }, clip(s.description || '')) },
     { label: 'Created', cell: (s) => fmt.time(s.created_at) },
     { label: 'Updated', cell: (s) => fmt.time(s.updated_at) },
   ], res.segments, canWrite() ? 'No segments yet: press "New segment" to build one from filters.'
     : 'No segments yet: an operator who may edit can build one.'));
 }
+
+// Long filters in words are cut in the list (the builder shows them whole).
+const clip = (t) => (t.length > 160 ? `${t.slice(0, 157)}…` : t);
 
 // ---- the builder -----------------------------------------------------------
 
