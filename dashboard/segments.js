@@ -226,6 +226,7 @@ async function renderBuilder(view, id) {
   let timer = null;
   let asked = 0;
   async function preview() {
+    if (!form.isConnected) return; // the page was left meanwhile
     const def = toDef(ctx.root);
     json.textContent = JSON.stringify(def, null, 2);
     fill(refusal);
@@ -253,7 +254,7 @@ async function renderBuilder(view, id) {
     clearTimeout(timer);
     timer = setTimeout(preview, 300);
   };
-  fill(groupBox, groupEditor(ctx, ctx.root, '', null));
+  fill(groupBox, groupEditor(ctx, ctx.root, ''));
   preview();
 
   form.addEventListener('submit', async (ev) => {
@@ -313,8 +314,8 @@ async function sizeChart(el, id) {
 
 // A group: its AND/OR choice, its members, and buttons to add a filter or a
 // group inside it. `label` numbers the members ("2.1" is the first member of
-// the second); parent is null for the root.
-function groupEditor(ctx, g, label, parent) {
+// the second; the root's label is empty).
+function groupEditor(ctx, g, label) {
   const box = h('div', { class: 'seg-group' });
   const draw = () => {
     const match = select(label ? `Group ${label}: users must match` : 'Users must match',
@@ -330,7 +331,7 @@ function groupEditor(ctx, g, label, parent) {
         box.querySelector(':scope > .row > button').focus(); // the removed row had it
       };
       if (it.group) {
-        return h('fieldset', { class: 'seg-subgroup' }, h('legend', {}, `Group ${l}`), groupEditor(ctx, it, l, g),
+        return h('fieldset', { class: 'seg-subgroup' }, h('legend', {}, `Group ${l}`), groupEditor(ctx, it, l),
           h('button', { type: 'button', class: 'secondary', onclick: remove }, `Remove group ${l}`));
       }
       return filterEditor(ctx, it, l, remove);
@@ -375,12 +376,7 @@ function filterEditor(ctx, f, label, remove) {
 // The fields of a filter's type, then its operator and the operator's value.
 function typeFields(ctx, f) {
   const out = [];
-  const text = (label, key, attrs = {}, hint) => {
-    const x = field(label, { value: f[key] || '', ...attrs }, hint);
-    x.input.addEventListener('input', () => { f[key] = x.input.value; ctx.changed(); });
-    out.push(x.wrap);
-    return x;
-  };
+  const text = (...args) => out.push(bound(ctx, f, ...args));
   switch (typeOf(f.type)[3]) {
   case 'name': text(f.type === 'custom_event' ? 'Event name' : 'Attribute name', 'name', { required: true }); break;
   case 'product': text('Product', 'product', {}, 'Empty: any product.'); break;
@@ -417,12 +413,15 @@ function typeFields(ctx, f) {
   return out;
 }
 
+// A labelled input bound to the filter's key: each edit goes to the model.
+function bound(ctx, f, label, key, attrs = {}, hint) {
+  const x = field(label, { value: f[key] || '', ...attrs }, hint);
+  x.input.addEventListener('input', () => { f[key] = x.input.value; ctx.changed(); });
+  return x.wrap;
+}
+
 function valueFields(ctx, f) {
-  const text = (label, key, attrs = {}, hint) => {
-    const x = field(label, { value: f[key] || '', ...attrs }, hint);
-    x.input.addEventListener('input', () => { f[key] = x.input.value; ctx.changed(); });
-    return x.wrap;
-  };
+  const text = (...args) => bound(ctx, f, ...args);
   const list = (label, hint) => {
     const x = field(label, { tag: 'textarea', rows: 3, class: 'short' }, hint);
     x.input.value = f.value;
