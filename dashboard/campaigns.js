@@ -2,8 +2,9 @@
 // API-triggered campaign (its variations' webhook or email messages, with
 // Liquid previewed for a chosen user), then for a saved campaign the ids a
 // sending tool needs, a test send and its progress, the sends chart and
-// the scheduled sends. Everything goes through the admin and Braze routes
-// (docs/messaging.md); read-only operators see it all and change nothing.
+// the scheduled sends (made, moved and cancelled here). Everything goes
+// through the admin and Braze routes (docs/messaging.md); read-only
+// operators see it all and change nothing.
 import { api, h, fill, link, flash, errorBox, table, field, select, copyable, fmt, canWrite, chart, ApiError } from './ui.js';
 import { navigate } from './app.js';
 
@@ -138,7 +139,7 @@ async function editor(view, id) {
   const series = h('section', { 'aria-labelledby': 'series-title' }, h('h2', { id: 'series-title' }, `Sends, last ${SERIES_DAYS} days`));
   const sched = h('section', { 'aria-labelledby': 'sched-title' }, h('h2', { id: 'sched-title' }, 'Scheduled sends'));
   view.append(series, sched);
-  await Promise.all([seriesChart(series, doc), scheduled(sched, doc)]);
+  await Promise.all([seriesChart(series, doc), scheduled(sched, doc, editors)]);
 }
 
 // One variation: its name, channel and message, and the Liquid preview.
@@ -318,10 +319,8 @@ function testSend(doc, editors) {
     try {
       let res;
       if (doc.kind === 'api') {
-        const ed = editors.find((e) => e.id === variation.input.value);
-        if (!ed) throw new Error('Save the campaign first: that variation is not in the form.');
         res = await api('POST', '/messages/send', { campaign_id: doc.id, external_user_ids: [user],
-          messages: { [ed.channel()]: { ...ed.content(), message_variation_id: ed.id } } });
+          messages: formMessages(editors, variation.input.value) });
       } else {
         res = await api('POST', '/campaigns/trigger/send', { campaign_id: doc.id, recipients: [{ external_user_id: user }] });
       }
@@ -335,6 +334,13 @@ function testSend(doc, editors) {
     }
   });
   return sec;
+}
+
+// An API campaign's `messages`: the chosen variation's message as the form has it.
+function formMessages(editors, id) {
+  const ed = editors.find((e) => e.id === id);
+  if (!ed) throw new Error('Save the campaign first: that variation is not in the form.');
+  return { [ed.channel()]: { ...ed.content(), message_variation_id: ed.id } };
 }
 
 // Polls GET /admin/dispatches/{id} until the dispatch is done (or a minute).
@@ -387,18 +393,143 @@ async function seriesChart(sec, doc) {
   }
 }
 
-// The schedules of this campaign not yet fired (a year ahead).
-async function scheduled(sec, doc) {
-  const end = new Date(Date.now() + 366 * 86400000).toISOString();
-  try {
-    const res = await api('GET', `/messages/scheduled_broadcasts?end_time=${encodeURIComponent(end)}`);
-    const mine = res.scheduled_broadcasts.filter((s) => s.id === doc.id);
-    sec.append(table([
-      { label: 'Next send', cell: (s) => fmt.time(s.next_send_time) },
-      { label: 'Time zone', cell: (s) => s.schedule_type },
-      { label: 'Schedule id', cell: (s) => copyable(s.schedule_id, 'schedule id') },
-    ], mine, `Nothing scheduled in the next year. Schedules are made with ${doc.kind === 'api' ? '/messages/schedule/create' : '/campaigns/trigger/schedule/create'} and the campaign id.`));
-  } catch (e) {
-    sec.append(errorBox(e));
+// The schedules of this campaign not yet fired (a year ahead); operators
+// who may send also make, move and cancel them with the campaign kind's
+// schedule endpoints (docs/api.md "Schedules").
+async function scheduled(sec, doc, editors) {
+  const base = doc.kind === 'api' ? '/messages/schedule' : '/campaigns/trigger/schedule';
+  const ids = doc.kind === 'api' ? {} : { campaign_id: doc.id };
+  const writable = canWrite() && doc.kind !== 'transactional' && !doc.archived;
+  const out = h('div', { 'aria-live': 'assertive' });
+  const list = h('div', {});
+  // make() gives the body (or throws a refusal in words); true when taken.
+  const change = async (path, make, done) => {
+    try {
+      await api('POST', `${base}/${path}`, { ...ids, ...make() });
+      fill(out);
+      flash(done);
+      await refresh();
+      return true;
+    } catch (e) {
+      fill(out, errorBox(e));
+      return false;
+    }
+  };
+  async function refresh() {
+    const end = new Date(Date.now() + 366 * 86400000).toISOString();
+    try {
+      const res = await api('GET', `/messages/scheduled_broadcasts?end_time=${encodeURIComponent(end)}`);
+      const mine = res.scheduled_broadcasts.filter((s) => s.id === doc.id);
+      fill(list, table([
+        { label: 'Next send', cell: (s) => fmt.time(s.next_send_time) },
+        { label: 'Time zone', cell: (s) => s.schedule_type },
+        { label: 'Schedule id', cell: (s) => copyable(s.schedule_id, 'schedule id') },
+        ...(writable ? [{ label: 'Change', cell: (x) => scheduleButtons(x, change) }] : []),
+      ], mine, writable
+        ? 'Nothing scheduled in the next year: schedule a send with the form above.'
+        : `Nothing scheduled in the next year. Schedules are made with ${base}/create and the campaign id.`));
+    } catch (e) {
+      fill(list, errorBox(e));
+    }
   }
+  if (writable) sec.append(await scheduleForm(doc, editors, (make) => change('create', make, 'Send scheduled.')));
+  sec.append(out, list);
+  await refresh();
+}
+
+// A listed schedule's Change time (a new time, in place) and Cancel
+// (confirmed) buttons; change(path, make, done) as scheduled() has it.
+function scheduleButtons(s, change) {
+  const cell = h('div', { class: 'row' });
+  const zoneless = ZONELESS[s.schedule_type];
+  const show = () => {
+    const move = h('button', { type: 'button', class: 'secondary' }, 'Change time');
+    const cancel = h('button', { type: 'button', class: 'danger' }, 'Cancel');
+    move.addEventListener('click', () => {
+      const when = field(zoneless ? "New time (users' local time)" : 'New time', { type: 'datetime-local', step: 1, required: true,
+        value: zoneless ? '' : localInput(s.next_send_time) });
+      const save = h('button', { type: 'button' }, 'Save time');
+      const back = h('button', { type: 'button', class: 'secondary' }, 'Keep the old time');
+      save.addEventListener('click', () => change('update',
+        () => ({ schedule_id: s.schedule_id, schedule: scheduleOf(when.input.value, zoneless) }), 'Scheduled send moved.'));
+      back.addEventListener('click', show);
+      fill(cell, when.wrap, save, back);
+      when.input.focus();
+    });
+    cancel.addEventListener('click', () => {
+      if (window.confirm(`Cancel the send scheduled for ${fmt.time(s.next_send_time)}? It will not be sent.`))
+        change('delete', () => ({ schedule_id: s.schedule_id }), 'Scheduled send cancelled.');
+    });
+    fill(cell, move, cancel);
+  };
+  show();
+  return cell;
+}
+
+// What /messages/scheduled_broadcasts calls a schedule kept in users' own
+// time zones, and the flag its update must repeat (the schedule is replaced).
+const ZONELESS = { local_time_zones: 'in_local_time', intelligent_delivery: 'at_optimal_time' };
+
+// A datetime-local value as a `schedule`: a UTC time, or with a zoneless
+// flag the wall-clock time without a zone.
+function scheduleOf(value, zoneless) {
+  if (!value) throw new Error('Choose the date and time to send at.');
+  if (!zoneless) return { time: new Date(value).toISOString() };
+  return { time: value.length === 16 ? `${value}:00` : value, [zoneless]: true };
+}
+
+// An ISO time as a datetime-local value, on the browser's clock.
+function localInput(iso) {
+  const d = new Date(iso);
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+}
+
+// The form of a new schedule: when, to whom, and (API campaigns) which
+// variation's message from the form above, or (API-triggered) its trigger
+// properties. submit(make) sends the body make() gives; true when taken.
+async function scheduleForm(doc, editors, submit) {
+  const api_ = doc.kind === 'api';
+  const segments = api_ ? await api('GET', '/admin/segments').then((r) => r.segments, () => []) : [];
+  const audiences = api_ ? segments.map((s) => [s.id, `Segment “${s.name}”`])
+    : doc.segment_id ? [['broadcast', "The campaign's segment"]] : [];
+  const when = field('Send at', { type: 'datetime-local', step: 1, required: true }, "Your browser's time zone, unless the box below is ticked.");
+  const local = h('input', { type: 'checkbox', id: 'sched-local' });
+  const to = audiences.length ? select('Send to', [['', 'One user'], ...audiences]) : null;
+  const who = field('User external id', { autocomplete: 'off' });
+  const variation = api_ ? select('Variation', doc.variations.map((v) => [v.id, v.name])) : null;
+  const props = api_ ? null : field('Trigger properties (optional)', { tag: 'textarea', rows: 2, class: 'short mono', spellcheck: 'false' },
+    'A JSON object, as {{api_trigger_properties.${key}}} reads it.');
+  if (to) to.input.addEventListener('change', () => { who.wrap.hidden = !!to.input.value; });
+  const form = h('form', { class: 'card', 'aria-labelledby': 'sched-new' }, h('h3', { id: 'sched-new' }, 'Schedule a send'),
+    h('p', { class: 'muted' }, api_
+      ? 'Sends the message of the chosen variation in the form above (saved or not) at the time given, with /messages/schedule/create.'
+      : 'Sends the saved campaign at the time given, with /campaigns/trigger/schedule/create.'),
+    h('div', { class: 'row' }, when.wrap, to ? to.wrap : null, who.wrap, variation ? variation.wrap : null),
+    h('label', { class: 'inline' }, local, " In each user's local time (their time_zone, else the workspace's)"),
+    props ? props.wrap : null, h('div', { class: 'row' }, h('button', { type: 'submit' }, 'Schedule')));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (await submit(() => newSchedule())) form.reset();
+  });
+  function newSchedule() {
+    const body = { campaign_id: doc.id, schedule: scheduleOf(when.input.value, local.checked && 'in_local_time') };
+    const user = who.input.value.trim();
+    const aud = to ? to.input.value : '';
+    if (aud) body.broadcast = true;
+    if (aud && api_) body.segment_id = aud;
+    if (!aud && !user) throw new Error('Give the external id of the user to send to.');
+    if (!aud) Object.assign(body, api_ ? { external_user_ids: [user] } : { recipients: [{ external_user_id: user }] });
+    if (api_) body.messages = formMessages(editors, variation.input.value);
+    if (props && props.input.value.trim()) body.trigger_properties = jsonObject(props.input.value, 'Trigger properties');
+    return body;
+  }
+  return form;
+}
+
+// Text that must be a JSON object, refused in words when it is not.
+function jsonObject(text, label) {
+  let v;
+  try { v = JSON.parse(text); } catch (e) { throw new Error(`${label}: not JSON (${e.message}).`); }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${label}: give a JSON object, {"key": "value"}.`);
+  return v;
 }
