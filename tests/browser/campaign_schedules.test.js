@@ -97,7 +97,8 @@ test('schedule an API-triggered campaign for one user, move it, cancel it, and l
     // Moved to two hours ahead; a past time is refused there too.
     await row.getByRole('button', { name: 'Change time' }).click();
     const newTime = sched.getByLabel('New time');
-    assert.equal(await newTime.inputValue(), first.value);
+    // A browser writes a time on a whole minute without its ":00".
+    assert.equal((await newTime.inputValue()).replace(/:00$/, ''), first.value.replace(/:00$/, ''));
     await newTime.fill((await timeIn(page, -HOUR)).value);
     await sched.getByRole('button', { name: 'Save time' }).click();
     await sched.getByRole('alert').filter({ hasText: 'Bad Request: schedule.time is in the past' }).waitFor();
@@ -140,13 +141,14 @@ test('schedule an API-triggered campaign for one user, move it, cancel it, and l
     await sched.getByRole('button', { name: 'Cancel' }).click();
     await sched.getByText('Nothing scheduled in the next year').waitFor();
 
-    // One a few seconds ahead fires: the receiver gets it, rendered.
-    await form.getByLabel('Send at').fill((await timeIn(page, 4000)).value);
+    // One 10 s ahead (room for a slow browser to submit it) fires: the
+    // receiver gets it, rendered.
+    await form.getByLabel('Send at').fill((await timeIn(page, 10000)).value);
     await form.getByLabel('User external id').fill('ana');
     await form.getByLabel('Trigger properties (optional)').fill('{"when": "now"}');
     await form.getByRole('button', { name: 'Schedule' }).click();
     await page.getByText('Send scheduled.').waitFor();
-    const [got] = await rx.wait(1, 20000);
+    const [got] = await rx.wait(1, 40000);
     assert.equal(got.url, '/hook/ana');
     assert.equal(got.body, 'Hi Ana now');
     assert.deepEqual(await scheduledNow(srv), []);
@@ -192,12 +194,12 @@ test("an API campaign is scheduled with its form's message for a segment; an API
     assert.equal(s.id, id);
 
     // Moved to a few seconds ahead, it sends the form's message to the segment.
-    const soon = await timeIn(page, 4000);
+    const soon = await timeIn(page, 10000);
     await sched.getByRole('button', { name: 'Change time' }).click();
     await sched.getByLabel('New time').fill(soon.value);
     await sched.getByRole('button', { name: 'Save time' }).click();
     await page.getByText('Scheduled send moved.').waitFor();
-    const [got] = await rx.wait(1, 20000);
+    const [got] = await rx.wait(1, 40000);
     assert.equal(got.url, '/north');
     assert.equal(got.body, 'Hello Bo');
     await rx.quiet();
