@@ -14,6 +14,9 @@
 #include "../lib/varint.h"
 
 #include <math.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1044,16 +1047,24 @@ static void prefetch_row(const prep *x, uint32_t row, bool second) {
     }
 }
 
+/* A count operator as the range of window counts that pass [lo, hi]
+ * (empty as lo > hi). */
+static void window_range(const prep *x, uint32_t *lo, uint32_t *hi) {
+    uint32_t v = (uint32_t)x->n->n; /* v < 0xffff (prep_leaf) */
+    *lo = 0, *hi = 0xffff;
+    switch (x->n->op->op) {
+    case OP_CGT: *lo = v + 1; break;
+    case OP_CGE: *lo = v; break;
+    case OP_CLT: *hi = v ? v - 1 : 0, *lo = v ? 0 : 1; break;
+    case OP_CLE: *hi = v; break;
+    case OP_CEQ: *lo = *hi = v; break;
+    }
+}
+
 /* Window counts: the operator as a range of counts, one load per row. */
 static size_t scan_window(const prep *x, uint32_t *rows, size_t n) {
-    uint32_t lo = 0, hi = 0xffff, v = (uint32_t)x->n->n; /* v < 0xffff (prep_leaf) */
-    switch (x->n->op->op) {
-    case OP_CGT: lo = v + 1; break;
-    case OP_CGE: lo = v; break;
-    case OP_CLT: hi = v ? v - 1 : 0, lo = v ? 0 : 1; break;
-    case OP_CLE: hi = v; break;
-    case OP_CEQ: lo = hi = v; break;
-    }
+    uint32_t lo, hi;
+    window_range(x, &lo, &hi);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         if (i + PREFETCH_AHEAD < n) __builtin_prefetch(x->wcnt + rows[i + PREFETCH_AHEAD]);
@@ -1094,6 +1105,70 @@ static void *scan_run(void *arg) {
     }
     p->kept = k;
     return NULL;
+}
+
+/* Window counts when most rows are candidates: every row's count read in
+ * order (8 at a time with SSE2) into a bit array, made into a bitmap in
+ * one go, then the candidates kept. scan_window's gather costs a cache
+ * miss per candidate and a pass to list them first; this reads 2 bytes a
+ * row, sequentially. */
+typedef struct {
+    const uint16_t *cnt;
+    uint64_t *words;
+    size_t w0, w1;   /* the part's words */
+    uint32_t lo, hi; /* the counts that pass */
+} window_part;
+
+static void *window_words(void *arg) {
+    window_part *p = arg;
+    uint32_t lo = p->lo, span = p->hi - p->lo;
+#ifdef __SSE2__
+    /* c passes when (c - lo) mod 2^16 <= span: an unsigned compare, made
+     * signed by flipping the top bit of both sides. */
+    const __m128i flip = _mm_set1_epi16((short)0x8000), vlo = _mm_set1_epi16((short)lo),
+                  vspan = _mm_set1_epi16((short)(span ^ 0x8000));
+    for (size_t w = p->w0; w < p->w1; w++) {
+        const uint16_t *c = p->cnt + w * 64;
+        uint64_t word = 0;
+        for (int g = 0; g < 4; g++) {
+            __m128i a = _mm_xor_si128(_mm_sub_epi16(_mm_loadu_si128((const __m128i *)(c + 16 * g)), vlo), flip);
+            __m128i b = _mm_xor_si128(_mm_sub_epi16(_mm_loadu_si128((const __m128i *)(c + 16 * g + 8)), vlo), flip);
+            int out = _mm_movemask_epi8(_mm_packs_epi16(_mm_cmpgt_epi16(a, vspan), _mm_cmpgt_epi16(b, vspan)));
+            word |= (uint64_t)(~out & 0xffff) << (16 * g);
+        }
+        p->words[w] = word;
+    }
+#else
+    for (size_t w = p->w0; w < p->w1; w++) {
+        uint64_t word = 0;
+        for (int i = 0; i < 64; i++) word |= (uint64_t)((uint16_t)(p->cnt[w * 64 + i] - lo) <= span) << i;
+        p->words[w] = word;
+    }
+#endif
+    return NULL;
+}
+
+static bitmap_t *scan_window_dense(const prep *x, const bitmap_t *base) {
+    uint32_t lo, hi;
+    window_range(x, &lo, &hi);
+    if (lo > hi) return bitmap_new(); /* "fewer than 0" */
+    uint32_t rows = cols_rows(x->env->cols);
+    size_t full = rows / 64, nwords = (rows + 63) / 64;
+    uint64_t *words = xmalloc((nwords ? nwords : 1) * sizeof *words);
+    window_part part[PAR_MAX];
+    size_t np = par_parts(rows);
+    for (size_t i = 0; i < np; i++) part[i] = (window_part){x->wcnt, words, full * i / np, full * (i + 1) / np, lo, hi};
+    par_run(window_words, part, sizeof *part, np);
+    if (full < nwords) { /* the last rows, fewer than 64 */
+        uint64_t word = 0;
+        for (uint32_t r = (uint32_t)full * 64; r < rows; r++)
+            word |= (uint64_t)(x->wcnt[r] >= lo && x->wcnt[r] <= hi) << (r % 64);
+        words[full] = word;
+    }
+    bitmap_t *all = bitmap_from_words(words, nwords);
+    free(words);
+    bitmap_and_inplace(all, base);
+    return all;
 }
 
 static bitmap_t *scan(const prep *x, const bitmap_t *base) {
@@ -1144,7 +1219,12 @@ static bitmap_t *eval_leaf(const snode *n, const seg_env *env, const bitmap_t *c
         free(x.hashes);
         return r;
     }
-    r = scan(&x, base);
+    /* Most rows asked: a pass over all of them beats listing and
+     * gathering the candidates. */
+    if (x.wcnt && !n->op->neg && bitmap_cardinality(base) >= cols_rows(env->cols) / 4)
+        r = scan_window_dense(&x, base);
+    else
+        r = scan(&x, base);
     free(x.codeok);
     free(x.hashes);
     return r;

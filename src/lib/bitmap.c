@@ -10,6 +10,7 @@
 #include <roaring/roaring.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct bitmap {
     roaring_bitmap_t *r;
@@ -56,6 +57,57 @@ bitmap_t *bitmap_deserialize(const void *p, size_t n) {
     if (roaring_bitmap_portable_deserialize_size(p, n) != n) return NULL;
     roaring_bitmap_t *r = roaring_bitmap_portable_deserialize_safe(p, n);
     return r ? wrap(r) : NULL;
+}
+
+/* Roaring's portable form, written by hand and read back: CRoaring 0.2 has
+ * no bulk entry for a bit array, and its reader takes a dense chunk as one
+ * 8 KiB copy. The layout (RoaringFormatSpec, "no run containers"): cookie,
+ * count; a key and cardinality - 1 per container; a byte offset per
+ * container; then each container, sorted 16-bit values up to 4,096 of them
+ * and a 1,024-word bitset above. Little-endian, as brasa's hosts are. */
+#define NO_RUN_COOKIE 12346
+#define CHUNK_WORDS 1024
+#define ARRAY_MAX 4096
+
+bitmap_t *bitmap_from_words(const uint64_t *words, size_t nwords) {
+    _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the portable form is little-endian");
+    size_t nchunks = (nwords + CHUNK_WORDS - 1) / CHUNK_WORDS, nc = 0, size = 8;
+    uint32_t *card = xcalloc(nchunks ? nchunks : 1, sizeof *card);
+    for (size_t k = 0; k < nchunks; k++) {
+        size_t end = (k + 1) * CHUNK_WORDS < nwords ? (k + 1) * CHUNK_WORDS : nwords;
+        for (size_t w = k * CHUNK_WORDS; w < end; w++) card[k] += (uint32_t)__builtin_popcountll(words[w]);
+        if (card[k]) nc++, size += 8 + (card[k] > ARRAY_MAX ? CHUNK_WORDS * 8 : 2 * card[k]);
+    }
+    if (!nc) {
+        free(card);
+        return bitmap_new();
+    }
+    uint8_t *buf = xcalloc(1, size), *hdr = buf + 8, *off = hdr + 4 * nc, *data = off + 4 * nc;
+    uint32_t head[2] = {NO_RUN_COOKIE, (uint32_t)nc};
+    memcpy(buf, head, 8);
+    for (size_t k = 0; k < nchunks; k++) {
+        if (!card[k]) continue;
+        uint16_t kc[2] = {(uint16_t)k, (uint16_t)(card[k] - 1)};
+        uint32_t at = (uint32_t)(data - buf);
+        memcpy(hdr, kc, 4), hdr += 4;
+        memcpy(off, &at, 4), off += 4;
+        const uint64_t *w = words + k * CHUNK_WORDS;
+        size_t n = (k + 1) * CHUNK_WORDS < nwords ? CHUNK_WORDS : nwords - k * CHUNK_WORDS;
+        if (card[k] > ARRAY_MAX) { /* a bitset; the tail of a short last chunk stays zero */
+            memcpy(data, w, n * 8);
+            data += CHUNK_WORDS * 8;
+            continue;
+        }
+        for (size_t i = 0; i < n; i++)
+            for (uint64_t b = w[i]; b; b &= b - 1) {
+                uint16_t v = (uint16_t)(i * 64 + (size_t)__builtin_ctzll(b));
+                memcpy(data, &v, 2), data += 2;
+            }
+    }
+    roaring_bitmap_t *r = roaring_bitmap_portable_deserialize_safe((const char *)buf, size);
+    free(buf);
+    free(card);
+    return wrap(r);
 }
 
 bool bitmap_iterate(const bitmap_t *b, bool (*fn)(uint32_t v, void *arg), void *arg) {

@@ -46,6 +46,9 @@ size_t bitmap_memory(const bitmap_t *b);
 bitmap_t *bitmap_copy(const bitmap_t *b);
 /* A set of the n values in v (any order; duplicates allowed). */
 bitmap_t *bitmap_of(const uint32_t *v, size_t n);
+/* The set whose value i is bit i % 64 of words[i / 64]: a scan's dense
+ * output, made into containers a chunk of 65,536 values at a time. */
+bitmap_t *bitmap_from_words(const uint64_t *words, size_t nwords);
 /* Adds [lo, hi). */
 void bitmap_add_range(bitmap_t *b, uint64_t lo, uint64_t hi);
 bitmap_t *bitmap_and(const bitmap_t *a, const bitmap_t *b);

@@ -471,3 +471,31 @@ TEST(partner_key_cache_forgets_on_invalidation_here) {
     store_close(s);
     rmdir_r(d);
 }
+
+TEST(bitmap_from_words_makes_array_and_bitset_chunks) {
+    /* 3 chunks and a bit: chunk 0 sparse (an array container), chunk 1
+     * dense (a bitset), chunk 2 empty, the short last chunk sparse. */
+    size_t nwords = 3 * 1024 + 5;
+    uint64_t *w = calloc(nwords, sizeof *w);
+    bitmap_t *want = bitmap_new();
+    for (uint32_t v = 0; v < 65536; v += 97) w[v / 64] |= 1ull << (v % 64), bitmap_add(want, v);
+    for (uint32_t v = 65536; v < 131072; v++)
+        if (v % 3) w[v / 64] |= 1ull << (v % 64), bitmap_add(want, v);
+    for (uint32_t v = 3 * 65536; v < 3 * 65536 + 5 * 64; v += 7) w[v / 64] |= 1ull << (v % 64), bitmap_add(want, v);
+    bitmap_t *got = bitmap_from_words(w, nwords);
+    T_EQ_INT(bitmap_cardinality(got), bitmap_cardinality(want));
+    bitmap_t *both = bitmap_and(got, want);
+    T_EQ_INT(bitmap_cardinality(both), bitmap_cardinality(want));
+    T_TRUE(bitmap_contains(got, 65537) && !bitmap_contains(got, 65538) /* 65538 % 3 == 0 */ && !bitmap_contains(got, 2 * 65536));
+    bitmap_free(both);
+    bitmap_free(got);
+    memset(w, 0, nwords * sizeof *w);
+    got = bitmap_from_words(w, nwords);
+    T_EQ_INT(bitmap_cardinality(got), 0);
+    bitmap_free(got);
+    got = bitmap_from_words(w, 0);
+    T_EQ_INT(bitmap_cardinality(got), 0);
+    bitmap_free(got);
+    bitmap_free(want);
+    free(w);
+}
