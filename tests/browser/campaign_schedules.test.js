@@ -14,11 +14,6 @@ const b = require('./harness.js');
 const { h } = b;
 const { webhookReceiver } = require('../e2e/webhook_receiver.js');
 
-async function track(srv, attrs) {
-  const r = await h.request(srv, 'POST', '/users/track', { key: srv.key, body: { attributes: attrs } });
-  assert.equal(r.status, 201, r.text);
-}
-
 async function createCampaign(srv, body) {
   const r = await h.request(srv, 'POST', '/admin/campaigns', { key: srv.key, body });
   assert.equal(r.status, 201, r.text);
@@ -51,7 +46,7 @@ test('schedule an API-triggered campaign for one user, move it, cancel it, and l
   const rx = await webhookReceiver();
   try {
     const { page, srv } = t;
-    await track(srv, [{ external_id: 'ana', first_name: 'Ana' }]);
+    await h.usersApi(srv).trackOk({ attributes: [{ external_id: 'ana', first_name: 'Ana' }] });
     const id = await createCampaign(srv, { name: 'Reminder', kind: 'api_triggered',
       variations: [{ name: 'A', channel: 'webhook',
         content: { url: rx.url('/hook/{{${user_id}}}'), request_method: 'POST', body: 'Hi {{${first_name}}} {{api_trigger_properties.${when}}}' } }] });
@@ -165,7 +160,7 @@ test("an API campaign is scheduled with its form's message for a segment; an API
   const rx = await webhookReceiver();
   try {
     const { page, srv } = t;
-    await track(srv, [{ external_id: 'bo', first_name: 'Bo', team: 'north' }, { external_id: 'cy', first_name: 'Cy' }]);
+    await h.usersApi(srv).trackOk({ attributes: [{ external_id: 'bo', first_name: 'Bo', team: 'north' }, { external_id: 'cy', first_name: 'Cy' }] });
     const seg = await h.request(srv, 'POST', '/admin/segments', { key: srv.key, body: {
       name: 'North team', definition: { type: 'custom_attribute', name: 'team', op: 'equals', value: 'north' } } });
     assert.equal(seg.status, 201, seg.text);

@@ -15,11 +15,6 @@ const { webhookReceiver } = require('../e2e/webhook_receiver.js');
 
 const XSS = '<img src=x onerror=window.__xss=1>';
 
-async function track(srv, attrs) {
-  const r = await h.request(srv, 'POST', '/users/track', { key: srv.key, body: { attributes: attrs } });
-  assert.equal(r.status, 201, r.text);
-}
-
 async function campaigns(srv) {
   const r = await h.request(srv, 'GET', '/admin/campaigns?archived=true', { key: srv.key });
   assert.equal(r.status, 200, r.text);
@@ -32,7 +27,7 @@ test('create an API-triggered webhook campaign, preview its Liquid, copy its ids
   try {
     const { page, srv } = t;
     await t.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: t.base });
-    await track(srv, [{ external_id: 'ana', first_name: 'Ana' }]);
+    await h.usersApi(srv).trackOk({ attributes: [{ external_id: 'ana', first_name: 'Ana' }] });
     await b.signIn(page, t.base);
     await page.getByRole('link', { name: 'Campaigns' }).click();
     await page.waitForURL(`${t.base}/dashboard/campaigns`);
@@ -140,7 +135,7 @@ test('an API campaign: its test message goes through /messages/send; script show
   const rx = await webhookReceiver();
   try {
     const { page, srv } = t;
-    await track(srv, [{ external_id: 'bo', first_name: 'Bo' }]);
+    await h.usersApi(srv).trackOk({ attributes: [{ external_id: 'bo', first_name: 'Bo' }] });
     // A campaign whose names carry script, made through the API.
     let r = await h.request(srv, 'POST', '/admin/campaigns', { key: srv.key, body: {
       name: XSS, kind: 'api_triggered',
@@ -218,7 +213,7 @@ test('a read-only operator sees campaigns and previews, and changes nothing', as
   try {
     const { page, srv } = t;
     b.addOperator(srv.dir, 'rob', 'read-only');
-    await track(srv, [{ external_id: 'cy', first_name: 'Cy' }]);
+    await h.usersApi(srv).trackOk({ attributes: [{ external_id: 'cy', first_name: 'Cy' }] });
     const r = await h.request(srv, 'POST', '/admin/campaigns', { key: srv.key, body: {
       name: 'Welcome', kind: 'api_triggered',
       variations: [{ name: 'A', channel: 'webhook', content: { url: 'http://127.0.0.1:9/x', request_method: 'POST', body: 'Hi {{${first_name}}}' } }] } });
