@@ -35,6 +35,12 @@ const http_route *const api_tables[] = {
     NULL,
 };
 
+json_object *api_success(void) {
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "message", json_object_new_string("success"));
+    return o;
+}
+
 int api_body_fields(http_req *r, const char *const *known) {
     json_object *b = http_body(r);
     if (!json_object_is_type(b, json_type_object)) return http_error(r, BR_EINVAL, "the body must be a JSON object"), -1;

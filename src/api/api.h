@@ -46,6 +46,9 @@ int api_submit(http_req *r, eng_cmd *c, http_finish finish);
 int api_read(http_req *r, eng_cmd *c, int (*fn)(engine_t *e, void *arg), void *arg, http_finish finish);
 int api_store(http_req *r, eng_cmd *c, store_op_fn op, void *arg, http_finish finish);
 
+/* A new {"message": "success"}, the start of most answers. */
+json_object *api_success(void);
+
 /* Query parameters Braze's listings and data series share, checked with
  * one set of messages: page (a non-negative integer, default 0) and
  * sort_direction (asc, the default, or desc); length (required, 1 to 100

@@ -64,12 +64,6 @@ static void camp_req_free(void *p) {
 
 static camp_req *state(http_req *r) { return http_state(r, sizeof(camp_req), camp_req_free); }
 
-static json_object *success(void) {
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "message", json_object_new_string("success"));
-    return o;
-}
-
 static int fail(http_req *r, camp_req *s, int rc) {
     if (rc == BR_ENOTFOUND || rc == BR_EINVAL || rc == BR_ECAMPAIGNID || rc == BR_EEXISTS || rc == BR_ERATE)
         return http_error(r, rc == BR_ENOTFOUND ? BR_ECAMPAIGNID : rc, s->why);
@@ -253,7 +247,7 @@ static int list_read(engine_t *e, void *arg) {
 static int list_done(http_req *r, int rc) {
     camp_req *s = http_state_get(r);
     if (rc < 0) return rc;
-    json_object *o = success();
+    json_object *o = api_success();
     json_object_object_add(o, "campaigns", json_object_get(s->out));
     return http_reply(r, 200, o);
 }
@@ -290,7 +284,7 @@ static int details_read(engine_t *e, void *arg) {
     if (rc < 0) return rc;
     json_object *doc = json_parse(row.doc, strlen(row.doc));
     if (doc) {
-        s->out = success();
+        s->out = api_success();
         json_object *d = camp_details_json(doc, row.first_sent, row.last_sent);
         json_object_object_foreach(d, k, v) json_object_object_add(s->out, k, json_object_get(v));
         json_object_put(d);
@@ -418,7 +412,7 @@ static int series_read(engine_t *e, void *arg) {
 static int series_done(http_req *r, int rc) {
     camp_req *s = http_state_get(r);
     if (rc < 0) return fail(r, s, rc);
-    json_object *o = success();
+    json_object *o = api_success();
     json_object_object_add(o, "data", json_object_get(s->out));
     return http_reply(r, 200, o);
 }
@@ -471,7 +465,7 @@ static int send_id_op(sqlite3 *db, void *arg) {
 static int send_id_done(http_req *r, int rc) {
     camp_req *s = http_state_get(r);
     if (rc < 0) return fail(r, s, rc);
-    json_object *o = success();
+    json_object *o = api_success();
     json_object_object_add(o, "send_id", json_object_new_string(s->new_send_id));
     return http_reply(r, 201, o);
 }

@@ -26,12 +26,6 @@
 #define PROFILE_MESSAGES_MAX 100 /* latest messages listed per user */
 #define PROFILE_ID_MAX 1024      /* bytes of an identifier: far above any real one */
 
-static json_object *success(void) {
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "message", json_object_new_string("success"));
-    return o;
-}
-
 /* ---- POST /admin/segments/preview ---------------------------------------- */
 
 typedef struct {
@@ -49,7 +43,7 @@ static int previewed(http_req *r, int rc) {
     preview_req *x = http_state_get(r);
     if (rc == BR_EINVAL) return http_error(r, rc, x->ev.why);
     if (rc < 0) return rc;
-    json_object *o = success();
+    json_object *o = api_success();
     json_object_object_add(o, "size", json_object_new_int64((int64_t)bitmap_cardinality(x->ev.rows)));
     json_object_object_add(o, "description", json_object_new_string(x->ev.description));
     return http_reply(r, 200, o);
@@ -145,7 +139,7 @@ static int profile_read(engine_t *e, void *arg) {
 static int profile_done(http_req *r, int rc) {
     profile_req *x = http_state_get(r);
     if (rc < 0) return rc;
-    json_object *o = success();
+    json_object *o = api_success();
     json_object_object_add(o, "users", json_object_get(x->users));
     if (x->truncated) json_object_object_add(o, "truncated", json_object_new_boolean(1));
     return http_reply(r, 200, o);

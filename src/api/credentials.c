@@ -33,12 +33,6 @@ static void cred_state_free(void *p) {
 
 static cred_state *state(http_req *r) { return http_state(r, sizeof(cred_state), cred_state_free); }
 
-static json_object *success(void) {
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "message", json_object_new_string("success"));
-    return o;
-}
-
 /* ---- GET ----------------------------------------------------------------- */
 
 static int list_read(engine_t *e, void *arg) {
@@ -49,7 +43,7 @@ static int list_read(engine_t *e, void *arg) {
 static int list_done(http_req *r, int rc) {
     cred_state *s = http_state_get(r);
     if (rc < 0) return rc;
-    json_object *o = success(), *a = json_object_new_array();
+    json_object *o = api_success(), *a = json_object_new_array();
     for (int i = 0; i < s->n; i++) {
         json_object *c = json_object_new_object();
         json_object_object_add(c, "name", json_object_new_string(s->rows[i].name));
@@ -76,7 +70,7 @@ static int created(http_req *r, int rc) {
         return http_error(r, rc, d);
     }
     if (rc < 0) return rc;
-    json_object *o = success();
+    json_object *o = api_success();
     json_object_object_add(o, "name", json_object_new_string(s->name));
     return http_reply(r, 201, o);
 }
@@ -120,7 +114,7 @@ static int deleted(http_req *r, int rc) {
         return http_error(r, rc, d);
     }
     if (rc < 0) return rc;
-    return http_reply(r, 200, success());
+    return http_reply(r, 200, api_success());
 }
 
 static int delete_credential(http_req *r) {

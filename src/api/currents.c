@@ -52,12 +52,6 @@ static void cleanup(void *p) {
 
 static cur_state_t *state(http_req *r) { return http_state(r, sizeof(cur_state_t), cleanup); }
 
-static json_object *success(void) {
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "message", json_object_new_string("success"));
-    return o;
-}
-
 static int not_found(http_req *r, const char *key) {
     char d[160];
     snprintf(d, sizeof d, "no Currents connector '%.100s'", key);
@@ -109,7 +103,7 @@ static int list_done(http_req *r, int rc) {
         json_object_array_add(s->out, j);
     }
     sqlite3_close(db);
-    json_object *o = success();
+    json_object *o = api_success();
     if (s->key[0]) json_object_object_add(o, "connector", json_object_get(json_object_array_get_idx(s->out, 0)));
     else json_object_object_add(o, "connectors", json_object_get(s->out));
     return http_reply(r, 200, o);
@@ -141,7 +135,7 @@ static int created(http_req *r, int rc) {
     }
     if (rc < 0) return rc;
     cur_wake(http_context(r)->currents);
-    json_object *o = success();
+    json_object *o = api_success();
     json_object_object_add(o, "id", json_object_new_string(s->id));
     return http_reply(r, 201, o);
 }
@@ -167,7 +161,7 @@ static int edited(http_req *r, int rc) {
     if (rc == BR_ENOTFOUND) return not_found(r, s->key);
     if (rc < 0) return rc;
     cur_wake(http_context(r)->currents);
-    return http_reply(r, 200, success());
+    return http_reply(r, 200, api_success());
 }
 
 static int edit(http_req *r, store_op_fn op, bool paused) {
@@ -231,7 +225,7 @@ static int dead_done(http_req *r, int rc) {
     cur_state_t *s = http_state_get(r);
     if (rc == BR_ENOTFOUND) return not_found(r, s->key);
     if (rc < 0) return rc;
-    json_object *o = success(), *a = json_object_new_array();
+    json_object *o = api_success(), *a = json_object_new_array();
     for (int i = 0; i < s->ndead; i++) {
         const store_cur_dead *d = &s->dead[i];
         json_object *j = json_object_new_object(), *ev = json_parse(d->event, strlen(d->event));
@@ -283,7 +277,7 @@ static int marked(http_req *r, int rc) {
     }
     if (rc == BR_ENOTFOUND) return not_found(r, s->key);
     if (rc < 0) return rc;
-    json_object *o = success();
+    json_object *o = api_success();
     json_object_object_add(o, "marked", json_object_new_int(s->mark.marked));
     return http_reply(r, 200, o);
 }

@@ -54,12 +54,6 @@ static void email_req_free(void *p) {
 
 static email_req *state(http_req *r) { return http_state(r, sizeof(email_req), email_req_free); }
 
-static json_object *success(void) {
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "message", json_object_new_string("success"));
-    return o;
-}
-
 /* ---- GET /email/hard_bounces ---------------------------------------------- */
 
 static int bounces_read(engine_t *e, void *arg) {
@@ -171,7 +165,7 @@ static int remove_op(sqlite3 *db, void *arg) {
 
 static int removed(http_req *r, int rc) {
     if (rc < 0) return rc;
-    return http_reply(r, 201, success());
+    return http_reply(r, 201, api_success());
 }
 
 /* The body's "email" (an address or an array of at most 50) into s, with

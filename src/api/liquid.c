@@ -97,8 +97,7 @@ static int previewed(http_req *r, int rc) {
         snprintf(why, sizeof why, "%s %s", what, x->msg);
         return http_error(r, BR_EINVAL, why);
     }
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "message", json_object_new_string("success"));
+    json_object *o = api_success();
     json_object_object_add(o, "output", json_object_new_string_len(x->output, (int)x->len));
     return http_reply(r, 200, o);
 }

@@ -215,8 +215,7 @@ static int overview_done(http_req *r, int rc) {
     overview_req *o = http_state_get(r);
     json_object *queues = NULL;
     if (rc < 0 || (rc = queues_part(r, o, &queues)) < 0) return rc;
-    json_object *j = json_object_new_object();
-    json_object_object_add(j, "message", json_object_new_string("success"));
+    json_object *j = api_success();
     json_object_object_add(j, "profiles", json_object_new_int64(o->eng.live));
     json_object_object_add(j, "cohorts", json_object_new_int64(o->cohorts));
     json_object_object_add(j, "segments", json_object_new_int64(o->segments));

@@ -78,12 +78,6 @@ static int seg_error(http_req *r, seg_req *s, int rc, const char *why) {
     return rc;
 }
 
-static json_object *success(void) {
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "message", json_object_new_string("success"));
-    return o;
-}
-
 /* ---- GET /segments/list -------------------------------------------------- */
 
 static int list_read(engine_t *e, void *arg) {
@@ -113,7 +107,7 @@ static int list_read(engine_t *e, void *arg) {
 static int list_done(http_req *r, int rc) {
     seg_req *s = http_state_get(r);
     if (rc < 0) return rc;
-    json_object *o = success();
+    json_object *o = api_success();
     json_object_object_add(o, "segments", json_object_get(s->out));
     return http_reply(r, 200, o);
 }
@@ -135,7 +129,7 @@ static int details_read(engine_t *e, void *arg) {
     json_object *full = segs_json(db, &row), *v;
     store_segment_row_free(&row);
     /* Braze's keys, in Braze's order. */
-    s->out = success();
+    s->out = api_success();
     static const char *const keys[] = {"created_at", "updated_at", "name", "description", "text_description", "tags"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         json_object_object_get_ex(full, keys[i], &v);
@@ -187,7 +181,7 @@ static int series_read(engine_t *e, void *arg) {
 static int series_done(http_req *r, int rc) {
     seg_req *s = http_state_get(r);
     if (rc < 0) return seg_error(r, s, rc, NULL);
-    json_object *o = success();
+    json_object *o = api_success();
     json_object_object_add(o, "data", json_object_get(s->out));
     return http_reply(r, 200, o);
 }
@@ -225,7 +219,7 @@ static int admin_list(http_req *r) {
 static int one_done(http_req *r, int rc, int status) {
     seg_req *s = http_state_get(r);
     if (rc < 0) return seg_error(r, s, rc, s->w.why[0] ? s->w.why : s->ev.why);
-    json_object *o = success(), *seg = s->w.result ? json_object_get(s->w.result) : json_object_get(s->out);
+    json_object *o = api_success(), *seg = s->w.result ? json_object_get(s->w.result) : json_object_get(s->out);
     json_object_object_add(seg, "size", json_object_new_int64(s->ev.size));
     json_object_object_add(seg, "evaluation_ms", json_object_new_double(s->ev.ms));
     json_object_object_add(o, "segment", seg);

@@ -39,12 +39,6 @@ static void relay_state_free(void *p) {
 
 static relay_state *state(http_req *r) { return http_state(r, sizeof(relay_state), relay_state_free); }
 
-static json_object *success(void) {
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "message", json_object_new_string("success"));
-    return o;
-}
-
 /* ---- GET ----------------------------------------------------------------- */
 
 static int list_read(engine_t *e, void *arg) {
@@ -55,7 +49,7 @@ static int list_read(engine_t *e, void *arg) {
 static int list_done(http_req *r, int rc) {
     relay_state *s = http_state_get(r);
     if (rc < 0) return rc;
-    json_object *o = success(), *a = json_object_new_array();
+    json_object *o = api_success(), *a = json_object_new_array();
     for (int i = 0; i < s->n; i++) {
         const store_relay *x = &s->rows[i];
         json_object *j = store_relay_json(x);
@@ -86,7 +80,7 @@ static int created(http_req *r, int rc) {
     }
     if (rc < 0) return rc;
     dsp_sync_relays(http_context(r)->dispatcher);
-    json_object *o = success();
+    json_object *o = api_success();
     json_object_object_add(o, "name", json_object_new_string(s->name));
     return http_reply(r, 201, o);
 }
@@ -176,7 +170,7 @@ static int changed(http_req *r, int rc) {
     }
     if (rc < 0) return rc;
     dsp_sync_relays(http_context(r)->dispatcher);
-    return http_reply(r, 200, success());
+    return http_reply(r, 200, api_success());
 }
 
 static int updated(http_req *r, int rc) {

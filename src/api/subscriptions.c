@@ -65,12 +65,6 @@ static void sub_req_free(void *p) {
 
 static sub_req *state(http_req *r) { return http_state(r, sizeof(sub_req), sub_req_free); }
 
-static json_object *success(void) {
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "message", json_object_new_string("success"));
-    return o;
-}
-
 enum { K_EXTERNAL, K_EMAIL, K_PHONE };
 static const char *const kind_names[] = {"external id", "email address", "phone number"};
 
@@ -205,7 +199,7 @@ static int groups_read(engine_t *e, void *arg) {
 
 static int set_done(http_req *r, int rc) {
     if (rc < 0) return rc;
-    return http_reply(r, 201, success());
+    return http_reply(r, 201, api_success());
 }
 
 static int groups_checked(http_req *r, int rc) {

@@ -52,8 +52,7 @@ static int audit_read(engine_t *e, void *arg) {
 static int audit_done(http_req *r, int rc) {
     list_state *s = http_state_get(r);
     if (rc < 0) return rc;
-    json_object *o = json_object_new_object(), *a = json_object_new_array();
-    json_object_object_add(o, "message", json_object_new_string("success"));
+    json_object *o = api_success(), *a = json_object_new_array();
     for (int i = 0; i < s->n; i++) {
         store_audit *e = &s->rows[i];
         json_object *x = json_object_new_object();
@@ -102,8 +101,7 @@ static int operators_read(engine_t *e, void *arg) {
 static int operators_done(http_req *r, int rc) {
     list_state *s = http_state_get(r);
     if (rc < 0) return rc;
-    json_object *o = json_object_new_object(), *a = json_object_new_array();
-    json_object_object_add(o, "message", json_object_new_string("success"));
+    json_object *o = api_success(), *a = json_object_new_array();
     for (int i = 0; i < s->n; i++) {
         json_object *x = json_object_new_object();
         json_object_object_add(x, "name", json_object_new_string(s->ops[i].name));

@@ -161,8 +161,7 @@ static void set_cookie(http_req *r, const char *value, int64_t max_age_s) {
 /* What a page learns of its operator: who, what role, the CSRF token its
  * changes carry, and when the session ends. */
 static json_object *me_json(const char *name, const char *role, const char *csrf, int64_t expires_at) {
-    json_object *o = json_object_new_object(), *op = json_object_new_object();
-    json_object_object_add(o, "message", json_object_new_string("success"));
+    json_object *o = api_success(), *op = json_object_new_object();
     json_object_object_add(op, "name", json_object_new_string(name));
     json_object_object_add(op, "role", json_object_new_string(role));
     json_object_object_add(o, "operator", op);
@@ -295,9 +294,7 @@ typedef struct {
 static int logout_done(http_req *r, int rc) {
     if (rc < 0) return rc;
     set_cookie(r, "", 0);
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "message", json_object_new_string("success"));
-    return http_reply(r, 200, o);
+    return http_reply(r, 200, api_success());
 }
 
 /* POST /dashboard/api/logout: the session ends for good (its row goes). */
