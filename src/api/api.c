@@ -56,6 +56,17 @@ int api_body_fields(http_req *r, const char *const *known) {
     return 0;
 }
 
+int api_query_int(http_req *r, const char *name, int64_t lo, int64_t hi, int64_t *out) {
+    const char *v = http_query(r, name);
+    if (!v) return 0;
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    if (*v && !*end && x >= lo && x <= hi) return *out = x, 0;
+    char why[128];
+    snprintf(why, sizeof why, "'%.40s' must be an integer from %lld to %lld", name, (long long)lo, (long long)hi);
+    return http_error(r, BR_EINVAL, why), -1;
+}
+
 int api_query_page(http_req *r, int *page, bool *desc) {
     const char *p = http_query(r, "page"), *d = http_query(r, "sort_direction");
     if (p) {

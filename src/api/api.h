@@ -59,6 +59,10 @@ int api_query_page(http_req *r, int *page, bool *desc);
  * JSON object", "unknown field 'x'"). */
 int api_body_fields(http_req *r, const char *const *known);
 int api_query_length(http_req *r, long *days);
+/* An integer query parameter from lo to hi into *out, which keeps its
+ * value (the default) when the parameter is absent. 0, or -1 after
+ * answering 400 "'name' must be an integer from lo to hi". */
+int api_query_int(http_req *r, const char *name, int64_t lo, int64_t hi, int64_t *out);
 
 /* The credential cache's loader over a store connection (creds.c): the
  * caller keeps db open as long as the cache lives. */

@@ -403,23 +403,14 @@ static int users_read(engine_t *e, void *arg) {
     return 0;
 }
 
-static int int_param(http_req *r, const char *name, int dflt, int lo, int hi, int *out) {
-    const char *v = http_query(r, name);
-    char *end, why[120];
-    *out = dflt;
-    if (!v) return 0;
-    long x = strtol(v, &end, 10);
-    if (*v && !*end && x >= lo && x <= hi) return *out = (int)x, 0;
-    snprintf(why, sizeof why, "'%s' must be an integer from %d to %d", name, lo, hi);
-    return http_error(r, BR_EINVAL, why), -1;
-}
-
 static int get_user_status(http_req *r) {
     sub_req *s = state(r);
     if (query_ids(r, s) < 0) return 0;
-    if (int_param(r, "limit", MAX_LIMIT, 1, MAX_LIMIT, &s->limit) < 0 ||
-        int_param(r, "offset", 0, 0, 1000000000, &s->offset) < 0)
+    int64_t limit = MAX_LIMIT, offset = 0;
+    if (api_query_int(r, "limit", 1, MAX_LIMIT, &limit) < 0 || api_query_int(r, "offset", 0, 1000000000, &offset) < 0)
         return 0;
+    s->limit = (int)limit;
+    s->offset = (int)offset;
     return api_read(r, &s->cmd, users_read, s, answered);
 }
 

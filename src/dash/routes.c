@@ -71,21 +71,9 @@ static int audit_done(http_req *r, int rc) {
     return http_reply(r, 200, o);
 }
 
-static int query_int(http_req *r, const char *name, int64_t lo, int64_t hi, int64_t *out) {
-    const char *v = http_query(r, name);
-    if (!v) return 0;
-    char *end;
-    long long x = strtoll(v, &end, 10);
-    if (*v && !*end && x >= lo && x <= hi) return *out = x, 0;
-    char why[96];
-    snprintf(why, sizeof why, "'%s' must be an integer from %lld to %lld", name, (long long)lo, (long long)hi);
-    http_error(r, BR_EINVAL, why);
-    return -1;
-}
-
 static int get_audit(http_req *r) {
     int64_t before = 0, limit = 100;
-    if (query_int(r, "before", 1, INT64_MAX, &before) < 0 || query_int(r, "limit", 1, AUDIT_PAGE_MAX, &limit) < 0)
+    if (api_query_int(r, "before", 1, INT64_MAX, &before) < 0 || api_query_int(r, "limit", 1, AUDIT_PAGE_MAX, &limit) < 0)
         return 0;
     list_state *s = http_state(r, sizeof *s, list_free);
     s->before = before;
