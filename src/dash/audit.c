@@ -16,7 +16,6 @@
 #include "../store/operators.h"
 
 #include <stdio.h>
-#include <string.h>
 
 typedef struct {
     eng_cmd cmd;
@@ -34,9 +33,7 @@ static int audit_done(http_req *r, int rc) {
 
 int dash_audit_after(http_req *r) {
     const http_route *rt = http_matched_route(r);
-    const char *m = http_method(r);
-    if (!rt || http_status(r) >= 400 || !strcmp(m, "GET") || !strcmp(m, "HEAD") || (rt->flags & HTTP_READS))
-        return 0;
+    if (!rt || http_status(r) >= 400 || http_reads(r)) return 0;
     bool admin = rt->perm != PERM_NONE && perm_is_admin(rt->perm);
     if (!admin && !http_by_session(r)) return 0;
     const auth_ident *id = http_ident(r);
@@ -44,7 +41,7 @@ int dash_audit_after(http_req *r) {
     audit_state *a = http_after_state(r, sizeof *a);
     snprintf(a->who, sizeof a->who, "%s:%s", http_by_session(r) ? "operator" : "key", id->name);
     http_client_str(r, a->ip, sizeof a->ip);
-    snprintf(a->method, sizeof a->method, "%s", m);
+    snprintf(a->method, sizeof a->method, "%s", http_method(r));
     snprintf(a->path, sizeof a->path, "%s", http_path(r));
     a->row = (store_audit){.at = clock_wall_ms(), .who = a->who, .ip = a->ip, .method = a->method, .path = a->path,
                            .status = http_status(r)};

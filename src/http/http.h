@@ -111,6 +111,8 @@ const char *http_param(http_req *r, const char *name);
 const auth_ident *http_ident(http_req *r);
 /* Whether an operator's session cookie authenticated it (not a key). */
 bool http_by_session(http_req *r);
+/* Whether it only reads: GET, HEAD or an HTTP_READS route. */
+bool http_reads(http_req *r);
 /* The matched route, the path as received, the reply's status so far, the
  * client's address as text. */
 const http_route *http_matched_route(http_req *r);

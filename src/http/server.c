@@ -125,6 +125,9 @@ http_ctx *http_context(http_req *r) { return r->srv->ctx; }
 json_object *http_body(http_req *r) { return r->json; }
 const auth_ident *http_ident(http_req *r) { return r->has_ident ? &r->ident : NULL; }
 bool http_by_session(http_req *r) { return r->by_session; }
+
+static bool safe_method(const char *m) { return !strcmp(m, "GET") || !strcmp(m, "HEAD"); }
+bool http_reads(http_req *r) { return safe_method(r->method) || (r->route && (r->route->flags & HTTP_READS)); }
 const http_route *http_matched_route(http_req *r) { return r->route; }
 const char *http_path(http_req *r) { return r->path; }
 int http_status(http_req *r) { return r->status; }
@@ -410,7 +413,6 @@ static const char *find_key(http_req *r, size_t *len) {
     return q ? q : "";
 }
 
-static bool safe_method(const char *m) { return !strcmp(m, "GET") || !strcmp(m, "HEAD"); }
 
 /* An operator's session (http_dash): the role must grant the route's
  * permission, a read-only operator may only read, and anything but a read
@@ -423,11 +425,10 @@ static int check_session(http_req *r, const char *cookie) {
     int rc = d->check(d->arg, cookie, strlen(cookie), &r->ident, &read_only, csrf);
     if (rc < 0) return http_error(r, rc, NULL), rc;
     r->has_ident = r->by_session = true;
-    bool reads = safe_method(r->method) || (r->route->flags & HTTP_READS);
     const char *tok = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-CSRF-Token");
     if (!safe_method(r->method) && (!tok || strlen(tok) != HTTP_CSRF_LEN || CRYPTO_memcmp(tok, csrf, HTTP_CSRF_LEN)))
         return http_error(r, BR_ECSRF, "reload the page and try again"), BR_ECSRF;
-    if (!perm_has(&r->ident.perms, r->route->perm) || (read_only && !reads)) {
+    if (!perm_has(&r->ident.perms, r->route->perm) || (read_only && !http_reads(r))) {
         char why[128];
         snprintf(why, sizeof why, "your role (%s) does not allow this", read_only ? "read-only" : "marketer");
         return http_error(r, BR_EROLE, why), BR_EROLE;
@@ -525,7 +526,7 @@ static enum MHD_Result dispatch(http_req *r) {
     }
     char jerr[128] = "";
     int jrc = 0;
-    bool has_body = r->body.len > 0 && strcmp(r->method, "GET") && strcmp(r->method, "HEAD") &&
+    bool has_body = r->body.len > 0 && !safe_method(r->method) &&
                     !(r->route->flags & HTTP_ANY_BODY);
     if (has_body) {
         if (!json_content_type(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
