@@ -53,17 +53,22 @@ static void csrf_of(const char *token, size_t len, char out[HTTP_CSRF_LEN + 1]) 
     sodium_bin2hex(out, HTTP_CSRF_LEN + 1, h, HTTP_CSRF_LEN / 2);
 }
 
-static int check(void *arg, const char *token, size_t len, auth_ident *id, bool *read_only,
-                 char csrf[HTTP_CSRF_LEN + 1]) {
-    dash_t *d = arg;
+/* The operator of the live session whose cookie is token, and when it
+ * ends: 0, BR_ESESSION (unknown or expired) or BR_ESTORE. */
+static int find_session(dash_t *d, const char *token, size_t len, store_operator *op, int64_t *expires) {
     uint8_t h[SECRET_HASH_LEN];
     secret_hash(token, len, h);
+    pthread_mutex_lock(&d->lock);
+    int rc = store_session_find(d->db, h, clock_wall_ms(), op, expires);
+    pthread_mutex_unlock(&d->lock);
+    return rc == BR_ENOTFOUND ? BR_ESESSION : rc;
+}
+
+static int check(void *arg, const char *token, size_t len, auth_ident *id, bool *read_only,
+                 char csrf[HTTP_CSRF_LEN + 1]) {
     store_operator op;
     int64_t expires;
-    pthread_mutex_lock(&d->lock);
-    int rc = store_session_find(d->db, h, clock_wall_ms(), &op, &expires);
-    pthread_mutex_unlock(&d->lock);
-    if (rc == BR_ENOTFOUND) return BR_ESESSION;
+    int rc = find_session(arg, token, len, &op, &expires);
     if (rc < 0) return rc;
     dash_role role;
     if (dash_role_parse(op.role, &role) < 0) return BR_ESESSION;
@@ -230,8 +235,9 @@ static int checked(http_req *r, int rc) {
 
 /* POST /dashboard/api/login {"name", "password"}. The password is checked
  * by the checker thread (above); the session is written through the
- * engine's batches and the cookie set once it is committed. Failures answer 401, which counts against the
- * address like a wrong key (http/authfail.h): a guesser is throttled. */
+ * engine's batches and the cookie set once it is committed. Failures
+ * answer 401, which counts against the address like a wrong key
+ * (http/authfail.h): a guesser is throttled. */
 int dash_post_login(http_req *r) {
     static const char *const known[] = {"name", "password", NULL};
     if (api_body_fields(r, known) < 0) return 0;
@@ -242,7 +248,8 @@ int dash_post_login(http_req *r) {
     /* Login CSRF: a page of another origin cannot post JSON here without a
      * preflight brasa never grants, and browsers name their origin. */
     const char *origin = http_header(r, "Origin"), *host = http_header(r, "Host");
-    if (origin && strcmp(origin, "null") && (!host || !strstr(origin, "://") || strcmp(strstr(origin, "://") + 3, host)))
+    const char *authority = origin ? strstr(origin, "://") : NULL;
+    if (origin && strcmp(origin, "null") && (!host || !authority || strcmp(authority + 3, host)))
         return http_error(r, BR_ECSRF, "a login must come from this server's own pages");
     dash_t *d = dash_of(r);
     login_state *s = http_state(r, sizeof *s, login_free);
@@ -272,15 +279,10 @@ static int need_session(http_req *r) {
 int dash_get_me(http_req *r) {
     if (need_session(r) < 0) return 0;
     const char *tok = http_cookie(r, HTTP_SESSION_COOKIE);
-    dash_t *d = dash_of(r);
-    uint8_t h[SECRET_HASH_LEN];
-    secret_hash(tok, strlen(tok), h);
     store_operator op;
     int64_t expires;
-    pthread_mutex_lock(&d->lock);
-    int rc = store_session_find(d->db, h, clock_wall_ms(), &op, &expires);
-    pthread_mutex_unlock(&d->lock);
-    if (rc < 0) return rc == BR_ENOTFOUND ? BR_ESESSION : rc;
+    int rc = find_session(dash_of(r), tok, strlen(tok), &op, &expires);
+    if (rc < 0) return rc;
     char csrf[HTTP_CSRF_LEN + 1];
     csrf_of(tok, strlen(tok), csrf);
     return http_reply(r, 200, me_json(op.name, op.role, csrf, expires));
