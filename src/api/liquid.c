@@ -43,22 +43,11 @@ static void preview_free(void *p) {
     free(x->output);
 }
 
-/* {{content_blocks.${name}}}: the stored block, as a send reads it. */
+/* {{content_blocks.${name}}}: the stored block, through the cache a send
+ * reads them through (used twice: the same text). */
 static int block_lookup(void *ud, const char *name, const char **src, size_t *len) {
     preview_req *x = ud;
-    json_object *v;
-    if (!json_object_object_get_ex(x->blocks, name, &v)) { /* used twice: the same text */
-        char *content = NULL;
-        int rc = store_block_get(engine_reader(x->e), name, &content);
-        if (rc < 0) return rc;
-        v = rc == 1 ? json_object_new_string(content) : NULL;
-        free(content);
-        json_object_object_add(x->blocks, name, v);
-    }
-    if (!v) return 0;
-    *src = json_object_get_string(v);
-    *len = (size_t)json_object_get_string_len(v);
-    return 1;
+    return store_block_memo(engine_reader(x->e), x->blocks, name, src, len);
 }
 
 static int preview_read(engine_t *e, void *arg) {

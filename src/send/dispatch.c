@@ -737,23 +737,9 @@ static int block_lookup(void *ud, const char *name, const char **src, size_t *le
     job *j = ud;
     dispatcher *d = j->d;
     pthread_mutex_lock(&d->blocks_mu);
-    json_object *v;
-    if (!json_object_object_get_ex(j->blocks, name, &v)) {
-        char *content = NULL;
-        int rc = store_block_get(d->blocks_db, name, &content);
-        if (rc < 0) {
-            pthread_mutex_unlock(&d->blocks_mu);
-            return rc;
-        }
-        v = rc == 1 ? json_object_new_string(content) : NULL;
-        json_object_object_add(j->blocks, name, v);
-        free(content);
-    }
+    int rc = store_block_memo(d->blocks_db, j->blocks, name, src, len);
     pthread_mutex_unlock(&d->blocks_mu);
-    if (!v) return 0;
-    *src = json_object_get_string(v);
-    *len = (size_t)json_object_get_string_len(v);
-    return 1;
+    return rc;
 }
 
 /* A Currents event head for a recipient (the caller adds fields and "}"). */

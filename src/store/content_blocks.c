@@ -154,6 +154,22 @@ int store_block_write_op(sqlite3 *db, void *arg) {
     return 0;
 }
 
+int store_block_memo(sqlite3 *db, json_object *memo, const char *name, const char **src, size_t *len) {
+    json_object *v;
+    if (!json_object_object_get_ex(memo, name, &v)) {
+        char *content = NULL;
+        int rc = store_block_get(db, name, &content);
+        if (rc < 0) return rc;
+        v = rc == 1 ? json_object_new_string(content) : NULL;
+        json_object_object_add(memo, name, v);
+        free(content);
+    }
+    if (!v) return 0;
+    *src = json_object_get_string(v);
+    *len = (size_t)json_object_get_string_len(v);
+    return 1;
+}
+
 int store_block_get(sqlite3 *db, const char *name, char **content) {
     *content = NULL;
     sqlite3_stmt *st = store_prep(db, "SELECT content FROM content_blocks "

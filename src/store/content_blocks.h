@@ -10,6 +10,7 @@
 #ifndef BR_STORE_CONTENT_BLOCKS_H
 #define BR_STORE_CONTENT_BLOCKS_H
 #include "../core/content_block.h"
+#include <json-c/json.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -73,5 +74,10 @@ int store_block_write_op(sqlite3 *db, void *arg);
  * The cache owns the strings and frees them when the dispatch ends; the
  * renderer recompiles a block only when its source changed. */
 int store_block_get(sqlite3 *db, const char *name, char **content);
+/* That cache: block `name` through memo ({name: content or null}), read
+ * with store_block_get the first time. Answers as a liq_block_fn does: 1
+ * with *src and *len (owned by memo), 0 for no such block, or BR_ESTORE.
+ * Not thread-safe: the dispatcher locks around it. */
+int store_block_memo(sqlite3 *db, json_object *memo, const char *name, const char **src, size_t *len);
 
 #endif

@@ -179,6 +179,23 @@ TEST(store_blocks_write_rules_and_send_lookup) {
     T_TRUE(one.archived_at != 0);
     store_block_row_free(&one);
 
+    /* A render's cache: read once, the same text and the same miss after
+     * the store changes. */
+    json_object *memo = json_object_new_object();
+    const char *src;
+    size_t len;
+    T_EQ_INT(store_block_memo(db, memo, "promo", &src, &len), 1);
+    T_EQ_STR(src, "Now {{content_blocks.${draft1}}}");
+    T_EQ_INT(len, strlen(src));
+    T_EQ_INT(store_block_memo(db, memo, "nope", &src, &len), 0);
+    T_EQ_INT(store_sql(db, "UPDATE content_blocks SET content = 'changed' WHERE name = 'promo'"), 0);
+    T_EQ_INT(store_sql(db, "UPDATE content_blocks SET name = 'nope', archived_at = 0, state = 'active' WHERE name = 'draft2'"), 0);
+    T_EQ_INT(store_block_memo(db, memo, "promo", &src, &len), 1);
+    T_EQ_STR(src, "Now {{content_blocks.${draft1}}}");
+    T_EQ_INT(store_block_memo(db, memo, "nope", &src, &len), 0);
+    T_EQ_INT(json_object_object_length(memo), 2);
+    json_object_put(memo);
+
     store_block_row_free(&x.w.row);
     store_close(s);
     rmdir_r(d);
