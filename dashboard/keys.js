@@ -2,7 +2,7 @@
 // permissions, IP allowlist and last use, a Revoke button per active key,
 // and the form that creates one from Braze's permission groups or a
 // partner's preset. A new key's text is shown once, as Braze does.
-import { api, h, fill, table, field, errorBox, flash, copyable, fmt, link } from './ui.js';
+import { api, h, fill, table, field, errorBox, flash, shownOnce, fmt, link } from './ui.js';
 
 // Braze's dashboard groups permissions by what they act on: here a
 // permission's group is the label of its name's first segment
@@ -136,7 +136,7 @@ function createForm(perms, refresh) {
     };
     try {
       const res = await api('POST', '/admin/keys', body);
-      fill(status, shownOnce(res.key));
+      fill(status, shownOnce(`Key "${res.key.name}" created`, res.key.key, 'brasa keeps only its hash.'));
       form.reset();
       fill(presetNote);
       await refresh();
@@ -149,9 +149,4 @@ function createForm(perms, refresh) {
 }
 
 // The key's text, the one time it exists outside the client's hands.
-function shownOnce(k) {
-  return h('div', { class: 'card secret', tabindex: '-1', role: 'status' },
-    h('h3', {}, `Key "${k.name}" created`),
-    h('p', {}, copyable(k.key, 'key')),
-    h('p', {}, h('strong', {}, 'Copy it now: it will not be shown again.'), ' brasa keeps only its hash.'));
-}
+

@@ -3,7 +3,7 @@
 // the server lists them), its data import keys and the cohorts it
 // imported. Admins generate, rotate and invalidate keys and set the
 // partner_api_key; everyone else sees the same without the buttons.
-import { api, h, fill, table, field, errorBox, flash, copyable, fmt, isAdmin } from './ui.js';
+import { api, h, fill, table, field, errorBox, flash, copyable, shownOnce, fmt, isAdmin } from './ui.js';
 
 // A key just made: shown in its partner's card until the page is left.
 let shown = null;
@@ -72,7 +72,10 @@ function partnerCard(p, cohorts, reload) {
   const id = `partner-${p.partner}`;
   return h('section', { class: 'card', 'aria-labelledby': id },
     h('h2', { id }, p.partner),
-    shown && shown.partner === p.partner ? shownOnce(shown) : null,
+    shown && shown.partner === p.partner
+      ? shownOnce(`New data import key for ${shown.partner}`, shown.key, "Enter it in the partner's settings as the data import key.",
+        shown.previous_keys ? `The previous key keeps working until ${fmt.time(shown.previous_keys_expire_at)}.` : null)
+      : null,
     h('h3', {}, 'Data import keys'),
     table([
       { label: 'Key id', class: 'num', cell: (k) => String(k.id) },
@@ -137,10 +140,4 @@ function settingForm(p, act) {
   return form;
 }
 
-function shownOnce(k) {
-  return h('div', { class: 'card secret', tabindex: '-1' },
-    h('h3', {}, `New data import key for ${k.partner}`),
-    h('p', {}, copyable(k.key, 'key')),
-    h('p', {}, h('strong', {}, 'Copy it now: it will not be shown again.'), ' Enter it in the partner\'s settings as the data import key.'),
-    k.previous_keys ? h('p', {}, `The previous key keeps working until ${fmt.time(k.previous_keys_expire_at)}.`) : null);
-}
+

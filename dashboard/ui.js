@@ -132,6 +132,16 @@ export function copyable(text, label) {
   return h('span', { class: 'copyable' }, h('code', {}, text), copyButton(text, label ? `Copy ${label}` : 'Copy'));
 }
 
+// A secret shown once (a new key): a highlighted box with its copy button
+// and what to do with it; `notes` follow the warning.
+export function shownOnce(title, secret, ...notes) {
+  return h('div', { class: 'card secret', tabindex: '-1', role: 'status' },
+    h('h3', {}, title),
+    h('p', {}, copyable(secret, 'key')),
+    h('p', {}, h('strong', {}, 'Copy it now: it will not be shown again.'), ' ', notes[0]),
+    notes.slice(1).map((n) => (n ? h('p', {}, n) : null)));
+}
+
 export const fmt = {
   n: (x) => (x === null || x === undefined ? '–' : Number(x).toLocaleString('en-US')),
   time: (iso) => (iso ? new Date(iso).toLocaleString() : 'never'),
