@@ -222,3 +222,44 @@ test('sign-in throttling: wrong passwords count against the address, then 429 ev
     await srv.stop();
   }
 });
+
+test('the dashboard\'s files and admin routes: 404 for an unknown file, 304 by ETag, and every refusal with its body', async () => {
+  const srv = await h.startServer();
+  try {
+    b.addOperator(srv.dir, 'mia', 'marketer');
+    // Files: the shell under any page path, assets by name, ETag revalidation.
+    let r = await h.request(srv, 'GET', '/dashboard/assets/app.js');
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type'), /^text\/javascript/);
+    assert.match(r.headers.get('content-security-policy'), /script-src 'self'/);
+    const etag = r.headers.get('etag');
+    assert.match(etag, /^"[0-9a-f]+-[0-9a-f]+"$/);
+    r = await h.request(srv, 'GET', '/dashboard/assets/app.js', { headers: { 'If-None-Match': etag } });
+    assert.equal(r.status, 304);
+    assert.equal(r.text, '');
+    r = await h.request(srv, 'GET', '/dashboard/segments/abc');
+    assert.equal(r.status, 200);
+    assert.match(r.text, /<script type="module" src="\/dashboard\/assets\/app.js">/);
+    h.assertError(await h.request(srv, 'GET', '/dashboard/assets/nope.js'), 404, 'Not Found: no such dashboard file');
+    h.assertError(await h.request(srv, 'GET', '/dashboard/assets/index.html'), 404, 'Not Found: no such dashboard file');
+
+    // Logout: a key has no session; a session needs its CSRF token.
+    h.assertError(await h.request(srv, 'POST', '/dashboard/api/logout', { key: srv.key, body: {} }), 400,
+      "Bad Request: this route is a dashboard session's: a key has none");
+    const mia = await login(srv, 'mia');
+    h.assertError(await h.request(srv, 'POST', '/dashboard/api/logout', { body: {}, headers: { Cookie: mia.cookie } }), 403,
+      'Missing or invalid CSRF token: reload the page and try again');
+
+    // The audit log and the operators: admins only.
+    for (const p of ['/admin/audit', '/admin/operators']) {
+      h.assertError(await h.request(srv, 'GET', p, { headers: { Cookie: mia.cookie } }), 403,
+        'Access Denied: your role (marketer) does not allow this');
+      h.assertError(await h.request(srv, 'GET', p), 401, 'Invalid API key: ');
+      const weak = await h.createKey(srv, srv.key, { name: `weak${p.length}`, permissions: ['all', 'brasa.marketing'] });
+      h.assertError(await h.request(srv, 'GET', p, { key: weak.key }), 403,
+        "Access Denied: this API key does not have the 'brasa.keys' permission");
+    }
+  } finally {
+    await srv.stop();
+  }
+});
