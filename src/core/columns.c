@@ -301,12 +301,12 @@ static uint32_t intern(cols_t *c, cols_attr *a, const char *s, size_t n) {
 
 /* ---- numbers' bitmaps ---------------------------------------------------- */
 
-/* Position in sorted[] of the first value >= v. */
+/* Position in val[] of the first value >= v. */
 static uint32_t num_find(const cols_nums *m, double v) {
     uint32_t lo = 0, hi = m->n;
     while (lo < hi) {
         uint32_t mid = (lo + hi) / 2;
-        if (m->val[m->sorted[mid]] < v) lo = mid + 1;
+        if (m->val[mid] < v) lo = mid + 1;
         else hi = mid;
     }
     return lo;
@@ -320,20 +320,24 @@ static void num_add(cols_t *c, cols_attr *a, uint32_t row, double v) {
     }
     cols_nums *m = a->nums;
     uint32_t i = num_find(m, v);
-    if (i == m->n || m->val[m->sorted[i]] != v) {
+    if (i == m->n || m->val[i] != v) {
         if (m->n == COLS_NUM_VALUES || isnan(v)) {
             /* Too many distinct numbers (or an unordered one): scans of num[]. */
             nums_free(a);
             a->many_nums = true;
             return;
         }
-        memmove(m->sorted + i + 1, m->sorted + i, m->n - i);
-        m->sorted[i] = (uint8_t)m->n;
-        m->val[m->n] = v;
-        m->by[m->n++] = bitmap_new();
-        i = m->sorted[i];
-    } else i = m->sorted[i];
+        memmove(m->val + i + 1, m->val + i, (m->n - i) * sizeof *m->val);
+        memmove(m->by + i + 1, m->by + i, (m->n - i) * sizeof *m->by);
+        m->val[i] = v;
+        m->by[i] = bitmap_new();
+        m->n++;
+        /* Codes above the new one move up (a loop the compiler vectorises). */
+        if (i + 1 < m->n)
+            for (uint32_t r = 0; r < m->top; r++) m->code[r] += m->code[r] > i;
+    }
     m->code[row] = (uint8_t)(i + 1);
+    if (row >= m->top) m->top = row + 1;
     bitmap_add(m->by[i], row);
 }
 

@@ -79,16 +79,19 @@ typedef struct {
 } cols_attr;
 
 /* A column's distinct numbers (PT_INT, PT_DBL) while there are at most
- * COLS_NUM_VALUES: code k (1-based, in order of first sight) stands for
- * val[k - 1], with rows by[k - 1]. A range is then a union of bitmaps, or
- * within candidate rows a one-byte lookup per row. */
+ * COLS_NUM_VALUES: code k (1-based) stands for val[k - 1], the k-th
+ * smallest, with rows by[k - 1]. A range is then a union of bitmaps, a
+ * one-byte lookup per candidate row, or, codes being in value order, one
+ * range of codes compared 16 rows at a time over the whole column. A new
+ * value renumbers the codes above it: at most COLS_NUM_VALUES passes over
+ * the column in its life. */
 #define COLS_NUM_VALUES 255
 typedef struct cols_nums {
-    double val[COLS_NUM_VALUES];
+    double val[COLS_NUM_VALUES]; /* ascending */
     bitmap_t *by[COLS_NUM_VALUES];
-    uint8_t sorted[COLS_NUM_VALUES]; /* codes - 1 by value, to find one */
     uint32_t n;
     uint8_t *code; /* per row: its number's code, 0 = none */
+    uint32_t top;  /* rows at and above this have no code yet */
 } cols_nums;
 
 typedef struct {

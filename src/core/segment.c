@@ -1107,68 +1107,122 @@ static void *scan_run(void *arg) {
     return NULL;
 }
 
-/* Window counts when most rows are candidates: every row's count read in
- * order (8 at a time with SSE2) into a bit array, made into a bitmap in
- * one go, then the candidates kept. scan_window's gather costs a cache
- * miss per candidate and a pass to list them first; this reads 2 bytes a
- * row, sequentially. */
+/* When most rows are candidates and the values that pass are one range of
+ * small integers (window counts; number codes, which are in value order),
+ * every row's value is read in row order, 16 bytes at a time with SSE2,
+ * into a bit array that bitmap_from_words makes a bitmap in one go. The
+ * gather in scan() costs a cache miss per candidate and a pass to list
+ * them first, and a union of value bitmaps costs about that per row it
+ * holds; this reads 1 or 2 bytes a row, sequentially. */
 typedef struct {
-    const uint16_t *cnt;
+    const void *vals; /* per row: uint16_t when wide, else uint8_t */
+    bool wide;
     uint64_t *words;
-    size_t w0, w1;   /* the part's words */
-    uint32_t lo, hi; /* the counts that pass */
-} window_part;
+    size_t w0, w1;    /* the part's words */
+    uint32_t lo, hi;  /* the values that pass */
+} dense_part;
 
-static void *window_words(void *arg) {
-    window_part *p = arg;
+static void *dense_words(void *arg) {
+    dense_part *p = arg;
     uint32_t lo = p->lo, span = p->hi - p->lo;
 #ifdef __SSE2__
-    /* c passes when (c - lo) mod 2^16 <= span: an unsigned compare, made
-     * signed by flipping the top bit of both sides. */
-    const __m128i flip = _mm_set1_epi16((short)0x8000), vlo = _mm_set1_epi16((short)lo),
-                  vspan = _mm_set1_epi16((short)(span ^ 0x8000));
-    for (size_t w = p->w0; w < p->w1; w++) {
-        const uint16_t *c = p->cnt + w * 64;
-        uint64_t word = 0;
-        for (int g = 0; g < 4; g++) {
-            __m128i a = _mm_xor_si128(_mm_sub_epi16(_mm_loadu_si128((const __m128i *)(c + 16 * g)), vlo), flip);
-            __m128i b = _mm_xor_si128(_mm_sub_epi16(_mm_loadu_si128((const __m128i *)(c + 16 * g + 8)), vlo), flip);
-            int out = _mm_movemask_epi8(_mm_packs_epi16(_mm_cmpgt_epi16(a, vspan), _mm_cmpgt_epi16(b, vspan)));
-            word |= (uint64_t)(~out & 0xffff) << (16 * g);
+    if (p->wide) {
+        /* c passes when (c - lo) mod 2^16 <= span: an unsigned compare, made
+         * signed by flipping the top bit of both sides. */
+        const __m128i flip = _mm_set1_epi16((short)0x8000), vlo = _mm_set1_epi16((short)lo),
+                      vspan = _mm_set1_epi16((short)(span ^ 0x8000));
+        for (size_t w = p->w0; w < p->w1; w++) {
+            const uint16_t *c = (const uint16_t *)p->vals + w * 64;
+            uint64_t word = 0;
+            for (int g = 0; g < 4; g++) {
+                __m128i a = _mm_xor_si128(_mm_sub_epi16(_mm_loadu_si128((const __m128i *)(c + 16 * g)), vlo), flip);
+                __m128i b = _mm_xor_si128(_mm_sub_epi16(_mm_loadu_si128((const __m128i *)(c + 16 * g + 8)), vlo), flip);
+                int out = _mm_movemask_epi8(_mm_packs_epi16(_mm_cmpgt_epi16(a, vspan), _mm_cmpgt_epi16(b, vspan)));
+                word |= (uint64_t)(~out & 0xffff) << (16 * g);
+            }
+            p->words[w] = word;
         }
-        p->words[w] = word;
+    } else {
+        /* d = c - lo (mod 256) passes when min(d, span) == d. */
+        const __m128i vlo = _mm_set1_epi8((char)lo), vspan = _mm_set1_epi8((char)span);
+        for (size_t w = p->w0; w < p->w1; w++) {
+            const uint8_t *c = (const uint8_t *)p->vals + w * 64;
+            uint64_t word = 0;
+            for (int g = 0; g < 4; g++) {
+                __m128i d = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(c + 16 * g)), vlo);
+                word |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, vspan), d)) << (16 * g);
+            }
+            p->words[w] = word;
+        }
     }
 #else
     for (size_t w = p->w0; w < p->w1; w++) {
         uint64_t word = 0;
-        for (int i = 0; i < 64; i++) word |= (uint64_t)((uint16_t)(p->cnt[w * 64 + i] - lo) <= span) << i;
+        for (int i = 0; i < 64; i++) {
+            size_t r = w * 64 + i;
+            uint32_t c = p->wide ? ((const uint16_t *)p->vals)[r] : ((const uint8_t *)p->vals)[r];
+            word |= (uint64_t)(c - lo <= span) << i;
+        }
         p->words[w] = word;
     }
 #endif
     return NULL;
 }
 
-static bitmap_t *scan_window_dense(const prep *x, const bitmap_t *base) {
-    uint32_t lo, hi;
-    window_range(x, &lo, &hi);
-    if (lo > hi) return bitmap_new(); /* "fewer than 0" */
-    uint32_t rows = cols_rows(x->env->cols);
+/* The rows of base whose value is in [lo, hi] (or not, with neg). */
+static bitmap_t *scan_dense(const void *vals, bool wide, uint32_t lo, uint32_t hi, uint32_t rows,
+                            const bitmap_t *base, bool neg) {
     size_t full = rows / 64, nwords = (rows + 63) / 64;
     uint64_t *words = xmalloc((nwords ? nwords : 1) * sizeof *words);
-    window_part part[PAR_MAX];
+    dense_part part[PAR_MAX];
     size_t np = par_parts(rows);
-    for (size_t i = 0; i < np; i++) part[i] = (window_part){x->wcnt, words, full * i / np, full * (i + 1) / np, lo, hi};
-    par_run(window_words, part, sizeof *part, np);
+    for (size_t i = 0; i < np; i++) part[i] = (dense_part){vals, wide, words, full * i / np, full * (i + 1) / np, lo, hi};
+    par_run(dense_words, part, sizeof *part, np);
     if (full < nwords) { /* the last rows, fewer than 64 */
         uint64_t word = 0;
-        for (uint32_t r = (uint32_t)full * 64; r < rows; r++)
-            word |= (uint64_t)(x->wcnt[r] >= lo && x->wcnt[r] <= hi) << (r % 64);
+        for (uint32_t r = (uint32_t)full * 64; r < rows; r++) {
+            uint32_t c = wide ? ((const uint16_t *)vals)[r] : ((const uint8_t *)vals)[r];
+            word |= (uint64_t)(c - lo <= hi - lo) << (r % 64);
+        }
         words[full] = word;
     }
-    bitmap_t *all = bitmap_from_words(words, nwords);
+    bitmap_t *in = bitmap_from_words(words, nwords);
     free(words);
-    bitmap_and_inplace(all, base);
-    return all;
+    if (!neg) {
+        bitmap_and_inplace(in, base);
+        return in;
+    }
+    bitmap_t *r = bitmap_copy(base);
+    bitmap_andnot_inplace(r, in);
+    bitmap_free(in);
+    return r;
+}
+
+/* Whether the leaf is best answered by scan_dense over base, and with
+ * which values and range. */
+static bool dense_plan(const prep *x, const bitmap_t *base, const void **vals, bool *wide, uint32_t *lo, uint32_t *hi) {
+    uint32_t rows = cols_rows(x->env->cols);
+    if (!x->wcnt && !x->numbers) return false;
+    if (bitmap_cardinality(base) < rows / 4) return false; /* few candidates: gather them */
+    if (x->wcnt) {
+        window_range(x, lo, hi);
+        *vals = x->wcnt, *wide = true;
+        return *lo <= *hi;
+    }
+    if (!x->numbers) return false;
+    /* The codes that pass must be one range, and hold enough rows that a
+     * pass over all of them beats the union of their bitmaps. */
+    const cols_nums *m = x->a->nums;
+    uint32_t k = 1;
+    while (k <= m->n && !x->numok[k]) k++;
+    if (k > m->n) return false;
+    *lo = k;
+    uint64_t in = 0;
+    while (k <= m->n && x->numok[k]) in += bitmap_cardinality(m->by[k - 1]), k++;
+    *hi = k - 1;
+    while (k <= m->n && !x->numok[k]) k++;
+    *vals = m->code, *wide = false;
+    return k > m->n && in >= rows / 16;
 }
 
 static bitmap_t *scan(const prep *x, const bitmap_t *base) {
@@ -1207,7 +1261,14 @@ static bitmap_t *eval_leaf(const snode *n, const seg_env *env, const bitmap_t *c
     }
     prep x;
     prep_leaf(&x, n, env);
-    bool owned;
+    const void *vals;
+    bool wide, owned;
+    uint32_t lo, hi;
+    if (dense_plan(&x, base, &vals, &wide, &lo, &hi)) {
+        free(x.codeok);
+        free(x.hashes);
+        return scan_dense(vals, wide, lo, hi, cols_rows(env->cols), base, n->op->neg);
+    }
     bitmap_t *set = leaf_set(&x, cand ? bitmap_cardinality(cand) : UINT64_MAX, &owned), *r;
     if (set) {
         if (n->op->neg) {
@@ -1219,12 +1280,7 @@ static bitmap_t *eval_leaf(const snode *n, const seg_env *env, const bitmap_t *c
         free(x.hashes);
         return r;
     }
-    /* Most rows asked: a pass over all of them beats listing and
-     * gathering the candidates. */
-    if (x.wcnt && !n->op->neg && bitmap_cardinality(base) >= cols_rows(env->cols) / 4)
-        r = scan_window_dense(&x, base);
-    else
-        r = scan(&x, base);
+    r = scan(&x, base);
     free(x.codeok);
     free(x.hashes);
     return r;
