@@ -92,7 +92,7 @@ static void attr_free(cols_attr *a) {
 
 static void ev_free(cols_event *e) {
     if (!e) return;
-    free(e->row);
+    free(e->at);
     free(e->pool);
     free(e);
 }
@@ -135,7 +135,7 @@ static void attr_grow(cols_attr *a, uint32_t old, uint32_t cap) {
     if (a->nums) a->nums->code = grow(a->nums->code, 1, old, cap);
 }
 
-static void ev_grow(cols_event *e, uint32_t old, uint32_t cap) { e->row = grow(e->row, sizeof *e->row, old, cap); }
+static void ev_grow(cols_event *e, uint32_t old, uint32_t cap) { e->at = grow(e->at, sizeof *e->at, old, cap); }
 
 static void ensure_rows(cols_t *c, uint32_t n) {
     if (n > c->rows) c->rows = n;
@@ -182,7 +182,7 @@ static cols_event *ev_col(cols_t *c, uint32_t key) {
     if (!c->ev[key]) {
         cols_event *e = xcalloc(1, sizeof *e);
         e->key = key;
-        e->row = xcalloc(c->cap ? c->cap : 1, sizeof *e->row);
+        e->at = xcalloc(c->cap ? c->cap : 1, sizeof *e->at);
         e->cappool = 64;
         e->pool = xcalloc(e->cappool, sizeof *e->pool);
         e->npool = 1; /* offset 0 means none */
@@ -312,8 +312,12 @@ static uint32_t num_find(const cols_nums *m, double v) {
     return lo;
 }
 
-static void num_add(cols_t *c, cols_attr *a, uint32_t row, double v) {
-    if (a->many_nums) return;
+static void num_put(cols_t *c, cols_attr *a, uint32_t row, double v);
+
+/* Keeps v as row's code; false when the column has (now) too many
+ * distinct numbers for codes: they are then in num[]. */
+static bool num_add(cols_t *c, cols_attr *a, uint32_t row, double v) {
+    if (a->many_nums) return false;
     if (!a->nums) {
         a->nums = xcalloc(1, sizeof *a->nums);
         a->nums->code = xcalloc(c->cap, 1);
@@ -322,10 +326,16 @@ static void num_add(cols_t *c, cols_attr *a, uint32_t row, double v) {
     uint32_t i = num_find(m, v);
     if (i == m->n || m->val[i] != v) {
         if (m->n == COLS_NUM_VALUES || isnan(v)) {
-            /* Too many distinct numbers (or an unordered one): scans of num[]. */
-            nums_free(a);
+            /* Too many distinct numbers (or an unordered one): every row's
+             * number moves to num[], for scans. */
             a->many_nums = true;
-            return;
+            cols_nums *old = a->nums;
+            a->nums = NULL;
+            for (uint32_t r = 0; r < old->top; r++)
+                if (old->code[r]) num_put(c, a, r, old->val[old->code[r] - 1]);
+            a->nums = old;
+            nums_free(a);
+            return false;
         }
         memmove(m->val + i + 1, m->val + i, (m->n - i) * sizeof *m->val);
         memmove(m->by + i + 1, m->by + i, (m->n - i) * sizeof *m->by);
@@ -339,6 +349,7 @@ static void num_add(cols_t *c, cols_attr *a, uint32_t row, double v) {
     m->code[row] = (uint8_t)(i + 1);
     if (row >= m->top) m->top = row + 1;
     bitmap_add(m->by[i], row);
+    return true;
 }
 
 /* A value whose last row left keeps its code and (empty) bitmap: values
@@ -359,22 +370,60 @@ static void attr_clear(cols_attr *a, uint32_t row) {
     a->type[row] = 0;
 }
 
-/* Stores a row's number: four-byte integers until a value is not one, then
- * every row's as a double. */
+/* ---- numbers in num[] ---------------------------------------------------- */
+
+static const double pow10s[] = {1, 10, 100, 1000, 10000};
+#define NUM_SCALE_MAX 4
+
+/* The smallest decimal scale k at which v is an int32 r with r / 10^k == v
+ * exactly (so r gives v back), or -1. */
+static int num_scale_of(double v) {
+    if (v == 0 && signbit(v)) return -1;
+    for (int k = 0; k <= NUM_SCALE_MAX; k++) {
+        double s = v * pow10s[k];
+        if (!(s >= INT32_MIN && s <= INT32_MAX)) return -1; /* NaN too */
+        double r = (double)(int64_t)(s < 0 ? s - 0.5 : s + 0.5);
+        if ((k ? r / pow10s[k] : r) == v) return k;
+    }
+    return -1;
+}
+
+/* num[] at decimal scale k (> num_scale) if every row's value fits, else
+ * as doubles (k < 0). */
+static void num_widen(cols_t *c, cols_attr *a, int k) {
+    int32_t *old = a->num;
+    if (k > 0) {
+        int64_t f = (int64_t)pow10s[k - a->num_scale];
+        bool fits = true;
+        for (uint32_t r = 0; r < c->rows && fits; r++) fits = old[r] * f >= INT32_MIN && old[r] * f <= INT32_MAX;
+        if (fits) {
+            for (uint32_t r = 0; r < c->rows; r++) old[r] = (int32_t)(old[r] * f);
+            a->num_scale = (uint8_t)k;
+            return;
+        }
+    }
+    double *wide = xcalloc(c->cap ? c->cap : 1, sizeof *wide);
+    for (uint32_t r = 0; r < c->rows; r++) wide[r] = old[r] / pow10s[a->num_scale];
+    free(old);
+    a->num = wide;
+    a->num_dbl = true;
+}
+
+/* Stores a row's number in num[]. */
 static void num_put(cols_t *c, cols_attr *a, uint32_t row, double v) {
-    bool fits = v >= INT32_MIN && v <= INT32_MAX && v == (double)(int32_t)v && !(v == 0 && signbit(v));
+    int k = num_scale_of(v);
     if (!a->num) {
-        a->num_dbl = !fits;
+        a->num_dbl = k < 0;
+        a->num_scale = k < 0 ? 0 : (uint8_t)k;
         a->num = xcalloc(c->cap ? c->cap : 1, a->num_dbl ? sizeof(double) : sizeof(int32_t));
-    } else if (!a->num_dbl && !fits) {
-        double *wide = xcalloc(c->cap ? c->cap : 1, sizeof *wide);
-        for (uint32_t r = 0; r < c->cap; r++) wide[r] = ((int32_t *)a->num)[r];
-        free(a->num);
-        a->num = wide;
-        a->num_dbl = true;
+    } else if (!a->num_dbl && (k < 0 || k > a->num_scale)) {
+        num_widen(c, a, k);
     }
     if (a->num_dbl) ((double *)a->num)[row] = v;
-    else ((int32_t *)a->num)[row] = (int32_t)v;
+    else {
+        double x = v * pow10s[a->num_scale];
+        ((int32_t *)a->num)[row] = (int32_t)(x < 0 ? x - 0.5 : x + 0.5);
+    }
 }
 
 static void attr_set(cols_t *c, cols_attr *a, uint32_t row, const pfield *f) {
@@ -394,22 +443,25 @@ static void attr_set(cols_t *c, cols_attr *a, uint32_t row, const pfield *f) {
         if (a->nstr > COLS_DICT_MAX && a->nstr > c->rows / 2) open_column(c, a);
     } else if (f->type == PT_INT || f->type == PT_TIME || f->type == PT_DBL) {
         double v = f->type == PT_DBL ? pval_get_dbl(f->p) : (double)pval_get_int(f->p, f->len);
-        num_put(c, a, row, v);
-        if (f->type != PT_TIME) num_add(c, a, row, v);
+        if (f->type == PT_TIME || !num_add(c, a, row, v)) num_put(c, a, row, v);
     }
 }
 
+#define EV_REC_WORDS 4 /* a record's words before its days */
+
+static uint32_t rec_words(const cols_event *e, uint32_t at) { return EV_REC_WORDS + e->pool[at + 3]; }
+
+/* Rewrites the pool with the live records only, in row order. */
 static void ev_compact(cols_event *e, uint32_t rows) {
     size_t cap = e->npool - e->garbage;
     uint32_t *pool = xmalloc(cap * sizeof *pool);
     size_t n = 1;
     pool[0] = 0;
     for (uint32_t r = 0; r < rows; r++) {
-        cols_evrow *w = &e->row[r];
-        if (!w->days || (w->days & COLS_DAYS_INLINE)) continue;
-        uint32_t len = e->pool[w->days] + 1;
-        memcpy(pool + n, e->pool + w->days, len * sizeof *pool);
-        w->days = (uint32_t)n;
+        if (!e->at[r]) continue;
+        uint32_t len = rec_words(e, e->at[r]);
+        memcpy(pool + n, e->pool + e->at[r], len * sizeof *pool);
+        e->at[r] = (uint32_t)n;
         n += len;
     }
     free(e->pool);
@@ -419,54 +471,36 @@ static void ev_compact(cols_event *e, uint32_t rows) {
     e->garbage = 0;
 }
 
-/* Releases a row's days. */
-static void ev_days_free(cols_event *e, cols_evrow *w) {
-    if (w->days && !(w->days & COLS_DAYS_INLINE)) e->garbage += e->pool[w->days] + 1;
-    w->days = 0;
-}
-
 static uint32_t day_entry(uint32_t day, uint32_t count) {
     return (day > 0xffff ? 0xffffu : day) << 16 | (count > 0xffff ? 0xffffu : count);
 }
 
 static void ev_clear(cols_event *e, uint32_t row) {
-    cols_evrow *w = &e->row[row];
-    ev_days_free(e, w);
-    w->count = w->first_s = w->last_s = 0;
+    if (e->at[row]) e->garbage += rec_words(e, e->at[row]);
+    e->at[row] = 0;
 }
 
 static uint32_t secs(int64_t ms) { return ms <= 0 ? 0 : ms / 1000 > UINT32_MAX ? UINT32_MAX : (uint32_t)(ms / 1000); }
 
 static void ev_set(cols_t *c, cols_event *e, uint32_t row, const psummary *s) {
-    cols_evrow *w = &e->row[row];
+    uint32_t need = EV_REC_WORDS + s->ndays, at = e->at[row];
+    if (at && rec_words(e, at) >= need) {
+        e->garbage += rec_words(e, at) - need; /* shrinks in place */
+    } else {
+        ev_clear(e, row);
+        if (e->npool + need > e->cappool) {
+            e->cappool = (e->npool + need) * 3 / 2;
+            e->pool = xrealloc(e->pool, e->cappool * sizeof *e->pool);
+        }
+        at = e->at[row] = (uint32_t)e->npool;
+        e->npool += need;
+    }
+    cols_evrec *w = (cols_evrec *)(e->pool + at);
     w->count = s->count > UINT32_MAX ? UINT32_MAX : (uint32_t)s->count;
     w->first_s = secs(s->first_ms);
     w->last_s = secs(s->last_ms);
-    uint32_t nd = s->ndays;
-    if (nd == 1 && s->days[0].day < 0x8000) {
-        /* One day fits the record itself: no pool words at all. */
-        ev_days_free(e, w);
-        w->days = COLS_DAYS_INLINE | day_entry(s->days[0].day, s->days[0].count);
-        return;
-    }
-    if (!nd) {
-        ev_days_free(e, w);
-    } else if (w->days && !(w->days & COLS_DAYS_INLINE) && e->pool[w->days] >= nd) {
-        e->garbage += e->pool[w->days] - nd; /* shrinks in place */
-    } else {
-        ev_days_free(e, w);
-        if (e->npool + nd + 1 > e->cappool) {
-            e->cappool = (e->npool + nd + 1) * 2;
-            e->pool = xrealloc(e->pool, e->cappool * sizeof *e->pool);
-        }
-        w->days = (uint32_t)e->npool;
-        e->npool += nd + 1;
-    }
-    if (nd) {
-        uint32_t *d = e->pool + w->days;
-        d[0] = nd;
-        for (uint32_t i = 0; i < nd; i++) d[i + 1] = day_entry(s->days[i].day, s->days[i].count);
-    }
+    w->ndays = s->ndays;
+    for (uint32_t i = 0; i < s->ndays; i++) w->day[i] = day_entry(s->days[i].day, s->days[i].count);
     if (e->garbage > (1u << 20) && e->garbage * 2 > e->npool) ev_compact(e, c->rows);
 }
 
@@ -477,18 +511,12 @@ uint32_t cols_window_from(uint32_t today, uint32_t days) {
 }
 
 uint64_t cols_event_in_window(const cols_event *e, uint32_t row, uint32_t from, uint32_t today) {
-    const cols_evrow *w = &e->row[row];
-    if (!w->days) return 0;
-    if (w->days & COLS_DAYS_INLINE) {
-        uint32_t day = COLS_DAY(w->days & ~COLS_DAYS_INLINE);
-        return day >= from && day <= today ? COLS_DAY_COUNT(w->days) : 0;
-    }
-    const uint32_t *d = e->pool + w->days; /* d[0] = how many, then ascending days */
+    const cols_evrec *w = cols_ev_rec(e, row);
     uint64_t n = 0;
-    for (uint32_t i = d[0]; i >= 1; i--) {
-        uint32_t day = COLS_DAY(d[i]);
+    for (uint32_t i = w ? w->ndays : 0; i >= 1; i--) {
+        uint32_t day = COLS_DAY(w->day[i - 1]);
         if (day < from) break;
-        if (day <= today) n += COLS_DAY_COUNT(d[i]);
+        if (day <= today) n += COLS_DAY_COUNT(w->day[i - 1]);
     }
     return n;
 }
@@ -589,7 +617,7 @@ void cols_update(cols_t *c, users_t *u, uint32_t row) {
     for (uint32_t i = 0; i < c->nattr; i++)
         if (c->attr[i] && c->attr_seen[i] != stamp && c->attr[i]->type[row]) attr_clear(c->attr[i], row);
     for (uint32_t i = 0; i < c->nev; i++)
-        if (c->ev[i] && c->ev_seen[i] != stamp && c->ev[i]->row[row].count) ev_clear(c->ev[i], row);
+        if (c->ev[i] && c->ev_seen[i] != stamp && c->ev[i]->at[row]) ev_clear(c->ev[i], row);
     for (uint32_t i = 0; i < c->nwin; i++) win_fill(c, c->win[i], row);
 }
 
@@ -597,6 +625,13 @@ void cols_build(cols_t *c, users_t *u) {
     uint32_t n = users_rows(u);
     ensure_rows(c, n);
     for (uint32_t r = 0; r < n; r++) cols_update(c, u, r);
+    /* The pools grew by half each time: give back what they did not use. */
+    for (uint32_t i = 0; i < c->nev; i++) {
+        cols_event *e = c->ev[i];
+        if (!e || e->cappool == e->npool) continue;
+        e->pool = xrealloc(e->pool, e->npool * sizeof *e->pool);
+        e->cappool = e->npool;
+    }
 }
 
 size_t cols_memory(const cols_t *c) {
@@ -616,7 +651,7 @@ size_t cols_memory(const cols_t *c) {
     }
     for (uint32_t i = 0; i < c->nev; i++) {
         const cols_event *e = c->ev[i];
-        if (e) m += sizeof *e + (size_t)c->cap * sizeof *e->row + e->cappool * sizeof *e->pool;
+        if (e) m += sizeof *e + (size_t)c->cap * sizeof *e->at + e->cappool * sizeof *e->pool;
     }
     for (uint32_t i = 0; i < c->nwin; i++) m += sizeof *c->win[i] + (size_t)c->cap * 2;
     return m;

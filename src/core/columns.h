@@ -7,8 +7,10 @@
  *
  *   attribute column (one per custom attribute, and for the standard
  *   fields segments filter on): per row the value's type (PT_*, 0 absent),
- *   numbers and times as doubles (ms for times; four-byte integers while
- *   every number the column saw is one: cols_num), strings as codes into a
+ *   numbers as one-byte codes while the column has few distinct ones
+ *   (cols_nums below), else, and times (ms), in num[]: four-byte integers
+ *   while every value is one after a decimal scale of at most 10^4 (prices,
+ *   scores), doubles otherwise (cols_num reads either), strings as codes into a
  *   dictionary of the column's distinct values (so contains/regex run once
  *   per distinct value; the strings back to back in one pool, and per row
  *   a code one, two or four bytes wide, as wide as the dictionary needs).
@@ -23,12 +25,13 @@
  *   keep the type only: presence.
  *
  *   event column (one per custom event name and purchased product, plus
- *   COLS_ANY_PURCHASE for all products together): per row one 16-byte
- *   record (total count, first and last time in seconds, and where its
- *   per-day counts are), so a row costs one cache line and its days; the
- *   days of the summary's window (profile.h) are packed day << 16 | count
- *   in a pool, after a word holding how many there are; a single day (the
- *   common case) is kept in the record itself, tagged by the top bit.
+ *   COLS_ANY_PURCHASE for all products together): per row the offset of
+ *   its record in a pool, 0 for a user who never performed it (most users,
+ *   for most events: they cost those 4 bytes alone); a record is the total
+ *   count, first and last time in seconds, and the days of the summary's
+ *   window (profile.h) packed day << 16 | count. Records are appended in
+ *   row order and compacted in row order, so a pass over every row reads
+ *   the pool in order too.
  *
  *   window counts: "performed E at least N times in the last D days" is
  *   the most common event filter and the costliest to scan (a row's days
@@ -60,8 +63,10 @@ typedef struct {
     uint32_t id;         /* name id */
     bool presence_only;  /* identifier fields: type[] only */
     uint8_t *type;       /* per row: PT_* of the value, 0 = absent */
-    void *num;           /* PT_INT / PT_DBL / PT_TIME (ms): int32_t, or double once num_dbl; NULL until one is seen */
+    void *num;           /* PT_TIME (ms), and PT_INT / PT_DBL without a code in nums: int32_t r standing
+                          * for r / 10^num_scale, or double once num_dbl; NULL until needed */
     bool num_dbl;
+    uint8_t num_scale;
     void *code;          /* PT_STR: dictionary code, 1-based (cols_code); NULL until one is seen */
     uint8_t code_width;  /* bytes per code: 1, 2 or 4 */
     /* dictionary: code - 1 -> string (cols_str) */
@@ -95,19 +100,23 @@ typedef struct cols_nums {
 } cols_nums;
 
 typedef struct {
-    uint32_t count;         /* total (saturating); 0 = never */
+    uint32_t count; /* total (saturating); 0 = never */
     uint32_t first_s, last_s;
-    uint32_t days;          /* pool offset of [n, n day entries], 0 = none; with
-                             * COLS_DAYS_INLINE: the one entry itself (day < 32768) */
-} cols_evrow;
-#define COLS_DAYS_INLINE 0x80000000u
+    uint32_t ndays; /* day entries that follow, days ascending */
+    uint32_t day[];
+} cols_evrec;
 
 typedef struct {
     uint32_t key;        /* pkey(name, PK_EVENT or PK_PURCHASE), or COLS_ANY_PURCHASE */
-    cols_evrow *row;
-    uint32_t *pool;      /* pool[0] is unused, so offset 0 means none */
+    uint32_t *at;        /* per row: offset of its record in pool, 0 = none */
+    uint32_t *pool;      /* records; pool[0] is unused, so offset 0 means none */
     size_t npool, cappool, garbage;
 } cols_event;
+
+/* A row's record, or NULL when it never performed the event. */
+static inline const cols_evrec *cols_ev_rec(const cols_event *e, uint32_t row) {
+    return e->at[row] ? (const cols_evrec *)(e->pool + e->at[row]) : NULL;
+}
 
 typedef struct cols cols_t;
 typedef struct cols_window cols_window;
@@ -133,7 +142,11 @@ uint32_t cols_str_hash(const char *s, size_t n);
 const char *cols_str(const cols_attr *a, uint32_t code, size_t *len);
 /* A row's number (PT_INT, PT_DBL, PT_TIME in ms). */
 static inline double cols_num(const cols_attr *a, uint32_t row) {
-    return a->num_dbl ? ((const double *)a->num)[row] : (double)((const int32_t *)a->num)[row];
+    if (a->nums && a->nums->code[row]) return a->nums->val[a->nums->code[row] - 1];
+    if (a->num_dbl) return ((const double *)a->num)[row];
+    static const double scale[] = {1, 10, 100, 1000, 10000};
+    int32_t r = ((const int32_t *)a->num)[row];
+    return a->num_scale ? (double)r / scale[a->num_scale] : (double)r;
 }
 /* A row's string code (0: none). */
 static inline uint32_t cols_code(const cols_attr *a, uint32_t row) {

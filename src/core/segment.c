@@ -884,7 +884,7 @@ static bool attr_row(const prep *x, uint32_t row) {
 
 static bool event_row(const prep *x, uint32_t row) {
     if (x->wcnt) return event_test(x->n, 0, x->wcnt[row], 0, 0);
-    const cols_evrow *w = x->e ? &x->e->row[row] : NULL;
+    const cols_evrec *w = x->e ? cols_ev_rec(x->e, row) : NULL;
     if (!w || !w->count) return event_test(x->n, 0, 0, 0, 0);
     uint64_t win = x->n->days ? cols_event_in_window(x->e, row, x->from, x->today) : 0;
     return event_test(x->n, w->count, win, (int64_t)w->first_s * 1000, (int64_t)w->last_s * 1000);
@@ -1030,15 +1030,14 @@ typedef struct {
 } scan_part;
 
 /* Candidate rows are sparse and ascending, so each test would wait on a
- * cache miss (two for events: the row's record, then its days); fetching
+ * cache miss (two for events: the row's offset, then its record); fetching
  * a few rows ahead overlaps those waits. */
 #define PREFETCH_AHEAD 16
 
 static void prefetch_row(const prep *x, uint32_t row, bool second) {
     if (x->e) {
-        const cols_evrow *w = &x->e->row[row];
-        if (!second) __builtin_prefetch(w);
-        else if (w->days && !(w->days & COLS_DAYS_INLINE)) __builtin_prefetch(x->e->pool + w->days);
+        if (!second) __builtin_prefetch(x->e->at + row);
+        else if (x->e->at[row]) __builtin_prefetch(x->e->pool + x->e->at[row]);
     } else if (x->a && !second) {
         __builtin_prefetch(x->a->type + row);
         if (x->numbers) __builtin_prefetch(x->a->nums->code + row);
