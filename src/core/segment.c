@@ -1115,8 +1115,8 @@ static void *scan_run(void *arg) {
  * holds; this reads 1 or 2 bytes a row, sequentially. */
 typedef struct {
     const void *vals; /* per row: uint16_t when wide, else uint8_t */
-    bool wide;
-    uint64_t *words;
+    bool wide, neg;
+    uint64_t *words;  /* in: the candidates; out: those that pass (or not, with neg) */
     size_t w0, w1;    /* the part's words */
     uint32_t lo, hi;  /* the values that pass */
 } dense_part;
@@ -1131,6 +1131,7 @@ static void *dense_words(void *arg) {
         const __m128i flip = _mm_set1_epi16((short)0x8000), vlo = _mm_set1_epi16((short)lo),
                       vspan = _mm_set1_epi16((short)(span ^ 0x8000));
         for (size_t w = p->w0; w < p->w1; w++) {
+            if (!p->words[w]) continue;
             const uint16_t *c = (const uint16_t *)p->vals + w * 64;
             uint64_t word = 0;
             for (int g = 0; g < 4; g++) {
@@ -1139,43 +1140,49 @@ static void *dense_words(void *arg) {
                 int out = _mm_movemask_epi8(_mm_packs_epi16(_mm_cmpgt_epi16(a, vspan), _mm_cmpgt_epi16(b, vspan)));
                 word |= (uint64_t)(~out & 0xffff) << (16 * g);
             }
-            p->words[w] = word;
+            p->words[w] &= p->neg ? ~word : word;
         }
     } else {
         /* d = c - lo (mod 256) passes when min(d, span) == d. */
         const __m128i vlo = _mm_set1_epi8((char)lo), vspan = _mm_set1_epi8((char)span);
         for (size_t w = p->w0; w < p->w1; w++) {
+            if (!p->words[w]) continue;
             const uint8_t *c = (const uint8_t *)p->vals + w * 64;
             uint64_t word = 0;
             for (int g = 0; g < 4; g++) {
                 __m128i d = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(c + 16 * g)), vlo);
                 word |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, vspan), d)) << (16 * g);
             }
-            p->words[w] = word;
+            p->words[w] &= p->neg ? ~word : word;
         }
     }
 #else
     for (size_t w = p->w0; w < p->w1; w++) {
         uint64_t word = 0;
-        for (int i = 0; i < 64; i++) {
+        for (int i = 0; p->words[w] && i < 64; i++) {
             size_t r = w * 64 + i;
             uint32_t c = p->wide ? ((const uint16_t *)p->vals)[r] : ((const uint8_t *)p->vals)[r];
             word |= (uint64_t)(c - lo <= span) << i;
         }
-        p->words[w] = word;
+        p->words[w] &= p->neg ? ~word : word;
     }
 #endif
     return NULL;
 }
 
-/* The rows of base whose value is in [lo, hi] (or not, with neg). */
+/* The rows of base whose value is in [lo, hi] (or not, with neg): base as
+ * words, each word with a candidate ANDed with its rows' tests, and the
+ * words made a bitmap. Bitmap algebra on the result would cost more than
+ * the pass: an AND of a dense chunk with an array chunk tests each value. */
 static bitmap_t *scan_dense(const void *vals, bool wide, uint32_t lo, uint32_t hi, uint32_t rows,
                             const bitmap_t *base, bool neg) {
     size_t full = rows / 64, nwords = (rows + 63) / 64;
     uint64_t *words = xmalloc((nwords ? nwords : 1) * sizeof *words);
+    bitmap_to_words(base, words, nwords);
     dense_part part[PAR_MAX];
     size_t np = par_parts(rows);
-    for (size_t i = 0; i < np; i++) part[i] = (dense_part){vals, wide, words, full * i / np, full * (i + 1) / np, lo, hi};
+    for (size_t i = 0; i < np; i++)
+        part[i] = (dense_part){vals, wide, neg, words, full * i / np, full * (i + 1) / np, lo, hi};
     par_run(dense_words, part, sizeof *part, np);
     if (full < nwords) { /* the last rows, fewer than 64 */
         uint64_t word = 0;
@@ -1183,26 +1190,26 @@ static bitmap_t *scan_dense(const void *vals, bool wide, uint32_t lo, uint32_t h
             uint32_t c = wide ? ((const uint16_t *)vals)[r] : ((const uint8_t *)vals)[r];
             word |= (uint64_t)(c - lo <= hi - lo) << (r % 64);
         }
-        words[full] = word;
+        words[full] &= neg ? ~word : word;
     }
-    bitmap_t *in = bitmap_from_words(words, nwords);
+    bitmap_t *r = bitmap_from_words(words, nwords);
     free(words);
-    if (!neg) {
-        bitmap_and_inplace(in, base);
-        return in;
-    }
-    bitmap_t *r = bitmap_copy(base);
-    bitmap_andnot_inplace(r, in);
-    bitmap_free(in);
     return r;
 }
+
+/* Below 1 candidate in DENSE_* rows, gathering the candidates costs less
+ * than a pass over every row (about 3 ns a candidate against 0.05 ns a
+ * row with both cores, at 10 million rows; the pass reads 1 byte a row
+ * for number codes, 2 for window counts). */
+#define DENSE_NARROW 64
+#define DENSE_WIDE 64
 
 /* Whether the leaf is best answered by scan_dense over base, and with
  * which values and range. */
 static bool dense_plan(const prep *x, const bitmap_t *base, const void **vals, bool *wide, uint32_t *lo, uint32_t *hi) {
     uint32_t rows = cols_rows(x->env->cols);
     if (!x->wcnt && !x->numbers) return false;
-    if (bitmap_cardinality(base) < rows / 4) return false; /* few candidates: gather them */
+    if (bitmap_cardinality(base) < rows / (x->wcnt ? DENSE_WIDE : DENSE_NARROW)) return false; /* few candidates: gather them */
     if (x->wcnt) {
         window_range(x, lo, hi);
         *vals = x->wcnt, *wide = true;

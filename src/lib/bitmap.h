@@ -49,6 +49,9 @@ bitmap_t *bitmap_of(const uint32_t *v, size_t n);
 /* The set whose value i is bit i % 64 of words[i / 64]: a scan's dense
  * output, made into containers a chunk of 65,536 values at a time. */
 bitmap_t *bitmap_from_words(const uint64_t *words, size_t nwords);
+/* The reverse: bit i % 64 of words[i / 64] is set when the set holds i,
+ * for i below nwords * 64. */
+void bitmap_to_words(const bitmap_t *b, uint64_t *words, size_t nwords);
 /* Adds [lo, hi). */
 void bitmap_add_range(bitmap_t *b, uint64_t lo, uint64_t hi);
 bitmap_t *bitmap_and(const bitmap_t *a, const bitmap_t *b);

@@ -499,3 +499,41 @@ TEST(bitmap_from_words_makes_array_and_bitset_chunks) {
     bitmap_free(want);
     free(w);
 }
+
+/* Words to a bitmap and back, over chunks of every density the array
+ * path writes differently (under 1.3, under 2.8 and more bits a word, with
+ * words holding more than that), bitsets, runs, and values past the end. */
+TEST(bitmap_words_round_trip) {
+    size_t nwords = 6 * 1024 + 3;
+    uint64_t *w = calloc(nwords, sizeof *w), *back = calloc(nwords, sizeof *back);
+    uint32_t seed = 7;
+    for (int k = 0; k < 4; k++) /* ~0.5, ~2, ~3.5 and ~60 bits a word, with clusters */
+        for (uint32_t v = (uint32_t)k * 65536; v < (uint32_t)(k + 1) * 65536; v++) {
+            seed = seed * 1103515245u + 12345u;
+            uint32_t per = k == 0 ? 128 : k == 1 ? 32 : k == 2 ? 18 : 1;
+            if ((seed >> 8) % per == 0 || (v % 4096 < 24 && k < 3)) w[v / 64] |= 1ull << (v % 64);
+        }
+    for (uint32_t v = 5 * 65536; v < 5 * 65536 + 3 * 64; v += 5) w[v / 64] |= 1ull << (v % 64);
+    bitmap_t *b = bitmap_from_words(w, nwords);
+    uint64_t want = 0;
+    for (size_t i = 0; i < nwords; i++) want += (uint64_t)__builtin_popcountll(w[i]);
+    T_EQ_INT(bitmap_cardinality(b), want);
+    bitmap_to_words(b, back, nwords);
+    T_TRUE(memcmp(w, back, nwords * sizeof *w) == 0);
+    /* Runs (after optimize), and members past nwords are left out. */
+    bitmap_t *r = bitmap_new();
+    bitmap_add_range(r, 100, 70000);
+    bitmap_add_range(r, 4 * 65536 + 3, 4 * 65536 + 64);
+    bitmap_add(r, (uint32_t)(nwords * 64 + 10));
+    bitmap_optimize(r);
+    bitmap_to_words(r, back, nwords);
+    uint64_t n = 0;
+    for (size_t i = 0; i < nwords; i++) n += (uint64_t)__builtin_popcountll(back[i]);
+    T_EQ_INT(n, (70000 - 100) + 61);
+    T_TRUE(!(back[1] & 1ull << 35) && (back[1] & 1ull << 36) && back[2] == ~0ull && !(back[70000 / 64] >> (70000 % 64) & 1));
+    T_TRUE((back[4 * 1024] & 7) == 0 && back[4 * 1024] >> 3 == (~0ull >> 3));
+    bitmap_free(r);
+    bitmap_free(b);
+    free(w);
+    free(back);
+}
