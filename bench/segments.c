@@ -147,13 +147,16 @@ int main(int argc, char **argv) {
         fc = csv_open(csv_dir, "cohort_members.csv", "cohort,id\n");
     }
     int64_t now = clock_wall_ms();
-    long rss0 = rss_kb();
 
     users_t *u = users_new(1);
     names_t *names = names_new();
     cohorts_t *coh = cohorts_new();
     cols_t *cols = cols_new();
     shadow *sh = calloc(sn, sizeof *sh);
+    /* Resident now (a store per page: the compiler drops a memset of calloc's
+     * memory), so the SQLite side's copy is not counted as brasa's. */
+    for (size_t i = 0; i < sn * sizeof *sh; i += 4096) ((volatile char *)sh)[i] = 0;
+    long rss0 = rss_kb();
     uint32_t id_tier = names_intern(names, "tier", 4), id_age = names_intern(names, "age", 3),
              id_score = names_intern(names, "score", 5), id_vip = names_intern(names, "vip", 3),
              id_city = names_intern(names, "city", 4), id_signup = names_intern(names, "signup", 6),
