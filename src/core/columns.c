@@ -447,9 +447,11 @@ static void attr_set(cols_t *c, cols_attr *a, uint32_t row, const pfield *f) {
     }
 }
 
-#define EV_REC_WORDS 4 /* a record's words before its days */
+#define EV_REC_WORDS 3 /* a record's words before its days */
 
-static uint32_t rec_words(const cols_event *e, uint32_t at) { return EV_REC_WORDS + e->pool[at + 3]; }
+static uint32_t rec_words(const cols_event *e, uint32_t at) {
+    return EV_REC_WORDS + cols_ev_ndays((const cols_evrec *)(e->pool + at));
+}
 
 /* Rewrites the pool with the live records only, in row order. */
 static void ev_compact(cols_event *e, uint32_t rows) {
@@ -483,7 +485,9 @@ static void ev_clear(cols_event *e, uint32_t row) {
 static uint32_t secs(int64_t ms) { return ms <= 0 ? 0 : ms / 1000 > UINT32_MAX ? UINT32_MAX : (uint32_t)(ms / 1000); }
 
 static void ev_set(cols_t *c, cols_event *e, uint32_t row, const psummary *s) {
-    uint32_t need = EV_REC_WORDS + s->ndays, at = e->at[row];
+    uint32_t count = s->count > COLS_COUNT_MAX ? COLS_COUNT_MAX : (uint32_t)s->count, last_s = secs(s->last_ms);
+    bool one = s->ndays == 1 && count < COLS_COUNT_MAX && s->days[0].day == last_s / 86400 && s->days[0].count == count;
+    uint32_t nd = one ? 0 : s->ndays, need = EV_REC_WORDS + nd, at = e->at[row];
     if (at && rec_words(e, at) >= need) {
         e->garbage += rec_words(e, at) - need; /* shrinks in place */
     } else {
@@ -496,11 +500,10 @@ static void ev_set(cols_t *c, cols_event *e, uint32_t row, const psummary *s) {
         e->npool += need;
     }
     cols_evrec *w = (cols_evrec *)(e->pool + at);
-    w->count = s->count > UINT32_MAX ? UINT32_MAX : (uint32_t)s->count;
+    w->count_nd = count | (one ? COLS_ONE_DAY : nd) << 24;
     w->first_s = secs(s->first_ms);
-    w->last_s = secs(s->last_ms);
-    w->ndays = s->ndays;
-    for (uint32_t i = 0; i < s->ndays; i++) w->day[i] = day_entry(s->days[i].day, s->days[i].count);
+    w->last_s = last_s;
+    for (uint32_t i = 0; i < nd; i++) w->day[i] = day_entry(s->days[i].day, s->days[i].count);
     if (e->garbage > (1u << 20) && e->garbage * 2 > e->npool) ev_compact(e, c->rows);
 }
 
@@ -512,8 +515,12 @@ uint32_t cols_window_from(uint32_t today, uint32_t days) {
 
 uint64_t cols_event_in_window(const cols_event *e, uint32_t row, uint32_t from, uint32_t today) {
     const cols_evrec *w = cols_ev_rec(e, row);
+    if (w && w->count_nd >> 24 == COLS_ONE_DAY) {
+        uint32_t day = w->last_s / 86400;
+        return day >= from && day <= today ? cols_ev_count(w) : 0;
+    }
     uint64_t n = 0;
-    for (uint32_t i = w ? w->ndays : 0; i >= 1; i--) {
+    for (uint32_t i = w ? cols_ev_ndays(w) : 0; i >= 1; i--) {
         uint32_t day = COLS_DAY(w->day[i - 1]);
         if (day < from) break;
         if (day <= today) n += COLS_DAY_COUNT(w->day[i - 1]);

@@ -29,7 +29,8 @@
  *   its record in a pool, 0 for a user who never performed it (most users,
  *   for most events: they cost those 4 bytes alone); a record is the total
  *   count, first and last time in seconds, and the days of the summary's
- *   window (profile.h) packed day << 16 | count. Records are appended in
+ *   window (profile.h) packed day << 16 | count, 12 bytes and none for the
+ *   usual single day (COLS_ONE_DAY). Records are appended in
  *   row order and compacted in row order, so a pass over every row reads
  *   the pool in order too.
  *
@@ -100,11 +101,21 @@ typedef struct cols_nums {
 } cols_nums;
 
 typedef struct {
-    uint32_t count; /* total (saturating); 0 = never */
+    uint32_t count_nd; /* the total count (cols_ev_count) | day entries that follow << 24 */
     uint32_t first_s, last_s;
-    uint32_t ndays; /* day entries that follow, days ascending */
-    uint32_t day[];
+    uint32_t day[];    /* days ascending */
 } cols_evrec;
+/* A count at this saturates: the profile's summary has the exact one. */
+#define COLS_COUNT_MAX 0xffffffu
+/* In place of the number of entries: one day, last_s's, holding the whole
+ * count (the usual record: an event seen on one day), no entry stored. */
+#define COLS_ONE_DAY 0xffu
+
+static inline uint32_t cols_ev_count(const cols_evrec *w) { return w->count_nd & COLS_COUNT_MAX; }
+/* Day entries stored after the record. */
+static inline uint32_t cols_ev_ndays(const cols_evrec *w) {
+    return w->count_nd >> 24 == COLS_ONE_DAY ? 0 : w->count_nd >> 24;
+}
 
 typedef struct {
     uint32_t key;        /* pkey(name, PK_EVENT or PK_PURCHASE), or COLS_ANY_PURCHASE */

@@ -885,9 +885,10 @@ static bool attr_row(const prep *x, uint32_t row) {
 static bool event_row(const prep *x, uint32_t row) {
     if (x->wcnt) return event_test(x->n, 0, x->wcnt[row], 0, 0);
     const cols_evrec *w = x->e ? cols_ev_rec(x->e, row) : NULL;
-    if (!w || !w->count) return event_test(x->n, 0, 0, 0, 0);
+    if (!w || !cols_ev_count(w)) return event_test(x->n, 0, 0, 0, 0);
+    if (cols_ev_count(w) == COLS_COUNT_MAX) return ref_leaf(x->n, x->env, row, users_get(x->env->users, row));
     uint64_t win = x->n->days ? cols_event_in_window(x->e, row, x->from, x->today) : 0;
-    return event_test(x->n, w->count, win, (int64_t)w->first_s * 1000, (int64_t)w->last_s * 1000);
+    return event_test(x->n, cols_ev_count(w), win, (int64_t)w->first_s * 1000, (int64_t)w->last_s * 1000);
 }
 
 /* The positive test of a leaf for one row (columns, not blobs). */

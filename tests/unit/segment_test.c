@@ -806,6 +806,60 @@ TEST(segment_number_codes_follow_value_order) {
     world_free(&w);
 }
 
+/* A count past what a column record holds (24 bits) is read from the
+ * profile, exactly; and a one-day record gives its count to windows. */
+TEST(segment_event_counts_past_the_column_saturate_to_the_profile) {
+    world w = {0};
+    w.u = users_new(7);
+    w.n = names_new();
+    w.c = cohorts_new();
+    w.cols = cols_new();
+    uint64_t counts[] = {10, 16777214, 16777215, 16777221, 3};
+    for (int i = 0; i < 5; i++) {
+        uint32_t row = users_create(w.u, (uint32_t)(NOW / 1000));
+        pedit e;
+        pedit_open(&e, NULL);
+        psummary ps;
+        memset(&ps, 0, sizeof ps);
+        psummary_add(&ps, NOW - (int64_t)(i == 4 ? 40 : 2) * DAY, counts[i], 0, NOW);
+        buf_t b = BUF_INIT;
+        psummary_encode(&ps, false, &b);
+        pedit_set(&e, pkey(nid(&w, "cart"), PK_EVENT), PT_SUMMARY, b.data, b.len);
+        buf_free(&b);
+        users_commit(w.u, row, &e, (uint32_t)(NOW / 1000));
+        pedit_close(&e);
+        cols_update(w.cols, w.u, row);
+    }
+    static const struct {
+        const char *def;
+        uint64_t want;
+    } cases[] = {
+        {"{\"type\":\"custom_event\",\"name\":\"cart\",\"op\":\"count_gt\",\"value\":16777215}", 1},
+        {"{\"type\":\"custom_event\",\"name\":\"cart\",\"op\":\"count_eq\",\"value\":16777215}", 1},
+        {"{\"type\":\"custom_event\",\"name\":\"cart\",\"op\":\"count_ge\",\"value\":16777214}", 3},
+        {"{\"type\":\"custom_event\",\"name\":\"cart\",\"op\":\"count_lt\",\"value\":11}", 2},
+        {"{\"type\":\"custom_event\",\"name\":\"cart\",\"op\":\"count_ge\",\"value\":5,\"days\":30}", 4},
+        {"{\"type\":\"custom_event\",\"name\":\"cart\",\"op\":\"count_eq\",\"value\":3,\"days\":60}", 1},
+    };
+    seg_env env = {w.u, w.n, w.c, w.cols, NOW};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        seg_def *d;
+        char why[400];
+        T_EQ_INT(compile(cases[i].def, &d, why, sizeof why), 0);
+        bitmap_t *fast = seg_eval(d, &env);
+        uint64_t ref = 0;
+        for (uint32_t r = 0; r < users_rows(w.u); r++) ref += seg_match_row(d, &env, r);
+        if (bitmap_cardinality(fast) != cases[i].want || ref != cases[i].want)
+            printf("    %s: evaluator %llu, reference %llu\n", cases[i].def, (unsigned long long)bitmap_cardinality(fast),
+                   (unsigned long long)ref);
+        T_EQ_INT(bitmap_cardinality(fast), cases[i].want);
+        T_EQ_INT(ref, cases[i].want);
+        bitmap_free(fast);
+        seg_free(d);
+    }
+    world_free(&w);
+}
+
 /* How many users a definition selects (both evaluators agreeing: -2 if not). */
 static int count_of(fixture_world *fw, cols_t *cols, const char *json) {
     seg_env env = {fw->u, fw->n, fw->c, cols, NOW};
