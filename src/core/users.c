@@ -73,9 +73,14 @@ static void ix_init(uidx *x) {
     for (uint32_t i = 0; i < x->cap; i++) x->s[i].row = EMPTY;
 }
 
-static void ix_put_raw(uidx *x, uint32_t tag, uint32_t hlow, uint32_t row) {
+/* A key's 64-bit hash gives a slot its tag (the high half), and the tag
+ * gives its place: growing the table then moves slots by their tags alone,
+ * without reading each row's key back from its profile (which cost a
+ * cache miss and a field search per entry, twice per doubling). Rows with
+ * the same tag are told apart by their keys, as any match is. */
+static void ix_put_raw(uidx *x, uint32_t tag, uint32_t row) {
     uint32_t mask = x->cap - 1;
-    for (uint32_t i = hlow & mask;; i = (i + 1) & mask)
+    for (uint32_t i = tag & mask;; i = (i + 1) & mask)
         if (x->s[i].row == EMPTY || x->s[i].row == TOMB) {
             if (x->s[i].row == EMPTY) x->used++;
             x->s[i] = (islot){tag, row};
@@ -83,39 +88,22 @@ static void ix_put_raw(uidx *x, uint32_t tag, uint32_t hlow, uint32_t row) {
         }
 }
 
-static uint64_t key_hash(int which, const ukey *k);
-static bool row_key(users_t *u, int which, uint32_t row, uint32_t idx, ukey *k);
-
-static void ix_grow(users_t *u, int which) {
-    uidx *x = &u->ix[which];
+static void ix_grow(uidx *x) {
     islot *old = x->s;
     uint32_t oldcap = x->cap;
     x->cap = x->used * 2 > oldcap ? oldcap * 2 : oldcap; /* many tombstones: rebuild same size */
     x->s = xmalloc(x->cap * sizeof *x->s);
     for (uint32_t i = 0; i < x->cap; i++) x->s[i].row = EMPTY;
     x->used = 0;
-    /* A slot keeps only the hash's high half (the tag); its position came
-     * from the low half, so re-derive it from the row's key with that tag
-     * (a row may hold several keys here: aliases, devices). */
-    for (uint32_t i = 0; i < oldcap; i++) {
-        uint32_t row = old[i].row;
-        if (row == EMPTY || row == TOMB) continue;
-        ukey k;
-        for (uint32_t j = 0; row_key(u, which, row, j, &k); j++) {
-            uint64_t h = key_hash(which, &k);
-            if ((uint32_t)(h >> 32) == old[i].tag) {
-                ix_put_raw(x, old[i].tag, (uint32_t)h, row);
-                break;
-            }
-        }
-    }
+    for (uint32_t i = 0; i < oldcap; i++)
+        if (old[i].row != EMPTY && old[i].row != TOMB) ix_put_raw(x, old[i].tag, old[i].row);
     free(old);
 }
 
 static void ix_add(users_t *u, int which, uint64_t h, uint32_t row) {
     uidx *x = &u->ix[which];
-    if ((x->used + 1) * 4 > x->cap * 3) ix_grow(u, which);
-    ix_put_raw(x, (uint32_t)(h >> 32), (uint32_t)h, row);
+    if ((x->used + 1) * 4 > x->cap * 3) ix_grow(x);
+    ix_put_raw(x, (uint32_t)(h >> 32), row);
 }
 
 /* Visits rows whose slot matches h and k; stops when fn returns true. */
@@ -123,7 +111,7 @@ static uint32_t ix_scan(users_t *u, int which, uint64_t h, const ukey *k, umatch
                         bool (*fn)(users_t *, uint32_t, void *), void *arg) {
     uidx *x = &u->ix[which];
     uint32_t mask = x->cap - 1, tag = (uint32_t)(h >> 32);
-    for (uint32_t i = (uint32_t)h & mask;; i = (i + 1) & mask) {
+    for (uint32_t i = tag & mask;; i = (i + 1) & mask) {
         islot *s = &x->s[i];
         if (s->row == EMPTY) return USERS_NONE;
         if (s->row == TOMB || s->tag != tag || !m(u, s->row, k)) continue;
@@ -134,7 +122,7 @@ static uint32_t ix_scan(users_t *u, int which, uint64_t h, const ukey *k, umatch
 static void ix_del(users_t *u, int which, uint64_t h, uint32_t row) {
     uidx *x = &u->ix[which];
     uint32_t mask = x->cap - 1, tag = (uint32_t)(h >> 32);
-    for (uint32_t i = (uint32_t)h & mask;; i = (i + 1) & mask) {
+    for (uint32_t i = tag & mask;; i = (i + 1) & mask) {
         islot *s = &x->s[i];
         if (s->row == EMPTY) return;
         if (s->row == row && s->tag == tag) {
