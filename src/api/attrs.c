@@ -418,13 +418,18 @@ int api_push_tokens_check(json_object *v, char *why, size_t whylen) {
     return 0;
 }
 
-/* Fields of an attributes object that are not attributes. */
-static bool control_field(const char *k) {
-    static const char *const skip[] = {"external_id", "user_alias", "braze_id", "_update_existing_only",
-                                       "_merge_objects", "push_token_import", "alias_name", "alias_label",
-                                       "app_id", NULL};
-    for (int i = 0; skip[i]; i++)
-        if (!strcmp(k, skip[i])) return true;
+/* Fields of an attributes object that are not attributes (lengths first:
+ * every key of every object of a bulk import is asked). */
+static bool control_field(const char *k, size_t kl) {
+#define S(s) {s, sizeof s - 1}
+    static const struct {
+        const char *s;
+        size_t n;
+    } skip[] = {S("external_id"), S("user_alias"), S("braze_id"), S("_update_existing_only"), S("_merge_objects"),
+                S("push_token_import"), S("alias_name"), S("alias_label"), S("app_id")};
+#undef S
+    for (size_t i = 0; i < sizeof skip / sizeof *skip; i++)
+        if (kl == skip[i].n && !memcmp(k, skip[i].s, kl)) return true;
     return false;
 }
 
@@ -432,8 +437,8 @@ int api_attrs_parse(json_object *obj, const char *skip, bool v1, attrs_plan **ou
     attrs_plan *p = attrs_plan_new();
     *out = NULL;
     json_object_object_foreach(obj, k, v) {
-        if (control_field(k) || (skip && !strcmp(k, skip))) continue;
         size_t kl = strlen(k);
+        if (control_field(k, kl) || (skip && !strcmp(k, skip))) continue;
         int rc;
         uint32_t std = profile_std_lookup(k, kl);
         /* Identity and computed fields cannot be set as attributes. */
