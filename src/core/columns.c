@@ -416,8 +416,10 @@ static void num_put(cols_t *c, cols_attr *a, uint32_t row, double v) {
         a->num_dbl = k < 0;
         a->num_scale = k < 0 ? 0 : (uint8_t)k;
         a->num = xcalloc(c->cap ? c->cap : 1, a->num_dbl ? sizeof(double) : sizeof(int32_t));
-    } else if (!a->num_dbl && (k < 0 || k > a->num_scale)) {
-        num_widen(c, a, k);
+    } else if (!a->num_dbl) {
+        /* A finer scale, no scale at all, or too big at the column's scale. */
+        double x = v * pow10s[a->num_scale];
+        if (k < 0 || k > a->num_scale || !(x >= INT32_MIN && x <= INT32_MAX)) num_widen(c, a, k > a->num_scale ? k : -1);
     }
     if (a->num_dbl) ((double *)a->num)[row] = v;
     else {

@@ -792,6 +792,29 @@ TEST(segment_number_codes_follow_value_order) {
         "{\"type\":\"custom_attribute\",\"name\":\"n\",\"op\":\"between\",\"value\":[-100,1100]}",
     };
     T_EQ_INT(defs_agree(&w, defs, sizeof defs / sizeof *defs), 0);
+    /* Past 255 values the numbers leave their codes: hundredths kept as
+     * integers, then a whole number too big at that scale (doubles). */
+    for (uint32_t i = 0; i < 400; i++) {
+        double d = 100 + i * 0.25;
+        profile_t *p = users_get(w.u, i * 41);
+        pedit e;
+        pedit_open(&e, p->blob);
+        pedit_set(&e, pkey(nid(&w, "n"), PK_ATTR), PT_DBL, &d, 8);
+        users_commit(w.u, i * 41, &e, (uint32_t)(NOW / 1000));
+        pedit_close(&e);
+        cols_update(w.cols, w.u, i * 41);
+    }
+    const cols_attr *a = cols_attr_get(w.cols, nid(&w, "n"));
+    T_TRUE(a && !a->nums && !a->num_dbl && a->num_scale == 2);
+    T_EQ_INT(defs_agree(&w, defs, sizeof defs / sizeof *defs), 0);
+    put_num(&w, 7, 30000000);
+    T_TRUE(a->num_dbl);
+    static const char *const more[] = {
+        "{\"type\":\"custom_attribute\",\"name\":\"n\",\"op\":\"greater_than\",\"value\":29999999}",
+        "{\"type\":\"custom_attribute\",\"name\":\"n\",\"op\":\"between\",\"value\":[100.25,150]}",
+    };
+    T_EQ_INT(defs_agree(&w, defs, sizeof defs / sizeof *defs), 0);
+    T_EQ_INT(defs_agree(&w, more, sizeof more / sizeof *more), 0);
     seg_set_parallel(0, 0);
     world_free(&w);
 }
