@@ -9,18 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void copy_col(sqlite3_stmt *st, int i, char *out, size_t n) {
-    const unsigned char *t = sqlite3_column_text(st, i);
-    snprintf(out, n, "%s", t ? (const char *)t : "");
-}
-
 #define OPERATOR_COLS "id, name, role, pwhash, created_at, last_login_at"
 
 static void read_operator(sqlite3_stmt *st, store_operator *o) {
     o->id = sqlite3_column_int64(st, 0);
-    copy_col(st, 1, o->name, sizeof o->name);
-    copy_col(st, 2, o->role, sizeof o->role);
-    copy_col(st, 3, o->pwhash, sizeof o->pwhash);
+    store_col_copy(st, 1, o->name, sizeof o->name);
+    store_col_copy(st, 2, o->role, sizeof o->role);
+    store_col_copy(st, 3, o->pwhash, sizeof o->pwhash);
     o->created_at = sqlite3_column_int64(st, 4);
     o->last_login_at = sqlite3_column_int64(st, 5);
 }

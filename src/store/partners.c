@@ -11,18 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void text_to(sqlite3_stmt *st, int i, char *out, size_t n) {
-    const unsigned char *t = sqlite3_column_text(st, i);
-    snprintf(out, n, "%s", t ? (const char *)t : "");
-}
-
 /* ---- data import keys ---------------------------------------------------- */
 
 #define PKEY_COLUMNS "id, partner, created_at, expires_at"
 
 static void read_pkey(sqlite3_stmt *st, partner_key_row *r) {
     r->id = sqlite3_column_int64(st, 0);
-    text_to(st, 1, r->partner, sizeof r->partner);
+    store_col_copy(st, 1, r->partner, sizeof r->partner);
     r->created_at = sqlite3_column_int64(st, 2);
     r->expires_at = sqlite3_column_int64(st, 3);
 }
@@ -83,7 +78,7 @@ static int names_of(sqlite3 *db, const char *sql, partner_name_t **out, int *n) 
             cap = cap ? cap * 2 : 8;
             *out = xrealloc(*out, (size_t)cap * sizeof **out);
         }
-        text_to(st, 0, (*out)[(*n)++], sizeof **out);
+        store_col_copy(st, 0, (*out)[(*n)++], sizeof **out);
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : BR_ESTORE;

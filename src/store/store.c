@@ -86,6 +86,11 @@ char *store_col_text(sqlite3_stmt *st, int i) {
     return xstrdup(t ? (const char *)t : "");
 }
 
+void store_col_copy(sqlite3_stmt *st, int i, char *out, size_t n) {
+    const unsigned char *t = sqlite3_column_text(st, i);
+    snprintf(out, n, "%s", t ? (const char *)t : "");
+}
+
 static int open_conn(const char *path, sqlite3 **db) {
     store_fault_init(); /* a no-op unless built for tests with BRASA_FAULT set */
     if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,

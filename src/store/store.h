@@ -109,5 +109,7 @@ sqlite3_stmt *store_prep(sqlite3 *db, const char *sql);
 int store_done(sqlite3 *db, sqlite3_stmt *st);
 /* Column i of the current row as a malloc'd string ("" for NULL). */
 char *store_col_text(sqlite3_stmt *st, int i);
+/* The same into out[n], cut to fit (fixed-size fields of a row struct). */
+void store_col_copy(sqlite3_stmt *st, int i, char *out, size_t n);
 
 #endif
