@@ -21,7 +21,6 @@
 #include "../lib/clock.h"
 #include "../lib/err.h"
 #include "../lib/json.h"
-#include "../lib/timefmt.h"
 #include "../liquid/liquid.h"
 #include "../store/currents.h"
 #include "../store/journal.h"
@@ -200,10 +199,8 @@ static json_object *series_part(const overview_req *o) {
     json_object *a = json_object_new_array();
     for (int i = 0; i < HOURS; i++) {
         int64_t t = o->series_start + (int64_t)i * 3600;
-        char iso[32];
-        timefmt_iso(t * 1000, iso, sizeof iso);
         json_object *p = json_object_new_object();
-        json_object_object_add(p, "time", json_object_new_string(iso));
+        json_object_object_add(p, "time", json_time(t * 1000));
         json_object_object_add(p, "start", json_object_new_int64(t));
         json_object_object_add(p, "events", json_object_new_int64(o->series[i]));
         json_object_array_add(a, p);

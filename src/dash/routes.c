@@ -12,8 +12,8 @@
 #include "dash.h"
 #include "../api/api.h"
 #include "../lib/err.h"
+#include "../lib/json.h"
 #include "../lib/mem.h"
-#include "../lib/timefmt.h"
 #include "../store/operators.h"
 
 #include <stdio.h>
@@ -21,13 +21,6 @@
 #include <string.h>
 
 #define AUDIT_PAGE_MAX 1000
-
-static json_object *iso_or_null(int64_t ms) {
-    if (!ms) return NULL;
-    char t[32];
-    timefmt_iso(ms, t, sizeof t);
-    return json_object_new_string(t);
-}
 
 typedef struct {
     eng_cmd cmd;
@@ -57,7 +50,7 @@ static int audit_done(http_req *r, int rc) {
         store_audit *e = &s->rows[i];
         json_object *x = json_object_new_object();
         json_object_object_add(x, "id", json_object_new_int64(e->id));
-        json_object_object_add(x, "at", iso_or_null(e->at));
+        json_object_object_add(x, "at", json_time_or_null(e->at));
         json_object_object_add(x, "who", json_object_new_string(e->who));
         json_object_object_add(x, "ip", json_object_new_string(e->ip));
         json_object_object_add(x, "method", json_object_new_string(e->method));
@@ -94,8 +87,8 @@ static int operators_done(http_req *r, int rc) {
         json_object *x = json_object_new_object();
         json_object_object_add(x, "name", json_object_new_string(s->ops[i].name));
         json_object_object_add(x, "role", json_object_new_string(s->ops[i].role));
-        json_object_object_add(x, "created_at", iso_or_null(s->ops[i].created_at));
-        json_object_object_add(x, "last_login_at", iso_or_null(s->ops[i].last_login_at));
+        json_object_object_add(x, "created_at", json_time_or_null(s->ops[i].created_at));
+        json_object_object_add(x, "last_login_at", json_time_or_null(s->ops[i].last_login_at));
         json_object_array_add(a, x);
     }
     json_object_object_add(o, "operators", a);

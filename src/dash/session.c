@@ -14,10 +14,10 @@
 #include "../api/api.h"
 #include "../lib/clock.h"
 #include "../lib/err.h"
+#include "../lib/json.h"
 #include "../lib/mem.h"
 #include "../lib/secret.h"
 #include "../lib/thread.h"
-#include "../lib/timefmt.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -171,9 +171,7 @@ static json_object *me_json(const char *name, const char *role, const char *csrf
     json_object_object_add(op, "role", json_object_new_string(role));
     json_object_object_add(o, "operator", op);
     json_object_object_add(o, "csrf_token", json_object_new_string(csrf));
-    char t[32];
-    timefmt_iso(expires_at, t, sizeof t);
-    json_object_object_add(o, "expires_at", json_object_new_string(t));
+    json_object_object_add(o, "expires_at", json_time(expires_at));
     return o;
 }
 
