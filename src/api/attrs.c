@@ -122,28 +122,24 @@ static int plan_objarr_ops(attrs_plan *p, uint32_t key, const char *name, json_o
     return 0;
 }
 
+/* A custom attribute's scalar or null value; key 0 (the caller names it). */
+static int plan_custom_value(attrs_plan *p, const char *name, const attrs_value *v, char *why, size_t whylen) {
+    if (v->type == json_type_null) {
+        attrs_add(p, 0, CH_UNSET);
+        return 0;
+    }
+    if (v->type == json_type_string && utf8_chars(v->s, v->n) > ATTR_STR_MAX)
+        FAIL("'%s' must be 255 characters or fewer", name);
+    attrs_add_value(p, 0, v, true);
+    return 0;
+}
+
 /* Plans a custom attribute; its changes get key 0 (the caller names them). */
 static int plan_custom(attrs_plan *p, const char *name, json_object *v, char *why, size_t whylen) {
     const uint32_t key = 0;
-    if (!v) {
-        attrs_add(p, key, CH_UNSET);
-        return 0;
-    }
-    switch (json_object_get_type(v)) {
-    case json_type_string:
-        if (utf8_chars(json_object_get_string(v), (size_t)json_object_get_string_len(v)) > ATTR_STR_MAX)
-            FAIL("'%s' must be 255 characters or fewer", name);
-        /* fall through */
-    case json_type_int:
-    case json_type_double:
-    case json_type_boolean: {
-        buf_t b = BUF_INIT;
-        uint8_t type;
-        attrs_scalar(v, true, &type, &b);
-        attrs_add_set(p, key, type, b.data, b.len);
-        buf_free(&b);
-        return 0;
-    }
+    attrs_value x;
+    if (attrs_value_of(v, &x)) return plan_custom_value(p, name, &x, why, whylen);
+    switch (x.type) {
     case json_type_array: {
         size_t n = json_object_array_length(v), objs = 0;
         for (size_t i = 0; i < n; i++) {
@@ -197,7 +193,6 @@ static int plan_custom(attrs_plan *p, const char *name, json_object *v, char *wh
     }
 }
 
-static bool str_or_null(json_object *v) { return !v || json_object_is_type(v, json_type_string); }
 
 /* Country names Braze maps to ISO-3166 codes; others are stored as null. */
 static const struct {
@@ -217,10 +212,8 @@ static const struct {
     {"chile", "CL"}, {"colombia", "CO"}, {"peru", "PE"},
 };
 
-static int plan_country(attrs_plan *p, json_object *v) {
+static int plan_country(attrs_plan *p, const char *s, size_t n) {
     uint32_t key = pkey(PF_COUNTRY, PK_ATTR);
-    const char *s = v ? json_object_get_string(v) : NULL;
-    size_t n = v ? (size_t)json_object_get_string_len(v) : 0;
     if (n == 2 && isalpha((unsigned char)s[0]) && isalpha((unsigned char)s[1])) {
         char cc[2] = {(char)toupper((unsigned char)s[0]), (char)toupper((unsigned char)s[1])};
         attrs_add_set(p, key, PT_STR, cc, 2);
@@ -247,32 +240,54 @@ static bool valid_tz(const char *s, size_t n) {
     return false;
 }
 
+const char *api_subscribe_state(const char *s, size_t n) {
+    static const char *const states[] = {"opted_in", "subscribed", "unsubscribed"};
+    for (size_t i = 0; i < sizeof states / sizeof *states; i++)
+        if (strlen(states[i]) == n && !memcmp(states[i], s, n)) return states[i];
+    return NULL;
+}
+
 static const char *const genders[][2] = {
     {"m", "M"}, {"f", "F"}, {"o", "O"}, {"n", "N"}, {"p", "P"}, {"u", "U"},
     {"male", "M"}, {"female", "F"}, {"other", "O"}, {"not_applicable", "N"},
     {"prefer_not_to_say", "P"}, {"unknown", "U"},
 };
 
-static int plan_standard(attrs_plan *p, uint32_t id, const char *name, json_object *v, bool v1, char *why, size_t whylen) {
+/* The standard attributes whose value is a scalar (or null). */
+static bool scalar_std(uint32_t id) {
+    switch (id) {
+    case PF_FIRST_NAME: case PF_LAST_NAME: case PF_HOME_CITY: case PF_IMAGE_URL: case PF_PHONE: case PF_EMAIL:
+    case PF_GENDER: case PF_DOB: case PF_COUNTRY: case PF_LANGUAGE: case PF_TIME_ZONE: case PF_EMAIL_SUBSCRIBE:
+    case PF_PUSH_SUBSCRIBE: case PF_FIRST_SESSION: case PF_LAST_SESSION: case PF_SPAM_AT: case PF_OPEN_TRACKING_OFF:
+    case PF_CLICK_TRACKING_OFF:
+        return true;
+    default: return false;
+    }
+}
+
+/* A scalar standard attribute (scalar_std) from its value, whatever its
+ * type: a value of the wrong type is refused here. */
+static int plan_std_value(attrs_plan *p, uint32_t id, const char *name, const attrs_value *v, char *why, size_t whylen) {
     uint32_t key = pkey(id, PK_ATTR);
-    const char *s = v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-    size_t n = s ? (size_t)json_object_get_string_len(v) : 0;
+    bool null = v->type == json_type_null, str_or_null = null || v->type == json_type_string;
+    const char *s = v->type == json_type_string ? v->s : NULL;
+    size_t n = s ? v->n : 0;
     switch (id) {
     case PF_FIRST_NAME:
     case PF_LAST_NAME:
     case PF_HOME_CITY:
     case PF_IMAGE_URL:
     case PF_PHONE:
-        if (!str_or_null(v)) FAIL("'%s' must be a string", name);
+        if (!str_or_null) FAIL("'%s' must be a string", name);
         if (s && utf8_chars(s, n) > (id == PF_IMAGE_URL ? 2048 : ATTR_STR_MAX))
             FAIL("'%s' must be 255 characters or fewer", name);
         break;
     case PF_EMAIL:
-        if (!str_or_null(v) || (s && !attrs_valid_email(s, n)))
+        if (!str_or_null || (s && !attrs_valid_email(s, n)))
             FAIL("The value provided for the 'email' field is not a valid email.");
         break;
     case PF_GENDER:
-        if (!str_or_null(v)) FAIL("'gender' is not valid");
+        if (!str_or_null) FAIL("'gender' is not valid");
         if (s) {
             for (size_t i = 0; i < sizeof genders / sizeof *genders; i++)
                 if (strlen(genders[i][0]) == n && !strncasecmp(genders[i][0], s, n)) {
@@ -285,15 +300,15 @@ static int plan_standard(attrs_plan *p, uint32_t id, const char *name, json_obje
     case PF_DOB: {
         int64_t ms;
         int y;
-        if (!str_or_null(v) || (s && (n != 10 || s[4] != '-' || s[7] != '-' || timefmt_parse(s, n, &ms, &y) < 0)))
+        if (!str_or_null || (s && (n != 10 || s[4] != '-' || s[7] != '-' || timefmt_parse(s, n, &ms, &y) < 0)))
             FAIL("'dob' must be a date in the format YYYY-MM-DD");
         break;
     }
     case PF_COUNTRY:
-        if (!str_or_null(v)) FAIL("'country' must be a string");
-        return plan_country(p, v);
+        if (!str_or_null) FAIL("'country' must be a string");
+        return plan_country(p, s, n);
     case PF_LANGUAGE:
-        if (!str_or_null(v)) FAIL("'language' must be a string");
+        if (!str_or_null) FAIL("'language' must be a string");
         if (s) {
             if (n != 2 || !isalpha((unsigned char)s[0]) || !isalpha((unsigned char)s[1])) return 0; /* ignored */
             char lc[2] = {(char)tolower((unsigned char)s[0]), (char)tolower((unsigned char)s[1])};
@@ -302,12 +317,12 @@ static int plan_standard(attrs_plan *p, uint32_t id, const char *name, json_obje
         }
         break;
     case PF_TIME_ZONE:
-        if (!str_or_null(v)) FAIL("'time_zone' must be a string");
+        if (!str_or_null) FAIL("'time_zone' must be a string");
         if (s && !valid_tz(s, n)) return 0; /* invalid zones are ignored */
         break;
     case PF_EMAIL_SUBSCRIBE:
     case PF_PUSH_SUBSCRIBE:
-        if (!s || (strcmp(s, "opted_in") && strcmp(s, "subscribed") && strcmp(s, "unsubscribed")))
+        if (!s || !api_subscribe_state(s, n))
             FAIL("'%s' must be one of 'opted_in', 'subscribed' or 'unsubscribed'", name);
         break;
     case PF_FIRST_SESSION:
@@ -316,17 +331,33 @@ static int plan_standard(attrs_plan *p, uint32_t id, const char *name, json_obje
         int64_t ms;
         int y;
         uint8_t tmp[VARINT_MAX];
-        if (!v) break;
+        if (null) break;
         if (!s || timefmt_parse(s, n, &ms, &y) < 0) FAIL("'%s' is not a valid time", name);
         attrs_add_set(p, key, PT_TIME, tmp, pval_int(tmp, ms));
         return 0;
     }
     case PF_OPEN_TRACKING_OFF:
     case PF_CLICK_TRACKING_OFF:
-        if (v && !json_object_is_type(v, json_type_boolean)) FAIL("'%s' must be a boolean", name);
-        if (v) attrs_add_set(p, key, json_object_get_boolean(v) ? PT_TRUE : PT_FALSE, NULL, 0);
+        if (!null && v->type != json_type_boolean) FAIL("'%s' must be a boolean", name);
+        if (!null) attrs_add_set(p, key, v->i ? PT_TRUE : PT_FALSE, NULL, 0);
         else attrs_add(p, key, CH_UNSET);
         return 0;
+    default:
+        FAIL("'%s' is a reserved attribute name", name);
+    }
+    if (null) attrs_add(p, key, CH_UNSET);
+    else attrs_add_set(p, key, PT_STR, s, n);
+    return 0;
+}
+
+static int plan_standard(attrs_plan *p, uint32_t id, const char *name, json_object *v, bool v1, char *why, size_t whylen) {
+    uint32_t key = pkey(id, PK_ATTR);
+    if (scalar_std(id)) {
+        attrs_value x;
+        attrs_value_of(v, &x);
+        return plan_std_value(p, id, name, &x, why, whylen);
+    }
+    switch (id) {
     case PF_CURRENT_LOCATION: {
         json_object *lon, *lat;
         if (!v) break;
@@ -392,8 +423,7 @@ static int plan_standard(attrs_plan *p, uint32_t id, const char *name, json_obje
     default:
         FAIL("'%s' is a reserved attribute name", name);
     }
-    if (!v) attrs_add(p, key, CH_UNSET);
-    else attrs_add_set(p, key, PT_STR, s, n);
+    attrs_add(p, key, CH_UNSET); /* the cases left: null */
     return 0;
 }
 
@@ -433,6 +463,28 @@ static bool control_field(const char *k, size_t kl) {
     return false;
 }
 
+/* Identity and computed fields: never set as attributes. */
+static bool reserved_std(uint32_t std) {
+    return std == PF_ALIASES || std == PF_DEVICES || std == PF_TOTAL_REVENUE || std == PF_OLD_EXTERNAL_IDS ||
+           std == PF_EMAIL_OPTED_IN_AT || std == PF_PUSH_OPTED_IN_AT || std == PF_EXTERNAL_ID || std == PF_ENGAGEMENT;
+}
+
+static bool valid_custom_name(const char *k, size_t kl) { return kl > 0 && kl <= ATTR_STR_MAX && k[0] != '$'; }
+
+bool api_attrs_value_field(const char *k, size_t kl, uint32_t *std) {
+    *std = profile_std_lookup(k, kl);
+    if (control_field(k, kl)) return false;
+    return *std ? scalar_std(*std) : valid_custom_name(k, kl);
+}
+
+int api_attrs_value(attrs_plan *p, uint32_t std, const char *k, size_t kl, const attrs_value *v, char *why,
+                    size_t whylen) {
+    if (std) return plan_std_value(p, std, k, v, why, whylen);
+    int rc = plan_custom_value(p, k, v, why, whylen);
+    if (rc == 0) p->c[p->n - 1].name = k, p->c[p->n - 1].namelen = (uint32_t)kl;
+    return rc;
+}
+
 int api_attrs_parse(json_object *obj, const char *skip, bool v1, attrs_plan **out, char *why, size_t whylen) {
     attrs_plan *p = attrs_plan_new();
     *out = NULL;
@@ -441,14 +493,12 @@ int api_attrs_parse(json_object *obj, const char *skip, bool v1, attrs_plan **ou
         if (control_field(k, kl) || (skip && !strcmp(k, skip))) continue;
         int rc;
         uint32_t std = profile_std_lookup(k, kl);
-        /* Identity and computed fields cannot be set as attributes. */
-        if (std == PF_ALIASES || std == PF_DEVICES || std == PF_TOTAL_REVENUE || std == PF_OLD_EXTERNAL_IDS ||
-            std == PF_EMAIL_OPTED_IN_AT || std == PF_PUSH_OPTED_IN_AT || std == PF_EXTERNAL_ID || std == PF_ENGAGEMENT) {
+        if (reserved_std(std)) {
             snprintf(why, whylen, "'%s' is a reserved attribute name", k);
             rc = BR_EINVAL;
         } else if (std) {
             rc = plan_standard(p, std, k, v, v1, why, whylen);
-        } else if (kl == 0 || kl > ATTR_STR_MAX || k[0] == '$') {
+        } else if (!valid_custom_name(k, kl)) {
             snprintf(why, whylen, "'%.64s' is not a valid attribute name: names are 1-255 characters and do not start with '$'", k);
             rc = BR_EINVAL;
         } else {

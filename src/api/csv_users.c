@@ -1,7 +1,9 @@
 /* csv_users.c -- Braze's CSV user import format into /users/track
  * attribute objects (see csv_users.h). */
 #include "csv_users.h"
+#include "parse.h"
 #include "../lib/mem.h"
+#include "../lib/utf8.h"
 
 #include <errno.h>
 #include <math.h>
@@ -29,6 +31,7 @@ void csvu_header_free(csvu_header *h) {
     for (int i = 0; i < h->ncols; i++) free(h->names[i]);
     free(h->names);
     free(h->kinds);
+    free(h->std);
 }
 
 static int col_of(const csvu_header *h, const char *name) {
@@ -42,6 +45,7 @@ int csvu_header_read(csvu_header *h, char **cells, int n, char *why, size_t whyl
     h->ncols = n;
     h->names = xcalloc((size_t)n, sizeof *h->names);
     h->kinds = xcalloc((size_t)n, sizeof *h->kinds);
+    h->std = xcalloc((size_t)n, sizeof *h->std);
     for (int i = 0; i < n; i++) {
         h->names[i] = xstrdup(cells[i]);
         if (!*cells[i]) {
@@ -76,15 +80,26 @@ int csvu_header_read(csvu_header *h, char **cells, int n, char *why, size_t whyl
         return -1;
     }
     h->id_col[0] = h->id_col[1] = -1;
-    if (ext >= 0) h->id_col[0] = ext, h->id_what = "external_id";
-    else if (an >= 0) h->id_col[0] = an, h->id_col[1] = al, h->id_what = "user_alias_name and user_alias_label";
-    else if (bz >= 0) h->id_col[0] = bz, h->id_what = "braze_id";
-    else if (em >= 0) h->id_col[0] = em, h->id_what = "email";
-    else if (ph >= 0) h->id_col[0] = ph, h->id_what = "phone";
+    if (ext >= 0) h->id_col[0] = ext, h->id_what = "external_id", h->id_kind = ID_EXTERNAL;
+    else if (an >= 0)
+        h->id_col[0] = an, h->id_col[1] = al, h->id_what = "user_alias_name and user_alias_label", h->id_kind = ID_ALIAS;
+    else if (bz >= 0) h->id_col[0] = bz, h->id_what = "braze_id", h->id_kind = ID_BRAZE;
+    else if (em >= 0) h->id_col[0] = em, h->id_what = "email", h->id_kind = ID_EMAIL;
+    else if (ph >= 0) h->id_col[0] = ph, h->id_what = "phone", h->id_kind = ID_PHONE;
     else {
         snprintf(why, whylen, "the header has no identifier column: external_id, braze_id, user_alias_name and "
                               "user_alias_label, email or phone");
         return -1;
+    }
+    /* The typed path: every column other than the identifier's an
+     * attribute it takes (a second identifier is the JSON path's to refuse). */
+    h->typed = h->subs_group < 0;
+    h->email_subscribe = col_of(h, "email_subscribe");
+    for (int i = 0; i < n; i++) {
+        if (i == h->id_col[0] || i == h->id_col[1]) continue;
+        bool ident = h->kinds[i] == CSVU_EXTERNAL_ID || h->kinds[i] == CSVU_BRAZE_ID ||
+                     h->kinds[i] == CSVU_ALIAS_NAME || h->kinds[i] == CSVU_ALIAS_LABEL;
+        if (ident || !api_attrs_value_field(h->names[i], strlen(h->names[i]), &h->std[i])) h->typed = false;
     }
     return 0;
 }
@@ -97,37 +112,123 @@ static bool is_bool(const char *s, bool *v) {
 
 /* A custom attribute's cell as Braze's CSV import types it: true/false,
  * a number (no leading zeros, so "00501" stays text), else text. */
-static json_object *typed(const char *s) {
+static attrs_value cell_value(const char *s, size_t n) {
+    attrs_value v = {.type = json_type_string, .s = s, .n = n};
     bool b;
-    if (is_bool(s, &b)) return json_object_new_boolean(b);
+    if (is_bool(s, &b)) return v.type = json_type_boolean, v.i = b, v;
     const char *d = s + (*s == '-' || *s == '+');
     if (*d >= '0' && *d <= '9' && !(d[0] == '0' && d[1] >= '0' && d[1] <= '9')) {
         char *end;
         errno = 0;
         long long i = strtoll(s, &end, 10);
-        if (!*end && !errno) return json_object_new_int64(i);
+        if (!*end && !errno) return v.type = json_type_int, v.i = i, v;
         double f = strtod(s, &end);
-        if (!*end && isfinite(f) && strspn(d, "0123456789.eE+-") == strlen(d)) return json_object_new_double(f);
+        if (!*end && isfinite(f) && strspn(d, "0123456789.eE+-") == strlen(d)) return v.type = json_type_double, v.d = f, v;
     }
-    return json_object_new_string(s);
+    return v;
 }
 
-/* One data row into an attributes object; NULL with why for a refused row. */
-json_object *csvu_row(const csvu_header *h, char **cells, int n, char *why, size_t whylen) {
+static json_object *typed(const char *s) {
+    attrs_value v = cell_value(s, strlen(s));
+    switch (v.type) {
+    case json_type_boolean: return json_object_new_boolean((int)v.i);
+    case json_type_int: return json_object_new_int64(v.i);
+    case json_type_double: return json_object_new_double(v.d);
+    default: return json_object_new_string(s);
+    }
+}
+
+/* The refusals csvu_row makes before any object exists: the field count,
+ * a blank identifier, a boolean column's value. */
+static bool row_shape(const csvu_header *h, char **cells, int n, char *why, size_t whylen) {
     if (n != h->ncols) {
         snprintf(why, whylen, "%d field%s, the header has %d", n, n == 1 ? "" : "s", h->ncols);
-        return NULL;
+        return false;
     }
     for (int k = 0; k < 2; k++)
         if (h->id_col[k] >= 0 && !*cells[h->id_col[k]]) {
             snprintf(why, whylen, "no %s", h->id_what);
-            return NULL;
+            return false;
         }
+    bool b;
+    for (int i = 0; i < n; i++)
+        if (h->kinds[i] == CSVU_BOOL && *cells[i] && !is_bool(cells[i], &b)) {
+            snprintf(why, whylen, "%s must be true or false, not '%.40s'", h->names[i], cells[i]);
+            return false;
+        }
+    return true;
+}
+
+#define FAIL(...)                           \
+    do {                                    \
+        snprintf(why, whylen, __VA_ARGS__); \
+        return -1;                          \
+    } while (0)
+
+/* The row's identifier, checked as api_track_parse checks it. */
+static int row_ident(const csvu_header *h, char **cells, const size_t *lens, track_ident *id, char *why,
+                     size_t whylen) {
+    int c = h->id_col[0];
+    *id = (track_ident){.kind = h->id_kind, .a = cells[c], .an = lens[c]};
+    switch (h->id_kind) {
+    case ID_EXTERNAL:
+        if (id->an > EXTERNAL_ID_MAX) FAIL("'external_id' must be fewer than 988 bytes");
+        break;
+    case ID_ALIAS: /* the label is the value, the name says which alias */
+        id->a = cells[h->id_col[1]], id->an = lens[h->id_col[1]];
+        id->b = cells[c], id->bn = lens[c];
+        if (id->an > EXTERNAL_ID_MAX || id->bn > EXTERNAL_ID_MAX)
+            FAIL("'user_alias' 'alias_name' and 'alias_label' must be fewer than 988 bytes");
+        break;
+    case ID_EMAIL:
+        if (!attrs_valid_email(id->a, id->an)) FAIL("The value provided for the 'email' field is not a valid email.");
+        break;
+    case ID_PHONE:
+        if (utf8_chars(id->a, id->an) > ATTR_STR_MAX) FAIL("'phone' must be 255 characters or fewer");
+        break;
+    default: break;
+    }
+    return 0;
+}
+
+int csvu_row_typed(const csvu_header *h, char **cells, const size_t *lens, int n, track_attrs *a, char *why,
+                   size_t whylen) {
+    memset(a, 0, sizeof *a);
+    if (!row_shape(h, cells, n, why, whylen) || row_ident(h, cells, lens, &a->id, why, whylen) < 0) return -1;
+    attrs_plan *p = attrs_plan_new();
+    for (int i = 0; i < n; i++) {
+        if (!lens[i] || i == h->id_col[0] || i == h->id_col[1]) continue;
+        attrs_value v = {.type = json_type_string, .s = cells[i], .n = lens[i]};
+        bool b = false;
+        if (h->kinds[i] == CSVU_BOOL) v.type = json_type_boolean, is_bool(cells[i], &b), v.i = b;
+        else if (h->kinds[i] == CSVU_CUSTOM) v = cell_value(cells[i], lens[i]);
+        if (api_attrs_value(p, h->std[i], h->names[i], strlen(h->names[i]), &v, why, whylen) < 0) {
+            attrs_plan_free(p);
+            return -1;
+        }
+    }
+    /* The identifier's text goes with the plan, past its values (the cells
+     * are the reader's, reused for the next row). */
+    size_t off = p->bytes.len;
+    buf_append(&p->bytes, a->id.a, a->id.an);
+    buf_append(&p->bytes, a->id.b, a->id.bn);
+    a->id.a = (const char *)p->bytes.data + off;
+    if (a->id.b) a->id.b = (const char *)p->bytes.data + off + a->id.an;
+    a->plan = p;
+    a->may_create = true; /* an alias too: the CSV import creates alias-only users */
+    int es = h->email_subscribe;
+    if (es >= 0 && lens[es]) a->email_subscribe = api_subscribe_state(cells[es], lens[es]); /* the plan checked it */
+    return 0;
+}
+
+/* One data row into an attributes object; NULL with why for a refused row. */
+json_object *csvu_row(const csvu_header *h, char **cells, int n, char *why, size_t whylen) {
+    if (!row_shape(h, cells, n, why, whylen)) return NULL;
     json_object *o = json_object_new_object(), *alias = NULL, *sub = NULL;
     for (int i = 0; i < n; i++) {
         const char *v = cells[i];
         if (!*v) continue; /* a blank cell changes nothing */
-        bool b;
+        bool b = false;
         switch (h->kinds[i]) {
         case CSVU_ALIAS_NAME:
         case CSVU_ALIAS_LABEL:
@@ -142,13 +243,7 @@ json_object *csvu_row(const csvu_header *h, char **cells, int n, char *why, size
                                    json_object_new_string(v));
             break;
         case CSVU_BOOL:
-            if (!is_bool(v, &b)) {
-                snprintf(why, whylen, "%s must be true or false, not '%.40s'", h->names[i], v);
-                json_object_put(o);
-                json_object_put(alias);
-                json_object_put(sub);
-                return NULL;
-            }
+            is_bool(v, &b); /* checked by row_shape */
             json_object_object_add(o, h->names[i], json_object_new_boolean(b));
             break;
         case CSVU_CUSTOM: json_object_object_add(o, h->names[i], typed(v)); break;

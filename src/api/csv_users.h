@@ -12,9 +12,19 @@
  * subscription_groups entry. Every other column is a custom attribute,
  * typed as Braze types CSV cells: true/false (any case) a boolean, an
  * integer or decimal number without a leading zero a number ("00501"
- * stays text), else text. A blank cell is left out: it changes nothing. */
+ * stays text), else text. A blank cell is left out: it changes nothing.
+ *
+ * A bulk import into a stopped store takes a second, typed path: each row
+ * straight into the track_attrs that api_track_parse would make of its
+ * object, through the same checks (api_attrs_value) and with the same
+ * refusal texts, but without json-c values, which cost more than the rest
+ * of the import. It takes files whose columns are identifiers, default
+ * attributes and custom attributes; a file with subscription group
+ * columns, a second kind of identifier or a column named like a control
+ * field (`_merge_objects`, `app_id`, ...) goes the JSON way. */
 #ifndef BR_API_CSV_USERS_H
 #define BR_API_CSV_USERS_H
+#include "../core/track.h"
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,6 +39,12 @@ typedef struct {
     int id_col[2];   /* the identifying column(s), -1 for none */
     const char *id_what;
     int subs_group, subs_state;
+    /* The typed path (csvu_row_typed): whether it takes every column, and
+     * each column's standard attribute (0: custom or an identifier). */
+    bool typed;
+    track_id_kind id_kind;
+    uint32_t *std;
+    int email_subscribe; /* its column, or -1 */
 } csvu_header;
 
 /* Reads the header row's cells: 0, or -1 with why (a column named twice
@@ -40,5 +56,13 @@ void csvu_header_free(csvu_header *h);
  * NULL with why: a field count other than the header's, no identifier, a
  * boolean column with another value. */
 json_object *csvu_row(const csvu_header *h, char **cells, int n, char *why, size_t whylen);
+
+/* One data row into a (zeroed by this), as csvu_row and then
+ * api_track_parse make it: 0, or -1 with why (the text either would
+ * give). h->typed must be set; lens: each cell's length. a->index is the
+ * caller's; a's plan names its custom attributes with h's names, so h must
+ * outlive it. */
+int csvu_row_typed(const csvu_header *h, char **cells, const size_t *lens, int n, track_attrs *a, char *why,
+                   size_t whylen);
 
 #endif

@@ -16,7 +16,6 @@
         return code;                        \
     } while (0)
 
-#define EXTERNAL_ID_MAX 987 /* bytes, as /users/track */
 
 static bool nonempty(json_object *v) { return json_object_is_type(v, json_type_string) && json_object_get_string_len(v) > 0; }
 

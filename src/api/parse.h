@@ -10,10 +10,25 @@
 #include "../core/track.h"
 #include <json-c/json.h>
 
+#define EXTERNAL_ID_MAX 987 /* bytes of an external_id or an alias part; Braze: "must be fewer than 988 bytes" */
+
 /* One attributes object into a plan (core/attrs.h). skip: the field that
  * identifies the object (email or phone), not also an update. v1: a body
  * from a format-1 journal, checked as the version that accepted it did. */
 int api_attrs_parse(json_object *obj, const char *skip, bool v1, attrs_plan **out, char *why, size_t whylen);
+/* The typed path of a bulk import (api/csv_users.c), without json-c:
+ * whether field k is one api_attrs_value takes (a custom attribute with a
+ * valid name, or a standard attribute whose value is a scalar; not an
+ * identifier or a control field), and its standard id (0: custom). */
+bool api_attrs_value_field(const char *k, size_t kl, uint32_t *std);
+/* Field k (as api_attrs_value_field found it) with the scalar or null
+ * value v into p, checked and planned exactly as api_attrs_parse does. The
+ * plan keeps k: it must outlive p. */
+int api_attrs_value(attrs_plan *p, uint32_t std, const char *k, size_t kl, const attrs_value *v, char *why,
+                    size_t whylen);
+/* email_subscribe's and push_subscribe's values: the state s names
+ * ("opted_in", "subscribed", "unsubscribed", as a constant), or NULL. */
+const char *api_subscribe_state(const char *s, size_t n);
 /* A push_tokens value: an array of at most LIMIT_PUSH_TOKENS objects with
  * string app_id, non-empty token, optional device_id of 1-255 bytes. */
 int api_push_tokens_check(json_object *v, char *why, size_t whylen);

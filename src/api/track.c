@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define EXTERNAL_ID_MAX 987          /* bytes; Braze: "must be fewer than 988 bytes" */
 #define EVENT_PROPS_MAX 102400       /* bytes of event properties */
 #define PURCHASE_PROPS_MAX 51200     /* bytes of purchase properties */
 #define PURCHASE_QUANTITY_MAX 100

@@ -13,6 +13,7 @@
 #include "import.h"
 #include "opts.h"
 #include "../api/csv_users.h"
+#include "../api/parse.h"
 #include "../core/apikey.h"
 #include "../lib/clock.h"
 #include "../lib/buf.h"
@@ -121,9 +122,11 @@ typedef struct {
     struct csv_parser cp;
     bool have_header, row_done;
     csvu_header header;
+    bool typed;      /* rows parsed here (api/csv_users.h), not sent as JSON */
     buf_t text;      /* the row's fields, each NUL-terminated */
     size_t *offs;    /* where each starts in text */
     char **cells;    /* and pointers to them, once the row is complete */
+    size_t *lens;    /* and their lengths */
     int ncells, capcells;
     /* batches, in file order */
     imp_batch *head, *tail, *cur;
@@ -214,6 +217,7 @@ static void settle(run *r) {
         if (!r->head) r->tail = NULL;
         json_object_put(b->errors);
         json_object_put(b->body);
+        track_cmd_free(&b->cmd);
         free(b);
     }
 }
@@ -233,24 +237,34 @@ static void flush_batch(run *r) {
     show(r, false);
 }
 
-/* A row is complete: into the open batch (sent when full). end_offset
- * is the byte after the row; a resume starts on the line after it. */
-static void add_object(run *r, json_object *o, int64_t line, int64_t end_offset) {
+static imp_batch *batch_open(run *r) {
     if (!r->cur) {
         r->cur = xcalloc(1, sizeof *r->cur);
-        r->cur->body = json_object_new_object();
-        json_object_object_add(r->cur->body, "attributes", json_object_new_array());
+        if (r->typed) {
+            r->cur->cmd.attrs = xcalloc(IMP_BATCH, sizeof *r->cur->cmd.attrs);
+        } else {
+            r->cur->body = json_object_new_object();
+            json_object_object_add(r->cur->body, "attributes", json_object_new_array());
+        }
     }
-    imp_batch *b = r->cur;
-    if (o) {
-        json_object_array_add(json_object_object_get(b->body, "attributes"), o);
-        b->lines[b->n++] = line;
-    } else {
-        b->refused_here++;
-    }
+    return r->cur;
+}
+
+/* A row is complete, its object in the open batch (kept) or refused; the
+ * batch is sent when full. end_offset is the byte after the row; a resume
+ * starts on the line after it. */
+static void row_done(run *r, bool kept, int64_t line, int64_t end_offset) {
+    imp_batch *b = batch_open(r);
+    if (kept) b->lines[b->n++] = line;
+    else b->refused_here++;
     b->end_offset = end_offset;
     b->end_line = r->line + 1;
     if (b->n == IMP_BATCH) flush_batch(r);
+}
+
+static void add_object(run *r, json_object *o, int64_t line, int64_t end_offset) {
+    if (o) json_object_array_add(json_object_object_get(batch_open(r)->body, "attributes"), o);
+    row_done(r, o != NULL, line, end_offset);
 }
 
 static void on_field(void *s, size_t n, void *ud) {
@@ -259,6 +273,7 @@ static void on_field(void *s, size_t n, void *ud) {
         r->capcells = r->capcells ? 2 * r->capcells : 16;
         r->offs = xrealloc(r->offs, (size_t)r->capcells * sizeof *r->offs);
         r->cells = xrealloc(r->cells, (size_t)r->capcells * sizeof *r->cells);
+        r->lens = xrealloc(r->lens, (size_t)r->capcells * sizeof *r->lens);
     }
     r->offs[r->ncells++] = r->text.len;
     buf_append(&r->text, s, n);
@@ -281,7 +296,7 @@ static int csv_row(run *r, int64_t end_offset, char *why, size_t whylen) {
     for (int i = 0; i < r->ncells; i++) r->cells[i] = r->text.data + r->offs[i];
     bool utf8 = utf8_valid(r->text.data, r->text.len, NULL); /* all fields at once: the common case */
     for (int i = 0; i < r->ncells; i++) {
-        size_t len = (i + 1 < r->ncells ? r->offs[i + 1] : r->text.len) - r->offs[i] - 1;
+        size_t len = r->lens[i] = (i + 1 < r->ncells ? r->offs[i + 1] : r->text.len) - r->offs[i] - 1;
         bool has_nul = strlen(r->cells[i]) != len;
         if (!has_nul && (utf8 || utf8_valid(r->cells[i], len, NULL))) continue;
         snprintf(why, whylen, "field %d %s", i + 1, has_nul ? "holds a NUL byte" : "is not valid UTF-8");
@@ -295,12 +310,22 @@ static int csv_row(run *r, int64_t end_offset, char *why, size_t whylen) {
         int rc = csvu_header_read(&r->header, r->cells, r->ncells, why, whylen);
         cells_clear(r);
         r->have_header = true;
+        r->typed = rc == 0 && r->header.typed && imp_sink_typed(r->sink);
         return rc;
     }
     char rwhy[300];
-    json_object *o = csvu_row(&r->header, r->cells, r->ncells, rwhy, sizeof rwhy);
-    if (!o) reject(r, r->row_line, rwhy);
-    add_object(r, o, r->row_line, end_offset);
+    if (r->typed) {
+        imp_batch *b = batch_open(r);
+        track_attrs *a = &b->cmd.attrs[b->cmd.nattrs];
+        bool kept = csvu_row_typed(&r->header, r->cells, r->lens, r->ncells, a, rwhy, sizeof rwhy) == 0;
+        if (kept) a->index = b->n, b->cmd.nattrs++;
+        else api_utf8_trim(rwhy), reject(r, r->row_line, rwhy);
+        row_done(r, kept, r->row_line, end_offset);
+    } else {
+        json_object *o = csvu_row(&r->header, r->cells, r->ncells, rwhy, sizeof rwhy);
+        if (!o) reject(r, r->row_line, rwhy);
+        add_object(r, o, r->row_line, end_offset);
+    }
     cells_clear(r);
     return 0;
 }
@@ -534,6 +559,7 @@ static int import_users(const char *dir, const char *file, const char *format, c
         imp_sink_release(r.sink, b);
         json_object_put(b->errors);
         json_object_put(b->body);
+        track_cmd_free(&b->cmd);
         free(b);
     }
     imp_sink_close(r.sink);
@@ -553,6 +579,7 @@ static int import_users(const char *dir, const char *file, const char *format, c
     buf_free(&r.text);
     free(r.offs);
     free(r.cells);
+    free(r.lens);
     free(rd.buf);
     close(fd);
     if (r.rejected > SHOW_REJECTS && r.rejects)

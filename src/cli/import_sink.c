@@ -81,8 +81,14 @@ static void eng_send(imp_sink *s, imp_batch *b) {
     j->s = s;
     b->sink = j;
     char why[200];
-    /* The request parser itself: what /users/track refuses, this does. */
-    int rc = api_track_parse(b->body, &j->t, &j->r, why, sizeof why);
+    int rc = 0;
+    if (b->body) { /* the request parser itself: what /users/track refuses, this does */
+        rc = api_track_parse(b->body, &j->t, &j->r, why, sizeof why);
+    } else { /* parsed by the reader, with the same checks */
+        j->t = b->cmd;
+        memset(&b->cmd, 0, sizeof b->cmd);
+        j->r = (api_track_result){.present = {true}, .processed = {(int)j->t.nattrs}};
+    }
     if (rc < 0 || !(j->t.nattrs || j->t.nevents || j->t.npurchases)) {
         if (rc < 0) snprintf(b->fatal, sizeof b->fatal, "%s", why);
         b->done = true;
@@ -246,6 +252,8 @@ static void job_finish(imp_batch *b) {
 }
 
 /* ---- either ---------------------------------------------------------------- */
+
+bool imp_sink_typed(const imp_sink *s) { return !s->multi; }
 
 void imp_sink_send(imp_sink *s, imp_batch *b) {
     if (!b->n) { /* only refused rows: nothing to apply */

@@ -28,42 +28,54 @@ bool attrs_valid_email(const char *s, size_t n) {
     return dot && dot != at + 1 && dot != s + n - 1 && s[n - 1] != '.';
 }
 
+bool attrs_value_of(json_object *v, attrs_value *out) {
+    *out = (attrs_value){.type = v ? json_object_get_type(v) : json_type_null};
+    switch (out->type) {
+    case json_type_string:
+        out->s = json_object_get_string(v);
+        out->n = (size_t)json_object_get_string_len(v);
+        return true;
+    case json_type_int: out->i = json_object_get_int64(v); return true;
+    case json_type_double: out->d = json_object_get_double(v); return true;
+    case json_type_boolean: out->i = json_object_get_boolean(v); return true;
+    case json_type_null: return true;
+    default: return false;
+    }
+}
+
 /* A string custom attribute is a time when it parses as one Braze accepts
  * and its year is within 0..3000 (Braze keeps other years as strings);
  * array elements never are (detect_time false). */
-bool attrs_scalar(json_object *v, bool detect_time, uint8_t *type, buf_t *payload) {
+bool attrs_scalar_value(const attrs_value *v, bool detect_time, uint8_t *type, buf_t *payload) {
     uint8_t tmp[VARINT_MAX];
-    switch (json_object_get_type(v)) {
-    case json_type_string: {
-        const char *s = json_object_get_string(v);
-        size_t n = (size_t)json_object_get_string_len(v);
-        int64_t ms;
-        int year;
-        if (detect_time && timefmt_parse(s, n, &ms, &year) == 0 && year >= 0 && year <= 3000) {
+    int64_t ms;
+    int year;
+    switch (v->type) {
+    case json_type_string:
+        if (detect_time && timefmt_parse(v->s, v->n, &ms, &year) == 0 && year >= 0 && year <= 3000) {
             *type = PT_TIME;
             buf_append(payload, tmp, pval_int(tmp, ms));
         } else {
             *type = PT_STR;
-            buf_append(payload, s, n);
+            buf_append(payload, v->s, v->n);
         }
         return true;
-    }
     case json_type_int:
         *type = PT_INT;
-        buf_append(payload, tmp, pval_int(tmp, json_object_get_int64(v)));
+        buf_append(payload, tmp, pval_int(tmp, v->i));
         return true;
-    case json_type_double: {
-        double d = json_object_get_double(v);
+    case json_type_double:
         *type = PT_DBL;
-        buf_append(payload, &d, sizeof d);
+        buf_append(payload, &v->d, sizeof v->d);
         return true;
+    case json_type_boolean: *type = v->i ? PT_TRUE : PT_FALSE; return true;
+    default: return false;
     }
-    case json_type_boolean:
-        *type = json_object_get_boolean(v) ? PT_TRUE : PT_FALSE;
-        return true;
-    default:
-        return false;
-    }
+}
+
+bool attrs_scalar(json_object *v, bool detect_time, uint8_t *type, buf_t *payload) {
+    attrs_value x;
+    return attrs_value_of(v, &x) && attrs_scalar_value(&x, detect_time, type, payload);
 }
 
 /* ---- plans --------------------------------------------------------------- */
@@ -88,6 +100,13 @@ void attrs_add_set(attrs_plan *p, uint32_t key, uint8_t type, const void *bytes,
     c->off = p->bytes.len;
     c->len = len;
     buf_append(&p->bytes, bytes, len);
+}
+
+void attrs_add_value(attrs_plan *p, uint32_t key, const attrs_value *v, bool detect_time) {
+    attrs_change *c = attrs_add(p, key, CH_SET);
+    c->off = p->bytes.len;
+    attrs_scalar_value(v, detect_time, &c->type, &p->bytes);
+    c->len = p->bytes.len - c->off;
 }
 
 void attrs_plan_free(attrs_plan *p) {

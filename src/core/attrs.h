@@ -45,10 +45,23 @@ typedef struct attrs_plan {
     buf_t bytes;
 } attrs_plan;
 
+/* A value of a field as parsed: a JSON scalar without json-c (a bulk
+ * import builds these from CSV cells), or only the type of any other.
+ * Booleans are i 0 or 1; s is not NUL-terminated. */
+typedef struct attrs_value {
+    json_type type; /* json_type_null for a null or absent value */
+    const char *s;
+    size_t n;
+    int64_t i;
+    double d;
+} attrs_value;
+
 /* Building a plan (api/attrs.c). */
 attrs_plan *attrs_plan_new(void);
 attrs_change *attrs_add(attrs_plan *p, uint32_t key, attrs_kind kind);
 void attrs_add_set(attrs_plan *p, uint32_t key, uint8_t type, const void *bytes, size_t len);
+/* A set of a scalar value (attrs_scalar_value), encoded in place. */
+void attrs_add_value(attrs_plan *p, uint32_t key, const attrs_value *v, bool detect_time);
 void attrs_plan_free(attrs_plan *p);
 
 /* Which attribute a plan could not apply (limits.h). */
@@ -72,8 +85,12 @@ void attrs_add_tokens(pedit *e, json_object *tokens);
 
 /* Braze's email check (simplified: one @, no whitespace, a dot in the domain). */
 bool attrs_valid_email(const char *s, size_t n);
-/* Encodes a JSON scalar as a profile value (type + payload); strings that
- * are times become times when detect_time. False if not a scalar. */
+/* v (NULL: null) as a value; false for an array or an object (only its
+ * type is then set). */
+bool attrs_value_of(json_object *v, attrs_value *out);
+/* Encodes a scalar as a profile value (type + payload); strings that are
+ * times become times when detect_time. False if not a scalar. */
+bool attrs_scalar_value(const attrs_value *v, bool detect_time, uint8_t *type, buf_t *payload);
 bool attrs_scalar(json_object *v, bool detect_time, uint8_t *type, buf_t *payload);
 /* Parses a stored PT_JSON payload (NULL if it does not parse). */
 json_object *attrs_parse_stored(const uint8_t *p, uint32_t len);
