@@ -32,6 +32,7 @@ void csvu_header_free(csvu_header *h) {
     free(h->names);
     free(h->kinds);
     free(h->std);
+    free(h->namelens);
 }
 
 static int col_of(const csvu_header *h, const char *name) {
@@ -46,8 +47,10 @@ int csvu_header_read(csvu_header *h, char **cells, int n, char *why, size_t whyl
     h->names = xcalloc((size_t)n, sizeof *h->names);
     h->kinds = xcalloc((size_t)n, sizeof *h->kinds);
     h->std = xcalloc((size_t)n, sizeof *h->std);
+    h->namelens = xcalloc((size_t)n, sizeof *h->namelens);
     for (int i = 0; i < n; i++) {
         h->names[i] = xstrdup(cells[i]);
+        h->namelens[i] = strlen(cells[i]);
         if (!*cells[i]) {
             snprintf(why, whylen, "the header's column %d has no name", i + 1);
             return -1;
@@ -99,12 +102,13 @@ int csvu_header_read(csvu_header *h, char **cells, int n, char *why, size_t whyl
         if (i == h->id_col[0] || i == h->id_col[1]) continue;
         bool ident = h->kinds[i] == CSVU_EXTERNAL_ID || h->kinds[i] == CSVU_BRAZE_ID ||
                      h->kinds[i] == CSVU_ALIAS_NAME || h->kinds[i] == CSVU_ALIAS_LABEL;
-        if (ident || !api_attrs_value_field(h->names[i], strlen(h->names[i]), &h->std[i])) h->typed = false;
+        if (ident || !api_attrs_value_field(h->names[i], h->namelens[i], &h->std[i])) h->typed = false;
     }
     return 0;
 }
 
 static bool is_bool(const char *s, bool *v) {
+    if (!strchr("tTfF", *s) || !*s) return false; /* most cells: no need to compare */
     if (!strcasecmp(s, "true")) return *v = true, true;
     if (!strcasecmp(s, "false")) return *v = false, true;
     return false;
@@ -202,7 +206,7 @@ int csvu_row_typed(const csvu_header *h, char **cells, const size_t *lens, int n
         bool b = false;
         if (h->kinds[i] == CSVU_BOOL) v.type = json_type_boolean, is_bool(cells[i], &b), v.i = b;
         else if (h->kinds[i] == CSVU_CUSTOM) v = cell_value(cells[i], lens[i]);
-        if (api_attrs_value(p, h->std[i], h->names[i], strlen(h->names[i]), &v, why, whylen) < 0) {
+        if (api_attrs_value(p, h->std[i], h->names[i], h->namelens[i], &v, why, whylen) < 0) {
             attrs_plan_free(p);
             return -1;
         }
@@ -220,6 +224,46 @@ int csvu_row_typed(const csvu_header *h, char **cells, const size_t *lens, int n
     if (es >= 0 && lens[es]) a->email_subscribe = api_subscribe_state(cells[es], lens[es]); /* the plan checked it */
     return 0;
 }
+
+/* ---- plain lines ----------------------------------------------------------- */
+
+static size_t body_len(const char *line, size_t n) {
+    if (n && line[n - 1] == '\n') n--;
+    if (n && line[n - 1] == '\r') n--;
+    return n;
+}
+
+static bool blank(char c) { return c == ' ' || c == '\t'; }
+
+int csvu_plain_fields(const char *line, size_t n) {
+    size_t len = body_len(line, n);
+    if (len == n) return -1; /* no line end (the file's last line): NULs have no room */
+    int fields = 1;
+    bool any = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = line[i];
+        if (c == '"' || c == '\r') return -1;
+        fields += c == ',';
+        any |= !blank(c);
+    }
+    return any ? fields : -1; /* a blank line is no row to libcsv */
+}
+
+void csvu_plain_split(char *line, size_t n, char **cells, size_t *lens) {
+    char *p = line, *end = line + body_len(line, n);
+    for (int k = 0;; k++) {
+        char *comma = memchr(p, ',', (size_t)(end - p)), *e = comma ? comma : end;
+        while (p < e && blank(*p)) p++;
+        while (e > p && blank(e[-1])) e--;
+        *e = '\0';
+        cells[k] = p;
+        lens[k] = (size_t)(e - p);
+        if (!comma) return;
+        p = comma + 1;
+    }
+}
+
+/* ---- rows ------------------------------------------------------------------ */
 
 /* One data row into an attributes object; NULL with why for a refused row. */
 json_object *csvu_row(const csvu_header *h, char **cells, int n, char *why, size_t whylen) {

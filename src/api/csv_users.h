@@ -35,6 +35,7 @@ typedef enum { CSVU_CUSTOM, CSVU_STRING, CSVU_BOOL, CSVU_EXTERNAL_ID, CSVU_BRAZE
 typedef struct {
     int ncols;
     char **names;
+    size_t *namelens;
     csvu_kind *kinds;
     int id_col[2];   /* the identifying column(s), -1 for none */
     const char *id_what;
@@ -56,6 +57,16 @@ void csvu_header_free(csvu_header *h);
  * NULL with why: a field count other than the header's, no identifier, a
  * boolean column with another value. */
 json_object *csvu_row(const csvu_header *h, char **cells, int n, char *why, size_t whylen);
+
+/* A physical line of the file (with its "\n" or "\r\n") that is plain CSV:
+ * no quote, no other CR, not blank. Its field count, or -1 when it is not
+ * plain (libcsv reads it then). */
+int csvu_plain_fields(const char *line, size_t n);
+/* Splits a plain line in place as libcsv would read it: fields cut at
+ * commas, the spaces and tabs around each trimmed, each NUL-terminated
+ * where it ends (cells[] and lens[] hold csvu_plain_fields() of them). The
+ * fast way through a bulk import, whose lines are almost all plain. */
+void csvu_plain_split(char *line, size_t n, char **cells, size_t *lens);
 
 /* One data row into a (zeroed by this), as csvu_row and then
  * api_track_parse make it: 0, or -1 with why (the text either would

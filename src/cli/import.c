@@ -267,14 +267,17 @@ static void add_object(run *r, json_object *o, int64_t line, int64_t end_offset)
     row_done(r, o != NULL, line, end_offset);
 }
 
+static void cells_room(run *r, int n) {
+    if (n <= r->capcells) return;
+    while (r->capcells < n) r->capcells = r->capcells ? 2 * r->capcells : 16;
+    r->offs = xrealloc(r->offs, (size_t)r->capcells * sizeof *r->offs);
+    r->cells = xrealloc(r->cells, (size_t)r->capcells * sizeof *r->cells);
+    r->lens = xrealloc(r->lens, (size_t)r->capcells * sizeof *r->lens);
+}
+
 static void on_field(void *s, size_t n, void *ud) {
     run *r = ud;
-    if (r->ncells == r->capcells) {
-        r->capcells = r->capcells ? 2 * r->capcells : 16;
-        r->offs = xrealloc(r->offs, (size_t)r->capcells * sizeof *r->offs);
-        r->cells = xrealloc(r->cells, (size_t)r->capcells * sizeof *r->cells);
-        r->lens = xrealloc(r->lens, (size_t)r->capcells * sizeof *r->lens);
-    }
+    cells_room(r, r->ncells + 1);
     r->offs[r->ncells++] = r->text.len;
     buf_append(&r->text, s, n);
     buf_append(&r->text, "", 1);
@@ -290,15 +293,13 @@ static void cells_clear(run *r) {
     r->ncells = 0;
 }
 
-/* The row libcsv just completed, which ends with the current line. */
-static int csv_row(run *r, int64_t end_offset, char *why, size_t whylen) {
-    r->row_done = false;
-    for (int i = 0; i < r->ncells; i++) r->cells[i] = r->text.data + r->offs[i];
-    bool utf8 = utf8_valid(r->text.data, r->text.len, NULL); /* all fields at once: the common case */
+/* The row in cells[] and lens[], which ends with the current line. utf8:
+ * all of its text is valid UTF-8 (the common case; else each field is
+ * checked, to say which). */
+static int take_row(run *r, bool utf8, int64_t end_offset, char *why, size_t whylen) {
     for (int i = 0; i < r->ncells; i++) {
-        size_t len = r->lens[i] = (i + 1 < r->ncells ? r->offs[i + 1] : r->text.len) - r->offs[i] - 1;
-        bool has_nul = strlen(r->cells[i]) != len;
-        if (!has_nul && (utf8 || utf8_valid(r->cells[i], len, NULL))) continue;
+        bool has_nul = strlen(r->cells[i]) != r->lens[i];
+        if (!has_nul && (utf8 || utf8_valid(r->cells[i], r->lens[i], NULL))) continue;
         snprintf(why, whylen, "field %d %s", i + 1, has_nul ? "holds a NUL byte" : "is not valid UTF-8");
         if (!r->have_header) return -1;
         reject(r, r->row_line, why);
@@ -328,6 +329,16 @@ static int csv_row(run *r, int64_t end_offset, char *why, size_t whylen) {
     }
     cells_clear(r);
     return 0;
+}
+
+/* The row libcsv just completed. */
+static int csv_row(run *r, int64_t end_offset, char *why, size_t whylen) {
+    r->row_done = false;
+    for (int i = 0; i < r->ncells; i++) {
+        r->cells[i] = r->text.data + r->offs[i];
+        r->lens[i] = (i + 1 < r->ncells ? r->offs[i + 1] : r->text.len) - r->offs[i] - 1;
+    }
+    return take_row(r, utf8_valid(r->text.data, r->text.len, NULL), end_offset, why, whylen);
 }
 
 /* One physical line of the file. Returns -1 (why set) for a file that
@@ -375,6 +386,18 @@ static int feed_line(run *r, const char *p, size_t n, int64_t end_offset, char *
         return 0;
     }
     if (end_offset == (int64_t)n && n >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3, n -= 3; /* a BOM */
+    /* A plain line that is a whole row, as nearly all are: split where it
+     * lies in the read buffer (ours, and done with after this line),
+     * without libcsv's callback and copy per field. */
+    int plain = r->have_header && !r->row_bytes ? csvu_plain_fields(p, n) : -1;
+    if (plain > 0) {
+        cells_room(r, plain);
+        csvu_plain_split((char *)p, n, r->cells, r->lens);
+        r->ncells = plain;
+        if (take_row(r, utf8_valid(p, n, NULL), end_offset, why, whylen) < 0) return -1;
+        r->row_line = r->line + 1;
+        return 0;
+    }
     r->row_bytes += n;
     if (csv_parse(&r->cp, p, n, on_field, on_row, r) != n) {
         if (!r->have_header) return snprintf(why, whylen, "the header row: %s", csv_strerror(csv_error(&r->cp))), -1;

@@ -6,6 +6,7 @@
 #include "api/csv_users.h"
 #include "api/parse.h"
 
+#include <csv.h>
 #include <string.h>
 
 /* Splits a comma list (no quoting: the tests' cells have no commas) into
@@ -255,4 +256,71 @@ TEST(csv_users_typed_path_agrees_with_the_json_path) {
         if (h.typed) T_FAIL_("%s: taken by the typed path", json_only[i]);
         csvu_header_free(&h);
     }
+}
+
+/* ---- plain lines split as libcsv reads them ------------------------------ */
+
+typedef struct {
+    char text[512];
+    size_t len[32];
+    int n, rows;
+} csv_out;
+
+static void lib_field(void *s, size_t n, void *ud) {
+    csv_out *o = ud;
+    if (o->n == 32) return;
+    size_t at = 0;
+    for (int i = 0; i < o->n; i++) at += o->len[i];
+    memcpy(o->text + at, s, n);
+    o->len[o->n++] = n;
+}
+static void lib_row(int term, void *ud) {
+    (void)term;
+    ((csv_out *)ud)->rows++;
+}
+
+TEST(csv_users_plain_lines_split_as_libcsv_does) {
+    static const char alphabet[] = {'a', 'b', ' ', '\t', ',', ',', '"', '\r', '\xc3', '\xa9', '0'};
+    uint64_t seed = 42;
+    int plain = 0;
+    for (int t = 0; t < 200000; t++) {
+        char line[64];
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        size_t n = (seed >> 59) + 0, k = 0;
+        for (; k < n; k++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            line[k] = alphabet[(seed >> 33) % sizeof alphabet];
+        }
+        if ((seed >> 20) & 1) line[k++] = '\r';
+        line[k++] = '\n';
+        int fields = csvu_plain_fields(line, k);
+        if (fields < 0) continue;
+        plain++;
+        csv_out lib = {0};
+        struct csv_parser p;
+        csv_init(&p, CSV_STRICT | CSV_STRICT_FINI);
+        T_EQ_INT(csv_parse(&p, line, k, lib_field, lib_row, &lib), k);
+        csv_fini(&p, lib_field, lib_row, &lib);
+        csv_free(&p);
+        char copy[64], *cells[32];
+        size_t lens[32];
+        memcpy(copy, line, k);
+        csvu_plain_split(copy, k, cells, lens);
+        T_EQ_INT(lib.rows, 1);
+        T_EQ_INT(lib.n, fields);
+        size_t at = 0;
+        for (int i = 0; i < fields; i++) {
+            if (lens[i] != lib.len[i] || memcmp(cells[i], lib.text + at, lens[i]) || cells[i][lens[i]])
+                T_FAIL_("line %d, field %d: '%.*s' where libcsv reads '%.*s'", t, i, (int)lens[i], cells[i],
+                        (int)lib.len[i], lib.text + at);
+            at += lens[i];
+        }
+    }
+    T_TRUE(plain > 20000);
+    /* Not plain: a quote, a CR inside, a blank line, no line end. */
+    T_EQ_INT(csvu_plain_fields("a,\"b\"\n", 6), -1);
+    T_EQ_INT(csvu_plain_fields("a\rb\n", 4), -1);
+    T_EQ_INT(csvu_plain_fields(" \t\r\n", 4), -1);
+    T_EQ_INT(csvu_plain_fields("a,b", 3), -1);
+    T_EQ_INT(csvu_plain_fields("a,,b\r\n", 6), 3);
 }
