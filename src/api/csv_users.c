@@ -238,15 +238,13 @@ static bool blank(char c) { return c == ' ' || c == '\t'; }
 int csvu_plain_fields(const char *line, size_t n) {
     size_t len = body_len(line, n);
     if (len == n) return -1; /* no line end (the file's last line): NULs have no room */
+    if (memchr(line, '"', len) || memchr(line, '\r', len)) return -1;
+    size_t i = 0;
+    while (i < len && blank(line[i])) i++;
+    if (i == len) return -1; /* a blank line is no row to libcsv */
     int fields = 1;
-    bool any = false;
-    for (size_t i = 0; i < len; i++) {
-        char c = line[i];
-        if (c == '"' || c == '\r') return -1;
-        fields += c == ',';
-        any |= !blank(c);
-    }
-    return any ? fields : -1; /* a blank line is no row to libcsv */
+    for (i = 0; i < len; i++) fields += line[i] == ','; /* no early exit: vectorised */
+    return fields;
 }
 
 void csvu_plain_split(char *line, size_t n, char **cells, size_t *lens) {

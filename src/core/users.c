@@ -320,6 +320,12 @@ uint32_t users_by_external_id(users_t *u, const char *s, size_t n) {
     return find1(u, IX_EXT, &(ukey){s, NULL, n, 0});
 }
 
+void users_prefetch(users_t *u, const char *s, size_t n, bool email) {
+    int w = email ? IX_EMAIL : IX_EXT;
+    uidx *x = &u->ix[w];
+    __builtin_prefetch(&x->s[(uint32_t)(key_hash(w, &(ukey){s, NULL, n, 0}) >> 32) & (x->cap - 1)]);
+}
+
 uint32_t users_by_braze_id(users_t *u, const char *hex, size_t n) {
     uint8_t b[12];
     if (n != 24) return USERS_NONE;

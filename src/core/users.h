@@ -40,6 +40,10 @@ uint32_t users_load_row(users_t *u, const profile_t *p);
 void users_put(users_t *u, uint32_t row, const profile_t *p, const uint8_t *blob, size_t len);
 
 uint32_t users_by_external_id(users_t *u, const char *s, size_t n);
+/* Starts fetching the index slot users_by_external_id (or, email, the
+ * slot of that email) will read: a batch of lookups then waits on one
+ * cache miss, not on one each. */
+void users_prefetch(users_t *u, const char *s, size_t n, bool email);
 uint32_t users_by_braze_id(users_t *u, const char *hex, size_t n);
 uint32_t users_by_alias(users_t *u, const char *label, size_t ll, const char *name, size_t nl);
 uint32_t users_by_device(users_t *u, const char *s, size_t n);
