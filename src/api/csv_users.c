@@ -200,6 +200,9 @@ int csvu_row_typed(const csvu_header *h, char **cells, const size_t *lens, int n
     memset(a, 0, sizeof *a);
     if (!row_shape(h, cells, n, why, whylen) || row_ident(h, cells, lens, &a->id, why, whylen) < 0) return -1;
     attrs_plan *p = attrs_plan_new();
+    size_t bytes = 0;
+    for (int i = 0; i < n; i++) bytes += lens[i] + 8; /* a value's encoding: at most its text or 8 bytes more */
+    attrs_plan_reserve(p, n, bytes);
     for (int i = 0; i < n; i++) {
         if (!lens[i] || i == h->id_col[0] || i == h->id_col[1]) continue;
         attrs_value v = {.type = json_type_string, .s = cells[i], .n = lens[i]};

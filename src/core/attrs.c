@@ -82,6 +82,14 @@ bool attrs_scalar(json_object *v, bool detect_time, uint8_t *type, buf_t *payloa
 
 attrs_plan *attrs_plan_new(void) { return xcalloc(1, sizeof(attrs_plan)); }
 
+void attrs_plan_reserve(attrs_plan *p, int changes, size_t bytes) {
+    if (changes > p->cap) {
+        p->cap = changes;
+        p->c = xrealloc(p->c, (size_t)p->cap * sizeof *p->c);
+    }
+    buf_reserve(&p->bytes, bytes);
+}
+
 attrs_change *attrs_add(attrs_plan *p, uint32_t key, attrs_kind kind) {
     if (p->n == p->cap) {
         p->cap = p->cap ? p->cap * 2 : 8;

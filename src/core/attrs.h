@@ -58,6 +58,9 @@ typedef struct attrs_value {
 
 /* Building a plan (api/attrs.c). */
 attrs_plan *attrs_plan_new(void);
+/* Room for this many changes and bytes of values, when the builder knows
+ * (a bulk import's row): no growing as they are added. */
+void attrs_plan_reserve(attrs_plan *p, int changes, size_t bytes);
 attrs_change *attrs_add(attrs_plan *p, uint32_t key, attrs_kind kind);
 void attrs_add_set(attrs_plan *p, uint32_t key, uint8_t type, const void *bytes, size_t len);
 /* A set of a scalar value (attrs_scalar_value), encoded in place. */

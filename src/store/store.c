@@ -91,7 +91,13 @@ void store_col_copy(sqlite3_stmt *st, int i, char *out, size_t n) {
     snprintf(out, n, "%s", t ? (const char *)t : "");
 }
 
+/* Before SQLite's first use: no memory statistics (nothing reads them),
+ * which would take a global mutex on every allocation of every thread. */
+static void configure(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
 static int open_conn(const char *path, sqlite3 **db) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, configure);
     store_fault_init(); /* a no-op unless built for tests with BRASA_FAULT set */
     if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
