@@ -116,24 +116,30 @@ static bool is_bool(const char *s, bool *v) {
 
 /* A custom attribute's cell as Braze's CSV import types it: true/false,
  * a number (no leading zeros, so "00501" stays text), else text. */
-static attrs_value cell_value(const char *s, size_t n) {
-    attrs_value v = {.type = json_type_string, .s = s, .n = n};
+static void cell_value(const char *s, size_t n, attrs_value *v) {
+    *v = (attrs_value){.type = json_type_string, .s = s, .n = n};
     bool b;
-    if (is_bool(s, &b)) return v.type = json_type_boolean, v.i = b, v;
+    if (is_bool(s, &b)) {
+        v->type = json_type_boolean, v->i = b;
+        return;
+    }
     const char *d = s + (*s == '-' || *s == '+');
     if (*d >= '0' && *d <= '9' && !(d[0] == '0' && d[1] >= '0' && d[1] <= '9')) {
         char *end;
         errno = 0;
         long long i = strtoll(s, &end, 10);
-        if (!*end && !errno) return v.type = json_type_int, v.i = i, v;
+        if (!*end && !errno) {
+            v->type = json_type_int, v->i = i;
+            return;
+        }
         double f = strtod(s, &end);
-        if (!*end && isfinite(f) && strspn(d, "0123456789.eE+-") == strlen(d)) return v.type = json_type_double, v.d = f, v;
+        if (!*end && isfinite(f) && strspn(d, "0123456789.eE+-") == strlen(d)) v->type = json_type_double, v->d = f;
     }
-    return v;
 }
 
 static json_object *typed(const char *s) {
-    attrs_value v = cell_value(s, strlen(s));
+    attrs_value v;
+    cell_value(s, strlen(s), &v);
     switch (v.type) {
     case json_type_boolean: return json_object_new_boolean((int)v.i);
     case json_type_int: return json_object_new_int64(v.i);
@@ -208,7 +214,7 @@ int csvu_row_typed(const csvu_header *h, char **cells, const size_t *lens, int n
         attrs_value v = {.type = json_type_string, .s = cells[i], .n = lens[i]};
         bool b = false;
         if (h->kinds[i] == CSVU_BOOL) v.type = json_type_boolean, is_bool(cells[i], &b), v.i = b;
-        else if (h->kinds[i] == CSVU_CUSTOM) v = cell_value(cells[i], lens[i]);
+        else if (h->kinds[i] == CSVU_CUSTOM) cell_value(cells[i], lens[i], &v);
         if (api_attrs_value(p, h->std[i], h->names[i], h->namelens[i], &v, why, whylen) < 0) {
             attrs_plan_free(p);
             return -1;

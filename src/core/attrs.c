@@ -99,6 +99,7 @@ attrs_change *attrs_add(attrs_plan *p, uint32_t key, attrs_kind kind) {
     memset(c, 0, sizeof *c);
     c->key = key;
     c->kind = kind;
+    p->json += kind == CH_ARR || kind == CH_OBJ || kind == CH_OBJARR || kind == CH_TOKENS;
     return c;
 }
 
@@ -119,7 +120,7 @@ void attrs_add_value(attrs_plan *p, uint32_t key, const attrs_value *v, bool det
 
 void attrs_plan_free(attrs_plan *p) {
     if (!p) return;
-    for (int i = 0; i < p->n; i++) {
+    for (int i = 0; p->json && i < p->n; i++) {
         json_object_put(p->c[i].a);
         json_object_put(p->c[i].b);
         json_object_put(p->c[i].c);

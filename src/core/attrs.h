@@ -42,6 +42,7 @@ typedef struct {
 typedef struct attrs_plan {
     attrs_change *c;
     int n, cap;
+    int json; /* changes of the kinds that hold json-c values: freeing reads c[] only then */
     buf_t bytes;
 } attrs_plan;
 
