@@ -354,6 +354,16 @@ static void apply_event(track_ctx *c, const track_event *o, bool purchase) {
  * import's otherwise wait on a cache miss each. */
 static void prefetch(track_ctx *c, const track_cmd *cmd) {
     const uint32_t email = pkey(PF_EMAIL, PK_ATTR);
+    /* The objects were built on another thread: their plans are fetched
+     * first, each level for all objects at once, so the misses overlap. */
+    for (uint32_t i = 0; i < cmd->nattrs; i++) {
+        __builtin_prefetch(cmd->attrs[i].plan);
+        __builtin_prefetch(cmd->attrs[i].id.a);
+    }
+    for (uint32_t i = 0; i < cmd->nattrs; i++) {
+        const attrs_plan *p = cmd->attrs[i].plan;
+        if (p) __builtin_prefetch(p->c), __builtin_prefetch(p->bytes.data);
+    }
     for (uint32_t i = 0; i < cmd->nattrs; i++) {
         const track_attrs *o = &cmd->attrs[i];
         if (o->id.kind != ID_EXTERNAL) continue;
