@@ -224,6 +224,77 @@ test('with a server running, the rows go to it under a key made for the run, rev
   }
 });
 
+// The same file into a stopped store (parsed by the import itself, the
+// typed path) and through a running server (JSON /users/track requests):
+// the same rows refused for the same reasons, the same profiles.
+test('CSV: the stopped-store import and the running-server import agree, row by row', async () => {
+  const w = work();
+  const values = ['', '', 'Ann', '42', '-7', '00501', '1.5', '2e3', '1e999', 'true', 'FALSE', 'maybe',
+    '2025-01-02T10:00:00Z', '1985-03-04', '1985-13-45', 'a@example.com', 'not-an-email', 'male', 'X', 'gb',
+    'united kingdom', 'Narnia', 'EN', 'Europe/Paris', 'bad zone', 'opted_in', 'Subscribed', '\u00e9t\u00e9',
+    'x'.repeat(256)];
+  const cols = ['first_name', 'email', 'gender', 'dob', 'country', 'language', 'time_zone', 'email_subscribe',
+    'date_of_first_session', 'email_click_tracking_disabled', 'image_url', 'tier', 'score', 'when'];
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648);
+  const cell = () => (next() % 3 ? '' : values[next() % values.length]); // two in three blank: rows that pass
+  const exportAll = async (srv, key, ids) => { // 50 ids a request, Braze's limit
+    const users = [];
+    for (let i = 0; i < ids.length; i += 50) {
+      const res = await h.request(srv, 'POST', '/users/export/ids', { key, body: { external_ids: ids.slice(i, i + 50), fields_to_export: ['external_id', 'first_name', 'email', 'gender', 'dob', 'country', 'language', 'time_zone', 'email_subscribe', 'custom_attributes'] } });
+      assert.equal(res.status, 201, res.text);
+      users.push(...res.json.users);
+    }
+    return users;
+  };
+  let csv = `external_id,${cols.join(',')}\n`;
+  const ids = [];
+  for (let i = 0; i < 400; i++) {
+    ids.push(`c${i}`);
+    csv += `c${i},${cols.map(cell).join(',')}\n`;
+  }
+  try {
+    const a = await newDir(w);
+    const live = await h.startServer({ dir: path.join(w, 'live') });
+    const fa = path.join(w, 'a.csv'), fb = path.join(w, 'b.csv');
+    fs.writeFileSync(fa, csv);
+    fs.writeFileSync(fb, csv);
+    let ra, rb, outB;
+    try {
+      ra = imp(a.dir, fa);
+      rb = await new Promise((resolve) => {
+        const p = spawn(h.BIN, ['import', 'users', fb, '--data-dir', live.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        p.stdout.on('data', (d) => (stdout += d));
+        p.on('exit', (status) => resolve({ status, stdout }));
+      });
+      outB = await exportAll(live, live.key, ids);
+    } finally {
+      await live.stop();
+    }
+    assert.equal(ra.status, 0, ra.stderr);
+    assert.equal(rb.status, 0);
+    const summary = (r) => r.stdout.replace(/^imported .*?: /, '').replace(/, in .*/, '');
+    assert.equal(summary(ra), summary(rb));
+    const refused = Number(/(\d+) rows refused/.exec(ra.stdout)[1]), kept = Number(/(\d+) users created/.exec(ra.stdout)[1]);
+    assert.ok(refused > 40 && kept > 40, ra.stdout); // both outcomes covered
+    const rejects = (f) => fs.readFileSync(`${f}.rejects`, 'utf8').trim().split('\n').sort();
+    assert.deepEqual(rejects(fa), rejects(fb));
+    const srvA = await h.startServer({ dir: a.dir });
+    let outA;
+    try {
+      outA = await exportAll(srvA, a.key, ids);
+    } finally {
+      await srvA.stop();
+    }
+    const byId = (us) => Object.fromEntries(us.map((u) => [u.external_id, u]));
+    assert.equal(outA.length, kept);
+    assert.deepEqual(byId(outA), byId(outB));
+  } finally {
+    fs.rmSync(w, { recursive: true, force: true });
+  }
+});
+
 // Runs an import and stops it with sig once its saved progress is past
 // line `after`, or (after null) as soon as it says it resumes: the rest of
 // a resumed import can take less than one progress save.
