@@ -193,7 +193,6 @@ static int plan_custom(attrs_plan *p, const char *name, json_object *v, char *wh
     }
 }
 
-
 /* Country names Braze maps to ISO-3166 codes; others are stored as null. */
 static const struct {
     const char *name, *code;

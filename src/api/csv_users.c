@@ -3,7 +3,6 @@
 #include "csv_users.h"
 #include "parse.h"
 #include "../lib/mem.h"
-#include "../lib/utf8.h"
 
 #include <errno.h>
 #include <math.h>
@@ -94,8 +93,9 @@ int csvu_header_read(csvu_header *h, char **cells, int n, char *why, size_t whyl
                               "user_alias_label, email or phone");
         return -1;
     }
-    /* The typed path: every column other than the identifier's an
-     * attribute it takes (a second identifier is the JSON path's to refuse). */
+    /* The typed path takes the file when every column but the identifier's
+     * is an attribute api_attrs_value takes (a second identifier, say, is
+     * left to the JSON path). */
     h->typed = h->subs_group < 0;
     h->email_subscribe = col_of(h, "email_subscribe");
     for (int i = 0; i < n; i++) {
@@ -108,7 +108,7 @@ int csvu_header_read(csvu_header *h, char **cells, int n, char *why, size_t whyl
 }
 
 static bool is_bool(const char *s, bool *v) {
-    if (!strchr("tTfF", *s) || !*s) return false; /* most cells: no need to compare */
+    if (!*s || !strchr("tTfF", *s)) return false; /* most cells: no need to compare */
     if (!strcasecmp(s, "true")) return *v = true, true;
     if (!strcasecmp(s, "false")) return *v = false, true;
     return false;
@@ -169,45 +169,19 @@ static bool row_shape(const csvu_header *h, char **cells, int n, char *why, size
     return true;
 }
 
-#define FAIL(...)                           \
-    do {                                    \
-        snprintf(why, whylen, __VA_ARGS__); \
-        return -1;                          \
-    } while (0)
-
-/* The row's identifier, checked as api_track_parse checks it. */
-static int row_ident(const csvu_header *h, char **cells, const size_t *lens, track_ident *id, char *why,
-                     size_t whylen) {
-    int c = h->id_col[0];
-    *id = (track_ident){.kind = h->id_kind, .a = cells[c], .an = lens[c]};
-    switch (h->id_kind) {
-    case ID_EXTERNAL:
-        if (id->an > EXTERNAL_ID_MAX) FAIL("'external_id' must be fewer than 988 bytes");
-        break;
-    case ID_ALIAS: /* the label is the value, the name says which alias */
-        id->a = cells[h->id_col[1]], id->an = lens[h->id_col[1]];
-        id->b = cells[c], id->bn = lens[c];
-        if (id->an > EXTERNAL_ID_MAX || id->bn > EXTERNAL_ID_MAX)
-            FAIL("'user_alias' 'alias_name' and 'alias_label' must be fewer than 988 bytes");
-        break;
-    case ID_EMAIL:
-        if (!attrs_valid_email(id->a, id->an)) FAIL("The value provided for the 'email' field is not a valid email.");
-        break;
-    case ID_PHONE:
-        if (utf8_chars(id->a, id->an) > ATTR_STR_MAX) FAIL("'phone' must be 255 characters or fewer");
-        break;
-    default: break;
-    }
-    return 0;
-}
-
 int csvu_row_typed(const csvu_header *h, char **cells, const size_t *lens, int n, track_attrs *a, char *why,
                    size_t whylen) {
     memset(a, 0, sizeof *a);
-    if (!row_shape(h, cells, n, why, whylen) || row_ident(h, cells, lens, &a->id, why, whylen) < 0) return -1;
+    if (!row_shape(h, cells, n, why, whylen)) return -1;
+    int c = h->id_col[0], l = h->id_col[1];
+    if (h->id_kind == ID_ALIAS) /* the label is the value, the name says which alias */
+        a->id = (track_ident){.kind = ID_ALIAS, .a = cells[l], .an = lens[l], .b = cells[c], .bn = lens[c]};
+    else
+        a->id = (track_ident){.kind = h->id_kind, .a = cells[c], .an = lens[c]};
+    if (api_ident_check(&a->id, why, whylen) < 0) return -1;
     attrs_plan *p = attrs_plan_new();
     size_t bytes = 0;
-    for (int i = 0; i < n; i++) bytes += lens[i] + 8; /* a value's encoding: at most its text or 8 bytes more */
+    for (int i = 0; i < n; i++) bytes += lens[i] + 8; /* a value: its text, or a number encoded in up to 8 bytes more */
     attrs_plan_reserve(p, n, bytes);
     for (int i = 0; i < n; i++) {
         if (!lens[i] || i == h->id_col[0] || i == h->id_col[1]) continue;

@@ -33,6 +33,10 @@ const char *api_subscribe_state(const char *s, size_t n);
  * string app_id, non-empty token, optional device_id of 1-255 bytes. */
 int api_push_tokens_check(json_object *v, char *why, size_t whylen);
 
+/* The checks of an object's identifier once its text is known: lengths,
+ * the email's form (the JSON parser and the CSV import's typed path). */
+int api_ident_check(const track_ident *id, char *why, size_t whylen);
+
 /* /users/track: the objects that pass go into cmd (which takes a reference
  * to body); r gets Braze's counts and errors array. BR_EINVAL/BR_ETOOMANY
  * for a request that is malformed as a whole. */

@@ -39,6 +39,26 @@ void api_utf8_trim(char *s) {
 
 /* ---- identifiers --------------------------------------------------------- */
 
+int api_ident_check(const track_ident *id, char *why, size_t whylen) {
+    switch (id->kind) {
+    case ID_EXTERNAL:
+        if (id->an > EXTERNAL_ID_MAX) FAIL("'external_id' must be fewer than 988 bytes");
+        break;
+    case ID_ALIAS:
+        if (id->an > EXTERNAL_ID_MAX || id->bn > EXTERNAL_ID_MAX)
+            FAIL("'user_alias' 'alias_name' and 'alias_label' must be fewer than 988 bytes");
+        break;
+    case ID_EMAIL:
+        if (!attrs_valid_email(id->a, id->an)) FAIL("The value provided for the 'email' field is not a valid email.");
+        break;
+    case ID_PHONE: /* as when phone is an attribute (an identifier is stored too) */
+        if (utf8_chars(id->a, id->an) > ATTR_STR_MAX) FAIL("'phone' must be 255 characters or fewer");
+        break;
+    default: break;
+    }
+    return 0;
+}
+
 /* Braze: one of external_id, braze_id, user_alias; email or phone only when
  * none of those is given (email first). */
 static int get_ident(json_object *o, track_ident *id, char *why, size_t whylen) {
@@ -53,42 +73,30 @@ static int get_ident(json_object *o, track_ident *id, char *why, size_t whylen) 
         id->a = json_object_get_string(ext);
         id->an = strlen(id->a);
         if (id->an == 0) FAIL("'external_id' must not be empty");
-        if (id->an > EXTERNAL_ID_MAX) FAIL("'external_id' must be fewer than 988 bytes");
         id->kind = ID_EXTERNAL;
-        return 0;
-    }
-    if (bz) {
+    } else if (bz) {
         if (!json_object_is_type(bz, json_type_string)) FAIL("'braze_id' must be a string");
         id->kind = ID_BRAZE;
         id->a = json_strlen(bz, &id->an);
-        return 0;
-    }
-    if (al) {
+    } else if (al) {
         id->a = json_str(al, "alias_label", &id->an);
         id->b = json_str(al, "alias_name", &id->bn);
         if (!id->a || !id->b || !id->an || !id->bn)
             FAIL("'user_alias' must be an object with non-empty string 'alias_name' and 'alias_label'");
-        if (id->an > EXTERNAL_ID_MAX || id->bn > EXTERNAL_ID_MAX)
-            FAIL("'user_alias' 'alias_name' and 'alias_label' must be fewer than 988 bytes");
         id->kind = ID_ALIAS;
-        return 0;
-    }
-    if ((em = json_get(o, "email"))) {
+    } else if ((em = json_get(o, "email"))) {
         id->a = json_object_is_type(em, json_type_string) ? json_strlen(em, &id->an) : NULL;
-        if (!id->a || !attrs_valid_email(id->a, id->an)) FAIL("The value provided for the 'email' field is not a valid email.");
+        if (!id->a) FAIL("The value provided for the 'email' field is not a valid email.");
         id->kind = ID_EMAIL;
-        return 0;
-    }
-    if ((ph = json_get(o, "phone"))) {
+    } else if ((ph = json_get(o, "phone"))) {
         if (!json_object_is_type(ph, json_type_string) || json_object_get_string_len(ph) == 0)
             FAIL("'phone' must be a non-empty string");
         id->kind = ID_PHONE;
         id->a = json_strlen(ph, &id->an);
-        /* As when phone is an attribute (an identifier is stored too). */
-        if (utf8_chars(id->a, id->an) > ATTR_STR_MAX) FAIL("'phone' must be 255 characters or fewer");
-        return 0;
+    } else {
+        FAIL("'external_id', 'braze_id', 'user_alias', 'email' or 'phone' is required");
     }
-    FAIL("'external_id', 'braze_id', 'user_alias', 'email' or 'phone' is required");
+    return api_ident_check(id, why, whylen);
 }
 
 /* _update_existing_only: -1 absent, else its value. */
