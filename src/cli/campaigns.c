@@ -239,8 +239,7 @@ int cli_campaigns(int argc, char **argv) {
     else if (npos - 1 != verbs[v].nargs) rc = usage_error(campaigns_usage, opts, "campaigns %s takes no arguments", cmd);
     else rc = 0;
     log_set_level(LOG_WARN);
-    store_t *store = NULL;
-    if (rc == 0 && store_open(opts_get(opts, "data-dir"), &store) < 0) rc = 1;
+    store_t *store = opts_store(opts, &rc);
     if (rc == 0) {
         if (!strcmp(cmd, "create")) rc = create(store, pos[1]);
         else if (!strcmp(cmd, "update")) rc = update(store, pos[1], pos[2]);
@@ -248,9 +247,7 @@ int cli_campaigns(int argc, char **argv) {
         else if (!strcmp(cmd, "list")) rc = list_campaigns(store, opts);
         else rc = show(store, pos[1]);
     }
-    if (store) store_close(store);
-    opts_free(opts);
-    return rc;
+    return opts_end(opts, store, rc);
 }
 
 /* ---- apps ---------------------------------------------------------------- */
@@ -322,10 +319,7 @@ int cli_apps(int argc, char **argv) {
     else if (!is_create && opts_get(opts, "platform")) rc = usage_error(apps_usage, opts, "--platform goes with apps create");
     else rc = 0;
     log_set_level(LOG_WARN);
-    store_t *store = NULL;
-    if (rc == 0 && store_open(opts_get(opts, "data-dir"), &store) < 0) rc = 1;
+    store_t *store = opts_store(opts, &rc);
     if (rc == 0) rc = is_create ? create_app(store, pos[1], opts_get(opts, "platform")) : list_apps(store, opts_get(opts, "json"));
-    if (store) store_close(store);
-    opts_free(opts);
-    return rc;
+    return opts_end(opts, store, rc);
 }

@@ -78,10 +78,7 @@ int cli_cohorts(int argc, char **argv) {
         fprintf(stderr, "brasa: '%s' is not a partner name: 1-64 characters of a-z, 0-9, '.', '_', '-'\n", p);
         rc = 2;
     }
-    store_t *store = NULL;
-    if (rc == 0 && store_open(opts_get(opts, "data-dir"), &store) < 0) rc = 1;
+    store_t *store = opts_store(opts, &rc);
     if (rc == 0) rc = list(store, p ? partner : NULL, opts_get(opts, "json") != NULL);
-    if (store) store_close(store);
-    opts_free(opts);
-    return rc;
+    return opts_end(opts, store, rc);
 }

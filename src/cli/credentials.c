@@ -126,11 +126,9 @@ int cli_credentials(int argc, char **argv) {
     char *pos[2];
     int npos, rc = opts_parse_verb(argc, argv, opts, usage, pos, &npos, 2);
     if (rc >= 0) return rc;
-    store_t *store;
-    if (store_open(opts_get(opts, "data-dir"), &store) < 0) {
-        opts_free(opts);
-        return 1;
-    }
+    rc = 0;
+    store_t *store = opts_store(opts, &rc);
+    if (!store) return opts_end(opts, NULL, rc);
     if (!strcmp(pos[0], "add") && npos == 1) rc = add(store, opts);
     else if (!strcmp(pos[0], "list") && npos == 1) rc = list(store, opts);
     else if (!strcmp(pos[0], "remove") && npos <= 2) rc = remove_one(store, npos > 1 ? pos[1] : NULL);
@@ -138,7 +136,5 @@ int cli_credentials(int argc, char **argv) {
         fprintf(stderr, "brasa: unknown credentials command '%s'\n", pos[0]);
         rc = 2;
     }
-    store_close(store);
-    opts_free(opts);
-    return rc;
+    return opts_end(opts, store, rc);
 }

@@ -190,21 +190,17 @@ int cli_currents(int argc, char **argv) {
     if (!known || (!arg) != !strcmp(verb, "list")) {
         fprintf(stderr, known ? "brasa: currents %s takes %s\n" : "brasa: unknown currents command '%s'%s\n", verb,
                 known ? (strcmp(verb, "list") ? (strcmp(verb, "add") ? "a CONNECTOR" : "a FILE") : "no argument") : "");
-        opts_free(opts);
-        return 2;
+        return opts_end(opts, NULL, 2);
     }
     store_cur_edit e = {.key = arg};
     const char *from = opts_get(opts, "from");
     if (!strcmp(verb, "replay") && (!from || cur_parse_from(from, &e.from_ms) < 0 || e.from_ms < 0)) {
         fprintf(stderr, "brasa: currents replay needs --from earliest or an ISO 8601 time\n");
-        opts_free(opts);
-        return 2;
+        return opts_end(opts, NULL, 2);
     }
-    store_t *store;
-    if (store_open(opts_get(opts, "data-dir"), &store) < 0) {
-        opts_free(opts);
-        return 1;
-    }
+    rc = 0;
+    store_t *store = opts_store(opts, &rc);
+    if (!store) return opts_end(opts, NULL, rc);
     if (!strcmp(verb, "add")) rc = add(store, arg);
     else if (!strcmp(verb, "list")) rc = list(store, as_json);
     else if (!strcmp(verb, "pause") || !strcmp(verb, "resume")) {
@@ -213,7 +209,5 @@ int cli_currents(int argc, char **argv) {
     } else if (!strcmp(verb, "remove")) rc = edit(store, store_cur_delete_op, &e);
     else if (!strcmp(verb, "replay")) rc = edit(store, store_cur_replay_op, &e);
     else rc = dead_letter(store, arg, opts_get(opts, "replay"), as_json);
-    store_close(store);
-    opts_free(opts);
-    return rc;
+    return opts_end(opts, store, rc);
 }

@@ -117,11 +117,8 @@ int cli_keys(int argc, char **argv) {
     int npos, rc = opts_parse_verb(argc, argv, opts, usage, pos, &npos, 2);
     if (rc >= 0) return rc;
     rc = 0;
-    store_t *store;
-    if (store_open(opts_get(opts, "data-dir"), &store) < 0) {
-        opts_free(opts);
-        return 1;
-    }
+    store_t *store = opts_store(opts, &rc);
+    if (!store) return opts_end(opts, NULL, rc);
     if (!strcmp(pos[0], "create") && npos == 1) rc = create(store, opts);
     else if (!strcmp(pos[0], "list") && npos == 1) rc = list(store, opts);
     else if (!strcmp(pos[0], "revoke")) rc = revoke(store, npos > 1 ? pos[1] : NULL);
@@ -129,7 +126,5 @@ int cli_keys(int argc, char **argv) {
         fprintf(stderr, "brasa: unknown keys command '%s'\n", pos[0]);
         rc = 2;
     }
-    store_close(store);
-    opts_free(opts);
-    return rc;
+    return opts_end(opts, store, rc);
 }

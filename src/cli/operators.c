@@ -155,11 +155,9 @@ int cli_operators(int argc, char **argv) {
     char *pos[2];
     int npos, rc = opts_parse_verb(argc, argv, opts, usage, pos, &npos, 2);
     if (rc >= 0) return rc;
-    store_t *store;
-    if (store_open(opts_get(opts, "data-dir"), &store) < 0) {
-        opts_free(opts);
-        return 1;
-    }
+    rc = 0;
+    store_t *store = opts_store(opts, &rc);
+    if (!store) return opts_end(opts, NULL, rc);
     const char *verb = pos[0], *name = npos > 1 ? pos[1] : NULL, *role = opts_get(opts, "role");
     if (!strcmp(verb, "list") && npos == 1) rc = list(store, opts_get(opts, "json"));
     else if (!name && (!strcmp(verb, "add") || !strcmp(verb, "passwd") || !strcmp(verb, "remove"))) {
@@ -176,7 +174,5 @@ int cli_operators(int argc, char **argv) {
         fprintf(stderr, "brasa: unknown operators command '%s'\n", verb);
         rc = 2;
     }
-    store_close(store);
-    opts_free(opts);
-    return rc;
+    return opts_end(opts, store, rc);
 }

@@ -1,6 +1,7 @@
 /* opts.c -- option parsing and usage (see opts.h). */
 #include "opts.h"
 #include "../lib/mem.h"
+#include "../store/store.h"
 
 #include <json-c/json.h>
 
@@ -111,6 +112,18 @@ int opts_parse_verb(int argc, char **argv, cli_opt *opts, const char *usage, cha
     if (!rc) opts_usage(stderr, usage, opts);
     opts_free(opts);
     return rc == 1 ? 0 : 2;
+}
+
+store_t *opts_store(const cli_opt *opts, int *rc) {
+    store_t *store = NULL;
+    if (*rc == 0 && store_open(opts_get(opts, "data-dir"), &store) < 0) *rc = 1, store = NULL;
+    return store;
+}
+
+int opts_end(cli_opt *opts, store_t *store, int rc) {
+    if (store) store_close(store);
+    opts_free(opts);
+    return rc;
 }
 
 void opts_print_json(json_object *o) {

@@ -34,6 +34,15 @@ void opts_free(cli_opt *opts);
  * missing verb, with the usage on stderr). */
 int opts_parse_verb(int argc, char **argv, cli_opt *opts, const char *usage, char **pos, int *npos, int maxpos);
 
+typedef struct store store_t;
+/* A command's store (--data-dir) once its arguments passed (*rc 0):
+ * opened, or NULL with *rc 1 (the store logged why). With *rc set
+ * already, NULL, and nothing is opened. */
+store_t *opts_store(const cli_opt *opts, int *rc);
+/* A command's end: its store closed (NULL: none), its options freed;
+ * returns rc. */
+int opts_end(cli_opt *opts, store_t *store, int rc);
+
 struct json_object;
 /* Prints o compactly on one line of stdout (for --json) and releases it. */
 void opts_print_json(struct json_object *o);

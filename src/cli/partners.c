@@ -158,14 +158,11 @@ int cli_partners(int argc, char **argv) {
         fprintf(stderr, "brasa: '%s' is not a partner name: 1-64 characters of a-z, 0-9, '.', '_', '-'\n", pos[1]);
         rc = 2;
     }
-    store_t *store = NULL;
-    if (rc == 0 && store_open(opts_get(opts, "data-dir"), &store) < 0) rc = 1;
+    store_t *store = opts_store(opts, &rc);
     if (rc == 0) {
         if (!strcmp(cmd, "key")) rc = key(store, name, opts);
         else if (!strcmp(cmd, "set")) rc = set(store, name, opts);
         else rc = list(store, opts);
     }
-    if (store) store_close(store);
-    opts_free(opts);
-    return rc;
+    return opts_end(opts, store, rc);
 }

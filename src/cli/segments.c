@@ -152,12 +152,9 @@ int cli_segments(int argc, char **argv) {
     if (rc >= 0) return rc;
     rc = 0;
     log_set_level(LOG_WARN);
-    store_t *store;
     const char *dir = opts_get(opts, "data-dir");
-    if (store_open(dir, &store) < 0) {
-        opts_free(opts);
-        return 1;
-    }
+    store_t *store = opts_store(opts, &rc);
+    if (!store) return opts_end(opts, NULL, rc);
     const char *cmd = pos[0], *id = npos > 1 ? pos[1] : NULL;
     bool needs_id = strcmp(cmd, "create") && strcmp(cmd, "list");
     if (needs_id && !id) {
@@ -176,7 +173,5 @@ int cli_segments(int argc, char **argv) {
         fprintf(stderr, "brasa: unknown segments command '%s'\n", cmd);
         rc = 2;
     }
-    store_close(store);
-    opts_free(opts);
-    return rc;
+    return opts_end(opts, store, rc);
 }

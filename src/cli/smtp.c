@@ -274,16 +274,14 @@ int cli_smtp(int argc, char **argv) {
     if (!strcmp(verb, "test") && npos == 1) rc = test(opts);
     else if ((!strcmp(verb, "add") || !strcmp(verb, "update") || !strcmp(verb, "remove") || !strcmp(verb, "list")) &&
              (npos == 1 || strcmp(verb, "list"))) {
-        store_t *store;
-        if (store_open(opts_get(opts, "data-dir"), &store) < 0) {
-            opts_free(opts);
-            return 1;
-        }
+        rc = 0;
+        store_t *store = opts_store(opts, &rc);
+        if (!store) return opts_end(opts, NULL, rc);
         if (!strcmp(verb, "add")) rc = add(store, name, opts);
         else if (!strcmp(verb, "update")) rc = update(store, name, opts);
         else if (!strcmp(verb, "list")) rc = list(store, opts);
         else rc = remove_one(store, name);
-        store_close(store);
+        return opts_end(opts, store, rc);
     } else {
         fprintf(stderr, "brasa: unknown smtp command '%s'\n", verb);
         rc = 2;
