@@ -5,17 +5,11 @@
 // list (status, connection closed) so a change of library shows up here.
 'use strict';
 
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness.js');
 
-let srv;
-before(async () => {
-  srv = await h.startServer();
-});
-after(async () => {
-  if (srv) await srv.stop();
-});
+const srv = h.fileServer();
 
 const exchange = (data) => h.rawExchange(srv.port, data, 5000);
 

@@ -2,17 +2,11 @@
 // refusal says, permissions, IP allowlists and revocation.
 'use strict';
 
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness.js');
 
-let srv;
-before(async () => {
-  srv = await h.startServer();
-});
-after(async () => {
-  if (srv) await srv.stop();
-});
+const srv = h.fileServer();
 
 const KEY_FIELDS = ['id', 'name', 'permissions', 'allow_ips', 'created_at', 'last_used_at', 'revoked_at'];
 

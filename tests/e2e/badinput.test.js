@@ -2,18 +2,12 @@
 // error, none changes anything, and the server keeps answering.
 'use strict';
 
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness.js');
 
 const MAX_BODY = 4194304;
-let srv;
-before(async () => {
-  srv = await h.startServer();
-});
-after(async () => {
-  if (srv) await srv.stop();
-});
+const srv = h.fileServer();
 
 const postRaw = (raw, headers = { 'content-type': 'application/json' }) =>
   h.request(srv, 'POST', '/admin/keys', { key: srv.key, raw, headers });

@@ -1,17 +1,11 @@
 // basics.test.js -- /healthz, unknown paths and methods, keep-alive.
 'use strict';
 
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness.js');
 
-let srv;
-before(async () => {
-  srv = await h.startServer();
-});
-after(async () => {
-  if (srv) await srv.stop();
-});
+const srv = h.fileServer();
 
 test('GET /healthz needs no key and reports version, uptime and store counters', async () => {
   const res = await h.request(srv, 'GET', '/healthz');

@@ -7,20 +7,14 @@
 // reason per filter, and the messages received, newest first.
 'use strict';
 
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const h = require('./harness.js');
 const { webhookReceiver } = require('./webhook_receiver.js');
 
-let srv;
-before(async () => {
-  srv = await h.startServer();
-});
-after(async () => {
-  if (srv) await srv.stop();
-});
+const srv = h.fileServer();
 
 const post = (p, body, key = srv.key) => h.request(srv, 'POST', p, { key, body });
 const get = (p, key = srv.key) => h.request(srv, 'GET', p, { key });

@@ -6,20 +6,14 @@
 // "deleted" and keeps its name.
 'use strict';
 
-const { test, before, after } = require('node:test');
+const { test, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const h = require('./harness.js');
 
-let srv;
-before(async () => {
-  srv = await h.startServer();
-});
-after(async () => {
-  if (srv) await srv.stop();
-});
+const srv = h.fileServer();
 
 const post = (s, p, body, key = s.key) => h.request(s, 'POST', p, { key, body });
 const get = (s, p, key = s.key) => h.request(s, 'GET', p, { key });

@@ -8,6 +8,7 @@
 'use strict';
 
 const assert = require('node:assert/strict');
+const { before, after } = require('node:test');
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
@@ -145,6 +146,18 @@ function startServer(opts = {}) {
       }
     });
   });
+}
+
+// One server for a whole test file: started before its first test and
+// stopped (cleanly, as stop() requires) after its last. The object it
+// returns becomes the server (url, key, dir, stop, ...) once started.
+function fileServer(opts) {
+  const srv = {};
+  before(async () => Object.assign(srv, await startServer(opts)));
+  after(async () => {
+    if (srv.stop) await srv.stop();
+  });
+  return srv;
 }
 
 // Runs `brasa ARGS --data-dir DIR` to completion. Returns {status, signal,
@@ -424,6 +437,7 @@ module.exports = {
   BIN,
   UUID4_RE,
   startServer,
+  fileServer,
   makeDataDir,
   cli,
   request,

@@ -2,17 +2,11 @@
 // way a create request can be refused.
 'use strict';
 
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness.js');
 
-let srv;
-before(async () => {
-  srv = await h.startServer();
-});
-after(async () => {
-  if (srv) await srv.stop();
-});
+const srv = h.fileServer();
 
 const post = (body, opts = {}) => h.request(srv, 'POST', '/admin/keys', { key: srv.key, body, ...opts });
 

@@ -6,18 +6,12 @@
 // from midnight in the workspace's time zone, and its errors.
 'use strict';
 
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const h = require('./harness.js');
 
-let srv;
-before(async () => {
-  srv = await h.startServer();
-});
-after(async () => {
-  if (srv) await srv.stop();
-});
+const srv = h.fileServer();
 
 const admin = (method, p, body) => h.request(srv, method, p, { key: srv.key, body });
 

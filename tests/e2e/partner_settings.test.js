@@ -3,7 +3,7 @@
 // or any; effective at once; every refusal (status and exact body).
 'use strict';
 
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -11,13 +11,7 @@ const h = require('./harness.js');
 
 const CREATED_AT = '2021-01-21T19:20:30+05:00';
 
-let srv;
-before(async () => {
-  srv = await h.startServer();
-});
-after(async () => {
-  if (srv) await srv.stop();
-});
+const srv = h.fileServer();
 
 const settings = (partner, body, opts = {}) =>
   h.request(srv, 'POST', `/admin/partners/${partner}/settings`, { key: srv.key, body, ...opts });

@@ -6,7 +6,7 @@
 // SIGKILL.
 'use strict';
 
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -21,13 +21,7 @@ const CREATED_AT = '2021-01-21T19:20:30+05:00';
 // limit (250 / min) is lifted for these servers.
 const SERVE_ARGS = ['--rate-limit', 'users.export.ids=0'];
 
-let srv;
-before(async () => {
-  srv = await h.startServer({ args: SERVE_ARGS });
-});
-after(async () => {
-  if (srv) await srv.stop();
-});
+const srv = h.fileServer({ args: SERVE_ARGS });
 
 // ---- helpers -----------------------------------------------------------------
 

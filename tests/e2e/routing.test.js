@@ -4,17 +4,11 @@
 // socket: fetch would normalise them.
 'use strict';
 
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness.js');
 
-let srv;
-before(async () => {
-  srv = await h.startServer();
-});
-after(async () => {
-  if (srv) await srv.stop();
-});
+const srv = h.fileServer();
 
 // Sends data on a fresh connection and returns every byte until the server
 // closes it (the last request should say Connection: close).

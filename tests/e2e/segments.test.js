@@ -5,7 +5,7 @@
 // id is a 400 that names the problem.
 'use strict';
 
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -14,13 +14,7 @@ const h = require('./harness.js');
 const DAY = 86400000;
 const iso = (ms) => new Date(ms).toISOString();
 
-let srv;
-before(async () => {
-  srv = await h.startServer();
-});
-after(async () => {
-  if (srv) await srv.stop();
-});
+const srv = h.fileServer();
 
 const admin = (s, method, p, body) => h.request(s, method, p, { key: s.key, body });
 const get = (s, p, key = s.key) => h.request(s, 'GET', p, { key });
