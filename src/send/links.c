@@ -95,7 +95,9 @@ static size_t payload(const lnk_token *t, uint8_t *p) {
 
 /* HMAC-SHA256 by libsodium: OpenSSL 3's one-shot HMAC() fetches the
  * digest and takes its global locks on every call, and a newsletter's
- * message signs a token per link (a tenth of a broadcast's CPU). */
+ * message signs a token per link (a tenth of a broadcast's CPU). Each
+ * thread keeps the state keyed with the last key it signed with (there is
+ * one key), so a token costs its own bytes, not the key's two blocks. */
 _Static_assert(LNK_KEY_LEN == crypto_auth_hmacsha256_KEYBYTES, "the key is HMAC-SHA256's");
 
 static void sodium_once(void) {
@@ -104,9 +106,21 @@ static void sodium_once(void) {
 
 static void mac(const uint8_t key[LNK_KEY_LEN], const uint8_t *p, size_t n, uint8_t out[MAC_LEN]) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
+    static _Thread_local struct {
+        bool set;
+        uint8_t key[LNK_KEY_LEN];
+        crypto_auth_hmacsha256_state keyed;
+    } tl;
     pthread_once(&once, sodium_once);
+    if (!tl.set || memcmp(tl.key, key, LNK_KEY_LEN)) {
+        crypto_auth_hmacsha256_init(&tl.keyed, key, LNK_KEY_LEN);
+        memcpy(tl.key, key, LNK_KEY_LEN);
+        tl.set = true;
+    }
+    crypto_auth_hmacsha256_state st = tl.keyed;
     uint8_t full[crypto_auth_hmacsha256_BYTES];
-    crypto_auth_hmacsha256(full, p, n, key);
+    crypto_auth_hmacsha256_update(&st, p, n);
+    crypto_auth_hmacsha256_final(&st, full);
     memcpy(out, full, MAC_LEN);
 }
 
