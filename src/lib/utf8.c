@@ -51,22 +51,16 @@ bool utf8_valid(const char *s, size_t n, size_t *bad) {
 }
 
 void utf8_repair(buf_t *b, const char *s, size_t n) {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t run = 0; /* valid bytes not yet appended */
-    for (size_t i = 0; i < n;) {
-        int32_t cp;
-        size_t len = p[i] < 0x80 ? 1 : utf8_decode(p + i, n - i, &cp);
-        if (len) {
-            run += len;
-            i += len;
-            continue;
-        }
-        buf_append(b, s + i - run, run);
+    /* Valid runs are found by utf8_valid, eight ASCII bytes at a time: an
+     * email's body passes here whole, for every recipient. */
+    size_t bad;
+    while (!utf8_valid(s, n, &bad)) {
+        buf_append(b, s, bad);
         buf_append(b, "\xEF\xBF\xBD", 3);
-        run = 0;
-        i++;
+        s += bad + 1;
+        n -= bad + 1;
     }
-    buf_append(b, s + n - run, run);
+    buf_append(b, s, n);
 }
 
 size_t utf8_chars(const char *s, size_t n) {

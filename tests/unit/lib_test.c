@@ -1,5 +1,6 @@
 /* lib_test.c -- unit tests for src/lib: buffers, CIDR, errors, secrets, lists. */
 #include "test.h"
+#include "lib/utf8.h"
 #include "lib/buf.h"
 #include "lib/cidr.h"
 #include "lib/err.h"
@@ -153,4 +154,39 @@ TEST(metrics_histogram_and_samples) {
     buf_puts(&b, "\"\n");
     T_EQ_STR(b.data, "n_total 12345678901\ng 0.5\nl=\"a\\\"b\\\\c\\nd\"\n");
     buf_free(&b);
+}
+
+/* utf8_repair against the plain definition, a byte at a time: valid
+ * sequences kept, each byte that starts no valid sequence a U+FFFD. */
+static void repair_ref(buf_t *b, const char *s, size_t n) {
+    for (size_t i = 0; i < n;) {
+        int32_t cp;
+        size_t len = utf8_decode((const unsigned char *)s + i, n - i, &cp);
+        if (len) buf_append(b, s + i, len), i += len;
+        else buf_append(b, "\xEF\xBF\xBD", 3), i++;
+    }
+}
+
+TEST(utf8_repair_keeps_valid_text_and_replaces_each_bad_byte) {
+    static const char *const parts[] = {"a", "plain ascii text ", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+                                        "\xc3", "\x80", "\xed\xa0\x80", "\xf5", "\xff", "\xe2\x82", "\xc0\xaf"};
+    uint64_t seed = 11;
+    for (int t = 0; t < 20000; t++) {
+        char s[256];
+        size_t n = 0;
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        for (int k = (int)(seed >> 60); k >= 0; k--) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            const char *p = parts[(seed >> 33) % (sizeof parts / sizeof *parts)];
+            memcpy(s + n, p, strlen(p));
+            n += strlen(p);
+        }
+        buf_t got = BUF_INIT, want = BUF_INIT;
+        utf8_repair(&got, s, n);
+        repair_ref(&want, s, n);
+        if (got.len != want.len || memcmp(got.data, want.data, got.len)) T_FAIL_("input %d (%zu bytes) repaired differently", t, n);
+        T_TRUE(utf8_valid(got.data, got.len, NULL));
+        buf_free(&got);
+        buf_free(&want);
+    }
 }
