@@ -34,6 +34,11 @@ void csvu_header_free(csvu_header *h) {
     free(h->namelens);
 }
 
+/* The identifier's column(s), by kind, as a refusal names them. */
+static const char *const id_columns[] = {[ID_EXTERNAL] = "external_id", [ID_BRAZE] = "braze_id",
+                                         [ID_ALIAS] = "user_alias_name and user_alias_label", [ID_EMAIL] = "email",
+                                         [ID_PHONE] = "phone"};
+
 static int col_of(const csvu_header *h, const char *name) {
     for (int i = 0; i < h->ncols; i++)
         if (!strcmp(h->names[i], name)) return i;
@@ -82,12 +87,11 @@ int csvu_header_read(csvu_header *h, char **cells, int n, char *why, size_t whyl
         return -1;
     }
     h->id_col[0] = h->id_col[1] = -1;
-    if (ext >= 0) h->id_col[0] = ext, h->id_what = "external_id", h->id_kind = ID_EXTERNAL;
-    else if (an >= 0)
-        h->id_col[0] = an, h->id_col[1] = al, h->id_what = "user_alias_name and user_alias_label", h->id_kind = ID_ALIAS;
-    else if (bz >= 0) h->id_col[0] = bz, h->id_what = "braze_id", h->id_kind = ID_BRAZE;
-    else if (em >= 0) h->id_col[0] = em, h->id_what = "email", h->id_kind = ID_EMAIL;
-    else if (ph >= 0) h->id_col[0] = ph, h->id_what = "phone", h->id_kind = ID_PHONE;
+    if (ext >= 0) h->id_col[0] = ext, h->id_kind = ID_EXTERNAL;
+    else if (an >= 0) h->id_col[0] = an, h->id_col[1] = al, h->id_kind = ID_ALIAS;
+    else if (bz >= 0) h->id_col[0] = bz, h->id_kind = ID_BRAZE;
+    else if (em >= 0) h->id_col[0] = em, h->id_kind = ID_EMAIL;
+    else if (ph >= 0) h->id_col[0] = ph, h->id_kind = ID_PHONE;
     else {
         snprintf(why, whylen, "the header has no identifier column: external_id, braze_id, user_alias_name and "
                               "user_alias_label, email or phone");
@@ -157,7 +161,7 @@ static bool row_shape(const csvu_header *h, char **cells, int n, char *why, size
     }
     for (int k = 0; k < 2; k++)
         if (h->id_col[k] >= 0 && !*cells[h->id_col[k]]) {
-            snprintf(why, whylen, "no %s", h->id_what);
+            snprintf(why, whylen, "no %s", id_columns[h->id_kind]);
             return false;
         }
     bool b;

@@ -38,12 +38,11 @@ typedef struct {
     size_t *namelens;
     csvu_kind *kinds;
     int id_col[2];   /* the identifying column(s), -1 for none */
-    const char *id_what;
+    track_id_kind id_kind; /* what they hold */
     int subs_group, subs_state;
     /* The typed path (csvu_row_typed): whether it takes every column, and
      * each column's standard attribute (0: custom or an identifier). */
     bool typed;
-    track_id_kind id_kind;
     uint32_t *std;
     int email_subscribe; /* its column, or -1 */
 } csvu_header;
