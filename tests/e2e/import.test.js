@@ -324,7 +324,7 @@ test('an import stopped by SIGINT, then by SIGKILL, goes on where it stopped; ev
   try {
     const { dir, key } = await newDir(w);
     const f = path.join(w, 'many.csv');
-    const N = 150000;
+    const N = 600000; // enough that the first progress save (after 0.5 s) lands mid-file
     let csv = 'external_id,first_name,n\n';
     for (let i = 0; i < N; i++) csv += `m${i},M${i},${i}\n`;
     fs.writeFileSync(f, csv);
